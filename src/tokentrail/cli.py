@@ -1,0 +1,445 @@
+"""The command line. Parses options, calls the ledger, sync and reports, and prints.
+
+Commands stay thin: they never open the database or compute a number themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tokentrail.errors import TokentrailError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode")
+
+
+class _Group(click.Group):
+    """Turns tokentrail's own errors into a clean message and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TokentrailError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "-d",
+        "--database",
+        metavar="PATH",
+        help="Ledger file, or a postgresql:// URL (a team ledger). Default: $TOKENTRAIL_DB, "
+        "the config file's 'database', or the user data dir "
+        "(~/.local/share/tokentrail/ledger.db on Linux).",
+    )(func)
+
+
+def output_options(func: F) -> F:
+    """--json / --csv, shared by every command that prints rows."""
+    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+    return func
+
+
+def report_options(func: F) -> F:
+    options = [
+        database_option,
+        click.option("--since", metavar="YYYY-MM-DD", help="First local day to include."),
+        click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include."),
+        click.option(
+            "--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone)."
+        ),
+        click.option(
+            "--source",
+            "sources",
+            multiple=True,
+            type=click.Choice(SOURCE_NAMES),
+            help="Only this agent (repeatable).",
+        ),
+        click.option("--project", help="Only projects whose path contains this text."),
+        click.option("--breakdown", is_flag=True, help="One row per model within each period."),
+        click.option(
+            "--machine",
+            "machines",
+            multiple=True,
+            metavar="NAME",
+            help="Only usage recorded on this machine (repeatable).",
+        ),
+        click.option(
+            "--user",
+            "users",
+            multiple=True,
+            metavar="NAME",
+            help="Only usage pushed for this user to a team ledger (repeatable).",
+        ),
+        click.option(
+            "--by",
+            type=click.Choice(("model", "machine", "user")),
+            help="One row per model, machine or user within each period (--by model is "
+            "--breakdown).",
+        ),
+        click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing."),
+        output_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(cls=_Group, invoke_without_command=True)
+@click.version_option(package_name="tokentrail")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """A persistent, truthful ledger of what AI coding agents spend.
+
+    Reads the logs of Claude Code, Codex CLI, Gemini CLI and OpenCode into a local SQLite
+    ledger that keeps every request for good. With no command, syncs and shows the daily
+    report.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(daily)
+
+
+def _run_report(kind: str, **options: Any) -> None:
+    from tokentrail import commands
+
+    commands.report(kind, **options)
+
+
+@cli.command()
+@report_options
+def daily(**options: Any) -> None:
+    """Usage and cost per local day."""
+    _run_report("daily", **options)
+
+
+@cli.command()
+@report_options
+def weekly(**options: Any) -> None:
+    """Usage and cost per ISO week, labelled like 2026-W19."""
+    _run_report("weekly", **options)
+
+
+@cli.command()
+@report_options
+def monthly(**options: Any) -> None:
+    """Usage and cost per month."""
+    _run_report("monthly", **options)
+
+
+@cli.command()
+@report_options
+def session(**options: Any) -> None:
+    """One row per agent session, subagents rolled up on their parent."""
+    _run_report("session", **options)
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCE_NAMES),
+    help="Only this agent (repeatable).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sync(database: str | None, sources: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Read new usage from the agents' logs into the ledger."""
+    from tokentrail import commands
+
+    commands.sync(database=database, sources=sources, quiet=quiet, as_json=as_json)
+
+
+@cli.command()
+@database_option
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N runs.")
+@output_options
+def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
+    """One row per orchestrator run: started, stopped, state, peak concurrency, spend."""
+    from tokentrail import commands
+
+    commands.runs(database=database, limit=limit, as_json=as_json, as_csv=as_csv)
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Only sessions of this source, e.g. sdk or claude_code (repeatable).",
+)
+@click.option("--project", help="Only projects whose path contains this text.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--no-sync", is_flag=True, help="List from the ledger without syncing.")
+@output_options
+def sessions(
+    database: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    limit: int,
+    no_sync: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """The most recently active sessions, newest first, with state, runtime and spend."""
+    from tokentrail import commands
+
+    commands.sessions(
+        database=database,
+        sources=sources,
+        project=project,
+        limit=limit,
+        no_sync=no_sync,
+        as_json=as_json,
+        as_csv=as_csv,
+    )
+
+
+@cli.command()
+@database_option
+@click.option("--dry-run", is_flag=True, help="Show the differences without writing them.")
+@output_options
+def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) -> None:
+    """Recompute stored costs with current prices and overrides; show the difference."""
+    from tokentrail import commands
+
+    commands.reprice(database=database, dry_run=dry_run, as_json=as_json, as_csv=as_csv)
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback needs --token.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="TCP port."
+)
+@click.option(
+    "--token",
+    envvar="TOKENTRAIL_TOKEN",
+    metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on every request. Default: $TOKENTRAIL_TOKEN "
+    "(prefer it: other users can see a command line).",
+)
+@click.option(
+    "--otlp-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Also receive OpenTelemetry on this port (4318 is OTLP/HTTP's own); the API's port "
+    "receives it at /v1/logs, /v1/metrics and /v1/traces either way.",
+)
+def serve(
+    database: str | None, host: str, port: int, token: str | None, otlp_port: int | None
+) -> None:
+    """Serve the REST API (/api/v1, schema at /openapi.json) and the OpenTelemetry receiver
+    on loopback by default."""
+    from tokentrail import commands
+
+    commands.serve(database=database, host=host, port=port, token=token, otlp_port=otlp_port)
+
+
+@cli.command("otel-env")
+@click.argument("agent", type=click.Choice(("claude", "codex", "gemini")))
+@click.option(
+    "--endpoint",
+    default="http://127.0.0.1:8787",
+    show_default=True,
+    metavar="URL",
+    help="Where tokentrail serve listens, as the agent's machine reaches it.",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="The server's token (its --token); printed into the snippet.",
+)
+def otel_env(agent: str, endpoint: str, token: str | None) -> None:
+    """Print the settings that send AGENT's OpenTelemetry usage to tokentrail serve."""
+    from tokentrail import commands
+
+    commands.otel_env(agent=agent, endpoint=endpoint, token=token)
+
+
+@cli.command()
+@database_option
+@click.option("--since", metavar="YYYY-MM-DD", help="First local day (default: 6 days ago).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last local day (default: today).")
+@click.option("--tz", metavar="ZONE", help="Time zone of the days (default: the local zone).")
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reconcile(
+    database: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Compare, per source and day, what OpenTelemetry, log files and the agents' metrics saw."""
+    from tokentrail import commands
+
+    commands.reconcile(
+        database=database, since=since, until=until, tz=tz, sources=sources, as_json=as_json
+    )
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    envvar="TOKENTRAIL_PUSH_TO",
+    metavar="URL",
+    help="The team ledger: postgresql://ROLE@HOST/DB (password from ~/.pgpass or PGPASSWORD; "
+    "TLS with ?sslmode=verify-full). Default: $TOKENTRAIL_PUSH_TO.",
+)
+@click.option("--full", is_flag=True, help="Push everything again, not only what is new.")
+@click.option(
+    "--user",
+    metavar="NAME",
+    help="Attribute what is pushed to this user. Default: $TOKENTRAIL_USER or the config "
+    "file's 'user'; none if unset.",
+)
+@click.option("--watch", is_flag=True, help="Keep syncing and pushing until interrupted.")
+@click.option(
+    "--interval",
+    type=click.IntRange(5, 3600),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="Pause between pushes with --watch.",
+)
+@click.option("--no-sync", is_flag=True, help="Push the ledger without syncing the logs first.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def push(
+    database: str | None,
+    target: str,
+    full: bool,
+    user: str | None,
+    watch: bool,
+    interval: int,
+    no_sync: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Copy the local ledger into a team ledger on PostgreSQL (only what is new).
+
+    Idempotent and resumable: each batch commits with the watermark that covers it, and
+    requests keep their keys, so pushing twice or after a kill never counts anything twice.
+    Every request keeps the machine it was recorded on ($TOKENTRAIL_MACHINE, the config
+    file's 'machine', or the host name). See docs/team.md.
+    """
+    from tokentrail import commands
+
+    commands.push(
+        database=database,
+        target=target,
+        full=full,
+        user=user,
+        watch=watch,
+        interval=interval,
+        no_sync=no_sync,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "jsonl", "parquet")),
+    default="csv",
+    show_default=True,
+    help="parquet needs the extra: pip install 'tokentrail[parquet]'.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(("events", "daily", "weekly", "monthly", "sessions", "runs")),
+    default="events",
+    show_default=True,
+    help="events: one row per request; daily/weekly/monthly: per period and model; sessions: "
+    "subagents rolled up; runs: per orchestrator run.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output; required for parquet).",
+)
+@click.option("--since", metavar="YYYY-MM-DD", help="First local day to include.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include.")
+@click.option("--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone).")
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this agent (repeatable)."
+)
+@click.option("--project", help="Only projects whose path contains this text.")
+@click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model.")
+@click.option("--no-sync", is_flag=True, help="Export the ledger without syncing first.")
+def export(**options: Any) -> None:
+    """Write a table of the ledger as CSV, JSON Lines or Parquet (an empty cell or null is
+    unknown: not reported, or not priced)."""
+    from tokentrail import commands
+
+    commands.export(**options)
+
+
+@cli.group()
+def db() -> None:
+    """Where the ledger is and what it holds."""
+
+
+@db.command("path")
+@database_option
+def db_path(database: str | None) -> None:
+    """Print the ledger's location."""
+    from tokentrail import commands
+
+    commands.db_path(database=database)
+
+
+@db.command("status")
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_status(database: str | None, as_json: bool) -> None:
+    """Schema version, counts and size of the ledger."""
+    from tokentrail import commands
+
+    commands.db_status(database=database, as_json=as_json)
+
+
+@db.command("backup")
+@database_option
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(database: str | None, destination: Path) -> None:
+    """Copy the ledger to DESTINATION while it stays usable (SQLite online backup)."""
+    from tokentrail import commands
+
+    commands.db_backup(database=database, destination=destination)
+
+
+def main() -> None:
+    # a closed pipe (e.g. `tokentrail daily | head`) should end quietly
+    try:
+        cli(prog_name="tokentrail")
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)

@@ -1,0 +1,609 @@
+"""What each CLI command does, behind the option parsing in :mod:`tokentrail.cli`.
+
+Each function opens the ledger through :class:`tokentrail.ledger.Ledger`, calls sync or a
+report, and prints through :mod:`tokentrail.output`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tokentrail.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from tokentrail.ledger import Ledger
+    from tokentrail.push import PushSummary
+    from tokentrail.reports import Report, ReportQuery
+    from tokentrail.store.base import Store
+    from tokentrail.sync import SyncSummary
+
+
+@contextmanager
+def open_ledger(database: str | None) -> Iterator[Ledger]:
+    from tokentrail.ledger import Ledger
+
+    ledger = Ledger(database)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # piped or redirected: nothing to fit, so never squeeze columns into ellipses
+        console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _check_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise ConfigError("--json and --csv cannot be used together; choose one")
+
+
+# -- sync ---------------------------------------------------------------------------------
+
+
+def run_sync(ledger: Ledger, sources: Sequence[str], *, show_progress: bool) -> SyncSummary:
+    from tokentrail.sync import sync as do_sync
+
+    if not show_progress:
+        return do_sync(ledger, source_names=sources)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=_console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Reading agent logs", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return do_sync(ledger, source_names=sources, progress=advance)
+
+
+def sync(*, database: str | None, sources: Sequence[str], quiet: bool, as_json: bool) -> None:
+    from tokentrail.output import render_json, sync_as_dict, sync_lines
+
+    with open_ledger(database) as ledger:
+        summary = run_sync(ledger, sources, show_progress=not quiet and sys.stderr.isatty())
+    if as_json:
+        click.echo(render_json(sync_as_dict(summary)))
+    elif not quiet:
+        for line in sync_lines(summary):
+            click.echo(line)
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def report(
+    kind: str,
+    *,
+    database: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    breakdown: bool,
+    no_sync: bool,
+    as_json: bool,
+    as_csv: bool,
+    machines: tuple[str, ...] = (),
+    users: tuple[str, ...] = (),
+    by: str | None = None,
+) -> None:
+    _check_format(as_json, as_csv)
+    query = build_query(
+        since, until, tz, sources, project, breakdown, machines=machines, users=users, by=by
+    )
+    if kind == "session" and query.group_by not in (None, "model"):
+        raise ConfigError(f"--by {by} works with daily, weekly and monthly; sessions: --by model")
+    summary = None
+    with open_ledger(database) as ledger:
+        if not no_sync:
+            interactive = sys.stderr.isatty() and not (as_json or as_csv)
+            summary = run_sync(ledger, (), show_progress=interactive)
+            problems = summary.skips.total - summary.skips.counts.get("synthetic_model", 0)
+            if interactive and problems:
+                # <synthetic> lines are Claude Code's own notes, never billed: not a problem
+                click.echo(
+                    f"{problems:,} log lines could not be read; run 'tokentrail sync' to see "
+                    "which and why.",
+                    err=True,
+                )
+        result = compute_report(ledger, kind, query)
+        found_nothing = summary is not None and not summary.files_found and not result.rows
+        if found_nothing and summary is not None and not (as_json or as_csv):
+            _hint_nothing_found(summary.searched)
+    if query.group_by in ("machine", "user") and not (as_json or as_csv):
+        _print_team_breakdown(result, query.group_by)
+        return
+    print_any(result, as_json=as_json, as_csv=as_csv)
+
+
+def _print_team_breakdown(result: Report, by: str) -> None:
+    """A period report broken down by machine or user, as a table."""
+    from tokentrail.output import print_rows
+
+    data = result.as_dict()
+    rows = [*data["rows"], {"period": "Total", by: None, **data["totals"]}]
+    columns = [
+        ("Period", "period"),
+        (by.capitalize(), by),
+        ("Reqs", "requests"),
+        ("Input", "input_tokens"),
+        ("Output", "output_tokens"),
+        ("Total", "total_tokens"),
+        ("Cost", "cost_usd"),
+    ]
+    print_rows(
+        f"{result.kind.capitalize()} usage by {by} ({result.timezone})",
+        rows if data["rows"] else [],
+        columns,
+        console=_console(),
+        empty="No usage recorded for this selection.",
+    )
+
+
+def _hint_nothing_found(searched: Sequence[str]) -> None:
+    click.echo("No agent logs were found. tokentrail looked in:", err=True)
+    for folder in searched:
+        click.echo(f"  {folder}", err=True)
+    click.echo(
+        "If your agents keep their logs elsewhere, set CLAUDE_CONFIG_DIR / CODEX_HOME / "
+        "GEMINI_CLI_HOME, or list the folders under [sources.<agent>] paths in the config "
+        "file (see README: Where tokentrail looks).",
+        err=True,
+    )
+
+
+def build_query(
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    breakdown: bool,
+    *,
+    machines: tuple[str, ...] = (),
+    users: tuple[str, ...] = (),
+    by: str | None = None,
+) -> ReportQuery:
+    from tokentrail.periods import parse_day, resolve_timezone
+    from tokentrail.reports import ReportQuery
+    from tokentrail.store.base import GROUP_BY
+
+    if breakdown and by not in (None, "model"):
+        raise ConfigError(f"--breakdown is --by model; it cannot be combined with --by {by}")
+    group = next((g for g in GROUP_BY if g == by), None)
+
+    zone, zone_name = resolve_timezone(tz)
+    since_day = parse_day(since, "--since") if since else None
+    until_day = parse_day(until, "--until") if until else None
+    if since_day and until_day and since_day > until_day:
+        raise ConfigError(f"--since {since_day} is after --until {until_day}; swap them")
+    return ReportQuery(
+        zone=zone,
+        zone_name=zone_name,
+        since=since_day,
+        until=until_day,
+        sources=sources,
+        project=project,
+        breakdown=breakdown or group == "model",
+        machines=tuple(machines),
+        users=tuple(users),
+        breakdown_by=group,
+    )
+
+
+def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
+    from tokentrail import reports
+
+    if kind == "session":
+        return reports.session_report(ledger.store, query)
+    if kind in ("daily", "weekly", "monthly"):
+        return reports.period_report(ledger.store, kind, query)  # type: ignore[arg-type]
+    raise ValueError(f"unknown report kind {kind!r}")
+
+
+def print_any(result: Report, *, as_json: bool, as_csv: bool) -> None:
+    from tokentrail.output import print_report, render_csv, render_json
+
+    data = result.as_dict()
+    if as_json:
+        click.echo(render_json(data))
+    elif as_csv:
+        click.echo(render_csv(data["rows"]), nl=False)
+    else:
+        print_report(result, console=_console())
+
+
+# -- orchestrators ------------------------------------------------------------------------
+
+
+def runs(*, database: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
+    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.reports import runs_report
+
+    _check_format(as_json, as_csv)
+    with open_ledger(database) as ledger:
+        rows = [row.as_dict() for row in runs_report(ledger.store, limit)]
+    if as_json:
+        click.echo(render_json({"rows": rows}))
+    elif as_csv:
+        click.echo(render_csv(rows), nl=False)
+    else:
+        print_rows("Runs", rows, RUN_COLUMNS, console=_console(), empty="No runs recorded yet.")
+
+
+def sessions(
+    *,
+    database: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    limit: int,
+    no_sync: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.reports import recent_sessions
+
+    _check_format(as_json, as_csv)
+    query = build_query(None, None, None, sources, project, False)
+    with open_ledger(database) as ledger:
+        if not no_sync:
+            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+        rows = [row.as_dict() for row in recent_sessions(ledger.store, query, limit=limit)]
+    if as_json:
+        click.echo(render_json({"rows": rows}))
+    elif as_csv:
+        click.echo(render_csv(rows), nl=False)
+    else:
+        print_rows(
+            "Sessions", rows, SESSION_COLUMNS, console=_console(), empty="No sessions recorded."
+        )
+
+
+RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Run", "run_id"),
+    ("App", "app"),
+    ("Started", "started_at"),
+    ("Stopped", "stopped_at"),
+    ("State", "state"),
+    ("Reason", "reason"),
+    ("Peak", "peak_concurrency"),
+    ("Sessions", "sessions_launched"),
+    ("Tokens", "total_tokens"),
+    ("Cost", "cost_usd"),
+)
+SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Session", "session_key"),
+    ("Agent", "source"),
+    ("Issue", "identifier"),
+    ("State", "state"),
+    ("Model", "model"),
+    ("Last active", "last_activity"),
+    ("Runtime", "runtime_seconds"),
+    ("Tokens", "total_tokens"),
+    ("Cost", "cost_usd"),
+)
+
+
+# -- reprice and db -----------------------------------------------------------------------
+
+
+def reprice(*, database: str | None, dry_run: bool, as_json: bool, as_csv: bool) -> None:
+    from tokentrail.output import format_usd, render_csv, render_json
+
+    _check_format(as_json, as_csv)
+    with open_ledger(database) as ledger:
+        changes = ledger.reprice(dry_run=dry_run)
+    rows: list[dict[str, Any]] = [
+        {
+            "model": c.model,
+            "requests": c.requests,
+            "old_cost_usd": c.old_micro / 1_000_000,
+            "new_cost_usd": c.new_micro / 1_000_000,
+            "difference_usd": (c.new_micro - c.old_micro) / 1_000_000,
+            "unpriced_before": c.old_unpriced,
+            "unpriced_after": c.new_unpriced,
+        }
+        for c in changes
+    ]
+    if as_json:
+        click.echo(render_json({"rows": rows, "dry_run": dry_run}))
+        return
+    if as_csv:
+        click.echo(render_csv(rows), nl=False)
+        return
+    if not rows:
+        click.echo("All stored costs already match the current prices.")
+        return
+    verb = "Would change" if dry_run else "Changed"
+    for row in rows:
+        click.echo(
+            f"{verb} {row['requests']:,} requests of {row['model']}: "
+            f"{format_usd(row['old_cost_usd'])} -> {format_usd(row['new_cost_usd'])} "
+            f"(unpriced {row['unpriced_before']:,} -> {row['unpriced_after']:,})"
+        )
+    if dry_run:
+        click.echo("Nothing was written (--dry-run).")
+
+
+# -- serve --------------------------------------------------------------------------------
+
+
+def serve(
+    *, database: str | None, host: str, port: int, token: str | None, otlp_port: int | None = None
+) -> None:
+    from tokentrail.server.auth import check_bind
+
+    token = token or None
+    check_bind(host, token)
+    import asyncio
+
+    import uvicorn
+
+    from tokentrail.server.app import create_app
+    from tokentrail.server.otlp_routes import create_otlp_app, include_otlp, serve_together
+
+    with open_ledger(database) as ledger:
+        app = create_app(ledger, token=token)
+        include_otlp(app, ledger, token=token)
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(
+            f"tokentrail API on http://{shown}:{port}/api/v1 (ledger {ledger.location}); "
+            f"endpoints at http://{shown}:{port}/docs; OpenTelemetry at "
+            f"http://{shown}:{port}/v1/logs"
+            + (f" and on port {otlp_port}" if otlp_port else "")
+            + ("; bearer token required" if token else ""),
+            err=True,
+        )
+        servers = [
+            uvicorn.Server(
+                uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+            )
+        ]
+        if otlp_port:
+            otlp_app = create_otlp_app(ledger, token=token)
+            config = uvicorn.Config(
+                otlp_app, host=host, port=otlp_port, log_level="info", access_log=False
+            )
+            servers.append(uvicorn.Server(config))
+        asyncio.run(serve_together(*servers))
+
+
+# -- OpenTelemetry ------------------------------------------------------------------------
+
+
+def otel_env(*, agent: str, endpoint: str, token: str | None) -> None:
+    from tokentrail.otel_env import AGENTS, snippet
+
+    for known in AGENTS:
+        if known == agent:
+            click.echo(snippet(known, endpoint, token), nl=False)
+            return
+    raise ConfigError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
+
+
+def reconcile(
+    *,
+    database: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: Sequence[str],
+    as_json: bool,
+) -> None:
+    from tokentrail import reports
+    from tokentrail.ingest import InvalidUsage
+    from tokentrail.server.otlp_routes import reconcile_query
+
+    try:
+        query = reconcile_query(tz=tz, since=since, until=until, sources=list(sources))
+    except InvalidUsage as error:
+        raise ConfigError(f"--{error.field}: {error.message}") from None
+    with open_ledger(database) as ledger, ledger.reading() as store:
+        report = reports.reconciliation_report(store, query)
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    _print_reconciliation(report)
+
+
+def _print_reconciliation(report: Any) -> None:
+    from rich.table import Table
+
+    def n(value: int | float | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    def usd(value: float | None) -> str:
+        return "—" if value is None else f"${value:,.4f}"
+
+    console = _console()
+    if not report.rows:
+        console.print(
+            f"Nothing recorded from {report.since} to {report.until} ({report.timezone})."
+        )
+        return
+    table = Table(title=f"Reconciliation {report.since} to {report.until} ({report.timezone})")
+    for column in ("Day", "Source", "Ledger", "Logs", "OTLP", "Metrics", "Both", "Only OTLP"):
+        table.add_column(column, justify="left" if column in ("Day", "Source") else "right")
+    for row in report.rows:
+        table.add_row(
+            row.period,
+            row.source,
+            f"{n(row.ledger.requests)} req\n{n(row.ledger.tokens)} tok\n{usd(row.ledger.cost_usd)}",
+            f"{n(row.logs.requests)} req\n{n(row.logs.tokens)} tok\n{usd(row.logs.cost_usd)}",
+            f"{n(row.otlp.requests)} req\n{n(row.otlp.tokens)} tok\n"
+            f"{usd(row.otlp.reported_cost_usd)} rep.",
+            f"{n(row.metrics.tokens)} tok\n{usd(row.metrics.cost_usd)}",
+            n(row.both),
+            n(row.only_otlp),
+        )
+    console.print(table)
+    for row in report.rows:
+        for note in row.notes:
+            console.print(f"{row.period} {row.source}: {note}")
+
+
+# -- push ---------------------------------------------------------------------------------
+
+
+def push(
+    *,
+    database: str | None,
+    target: str,
+    full: bool,
+    user: str | None,
+    watch: bool,
+    interval: int,
+    no_sync: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    import time
+
+    from tokentrail.config import user_name
+    from tokentrail.errors import TokentrailError
+    from tokentrail.ledger import open_store
+    from tokentrail.output import render_json
+    from tokentrail.push import check_target
+    from tokentrail.push import push as do_push
+
+    with open_ledger(database) as ledger:
+        check_target(target, ledger.location)
+        who = user or user_name(ledger.config)
+        team: Store | None = None
+        full_pending = full
+        try:
+            while True:
+                try:
+                    if not no_sync:
+                        run_sync(ledger, (), show_progress=False)
+                    team = team or open_store(target)
+                    summary = do_push(ledger, team, user=who, full=full_pending)
+                except TokentrailError as exc:
+                    if not watch:
+                        raise
+                    # the server restarts, the network is down: say so, try again next round
+                    click.echo(f"push failed, retrying in {interval} s: {exc}", err=True)
+                else:
+                    full_pending = False
+                    if as_json:
+                        click.echo(render_json(summary.as_dict()))
+                    elif not quiet and (not watch or summary.batches):
+                        click.echo(_push_line(summary))
+                if not watch:
+                    return
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            if not watch:
+                raise
+        finally:
+            if team is not None:
+                team.close()
+
+
+def _push_line(summary: PushSummary) -> str:
+    who = f" for {summary.user}" if summary.user else ""
+    if not summary.batches:
+        return f"Nothing new to push from {summary.machine}{who} to {summary.target}."
+    return (
+        f"Pushed {summary.created:,} new and {summary.updated:,} changed requests "
+        f"({summary.unchanged:,} already there), {summary.sessions:,} sessions and "
+        f"{summary.runs:,} runs from {summary.machine}{who} to {summary.target} "
+        f"in {summary.elapsed_s:.1f} s."
+    )
+
+
+def db_path(*, database: str | None) -> None:
+    from tokentrail.config import load_config, resolve_database
+
+    click.echo(resolve_database(database, load_config()))
+
+
+def db_status(*, database: str | None, as_json: bool) -> None:
+    from tokentrail.output import render_json
+
+    with open_ledger(database) as ledger:
+        status = ledger.store.status()
+    data = {
+        "location": status.location,
+        "schema_version": status.schema_version,
+        "migrations": list(status.migrations),
+        "events": status.events,
+        "sessions": status.sessions,
+        "files": status.files,
+        "first_event": status.first_event.isoformat() if status.first_event else None,
+        "last_event": status.last_event.isoformat() if status.last_event else None,
+        "size_bytes": status.size_bytes,
+    }
+    if as_json:
+        click.echo(render_json(data))
+        return
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key.replace('_', ' ')}: {'—' if shown is None else shown}")
+
+
+def db_backup(*, database: str | None, destination: Path) -> None:
+    with open_ledger(database) as ledger:
+        ledger.store.backup(destination)
+    click.echo(f"Backed up {ledger.location} to {destination}")
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export(
+    *,
+    database: str | None,
+    fmt: str,
+    what: str,
+    output: Path | None,
+    since: str | None,
+    until: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    models: tuple[str, ...],
+    no_sync: bool,
+) -> None:
+    from tokentrail.export import table, write
+
+    if fmt == "parquet" and output is None:
+        raise ConfigError("--format parquet writes a binary file: give one with -o/--output")
+    query = build_query(since, until, tz, sources, project, False)
+    with open_ledger(database) as ledger:
+        if not no_sync:
+            run_sync(ledger, (), show_progress=sys.stderr.isatty() and output is not None)
+        exported = table(ledger, what, query, models=models)
+        assert exported is not None  # only a session's requests can be missing
+        rows = write(exported, fmt, output if output is not None else sys.stdout.buffer)
+    if output is not None:
+        click.echo(f"Wrote {rows:,} {what} rows to {output} ({fmt}).", err=True)

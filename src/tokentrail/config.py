@@ -1,0 +1,206 @@
+"""Where things live, and the user's configuration file.
+
+Precedence, highest first: command-line option, environment variable, configuration file,
+built-in default. The configuration file is ``~/.config/tokentrail/config.toml`` on Linux (the
+platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tokentrail.errors import ConfigError
+from tokentrail.pricing import PriceOverride
+
+DB_ENV = "TOKENTRAIL_DB"
+CONFIG_ENV = "TOKENTRAIL_CONFIG"
+MACHINE_ENV = "TOKENTRAIL_MACHINE"
+USER_ENV = "TOKENTRAIL_USER"
+
+_TOP_KEYS = {"database", "machine", "user", "sources", "prices"}
+_SOURCE_KEYS = {"paths", "enabled"}
+_PRICE_KEYS = {"model", "since", "input", "output", "cache_read", "cache_write", "cache_write_1h"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """Per-source settings: ``paths`` replaces the default locations when given."""
+
+    paths: tuple[Path, ...] | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None
+    database: str | None = None
+    machine: str | None = None
+    user: str | None = None
+    """Who this machine's usage is attributed to when pushed to a team ledger."""
+    sources: Mapping[str, SourceSettings] = field(default_factory=dict)
+    prices: tuple[PriceOverride, ...] = ()
+
+    def source_settings(self, name: str) -> SourceSettings:
+        return self.sources.get(name, SourceSettings())
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("tokentrail", appauthor=False)) / "config.toml"
+
+
+def default_database_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tokentrail", appauthor=False)) / "ledger.db"
+
+
+def resolve_database(
+    option: str | None, config: Config, env: Mapping[str, str] | None = None
+) -> str:
+    """The ledger location: ``-d/--database``, then ``TOKENTRAIL_DB``, then config, then default."""
+    env = os.environ if env is None else env
+    for candidate in (option, env.get(DB_ENV), config.database):
+        if candidate:
+            return candidate if "://" in candidate else str(Path(candidate).expanduser())
+    return str(default_database_path())
+
+
+def machine_name(config: Config, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get(MACHINE_ENV) or config.machine or socket.gethostname()
+
+
+def user_name(config: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The user a push attributes usage to: ``TOKENTRAIL_USER``, then config; else none."""
+    env = os.environ if env is None else env
+    return env.get(USER_ENV) or config.user or None
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration file; a missing file is an empty configuration."""
+    path = path or default_config_path(env)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config(path=None)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file or remove it") from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    _reject_unknown(data, _TOP_KEYS, f"{path}")
+    sources = {
+        name: _parse_source(name, value, path) for name, value in data.get("sources", {}).items()
+    }
+    prices_raw = data.get("prices", [])
+    if not isinstance(prices_raw, list):
+        raise ConfigError(f"{path}: 'prices' must be an array of tables ([[prices]])")
+    prices = tuple(_parse_price(i, item, path) for i, item in enumerate(prices_raw, start=1))
+    database = data.get("database")
+    machine = data.get("machine")
+    user = data.get("user")
+    for key, value in (("database", database), ("machine", machine), ("user", user)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{path}: '{key}' must be a string")
+    return Config(
+        path=path,
+        database=database,
+        machine=machine,
+        user=user,
+        sources=sources,
+        prices=prices,
+    )
+
+
+def _parse_source(name: str, value: Any, path: Path) -> SourceSettings:
+    where = f"{path} [sources.{name}]"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    _reject_unknown(value, _SOURCE_KEYS, where)
+    paths = value.get("paths")
+    if paths is not None and (
+        not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)
+    ):
+        raise ConfigError(f"{where}: 'paths' must be a list of strings")
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}: 'enabled' must be true or false")
+    return SourceSettings(
+        paths=tuple(Path(p).expanduser() for p in paths) if paths is not None else None,
+        enabled=enabled,
+    )
+
+
+def _parse_price(index: int, item: Any, path: Path) -> PriceOverride:
+    where = f"{path} [[prices]] #{index}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be a table")
+    _reject_unknown(item, _PRICE_KEYS, where)
+    model = item.get("model")
+    if not isinstance(model, str) or not model:
+        raise ConfigError(
+            f"{where}: 'model' (a model name or glob such as 'my-model-*') is required"
+        )
+    since = item.get("since")
+    if isinstance(since, str):
+        try:
+            since = date.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(f"{where}: 'since' must be a date like 2026-01-31") from None
+    if since is not None and not isinstance(since, date):
+        raise ConfigError(f"{where}: 'since' must be a date like 2026-01-31")
+    for required in ("input", "output"):
+        if required not in item:
+            raise ConfigError(f"{where}: '{required}' (USD per million tokens) is required")
+    return PriceOverride(
+        model=model,
+        since=since,
+        input=_price(item["input"], "input", where),
+        output=_price(item["output"], "output", where),
+        cache_read=_optional_price(item, "cache_read", where),
+        cache_write=_optional_price(item, "cache_write", where),
+        cache_write_1h=_optional_price(item, "cache_write_1h", where),
+    )
+
+
+def _optional_price(item: Mapping[str, Any], key: str, where: str) -> Decimal | None:
+    return _price(item[key], key, where) if key in item else None
+
+
+def _price(value: Any, key: str, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: '{key}' must be a number of USD per million tokens")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}") from None
+    if not price.is_finite() or price < 0:
+        raise ConfigError(f"{where}: '{key}' must be a non-negative number, got {value!r}")
+    return price
+
+
+def _reject_unknown(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )

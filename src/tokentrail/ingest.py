@@ -1,0 +1,149 @@
+"""Usage reported by orchestrators (through the SDK or the HTTP API), turned into ledger events.
+
+One place checks what a client sends: the SDK's ``record()`` and ``POST /api/v1/events`` use
+the same field names and the same rules, so a request means the same whichever way it came.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tokentrail.errors import TokentrailError
+from tokentrail.usage import Tokens, UsageEvent
+
+DEFAULT_SOURCE = "sdk"
+MAX_ID_LENGTH = 200
+MAX_COUNT = 10**12
+"""No single request spends a trillion tokens: larger counts are typos or overflow."""
+
+TOKEN_FIELDS: tuple[str, ...] = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+"""The token fields a client may send: ``input_tokens`` is uncached input, the cache fields are
+the cached parts of the prompt (``cache_write_tokens`` the 5-minute writes), and
+``reasoning_tokens`` is the part of ``output_tokens`` spent reasoning."""
+
+
+class InvalidUsage(TokentrailError):
+    """A reported usage cannot be recorded; ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """One request's usage as a client reports it (SDK ``record()`` / HTTP event item)."""
+
+    event_id: str | None = None
+    session_key: str | None = None
+    run_id: str | None = None
+    timestamp: datetime | None = None
+    source: str = DEFAULT_SOURCE
+    model: str | None = None
+    provider: str | None = None
+    input_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    project: str | None = None
+
+
+def event_from_report(report: UsageReport, *, now: datetime | None = None) -> UsageEvent:
+    """Check a reported usage and turn it into a ledger event.
+
+    The event key is ``<source>:<event_id>``, so sending the same ``event_id`` again is
+    recognised as the same request; without an ``event_id`` a random one is used (and a resend
+    would count twice: clients that retry must send ids).
+    """
+    for name in ("event_id", "session_key", "run_id", "source", "model", "provider"):
+        _check_text(name, getattr(report, name))
+    if not report.source:
+        raise InvalidUsage("source", "must not be empty")
+    counts = {name: _check_count(name, getattr(report, name)) for name in TOKEN_FIELDS}
+    if all(value is None for value in counts.values()):
+        raise InvalidUsage("input_tokens", "at least one token count is required")
+    output, reasoning = counts["output_tokens"], counts["reasoning_tokens"]
+    if reasoning is not None and output is not None and reasoning > output:
+        raise InvalidUsage(
+            "reasoning_tokens",
+            f"{reasoning} is more than output_tokens ({output}); reasoning is part of output",
+        )
+    timestamp = _check_timestamp(report.timestamp, now)
+    cost = _check_cost(report.cost_usd)
+    event_id = report.event_id or uuid.uuid4().hex
+    return UsageEvent(
+        key=f"{report.source}:{event_id}",
+        source=report.source,
+        timestamp=timestamp,
+        tokens=Tokens(
+            input=counts["input_tokens"],
+            cache_read=counts["cache_read_tokens"],
+            cache_write_5m=counts["cache_write_tokens"],
+            cache_write_1h=counts["cache_write_1h_tokens"],
+            output=output,
+            reasoning=reasoning,
+        ),
+        model=report.model,
+        provider=report.provider,
+        session_key=report.session_key,
+        project=report.project,
+        reported_cost_usd=cost,
+        run_id=report.run_id,
+        rank="0|",
+    )
+
+
+def _check_text(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidUsage(name, f"must be a string, got {type(value).__name__}")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidUsage(name, f"must be at most {MAX_ID_LENGTH} characters")
+
+
+def _check_count(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidUsage(name, f"must be a whole number of tokens, got {value!r}")
+    if value < 0:
+        raise InvalidUsage(name, f"must not be negative, got {value}")
+    if value > MAX_COUNT:
+        raise InvalidUsage(name, f"{value} is not a plausible token count")
+    return value
+
+
+def _check_cost(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidUsage("cost_usd", f"must be a number of US dollars, got {value!r}")
+    cost = float(value)
+    if not math.isfinite(cost) or cost < 0:
+        raise InvalidUsage("cost_usd", f"must be a finite, non-negative amount, got {value!r}")
+    return cost
+
+
+def _check_timestamp(value: datetime | None, now: datetime | None) -> datetime:
+    if value is None:
+        return now or datetime.now(UTC)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidUsage(
+            "timestamp", "must carry a time zone, e.g. 2026-05-04T09:30:00Z or +02:00"
+        )
+    return value.astimezone(UTC)

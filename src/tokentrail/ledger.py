@@ -1,0 +1,426 @@
+"""The one façade everyone writes and reads through.
+
+The ledger decides what is new: it merges repeated records of one request (the rule lives in
+:func:`tokentrail.usage.merge_events`), prices what changed, and hands the store one
+transaction per batch, cursors included, so a kill leaves the ledger as it was before it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tokentrail import correlate
+from tokentrail.config import Config, load_config, machine_name, resolve_database
+from tokentrail.errors import StoreError, TokentrailError
+from tokentrail.ingest import DEFAULT_SOURCE, InvalidUsage
+from tokentrail.pricing import Pricer
+from tokentrail.store.base import Cursor, Entry, Store, WriteTransaction
+from tokentrail.usage import (
+    RUN_STATES,
+    SESSION_STATES,
+    Cost,
+    Run,
+    Session,
+    UsageEvent,
+    merge_events,
+    merge_sessions,
+    utc_from_ms,
+)
+
+if TYPE_CHECKING:
+    from tokentrail.sdk import RunRecorder, SessionRecorder
+
+_SESSION_FIELDS = {f.name for f in fields(Session)} - {"key"}
+
+
+class UnknownRun(TokentrailError):
+    """No run has this id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r}; start it first (POST /api/v1/runs)")
+        self.run_id = run_id
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What one batch changed: new requests, requests that grew, and repeats dropped."""
+
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    created_by_source: dict[str, int] = field(default_factory=dict)
+    created_keys: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class RepriceChange:
+    model: str
+    requests: int
+    old_micro: int
+    new_micro: int
+    old_unpriced: int
+    new_unpriced: int
+
+
+def open_store(location: str, *, machine: str | None = None) -> Store:
+    """Open the store behind a location: a file path (SQLite) or a ``postgresql://`` URL (a
+    team ledger; ``machine`` scopes its file cursors, default: this machine's name)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from tokentrail.store.postgres import PostgresStore
+
+        return PostgresStore(location, machine=machine)
+    if "://" in location:
+        raise StoreError(
+            f"{location.split('://')[0]}:// ledgers are not supported; use a file path or a "
+            "postgresql:// URL for -d/--database or TOKENTRAIL_DB"
+        )
+    from tokentrail.store.sqlite import SQLiteStore
+
+    return SQLiteStore(Path(location) if location != ":memory:" else location)
+
+
+class Ledger:
+    """A persistent, truthful record of usage. Use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        database: str | Path | None = None,
+        *,
+        config: Config | None = None,
+        machine: str | None = None,
+    ) -> None:
+        self.config = config if config is not None else load_config()
+        self.location = resolve_database(
+            str(database) if database is not None else None, self.config
+        )
+        self.store: Store = open_store(self.location)
+        self.machine = machine or machine_name(self.config)
+        self.pricer = Pricer(self.config.prices)
+        # one connection shared by the threads of an orchestrator: they take turns
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """The store, for reports, while no other thread of this process uses it."""
+        with self._lock:
+            yield self.store
+
+    # -- orchestrators ---------------------------------------------------------------------
+
+    def run(self, app: str, *, reason: str | None = None, run_id: str | None = None) -> RunRecorder:
+        """A context manager for one boot of an orchestrator (see :mod:`tokentrail.sdk`)."""
+        from tokentrail.sdk import RunRecorder
+
+        return RunRecorder(self, app, reason=reason, run_id=run_id)
+
+    def session(self, key: str, **details: Any) -> SessionRecorder:
+        """A context manager for one agent session outside any run."""
+        from tokentrail.sdk import SessionRecorder
+
+        return SessionRecorder(self, key, run=None, **details)
+
+    def record_events(self, events: Sequence[UsageEvent]) -> list[str]:
+        """Record events in one transaction; ``created`` or ``duplicate`` for each, in order.
+
+        A duplicate is an event whose key the ledger already had (or that came earlier in the
+        same call): nothing new is counted for it.
+        """
+        outcome = self.record_batch(events)
+        statuses: list[str] = []
+        seen: set[str] = set()
+        for event in events:
+            created = event.key in outcome.created_keys and event.key not in seen
+            statuses.append("created" if created else "duplicate")
+            seen.add(event.key)
+        return statuses
+
+    def start_run(
+        self,
+        app: str,
+        *,
+        reason: str | None = None,
+        run_id: str | None = None,
+        started_at: datetime | None = None,
+    ) -> Run:
+        """Record the start of a run. Runs of the same app still marked running are closed as
+        ``crashed``, stopped at their last recorded event (or their start, with none)."""
+        if not app:
+            raise InvalidUsage("app", "must not be empty")
+        run = Run(
+            run_id=run_id or uuid.uuid4().hex,
+            app=app,
+            started_at=started_at or datetime.now(UTC),
+            reason=reason,
+            machine=self.machine,
+        )
+        with self._lock, self.store.write() as tx:
+            if tx.get_runs([run.run_id]):
+                raise InvalidUsage("run_id", f"a run with id {run.run_id!r} already exists")
+            crashed = []
+            for stale in tx.running_runs(app):
+                last_ms = tx.last_event_ms(stale.run_id)
+                stopped = utc_from_ms(last_ms) if last_ms is not None else stale.started_at
+                crashed.append(replace(stale, state="crashed", stopped_at=stopped))
+            tx.put_runs([*crashed, run])
+        return run
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        stopped_at: datetime | None = None,
+        state: str | None = None,
+        peak_concurrency: int | None = None,
+        sessions_launched: int | None = None,
+    ) -> Run:
+        """Change what is known of a run; peak concurrency only ever grows."""
+        if state is not None and state not in RUN_STATES:
+            raise InvalidUsage("state", f"must be one of {', '.join(RUN_STATES)}, got {state!r}")
+        with self._lock, self.store.write() as tx:
+            found = tx.get_runs([run_id]).get(run_id)
+            if found is None:
+                raise UnknownRun(run_id)
+            updated = replace(
+                found,
+                stopped_at=stopped_at or found.stopped_at,
+                state=state or found.state,
+                peak_concurrency=max(found.peak_concurrency, peak_concurrency or 0),
+                sessions_launched=max(found.sessions_launched, sessions_launched or 0),
+            )
+            tx.put_runs([updated])
+        return updated
+
+    def update_session(self, key: str, **changes: Any) -> Session:
+        """Create or update a session: given fields replace what was known (the start time
+        keeps the earliest). Unknown field names are an error."""
+        unknown = set(changes) - _SESSION_FIELDS
+        if unknown:
+            raise InvalidUsage(sorted(unknown)[0], "is not a session field")
+        if changes.get("state") is not None and changes["state"] not in SESSION_STATES:
+            raise InvalidUsage(
+                "state", f"must be one of {', '.join(SESSION_STATES)}, got {changes['state']!r}"
+            )
+        with self._lock, self.store.write() as tx:
+            found = tx.get_sessions([key]).get(key)
+            base = found or Session(key=key, source=changes.get("source") or DEFAULT_SOURCE)
+            given = {name: value for name, value in changes.items() if value is not None}
+            if isinstance(given.get("title"), str) and len(given["title"]) > TITLE_MAX:
+                given["title"] = given["title"][: TITLE_MAX - 1] + "…"
+            if base.started_at is not None and "started_at" in given:
+                given["started_at"] = min(base.started_at, given["started_at"])
+            session = replace(base, **given)
+            tx.put_sessions([session])
+        return session
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record_batch(
+        self,
+        events: Iterable[UsageEvent],
+        sessions: Iterable[Session] = (),
+        cursors: Sequence[Cursor] = (),
+        *,
+        also: Callable[[WriteTransaction], None] | None = None,
+    ) -> BatchOutcome:
+        """Record events, sessions and the cursors they came from, in one transaction.
+
+        ``also`` writes more in the same transaction (the OTLP receiver's receipts, metric
+        samples and tool calls), so a batch is recorded whole or not at all."""
+        outcome = BatchOutcome()
+        incoming = self._collapse(events, outcome)
+        session_updates = _collapse_sessions(sessions)
+        with self._lock, self.store.write() as tx:
+            _fold_channels(tx, incoming, outcome)
+            existing = tx.get_entries(list(incoming))
+            inserts: list[Entry] = []
+            changes: list[tuple[Entry, Entry]] = []
+            for key, event in incoming.items():
+                old = existing.get(key)
+                if old is None:
+                    inserts.append(Entry(event, self.pricer.price(event)))
+                    continue
+                if correlate.is_otlp(old.event) == correlate.is_otlp(event):
+                    merged = merge_events(old.event, event)
+                else:  # the same request from a log file and from OpenTelemetry
+                    merged = correlate.combine(old.event, event, key)
+                if merged == old.event:
+                    outcome.duplicates += 1
+                    continue
+                changes.append((old, Entry(merged, self._cost_after_merge(old, merged))))
+            tx.insert_entries(inserts)
+            tx.replace_entries(changes)
+            if session_updates:
+                known = tx.get_sessions(list(session_updates))
+                tx.put_sessions(
+                    [
+                        merge_sessions(known[key], s) if key in known else s
+                        for key, s in session_updates.items()
+                    ]
+                )
+            tx.put_cursors(cursors)
+            if also is not None:
+                also(tx)
+        outcome.created += len(inserts)
+        for entry in inserts:
+            name = entry.event.source
+            outcome.created_by_source[name] = outcome.created_by_source.get(name, 0) + 1
+            outcome.created_keys.add(entry.event.key)
+        outcome.updated += len(changes)
+        return outcome
+
+    def _collapse(
+        self, events: Iterable[UsageEvent], outcome: BatchOutcome
+    ) -> dict[str, UsageEvent]:
+        collapsed: dict[str, UsageEvent] = {}
+        for event in events:
+            if event.machine is None:
+                event = event.evolve(machine=self.machine)
+            previous = collapsed.get(event.key)
+            if previous is None:
+                collapsed[event.key] = event
+            else:
+                collapsed[event.key] = merge_events(previous, event)
+                outcome.duplicates += 1
+        return collapsed
+
+    def _cost_after_merge(self, old: Entry, merged: UsageEvent) -> Cost:
+        # attribution-only changes keep the stored cost; anything priced changes re-prices
+        e = old.event
+        if (e.tokens, e.model, e.provider, e.pricing_context, e.timestamp) == (
+            merged.tokens,
+            merged.model,
+            merged.provider,
+            merged.pricing_context,
+            merged.timestamp,
+        ):
+            return old.cost
+        return self.pricer.price(merged)
+
+    def reprice(self, *, dry_run: bool) -> list[RepriceChange]:
+        """Recompute every stored cost with the current prices; write unless ``dry_run``.
+
+        Returns per-model differences (only models whose cost or priced status changed).
+        """
+        summary: dict[str, list[int]] = {}
+        for batch in self.store.iter_entries():
+            changes: list[tuple[Entry, Entry]] = []
+            for entry in batch:
+                cost = self.pricer.price(entry.event)
+                if cost == entry.cost:
+                    continue
+                changes.append((entry, Entry(entry.event, cost)))
+                row = summary.setdefault(entry.event.model or "(no model)", [0, 0, 0, 0, 0])
+                row[0] += 1
+                row[1] += entry.cost.micro_usd or 0
+                row[2] += cost.micro_usd or 0
+                row[3] += int(entry.cost.micro_usd is None)
+                row[4] += int(cost.micro_usd is None)
+            if changes and not dry_run:
+                self._write_costs([new.event.key for _, new in changes])
+        return [RepriceChange(model, *values) for model, values in sorted(summary.items())]
+
+    def _write_costs(self, keys: Sequence[str]) -> None:
+        # re-read inside the transaction so a concurrent sync's merge is not undone
+        with self.store.write() as tx:
+            changes = []
+            for entry in tx.get_entries(keys).values():
+                cost = self.pricer.price(entry.event)
+                if cost != entry.cost:
+                    changes.append((entry, Entry(entry.event, cost)))
+            tx.replace_entries(changes)
+
+
+def _fold_channels(
+    tx: WriteTransaction, incoming: dict[str, UsageEvent], outcome: BatchOutcome
+) -> None:
+    """Give every copy of a request the key the ledger already knows it by, in place.
+
+    A request can arrive twice, from its log file and through OpenTelemetry, under two keys
+    (see :mod:`tokentrail.correlate`). A copy whose key the alias index maps to another
+    request takes that request's key; a log copy whose alias is already recorded as a request
+    of its own (the OTLP copy came first) takes the alias as its key, and its own key becomes
+    an alias. The record loop then combines the copies into one row.
+    """
+    targets = tx.alias_targets(list(incoming))
+    for alias, key in targets.items():
+        if alias != key and alias in incoming:
+            _move(incoming, alias, key, outcome)
+    owners: dict[str, str] = {}
+    for key, event in incoming.items():
+        for alias in correlate.aliases_of(event):
+            owners.setdefault(alias, key)
+    if not owners:
+        return
+    for alias, key in owners.items():
+        if alias in incoming and key in incoming:  # both copies in this batch
+            _move(incoming, alias, key, outcome)
+    recorded = tx.get_entries([alias for alias in owners if alias not in incoming])
+    renamed: list[tuple[str, str]] = []
+    for alias in recorded:
+        key = owners[alias]
+        if key in incoming:
+            _move(incoming, key, alias, outcome)
+            renamed.append((key, alias))
+    final = dict(renamed)
+    horizon = int(time.time() * 1000) - correlate.ALIAS_HORIZON_MS
+    pairs: list[tuple[str, str]] = []
+    for alias, key in owners.items():
+        target = final.get(key, key)
+        copy = incoming.get(target)
+        if alias in recorded or alias == target or copy is None:
+            continue
+        if copy.timestamp_ms >= horizon:
+            pairs.append((alias, target))
+    tx.put_aliases([*pairs, *renamed])
+
+
+def _move(
+    incoming: dict[str, UsageEvent], old_key: str, new_key: str, outcome: BatchOutcome
+) -> None:
+    """Re-key ``incoming[old_key]`` to ``new_key``, combining with a copy already there."""
+    event = incoming.pop(old_key)
+    present = incoming.get(new_key)
+    if present is None:
+        incoming[new_key] = event.evolve(key=new_key)
+        return
+    incoming[new_key] = correlate.combine(present, event, new_key)
+    outcome.duplicates += 1
+
+
+TITLE_MAX = 200
+"""A session title is a label (the agent's own one-line summary), never the conversation: longer
+text is cut, so no prompt or response can end up stored through it."""
+
+
+def _collapse_sessions(sessions: Iterable[Session]) -> dict[str, Session]:
+    collapsed: dict[str, Session] = {}
+    for session in sessions:
+        if session.title is not None and len(session.title) > TITLE_MAX:
+            session = replace(session, title=session.title[: TITLE_MAX - 1] + "…")
+        previous = collapsed.get(session.key)
+        collapsed[session.key] = merge_sessions(previous, session) if previous else session
+    return collapsed

@@ -1,0 +1,996 @@
+"""OpenTelemetry (OTLP) exports of coding agents, turned into ledger events: pure mapping.
+
+``decode_*`` read an ``ExportLogsServiceRequest`` / ``ExportMetricsServiceRequest`` /
+``ExportTraceServiceRequest`` (protobuf or JSON, gzip or not) with the official
+``opentelemetry-proto`` classes; ``map_*`` turn one into an :class:`OtlpBatch`; :func:`record`
+writes a batch in one ledger transaction. No HTTP here: :mod:`tokentrail.server.otlp_routes`
+serves it.
+
+What each agent sends (checked against the agents' own code and docs):
+
+* **Claude Code** (``service.name`` ``claude-code``). Log records with body
+  ``claude_code.<event>`` and attribute ``event.name`` = ``<event>``; the standard attributes
+  ``session.id``, ``user.id``, ``organization.id``, ``user.email``, ``terminal.type``,
+  ``event.timestamp``, ``event.sequence`` and ``prompt.id``. ``api_request`` carries
+  ``model``, ``input_tokens`` (uncached), ``output_tokens``, ``cache_read_tokens``,
+  ``cache_creation_tokens``, ``cost_usd``, ``duration_ms``, ``request_id`` and ``speed``
+  (``fast``/``normal``) -- every number **as a string** (cli.js of @anthropic-ai/claude-code
+  2.1.112: ``input_tokens:String(A.input_tokens)`` …, ``String(undefined)`` when the API
+  omitted a count; a 2.0.62 capture shows ``{"stringValue": "372"}``). ``tool_result``
+  carries ``tool_name``, ``success`` ("true"/"false"), ``duration_ms`` and, with
+  ``OTEL_LOG_TOOL_DETAILS``, ``tool_parameters``/``tool_input`` (dropped here). Metrics
+  ``claude_code.token.usage`` (attribute ``type``: input, output, cacheRead, cacheCreation)
+  and ``claude_code.cost.usage`` (USD), per ``model`` (docs.anthropic.com, Claude Code
+  "Monitoring").
+* **Codex CLI** (``codex-rs/otel/src/events/session_telemetry.rs``). Log records whose
+  ``event.name`` attribute is ``codex.sse_event``; with ``event.kind`` = ``response.completed``
+  they carry ``input_token_count`` (INCLUDES cached), ``output_token_count`` (includes
+  reasoning), ``cached_token_count``, ``reasoning_token_count`` and ``tool_token_count``
+  (some as strings: they are recorded with ``%`` Display), plus on every event
+  ``conversation.id`` (the rollout's session id), ``model``, ``slug``, ``app.version``,
+  ``event.timestamp``. ``codex.tool_result`` has ``tool_name``, ``call_id``, ``duration_ms``,
+  ``success`` and the tool's ``arguments``/``output`` (dropped here). The histogram
+  ``codex.turn.token_usage`` (attribute ``token_type``: total, input, cached_input, output,
+  reasoning_output) is per turn and has no session id: kept for reconciliation only.
+* **Gemini CLI** (``packages/core/src/telemetry/types.ts``, ``sdk.ts``). Resource
+  ``service.name`` = ``gemini-cli`` and ``session.id``; the log record attribute
+  ``event.name`` = ``gemini_cli.api_response`` with ``model``, ``input_token_count``
+  (``promptTokenCount``, INCLUDES ``cached_content_token_count``), ``output_token_count``,
+  ``thoughts_token_count`` (billed as output), ``tool_token_count``, ``total_token_count``,
+  ``duration_ms``, ``prompt_id`` and, unless disabled, ``response_text`` (dropped here).
+  ``gemini_cli.tool_call`` has ``function_name``, ``duration_ms``, ``success`` and
+  ``function_args`` (dropped). Metric ``gemini_cli.token.usage`` (attribute ``type``).
+  Gemini also writes ``gen_ai.client.inference.operation.details`` records with
+  ``gen_ai.usage.*``: the same requests again, so they are not counted a second time.
+* **Any other app** following the OpenTelemetry GenAI conventions: spans or log records with
+  ``gen_ai.usage.input_tokens`` (which "SHOULD include all types of input tokens, including
+  cached tokens"), ``gen_ai.usage.output_tokens``, ``gen_ai.usage.cache_read.input_tokens``,
+  ``gen_ai.usage.cache_creation.input_tokens``, ``gen_ai.response.model`` /
+  ``gen_ai.request.model`` and ``gen_ai.provider.name`` (older: ``gen_ai.system``). Their
+  source is the resource's ``service.name``.
+
+Only usage metadata is kept: prompt, response, tool input and output text in a payload is
+never read into anything stored. A record with a malformed value (a count that is not a
+whole number, a negative count, an impossible timestamp) is a counted reject, never a crash
+and never a silent zero. Event keys, and how they meet the keys of the agents' log files,
+are in :mod:`tokentrail.correlate`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
+
+from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.sources.base import BadRecord
+from tokentrail.store.base import MetricSample, OtlpReceipt, ToolCall
+from tokentrail.usage import Session, Tokens, UsageEvent
+
+if TYPE_CHECKING:
+    from tokentrail.ledger import Ledger
+    from tokentrail.store.base import WriteTransaction
+
+Signal = Literal["logs", "metrics", "traces"]
+Encoding = Literal["protobuf", "json"]
+
+MAX_OTLP_BODY_BYTES = 5 * 1024 * 1024
+"""Largest OTLP body accepted, compressed or not, and largest after gunzip (5 MiB)."""
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+CLAUDE_SERVICE = "claude-code"
+GEMINI_SERVICE = "gemini-cli"
+
+USAGE_METRICS: dict[str, tuple[str, str]] = {
+    "claude_code.token.usage": ("claude_code", "type"),
+    "claude_code.cost.usage": ("claude_code", ""),
+    "codex.turn.token_usage": ("codex", "token_type"),
+    "gemini_cli.token.usage": ("gemini", "type"),
+    "gen_ai.client.token.usage": ("", "gen_ai.token.type"),
+}
+"""The usage metrics kept (for reconciliation only): metric name -> (source, or "" for the
+service's own name; the attribute that splits the points by token type)."""
+
+_DIGITS = re.compile(r"[0-9]{1,15}")
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
+_UNREPORTED = frozenset({"", "undefined", "null", "none", "nan"})
+"""String values that mean "not reported": Claude Code writes ``String(undefined)`` for a
+count the API left out."""
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_FUTURE_SLACK = timedelta(days=1)
+_MAX_REASONS_IN_MESSAGE = 3
+
+
+class OtlpDecodeError(Exception):
+    """The body cannot be read: ``status`` is the HTTP answer (400, 413 or 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+_M = TypeVar("_M", bound=Message)
+
+REQUEST_TYPES: dict[Signal, type[Message]] = {
+    "logs": ExportLogsServiceRequest,
+    "metrics": ExportMetricsServiceRequest,
+    "traces": ExportTraceServiceRequest,
+}
+
+
+def media_encoding(content_type: str | None) -> Encoding:
+    """``protobuf`` or ``json`` from a Content-Type header; 415 for anything else."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == PROTOBUF:
+        return "protobuf"
+    if media == JSON:
+        return "json"
+    raise OtlpDecodeError(
+        415,
+        f"Content-Type {media or '(none)'!r} is not supported; send {PROTOBUF} or {JSON}",
+    )
+
+
+def inflate(body: bytes, content_encoding: str | None, limit: int = MAX_OTLP_BODY_BYTES) -> bytes:
+    """The body without its Content-Encoding (gzip or identity), at most ``limit`` bytes."""
+    coding = (content_encoding or "identity").strip().lower()
+    if len(body) > limit:
+        raise OtlpDecodeError(413, f"the body is larger than {limit:,} bytes")
+    if coding in ("", "identity"):
+        return body
+    if coding not in ("gzip", "x-gzip"):
+        raise OtlpDecodeError(415, f"Content-Encoding {coding!r} is not supported; use gzip")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise OtlpDecodeError(413, f"the body is larger than {limit:,} bytes once unzipped")
+        if not inflater.eof:
+            raise OtlpDecodeError(400, "the gzip stream is truncated")
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise OtlpDecodeError(400, f"the body is not valid gzip: {exc}") from None
+    return data
+
+
+def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
+    """Parse an export request of ``signal``; 400 when it is not one."""
+    message = REQUEST_TYPES[signal]()
+    try:
+        if encoding == "protobuf":
+            message.ParseFromString(body)
+        else:
+            json_format.Parse(body, message, ignore_unknown_fields=True)
+            if signal == "traces":
+                _fix_json_ids(message)
+    except (DecodeError, json_format.ParseError) as exc:
+        raise OtlpDecodeError(400, f"not a valid OTLP {signal} {encoding} body: {exc}") from None
+    except (ValueError, TypeError, RecursionError, UnicodeError, OverflowError) as exc:
+        raise OtlpDecodeError(400, f"not a valid OTLP {signal} {encoding} body: {exc}") from None
+    return message
+
+
+def _fix_json_ids(request: Message) -> None:
+    """OTLP/JSON writes trace and span ids as hex, where protobuf's JSON mapping reads base64:
+    undo that so a span's key is the same whichever encoding it came in."""
+    assert isinstance(request, ExportTraceServiceRequest)
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                span.trace_id = _hex_id(span.trace_id)
+                span.span_id = _hex_id(span.span_id)
+
+
+def _hex_id(value: bytes) -> bytes:
+    import base64
+
+    if len(value) in (12, 24):
+        try:
+            return bytes.fromhex(base64.b64encode(value).decode())
+        except ValueError:
+            return value
+    return value
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+def export_response(signal: Signal, rejected: int, message: str, encoding: Encoding) -> bytes:
+    """The export response, with ``partial_success`` when something was rejected."""
+    response: Message
+    if signal == "logs":
+        response = ExportLogsServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_log_records = rejected
+            response.partial_success.error_message = message
+    elif signal == "metrics":
+        response = ExportMetricsServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_data_points = rejected
+            response.partial_success.error_message = message
+    else:
+        response = ExportTraceServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+    if encoding == "json":
+        return json_format.MessageToJson(response, indent=None).encode()
+    return response.SerializeToString()
+
+
+def status_body(code: int, message: str, encoding: Encoding) -> bytes:
+    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors), hand-encoded: field 1
+    ``code`` (an RPC code, e.g. 3 = INVALID_ARGUMENT) and field 2 ``message``."""
+    if encoding == "json":
+        return orjson.dumps({"code": code, "message": message})
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+# -- the result of mapping --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OtlpBatch:
+    """What one export request maps to."""
+
+    events: list[UsageEvent] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    receipts: list[OtlpReceipt] = field(default_factory=list)
+    samples: list[MetricSample] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    items: int = 0
+    """Records (log records, data points or spans) in the request."""
+    ignored: int = 0
+    """Records accepted but not about usage (other events, other metrics)."""
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str, detail: str) -> None:
+        self.rejected += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if len(self.examples) < _MAX_REASONS_IN_MESSAGE:
+            self.examples.append(f"{reason} ({detail})" if detail else reason)
+
+    @property
+    def message(self) -> str:
+        """The ``partial_success.error_message``: how many were rejected and why."""
+        if not self.rejected:
+            return ""
+        counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.reasons.items()))
+        return f"{self.rejected} rejected ({counts}); e.g. " + "; ".join(self.examples)
+
+
+# -- attribute helpers ------------------------------------------------------------------------
+
+Attrs = dict[str, Any]
+
+
+def _value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    return _NOT_SCALAR if kind is not None else None
+
+
+class _NotScalar:
+    def __repr__(self) -> str:
+        return "<not a scalar>"
+
+
+_NOT_SCALAR = _NotScalar()
+
+
+def attributes(pairs: Iterable[KeyValue]) -> Attrs:
+    """Scalar attributes as a dict (arrays, maps and bytes are marked, never read)."""
+    return {kv.key: _value(kv.value) for kv in pairs}
+
+
+def _text(attrs: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, str) and value and value.lower() not in _UNREPORTED:
+            return value[:MAX_ID_LENGTH]
+    return None
+
+
+def count(attrs: Mapping[str, Any], name: str) -> int | None:
+    """A token count: a non-negative whole number, sent as an integer, a float with no
+    fraction, or a string of digits (Claude Code and Codex send strings). ``None`` when
+    absent or written as ``undefined``; :class:`BadRecord` for anything else."""
+    value = attrs.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or value is _NOT_SCALAR:
+        raise BadRecord("invalid_count", f"{name}={value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _UNREPORTED:
+            return None
+        if not _DIGITS.fullmatch(text):
+            raise BadRecord("invalid_count", f"{name}={value[:40]!r}")
+        value = int(text)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise BadRecord("invalid_count", f"{name}={value!r}")
+        value = int(value)
+    if value < 0:
+        raise BadRecord("invalid_count", f"{name}={value} is negative")
+    if value > MAX_COUNT:
+        raise BadRecord("invalid_count", f"{name}={value} is not a plausible token count")
+    return int(value)
+
+
+def _number(attrs: Mapping[str, Any], name: str) -> float | None:
+    """A non-negative finite number (cost, duration); ``None`` when absent or unusable."""
+    value = attrs.get(name)
+    if isinstance(value, bool) or value is None or value is _NOT_SCALAR:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL.fullmatch(text):
+            return None
+        value = float(text)
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _flag(attrs: Mapping[str, Any], name: str) -> bool | None:
+    value = attrs.get(name)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _timestamp(nanos: int, attrs: Mapping[str, Any], observed: int, now: datetime) -> datetime:
+    """When the record happened: its time, else ``event.timestamp``, else when it was
+    observed, else now. Before 2000 or more than a day ahead is a reject."""
+    from tokentrail.sources.base import parse_timestamp
+
+    when: datetime | None = None
+    if nanos > 0:
+        when = _from_nanos(nanos)
+    if when is None:
+        when = parse_timestamp(attrs.get("event.timestamp"))
+    if when is None and observed > 0:
+        when = _from_nanos(observed)
+    if when is None:
+        return now
+    if when < _EARLIEST or when > now + _FUTURE_SLACK:
+        raise BadRecord("bad_timestamp", when.isoformat())
+    return when
+
+
+def _from_nanos(nanos: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(nanos / 1e9, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(orjson.dumps(parts, default=str)).hexdigest()[:32]
+
+
+def _raw(attrs: Mapping[str, Any], names: Iterable[str]) -> bytes:
+    """The usage attributes as received (numbers and ids only, never text content)."""
+    return orjson.dumps({n: attrs[n] for n in names if isinstance(attrs.get(n), str | int | float)})
+
+
+def source_of_service(service: str | None) -> str:
+    """The ledger source of a service name: an agent's own name, else the service name."""
+    if service == CLAUDE_SERVICE:
+        return "claude_code"
+    if service == GEMINI_SERVICE:
+        return "gemini"
+    if service and service.startswith("codex"):
+        return "codex"
+    return (service or "otel")[:MAX_ID_LENGTH]
+
+
+def _is_agent_service(service: str | None) -> bool:
+    return source_of_service(service) in ("claude_code", "codex", "gemini")
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+_CLAUDE_USAGE_FIELDS = (
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "cost_usd",
+    "duration_ms",
+    "request_id",
+    "speed",
+)
+_CODEX_USAGE_FIELDS = (
+    "model",
+    "input_token_count",
+    "output_token_count",
+    "cached_token_count",
+    "reasoning_token_count",
+    "tool_token_count",
+    "duration_ms",
+)
+_GEMINI_USAGE_FIELDS = (
+    "model",
+    "input_token_count",
+    "output_token_count",
+    "cached_content_token_count",
+    "thoughts_token_count",
+    "tool_token_count",
+    "total_token_count",
+    "duration_ms",
+    "prompt_id",
+)
+_GENAI_USAGE_FIELDS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.response.id",
+)
+
+
+@dataclass(slots=True)
+class _Context:
+    """What the resource says about every record under it."""
+
+    service: str | None
+    machine: str | None
+    resource: Attrs
+    now: datetime
+
+
+def map_logs(request: ExportLogsServiceRequest, *, now: datetime | None = None) -> OtlpBatch:
+    """Usage events, tool calls and rejects of a logs export."""
+    batch = OtlpBatch()
+    now = now or datetime.now(UTC)
+    for resource_logs in request.resource_logs:
+        resource = attributes(resource_logs.resource.attributes)
+        context = _Context(
+            service=_text(resource, "service.name"),
+            machine=_text(resource, "host.name"),
+            resource=resource,
+            now=now,
+        )
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                batch.items += 1
+                attrs = attributes(record.attributes)
+                try:
+                    _map_log(
+                        batch,
+                        context,
+                        record.time_unix_nano,
+                        record.observed_time_unix_nano,
+                        _log_name(record, attrs, context),
+                        attrs,
+                    )
+                except BadRecord as bad:
+                    batch.reject(bad.reason, bad.detail)
+    return batch
+
+
+def _log_name(record: Any, attrs: Attrs, context: _Context) -> str:
+    """The event's full name: ``event.name``, the record's ``event_name`` or its body, with
+    Claude Code's short ``event.name`` (``api_request``) completed from its body."""
+    body = record.body.string_value if record.body.WhichOneof("value") == "string_value" else ""
+    name = attrs.get("event.name")
+    name = name if isinstance(name, str) else ""
+    for candidate in (name, record.event_name, body):
+        if candidate in _LOG_HANDLERS:
+            return str(candidate)
+    if name and context.service == CLAUDE_SERVICE:
+        return f"claude_code.{name}"
+    return name or str(record.event_name)
+
+
+def _map_log(
+    batch: OtlpBatch, context: _Context, nanos: int, observed: int, name: str, attrs: Attrs
+) -> None:
+    handler = _LOG_HANDLERS.get(name)
+    if handler is not None:
+        handler(batch, context, _timestamp(nanos, attrs, observed, context.now), attrs)
+        return
+    if not _is_agent_service(context.service) and _has_genai_usage(attrs):
+        when = _timestamp(nanos, attrs, observed, context.now)
+        basis = _text(attrs, "gen_ai.response.id") or _digest(nanos, sorted(attrs.items()))
+        _genai_event(batch, context, when, attrs, basis)
+        return
+    batch.ignored += 1
+
+
+def _claude_request(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    tokens = Tokens(
+        input=count(attrs, "input_tokens"),
+        cache_read=count(attrs, "cache_read_tokens"),
+        cache_write_5m=count(attrs, "cache_creation_tokens"),
+        output=count(attrs, "output_tokens"),
+    )
+    if tokens.is_empty:
+        raise BadRecord("empty_usage", "claude_code.api_request without token counts")
+    session = _text(attrs, "session.id")
+    request_id = _text(attrs, "request_id")
+    if request_id is not None:
+        key = f"claude_code:req:{request_id}"
+    else:
+        basis = _digest(session, attrs.get("event.sequence"), when.isoformat(), tokens.as_tuple())
+        key = f"claude_code:otlp:{basis}"
+    model = _text(attrs, "model")
+    speed = _text(attrs, "speed")
+    _add_event(
+        batch,
+        context,
+        UsageEvent(
+            key=key,
+            source="claude_code",
+            timestamp=when,
+            tokens=tokens,
+            model=model,
+            provider="anthropic" if model and model.startswith("claude") else None,
+            session_key=session,
+            reported_cost_usd=_number(attrs, "cost_usd"),
+            pricing_context=(("speed", speed),) if speed and speed != "normal" else (),
+            raw_usage=_raw(attrs, _CLAUDE_USAGE_FIELDS),
+            rank=OTLP_RANK,
+            machine=context.machine,
+        ),
+    )
+
+
+def _codex_event(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    if attrs.get("event.kind") != "response.completed" or "input_token_count" not in attrs:
+        batch.ignored += 1  # other SSE events, and failed responses (no usage)
+        return
+    prompt = count(attrs, "input_token_count")
+    cached = count(attrs, "cached_token_count")
+    output = count(attrs, "output_token_count")
+    reasoning = count(attrs, "reasoning_token_count")
+    if prompt is not None and cached is not None and cached > prompt:
+        raise BadRecord("invalid_count", f"cached_token_count={cached} > input={prompt}")
+    if reasoning is not None and output is not None and reasoning > output:
+        reasoning = None  # display only: never worth the request
+    tokens = Tokens(
+        input=None if prompt is None else prompt - (cached or 0),
+        cache_read=cached,
+        output=output,
+        reasoning=reasoning,
+    )
+    session = _text(attrs, "conversation.id")
+    key = fingerprint("codex", session, tokens) or (
+        f"codex:otlp:{_digest(session, when.isoformat(), tokens.as_tuple())}"
+    )
+    _add_event(
+        batch,
+        context,
+        UsageEvent(
+            key=key,
+            source="codex",
+            timestamp=when,
+            tokens=tokens,
+            model=_text(attrs, "model", "slug"),
+            provider="openai",
+            session_key=session,
+            raw_usage=_raw(attrs, _CODEX_USAGE_FIELDS),
+            rank=OTLP_RANK,
+            machine=context.machine,
+        ),
+    )
+
+
+def _gemini_response(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    prompt = count(attrs, "input_token_count")
+    cached = count(attrs, "cached_content_token_count")
+    candidates = count(attrs, "output_token_count")
+    thoughts = count(attrs, "thoughts_token_count")
+    tool = count(attrs, "tool_token_count")
+    if cached is not None and cached > (prompt or 0):
+        raise BadRecord("invalid_count", f"cached_content_token_count={cached} > input={prompt}")
+    # the same mapping as the chat recordings (tokentrail.sources.gemini): input uncached
+    # plus the tools' prompt, output with the thoughts
+    uncached = None
+    if prompt is not None or tool is not None:
+        uncached = (prompt or 0) - (cached or 0) + (tool or 0)
+    output = None
+    if candidates is not None or thoughts is not None:
+        output = (candidates or 0) + (thoughts or 0)
+    tokens = Tokens(input=uncached, cache_read=cached, output=output, reasoning=thoughts)
+    if tokens.is_empty:
+        raise BadRecord("empty_usage", "gemini_cli.api_response without token counts")
+    session_id = _text(attrs, "session.id") or _text(context.resource, "session.id")
+    session = f"gemini:{session_id}" if session_id else None
+    key = fingerprint("gemini", session, tokens) or (
+        f"gemini:otlp:{_digest(session, when.isoformat(), tokens.as_tuple())}"
+    )
+    _add_event(
+        batch,
+        context,
+        UsageEvent(
+            key=key,
+            source="gemini",
+            timestamp=when,
+            tokens=tokens,
+            model=_text(attrs, "model"),
+            provider="google",
+            session_key=session,
+            raw_usage=_raw(attrs, _GEMINI_USAGE_FIELDS),
+            rank=OTLP_RANK,
+            machine=context.machine,
+        ),
+    )
+
+
+def _has_genai_usage(attrs: Mapping[str, Any]) -> bool:
+    return "gen_ai.usage.input_tokens" in attrs or "gen_ai.usage.output_tokens" in attrs
+
+
+def _genai_event(
+    batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs, basis: str
+) -> None:
+    """An OpenTelemetry GenAI span or log record: ``gen_ai.usage.input_tokens`` includes the
+    cache reads and writes, which are taken out of the uncached input here."""
+    prompt = count(attrs, "gen_ai.usage.input_tokens")
+    cache_read = count(attrs, "gen_ai.usage.cache_read.input_tokens")
+    cache_write = count(attrs, "gen_ai.usage.cache_creation.input_tokens")
+    output = count(attrs, "gen_ai.usage.output_tokens")
+    reasoning = count(attrs, "gen_ai.usage.reasoning.output_tokens")
+    cached = (cache_read or 0) + (cache_write or 0)
+    if prompt is not None and cached > prompt:
+        raise BadRecord(
+            "invalid_count",
+            f"cache read + write = {cached} > gen_ai.usage.input_tokens = {prompt}",
+        )
+    if reasoning is not None and output is not None and reasoning > output:
+        reasoning = None
+    tokens = Tokens(
+        input=None if prompt is None else prompt - cached,
+        cache_read=cache_read,
+        cache_write_5m=cache_write,
+        output=output,
+        reasoning=reasoning,
+    )
+    if tokens.is_empty:
+        raise BadRecord("empty_usage", "no gen_ai.usage counts")
+    source = source_of_service(context.service)
+    _add_event(
+        batch,
+        context,
+        UsageEvent(
+            key=f"{source}:otlp:{basis}",
+            source=source,
+            timestamp=when,
+            tokens=tokens,
+            model=_text(attrs, "gen_ai.response.model", "gen_ai.request.model"),
+            provider=_text(attrs, "gen_ai.provider.name", "gen_ai.system"),
+            session_key=_text(attrs, "gen_ai.conversation.id", "session.id"),
+            raw_usage=_raw(attrs, _GENAI_USAGE_FIELDS),
+            rank=OTLP_RANK,
+            machine=context.machine,
+        ),
+    )
+
+
+def _add_event(batch: OtlpBatch, context: _Context, event: UsageEvent) -> None:
+    if len(event.key) > 2 * MAX_ID_LENGTH + 60:
+        raise BadRecord("invalid_id", f"key of {len(event.key)} characters")
+    batch.events.append(event)
+    batch.receipts.append(
+        OtlpReceipt(
+            key=event.key,
+            source=event.source,
+            timestamp_ms=event.timestamp_ms,
+            tokens=event.tokens,
+            reported_cost_usd=event.reported_cost_usd,
+            machine=event.machine,
+        )
+    )
+    if event.session_key is not None:
+        batch.sessions.append(
+            Session(
+                key=event.session_key,
+                source=event.source,
+                started_at=event.timestamp,
+                ended_at=event.timestamp,
+                model=event.model,
+            )
+        )
+
+
+def _tool_call(
+    source: str, session: str | None, identity: tuple[object, ...], name: str | None
+) -> str:
+    if name is None:
+        raise BadRecord("missing_tool_name", source)
+    return f"{source}:tool:{_digest(session, *identity)}"
+
+
+def _claude_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    session = _text(attrs, "session.id")
+    name = _text(attrs, "tool_name")
+    sequence = attrs.get("event.sequence")
+    identity = (sequence, name) if sequence is not None else (when.isoformat(), name)
+    _add_tool(batch, context, "claude_code", session, name, identity, when, attrs, "success")
+
+
+def _codex_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    session = _text(attrs, "conversation.id")
+    name = _text(attrs, "tool_name")
+    call_id = _text(attrs, "call_id")
+    identity = (call_id,) if call_id else (when.isoformat(), name)
+    _add_tool(batch, context, "codex", session, name, identity, when, attrs, "success")
+
+
+def _gemini_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
+    session_id = _text(attrs, "session.id") or _text(context.resource, "session.id")
+    session = f"gemini:{session_id}" if session_id else None
+    name = _text(attrs, "function_name")
+    identity = (_text(attrs, "prompt_id"), name, when.isoformat())
+    _add_tool(batch, context, "gemini", session, name, identity, when, attrs, "success")
+
+
+def _add_tool(
+    batch: OtlpBatch,
+    context: _Context,
+    source: str,
+    session: str | None,
+    name: str | None,
+    identity: tuple[object, ...],
+    when: datetime,
+    attrs: Attrs,
+    success_name: str,
+) -> None:
+    key = _tool_call(source, session, identity, name)
+    duration = _number(attrs, "duration_ms")
+    batch.tool_calls.append(
+        ToolCall(
+            key=key,
+            source=source,
+            tool_name=name or "",
+            timestamp_ms=int(when.timestamp() * 1000),
+            session_key=session,
+            duration_ms=int(duration) if duration is not None else None,
+            success=_flag(attrs, success_name),
+            machine=context.machine,
+        )
+    )
+
+
+_LOG_HANDLERS = {
+    "claude_code.api_request": _claude_request,
+    "claude_code.tool_result": _claude_tool,
+    "codex.sse_event": _codex_event,
+    "codex.tool_result": _codex_tool,
+    "gemini_cli.api_response": _gemini_response,
+    "gemini_cli.tool_call": _gemini_tool,
+}
+
+
+# -- traces -----------------------------------------------------------------------------------
+
+
+def map_traces(request: ExportTraceServiceRequest, *, now: datetime | None = None) -> OtlpBatch:
+    """Usage events of OpenTelemetry GenAI spans (``gen_ai.usage.*``) of apps other than the
+    three agents (whose spans repeat what their log events already say)."""
+    batch = OtlpBatch()
+    now = now or datetime.now(UTC)
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        context = _Context(
+            service=_text(resource, "service.name"),
+            machine=_text(resource, "host.name"),
+            resource=resource,
+            now=now,
+        )
+        agent = _is_agent_service(context.service)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                batch.items += 1
+                attrs = attributes(span.attributes)
+                if agent or not _has_genai_usage(attrs):
+                    batch.ignored += 1
+                    continue
+                try:
+                    when = _timestamp(span.end_time_unix_nano, {}, span.start_time_unix_nano, now)
+                    basis = f"{span.trace_id.hex()}:{span.span_id.hex()}"
+                    if not span.span_id:
+                        basis = _digest(span.name, span.start_time_unix_nano, sorted(attrs.items()))
+                    _genai_event(batch, context, when, attrs, basis)
+                except BadRecord as bad:
+                    batch.reject(bad.reason, bad.detail)
+    return batch
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+def map_metrics(request: ExportMetricsServiceRequest) -> OtlpBatch:
+    """Samples of the agents' usage metrics (for reconciliation; never added to totals)."""
+    batch = OtlpBatch()
+    for resource_metrics in request.resource_metrics:
+        resource = attributes(resource_metrics.resource.attributes)
+        service = _text(resource, "service.name")
+        machine = _text(resource, "host.name")
+        resource_id = sorted((k, str(v)) for k, v in resource.items())
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data")
+                points: Iterable[Any] = ()
+                cumulative = False
+                histogram = False
+                if kind == "sum":
+                    points = metric.sum.data_points
+                    cumulative = (
+                        metric.sum.aggregation_temporality == AGGREGATION_TEMPORALITY_CUMULATIVE
+                    )
+                elif kind == "histogram":
+                    points = metric.histogram.data_points
+                    histogram = True
+                    cumulative = (
+                        metric.histogram.aggregation_temporality
+                        == AGGREGATION_TEMPORALITY_CUMULATIVE
+                    )
+                elif kind == "gauge":
+                    points = metric.gauge.data_points
+                elif kind == "exponential_histogram":
+                    points = metric.exponential_histogram.data_points
+                elif kind == "summary":
+                    points = metric.summary.data_points
+                known = USAGE_METRICS.get(metric.name)
+                for point in points:
+                    batch.items += 1
+                    if known is None or kind not in ("sum", "histogram"):
+                        batch.ignored += 1
+                        continue
+                    try:
+                        batch.samples.append(
+                            _sample(
+                                metric.name,
+                                known,
+                                service,
+                                machine,
+                                resource_id,
+                                point,
+                                cumulative=cumulative,
+                                histogram=histogram,
+                            )
+                        )
+                    except BadRecord as bad:
+                        batch.reject(bad.reason, bad.detail)
+    return batch
+
+
+def _sample(
+    name: str,
+    known: tuple[str, str],
+    service: str | None,
+    machine: str | None,
+    resource_id: list[tuple[str, str]],
+    point: Any,
+    *,
+    cumulative: bool,
+    histogram: bool,
+) -> MetricSample:
+    attrs = attributes(point.attributes)
+    source = known[0] or source_of_service(service)
+    if histogram:
+        value: float = point.sum
+        observations: int | None = int(point.count)
+    else:
+        which = point.WhichOneof("value")
+        value = point.as_int if which == "as_int" else point.as_double
+        observations = None
+    if not math.isfinite(value) or value < 0:
+        raise BadRecord("invalid_value", f"{name}={value!r}")
+    if point.time_unix_nano <= 0:
+        raise BadRecord("bad_timestamp", f"{name} point without a time")
+    split = known[1]
+    kind = (_text(attrs, split) if split else None) or (
+        "USD" if name.endswith("cost.usage") else ""
+    )
+    series = _digest(
+        source,
+        name,
+        resource_id,
+        sorted((k, str(v)) for k, v in attrs.items()),
+        point.start_time_unix_nano,
+    )
+    return MetricSample(
+        source=source,
+        name=name,
+        kind=kind,
+        model=_text(attrs, "model", "gen_ai.response.model", "gen_ai.request.model"),
+        session=_text(attrs, "session.id", "conversation.id"),
+        series=series,
+        time_ms=point.time_unix_nano // 1_000_000,
+        value=float(value),
+        cumulative=cumulative,
+        start_ms=point.start_time_unix_nano // 1_000_000 or None,
+        count=observations,
+        machine=machine,
+    )
+
+
+# -- recording --------------------------------------------------------------------------------
+
+
+def record(ledger: Ledger, batch: OtlpBatch) -> None:
+    """Write a mapped batch in one ledger transaction: its events (merged with copies read
+    from log files, see :mod:`tokentrail.correlate`), sessions, receipts, samples and tool
+    calls."""
+    if not (batch.events or batch.samples or batch.tool_calls):
+        return
+
+    def also(tx: WriteTransaction) -> None:
+        tx.put_otlp_receipts(batch.receipts)
+        tx.put_metric_samples(batch.samples)
+        tx.put_tool_calls(batch.tool_calls)
+
+    ledger.record_batch(batch.events, batch.sessions, also=also)
+
+
+def map_request(signal: Signal, message: Message, *, now: datetime | None = None) -> OtlpBatch:
+    if isinstance(message, ExportLogsServiceRequest):
+        return map_logs(message, now=now)
+    if isinstance(message, ExportMetricsServiceRequest):
+        return map_metrics(message)
+    if isinstance(message, ExportTraceServiceRequest):
+        return map_traces(message, now=now)
+    raise TypeError(f"not an OTLP export request for {signal}: {type(message).__name__}")

@@ -1,0 +1,429 @@
+"""Rendering for the command line: rich tables, JSON and CSV of the same report rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from tokentrail.reports import Report, SessionRow, UsageFigures
+
+if TYPE_CHECKING:
+    from tokentrail.sync import SyncSummary
+
+OutputFormat = Literal["table", "json", "csv"]
+MISSING = "—"
+
+
+def render_json(data: Any) -> str:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    flat = [_flatten(row) for row in rows]
+    columns: list[str] = []
+    for row in flat:
+        columns.extend(c for c in row if c not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in flat:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}_"))
+        elif isinstance(value, list | tuple):
+            flat[name] = ";".join(str(v) for v in value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def format_int(value: int | None) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def format_tokens(value: int | None) -> str:
+    """Compact token counts for tables: 9,999 / 12.3k / 4.56M / 1.2B."""
+    if value is None:
+        return MISSING
+    magnitude = abs(value)
+    if magnitude < 10_000:
+        return f"{value:,}"
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if magnitude >= limit:
+            scaled = value / limit
+            return f"{scaled:.{2 if abs(scaled) < 10 else 1}f}{suffix}"
+    return f"{value:,}"  # pragma: no cover - unreachable
+
+
+def format_usd(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    if value != 0 and abs(value) < 0.01:
+        return f"${value:.4f}"
+    return f"${value:,.2f}"
+
+
+_TOKEN_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("Input", "input_tokens", 0),
+    ("CacheW", "cache_write_tokens", 7),
+    ("CacheR", "cache_read_tokens", 6),
+    ("Output", "output_tokens", 0),
+    ("Reason", "reasoning_tokens", 8),
+    ("Total", "total_tokens", 0),
+)
+
+_AGENT_LABELS = {
+    "claude_code": "claude",
+    "codex": "codex",
+    "gemini": "gemini",
+    "opencode": "opencode",
+}
+
+_FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}
+
+
+def _cost_cell(figures: UsageFigures) -> str:
+    cost = format_usd(figures.cost_usd)
+    # some requests of this row have no known price: the cost shown is a floor
+    return cost + "+?" if figures.unpriced_requests and figures.cost_usd is not None else cost
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    header: str
+    cells: list[str]
+    footer: str = ""
+    right: bool = True
+    drop_order: int = 0
+    """Columns with a higher number are left out first when the terminal is too narrow."""
+    max_width: int | None = None
+    """Longer cells end in an ellipsis (free text such as model lists)."""
+
+    @property
+    def width(self) -> int:
+        widest = max(len(self.header), len(self.footer), *(len(c) for c in self.cells))
+        return min(widest, self.max_width) if self.max_width else widest
+
+
+def print_report(report: Report, *, console: Any) -> None:
+    """Print a report as a rich table, with the totals row and unpriced models under it.
+
+    Columns that do not fit the terminal are left out, least important first (every figure
+    stays available in --json and --csv); nothing is squeezed into ellipses.
+    """
+    from rich import box
+    from rich.table import Table
+
+    if not report.rows:
+        console.print("No usage recorded for this selection.")
+        _print_unpriced(report, console)
+        return
+    every_column = _report_columns(report)
+    columns = _fit(every_column, console.width)
+    table = Table(
+        title=f"{report.kind.capitalize()} usage ({report.timezone})",
+        box=box.SIMPLE_HEAD,
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in columns:
+        table.add_column(
+            column.header,
+            footer=column.footer,
+            justify="right" if column.right else "left",
+            no_wrap=True,
+            max_width=column.max_width,
+            overflow="ellipsis",
+        )
+    for index in range(len(report.rows)):
+        table.add_row(*(_escape(column.cells[index]) for column in columns))
+    console.print(table)
+    shown = {id(c) for c in columns}
+    hidden = [c.header for c in every_column if id(c) not in shown]
+    if hidden:
+        console.print(
+            f"[dim]Not shown to fit the terminal: {', '.join(hidden)} "
+            "(widen the window, or use --json / --csv).[/dim]"
+        )
+    _print_unpriced(report, console)
+
+
+def _report_columns(report: Report) -> list[_Column]:
+    rows = report.rows
+    sessions = [r for r in rows if isinstance(r, SessionRow)]
+    columns: list[_Column] = []
+    if sessions:
+        columns += [
+            _Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
+            _Column(
+                "Agent",
+                [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
+                right=False,
+                drop_order=3,
+            ),
+            _Column(
+                "Last active", [_day(r.last_activity) for r in sessions], right=False, drop_order=1
+            ),
+            _Column(
+                "Project",
+                [_short_project(r.project) for r in sessions],
+                right=False,
+                drop_order=5,
+                max_width=20,
+            ),
+        ]
+        if not report.breakdown:
+            columns.append(
+                _Column(
+                    "Models",
+                    [", ".join(_short_model(m) for m in r.models) or MISSING for r in sessions],
+                    right=False,
+                    drop_order=4,
+                    max_width=26,
+                )
+            )
+    else:
+        columns.append(
+            _Column(_FIRST_COLUMN[report.kind], [r.period for r in rows], "Total", right=False)
+        )
+    if report.breakdown:
+        columns.append(
+            _Column("Model", [_short_model(r.model) for r in rows], right=False, max_width=26)
+        )
+    columns.append(
+        _Column(
+            "Reqs",
+            [format_int(r.figures.requests) for r in rows],
+            format_int(report.totals.requests),
+            drop_order=2,
+        )
+    )
+    for name, attr, drop_order in _TOKEN_COLUMNS:
+        if attr != "total_tokens" and getattr(report.totals, attr) is None:
+            continue  # nobody reported it (e.g. reasoning for Claude alone): leave it out
+        columns.append(
+            _Column(
+                name,
+                [format_tokens(getattr(r.figures, attr)) for r in rows],
+                format_tokens(getattr(report.totals, attr)),
+                drop_order=drop_order,
+            )
+        )
+    columns.append(
+        _Column("Cost", [_cost_cell(r.figures) for r in rows], _cost_cell(report.totals))
+    )
+    return columns
+
+
+def _fit(columns: list[_Column], width: int) -> list[_Column]:
+    kept = list(columns)
+    while sum(c.width + 2 for c in kept) > width:
+        candidates = [c for c in kept if c.drop_order > 0]
+        if not candidates:
+            break
+        kept.remove(max(candidates, key=lambda c: c.drop_order))
+    return kept
+
+
+def _short_key(key: str) -> str:
+    return key[:8] + ("…" if len(key) > 8 else "")
+
+
+def _short_model(model: str | None) -> str:
+    """Model names without their date suffix, for tables (``claude-sonnet-4-5``)."""
+    if not model:
+        return MISSING
+    head, _, tail = model.rpartition("-")
+    return head if head and len(tail) == 8 and tail.isdigit() else model
+
+
+def _day(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else MISSING
+
+
+def print_rows(
+    title: str,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    console: Any,
+    empty: str,
+) -> None:
+    """A simple listing (runs, sessions) from JSON-shaped rows, fitted to the terminal."""
+    from rich import box
+    from rich.table import Table
+
+    if not rows:
+        console.print(empty)
+        return
+    specs = [
+        _Column(
+            header,
+            [format_field(field, row.get(field)) for row in rows],
+            right=field in _NUMERIC_FIELDS,
+            drop_order=0 if index < 2 or field == "cost_usd" else len(columns) - index,
+            max_width=28,
+        )
+        for index, (header, field) in enumerate(columns)
+    ]
+    shown = _fit(specs, console.width)
+    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for column in shown:
+        table.add_column(
+            column.header,
+            justify="right" if column.right else "left",
+            no_wrap=True,
+            max_width=column.max_width,
+            overflow="ellipsis",
+        )
+    for index in range(len(rows)):
+        table.add_row(*(_escape(column.cells[index]) for column in shown))
+    console.print(table)
+
+
+_NUMERIC_FIELDS = frozenset(
+    {
+        "peak_concurrency",
+        "sessions_launched",
+        "total_tokens",
+        "cost_usd",
+        "runtime_seconds",
+        "requests",
+        "turns",
+    }
+)
+
+
+def format_field(field: str, value: Any) -> str:
+    """One JSON field of a listing, for a table cell."""
+    if value is None:
+        return MISSING
+    if field in ("run_id", "session_key"):
+        return _short_key(str(value))
+    if field.endswith("_at") or field == "last_activity":
+        return _local_minute(str(value))
+    if field == "runtime_seconds":
+        return format_duration(float(value))
+    if field == "cost_usd":
+        return format_usd(float(value))
+    if field.endswith("_tokens"):
+        return format_tokens(int(value))
+    if isinstance(value, int):
+        return format_int(value)
+    return str(value)
+
+
+def _local_minute(iso: str) -> str:
+    """An ISO timestamp from the JSON, in the local zone to the minute, for tables."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def format_duration(seconds: float) -> str:
+    """1 h 12 min, 4 min 05 s, 12 s."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def _print_unpriced(report: Report, console: Any) -> None:
+    if not report.unpriced_models:
+        return
+    names = ", ".join(
+        f"{_escape(m.model)} ({m.requests:,} requests, {m.tokens:,} tokens)"
+        for m in report.unpriced_models
+    )
+    console.print(
+        f"[yellow]Unpriced (no known price, not counted in cost):[/yellow] {names}. "
+        + _escape("Add a price under [[prices]] in the config file, then run 'tokentrail reprice'.")
+    )
+
+
+def _short_project(project: str | None) -> str:
+    if not project:
+        return MISSING
+    return project.rstrip("/").rsplit("/", 1)[-1] or project
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def sync_lines(summary: SyncSummary) -> list[str]:
+    """The closing summary of a sync, as plain lines."""
+    lines = [
+        f"Synced {summary.files_found:,} files in {summary.elapsed_s:.2f} s: "
+        f"{summary.files_read:,} read ({summary.bytes_read / 1_048_576:,.1f} MB), "
+        f"{summary.files_unchanged:,} unchanged"
+        + (f", {summary.files_reread:,} re-read from the start" if summary.files_reread else ""),
+        f"New requests: {summary.new_events:,}"
+        + _by_source(summary.new_by_source.items())
+        + f"; updated: {summary.updated_events:,}; duplicates dropped: {summary.duplicates:,}",
+    ]
+    if summary.skips.total:
+        lines.append(f"Skipped lines: {summary.skips.total:,}")
+        for reason, count in sorted(summary.skips.counts.items()):
+            examples = ", ".join(summary.skips.examples.get(reason, []))
+            lines.append(f"  {reason}: {count:,} (e.g. {examples})")
+    if summary.pending_lines:
+        lines.append(
+            f"Incomplete last line left for the next sync in {len(summary.pending_lines):,} "
+            f"file(s), e.g. {', '.join(summary.pending_lines[:3])}"
+        )
+    if summary.unreadable:
+        lines.append(f"Unreadable files: {len(summary.unreadable):,}")
+        lines.extend(f"  {item}" for item in summary.unreadable[:5])
+    return lines
+
+
+def _by_source(items: Iterable[tuple[str, int]]) -> str:
+    parts = [f"{name} {count:,}" for name, count in sorted(items) if count]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def sync_as_dict(summary: SyncSummary) -> dict[str, Any]:
+    return {
+        "files_found": summary.files_found,
+        "files_read": summary.files_read,
+        "files_unchanged": summary.files_unchanged,
+        "files_reread": summary.files_reread,
+        "bytes_read": summary.bytes_read,
+        "new_events": summary.new_events,
+        "new_by_source": summary.new_by_source,
+        "updated_events": summary.updated_events,
+        "duplicates": summary.duplicates,
+        "skipped": {
+            reason: {"count": count, "examples": summary.skips.examples.get(reason, [])}
+            for reason, count in sorted(summary.skips.counts.items())
+        },
+        "pending_lines": summary.pending_lines,
+        "unreadable": summary.unreadable,
+        "elapsed_s": round(summary.elapsed_s, 3),
+    }

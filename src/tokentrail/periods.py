@@ -1,0 +1,126 @@
+"""Time rules: local days in any IANA zone, ISO weeks, months, and date-range bounds.
+
+The one place that decides which local day, week or month a moment belongs to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tokentrail.errors import ConfigError
+from tokentrail.store.base import BUCKET_MS, OffsetSegment
+
+DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
+_PROBE_MS = 6 * 3_600_000  # zones change offset at most once in six hours
+
+
+def resolve_timezone(name: str | None) -> tuple[tzinfo, str]:
+    """The zone for ``--tz`` (an IANA name such as ``Asia/Kolkata`` or ``UTC``), or local."""
+    if name:
+        try:
+            return ZoneInfo(name), name
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"--tz {name!r} is not a known IANA time zone; use a name like "
+                "'Europe/Berlin', 'America/New_York', 'Asia/Kolkata' or 'UTC'"
+            ) from None
+    return _local_zone()
+
+
+def _local_zone() -> tuple[tzinfo, str]:
+    import os
+
+    env_tz = os.environ.get("TZ")
+    if env_tz:
+        try:
+            return ZoneInfo(env_tz.lstrip(":")), env_tz.lstrip(":")
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        link = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in link:
+            name = link.split("zoneinfo/", 1)[1]
+            return ZoneInfo(name), name
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    local = datetime.now().astimezone().tzinfo or UTC
+    return local, datetime.now(local).tzname() or "local"
+
+
+def offset_ms(zone: tzinfo, at_ms: int) -> int:
+    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone)
+    offset = moment.utcoffset()
+    return int(offset.total_seconds() * 1000) if offset is not None else 0
+
+
+def offset_segments(zone: tzinfo, start_ms: int, end_ms: int) -> list[OffsetSegment]:
+    """The zone's UTC offsets over ``[start_ms, end_ms]``, as bucket-aligned segments."""
+    start = start_ms - start_ms % BUCKET_MS
+    segments = [OffsetSegment(start_ms=start, offset_ms=offset_ms(zone, start))]
+    probe = start
+    while probe < end_ms:
+        nxt = min(probe + _PROBE_MS, end_ms + BUCKET_MS)
+        if offset_ms(zone, nxt) != segments[-1].offset_ms:
+            change = _find_change(zone, probe, nxt)
+            segments.append(OffsetSegment(start_ms=change, offset_ms=offset_ms(zone, change)))
+        probe = nxt
+    return segments
+
+
+def _find_change(zone: tzinfo, low: int, high: int) -> int:
+    """The first bucket boundary in (low, high] with ``high``'s offset (offsets are quarter
+    hours, so transitions fall on bucket boundaries)."""
+    target = offset_ms(zone, high)
+    low_b, high_b = low // BUCKET_MS, high // BUCKET_MS + (1 if high % BUCKET_MS else 0)
+    while high_b - low_b > 1:
+        mid = (low_b + high_b) // 2
+        if offset_ms(zone, mid * BUCKET_MS) == target:
+            high_b = mid
+        else:
+            low_b = mid
+    return high_b * BUCKET_MS
+
+
+def day_to_date(day: int) -> date:
+    return _EPOCH + timedelta(days=day)
+
+
+def day_label(day: date) -> str:
+    return day.isoformat()
+
+
+def week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_label(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def parse_day(value: str, option: str) -> date:
+    """A ``YYYY-MM-DD`` (or ``YYYYMMDD``) option value."""
+    text = value.strip()
+    if len(text) == 8 and text.isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-05-04"
+        ) from None
+
+
+def local_midnight_ms(day: date, zone: tzinfo) -> int:
+    """UTC milliseconds of the first moment of ``day`` in ``zone`` (DST-gap safe)."""
+    naive = datetime(day.year, day.month, day.day)
+    guess = naive.replace(tzinfo=zone)
+    # fold handling: the earliest valid instant whose local date is ``day``
+    utc = guess.astimezone(UTC)
+    back = utc.astimezone(zone)
+    if back.date() != day or back.replace(tzinfo=None) != naive:
+        # midnight fell in a gap; the day starts at the gap's end
+        utc = (naive + timedelta(hours=1)).replace(tzinfo=zone).astimezone(UTC)
+    return int(utc.timestamp() * 1000)

@@ -1,0 +1,376 @@
+"""Turn a usage event into a cost: genai-prices at the event's own timestamp, user overrides,
+the whole-request long-context rule, and an honest ``unpriced`` for models nobody knows.
+
+genai-prices resolves *which* price applies (model matching, provider, price changes over
+time, service-tier and fast-mode variants). Evaluating its generic calculator costs about
+100 µs per request, too slow for a cold sync of a few hundred thousand requests, so the
+resolved price is turned once into a :class:`RateCard` and reused for every request with the
+same model, day and variant. The RateCard applies genai-prices' own rules (leaf buckets,
+threshold tiers on the whole prompt) and a property test holds it equal to
+``genai_prices.calc_price``; price shapes it does not understand fall back to that call.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
+from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING, Any
+
+from tokentrail.usage import Cost, Tokens, UsageEvent
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, ModelPrice, Provider
+
+MICRO = Decimal(1_000_000)
+PER_MTOK = Decimal(1_000_000)
+
+PRICED = "priced"
+UNPRICED = "unpriced"
+
+# genai-prices price keys for the ledger's buckets, and which bucket a leaf rolls up into when
+# a model has no price of its own for it (genai-prices' decomposition: an unpriced cache-write
+# 1h is charged as a cache write, an unpriced cache read or write as plain input).
+_TOKEN_PRICE_KEYS = frozenset(
+    {"input_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok", "output_mtok"}
+)
+_NEVER_COUNTED = ("audio", "image", "video")  # modalities the agents' logs never report
+
+
+def _never_counted(price_key: str) -> bool:
+    """Prices of units our usage never has (searches, audio, images): always zero here."""
+    if price_key == "requests_kcount":
+        return False
+    return price_key.endswith("_kcount") or any(word in price_key for word in _NEVER_COUNTED)
+
+
+@cache
+def genai_prices_version() -> str:
+    return f"genai-prices {package_version('genai-prices')}"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """A user's own price for models matching ``model`` (a glob), from ``since`` on (UTC date).
+
+    Prices are USD per million tokens; a bucket left out is charged as plain input
+    (cache buckets) or not at all (output must be given).
+    """
+
+    model: str
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    since: date | None = None
+
+    def matches(self, model: str, when: datetime) -> bool:
+        if self.since is not None and when.astimezone(UTC).date() < self.since:
+            return False
+        return fnmatch.fnmatchcase(model.lower(), self.model.lower())
+
+    @property
+    def label(self) -> str:
+        return f"override {self.model}" + (f" since {self.since.isoformat()}" if self.since else "")
+
+    def rate_card(self) -> RateCard:
+        return RateCard(
+            input=self.input,
+            output=self.output,
+            cache_read=self.cache_read,
+            cache_write=self.cache_write,
+            cache_write_1h=self.cache_write_1h,
+            tiers=(),
+            version=self.label,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Prices that replace the base ones for the whole request once its prompt passes ``start``."""
+
+    start: int
+    prices: Mapping[str, Decimal]
+
+
+_BUCKETS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+_SCALE = 10**6
+"""Prices are held as integers of 10^-6 USD per million tokens, so a request's cost in
+micro-dollars is an exact integer sum (prices in the data have at most six decimals; any that
+do not fit fall back to Decimal arithmetic)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    start: int
+    prices: Mapping[str, Decimal | None]
+    scaled: Mapping[str, int | None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RateCard:
+    """Resolved USD-per-million prices for one model at one time, in genai-prices' semantics."""
+
+    input: Decimal
+    output: Decimal | None
+    cache_read: Decimal | None
+    cache_write: Decimal | None
+    cache_write_1h: Decimal | None
+    tiers: tuple[Tier, ...]
+    version: str
+    per_request: Decimal = Decimal(0)
+    _levels: tuple[_Level, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        prices: dict[str, Decimal | None] = {name: getattr(self, name) for name in _BUCKETS}
+        levels = [_level(-1, prices)]
+        for tier in self.tiers:  # ascending; genai-prices: the highest tier passed applies
+            prices = {**prices, **tier.prices}
+            levels.append(_level(tier.start, prices))
+        object.__setattr__(self, "_levels", tuple(levels))
+
+    def micro_usd(self, tokens: Tokens) -> int:
+        """Integer micro-dollars for one request, rounded half to even."""
+        level = self._level_for(tokens.prompt)
+        per_request = self.per_request * _SCALE * _SCALE
+        if level.scaled is None or per_request != per_request.to_integral_value():
+            return to_micro(self._usd(tokens, level.prices))
+        total = int(per_request)
+        for name, count in _leaves(tokens, level.prices).items():
+            price = level.scaled[name]
+            if price is not None and count:
+                total += price * count
+        whole, rest = divmod(total, _SCALE)
+        if rest * 2 > _SCALE or (rest * 2 == _SCALE and whole % 2):
+            whole += 1
+        return whole
+
+    def cost(self, tokens: Tokens) -> Decimal:
+        """USD for one request; the tier is chosen by the whole prompt, never per bucket."""
+        return self._usd(tokens, self._level_for(tokens.prompt).prices)
+
+    def _usd(self, tokens: Tokens, prices: Mapping[str, Decimal | None]) -> Decimal:
+        total = Decimal(0)
+        for name, count in _leaves(tokens, prices).items():
+            price = prices[name]
+            if price is not None and count:
+                total += price * count
+        return total / PER_MTOK + self.per_request
+
+    def _level_for(self, prompt: int) -> _Level:
+        chosen = self._levels[0]
+        for level in self._levels[1:]:
+            if prompt > level.start:
+                chosen = level
+        return chosen
+
+
+def _level(start: int, prices: dict[str, Decimal | None]) -> _Level:
+    scaled: dict[str, int | None] = {}
+    for name, price in prices.items():
+        if price is None:
+            scaled[name] = None
+            continue
+        value = price * _SCALE
+        if value != value.to_integral_value():
+            return _Level(start, dict(prices), None)
+        scaled[name] = int(value)
+    return _Level(start, dict(prices), scaled)
+
+
+def _leaves(tokens: Tokens, prices: Mapping[str, Decimal | None]) -> dict[str, int]:
+    """Token counts per priced bucket, by genai-prices' decomposition: a cache bucket without
+    a price of its own is charged as its parent (1-hour writes as writes, reads and writes as
+    plain input); uncached input is the whole prompt less the priced cache buckets."""
+    prompt = tokens.prompt
+    write_1h = tokens.cache_write_1h or 0
+    write_all = (tokens.cache_write_5m or 0) + write_1h
+    leaves: dict[str, int] = {}
+    if prices["cache_write_1h"] is not None and prices["cache_write"] is not None:
+        leaves["cache_write_1h"] = write_1h
+        leaves["cache_write"] = write_all - write_1h
+    elif prices["cache_write"] is not None:
+        leaves["cache_write"] = write_all
+    elif prices["cache_write_1h"] is not None:
+        leaves["cache_write_1h"] = write_1h
+    if prices["cache_read"] is not None:
+        leaves["cache_read"] = tokens.cache_read or 0
+    leaves["input"] = prompt - sum(leaves.values())
+    leaves["output"] = tokens.output or 0
+    return leaves
+
+
+class UnsupportedPriceShape(Exception):
+    """The resolved genai-prices price uses units the RateCard does not model."""
+
+
+def rate_card_from_model_price(model_price: ModelPrice, version: str) -> RateCard:
+    """Build a RateCard from a resolved genai-prices ``ModelPrice``."""
+    from genai_prices.types import TieredPrices
+
+    base: dict[str, Decimal | None] = {}
+    tier_prices: dict[int, dict[str, Decimal]] = {}
+    per_request = Decimal(0)
+    for key, value in vars(model_price).items():
+        if value is None or key.startswith("_") or _never_counted(key):
+            continue
+        if key == "requests_kcount" and isinstance(value, Decimal):
+            per_request = value / 1000
+            continue
+        if key not in _TOKEN_PRICE_KEYS:
+            raise UnsupportedPriceShape(key)
+        name = key.removesuffix("_mtok")
+        if isinstance(value, TieredPrices):
+            base[name] = value.base
+            for tier in value.tiers:
+                tier_prices.setdefault(tier.start, {})[name] = tier.price
+        elif isinstance(value, Decimal):
+            base[name] = value
+        else:
+            raise UnsupportedPriceShape(key)
+    if base.get("input") is None:
+        raise UnsupportedPriceShape("no input price")
+    return RateCard(
+        input=base["input"] or Decimal(0),
+        output=base.get("output"),
+        cache_read=base.get("cache_read"),
+        cache_write=base.get("cache_write"),
+        cache_write_1h=base.get("cache_write_1h"),
+        tiers=tuple(Tier(start, prices) for start, prices in sorted(tier_prices.items())),
+        version=version,
+        per_request=per_request,
+    )
+
+
+def to_micro(usd: Decimal) -> int:
+    """USD as integer micro-dollars, rounded half to even."""
+    return int((usd * MICRO).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def genai_usage(tokens: Tokens) -> Any:
+    """The request in genai-prices' usage vocabulary (its ``input_tokens`` is the whole prompt)."""
+    from genai_prices import Usage
+
+    return Usage(
+        input_tokens=tokens.prompt,
+        cache_read_tokens=tokens.cache_read or 0,
+        cache_write_tokens=(tokens.cache_write_5m or 0) + (tokens.cache_write_1h or 0),
+        cache_write_1h_tokens=tokens.cache_write_1h or 0,
+        output_tokens=tokens.output or 0,
+    )
+
+
+_Pricer = Callable[[Tokens], int]
+"""A function from a request's tokens to its cost in integer micro-dollars."""
+
+
+class Pricer:
+    """Prices events; caches the resolved price per model, provider, variant and UTC day."""
+
+    def __init__(self, overrides: Sequence[PriceOverride] = ()) -> None:
+        # later overrides win, and among those the most recent effective date
+        self._overrides = sorted(
+            enumerate(overrides), key=lambda item: (item[1].since or date.min, item[0])
+        )
+        self._by_day: dict[tuple[Any, ...], tuple[_Pricer, str] | None] = {}
+
+    def price(self, event: UsageEvent) -> Cost:
+        """The computed cost of one event, or ``unpriced`` when no price is known."""
+        if event.model is None or event.tokens.is_empty:
+            return Cost(status=UNPRICED)
+        key = (event.model, event.provider, event.pricing_context, event.timestamp_ms // _DAY_MS)
+        resolved = self._by_day.get(key, _UNRESOLVED)
+        if resolved is _UNRESOLVED:
+            resolved, daily = self._resolve(
+                event.model, event.provider, event.pricing_context, event.timestamp
+            )
+            if daily:
+                self._by_day[key] = resolved
+        if resolved is None:
+            return Cost(status=UNPRICED)
+        price_fn, version = resolved
+        return Cost(status=PRICED, micro_usd=price_fn(event.tokens), version=version)
+
+    def _resolve(
+        self,
+        model: str,
+        provider: str | None,
+        context: tuple[tuple[str, str], ...],
+        when: datetime,
+    ) -> tuple[tuple[_Pricer, str] | None, bool]:
+        """The price function for a request, and whether it holds for the whole UTC day."""
+        override = self._override_for(model, when)
+        if override is not None:
+            return (override.rate_card().micro_usd, override.label), True
+        found = _find_model(model, provider)
+        if found is None:
+            return None, True
+        provider_obj, model_info = found
+        return _resolve_genai(provider_obj, model_info, context, when), not _has_time_of_day(
+            model_info
+        )
+
+    def _override_for(self, model: str, when: datetime) -> PriceOverride | None:
+        chosen = None
+        for _, override in self._overrides:
+            if override.matches(model, when):
+                chosen = override
+        return chosen
+
+
+_DAY_MS = 86_400_000
+_UNRESOLVED: Any = object()
+
+
+@cache
+def _find_model(model: str, provider: str | None) -> tuple[Provider, ModelInfo] | None:
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    attempts = [provider, None] if provider else [None]
+    for provider_id in attempts:
+        try:
+            found: tuple[Provider, ModelInfo] = snapshot.find_provider_model(
+                model, None, provider_id, None
+            )
+        except LookupError:
+            continue
+        return found
+    return None
+
+
+def _has_time_of_day(model_info: ModelInfo) -> bool:
+    """True when the model has off-peak (time-of-day) prices; start-date changes happen at UTC
+    midnight, so every other price holds for a whole UTC day."""
+    from genai_prices.types import TimeOfDateConstraint
+
+    conditions = model_info.prices if isinstance(model_info.prices, list) else []
+    return any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditions)
+
+
+def _resolve_genai(
+    provider: Provider,
+    model_info: ModelInfo,
+    context: tuple[tuple[str, str], ...],
+    when: datetime,
+) -> tuple[_Pricer, str]:
+    version = genai_prices_version()
+    price_context = dict(context) or None
+    model_price = model_info.get_prices(when, price_context)
+    try:
+        return rate_card_from_model_price(model_price, version).micro_usd, version
+    except UnsupportedPriceShape:
+        pass
+
+    def slow(tokens: Tokens) -> int:
+        result = model_info.calc_price(
+            genai_usage(tokens), provider, genai_request_timestamp=when, price_context=price_context
+        )
+        return to_micro(Decimal(result.total_price))
+
+    return slow, version

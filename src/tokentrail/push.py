@@ -1,0 +1,240 @@
+"""Push: copy a local ledger into a team ledger, incrementally, idempotently, resumably.
+
+A push reads the local ledger in four streams and writes each batch into the team ledger in
+one transaction together with the watermark that says how far it got:
+
+* new requests, by their local id;
+* requests changed after they were recorded (a streamed reply that grew, a reprice), by their
+  change sequence;
+* sessions and runs, by the change sequence every write gives them.
+
+The watermark is kept in the team ledger per machine and local ledger (a random id the local
+ledger gets on its first push, so a ledger deleted and started again is pushed from its
+start). It only advances in the transaction that wrote the batch it covers: a push killed at
+any moment leaves the team ledger as it was before that batch, and the next push resumes
+there. Requests keep their keys and are merged exactly as the ledger merges repeated records
+(:func:`tokentrail.usage.merge_events`), so pushing the same data twice — ``--full``, two
+pushes at once, a resumed push — changes nothing. Every request keeps the machine it was
+recorded on; ``user`` attributes what this push writes to a person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from tokentrail.errors import ConfigError
+from tokentrail.ledger import Ledger
+from tokentrail.pricing import Pricer
+from tokentrail.store.base import Entry, PushWatermark, Store, WriteTransaction
+from tokentrail.usage import Run, Session, merge_events, merge_sessions
+
+BATCH = 10_000
+"""Requests per team transaction: large enough for COPY to pay off, small enough that a
+killed push loses little work."""
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class PushSummary:
+    """What one push did."""
+
+    target: str
+    machine: str
+    user: str | None
+    full: bool
+    read: int = 0
+    """Requests read from the local ledger (new and changed)."""
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    sessions: int = 0
+    runs: int = 0
+    batches: int = 0
+    elapsed_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "machine": self.machine,
+            "user": self.user,
+            "full": self.full,
+            "requests_read": self.read,
+            "requests_created": self.created,
+            "requests_updated": self.updated,
+            "requests_unchanged": self.unchanged,
+            "sessions_written": self.sessions,
+            "runs_written": self.runs,
+            "batches": self.batches,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def check_target(url: str, local_location: str) -> None:
+    """A push goes to a PostgreSQL team ledger other than the local one."""
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise ConfigError(
+            "--to must be a PostgreSQL URL such as postgresql://pusher@db.example.com/tokentrail "
+            "(a team ledger); see docs/team.md"
+        )
+    if url == local_location:
+        raise ConfigError("--to is the ledger being pushed (-d/--database); choose the team one")
+
+
+def push(
+    ledger: Ledger,
+    team: Store,
+    *,
+    user: str | None = None,
+    full: bool = False,
+    batch_size: int = BATCH,
+    progress: Callable[[PushSummary], None] | None = None,
+) -> PushSummary:
+    """Copy what ``ledger`` recorded since its last push into ``team``; everything if ``full``.
+
+    ``progress`` is called after every committed batch.
+    """
+    started = time.perf_counter()
+    with ledger.reading() as local:
+        ledger_id = local.ledger_id()
+    summary = PushSummary(team.location, ledger.machine, user, full)
+    stored = team.push_watermark(ledger.machine, ledger_id)
+    # --full reads from the start; the stored watermark never moves back (the store keeps
+    # the larger value), so a full push running next to an incremental one is harmless
+    mark = PushWatermark(ledger.machine, ledger_id) if full else stored
+    mark = replace(mark, user=user)
+    copier = _Copier(ledger, team, summary, progress)
+    mark = copier.stream(
+        mark,
+        "event_id",
+        lambda store, after: store.entries_after(after, batch_size),
+        lambda tx, entries: _write_entries(tx, entries, user, ledger.pricer, summary),
+    )
+    mark = copier.stream(
+        mark,
+        "event_change",
+        lambda store, after: store.entries_changed_after(after, batch_size),
+        lambda tx, entries: _write_entries(tx, entries, user, ledger.pricer, summary),
+    )
+    mark = copier.stream(
+        mark,
+        "session_change",
+        lambda store, after: store.sessions_changed_after(after, batch_size),
+        lambda tx, sessions: _write_sessions(tx, sessions, summary),
+    )
+    copier.stream(
+        mark,
+        "run_change",
+        lambda store, after: store.runs_changed_after(after, batch_size),
+        lambda tx, runs: _write_runs(tx, runs, summary),
+    )
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+@dataclass(slots=True)
+class _Copier:
+    ledger: Ledger
+    team: Store
+    summary: PushSummary
+    progress: Callable[[PushSummary], None] | None
+
+    def stream(
+        self,
+        mark: PushWatermark,
+        field: str,
+        fetch: Callable[[Store, int], list[tuple[int, T]]],
+        write: Callable[[WriteTransaction, list[T]], None],
+    ) -> PushWatermark:
+        """Copy one stream batch by batch, each batch committed with its watermark. The next
+        batch is read from the local ledger while the team ledger writes this one."""
+
+        def read(after: int) -> list[tuple[int, T]]:
+            with self.ledger.reading() as local:
+                return fetch(local, after)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-read") as reader:
+            pending = reader.submit(read, getattr(mark, field))
+            while True:
+                batch = pending.result()
+                if not batch:
+                    return mark
+                pending = reader.submit(read, batch[-1][0])
+                changes: dict[str, Any] = {
+                    field: batch[-1][0],
+                    "pushed_ms": int(time.time() * 1000),
+                }
+                mark = replace(mark, **changes)
+                with self.team.write() as tx:
+                    write(tx, [item for _, item in batch])
+                    tx.put_push_watermark(mark)
+                self.summary.batches += 1
+                if self.progress is not None:
+                    self.progress(self.summary)
+
+
+def _write_entries(
+    tx: WriteTransaction,
+    entries: Sequence[Entry],
+    user: str | None,
+    pricer: Pricer,
+    summary: PushSummary,
+) -> None:
+    """Record local entries in the team ledger with the ledger's merge rule."""
+    incoming = {e.event.key: Entry(e.event, e.cost, user or e.user) for e in entries}
+    summary.read += len(incoming)
+    existing = tx.get_entries(list(incoming))
+    inserts: list[Entry] = []
+    changes: list[tuple[Entry, Entry]] = []
+    for key, new in incoming.items():
+        old = existing.get(key)
+        if old is None:
+            inserts.append(new)
+            continue
+        merged = merge_events(old.event, new.event)
+        if merged == new.event:
+            cost = new.cost  # the local ledger's cost is the latest (e.g. after a reprice)
+        elif merged == old.event:
+            cost = old.cost
+        else:  # two machines saw parts of one request: price the combination
+            cost = pricer.price(merged)
+        owner_is_new = merged.machine == new.event.machine
+        who = (new.user or old.user) if owner_is_new else (old.user or new.user)
+        result = Entry(merged, cost, who)
+        if result == old:
+            summary.unchanged += 1
+            continue
+        changes.append((old, result))
+    tx.insert_entries(inserts)
+    tx.replace_entries(changes)
+    summary.created += len(inserts)
+    summary.updated += len(changes)
+
+
+def _write_sessions(
+    tx: WriteTransaction, sessions: Sequence[Session], summary: PushSummary
+) -> None:
+    """The local view of a session wins where it knows a field; the team's fills gaps."""
+    known = tx.get_sessions([s.key for s in sessions])
+    changed = []
+    for session in sessions:
+        old = known.get(session.key)
+        merged = merge_sessions(session, old) if old is not None else session
+        if merged != old:
+            changed.append(merged)
+    tx.put_sessions(changed)
+    summary.sessions += len(changed)
+
+
+def _write_runs(tx: WriteTransaction, runs: Sequence[Run], summary: PushSummary) -> None:
+    """A run is recorded by one machine: its local record is the truth."""
+    known = tx.get_runs([r.run_id for r in runs])
+    changed = [run for run in runs if known.get(run.run_id) != run]
+    tx.put_runs(changed)
+    summary.runs += len(changed)

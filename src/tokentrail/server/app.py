@@ -1,0 +1,500 @@
+"""The ASGI app of ``tokentrail serve``: the REST API under ``/api/v1``.
+
+    from tokentrail import Ledger
+    from tokentrail.server.app import create_app
+
+    app = create_app(Ledger(), token=None)      # then serve it with uvicorn
+
+Routes are plain functions run in the server's thread pool: the ledger serialises threads with
+its own lock, and every read goes through :meth:`tokentrail.ledger.Ledger.reading`. The
+contract is documented by the app's OpenAPI schema (``/openapi.json``) and docs/http-api.md.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Path, Query, Request, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokentrail import reports
+from tokentrail.errors import ConfigError
+from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
+from tokentrail.ledger import Ledger
+from tokentrail.periods import parse_day, resolve_timezone
+from tokentrail.server.auth import BearerAuth
+from tokentrail.server.errors import ApiError, error_response, install_handlers
+from tokentrail.server.events import record_batch
+from tokentrail.server.limits import (
+    API_PREFIX,
+    API_VERSION,
+    MAX_BATCH_EVENTS,
+    MAX_BODY_BYTES,
+    MAX_NOTE_LENGTH,
+    MAX_SESSIONS_LIMIT,
+)
+from tokentrail.server.models import (
+    Capabilities,
+    ErrorBody,
+    EventBatch,
+    EventResults,
+    PeriodReportOut,
+    RunOut,
+    RunsOut,
+    RunStart,
+    RunUpdate,
+    SessionDetailOut,
+    SessionOut,
+    SessionPut,
+    SessionsOut,
+    SummaryOut,
+)
+from tokentrail.usage import Run, Session
+
+FEATURES = (
+    "runs",
+    "sessions",
+    "events",
+    "events.idempotent",
+    "summary",
+    "reports.daily",
+    "reports.weekly",
+    "reports.monthly",
+)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Malformed request (e.g. the body is not JSON)"),
+        (401, "Missing or wrong bearer token (when the server has one)"),
+        (413, "Body or batch too large"),
+        (422, "A field or parameter is not valid; error.field names it"),
+    )
+}
+
+QueryText = Annotated[str | None, Query(max_length=MAX_NOTE_LENGTH)]
+
+
+def create_app(
+    ledger: Ledger,
+    *,
+    token: str | None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_batch_events: int = MAX_BATCH_EVENTS,
+) -> FastAPI:
+    """The API over ``ledger``. With a ``token``, every request needs it as a bearer token.
+
+    The caller keeps ownership of the ledger (and closes it after the server stops).
+    """
+    app = FastAPI(
+        title="tokentrail",
+        version=_version(),
+        summary="A persistent, truthful ledger of what AI agents spend.",
+        description="Record runs, sessions and per-request usage; read lifetime, per-run and "
+        "per-period totals. Additive changes only. See docs/http-api.md.",
+        docs_url=None,  # the default pages load their scripts from a CDN: we work offline
+        redoc_url=None,
+        responses=_ERRORS,
+    )
+    install_handlers(app)
+    _add_routes(
+        app, ledger, token=token, max_batch_events=max_batch_events, max_body_bytes=max_body_bytes
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if token:
+        app.add_middleware(BearerAuth, token=token)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokentrail")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {})
+        # POST /events reads its body itself (item by item): document the batch here
+        batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.setdefault("schemas", {}).update(batch.pop("$defs", {}))
+        components["schemas"]["EventBatch"] = batch
+        components["schemas"] = dict(sorted(components["schemas"].items()))
+        components["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Needed on every request when the server was started with a "
+                "token (--token / TOKENTRAIL_TOKEN); always needed off loopback.",
+            }
+        }
+        schema["security"] = [{}, {"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = -1
+                if announced < 0 or announced > self.max_bytes:
+                    await self._too_large(scope, receive, send, announced)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"the request body is larger than {self.max_bytes:,} bytes; send smaller batches"
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        if size < 0:
+            response = error_response(400, "bad_request", "the Content-Length header is not valid")
+        else:
+            response = error_response(413, "too_large", self._message())
+        await response(scope, receive, send)
+
+
+def _run_out(run: Run) -> RunOut:
+    return RunOut(
+        run_id=run.run_id,
+        app=run.app,
+        started_at=run.started_at.astimezone(UTC),
+        stopped_at=run.stopped_at.astimezone(UTC) if run.stopped_at else None,
+        state=run.state,
+        reason=run.reason,
+        peak_concurrency=run.peak_concurrency,
+        sessions_launched=run.sessions_launched,
+        runtime_seconds=run.runtime_seconds,
+        machine=run.machine,
+    )
+
+
+def _session_out(s: Session) -> SessionOut:
+    return SessionOut(
+        session_key=s.key,
+        source=s.source,
+        run_id=s.run_id,
+        issue_id=s.issue_id,
+        identifier=s.identifier,
+        title=s.title,
+        project=s.project,
+        model=s.model,
+        state=s.state,
+        turns=s.turns,
+        parent_key=s.parent_key,
+        relationship=s.relationship,
+        started_at=s.started_at,
+        completed_at=s.ended_at,
+        runtime_seconds=s.runtime_seconds,
+    )
+
+
+def _report_query(
+    *,
+    tz: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    sources: list[str] | None = None,
+    project: str | None = None,
+    breakdown: bool = False,
+) -> reports.ReportQuery:
+    """The report's scope, with the field named in any error."""
+    try:
+        zone, zone_name = resolve_timezone(tz)
+    except ConfigError as exc:
+        raise InvalidUsage("tz", str(exc)) from None
+    since_day = _day(since, "since")
+    until_day = _day(until, "until")
+    if since_day and until_day and since_day > until_day:
+        raise InvalidUsage("since", f"{since_day} is after until {until_day}; swap them")
+    return reports.ReportQuery(
+        zone=zone,
+        zone_name=zone_name,
+        since=since_day,
+        until=until_day,
+        sources=tuple(sources or ()),
+        project=project,
+        breakdown=breakdown,
+    )
+
+
+def _day(value: str | None, name: str) -> Any:
+    if not value:
+        return None
+    try:
+        day = parse_day(value, name)
+    except ConfigError as exc:
+        raise InvalidUsage(name, str(exc)) from None
+    if not 1970 <= day.year <= 9998:
+        raise InvalidUsage(name, f"{day} is out of range (1970 to 9998)")
+    return day
+
+
+def _add_routes(
+    app: FastAPI, ledger: Ledger, *, token: str | None, max_batch_events: int, max_body_bytes: int
+) -> None:
+    p = API_PREFIX
+
+    # -- write side ------------------------------------------------------------------------
+
+    @app.post(
+        f"{p}/runs",
+        response_model=RunOut,
+        status_code=201,
+        tags=["write"],
+        responses={
+            200: {"model": RunOut, "description": "The run already recorded under this run_id"},
+            409: {"model": ErrorBody, "description": "run_id is taken by another app"},
+        },
+    )
+    def start_run(body: RunStart, response: Response) -> RunOut:
+        """Record the start of a run (one boot of an orchestrator). The app's runs still
+        marked running are closed as ``crashed`` at their last event. Retrying with the same
+        ``run_id`` and ``app`` returns the recorded run (200) instead of a new one (201)."""
+        if body.run_id is not None:
+            with ledger.reading() as store:
+                known = store.runs_by_id([body.run_id]).get(body.run_id)
+            if known is not None:
+                if known.app != body.app:
+                    raise ApiError(
+                        409,
+                        "conflict",
+                        f"run_id: {body.run_id!r} belongs to app {known.app!r}; "
+                        "choose another run_id",
+                        "run_id",
+                    )
+                response.status_code = 200
+                return _run_out(known)
+        run = ledger.start_run(
+            body.app, reason=body.reason, run_id=body.run_id, started_at=body.started_at
+        )
+        return _run_out(run)
+
+    @app.patch(
+        f"{p}/runs/{{run_id:path}}",
+        response_model=RunOut,
+        tags=["write"],
+        responses={404: {"model": ErrorBody, "description": "No run has this id"}},
+    )
+    def update_run(
+        run_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+        body: Annotated[RunUpdate, Body()],
+    ) -> RunOut:
+        """Change what is known of a run: on shutdown send ``stopped_at`` and
+        ``state: "stopped"``. Peak concurrency and sessions launched only ever grow."""
+        run = ledger.update_run(
+            run_id,
+            stopped_at=body.stopped_at,
+            state=body.state,
+            peak_concurrency=body.peak_concurrency,
+            sessions_launched=body.sessions_launched,
+        )
+        return _run_out(run)
+
+    @app.put(f"{p}/sessions/{{key:path}}", response_model=SessionOut, tags=["write"])
+    def put_session(
+        key: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+        body: Annotated[SessionPut, Body()],
+    ) -> SessionOut:
+        """Create or update an agent session. Call it when the session starts
+        (``started_at``, ``state: "running"``) and when it ends (``completed_at``, ``state``,
+        ``turns``). Omitted fields keep what was known."""
+        given = body.model_dump(exclude_none=True)
+        if "parent" in given:
+            given["parent_key"] = given.pop("parent")
+        if "completed_at" in given:
+            given["ended_at"] = given.pop("completed_at")
+        return _session_out(ledger.update_session(key, **given))
+
+    @app.post(
+        f"{p}/events",
+        response_model=EventResults,
+        tags=["write"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}
+                },
+            }
+        },
+    )
+    async def post_events(request: Request) -> Response:
+        """Record a batch of per-request usage (at most ``max_batch_events`` items). Answers
+        200 with one result per item, in order: ``created``, ``duplicate`` (this
+        ``event_id`` was already recorded: nothing new is counted) or ``rejected`` (with the
+        error; the other items are still recorded). The valid items are written in one
+        transaction, so resending a whole batch after a failure is always safe."""
+        body = await request.body()
+        results = await run_in_threadpool(record_batch, ledger, body, max_batch_events)
+        # already typed and checked: skip FastAPI's re-validation (a few ms per 1,000 items)
+        return Response(results.model_dump_json(), media_type="application/json")
+
+    # -- read side -------------------------------------------------------------------------
+
+    @app.get(f"{p}/summary", response_model=SummaryOut, tags=["read"])
+    def summary(
+        run_id: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
+        tz: QueryText = None,
+        source: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
+        project: QueryText = None,
+    ) -> Any:
+        """Lifetime totals, today's (the local day in ``tz``) and the current run's: the
+        given ``run_id``, else the most recently started run still running (or null)."""
+        query = _report_query(tz=tz, sources=source, project=project)
+        with ledger.reading() as store:
+            return reports.summary_report(store, query, run_id=run_id).as_dict()
+
+    @app.get(f"{p}/runs", response_model=RunsOut, tags=["read"])
+    def list_runs(
+        limit: Annotated[int | None, Query(ge=1, le=MAX_SESSIONS_LIMIT)] = None,
+    ) -> Any:
+        """One row per run, newest first, with the usage recorded under it."""
+        with ledger.reading() as store:
+            return {"rows": [row.as_dict() for row in reports.runs_report(store, limit)]}
+
+    @app.get(f"{p}/sessions", response_model=SessionsOut, tags=["read"])
+    def list_sessions(
+        limit: Annotated[int, Query(ge=1, le=MAX_SESSIONS_LIMIT)] = 20,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        source: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
+        project: QueryText = None,
+    ) -> Any:
+        """Top-level sessions, most recently active first, subagents' spend rolled up."""
+        query = _report_query(sources=source, project=project)
+        with ledger.reading() as store:
+            rows = reports.recent_sessions(store, query, limit=limit, offset=offset)
+            return {"rows": [row.as_dict() for row in rows]}
+
+    @app.get(
+        f"{p}/sessions/{{key:path}}",
+        response_model=SessionDetailOut,
+        tags=["read"],
+        responses={404: {"model": ErrorBody, "description": "No session has this key"}},
+    )
+    def get_session(key: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]) -> Any:
+        """One session with its own usage, its subagents and every request, oldest first."""
+        with ledger.reading() as store:
+            detail = reports.session_detail(store, key)
+            if detail is None:
+                raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
+            return detail.as_dict()
+
+    def period_route(kind: reports.Period) -> None:
+        @app.get(
+            f"{p}/{kind}",
+            response_model=PeriodReportOut,
+            response_model_exclude_unset=True,
+            tags=["read"],
+            name=kind,
+            summary=f"{kind.capitalize()} report",
+        )
+        def period(
+            since: Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")] = None,
+            until: Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")] = None,
+            tz: QueryText = None,
+            source: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
+            project: QueryText = None,
+            breakdown: bool = False,
+        ) -> Any:
+            query = _report_query(
+                tz=tz,
+                since=since,
+                until=until,
+                sources=source,
+                project=project,
+                breakdown=breakdown,
+            )
+            with ledger.reading() as store:
+                return reports.period_report(store, kind, query).as_dict()
+
+        period.__doc__ = (
+            f"Usage and cost per {_UNITS[kind]} (the CLI's `tokentrail {kind} --json`); "
+            "`since`/`until` are inclusive local days in `tz`; `source` is repeatable; "
+            "`breakdown=true` gives one row per model."
+        )
+
+    for kind in ("daily", "weekly", "monthly"):
+        period_route(kind)
+
+    @app.get(f"{p}/capabilities", response_model=Capabilities, tags=["read"])
+    def capabilities() -> Capabilities:
+        """What this server supports and its limits."""
+        return Capabilities(
+            api_version=API_VERSION,
+            features=list(FEATURES),
+            max_batch_events=max_batch_events,
+            max_body_bytes=max_body_bytes,
+            auth_required=bool(token),
+        )
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_docs_page(app.openapi()))
+
+
+_UNITS = {"daily": "local day", "weekly": "ISO week", "monthly": "month"}
+
+
+def _docs_page(schema: dict[str, Any]) -> str:
+    """A plain HTML list of the endpoints (no scripts, no CDN: works offline)."""
+    e = html.escape
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            text = op.get("description") or op.get("summary") or ""
+            rows.append(
+                f"<tr><td><code>{e(method.upper())}</code></td><td><code>{e(path)}</code></td>"
+                f"<td>{e(text)}</td></tr>"
+            )
+    info = schema.get("info", {})
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>tokentrail API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.3em .8em;"
+        "vertical-align:top;border-bottom:1px solid #ddd}</style></head><body>"
+        f"<h1>{e(str(info.get('title', 'tokentrail')))} API "
+        f"{e(str(info.get('version', '')))}</h1>"
+        "<p>The machine-readable contract: <a href='/openapi.json'>/openapi.json</a>. "
+        'Errors are <code>{"error": {"code", "message", "field"}}</code>.</p>'
+        f"<table>{''.join(rows)}</table></body></html>"
+    )

@@ -1,0 +1,602 @@
+"""The web dashboard: server-rendered pages (Jinja2, autoescaped) with a little vanilla JS and
+charts from the vendored Apache ECharts. Every asset is served by the app itself.
+
+    app.state.ledger = ledger
+    app.include_router(dashboard.router)
+    dashboard.mount_static(app)
+
+Pages: ``/`` (overview), ``/sessions`` (sortable, filterable, paged), ``/sessions/{key}``
+(one session with its requests and subagents) and ``/runs``. The filters (range, time zone,
+source, project, model) live in the URL, so a view can be bookmarked and shared; the same data
+is in the read API (:mod:`tokentrail.server.read_api`). Pages poll ``/api/v1/version`` and
+refresh themselves in place when the ledger changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from tokentrail import reports
+from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
+from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
+from tokentrail.store.base import SESSION_SORTS, Filters, SessionSort
+from tokentrail.usage import Session
+
+router = APIRouter(include_in_schema=False)
+_log = logging.getLogger("tokentrail.server")
+
+STATIC_PREFIX = "/static"
+DEFAULT_POLL_MS = 5_000
+"""How often pages ask ``/api/v1/version`` whether the ledger changed (``app.state.
+dashboard_poll_ms`` overrides it)."""
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+COMMON_ZONES = (
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Warsaw",
+    "Europe/Kyiv",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+RANGE_TITLES = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "1y": "Last 12 months",
+}
+SOURCE_LABELS = {
+    "claude_code": "Claude Code",
+    "codex": "Codex CLI",
+    "gemini": "Gemini CLI",
+    "opencode": "OpenCode",
+    "sdk": "SDK",
+}
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve the dashboard's CSS, JS and the vendored chart library at ``/static``."""
+    app.mount(STATIC_PREFIX, StaticFiles(directory=str(_static_dir())), name="static")
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("tokentrail.server") / "static"))
+
+
+@cache
+def _asset_version() -> str:
+    """A hash of the static files, appended to their URLs so a new release is never served
+    from a stale browser cache."""
+    digest = hashlib.sha256()
+    root = _static_dir()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".js", ".css"):
+            digest.update(path.name.encode())
+            digest.update(str(path.stat().st_size).encode())
+            digest.update(str(path.stat().st_mtime_ns).encode())
+    return digest.hexdigest()[:10]
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def format_usd(value: float | None) -> str:
+    """Dollars with sensible precision: $1,234 / $12.34 / $0.42 / $0.0042 / <$0.0001."""
+    if value is None:
+        return ""
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"${value:,.0f}"
+    if magnitude >= 0.01 or value == 0:
+        return f"${value:,.2f}"
+    if magnitude >= 0.0001:
+        return f"${value:.4f}"
+    return "<$0.0001"
+
+
+def format_tokens(value: int | float | None) -> str:
+    """Compact token counts: 950 / 12.3k / 123k / 4.56M / 1.2B."""
+    if value is None:
+        return ""
+    n = float(value)
+    magnitude = abs(n)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            scaled = n / limit
+            digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
+            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
+            return text + suffix
+    return f"{int(n):,}"
+
+
+def format_int(value: int | float | None) -> str:
+    return "" if value is None else f"{int(value):,}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """45s / 12m 30s / 3h 05m / 2d 4h."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    minutes, s = divmod(s, 60)
+    if minutes < 60:
+        return f"{minutes}m {s:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def format_share(value: float | None) -> str:
+    if value is None:
+        return ""
+    percent = value * 100
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
+
+
+def _parse_moment(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+def format_time(value: datetime | str | None, zone: tzinfo, today: date | None = None) -> str:
+    """A moment in the view's zone: 14:05 today, 'Mon 14:05' this week, else the date."""
+    moment = _parse_moment(value)
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    today = today or datetime.now(zone).date()
+    if local.date() == today:
+        return local.strftime("today %H:%M")
+    if local.date() == today - timedelta(days=1):
+        return local.strftime("yesterday %H:%M")
+    if today - local.date() < timedelta(days=7):
+        return local.strftime("%a %H:%M")
+    if local.year == today.year:
+        return local.strftime("%b %d, %H:%M").replace(" 0", " ")
+    return local.strftime("%Y-%m-%d")
+
+
+def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
+    moment = _parse_moment(value)
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def source_label(name: str | None) -> str:
+    if not name:
+        return ""
+    return SOURCE_LABELS.get(name, name)
+
+
+def short_path(path: str | None) -> str:
+    """The last two parts of a project path (the full one goes in a title)."""
+    if not path:
+        return ""
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+def short_key(key: str) -> str:
+    return key if len(key) <= 14 else key[:8] + "…"
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("tokentrail.server", "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        usd=format_usd,
+        tokens=format_tokens,
+        int=format_int,
+        duration=format_duration,
+        share=format_share,
+        source_label=source_label,
+        short_path=short_path,
+        short_key=short_key,
+    )
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
+    return env
+
+
+_ENV = _env()
+
+
+def render(
+    request: Request,
+    template: str,
+    view: View,
+    *,
+    page_params: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    zone = view.query.zone
+    today = datetime.now(zone).date()
+    extra = {k: v for k, v in (page_params or {}).items() if v}
+
+    def href(**changes: str | None) -> str:
+        """This page's query string (filters and its own parameters) with ``changes``."""
+        pairs = [(k, v) for k, v in view.given if k not in changes]
+        pairs += [(k, v) for k, v in extra.items() if k not in changes]
+        pairs += [(k, v) for k, v in changes.items() if v is not None]
+        return urlencode(pairs)
+
+    zones = list(COMMON_ZONES)
+    if view.query.zone_name not in zones:
+        zones.insert(0, view.query.zone_name)
+    poll_ms = int(getattr(request.app.state, "dashboard_poll_ms", DEFAULT_POLL_MS))
+    page = _ENV.get_template(template).render(
+        poll_ms=poll_ms,
+        href=href,
+        zones=zones,
+        request=request,
+        view=view,
+        zone=zone,
+        today=today,
+        static=lambda name: Markup(f"{STATIC_PREFIX}/{name}?v={_asset_version()}"),
+        time=lambda value: format_time(value, zone, today),
+        full_time=lambda value: format_full_time(value, zone),
+        ranges=tuple(RANGES),
+        range_titles=RANGE_TITLES,
+        **context,
+    )
+    return HTMLResponse(
+        page,
+        headers={
+            "Cache-Control": "no-store",
+            # nothing runs but our own files: no inline script, nothing from elsewhere
+            "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _page_view(request: Request) -> tuple[View, str | None]:
+    """The filters of a page; a bad one is reported on the page, the rest still applies."""
+    params = request.query_params
+    given: dict[str, Any] = {
+        "since": params.get("since"),
+        "until": params.get("until"),
+        "range_": params.get("range"),
+        "tz": params.get("tz"),
+        "sources": params.getlist("source"),
+        "project": params.get("project"),
+        "models": params.getlist("model"),
+    }
+    try:
+        return page_filters(
+            since=given["since"],
+            until=given["until"],
+            range_=given["range_"],
+            tz=given["tz"],
+            source=given["sources"],
+            project=given["project"],
+            model=given["models"],
+        ), None
+    except InvalidUsage as exc:
+        error = f"{exc.field}: {exc}"
+        for name in ("since", "until", "range_", "tz"):
+            if exc.field == name.rstrip("_"):
+                given[name] = None
+        try:
+            return parse_view(**given, default_range="30d"), error
+        except InvalidUsage:
+            return parse_view(default_range="30d"), error
+
+
+def _choices(store: Any) -> dict[str, list[str]]:
+    """Every source, model and project the ledger knows, for the filter menus."""
+    return {by: store.group_names(by) for by in ("source", "model", "project")}
+
+
+def _unpriced_names(models: list[Any]) -> str:
+    return ", ".join(m.model for m in models)
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(
+    request: Request,
+    metric: Annotated[str, Query(max_length=20)] = "cost",
+) -> HTMLResponse:
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
+    with ledger.reading() as store:
+        data = reports.overview_report(
+            store, view.query, models=view.models, heatmap_metric=chosen_metric
+        )
+        choices = _choices(store)
+        marker = store.change_marker()
+    charts = {
+        "daily": data.daily.as_dict(),
+        "timeline": data.timeline.as_dict(),
+        "heatmap": data.heatmap.as_dict(),
+        "metric": chosen_metric,
+    }
+    return render(
+        request,
+        "overview.html",
+        view,
+        page="overview",
+        error=error,
+        data=data,
+        charts=charts,
+        choices=choices,
+        marker=marker,
+        unpriced_names=_unpriced_names(data.unpriced_models),
+        metrics=reports.HEATMAP_METRICS,
+        page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
+    )
+
+
+SortQuery = Annotated[str, Query(max_length=20)]
+
+
+@router.get("/sessions", response_class=HTMLResponse)
+def sessions_page(
+    request: Request,
+    sort: SortQuery = "last_activity",
+    order: Annotated[str, Query(max_length=4)] = "desc",
+    page: Annotated[int, Query(ge=1, le=10**7)] = 1,
+    per: Annotated[int, Query(ge=1, le=1000)] = 50,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    chosen_sort: SessionSort = sort if sort in SESSION_SORTS else "last_activity"
+    descending = order != "asc"
+    per = per if per in PER_PAGE_CHOICES else 50
+    with ledger.reading() as store:
+        result = reports.session_page_report(
+            store,
+            view.query,
+            models=view.models,
+            search=q,
+            sort=chosen_sort,
+            descending=descending,
+            limit=per,
+            offset=(page - 1) * per,
+        )
+        choices = _choices(store)
+        marker = store.change_marker()
+        unpriced = reports.unpriced_models_of(store, view.query.filters(), view.models)
+    pages = max(1, math.ceil(result.total / per))
+    return render(
+        request,
+        "sessions.html",
+        view,
+        page="sessions",
+        error=error,
+        result=result,
+        choices=choices,
+        marker=marker,
+        sort=chosen_sort,
+        descending=descending,
+        current_page=min(page, pages),
+        pages=pages,
+        per=per,
+        per_choices=PER_PAGE_CHOICES,
+        search=q or "",
+        unpriced_names=_unpriced_names(unpriced),
+        sorts=SESSION_SORTS,
+        page_params={
+            "q": q or "",
+            "sort": chosen_sort if chosen_sort != "last_activity" else "",
+            "order": "asc" if not descending else "",
+            "per": str(per) if per != 50 else "",
+            "page": str(page) if page > 1 else "",
+        },
+    )
+
+
+@router.get("/sessions/{key:path}", response_class=HTMLResponse)
+def session_page(
+    request: Request,
+    key: Annotated[str, PathParam(min_length=1, max_length=MAX_ID_LENGTH)],
+) -> HTMLResponse:
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    with ledger.reading() as store:
+        detail = reports.session_detail(store, key)
+        choices = _choices(store)
+        marker = store.change_marker()
+        parent: Session | None = None
+        if detail is not None and detail.session.session.parent_key:
+            parent = store.sessions_by_key([detail.session.session.parent_key]).get(
+                detail.session.session.parent_key
+            )
+    if detail is None:
+        response = render(
+            request,
+            "missing.html",
+            view,
+            page="sessions",
+            error=error,
+            choices=choices,
+            marker=marker,
+            key=key,
+        )
+        response.status_code = 404
+        return response
+    requests_shown = detail.requests[-REQUESTS_SHOWN:]
+    unpriced = sorted({r.model or "(no model)" for r in detail.requests if r.cost_usd is None})
+    chart = {
+        "requests": [
+            {
+                "t": r.timestamp.isoformat(),
+                "model": r.model,
+                "session": r.session_key,
+                "input": r.tokens.input,
+                "cache_read": r.tokens.cache_read,
+                "cache_write": r.tokens.cache_write,
+                "output": r.tokens.output,
+                "cost": r.cost_usd,
+            }
+            for r in detail.requests[-CHART_REQUESTS:]
+        ],
+        "timezone": view.query.zone_name,
+    }
+    models = sorted({r.model for r in detail.requests if r.model})
+    return render(
+        request,
+        "session.html",
+        view,
+        page="sessions",
+        error=error,
+        choices=choices,
+        marker=marker,
+        detail=detail,
+        parent=parent,
+        requests_shown=list(reversed(requests_shown)),
+        requests_hidden=len(detail.requests) - len(requests_shown),
+        unpriced_models=unpriced,
+        models=models,
+        chart=chart,
+    )
+
+
+REQUESTS_SHOWN = 500
+"""Newest requests listed on a session's page (all of them are in the CSV export)."""
+CHART_REQUESTS = 2_000
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request) -> HTMLResponse:
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    filters = view.query.filters()
+    with ledger.reading() as store:
+        rows = reports.runs_report(store)
+        choices = _choices(store)
+        marker = store.change_marker()
+    shown = [r for r in rows if _started_in(r.started_at, filters)]
+    return render(
+        request,
+        "runs.html",
+        view,
+        page="runs",
+        error=error,
+        choices=choices,
+        marker=marker,
+        rows=shown,
+        hidden=len(rows) - len(shown),
+    )
+
+
+def _started_in(moment: datetime, filters: Filters) -> bool:
+    ms = int(moment.astimezone(UTC).timestamp() * 1000)
+    if filters.since_ms is not None and ms < filters.since_ms:
+        return False
+    return not (filters.until_ms is not None and ms >= filters.until_ms)
+
+
+# -- keeping the ledger current while serving ---------------------------------------------
+
+
+class BackgroundSync:
+    """Reads new usage from the agents' logs into the ledger every ``interval_s`` seconds
+    while the server runs, so the pages (which poll ``/api/v1/version``) show it without a
+    reload. A no-change sync takes milliseconds; a failed one is logged and retried.
+
+        syncing = BackgroundSync(ledger)
+        syncing.start()
+        ...  # serve
+        syncing.stop()
+    """
+
+    def __init__(
+        self,
+        ledger: Any,
+        *,
+        interval_s: float = 5.0,
+        sync: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.interval_s = interval_s
+        self._sync = sync
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="tokentrail-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._sync is not None:
+                    self._sync(self.ledger)
+                else:
+                    from tokentrail.sync import sync
+
+                    sync(self.ledger)
+                self.last_error = None
+            except Exception as exc:  # keep serving; say why the ledger is not current
+                self.last_error = str(exc)
+                _log.warning(
+                    "background sync failed (retrying in %.0f s): %s", self.interval_s, exc
+                )
+            self.rounds += 1
+            self._stop.wait(self.interval_s)

@@ -1,0 +1,365 @@
+"""The API's request and response bodies, as pydantic models.
+
+They document the JSON contract in the OpenAPI schema (``/openapi.json``); the shapes of the
+read side are the reports' own ``as_dict()`` shapes (the CLI's ``--json``), so every face shows
+the same fields. The contract only grows: ``tests/test_openapi.py`` fails on any removed or
+changed field.
+
+The usage rules themselves (what a valid token count, cost or state is) live in
+:mod:`tokentrail.ingest` and :mod:`tokentrail.ledger`; these models only parse types.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
+
+from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.server.limits import MAX_NOTE_LENGTH
+from tokentrail.usage import RUN_STATES, SESSION_STATES
+
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+"""Timestamps the API accepts lie in these years (UTC): no model request is older, and a
+typo'd far-future date would stretch every report over centuries."""
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ISO 8601 date-time string as a datetime (its zone is checked by the caller)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f"must be an ISO 8601 date-time string with a zone, e.g. 2026-05-04T09:30:00Z, "
+            f"got {type(value).__name__}"
+        )
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value[:40]!r} is not an ISO 8601 date-time; use e.g. 2026-05-04T09:30:00Z"
+        ) from None
+
+
+def check_timestamp_range(value: datetime) -> datetime:
+    """A zoned timestamp in UTC, within the years the ledger can date and report."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value  # the zone rule is the ledger's (ingest.py) or AwareDatetime's
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise ValueError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}, got {utc.year}")
+    return utc
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(parse_timestamp),
+    AfterValidator(check_timestamp_range),
+    Field(
+        description="ISO 8601 with a zone, e.g. 2026-05-04T09:30:00Z or +02:00, "
+        f"between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+    ),
+]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+Note = Annotated[StrictStr, Field(max_length=MAX_NOTE_LENGTH)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+class RunStart(_Request):
+    """``POST /api/v1/runs``: one boot of an orchestrator."""
+
+    app: Id = Field(
+        description="The orchestrator's name; its still-running runs are closed "
+        "as crashed when it starts a new one."
+    )
+    reason: Note | None = Field(default=None, description="Why this run started, e.g. deploy.")
+    run_id: Id | None = Field(
+        default=None,
+        description="Your id for the run (default: a new one). Sending the same id and app "
+        "again returns the run already recorded (safe to retry).",
+    )
+    started_at: Timestamp | None = Field(default=None, description="Default: now.")
+
+
+class RunUpdate(_Request):
+    """``PATCH /api/v1/runs/{run_id}``: what changed; omitted fields stay as they were."""
+
+    stopped_at: Timestamp | None = None
+    state: StrictStr | None = Field(default=None, json_schema_extra={"enum": list(RUN_STATES)})
+    peak_concurrency: Count | None = Field(default=None, description="Only ever grows.")
+    sessions_launched: Count | None = Field(default=None, description="Only ever grows.")
+
+
+class SessionPut(_Request):
+    """``PUT /api/v1/sessions/{key}``: creates the session or updates the given fields;
+    omitted (or null) fields keep what was known; the start time keeps the earliest."""
+
+    source: Id | None = Field(default=None, description="Default for a new session: sdk.")
+    run_id: Id | None = None
+    issue_id: Id | None = None
+    identifier: Id | None = None
+    model: Id | None = None
+    project: Note | None = None
+    parent: Id | None = Field(
+        default=None, description="The parent session's key (subagent, fork)."
+    )
+    relationship: Id | None = Field(
+        default=None, description="subagent or fork, when parent is set."
+    )
+    title: Note | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    state: StrictStr | None = Field(default=None, json_schema_extra={"enum": list(SESSION_STATES)})
+    turns: Count | None = None
+
+
+class EventIn(BaseModel):
+    """One request's usage, an item of ``POST /api/v1/events``. Documents the fields; items
+    are checked one by one by :func:`tokentrail.ingest.event_from_report`, so one bad item
+    never rejects its neighbours. Omitted token fields are stored as not reported (null),
+    never as 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Id = Field(
+        description="Your unique id for this request (e.g. the provider's response id). "
+        "Required: a resend with the same id is recognised and counted once."
+    )
+    session_key: Id | None = None
+    run_id: Id | None = None
+    timestamp: Timestamp | None = Field(default=None, description="Default: when it is received.")
+    source: Id | None = Field(default=None, description="Default: sdk.")
+    model: Id | None = None
+    provider: Id | None = None
+    input_tokens: Count | None = Field(default=None, description="Uncached input.")
+    cache_read_tokens: Count | None = None
+    cache_write_tokens: Count | None = Field(default=None, description="5-minute cache writes.")
+    cache_write_1h_tokens: Count | None = None
+    output_tokens: Count | None = None
+    reasoning_tokens: Count | None = Field(
+        default=None, description="The part of output spent reasoning (not added to it)."
+    )
+    cost_usd: float | None = Field(
+        default=None, ge=0, description="The cost the provider reported."
+    )
+    project: Note | None = None
+
+
+class EventBatch(BaseModel):
+    """``POST /api/v1/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(
+        description="At most max_batch_events items (see GET /api/v1/capabilities)."
+    )
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable, machine-readable name, e.g. invalid_field.")
+    message: str
+    field: str | None = Field(default=None, description="The offending field or parameter.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class EventResult(BaseModel):
+    event_id: str | None
+    status: Literal["created", "duplicate", "rejected"]
+    error: ErrorDetail | None = Field(description="Why the item was rejected; else null.")
+
+
+class EventResults(BaseModel):
+    results: list[EventResult] = Field(description="One per item, in the order sent.")
+
+
+class RunOut(BaseModel):
+    run_id: str
+    app: str
+    started_at: datetime
+    stopped_at: datetime | None
+    state: str
+    reason: str | None
+    peak_concurrency: int
+    sessions_launched: int
+    runtime_seconds: float | None
+    machine: str | None
+
+
+class SessionOut(BaseModel):
+    session_key: str
+    source: str
+    run_id: str | None
+    issue_id: str | None
+    identifier: str | None
+    title: str | None
+    project: str | None
+    model: str | None
+    state: str | None
+    turns: int | None
+    parent_key: str | None
+    relationship: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    runtime_seconds: float | None
+
+
+class Figures(BaseModel):
+    """Usage of a group. null means not reported (or, for cost, that nothing could be
+    priced) — never a silent zero."""
+
+    requests: int = Field(description="Requests (usage events) counted.")
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    unpriced_requests: int
+    reported_cost_usd: float | None
+
+
+class SummaryBlockOut(Figures):
+    runtime_seconds: float | None
+    sessions: int
+    runs: int
+
+
+class _RunFields(BaseModel):
+    run_id: str
+    app: str
+    started_at: datetime
+    stopped_at: datetime | None
+    state: str
+    reason: str | None
+    peak_concurrency: int
+    sessions_launched: int
+    runtime_seconds: float | None
+
+
+class RunRowOut(Figures, _RunFields):
+    """A run and the usage recorded under it."""
+
+
+class CurrentRunOut(RunRowOut):
+    sessions: int
+    runs: int
+
+
+class SummaryOut(BaseModel):
+    lifetime: SummaryBlockOut
+    current_run: CurrentRunOut | None
+    today: SummaryBlockOut
+    timezone: str
+
+
+class RunsOut(BaseModel):
+    rows: list[RunRowOut]
+
+
+class _SessionFields(BaseModel):
+    session_key: str
+    source: str
+    run_id: str | None
+    issue_id: str | None
+    identifier: str | None
+    title: str | None
+    project: str | None
+    model: str | None
+    state: str | None
+    turns: int | None
+    parent_key: str | None
+    relationship: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    last_activity: datetime | None
+    runtime_seconds: float | None
+
+
+class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures
+    """A session with its spend and its subagents' spend."""
+
+
+class SessionsOut(BaseModel):
+    rows: list[SessionRowOut]
+
+
+class RequestOut(BaseModel):
+    timestamp: datetime
+    model: str | None
+    session_key: str | None
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+    cost_status: str
+    reported_cost_usd: float | None
+
+
+class SessionDetailOut(SessionRowOut):
+    """A session with its spend and its subagents' (the figures here), its own spend, its
+    subagents and every request."""
+
+    own: Figures = Field(description="The session's own usage, without its subagents'.")
+    subagents: list[SessionRowOut]
+    timeline: list[RequestOut] = Field(description="Every request, oldest first.")
+
+
+class _PeriodFields(BaseModel):
+    period: str = Field(description="2026-05-04, 2026-W19 or 2026-05.")
+    model: str | None = Field(default=None, description="Only with breakdown=true.")
+
+
+class PeriodRowOut(Figures, _PeriodFields):
+    """One period (and model, with breakdown=true)."""
+
+
+class UnpricedModelOut(BaseModel):
+    model: str
+    requests: int
+    tokens: int
+
+
+class PeriodReportOut(BaseModel):
+    rows: list[PeriodRowOut]
+    totals: Figures
+    unpriced_models: list[UnpricedModelOut]
+    timezone: str
+
+
+class Capabilities(BaseModel):
+    api_version: int
+    features: list[str]
+    max_batch_events: int
+    max_body_bytes: int
+    auth_required: bool

@@ -1,0 +1,25 @@
+"""Agent log formats. Each module parses one agent's files into usage events."""
+
+from __future__ import annotations
+
+from tokentrail.sources.base import ParseResult, ParseState, Source, SourceFile
+
+__all__ = ["ParseResult", "ParseState", "Source", "SourceFile", "all_sources", "get_source"]
+
+
+def all_sources() -> list[Source]:
+    """One instance of every known source, in a stable order."""
+    from tokentrail.sources.claude_code import ClaudeCodeSource
+    from tokentrail.sources.codex import CodexSource
+    from tokentrail.sources.gemini import GeminiSource
+    from tokentrail.sources.opencode import OpenCodeSource
+
+    return [ClaudeCodeSource(), CodexSource(), GeminiSource(), OpenCodeSource()]
+
+
+def get_source(name: str) -> Source:
+    for source in all_sources():
+        if source.name == name:
+            return source
+    known = ", ".join(s.name for s in all_sources())
+    raise KeyError(f"unknown source {name!r}; known sources: {known}")

@@ -1,0 +1,272 @@
+"""What every source (one agent's log format) provides, and the shared line reader.
+
+A source is pure parsing: it finds its files and turns their bytes into usage events,
+sessions and counted skips. It never touches the store; the ledger decides what is new.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar, Literal, Protocol
+
+import orjson
+
+from tokentrail.usage import Session, Skip, UsageEvent
+
+FileKind = Literal["append", "whole", "database"]
+"""How a file changes: ``append`` (JSONL, read from the last offset), ``whole`` (a document
+rewritten in place, re-read when it changes) or ``database`` (an agent's own SQLite file)."""
+
+CHUNK_BYTES = 32 * 1024 * 1024
+"""Bytes read at a time: most files are read in one piece (no copies), and memory stays
+bounded on files of hundreds of megabytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One file a source wants read."""
+
+    source: str
+    path: str
+    kind: FileKind = "append"
+
+
+@dataclass(slots=True)
+class ParseState:
+    """Where parsing of a file stopped, and what the parser must remember to go on from there.
+
+    ``offset`` is the byte just after the last complete line consumed; ``line_no`` the number
+    of lines before it; ``memory`` a small JSON-serialisable dict owned by the parser (for
+    example the current model of a Codex rollout, or the last cumulative token total).
+    """
+
+    offset: int = 0
+    line_no: int = 0
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """What parsing a file (or its new bytes) produced."""
+
+    events: list[UsageEvent] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    state: ParseState = field(default_factory=ParseState)
+    duplicates: int = 0
+    """Records dropped as repeats inside the file (e.g. a Codex total that did not grow, or a
+    forked rollout replaying its parent's history)."""
+    retry: bool = False
+    """True when the source could not read everything it should have (e.g. a database locked
+    by its writer): the sync keeps what was read but looks at the file again next time."""
+    pending_partial_line: bool = False
+    """True when the file ends in a line without a newline that is not yet valid JSON
+    (being written, or truncated); it is left unconsumed and re-read next time."""
+
+
+class Source(Protocol):
+    """One agent's log format."""
+
+    name: ClassVar[str]
+    """Stable identifier stored with every event, e.g. ``"claude_code"``."""
+
+    parser_version: ClassVar[int]
+    """Bump when parsing changes meaning; files parsed by an older version are re-read."""
+
+    env_var: ClassVar[str]
+    """tokentrail's own override, e.g. ``TOKENTRAIL_CLAUDE_CODE_PATHS`` (os.pathsep list)."""
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Where the agent keeps its logs, from ``HOME`` and the agent's own variables."""
+        ...
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        """Every file under ``roots`` worth reading. A missing root is normal, not an error."""
+        ...
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        """Parse ``file`` from ``state`` on; return what was found and the state to resume from."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    number: int  # 1-based
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LinesEnd:
+    """The last item of :func:`iter_complete_lines`: where to resume, and whether a partial
+    line (no newline, not valid JSON yet) was left unconsumed at the end of the file."""
+
+    state: ParseState
+    pending_partial_line: bool
+
+
+def iter_complete_lines(
+    path: str, state: ParseState, *, prefilter: Sequence[bytes] | None = None
+) -> Iterator[Line | LinesEnd]:
+    """Yield the complete lines of ``path`` after ``state.offset``, then the state to resume from.
+
+    Lines that contain none of the ``prefilter`` byte strings are counted but not yielded:
+    most bytes of agent logs are prompts and tool output, and skipping them before JSON
+    parsing is the main speed-up. A final line without a newline is yielded only if it is
+    already a complete JSON document; otherwise it is left for the next read. The last item
+    yielded is always a :class:`LinesEnd`.
+    """
+    offset = state.offset
+    line_no = state.line_no
+    carry = b""
+    with open(path, "rb") as handle:
+        if offset > 0 and _resumes_after_unterminated_line(handle, offset):
+            offset += 1  # the newline that completed a line consumed without one
+        handle.seek(offset)
+        while True:
+            block = handle.read(CHUNK_BYTES)
+            if not block:
+                break
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :]
+            # the complete lines are data[:cut + 1]; they are scanned in place, not copied
+            line_no = yield from _lines_in(data, cut + 1, line_no, prefilter)
+            offset += cut + 1
+    pending = False
+    if carry:
+        if carry.strip() and _is_complete_json(carry):
+            if prefilter is None or any(token in carry for token in prefilter):
+                yield Line(line_no + 1, carry)
+            line_no += 1
+            offset += len(carry)
+        else:
+            pending = bool(carry.strip())
+    yield LinesEnd(ParseState(offset, line_no, dict(state.memory)), pending)
+
+
+def _lines_in(
+    data: bytes, stop: int, line_no: int, prefilter: Sequence[bytes] | None
+) -> Generator[Line, None, int]:
+    """The lines of ``data[:stop]`` (which ends with a newline) worth parsing, numbered after
+    ``line_no``; returns the number of the last line. With a pre-filter, only the lines around
+    each match are cut out of the block, so the bulk of the bytes (prompts, tool output) is
+    never copied or split."""
+    if prefilter is None:
+        parts = data[:stop].split(b"\n")
+        parts.pop()  # the empty piece after the final newline
+        for index, raw in enumerate(parts):
+            yield Line(line_no + index + 1, raw)
+        return line_no + len(parts)
+    spans: set[tuple[int, int]] = set()
+    for token in prefilter:
+        found = data.find(token, 0, stop)
+        while found >= 0:
+            start = data.rfind(b"\n", 0, found) + 1
+            end = data.find(b"\n", found, stop)
+            spans.add((start, end))
+            found = data.find(token, end, stop)
+    counted_to = 0
+    for start, end in sorted(spans):
+        line_no += data.count(b"\n", counted_to, start)
+        counted_to = start
+        yield Line(line_no + 1, data[start:end])
+    return line_no + data.count(b"\n", counted_to, stop)
+
+
+def _resumes_after_unterminated_line(handle: BinaryIO, offset: int) -> bool:
+    """True when the last read consumed a final line that had no newline yet, and the
+    newline has since been written: it belongs to that line, not to a new empty one."""
+    handle.seek(offset - 1)
+    previous, current = handle.read(1), handle.read(1)
+    return previous != b"\n" and current == b"\n"
+
+
+def _is_complete_json(data: bytes) -> bool:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Parse an ISO 8601 string or epoch number (seconds or milliseconds) into aware UTC."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # Agents write UTC; a naive stamp is read as UTC rather than as local time.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class BadRecord(Exception):
+    """A record that cannot be ingested; the parser turns it into a counted :class:`Skip`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def count_or_none(value: object, name: str) -> int | None:
+    """A token count as an int, ``None`` when absent.
+
+    Raises :class:`BadRecord` (reason ``invalid_count``) for negative, fractional or
+    non-numeric values: a bad count is reported, never silently read as zero.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadRecord("invalid_count", f"{name}={value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise BadRecord("invalid_count", f"{name}={value}")
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    raise BadRecord("invalid_count", f"{name}={value!r}")
+
+
+def reported_cost(value: object) -> float | None:
+    """A cost the agent wrote itself, in USD; ``None`` when absent or not a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    cost = float(value)
+    return cost if math.isfinite(cost) and cost >= 0 else None
+
+
+def text_or_none(value: object) -> str | None:
+    """A non-empty string, else ``None`` (absent, ``null``, empty or another type)."""
+    return value if isinstance(value, str) and value else None
+
+
+def env_paths(env: Mapping[str, str], name: str) -> list[Path] | None:
+    """Paths from an ``os.pathsep``- or comma-separated environment variable, if set."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    pieces = [p.strip() for chunk in raw.split(os.pathsep) for p in chunk.split(",")]
+    return [Path(p).expanduser() for p in pieces if p]

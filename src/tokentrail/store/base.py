@@ -1,0 +1,627 @@
+"""The small interface every store implements, and the rules shared by all backends.
+
+Only ``store/`` speaks SQL. Callers (the ledger, sync, reports) see these types and nothing
+else, so a PostgreSQL store can follow without touching them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from tokentrail.usage import Cost, Run, Session, Tokens, UsageEvent
+
+BUCKET_MS = 15 * 60 * 1000
+"""Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
+quarter hours from UTC (+05:30, +05:45, +12:45 …), so local days of any zone are unions of
+buckets, and DST transitions fall on bucket boundaries."""
+
+MEASURES: tuple[str, ...] = (
+    "requests",
+    "input",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "n_input",
+    "n_cache_read",
+    "n_cache_write",
+    "n_output",
+    "n_reasoning",
+    "cost_micro",
+    "unpriced_requests",
+    "unpriced_tokens",
+    "reported_cost_micro",
+    "n_reported_cost",
+)
+"""Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
+so a sum over requests that never reported it reads as "not reported", not as 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A usage event with the cost computed for it, as kept in the ledger."""
+
+    event: UsageEvent
+    cost: Cost
+    user: str | None = None
+    """Who the usage is attributed to in a team ledger (``tokentrail push --user``). A local
+    (SQLite) ledger belongs to one person and keeps no user: it is always None there."""
+
+
+MEASURE_SQL: dict[str, str] = {
+    "requests": "COUNT(*)",
+    "input": "COALESCE(SUM(input), 0)",
+    "cache_read": "COALESCE(SUM(cache_read), 0)",
+    "cache_write_5m": "COALESCE(SUM(cache_write_5m), 0)",
+    "cache_write_1h": "COALESCE(SUM(cache_write_1h), 0)",
+    "output": "COALESCE(SUM(output), 0)",
+    "reasoning": "COALESCE(SUM(reasoning), 0)",
+    "n_input": "COUNT(input)",
+    "n_cache_read": "COUNT(cache_read)",
+    "n_cache_write": "SUM(CASE WHEN cache_write_5m IS NOT NULL OR cache_write_1h IS NOT NULL "
+    "THEN 1 ELSE 0 END)",
+    "n_output": "COUNT(output)",
+    "n_reasoning": "COUNT(reasoning)",
+    "cost_micro": "COALESCE(SUM(cost_micro), 0)",
+    "unpriced_requests": "SUM(CASE WHEN cost_micro IS NULL THEN 1 ELSE 0 END)",
+    "unpriced_tokens": "SUM(CASE WHEN cost_micro IS NULL THEN COALESCE(input, 0) "
+    "+ COALESCE(cache_read, 0) + COALESCE(cache_write_5m, 0) + COALESCE(cache_write_1h, 0) "
+    "+ COALESCE(output, 0) ELSE 0 END)",
+    "reported_cost_micro": "COALESCE(SUM(CAST(ROUND(reported_cost_usd * 1000000) AS BIGINT)), 0)",
+    "n_reported_cost": "COUNT(reported_cost_usd)",
+}
+"""How each measure is computed from a group of rows of the ``events`` table: the one
+definition, in standard SQL, of what a rollup holds."""
+
+
+@dataclass(slots=True)
+class Cursor:
+    """How far one source file has been read. Written in the same transaction as its events."""
+
+    path: str
+    source: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    offset: int
+    line_no: int
+    parser_version: int
+    head_hash: str
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which usage a query covers. Times are UTC epoch milliseconds, ``until`` exclusive."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    sources: tuple[str, ...] = ()
+    project: str | None = None
+    """Substring of the project (working directory) to match."""
+    machines: tuple[str, ...] = ()
+    """Only usage recorded on these machines (exact names)."""
+    users: tuple[str, ...] = ()
+    """Only usage attributed to these users (team ledgers; a local ledger has no users)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetSegment:
+    """From ``start_ms`` (inclusive, UTC) on, local time is UTC + ``offset_ms``."""
+
+    start_ms: int
+    offset_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums of :data:`MEASURES` for one group of usage."""
+
+    values: tuple[int, ...]
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self.values[MEASURES.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+    @classmethod
+    def zero(cls) -> Totals:
+        return cls((0,) * len(MEASURES))
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(tuple(a + b for a, b in zip(self.values, other.values, strict=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """Usage of one local day (days since 1970-01-01 in the query's zone), optionally per model."""
+
+    day: int
+    model: str | None
+    totals: Totals
+    group: str | None = None
+    """The machine, user or model of this row when grouped by one (see ``day_totals_by``)."""
+
+
+GroupBy = Literal["model", "machine", "user"]
+"""What a report can be broken down by within each period."""
+GROUP_BY: tuple[GroupBy, ...] = ("model", "machine", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class PushWatermark:
+    """How far one local ledger of one machine has been pushed into a team ledger.
+
+    Local events are pushed in the order of their local id (new requests) and of their change
+    sequence (requests that grew or were repriced after they were first recorded); sessions
+    and runs by their change sequence. Each value is the last one a committed push covered.
+    """
+
+    machine: str
+    ledger_id: str
+    event_id: int = 0
+    event_change: int = 0
+    session_change: int = 0
+    run_change: int = 0
+    user: str | None = None
+    pushed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTotalsRow:
+    """Usage of one session (optionally per model) with what is known of the session."""
+
+    session: Session
+    model: str | None
+    totals: Totals
+    first_ms: int | None
+    last_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotalsRow:
+    """One orchestrator run with the usage recorded under it."""
+
+    run: Run
+    totals: Totals
+    first_ms: int | None
+    last_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedModel:
+    model: str
+    requests: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    location: str
+    schema_version: int
+    migrations: tuple[str, ...]
+    events: int
+    sessions: int
+    files: int
+    first_event: datetime | None
+    last_event: datetime | None
+    size_bytes: int | None
+
+
+class WriteTransaction(Protocol):
+    """One exclusive write transaction: everything in it commits together or not at all."""
+
+    def get_entries(self, keys: Sequence[str]) -> dict[str, Entry]: ...
+
+    def insert_entries(self, entries: Sequence[Entry]) -> None: ...
+
+    def replace_entries(self, changes: Sequence[tuple[Entry, Entry]]) -> None:
+        """Replace each old entry by its new version (same key), keeping rollups right."""
+        ...
+
+    def get_sessions(self, keys: Sequence[str]) -> dict[str, Session]: ...
+
+    def put_sessions(self, sessions: Sequence[Session]) -> None: ...
+
+    def put_cursors(self, cursors: Sequence[Cursor]) -> None: ...
+
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]: ...
+
+    def running_runs(self, app: str) -> list[Run]: ...
+
+    def last_event_ms(self, run_id: str) -> int | None: ...
+
+    def put_runs(self, runs: Sequence[Run]) -> None: ...
+
+    def get_push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
+        """The stored watermark (zeros when this ledger never pushed here)."""
+        ...
+
+    def put_push_watermark(self, mark: PushWatermark) -> None:
+        """Store a watermark; no value ever moves backwards."""
+        ...
+
+    # -- OpenTelemetry (see tokentrail.otlp and tokentrail.correlate) ------------------------
+
+    def alias_targets(self, aliases: Sequence[str]) -> dict[str, str]:
+        """For each of ``aliases`` that the alias index knows, the key of its request."""
+        ...
+
+    def put_aliases(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record ``(alias, event key)`` pairs; an alias already recorded keeps its request."""
+        ...
+
+    def put_otlp_receipts(self, receipts: Sequence[OtlpReceipt]) -> None:
+        """Record what OTLP reported for each request (a resent request replaces its row)."""
+        ...
+
+    def put_metric_samples(self, samples: Sequence[MetricSample]) -> int:
+        """Record metric data points, each with its increase since the previous point of its
+        series; a point already recorded (same series and time) is skipped. Returns how many
+        were new."""
+        ...
+
+    def put_tool_calls(self, calls: Sequence[ToolCall]) -> None:
+        """Record tool calls (a resent call replaces its row)."""
+        ...
+
+
+class Store(Protocol):
+    """A ledger backend (SQLite embedded, PostgreSQL for a team)."""
+
+    location: str
+
+    def close(self) -> None: ...
+
+    def write(self) -> AbstractContextManager[WriteTransaction]: ...
+
+    def cursors(self) -> dict[str, Cursor]: ...
+
+    def day_totals(
+        self, filters: Filters, segments: Sequence[OffsetSegment], by_model: bool
+    ) -> list[DayRow]: ...
+
+    def session_totals(self, filters: Filters, by_model: bool) -> list[SessionTotalsRow]:
+        """Per-session sums; ``sources``, ``project``, ``machines`` and ``users`` of ``filters``
+        apply (the last two to the usage summed: a session's requests of those machines)."""
+        ...
+
+    def unpriced_models(self, filters: Filters) -> list[UnpricedModel]: ...
+
+    def time_range(self, filters: Filters) -> tuple[int, int] | None:
+        """First and last rollup bucket (UTC ms) matching ``filters``, or None when empty."""
+        ...
+
+    def totals(self, filters: Filters) -> Totals: ...
+
+    def sessions_by_key(self, keys: Sequence[str]) -> dict[str, Session]: ...
+
+    def runs_by_id(self, run_ids: Sequence[str]) -> dict[str, Run]: ...
+
+    def list_runs(self, limit: int | None = None, app: str | None = None) -> list[RunTotalsRow]:
+        """Runs, newest first, with their usage."""
+        ...
+
+    def session_stats(
+        self, filters: Filters, run_id: str | None = None
+    ) -> tuple[int, float | None]: ...
+
+    def run_totals(self, run_id: str) -> Totals: ...
+
+    def count_runs(self) -> int: ...
+
+    def count_sessions(self, filters: Filters) -> int: ...
+
+    def recent_sessions(
+        self, filters: Filters, limit: int, offset: int = 0
+    ) -> list[SessionTotalsRow]: ...
+
+    def session_entries(self, session_keys: Sequence[str]) -> list[Entry]: ...
+
+    def iter_entries(self, batch_size: int = 5000) -> Iterator[list[Entry]]: ...
+
+    def status(self) -> StoreStatus: ...
+
+    def backup(self, destination: Path) -> None: ...
+
+    # -- team mode ---------------------------------------------------------------------------
+
+    def day_totals_by(
+        self, filters: Filters, segments: Sequence[OffsetSegment], by: GroupBy
+    ) -> list[DayRow]:
+        """Like ``day_totals``, one row per local day and model, machine or user (in
+        ``DayRow.group``; also in ``DayRow.model`` when grouped by model)."""
+        ...
+
+    def ledger_id(self) -> str:
+        """A random id given to this ledger the first time it is asked for (it tells a team
+        ledger which local ledger a push comes from)."""
+        ...
+
+    def entries_after(self, after_id: int, limit: int) -> list[tuple[int, Entry]]:
+        """Entries with a local id above ``after_id``, in id order, with their ids."""
+        ...
+
+    def entries_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Entry]]:
+        """Entries changed (grown, re-attributed, repriced) after they were first recorded,
+        with a change sequence above ``after_seq``, in that order, with their sequence."""
+        ...
+
+    def sessions_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Session]]:
+        """Sessions written with a change sequence above ``after_seq``, in that order."""
+        ...
+
+    def runs_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Run]]:
+        """Runs written with a change sequence above ``after_seq``, in that order."""
+        ...
+
+    def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
+        """The watermark of one local ledger in this (team) ledger; zeros when unknown."""
+        ...
+
+    def push_watermarks(self) -> list[PushWatermark]:
+        """Every machine's watermark (who pushed here, and when)."""
+        ...
+
+    # -- OpenTelemetry -----------------------------------------------------------------------
+
+    def source_day_totals(
+        self, filters: Filters, segments: Sequence[OffsetSegment]
+    ) -> list[SourceDayRow]:
+        """Ledger totals per local day and source (what the ledger counts)."""
+        ...
+
+    def otlp_day_totals(
+        self, filters: Filters, segments: Sequence[OffsetSegment]
+    ) -> list[OtlpDayRow]:
+        """What OTLP reported per local day and source, and how much of it a log file also
+        had (``project`` of ``filters`` does not apply)."""
+        ...
+
+    def metric_day_totals(
+        self, filters: Filters, segments: Sequence[OffsetSegment]
+    ) -> list[MetricDayRow]:
+        """Increase of each usage metric per local day, source, metric and kind."""
+        ...
+
+    def tool_call_stats(self, filters: Filters) -> list[ToolStatRow]:
+        """Tool calls per source and tool: how many, how many failed, total duration."""
+        ...
+
+    # -- dashboard (SQL in tokentrail.store.sqlite_dashboard) ----------------------------------
+
+    def change_marker(self) -> str:
+        """A short text that changes whenever anything in the ledger changes (a request
+        recorded or grown, a session or run written). Cheap: asked every few seconds by the
+        dashboard to notice new usage."""
+        ...
+
+    def group_totals(
+        self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
+    ) -> list[GroupTotalsRow]:
+        """Usage per source, model, project or machine (from the rollups); only usage of
+        ``models`` when given. A request without a model or project is grouped under None."""
+        ...
+
+    def interval_totals(
+        self,
+        filters: Filters,
+        segments: Sequence[OffsetSegment],
+        interval_ms: int,
+        by_model: bool,
+        models: Sequence[str] = (),
+    ) -> list[IntervalRow]:
+        """Usage per local interval: ``IntervalRow.index`` is local time (UTC shifted by the
+        segments' offsets) divided by ``interval_ms`` (a multiple of 15 minutes that divides a
+        day, or a day); optionally per model; only usage of ``models`` when given."""
+        ...
+
+    def session_day_counts(
+        self, filters: Filters, segments: Sequence[OffsetSegment], models: Sequence[str] = ()
+    ) -> list[tuple[int, int]]:
+        """``(local day, sessions)``: top-level sessions (see :meth:`session_page`) started on
+        each local day, a session without a start time counting from its first request;
+        only sessions that used one of ``models`` when given."""
+        ...
+
+    def session_page(self, query: SessionPageQuery) -> SessionPage:
+        """One page of top-level sessions, sorted, with the number and runtime of all that
+        match. A subagent whose parent is known is rolled up on it (its spend, first and last
+        request); forks and orphan subagents are sessions of their own."""
+        ...
+
+    def group_names(self, by: GroupDimension) -> list[str]:
+        """Every source, model, project or machine the ledger has usage of, sorted (for
+        filter menus); requests without one are not named."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpReceipt:
+    """One request as an OpenTelemetry export reported it, under the key it arrived with."""
+
+    key: str
+    source: str
+    timestamp_ms: int
+    tokens: Tokens
+    reported_cost_usd: float | None = None
+    machine: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """One data point of an agent's usage metric (``claude_code.token.usage``, …). Kept to
+    reconcile against the ledger, never added to its totals."""
+
+    source: str
+    name: str
+    kind: str
+    """The token type or other split the agent tags the point with (``input``, ``cacheRead``,
+    ``USD`` for cost, …)."""
+    model: str | None
+    session: str | None
+    series: str
+    """Identity of the time series the point belongs to (a hash of its resource, metric,
+    attributes and start time)."""
+    time_ms: int
+    value: float
+    """The counter's value, or the histogram's sum."""
+    cumulative: bool
+    """True when ``value`` counts from ``start_ms`` (cumulative temporality), False when it
+    counts since the previous export (delta)."""
+    start_ms: int | None = None
+    count: int | None = None
+    """A histogram's count of observations (None for counters)."""
+    machine: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call an agent reported (name, outcome, duration: never its input or output)."""
+
+    key: str
+    source: str
+    tool_name: str
+    timestamp_ms: int
+    session_key: str | None = None
+    duration_ms: int | None = None
+    success: bool | None = None
+    machine: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDayRow:
+    day: int
+    source: str
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpDayRow:
+    """OTLP receipts of one local day and source."""
+
+    day: int
+    source: str
+    requests: int
+    tokens: int
+    """Every token OTLP reported: input + cache read + cache write + output."""
+    output: int
+    reported_cost_micro: int
+    n_reported_cost: int
+    matched: int
+    """Requests a log file also had (their two copies are one ledger row)."""
+    matched_tokens: int
+    """Tokens OTLP reported for the matched requests."""
+    matched_ledger_tokens: int
+    """Tokens the ledger keeps for the matched requests."""
+    matched_ledger_cost_micro: int = 0
+    """The ledger's computed cost of the matched requests."""
+    only_otlp_cost_micro: int = 0
+    """The ledger's computed cost of the requests no log file had."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDayRow:
+    day: int
+    source: str
+    name: str
+    kind: str
+    value: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStatRow:
+    source: str
+    tool_name: str
+    calls: int
+    failures: int
+    duration_ms: int
+
+
+# -- dashboard ----------------------------------------------------------------------------------
+
+GroupDimension = Literal["source", "model", "project", "machine"]
+"""What usage can be grouped by from the rollups."""
+GROUP_DIMENSIONS: tuple[GroupDimension, ...] = ("source", "model", "project", "machine")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTotalsRow:
+    group: str | None
+    """The source, model, project or machine; None when the requests did not report one."""
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    index: int
+    """Local time in milliseconds divided by the interval (days since 1970-01-01 for days)."""
+    model: str | None
+    totals: Totals
+
+
+SessionSort = Literal[
+    "last_activity", "started", "cost", "tokens", "requests", "runtime", "title", "source"
+]
+SESSION_SORTS: tuple[SessionSort, ...] = (
+    "last_activity",
+    "started",
+    "cost",
+    "tokens",
+    "requests",
+    "runtime",
+    "title",
+    "source",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPageQuery:
+    """Which sessions a page lists, in which order.
+
+    ``filters.since_ms``/``until_ms`` keep the sessions active in that time (their first
+    request before ``until`` and their last at or after ``since``; a session without usage by
+    its start and end); ``sources`` and ``project`` are the session's. A session's figures are
+    always whole (not cut to the time range). Machines and users do not apply.
+    """
+
+    filters: Filters = field(default_factory=Filters)
+    models: tuple[str, ...] = ()
+    """Only usage of these models; sessions that used none of them are left out."""
+    search: str | None = None
+    """Case-insensitive text in the title, key, project or issue identifier."""
+    sort: SessionSort = "last_activity"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPageRow:
+    session: Session
+    totals: Totals
+    """The session's usage with its subagents' rolled up."""
+    own: Totals
+    """The session's own usage."""
+    first_ms: int | None
+    last_ms: int | None
+    subagents: int
+    """How many subagent sessions roll up on this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    rows: list[SessionPageRow]
+    total: int
+    """How many sessions match (on every page)."""
+    runtime_ms: int | None
+    """Summed runtime of every matching session that has a start and an end (None if none)."""

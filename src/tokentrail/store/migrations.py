@@ -1,0 +1,278 @@
+"""Named, forward-only schema migrations for the SQLite store.
+
+Each migration runs once, in its own transaction, when the store opens; its name is recorded
+in ``_migrations``. Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+_MEASURE_COLUMNS = """
+    requests INTEGER NOT NULL DEFAULT 0,
+    input INTEGER NOT NULL DEFAULT 0,
+    cache_read INTEGER NOT NULL DEFAULT 0,
+    cache_write_5m INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h INTEGER NOT NULL DEFAULT 0,
+    output INTEGER NOT NULL DEFAULT 0,
+    reasoning INTEGER NOT NULL DEFAULT 0,
+    n_input INTEGER NOT NULL DEFAULT 0,
+    n_cache_read INTEGER NOT NULL DEFAULT 0,
+    n_cache_write INTEGER NOT NULL DEFAULT 0,
+    n_output INTEGER NOT NULL DEFAULT 0,
+    n_reasoning INTEGER NOT NULL DEFAULT 0,
+    cost_micro INTEGER NOT NULL DEFAULT 0,
+    unpriced_requests INTEGER NOT NULL DEFAULT 0,
+    unpriced_tokens INTEGER NOT NULL DEFAULT 0,
+    reported_cost_micro INTEGER NOT NULL DEFAULT 0,
+    n_reported_cost INTEGER NOT NULL DEFAULT 0
+"""
+
+SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_initial",
+        f"""
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            event_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            machine TEXT NOT NULL DEFAULT '',
+            run_id TEXT,
+            session_key TEXT,
+            ts_ms INTEGER NOT NULL,
+            model TEXT,
+            provider TEXT,
+            input INTEGER,
+            cache_read INTEGER,
+            cache_write_5m INTEGER,
+            cache_write_1h INTEGER,
+            output INTEGER,
+            reasoning INTEGER,
+            cost_status TEXT NOT NULL,
+            cost_micro INTEGER,
+            price_version TEXT,
+            reported_cost_usd REAL,
+            pricing_context TEXT,
+            project TEXT,
+            git_branch TEXT,
+            rank TEXT NOT NULL DEFAULT '',
+            raw_usage BLOB
+        );
+        CREATE INDEX events_session ON events(session_key);
+
+        CREATE TABLE sessions (
+            session_key TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            parent_key TEXT,
+            relationship TEXT,
+            project TEXT,
+            title TEXT,
+            started_ms INTEGER,
+            ended_ms INTEGER,
+            model TEXT,
+            git_branch TEXT
+        );
+        CREATE INDEX sessions_parent ON sessions(parent_key);
+
+        CREATE TABLE cursors (
+            path TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            device INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            line_no INTEGER NOT NULL,
+            parser_version INTEGER NOT NULL,
+            head_hash TEXT NOT NULL,
+            memory BLOB
+        );
+
+        CREATE TABLE rollups (
+            bucket_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            project TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE session_totals (
+            session_key TEXT NOT NULL,
+            model TEXT NOT NULL,
+            first_ms INTEGER,
+            last_ms INTEGER,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (session_key, model)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        "0002_meta_and_activity_index",
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE INDEX sessions_ended ON sessions(ended_ms);
+        CREATE INDEX rollups_model ON rollups(model);
+        """,
+    ),
+    (
+        "0003_runs_and_orchestrated_sessions",
+        f"""
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            app TEXT NOT NULL,
+            started_ms INTEGER NOT NULL,
+            stopped_ms INTEGER,
+            state TEXT NOT NULL,
+            reason TEXT,
+            peak_concurrency INTEGER NOT NULL DEFAULT 0,
+            sessions_launched INTEGER NOT NULL DEFAULT 0,
+            machine TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX runs_app_state ON runs(app, state);
+        CREATE INDEX runs_started ON runs(started_ms);
+
+        ALTER TABLE sessions ADD COLUMN run_id TEXT;
+        ALTER TABLE sessions ADD COLUMN issue_id TEXT;
+        ALTER TABLE sessions ADD COLUMN identifier TEXT;
+        ALTER TABLE sessions ADD COLUMN state TEXT;
+        ALTER TABLE sessions ADD COLUMN turns INTEGER;
+        CREATE INDEX sessions_run ON sessions(run_id);
+
+        CREATE INDEX events_run ON events(run_id) WHERE run_id IS NOT NULL;
+
+        CREATE TABLE run_totals (
+            run_id TEXT PRIMARY KEY,
+            first_ms INTEGER,
+            last_ms INTEGER,
+            {_MEASURE_COLUMNS}
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        "0004_push_tracking",
+        # What `tokentrail push` needs to copy a ledger incrementally: new requests are found
+        # by their id; a request changed after it was recorded (a grown snapshot, a reprice)
+        # gets the next change sequence, and so does every session and run written.
+        """
+        ALTER TABLE events ADD COLUMN changed_seq INTEGER;
+        CREATE INDEX events_changed ON events(changed_seq) WHERE changed_seq IS NOT NULL;
+
+        CREATE TABLE session_changes (
+            session_key TEXT PRIMARY KEY,
+            change_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO session_changes SELECT session_key, rowid FROM sessions;
+        CREATE INDEX session_changes_seq ON session_changes(change_seq);
+
+        CREATE TABLE run_changes (
+            run_id TEXT PRIMARY KEY,
+            change_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO run_changes SELECT run_id, rowid FROM runs;
+        CREATE INDEX run_changes_seq ON run_changes(change_seq);
+
+        CREATE TABLE push_watermarks (
+            machine TEXT NOT NULL,
+            ledger_id TEXT NOT NULL,
+            event_id INTEGER NOT NULL DEFAULT 0,
+            event_change INTEGER NOT NULL DEFAULT 0,
+            session_change INTEGER NOT NULL DEFAULT 0,
+            run_change INTEGER NOT NULL DEFAULT 0,
+            user_name TEXT,
+            pushed_ms INTEGER,
+            PRIMARY KEY (machine, ledger_id)
+        );
+        """,
+    ),
+    (
+        "0005_otlp_metrics",
+        # OpenTelemetry (tokentrail.otlp): the alias index that lets a request read from a log
+        # file and received through OTLP be one row (tokentrail.correlate), what OTLP reported
+        # per request, the agents' usage metrics (kept to reconcile, never in totals) and tool
+        # calls (name, outcome, duration only).
+        """
+        CREATE TABLE event_aliases (
+            alias TEXT PRIMARY KEY,
+            event_key TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE otlp_receipts (
+            receipt_key TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            input INTEGER,
+            cache_read INTEGER,
+            cache_write INTEGER,
+            output INTEGER,
+            reasoning INTEGER,
+            reported_cost_usd REAL,
+            machine TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX otlp_receipts_ts ON otlp_receipts(ts_ms);
+
+        CREATE TABLE metric_samples (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            session TEXT,
+            series TEXT NOT NULL,
+            start_ms INTEGER,
+            time_ms INTEGER NOT NULL,
+            value REAL NOT NULL,
+            count INTEGER,
+            cumulative INTEGER NOT NULL,
+            delta REAL NOT NULL,
+            machine TEXT NOT NULL DEFAULT '',
+            UNIQUE (series, time_ms)
+        );
+        CREATE INDEX metric_samples_time ON metric_samples(time_ms);
+
+        CREATE TABLE tool_calls (
+            call_key TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            session_key TEXT,
+            tool_name TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            duration_ms INTEGER,
+            success INTEGER,
+            machine TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX tool_calls_ts ON tool_calls(ts_ms);
+        """,
+    ),
+    (
+        "0006_hourly_rollups",
+        # The dashboard reads a year of usage at once: the same sums per UTC hour have a
+        # fraction of the rows, and serve every zone whose UTC offsets are whole hours (local
+        # days, hours and their bounds are then whole UTC hours). Kept with the 15-minute
+        # rollups in the same transaction; filled here from them.
+        f"""
+        CREATE TABLE rollups_hourly (
+            bucket_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            project TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine)
+        ) WITHOUT ROWID;
+        INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine,
+            requests, input, cache_read, cache_write_5m, cache_write_1h, output,
+            reasoning, n_input, n_cache_read, n_cache_write, n_output, n_reasoning,
+            cost_micro, unpriced_requests, unpriced_tokens, reported_cost_micro,
+            n_reported_cost)
+        SELECT bucket_ms - bucket_ms % 3600000, source, model, project, machine,
+            SUM(requests), SUM(input), SUM(cache_read), SUM(cache_write_5m),
+            SUM(cache_write_1h), SUM(output), SUM(reasoning), SUM(n_input),
+            SUM(n_cache_read), SUM(n_cache_write), SUM(n_output), SUM(n_reasoning),
+            SUM(cost_micro), SUM(unpriced_requests), SUM(unpriced_tokens),
+            SUM(reported_cost_micro), SUM(n_reported_cost)
+        FROM rollups GROUP BY 1, 2, 3, 4, 5;
+        """,
+    ),
+)

@@ -1,0 +1,252 @@
+"""SQL behind the dashboard's views for the PostgreSQL store: the same queries as
+:mod:`tokentrail.store.sqlite_dashboard`, in PostgreSQL's dialect (sums cast back to BIGINT,
+``= ANY(array)``, ``strpos``; text sorted byte-wise, as SQLite does).
+
+:class:`tokentrail.store.postgres.PostgresStore` delegates to these functions, passing its
+``_rows`` (run one query on a pooled connection, return its rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tokentrail.store.base import (
+    MEASURES,
+    Filters,
+    GroupDimension,
+    GroupTotalsRow,
+    IntervalRow,
+    OffsetSegment,
+    SessionPage,
+    SessionPageQuery,
+    SessionPageRow,
+    SessionSort,
+    Totals,
+)
+
+Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+_SUMS = ", ".join(f"CAST(SUM({m}) AS BIGINT)" for m in MEASURES)
+_GROUP_COLUMN: dict[str, str] = {
+    "source": "source",
+    "model": "model",
+    "project": "project",
+    "machine": "machine",
+}
+
+
+def change_marker(rows: Rows) -> str:
+    ((*values,),) = rows(
+        "SELECT (SELECT MAX(id) FROM events), "
+        "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
+        "(SELECT MAX(change_seq) FROM sessions), "
+        "(SELECT MAX(change_seq) FROM runs)",
+        (),
+    )
+    return ".".join(str(value or 0) for value in values)
+
+
+def _rollups_where(filters: Filters, models: Sequence[str]) -> tuple[str, list[Any]]:
+    from tokentrail.store.postgres import _rollup_where
+
+    where, params = _rollup_where(filters)
+    if models:
+        where = f"{where} AND model = ANY(%s)" if where else "WHERE model = ANY(%s)"
+        params = [*params, list(models)]
+    return where, params
+
+
+def group_totals(
+    rows: Rows, filters: Filters, by: GroupDimension, models: Sequence[str]
+) -> list[GroupTotalsRow]:
+    column = _GROUP_COLUMN[by]
+    where, params = _rollups_where(filters, models)
+    return [
+        GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
+        for row in rows(f"SELECT {column}, {_SUMS} FROM rollups {where} GROUP BY 1", params)
+    ]
+
+
+def interval_totals(
+    rows: Rows,
+    filters: Filters,
+    segments: Sequence[OffsetSegment],
+    interval_ms: int,
+    by_model: bool,
+    models: Sequence[str],
+) -> list[IntervalRow]:
+    from tokentrail.store.postgres import _local_time_sql
+
+    if not segments:
+        raise ValueError("interval_totals needs at least one UTC offset segment")
+    if interval_ms <= 0:
+        raise ValueError("interval_ms must be positive")
+    where, params = _rollups_where(filters, models)
+    local = _local_time_sql("bucket_ms", segments)
+    model_col = "model" if by_model else "''"
+    query = (
+        f"SELECT ({local}) / {int(interval_ms)} AS idx, {model_col} AS m, {_SUMS} "
+        f"FROM rollups {where} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return [
+        IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
+        for row in rows(query, params)
+    ]
+
+
+_TOP_LEVEL = (
+    "(COALESCE(s.relationship, '') != 'subagent' OR s.parent_key IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM sessions p WHERE p.session_key = s.parent_key))"
+)
+
+
+def _rolled_up(models: Sequence[str]) -> tuple[str, list[Any]]:
+    own = ", ".join(
+        f"CAST(SUM(CASE WHEN t.session_key = r.root THEN t.{m} ELSE 0 END) AS BIGINT) AS own_{m}"
+        for m in MEASURES
+    )
+    where = "WHERE t.model = ANY(%s)" if models else ""
+    sql = (
+        # every top-level session, and its subagents (of subagents …) rolled up on it
+        f"WITH RECURSIVE roots(key, root, depth) AS (SELECT s.session_key, s.session_key, 0 "
+        f"FROM sessions s WHERE {_TOP_LEVEL} UNION ALL SELECT c.session_key, r.root, "
+        "r.depth + 1 FROM sessions c JOIN roots r ON c.parent_key = r.key "
+        "WHERE c.relationship = 'subagent' AND r.depth < 64), "
+        "kids AS (SELECT root, COUNT(*) - 1 AS n FROM roots GROUP BY root), "
+        "agg AS (SELECT r.root AS root, MIN(t.first_ms) AS first_ms, MAX(t.last_ms) AS last_ms, "
+        + ", ".join(f"CAST(SUM(t.{m}) AS BIGINT) AS {m}" for m in MEASURES)
+        + f", {own} FROM session_totals t JOIN roots r ON r.key = t.session_key {where} "
+        "GROUP BY r.root) "
+    )
+    return sql, [list(models)] if models else []
+
+
+def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
+    from tokentrail.store.postgres import _session_where
+
+    clauses = [_TOP_LEVEL]
+    params: list[Any] = []
+    f = query.filters
+    if query.models:
+        clauses.append("a.root IS NOT NULL")
+    if f.until_ms is not None:
+        clauses.append("COALESCE(a.first_ms, s.started_ms) < %s")
+        params.append(f.until_ms)
+    if f.since_ms is not None:
+        clauses.append("COALESCE(a.last_ms, s.ended_ms, s.started_ms) >= %s")
+        params.append(f.since_ms)
+    if query.search:
+        clauses.append(
+            "(strpos(lower(COALESCE(s.title, '')), %s) > 0 "
+            "OR strpos(lower(s.session_key), %s) > 0 "
+            "OR strpos(lower(COALESCE(s.project, '')), %s) > 0 "
+            "OR strpos(lower(COALESCE(s.identifier, '')), %s) > 0)"
+        )
+        params.extend([query.search.lower()] * 4)
+    where, more = _session_where(f, *clauses)
+    return where, [*params, *more]
+
+
+_TOKENS = "(a.input + a.cache_read + a.cache_write_5m + a.cache_write_1h + a.output)"
+_SORT_SQL: dict[str, str] = {
+    "last_activity": "COALESCE(a.last_ms, s.ended_ms, s.started_ms)",
+    "started": "COALESCE(s.started_ms, a.first_ms)",
+    # a session none of whose requests could be priced has an unknown cost: it sorts last
+    "cost": "CASE WHEN a.requests > a.unpriced_requests THEN a.cost_micro END",
+    "tokens": _TOKENS,
+    "requests": "a.requests",
+    "runtime": "CASE WHEN s.ended_ms >= s.started_ms THEN s.ended_ms - s.started_ms END",
+    "title": 'lower(COALESCE(s.title, s.session_key)) COLLATE "C"',
+    "source": 's.source COLLATE "C"',
+}
+
+
+def _order_by(sort: SessionSort, descending: bool) -> str:
+    direction = "DESC" if descending else "ASC"
+    key = _SORT_SQL[sort]
+    return (
+        f"ORDER BY ({_SORT_SQL[sort].split(' COLLATE')[0]}) IS NULL, {key} {direction}, "
+        f's.session_key COLLATE "C" {direction}'
+    )
+
+
+def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
+    from tokentrail.store.postgres import _SESSION_COLUMN_LIST
+    from tokentrail.store.sqlite import _session_from_row
+
+    if query.sort not in _SORT_SQL:
+        raise ValueError(f"cannot sort sessions by {query.sort!r}")
+    cte, cte_params = _rolled_up(query.models)
+    where, params = _page_where(query)
+    base = f"FROM sessions s LEFT JOIN agg a ON a.root = s.session_key {where}"
+    ((count, runtime),) = rows(
+        f"{cte} SELECT COUNT(*), CAST(SUM(CASE WHEN s.ended_ms >= s.started_ms "
+        f"THEN s.ended_ms - s.started_ms END) AS BIGINT) {base}",
+        [*cte_params, *params],
+    )
+    found: list[SessionPageRow] = []
+    if query.limit > 0 and query.offset < count:
+        columns = ", ".join(f"s.{c}" for c in _SESSION_COLUMN_LIST)
+        sums = ", ".join(f"COALESCE(a.{m}, 0)" for m in MEASURES)
+        own = ", ".join(f"COALESCE(a.own_{m}, 0)" for m in MEASURES)
+        sql = (
+            f"{cte} SELECT {columns}, a.first_ms, a.last_ms, {sums}, {own}, "
+            "(SELECT k.n FROM kids k WHERE k.root = s.session_key) "
+            f"{base} "
+            f"{_order_by(query.sort, query.descending)} LIMIT %s OFFSET %s"
+        )
+        width = len(_SESSION_COLUMN_LIST)
+        n = len(MEASURES)
+        for row in rows(sql, [*cte_params, *params, query.limit, query.offset]):
+            found.append(
+                SessionPageRow(
+                    session=_session_from_row(row[:width]),
+                    first_ms=row[width],
+                    last_ms=row[width + 1],
+                    totals=Totals(tuple(int(v) for v in row[width + 2 : width + 2 + n])),
+                    own=Totals(tuple(int(v) for v in row[width + 2 + n : width + 2 + 2 * n])),
+                    subagents=int(row[width + 2 + 2 * n]),
+                )
+            )
+    return SessionPage(
+        rows=found, total=int(count), runtime_ms=int(runtime) if runtime is not None else None
+    )
+
+
+def session_day_counts(
+    rows: Rows, filters: Filters, segments: Sequence[OffsetSegment], models: Sequence[str]
+) -> list[tuple[int, int]]:
+    from tokentrail.store.postgres import _local_time_sql, _session_where
+
+    if not segments:
+        raise ValueError("session_day_counts needs at least one UTC offset segment")
+    cte, cte_params = _rolled_up(models)
+    clauses = [_TOP_LEVEL]
+    if models:
+        clauses.append("a.root IS NOT NULL")
+    where, params = _session_where(
+        Filters(sources=filters.sources, project=filters.project), *clauses
+    )
+    bounds = ["start_ms IS NOT NULL"]
+    bound_params: list[Any] = []
+    if filters.since_ms is not None:
+        bounds.append("start_ms >= %s")
+        bound_params.append(filters.since_ms)
+    if filters.until_ms is not None:
+        bounds.append("start_ms < %s")
+        bound_params.append(filters.until_ms)
+    local = _local_time_sql("start_ms", segments)
+    sql = (
+        f"{cte} SELECT ({local}) / 86400000 AS day, COUNT(*) FROM ("
+        "SELECT COALESCE(s.started_ms, a.first_ms) AS start_ms "
+        f"FROM sessions s LEFT JOIN agg a ON a.root = s.session_key {where}) starts "
+        f"WHERE {' AND '.join(bounds)} GROUP BY 1 ORDER BY 1"
+    )
+    return [(int(day), int(n)) for day, n in rows(sql, [*cte_params, *params, *bound_params])]
+
+
+def group_names(rows: Rows, by: GroupDimension) -> list[str]:
+    column = _GROUP_COLUMN[by]
+    found = rows(f"SELECT DISTINCT {column} FROM rollups WHERE {column} != ''", ())
+    return sorted(row[0] for row in found if row[0])

@@ -1,0 +1,218 @@
+"""Named, forward-only schema migrations for the PostgreSQL (team) store.
+
+Same rules as the SQLite list in :mod:`tokentrail.store.migrations`: each migration runs
+once, in its own transaction, when the store opens, and its name is recorded in
+``_migrations``. Never edit a migration that has shipped: add a new one.
+
+The PostgreSQL schema starts where the SQLite one stands at ``0004_push_tracking`` and adds
+what a team ledger needs: a user attribution on events and rollups (``user_name``: ``user`` is
+a reserved word), session totals per machine and user, cursors per machine (two machines may
+both have ``~/.claude/projects/...``), and the push watermarks. Text that is sorted or used as
+a key is ``COLLATE "C"``: byte order, as in SQLite, whatever the database's locale. The
+totals tables are updated in place by every batch: they leave room on each page
+(``fillfactor``) so an update can stay on its page without touching the indexes.
+"""
+
+from __future__ import annotations
+
+from tokentrail.store.base import MEASURES
+
+_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in MEASURES)
+_T = 'TEXT COLLATE "C"'
+
+POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_initial",
+        f"""
+        CREATE TABLE events (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_key {_T} NOT NULL UNIQUE,
+            source {_T} NOT NULL,
+            machine {_T} NOT NULL DEFAULT '',
+            run_id {_T},
+            session_key {_T},
+            ts_ms BIGINT NOT NULL,
+            model {_T},
+            provider {_T},
+            input BIGINT,
+            cache_read BIGINT,
+            cache_write_5m BIGINT,
+            cache_write_1h BIGINT,
+            output BIGINT,
+            reasoning BIGINT,
+            cost_status {_T} NOT NULL,
+            cost_micro BIGINT,
+            price_version {_T},
+            reported_cost_usd DOUBLE PRECISION,
+            pricing_context TEXT,
+            project {_T},
+            git_branch {_T},
+            rank {_T} NOT NULL DEFAULT '',
+            raw_usage BYTEA,
+            user_name {_T},
+            changed_seq BIGINT
+        );
+        CREATE INDEX events_session ON events(session_key);
+        CREATE INDEX events_run ON events(run_id) WHERE run_id IS NOT NULL;
+        CREATE INDEX events_changed ON events(changed_seq) WHERE changed_seq IS NOT NULL;
+
+        CREATE TABLE sessions (
+            session_key {_T} PRIMARY KEY,
+            source {_T} NOT NULL,
+            parent_key {_T},
+            relationship {_T},
+            project {_T},
+            title TEXT,
+            started_ms BIGINT,
+            ended_ms BIGINT,
+            model {_T},
+            git_branch {_T},
+            run_id {_T},
+            issue_id {_T},
+            identifier {_T},
+            state {_T},
+            turns BIGINT,
+            change_seq BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX sessions_parent ON sessions(parent_key);
+        CREATE INDEX sessions_ended ON sessions(ended_ms);
+        CREATE INDEX sessions_run ON sessions(run_id);
+        CREATE INDEX sessions_change ON sessions(change_seq);
+
+        CREATE TABLE cursors (
+            machine {_T} NOT NULL,
+            path {_T} NOT NULL,
+            source {_T} NOT NULL,
+            device BIGINT NOT NULL,
+            inode BIGINT NOT NULL,
+            size BIGINT NOT NULL,
+            mtime_ns BIGINT NOT NULL,
+            byte_offset BIGINT NOT NULL,
+            line_no BIGINT NOT NULL,
+            parser_version BIGINT NOT NULL,
+            head_hash TEXT NOT NULL,
+            memory BYTEA,
+            PRIMARY KEY (machine, path)
+        );
+
+        CREATE TABLE rollups (
+            bucket_ms BIGINT NOT NULL,
+            source {_T} NOT NULL,
+            model {_T} NOT NULL,
+            project {_T} NOT NULL,
+            machine {_T} NOT NULL,
+            user_name {_T} NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine, user_name)
+        ) WITH (fillfactor = 70);
+        CREATE INDEX rollups_model ON rollups(model);
+
+        CREATE TABLE session_totals (
+            session_key {_T} NOT NULL,
+            model {_T} NOT NULL,
+            machine {_T} NOT NULL,
+            user_name {_T} NOT NULL,
+            first_ms BIGINT,
+            last_ms BIGINT,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (session_key, model, machine, user_name)
+        ) WITH (fillfactor = 70);
+
+        CREATE TABLE meta (
+            key {_T} PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE runs (
+            run_id {_T} PRIMARY KEY,
+            app {_T} NOT NULL,
+            started_ms BIGINT NOT NULL,
+            stopped_ms BIGINT,
+            state {_T} NOT NULL,
+            reason TEXT,
+            peak_concurrency BIGINT NOT NULL DEFAULT 0,
+            sessions_launched BIGINT NOT NULL DEFAULT 0,
+            machine {_T} NOT NULL DEFAULT '',
+            change_seq BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX runs_app_state ON runs(app, state);
+        CREATE INDEX runs_started ON runs(started_ms);
+        CREATE INDEX runs_change ON runs(change_seq);
+
+        CREATE TABLE run_totals (
+            run_id {_T} PRIMARY KEY,
+            first_ms BIGINT,
+            last_ms BIGINT,
+            {_MEASURE_COLUMNS}
+        ) WITH (fillfactor = 70);
+
+        CREATE TABLE push_watermarks (
+            machine {_T} NOT NULL,
+            ledger_id {_T} NOT NULL,
+            event_id BIGINT NOT NULL DEFAULT 0,
+            event_change BIGINT NOT NULL DEFAULT 0,
+            session_change BIGINT NOT NULL DEFAULT 0,
+            run_change BIGINT NOT NULL DEFAULT 0,
+            user_name {_T},
+            pushed_ms BIGINT,
+            PRIMARY KEY (machine, ledger_id)
+        )
+        """,
+    ),
+    (
+        "0002_otlp_metrics",
+        # OpenTelemetry, as the SQLite store's 0005_otlp_metrics: the alias index, what OTLP
+        # reported per request, usage metrics (to reconcile, never in totals) and tool calls.
+        f"""
+        CREATE TABLE event_aliases (
+            alias {_T} PRIMARY KEY,
+            event_key {_T} NOT NULL
+        );
+
+        CREATE TABLE otlp_receipts (
+            receipt_key {_T} PRIMARY KEY,
+            source {_T} NOT NULL,
+            ts_ms BIGINT NOT NULL,
+            input BIGINT,
+            cache_read BIGINT,
+            cache_write BIGINT,
+            output BIGINT,
+            reasoning BIGINT,
+            reported_cost_usd DOUBLE PRECISION,
+            machine {_T} NOT NULL DEFAULT ''
+        );
+        CREATE INDEX otlp_receipts_ts ON otlp_receipts(ts_ms);
+
+        CREATE TABLE metric_samples (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            source {_T} NOT NULL,
+            name {_T} NOT NULL,
+            kind {_T} NOT NULL,
+            model {_T} NOT NULL DEFAULT '',
+            session {_T},
+            series {_T} NOT NULL,
+            start_ms BIGINT,
+            time_ms BIGINT NOT NULL,
+            value DOUBLE PRECISION NOT NULL,
+            count BIGINT,
+            cumulative INTEGER NOT NULL,
+            delta DOUBLE PRECISION NOT NULL,
+            machine {_T} NOT NULL DEFAULT '',
+            UNIQUE (series, time_ms)
+        );
+        CREATE INDEX metric_samples_time ON metric_samples(time_ms);
+
+        CREATE TABLE tool_calls (
+            call_key {_T} PRIMARY KEY,
+            source {_T} NOT NULL,
+            session_key {_T},
+            tool_name {_T} NOT NULL,
+            ts_ms BIGINT NOT NULL,
+            duration_ms BIGINT,
+            success INTEGER,
+            machine {_T} NOT NULL DEFAULT ''
+        );
+        CREATE INDEX tool_calls_ts ON tool_calls(ts_ms)
+        """,
+    ),
+)

@@ -1,0 +1,397 @@
+"""SQL behind the dashboard's views for the SQLite store: change marker, usage grouped by a
+rollup dimension or by local interval, session counts per day, and sorted pages of sessions.
+
+:class:`tokentrail.store.sqlite.SQLiteStore` delegates to these functions; each reads the
+rollups or the per-session totals, never the raw events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokentrail.store.base import (
+    MEASURES,
+    SESSION_SORTS,
+    Filters,
+    GroupDimension,
+    GroupTotalsRow,
+    IntervalRow,
+    OffsetSegment,
+    SessionPage,
+    SessionPageQuery,
+    SessionPageRow,
+    SessionSort,
+    Totals,
+)
+
+_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
+_GROUP_COLUMN: dict[str, str] = {
+    "source": "source",
+    "model": "model",
+    "project": "project",
+    "machine": "machine",
+}
+
+
+HOUR_MS = 3_600_000
+
+
+def rollup_table(
+    filters: Filters, segments: Sequence[OffsetSegment] = (), interval_ms: int = HOUR_MS
+) -> str:
+    """``rollups_hourly`` when every bound, every change of UTC offset (after the first
+    segment's start) and the interval are whole hours: local days and hours are then unions
+    of UTC hours, and the hourly rollups give the same sums from a fraction of the rows.
+    Otherwise (zones such as Asia/Kolkata, +05:30) the 15-minute ``rollups``."""
+    bounds = [filters.since_ms, filters.until_ms, *(s.start_ms for s in segments[1:])]
+    if any(ms is not None and ms % HOUR_MS for ms in bounds):
+        return "rollups"
+    if any(s.offset_ms % HOUR_MS for s in segments) or interval_ms % HOUR_MS:
+        return "rollups"
+    return "rollups_hourly"
+
+
+def change_marker(conn: sqlite3.Connection) -> str:
+    # each part is the newest value of an indexed, ever-growing sequence: a few index lookups
+    row = conn.execute(
+        "SELECT (SELECT MAX(id) FROM events), "
+        "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
+        "(SELECT MAX(change_seq) FROM session_changes), "
+        "(SELECT MAX(change_seq) FROM run_changes)"
+    ).fetchone()
+    return ".".join(str(value or 0) for value in row)
+
+
+def _rollups_where(filters: Filters, models: Sequence[str]) -> tuple[str, list[Any]]:
+    from tokentrail.store.sqlite import _rollup_where
+
+    where, params = _rollup_where(filters)
+    if models:
+        clause = f"model IN ({', '.join('?' * len(models))})"
+        where = f"{where} AND {clause}" if where else f"WHERE {clause}"
+        params = [*params, *models]
+    return where, params
+
+
+def group_totals(
+    conn: sqlite3.Connection, filters: Filters, by: GroupDimension, models: Sequence[str]
+) -> list[GroupTotalsRow]:
+    column = _GROUP_COLUMN[by]
+    where, params = _rollups_where(filters, models)
+    sql = f"SELECT {column}, {_SUMS} FROM {rollup_table(filters)} {where} GROUP BY {column}"
+    return [
+        GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
+        for row in conn.execute(sql, params)
+    ]
+
+
+def interval_totals(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    segments: Sequence[OffsetSegment],
+    interval_ms: int,
+    by_model: bool,
+    models: Sequence[str],
+) -> list[IntervalRow]:
+    from tokentrail.store.sqlite import _local_time_sql
+
+    if not segments:
+        raise ValueError("interval_totals needs at least one UTC offset segment")
+    if interval_ms <= 0:
+        raise ValueError("interval_ms must be positive")
+    where, params = _rollups_where(filters, models)
+    local = _local_time_sql("bucket_ms", segments)
+    table = rollup_table(filters, segments, interval_ms)
+    if by_model:
+        sql = (
+            f"SELECT ({local}) / {int(interval_ms)} AS idx, model AS m, {_SUMS} "
+            f"FROM {table} {where} GROUP BY idx, m ORDER BY idx, m"
+        )
+    else:
+        # sum each bucket first, in the table's own order (no sort), then the few buckets
+        # of each interval: a third faster than grouping every row by its interval
+        per_bucket = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
+        sql = (
+            f"SELECT ({local}) / {int(interval_ms)} AS idx, '' AS m, {_SUMS} FROM "
+            f"(SELECT bucket_ms, {per_bucket} FROM {table} {where} GROUP BY bucket_ms) "
+            "GROUP BY idx ORDER BY idx"
+        )
+    return [
+        IntervalRow(index=row[0], model=row[1] or None, totals=Totals(tuple(row[2:])))
+        for row in conn.execute(sql, params)
+    ]
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+# -- sessions --------------------------------------------------------------------------------
+#
+# Listing sessions needs a few figures of every session (first and last request, cost, size)
+# with subagents rolled up on their parents. Aggregating them in SQL for every page costs a
+# full pass over the per-session totals with a join SQLite cannot index; instead the store
+# keeps them in memory, read in two ordered passes, until the ledger's change marker moves.
+# A page then filters and sorts those in Python and reads full sums only for its own rows.
+
+
+@dataclass(slots=True)
+class _Listed:
+    """A top-level session with the figures it is filtered and sorted by (rolled up)."""
+
+    key: str
+    source: str
+    project: str | None
+    title: str | None
+    identifier: str | None
+    started_ms: int | None
+    ended_ms: int | None
+    first_ms: int | None = None
+    last_ms: int | None = None
+    requests: int = 0
+    unpriced: int = 0
+    cost_micro: int = 0
+    tokens: int = 0
+    has_usage: bool = False
+    kids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Index:
+    sessions: list[_Listed]
+
+
+class SessionIndex:
+    """The per-session figures of the ledger, per model filter, valid for one change marker."""
+
+    def __init__(self) -> None:
+        self._marker: str | None = None
+        self._by_models: dict[tuple[str, ...], _Index] = {}
+        self._names: dict[str, list[str]] = {}
+
+    def _check(self, conn: sqlite3.Connection) -> None:
+        marker = change_marker(conn)
+        if marker != self._marker:
+            self._by_models.clear()
+            self._names.clear()
+            self._marker = marker
+
+    def names(self, conn: sqlite3.Connection, by: GroupDimension) -> list[str]:
+        """The distinct values of a rollup dimension (cached like the index)."""
+        self._check(conn)
+        found = self._names.get(by)
+        if found is None:
+            column = _GROUP_COLUMN[by]
+            rows = conn.execute(f"SELECT DISTINCT {column} FROM rollups_hourly")
+            found = self._names[by] = sorted(row[0] for row in rows if row[0])
+        return list(found)
+
+    def get(self, conn: sqlite3.Connection, models: Sequence[str]) -> _Index:
+        self._check(conn)
+        key = tuple(sorted(set(models)))
+        index = self._by_models.get(key)
+        if index is None:
+            if len(self._by_models) >= 8:
+                self._by_models.pop(next(iter(self._by_models)))
+            index = self._by_models[key] = _build_index(conn, key)
+        return index
+
+
+def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
+    rows = conn.execute(
+        "SELECT session_key, source, parent_key, relationship, project, title, identifier, "
+        "started_ms, ended_ms FROM sessions"
+    ).fetchall()
+    where = f"WHERE model IN ({', '.join('?' * len(models))})" if models else ""
+    usage = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT session_key, MIN(first_ms), MAX(last_ms), SUM(requests), "
+            "SUM(unpriced_requests), SUM(cost_micro), "
+            "SUM(input + cache_read + cache_write_5m + cache_write_1h + output) "
+            f"FROM session_totals {where} GROUP BY session_key",
+            models,
+        )
+    }
+    known = {row[0] for row in rows}
+    listed: dict[str, _Listed] = {}
+    children: dict[str, list[str]] = {}
+    for key, source, parent, relationship, project, title, identifier, started, ended in rows:
+        if relationship == "subagent" and parent is not None and parent in known:
+            children.setdefault(parent, []).append(key)
+        else:
+            listed[key] = _Listed(key, source, project, title, identifier, started, ended)
+    for entry in listed.values():
+        _absorb(entry, usage.get(entry.key))
+        # subagents of subagents roll up on the top-level session too
+        pending, depth = list(children.get(entry.key, ())), 0
+        while pending and depth < _MAX_DEPTH:
+            entry.kids.extend(pending)
+            for key in pending:
+                _absorb(entry, usage.get(key))
+            pending = [kid for key in pending for kid in children.get(key, ())]
+            depth += 1
+    return _Index(list(listed.values()))
+
+
+_MAX_DEPTH = 64
+"""Levels of subagents followed (a cycle of parents never reaches a top-level session)."""
+
+
+def _absorb(entry: _Listed, figures: tuple[Any, ...] | None) -> None:
+    if figures is None:
+        return
+    first, last, requests, unpriced, cost, tokens = figures
+    entry.has_usage = True
+    if first is not None:
+        entry.first_ms = first if entry.first_ms is None else min(entry.first_ms, first)
+    if last is not None:
+        entry.last_ms = last if entry.last_ms is None else max(entry.last_ms, last)
+    entry.requests += requests or 0
+    entry.unpriced += unpriced or 0
+    entry.cost_micro += cost or 0
+    entry.tokens += tokens or 0
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _matches(entry: _Listed, query: SessionPageQuery) -> bool:
+    """The filters of a page, as the SQL of the PostgreSQL store applies them."""
+    f = query.filters
+    if query.models and not entry.has_usage:
+        return False
+    if f.sources and entry.source not in f.sources:
+        return False
+    if f.project and f.project not in (entry.project or ""):
+        return False
+    if f.until_ms is not None:
+        start = entry.first_ms if entry.first_ms is not None else entry.started_ms
+        if start is None or start >= f.until_ms:
+            return False
+    if f.since_ms is not None:
+        end = next(
+            (v for v in (entry.last_ms, entry.ended_ms, entry.started_ms) if v is not None), None
+        )
+        if end is None or end < f.since_ms:
+            return False
+    if query.search:
+        needle = query.search.translate(_ASCII_LOWER)
+        texts = (entry.title or "", entry.key, entry.project or "", entry.identifier or "")
+        if not any(needle in text.translate(_ASCII_LOWER) for text in texts):
+            return False
+    return True
+
+
+def _runtime(entry: _Listed) -> int | None:
+    if entry.started_ms is None or entry.ended_ms is None or entry.ended_ms < entry.started_ms:
+        return None
+    return entry.ended_ms - entry.started_ms
+
+
+def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
+    if sort == "last_activity":
+        return next(
+            (v for v in (entry.last_ms, entry.ended_ms, entry.started_ms) if v is not None), None
+        )
+    if sort == "started":
+        return entry.started_ms if entry.started_ms is not None else entry.first_ms
+    if sort == "cost":
+        # a session none of whose requests could be priced has an unknown cost: it sorts last
+        return entry.cost_micro if entry.requests > entry.unpriced else None
+    if sort == "tokens":
+        return entry.tokens if entry.has_usage else None
+    if sort == "requests":
+        return entry.requests if entry.has_usage else None
+    if sort == "runtime":
+        return _runtime(entry)
+    if sort == "title":
+        return (entry.title if entry.title is not None else entry.key).translate(_ASCII_LOWER)
+    if sort == "source":
+        return entry.source
+    raise ValueError(f"cannot sort sessions by {sort!r}")
+
+
+def session_page(
+    conn: sqlite3.Connection, query: SessionPageQuery, index: SessionIndex
+) -> SessionPage:
+    from tokentrail.store.sqlite import _SESSION_COLUMNS, _select_in, _session_from_row
+
+    if query.sort not in SESSION_SORTS:
+        raise ValueError(f"cannot sort sessions by {query.sort!r}")
+    chosen = [e for e in index.get(conn, query.models).sessions if _matches(e, query)]
+    runtimes = [r for e in chosen if (r := _runtime(e)) is not None]
+    page = SessionPage(rows=[], total=len(chosen), runtime_ms=sum(runtimes) if runtimes else None)
+    if query.limit <= 0 or query.offset >= len(chosen):
+        return page
+    valued = [(_sort_value(e, query.sort), e) for e in chosen]
+    known = sorted(
+        ((v, e) for v, e in valued if v is not None),
+        key=lambda pair: (pair[0], pair[1].key),
+        reverse=query.descending,
+    )
+    unknown = sorted(
+        (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
+    )
+    ordered = [e for _, e in known] + unknown
+    shown = ordered[query.offset : query.offset + query.limit]
+    wanted = [key for e in shown for key in (e.key, *e.kids)]
+    where = f" AND model IN ({', '.join('?' * len(query.models))})" if query.models else ""
+    sums: dict[str, Totals] = {}
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        for row in conn.execute(
+            f"SELECT session_key, {_SUMS} FROM session_totals WHERE session_key IN "
+            f"({', '.join('?' * len(chunk))}){where} GROUP BY session_key",
+            [*chunk, *query.models],
+        ):
+            sums[row[0]] = Totals(tuple(row[1:]))
+    sessions = {
+        row[0]: _session_from_row(row)
+        for row in _select_in(
+            conn, f"SELECT {_SESSION_COLUMNS} FROM sessions", "session_key", [e.key for e in shown]
+        )
+    }
+    for e in shown:
+        own = sums.get(e.key, Totals.zero())
+        rolled = sum((sums.get(k, Totals.zero()) for k in e.kids), own)
+        page.rows.append(
+            SessionPageRow(
+                session=sessions[e.key],
+                totals=rolled,
+                own=own,
+                first_ms=e.first_ms,
+                last_ms=e.last_ms,
+                subagents=len(e.kids),
+            )
+        )
+    return page
+
+
+def session_day_counts(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    segments: Sequence[OffsetSegment],
+    models: Sequence[str],
+    index: SessionIndex,
+) -> list[tuple[int, int]]:
+    if not segments:
+        raise ValueError("session_day_counts needs at least one UTC offset segment")
+    starts = [s.start_ms for s in segments[1:]]
+    scope = SessionPageQuery(
+        filters=Filters(sources=filters.sources, project=filters.project), models=tuple(models)
+    )
+    days: dict[int, int] = {}
+    for e in index.get(conn, models).sessions:
+        start = e.started_ms if e.started_ms is not None else e.first_ms
+        if start is None or not _matches(e, scope):
+            continue
+        if filters.since_ms is not None and start < filters.since_ms:
+            continue
+        if filters.until_ms is not None and start >= filters.until_ms:
+            continue
+        day = (start + segments[bisect_right(starts, start)].offset_ms) // 86_400_000
+        days[day] = days.get(day, 0) + 1
+    return sorted(days.items())

@@ -1,0 +1,424 @@
+"""Incremental sync: find the agents' files, parse only bytes not seen before, in parallel,
+and feed the ledger in batches whose cursors commit with their events.
+
+A file's cursor (device, inode, size, mtime, offset of the last complete line, a hash of its
+first bytes, parser version and parser memory) is written in the same transaction as the
+events read from it, so a kill at any moment loses nothing and the next sync resumes exactly
+where the last committed batch ended. Repeated records are merged by the ledger, so re-reading
+a file from the start (truncated, replaced, rewritten, parser upgraded) never double counts.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tokentrail.config import Config
+from tokentrail.ledger import BatchOutcome, Ledger
+from tokentrail.sources import Source, all_sources
+from tokentrail.sources.base import ParseResult, ParseState, SourceFile, env_paths
+from tokentrail.store.base import Cursor
+from tokentrail.usage import Session, SkipSummary, UsageEvent
+
+HEAD_BYTES = 4096
+"""How much of a file's beginning is hashed to notice a file rewritten in place."""
+
+BATCH_EVENTS = 5_000
+BATCH_FILES = 200
+JOB_BYTES = 4 * 1024 * 1024
+"""Small files are parsed in groups of about this many bytes, to keep process overhead low."""
+INLINE_BYTES = 2 * 1024 * 1024
+"""Below this much new data, parsing in the main process beats starting workers."""
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes done, bytes to do) as files are parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileTask:
+    """One file to parse, from where its cursor says (or from the start when ``reset``)."""
+
+    file: SourceFile
+    parser_version: int
+    stat: FileStat
+    state: ParseState
+    reset: bool
+    machine: str | None = None
+    """Stamped on the events in the worker, so the ledger has nothing left to do per event."""
+
+    @property
+    def pending_bytes(self) -> int:
+        return (
+            max(self.stat.size - self.state.offset, 0)
+            if self.file.kind == "append"
+            else (self.stat.size)
+        )
+
+
+@dataclass(slots=True)
+class TaskResult:
+    task: FileTask
+    result: ParseResult | None
+    cursor: Cursor | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class SyncSummary:
+    """What a sync did, for the closing summary."""
+
+    files_found: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    files_reread: int = 0
+    bytes_read: int = 0
+    new_events: int = 0
+    updated_events: int = 0
+    duplicates: int = 0
+    new_by_source: dict[str, int] = field(default_factory=dict)
+    skips: SkipSummary = field(default_factory=SkipSummary)
+    pending_lines: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    searched: list[str] = field(default_factory=list)
+    """The folders looked in (for the "nothing found" hint)."""
+
+    def absorb(self, other: SyncSummary) -> None:
+        """Add what one job did (in this process or a worker) to this summary."""
+        self.files_read += other.files_read
+        self.bytes_read += other.bytes_read
+        self.new_events += other.new_events
+        self.updated_events += other.updated_events
+        self.duplicates += other.duplicates
+        for name, count in other.new_by_source.items():
+            self.new_by_source[name] = self.new_by_source.get(name, 0) + count
+        self.skips.absorb(other.skips)
+        self.pending_lines.extend(other.pending_lines)
+        self.unreadable.extend(other.unreadable)
+
+
+def source_roots(source: Source, config: Config, env: Mapping[str, str], home: Path) -> list[Path]:
+    """Where to look for a source's files: its env override, then config, then its defaults."""
+    from_env = env_paths(env, source.env_var)
+    if from_env is not None:
+        return from_env
+    settings = config.source_settings(source.name)
+    if settings.paths is not None:
+        return list(settings.paths)
+    return source.default_roots(env, home)
+
+
+def enabled_sources(config: Config, names: Sequence[str] = ()) -> list[Source]:
+    sources = [s for s in all_sources() if config.source_settings(s.name).enabled]
+    if names:
+        sources = [s for s in sources if s.name in names]
+    return sources
+
+
+def sync(
+    ledger: Ledger,
+    *,
+    source_names: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SyncSummary:
+    """Bring the ledger up to date with every enabled source's files."""
+    started = time.perf_counter()
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home())
+    summary = SyncSummary()
+    sources = enabled_sources(ledger.config, source_names)
+    roots = {source.name: source_roots(source, ledger.config, env, home) for source in sources}
+    summary.searched = [str(root) for paths in roots.values() for root in paths]
+    files = [(source, file) for source in sources for file in source.discover(roots[source.name])]
+    summary.files_found = len(files)
+    tasks = plan_tasks(files, ledger.store.cursors(), summary, machine=ledger.machine)
+    total_bytes = sum(task.pending_bytes for task in tasks)
+    done_bytes = 0
+    for job_bytes, outcome in _run_jobs(ledger, tasks, workers, total_bytes):
+        summary.absorb(outcome)
+        done_bytes += job_bytes
+        if progress is not None:
+            progress(done_bytes, total_bytes)
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def plan_tasks(
+    files: Iterable[tuple[Source, SourceFile]],
+    cursors: Mapping[str, Cursor],
+    summary: SyncSummary,
+    machine: str | None = None,
+) -> list[FileTask]:
+    """Decide, from a stat and the cursor, which files need reading and from where."""
+    tasks: list[FileTask] = []
+    for source, file in files:
+        try:
+            stat = stat_file(file)
+        except OSError as exc:
+            summary.unreadable.append(f"{file.path}: {exc.strerror or exc}")
+            continue
+        cursor = cursors.get(file.path)
+        task = _task_for(source, file, stat, cursor)
+        if task is not None and machine is not None:
+            task = replace(task, machine=machine)
+        if task is None:
+            summary.files_unchanged += 1
+        else:
+            tasks.append(task)
+            summary.files_reread += int(task.reset and cursor is not None)
+    return tasks
+
+
+def _task_for(
+    source: Source, file: SourceFile, stat: FileStat, cursor: Cursor | None
+) -> FileTask | None:
+    fresh = FileTask(file, source.parser_version, stat, ParseState(), reset=True)
+    if cursor is None or cursor.parser_version != source.parser_version:
+        return fresh
+    unchanged = (cursor.device, cursor.inode, cursor.size, cursor.mtime_ns) == (
+        stat.device,
+        stat.inode,
+        stat.size,
+        stat.mtime_ns,
+    )
+    if unchanged:
+        return None
+    state = ParseState(cursor.offset, cursor.line_no, dict(cursor.memory))
+    if file.kind == "database":
+        return FileTask(file, source.parser_version, stat, state, reset=False)
+    if file.kind == "whole":
+        return fresh
+    same_file = (cursor.device, cursor.inode) == (stat.device, stat.inode)
+    if (
+        not same_file
+        or stat.size < cursor.offset
+        or head_hash(file.path, cursor.offset) != (cursor.head_hash)
+    ):
+        return fresh  # replaced, truncated or rewritten: read again, the ledger dedupes
+    return FileTask(file, source.parser_version, stat, state, reset=False)
+
+
+def stat_file(file: SourceFile) -> FileStat:
+    st = os.stat(file.path)
+    size, mtime = st.st_size, st.st_mtime_ns
+    if file.kind == "database":
+        # SQLite in WAL mode changes the -wal file first; count it as part of the database
+        try:
+            wal = os.stat(f"{file.path}-wal")
+        except OSError:
+            pass
+        else:
+            size += wal.st_size
+            mtime = max(mtime, wal.st_mtime_ns)
+    return FileStat(st.st_dev, st.st_ino, size, mtime)
+
+
+def head_hash(path: str, length: int) -> str:
+    """Hash of the first ``min(length, HEAD_BYTES)`` bytes; "" when unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(min(length, HEAD_BYTES))
+    except OSError:
+        return ""
+    return hashlib.blake2b(head, digest_size=16).hexdigest()
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def parse_task(task: FileTask) -> TaskResult:
+    """Parse one file (runs in a worker process). Never raises for bad input."""
+    source = _source_named(task.file.source)
+    try:
+        result = source.parse(task.file, task.state)
+    except OSError as exc:
+        return TaskResult(task, None, None, f"{task.file.path}: {exc.strerror or exc}")
+    except Exception as exc:  # a parser bug must not stop the sync; it is reported
+        return TaskResult(task, None, None, f"{task.file.path}: parser error {exc!r}")
+    if task.machine is not None:
+        result.events = [
+            e if e.machine is not None else e.evolve(machine=task.machine) for e in result.events
+        ]
+    cursor = Cursor(
+        path=task.file.path,
+        source=task.file.source,
+        device=task.stat.device,
+        inode=task.stat.inode,
+        # a source that must look again next time gets a stat that can never match
+        size=-1 if result.retry else task.stat.size,
+        mtime_ns=task.stat.mtime_ns,
+        offset=result.state.offset,
+        line_no=result.state.line_no,
+        parser_version=task.parser_version,
+        head_hash=head_hash(task.file.path, result.state.offset)
+        if task.file.kind == "append"
+        else "",
+        memory=result.state.memory,
+    )
+    return TaskResult(task, result, cursor)
+
+
+_SOURCES_BY_NAME: dict[str, Source] = {}
+
+
+def _source_named(name: str) -> Source:
+    if not _SOURCES_BY_NAME:
+        _SOURCES_BY_NAME.update({s.name: s for s in all_sources()})
+    return _SOURCES_BY_NAME[name]
+
+
+def _run_jobs(
+    ledger: Ledger, tasks: Sequence[FileTask], workers: int | None, total_bytes: int
+) -> Iterator[tuple[int, SyncSummary]]:
+    """Parse and record every job; yield each job's size and what it did.
+
+    In parallel, each worker process parses its files *and* records them through its own
+    connection to the ledger, one transaction per batch: parsing, pricing and building rows
+    all run on every core, and only the short writes take turns on the ledger's lock. Two
+    workers recording the same request (a resumed session's copy) merge like two syncs do.
+    """
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    jobs = _jobs_by_size(tasks)
+    in_memory = ledger.location == ":memory:"
+    if workers <= 1 or len(jobs) <= 1 or total_bytes < INLINE_BYTES or in_memory:
+        for job in jobs:
+            yield _job_bytes(job), run_job(ledger, job)
+        return
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    # Workers take turns on this lock before writing: it wakes the next writer at once,
+    # where SQLite's own busy handler would poll with sleeps of up to 100 ms.
+    write_turn = context.Lock()
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_open_worker_ledger,
+        initargs=(ledger.location, ledger.config, ledger.machine, write_turn),
+    ) as pool:
+        futures = {pool.submit(_run_job_in_worker, job): _job_bytes(job) for job in jobs}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def run_job(
+    ledger: Ledger, tasks: Sequence[FileTask], write_turn: AbstractContextManager[Any] | None = None
+) -> SyncSummary:
+    """Parse a group of files and record them, committing every :data:`BATCH_EVENTS`."""
+    summary = SyncSummary()
+    batch = _Batch()
+    turn = write_turn if write_turn is not None else nullcontext()
+    for task in tasks:
+        _absorb(parse_task(task), summary, batch)
+        if batch.is_full():
+            with turn:
+                _commit(ledger, batch, summary)
+            batch = _Batch()
+    with turn:
+        _commit(ledger, batch, summary)
+    return summary
+
+
+@dataclass(slots=True)
+class _Worker:
+    ledger: Ledger
+    write_turn: AbstractContextManager[Any]
+
+
+_WORKER: list[_Worker] = []
+
+
+def _open_worker_ledger(
+    location: str, config: Config, machine: str, write_turn: AbstractContextManager[Any]
+) -> None:
+    # parsing makes hundreds of thousands of short-lived, acyclic objects: collecting the
+    # young generation every 700 allocations only costs time
+    gc.set_threshold(50_000, 20, 20)
+    _WORKER.append(_Worker(Ledger(location, config=config, machine=machine), write_turn))
+
+
+def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:
+    worker = _WORKER[0]
+    return run_job(worker.ledger, tasks, worker.write_turn)
+
+
+def _job_bytes(job: Sequence[FileTask]) -> int:
+    return sum(task.pending_bytes for task in job)
+
+
+def _jobs_by_size(tasks: Sequence[FileTask]) -> list[list[FileTask]]:
+    """Big files alone, small ones grouped; biggest first so no worker is left with a giant."""
+    ordered = sorted(tasks, key=lambda t: t.pending_bytes, reverse=True)
+    jobs: list[list[FileTask]] = []
+    current: list[FileTask] = []
+    current_bytes = 0
+    for task in ordered:
+        if task.pending_bytes >= JOB_BYTES:
+            jobs.append([task])
+            continue
+        current.append(task)
+        current_bytes += task.pending_bytes
+        if current_bytes >= JOB_BYTES:
+            jobs.append(current)
+            current, current_bytes = [], 0
+    if current:
+        jobs.append(current)
+    return jobs
+
+
+# -- committing ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: list[UsageEvent] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    cursors: list[Cursor] = field(default_factory=list)
+
+    def is_full(self) -> bool:
+        return len(self.events) >= BATCH_EVENTS or len(self.cursors) >= BATCH_FILES
+
+
+def _absorb(outcome: TaskResult, summary: SyncSummary, batch: _Batch) -> None:
+    if outcome.result is None or outcome.cursor is None:
+        summary.unreadable.append(outcome.error or outcome.task.file.path)
+        return
+    result = outcome.result
+    summary.files_read += 1
+    summary.bytes_read += outcome.task.pending_bytes
+    summary.duplicates += result.duplicates
+    for skip in result.skips:
+        summary.skips.add(skip)
+    if result.pending_partial_line:
+        summary.pending_lines.append(f"{outcome.task.file.path}:{result.state.line_no + 1}")
+    batch.events.extend(result.events)
+    batch.sessions.extend(result.sessions)
+    batch.cursors.append(outcome.cursor)
+
+
+def _commit(ledger: Ledger, batch: _Batch, summary: SyncSummary) -> None:
+    if not batch.cursors:
+        return
+    outcome: BatchOutcome = ledger.record_batch(batch.events, batch.sessions, batch.cursors)
+    summary.new_events += outcome.created
+    summary.updated_events += outcome.updated
+    summary.duplicates += outcome.duplicates
+    for name, count in outcome.created_by_source.items():
+        summary.new_by_source[name] = summary.new_by_source.get(name, 0) + count

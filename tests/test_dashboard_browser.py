@@ -1,0 +1,264 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright),
+served by a real uvicorn server on a loopback port: pages render with data from a realistic
+ledger, charts draw, filters change the numbers, a session opens, placeholders show, markup in
+user content stays text, and new usage appears without a reload.
+
+Screenshots go to ``test-artifacts/`` (git-ignored). Skipped only when /usr/bin/chromium is
+missing (``apt-get install -y chromium``; CI installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboard_data import OPUS, XSS, Built, build_ledger, dashboard_app, serving
+from tokentrail.ingest import UsageReport, event_from_report
+from tokentrail.ledger import Ledger
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="the browser tests need Debian's chromium at /usr/bin/chromium "
+    "(apt-get install -y chromium); CI installs it",
+)
+
+PAINTED = """(selector) => {
+  const canvas = document.querySelector(selector + " canvas");
+  if (!canvas || !canvas.width || !canvas.height) return 0;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
+  return painted;
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Ledger, str]]:
+    from conftest import _AGENT_VARIABLES
+
+    root = tmp_path_factory.mktemp("browser")
+    home = root / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _AGENT_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("HOME", str(home))
+        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
+        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
+        mp.setenv("TZ", "UTC")
+        built = build_ledger(home, root / "ledger.db")
+        with Ledger(root / "ledger.db") as ledger, serving(dashboard_app(ledger)) as url:
+            yield built, ledger, url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    tab.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
+    tab.problems = problems
+    yield tab
+    context.close()
+    assert not problems, problems
+
+
+def open_page(tab: Any, url: str) -> None:
+    tab.goto(url)
+    tab.wait_for_selector("body[data-charts-ready]", state="attached", timeout=15_000)
+
+
+def shot(tab: Any, name: str) -> None:
+    tab.wait_for_timeout(450)  # let the charts' short entry animation finish
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_overview_renders_and_its_charts_draw(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/")
+    assert page.locator("#card-lifetime .big").inner_text().startswith("$")
+    assert "This run" in page.locator("#this-run").inner_text()
+    for chart in ("#chart-daily", "#chart-timeline", "#chart-heatmap"):
+        assert page.evaluate(PAINTED, chart) > 500, chart
+    assert page.locator("body").get_attribute("data-charts-ready") == "3"
+    assert page.locator("#recent-sessions tbody tr").count() == 7
+    assert page.locator("#top-sessions tbody tr").first.inner_text().count("$") >= 1
+    shot(page, "overview")
+
+
+def test_heatmap_metric_switches_in_place(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/")
+    before = page.url
+    page.click("#heatmap-metric a[data-metric=sessions]")
+    page.wait_for_url(re.compile(r"metric=sessions"))
+    assert page.locator("#heatmap-metric a.active").inner_text() == "Sessions"
+    assert page.evaluate(PAINTED, "#chart-heatmap") > 500
+    assert before != page.url  # the URL keeps the choice: a reload shows the same
+    page.reload()
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    assert page.locator("#heatmap-metric a.active").inner_text() == "Sessions"
+
+
+def test_a_filter_changes_the_numbers(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/")
+    card = page.locator("#card-1 .big")  # the selected range (last 30 days)
+    everything = card.inner_text()
+    tokens_before = page.locator("#card-1 dd").first.inner_text()
+    page.select_option("select[name=model]", OPUS)
+    page.click(".filters button[type=submit]")
+    page.wait_for_url(re.compile("model=claude-opus"))
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    only_opus = page.locator("#card-1 .big").inner_text()
+    assert only_opus != everything
+    assert page.locator("#card-1 dd").first.inner_text() != tokens_before
+    assert page.locator("#recent-sessions tbody tr").count() == 1  # only the Opus session
+    # the filter follows the navigation
+    page.click("nav a:has-text('Sessions')")
+    page.wait_for_url(re.compile(r"/sessions\?.*model=claude-opus"))
+    assert "1 session" in page.locator("#session-count").inner_text()
+    shot(page, "filtered-by-model")
+
+
+def test_a_session_detail_opens(page: Any, site: Any) -> None:
+    built, _, url = site
+    open_page(page, url + "/")
+    page.click("#top-sessions a.session-link >> nth=0")
+    page.wait_for_url(re.compile(f"/sessions/{built.opus_session}"))
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    assert page.evaluate(PAINTED, "#chart-session") > 500
+    assert page.locator("#requests tbody tr").count() == 7  # with its subagent's
+    assert page.locator("#subagents tbody tr").count() == 1
+    assert "Rolled-up total" in page.locator("#subagents tfoot").inner_text()
+    assert page.locator("#card-total .big").inner_text().startswith("$")
+    shot(page, "session-detail")
+
+
+def test_missing_data_shows_a_placeholder(page: Any, site: Any) -> None:
+    built, _, url = site
+    open_page(page, url + "/sessions?range=all")
+    row = page.locator("#sessions tbody tr", has_text="Waiting for review")
+    placeholder = row.locator(".na", has_text="no usage")
+    assert placeholder.is_visible()
+    assert "No usage has been recorded" in placeholder.get_attribute("title")
+    runtime = row.locator(".na", has_text="not reported")
+    assert runtime.is_visible() and "end time" in runtime.get_attribute("title")
+    unpriced = page.locator("#sessions .na.unpriced").first
+    assert unpriced.is_visible() and "mystery-model-9" in unpriced.get_attribute("title")
+    assert row.locator("td.num").last.inner_text() != "$0.00"
+    shot(page, "sessions")
+    open_page(page, url + f"/sessions/{built.idle_session}")
+    assert page.locator("#card-total .big .na").inner_text() == "no usage"
+    shot(page, "session-without-usage")
+
+
+def test_markup_in_titles_and_paths_is_shown_as_text(browser: Any, site: Any) -> None:
+    built, _, url = site
+    # without the page's Content-Security-Policy: escaping alone must keep the script inert
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+    tab = context.new_page()
+    dialogs: list[str] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        for path in ("/", "/sessions?range=all", f"/sessions/{built.xss_session}"):
+            open_page(tab, url + path)
+            tab.wait_for_timeout(200)
+            assert tab.get_by_text(XSS).first.is_visible(), path
+            injected = tab.evaluate(
+                "() => [...document.scripts].filter(s => s.textContent.includes('alert(1)')"
+                " && !s.type.includes('json')).length"
+            )
+            assert injected == 0, path
+        assert tab.locator("#session-title").inner_text() == XSS
+        shot(tab, "markup-as-text")
+        assert not dialogs
+    finally:
+        context.close()
+
+
+def test_narrow_window_and_dark_mode(browser: Any, site: Any) -> None:
+    _, _, url = site
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, color_scheme="dark", device_scale_factor=2
+    )
+    tab = context.new_page()
+    try:
+        open_page(tab, url + "/")
+        assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert tab.evaluate(PAINTED, "#chart-heatmap") > 500
+        assert tab.locator("#recent-sessions thead th.opt").first.is_hidden()
+        tab.screenshot(path=str(ARTIFACTS / "overview-narrow-dark.png"))
+        open_page(tab, url + "/sessions?range=all")
+        assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390
+        tab.screenshot(path=str(ARTIFACTS / "sessions-narrow-dark.png"))
+    finally:
+        context.close()
+
+
+def test_new_usage_appears_without_a_reload(browser: Any, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    with Ledger(tmp_path / "live.db") as ledger:
+
+        def record(index: int) -> None:
+            report = UsageReport(
+                event_id=f"live-{index}",
+                session_key="live-session",
+                source="sdk",
+                model="claude-sonnet-4-5-20250929",
+                timestamp=now - timedelta(minutes=1),
+                input_tokens=10_000,
+                output_tokens=2_000,
+            )
+            ledger.record_events([event_from_report(report)])
+
+        ledger.update_session("live-session", source="sdk", title="Live session")
+        record(0)
+        with serving(dashboard_app(ledger, poll_ms=200)) as url:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            tab = context.new_page()
+            try:
+                open_page(tab, url + "/")
+                tab.evaluate("() => { window.__sameDocument = true; }")
+                before = tab.locator("#card-lifetime dd").first.inner_text()
+                record(1)
+                deadline = time.monotonic() + 10
+                while tab.locator("#card-lifetime dd").first.inner_text() == before:
+                    assert time.monotonic() < deadline, "the page did not update itself"
+                    tab.wait_for_timeout(100)
+                assert tab.evaluate("() => window.__sameDocument") is True  # not reloaded
+                assert tab.locator("#card-lifetime dd").first.inner_text() == "24k"
+                assert "Updated" in tab.locator("#live").inner_text()
+                assert tab.evaluate(PAINTED, "#chart-timeline") > 500  # charts redrawn
+            finally:
+                context.close()

@@ -1,0 +1,205 @@
+"""Reports from a real ledger: local days in any zone, null means not reported, sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokentrail.ledger import Ledger
+from tokentrail.periods import resolve_timezone
+from tokentrail.reports import ReportQuery, period_report, session_report
+from tokentrail.usage import Session, Tokens, UsageEvent
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def claude(
+    key: str,
+    when: datetime,
+    session: str = "s1",
+    output: int = 10,
+    model: str = "claude-sonnet-4-5-20250929",
+    **kw: Any,
+) -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        source="claude_code",
+        timestamp=when,
+        model=model,
+        provider="anthropic",
+        tokens=Tokens(input=100, cache_read=200, cache_write_5m=300, output=output),
+        session_key=session,
+        project="/home/dev/webapp",
+        **kw,
+    )
+
+
+def codex(key: str, when: datetime, session: str = "c1") -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        source="codex",
+        timestamp=when,
+        model="gpt-5-codex",
+        provider="openai",
+        tokens=Tokens(input=1000, cache_read=500, output=200, reasoning=150),
+        session_key=session,
+        project="/home/dev/api",
+    )
+
+
+def query(tz: str = "UTC", **kw: Any) -> ReportQuery:
+    zone, name = resolve_timezone(tz)
+    return ReportQuery(zone=zone, zone_name=name, **kw)
+
+
+@pytest.fixture
+def ledger(db_path: Path) -> Ledger:
+    return Ledger(db_path)
+
+
+def periods(report: Any) -> list[tuple[str, int]]:
+    return [(row.period, row.figures.requests) for row in report.rows]
+
+
+def test_india_half_hour_offset_moves_late_requests_to_the_next_day(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            claude("a", at(2026, 5, 4, 18, 15)),  # 23:45 IST
+            claude("b", at(2026, 5, 4, 18, 45)),  # 00:15 IST the next day
+        ]
+    )
+    assert periods(period_report(ledger.store, "daily", query("UTC"))) == [("2026-05-04", 2)]
+    assert periods(period_report(ledger.store, "daily", query("Asia/Kolkata"))) == [
+        ("2026-05-04", 1),
+        ("2026-05-05", 1),
+    ]
+
+
+def test_days_are_right_on_both_sides_of_dst_changes(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            claude("a", at(2026, 3, 8, 4, 30)),  # 23:30 EST, Mar 7
+            claude("b", at(2026, 3, 9, 3, 30)),  # 23:30 EDT, Mar 8 (a 23-hour day)
+            claude("c", at(2026, 3, 9, 4, 30)),  # 00:30 EDT, Mar 9
+            claude("d", at(2026, 11, 1, 4, 30)),  # 00:30 EDT, Nov 1 (a 25-hour day)
+            claude("e", at(2026, 11, 2, 4, 30)),  # 23:30 EST, Nov 1
+        ]
+    )
+    report = period_report(ledger.store, "daily", query("America/New_York"))
+    assert periods(report) == [
+        ("2026-03-07", 1),
+        ("2026-03-08", 1),
+        ("2026-03-09", 1),
+        ("2026-11-01", 2),
+    ]
+
+
+def test_since_until_are_inclusive_local_days(ledger: Ledger) -> None:
+    ledger.record_batch([claude(f"k{d}", at(2026, 5, d, 12)) for d in range(1, 8)])
+    report = period_report(
+        ledger.store, "daily", query("UTC", since=date(2026, 5, 3), until=date(2026, 5, 5))
+    )
+    assert [p for p, _ in periods(report)] == ["2026-05-03", "2026-05-04", "2026-05-05"]
+    assert report.totals.requests == 3
+
+
+def test_weekly_and_monthly_labels(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            claude("a", at(2026, 5, 3, 12)),
+            claude("b", at(2026, 5, 4, 12)),
+            claude("c", at(2026, 6, 1, 12)),
+        ]
+    )
+    assert periods(period_report(ledger.store, "weekly", query())) == [
+        ("2026-W18", 1),
+        ("2026-W19", 1),
+        ("2026-W23", 1),
+    ]
+    assert periods(period_report(ledger.store, "monthly", query())) == [
+        ("2026-05", 2),
+        ("2026-06", 1),
+    ]
+
+
+def test_buckets_never_reported_are_null_not_zero(ledger: Ledger) -> None:
+    ledger.record_batch([codex("x", at(2026, 5, 4, 12))])
+    data = period_report(ledger.store, "daily", query()).as_dict()
+    row = data["rows"][0]
+    assert row["cache_write_tokens"] is None  # Codex logs never report cache writes
+    assert row["input_tokens"] == 1000 and row["reasoning_tokens"] == 150
+    assert row["total_tokens"] == 1000 + 500 + 200
+    assert data["totals"]["cache_write_tokens"] is None
+    assert set(data) == {"rows", "totals", "unpriced_models", "timezone"}
+    ledger.record_batch([claude("y", at(2026, 5, 4, 13))])
+    row = period_report(ledger.store, "daily", query()).as_dict()["rows"][0]
+    assert row["cache_write_tokens"] == 300  # now one request reported it
+
+
+def test_unpriced_usage_is_named_and_cost_is_null_when_nothing_is_priced(ledger: Ledger) -> None:
+    ledger.record_batch([claude("u", at(2026, 5, 4, 12), model="acme-coder-9000")])
+    data = period_report(ledger.store, "daily", query()).as_dict()
+    assert data["rows"][0]["cost_usd"] is None
+    assert data["rows"][0]["unpriced_requests"] == 1
+    assert data["unpriced_models"] == [{"model": "acme-coder-9000", "requests": 1, "tokens": 610}]
+    ledger.record_batch([claude("p", at(2026, 5, 4, 13))])
+    row = period_report(ledger.store, "daily", query()).as_dict()["rows"][0]
+    assert row["cost_usd"] is not None and row["cost_usd"] > 0
+    assert row["unpriced_requests"] == 1
+
+
+def test_breakdown_and_filters(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            claude("a", at(2026, 5, 4, 12)),
+            codex("b", at(2026, 5, 4, 13)),
+            claude("c", at(2026, 5, 4, 14), model="claude-opus-4-5"),
+        ]
+    )
+    report = period_report(ledger.store, "daily", query(breakdown=True))
+    assert [(r.period, r.model) for r in report.rows] == [
+        ("2026-05-04", "claude-opus-4-5"),
+        ("2026-05-04", "claude-sonnet-4-5-20250929"),
+        ("2026-05-04", "gpt-5-codex"),
+    ]
+    assert report.as_dict()["rows"][0]["model"] == "claude-opus-4-5"
+    only_codex = period_report(ledger.store, "daily", query(sources=("codex",)))
+    assert only_codex.totals.requests == 1
+    only_api = period_report(ledger.store, "daily", query(project="dev/api"))
+    assert only_api.totals.requests == 1
+
+
+def test_sessions_roll_subagents_up_and_show_them_apart(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            claude("p1", at(2026, 5, 4, 9), session="main", output=100),
+            claude("k1", at(2026, 5, 4, 9, 5), session="main:agent-a", output=40),
+            claude("k2", at(2026, 5, 4, 9, 6), session="main:agent-b", output=2),
+            codex("c1", at(2026, 5, 5, 9)),
+        ],
+        [
+            Session("main", "claude_code", title="Fix login", project="/home/dev/webapp"),
+            Session("main:agent-a", "claude_code", parent_key="main", relationship="subagent"),
+            Session("main:agent-b", "claude_code", parent_key="main", relationship="subagent"),
+            Session("c1", "codex"),
+        ],
+    )
+    report = session_report(ledger.store, query())
+    rows = {row.key: row for row in report.rows}
+    assert set(rows) == {"main", "c1"}
+    main = rows["main"]
+    assert main.figures.output_tokens == 142
+    assert main.own.output_tokens == 100
+    assert main.subagents is not None and main.subagents.output_tokens == 42
+    assert main.subagent_count == 2
+    assert main.title == "Fix login"
+    assert report.totals.requests == 4
+    data = report.as_dict()
+    assert data["rows"][0]["period"] == "main"  # oldest activity first
+    limited = session_report(ledger.store, query(since=date(2026, 5, 5)))
+    assert [r.key for r in limited.rows] == ["c1"]

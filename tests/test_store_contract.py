@@ -1,0 +1,687 @@
+"""The store contract: every test here runs on the SQLite store and on the PostgreSQL store.
+
+The PostgreSQL runs need a server (``TOKENTRAIL_TEST_POSTGRES_URL``, see ``pgtest.py``) and are
+skipped without one; each gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pgtest
+from tokentrail.errors import StoreError
+from tokentrail.ledger import Ledger, open_store
+from tokentrail.periods import DAY_MS, day_to_date, offset_segments, resolve_timezone
+from tokentrail.reports import ReportQuery, period_report, session_report
+from tokentrail.store.base import (
+    MEASURE_SQL,
+    MEASURES,
+    Cursor,
+    Entry,
+    Filters,
+    OffsetSegment,
+    PushWatermark,
+)
+from tokentrail.usage import Cost, Session, Tokens, UsageEvent
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str
+    location: str
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.kind == "postgres":
+            return pgtest.query(self.location, sql)
+        conn = sqlite3.connect(self.location)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def measures(self) -> str:
+        """The measure definitions of this backend, as plain integers."""
+        if self.kind == "postgres":
+            from tokentrail.store.postgres import _PG_MEASURE_SQL
+
+            return ", ".join(f"CAST({_PG_MEASURE_SQL[m]} AS BIGINT)" for m in MEASURES)
+        return ", ".join(MEASURE_SQL[m] for m in MEASURES)
+
+    def sums(self, prefix: str = "") -> str:
+        cast = "CAST(SUM({}) AS BIGINT)" if self.kind == "postgres" else "SUM({})"
+        return ", ".join(cast.format(prefix + m) for m in MEASURES)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield Backend("sqlite", str(tmp_path / "ledger.db"))
+        return
+    with pgtest.fresh_database() as url:
+        yield Backend("postgres", url)
+
+
+@pytest.fixture
+def ledger(backend: Backend) -> Iterator[Ledger]:
+    with Ledger(backend.location) as opened:
+        yield opened
+
+
+def ev(
+    key: str,
+    output: int = 10,
+    *,
+    at: datetime = T0,
+    session: str | None = "s1",
+    model: str | None = SONNET,
+    source: str = "claude_code",
+    rank: str = "0|",
+    **kw: Any,
+) -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        source=source,
+        timestamp=at,
+        model=model,
+        provider="anthropic",
+        tokens=Tokens(input=100, cache_read=1000, cache_write_5m=20, output=output),
+        session_key=session,
+        rank=rank,
+        **kw,
+    )
+
+
+def assert_totals_match_events(backend: Backend) -> None:
+    """Rollups, session totals and run totals equal sums recomputed from the raw events."""
+    keys = "bucket_ms, source, model, project, machine"
+    raw_keys = "ts_ms - ts_ms % 900000, source, COALESCE(model, ''), COALESCE(project, ''), machine"
+    if backend.kind == "postgres":
+        keys += ", user_name"
+        raw_keys += ", COALESCE(user_name, '')"
+    n = len(keys.split(","))
+    positions = ", ".join(str(i) for i in range(1, n + 1))
+    rolled = backend.rows(f"SELECT {keys}, {_columns()} FROM rollups ORDER BY {positions}")
+    raw = backend.rows(
+        f"SELECT {raw_keys}, {backend.measures()} FROM events "
+        f"GROUP BY {positions} ORDER BY {positions}"
+    )
+    assert rolled == raw
+    per_session = backend.rows(
+        f"SELECT session_key, model, {backend.sums()} FROM session_totals "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    raw_sessions = backend.rows(
+        f"SELECT session_key, COALESCE(model, ''), {backend.measures()} FROM events "
+        "WHERE session_key IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert per_session == raw_sessions
+    per_run = backend.rows(f"SELECT run_id, {_columns()} FROM run_totals ORDER BY 1")
+    raw_runs = backend.rows(
+        f"SELECT run_id, {backend.measures()} FROM events WHERE run_id IS NOT NULL "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    # a run whose every event moved away keeps a row of zeros, as on SQLite
+    assert [r for r in per_run if r[1] != 0] == raw_runs
+
+
+def _columns() -> str:
+    return ", ".join(MEASURES)
+
+
+def query(tz: str = "UTC", **kw: Any) -> ReportQuery:
+    zone, name = resolve_timezone(tz)
+    return ReportQuery(zone=zone, zone_name=name, **kw)
+
+
+def days(ledger: Ledger, tz: str, **kw: Any) -> list[tuple[str, int]]:
+    report = period_report(ledger.store, "daily", query(tz, **kw))
+    return [(row.period, row.figures.requests) for row in report.rows]
+
+
+# -- recording and merging ------------------------------------------------------------------
+
+
+def test_a_new_store_is_migrated_and_empty(backend: Backend, ledger: Ledger) -> None:
+    status = ledger.store.status()
+    assert status.events == 0 and status.sessions == 0 and status.files == 0
+    assert status.first_event is None and status.schema_version == len(status.migrations) > 0
+    assert ledger.store.time_range(Filters()) is None
+    assert ledger.store.totals(Filters()).requests == 0
+    # opening again applies nothing twice
+    again = open_store(backend.location)
+    try:
+        assert again.status().migrations == status.migrations
+    finally:
+        again.close()
+
+
+def test_recording_twice_changes_nothing(backend: Backend, ledger: Ledger) -> None:
+    first = ledger.record_batch([ev("a", 10), ev("b", 20)])
+    second = ledger.record_batch([ev("a", 10), ev("b", 20)])
+    assert (first.created, first.duplicates) == (2, 0)
+    assert (second.created, second.updated, second.duplicates) == (0, 0, 2)
+    assert ledger.store.status().events == 2
+    assert_totals_match_events(backend)
+
+
+def test_a_growing_snapshot_replaces_the_smaller_one(backend: Backend, ledger: Ledger) -> None:
+    ledger.record_batch([ev("a", 1, at=T0)])
+    outcome = ledger.record_batch([ev("a", 400, at=T0 + timedelta(seconds=9))])
+    ((entry,),) = list(ledger.store.iter_entries())
+    assert outcome.updated == 1
+    assert entry.event.tokens.output == 400 and entry.event.timestamp == T0
+    assert entry.cost.micro_usd is not None and entry.cost.micro_usd > 0
+    assert ledger.store.totals(Filters()).output == 400
+    assert_totals_match_events(backend)
+
+
+def test_attribution_moves_to_the_main_thread_copy(backend: Backend, ledger: Ledger) -> None:
+    ledger.record_batch(
+        [ev("m", 50, session="parent:agent-1", rank="1|", at=T0 + timedelta(hours=2))]
+    )
+    ledger.record_batch([ev("m", 50, session="parent", rank="0|", model="claude-opus-4-5")])
+    ((entry,),) = list(ledger.store.iter_entries())
+    assert entry.event.session_key == "parent" and entry.event.timestamp == T0
+    # the request left its first session, bucket and model: no empty rows remain
+    rows = backend.rows("SELECT COUNT(*) FROM rollups WHERE requests = 0")
+    assert rows == [(0,)]
+    assert backend.rows("SELECT COUNT(*) FROM session_totals") == [(1,)]
+    assert_totals_match_events(backend)
+
+
+def test_sessions_merge_their_partial_views(ledger: Ledger) -> None:
+    ledger.record_batch([], [Session("s1", "codex", started_at=T0, ended_at=T0)])
+    ledger.record_batch(
+        [], [Session("s1", "codex", title="Fix login", ended_at=T0 + timedelta(hours=1))]
+    )
+    with ledger.store.write() as tx:
+        session = tx.get_sessions(["s1"])["s1"]
+    assert session.title == "Fix login"
+    assert (session.started_at, session.ended_at) == (T0, T0 + timedelta(hours=1))
+    assert ledger.store.sessions_by_key(["s1", "nope"]) == {"s1": session}
+    changed = ledger.update_session("s1", state="completed", turns=3)
+    assert ledger.store.sessions_by_key(["s1"])["s1"] == changed
+    assert changed.state == "completed" and changed.turns == 3
+
+
+def test_unknown_model_is_unpriced_and_named(backend: Backend, ledger: Ledger) -> None:
+    ledger.record_batch([ev("x", 10, model="acme-coder-9000"), ev("y", 10, model=None)])
+    unpriced = ledger.store.unpriced_models(Filters())
+    assert [(u.model, u.requests, u.tokens) for u in unpriced] == [
+        ("(no model)", 1, 1130),
+        ("acme-coder-9000", 1, 1130),
+    ]
+    totals = ledger.store.totals(Filters())
+    assert (totals.requests, totals.unpriced_requests, totals.cost_micro) == (2, 2, 0)
+    assert_totals_match_events(backend)
+
+
+def test_null_buckets_and_reported_costs_survive(backend: Backend, ledger: Ledger) -> None:
+    event = UsageEvent(
+        key="codex:1",
+        source="codex",
+        timestamp=T0,
+        tokens=Tokens(input=1000, cache_read=500, output=200, reasoning=150),
+        model="gpt-5-codex",
+        reported_cost_usd=0.0000125,  # 12.5 micro-dollars: rounds away from zero on both
+        pricing_context=(("service_tier", "standard"),),
+        raw_usage=b'{"input_tokens": 1500}',
+    )
+    ledger.record_batch([event])
+    ((entry,),) = list(ledger.store.iter_entries())
+    assert entry.event == event.evolve(machine="test-machine")
+    totals = ledger.store.totals(Filters())
+    assert (totals.n_cache_write, totals.reported_cost_micro, totals.n_reported_cost) == (0, 13, 1)
+    assert_totals_match_events(backend)
+
+
+def test_reprice_writes_new_costs_and_keeps_totals_right(backend: Backend, tmp_path: Path) -> None:
+    from tokentrail.config import load_config
+
+    with Ledger(backend.location) as ledger:
+        ledger.record_batch([ev("x", 1_000_000, model="acme-coder-9000")])
+    config = tmp_path / "config.toml"
+    config.write_text('[[prices]]\nmodel = "acme-*"\ninput = 1\noutput = 2\n')
+    with Ledger(backend.location, config=load_config(config)) as ledger:
+        (change,) = ledger.reprice(dry_run=False)
+        assert ledger.reprice(dry_run=False) == []
+        assert ledger.store.totals(Filters()).cost_micro == change.new_micro == 2_001_120
+    assert_totals_match_events(backend)
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def test_runs_start_crash_close_and_update(backend: Backend, ledger: Ledger) -> None:
+    first = ledger.start_run("orch", run_id="r1", started_at=T0)
+    ledger.record_batch([ev("a", 5, run_id="r1", at=T0 + timedelta(minutes=30))])
+    second = ledger.start_run("orch", run_id="r2", started_at=T0 + timedelta(hours=1))
+    crashed = ledger.store.runs_by_id(["r1"])["r1"]
+    assert crashed.state == "crashed"
+    assert crashed.stopped_at == T0 + timedelta(minutes=30)  # its last recorded event
+    ledger.update_run("r2", peak_concurrency=4, sessions_launched=2)
+    updated = ledger.update_run(
+        "r2", peak_concurrency=1, state="stopped", stopped_at=T0 + timedelta(hours=2)
+    )
+    assert updated.peak_concurrency == 4 and updated.state == "stopped"
+    runs = ledger.store.list_runs()
+    assert [r.run.run_id for r in runs] == ["r2", "r1"]
+    assert runs[1].totals.requests == 1 and runs[0].totals.requests == 0
+    assert (
+        runs[1].first_ms == runs[1].last_ms == int((T0 + timedelta(minutes=30)).timestamp() * 1000)
+    )
+    assert [r.run.run_id for r in ledger.store.list_runs(limit=1)] == ["r2"]
+    assert ledger.store.list_runs(app="other") == []
+    assert ledger.store.count_runs() == 2
+    assert ledger.store.run_totals("r1").output == 5
+    assert ledger.store.run_totals("nope").requests == 0
+    assert first.machine == second.machine == "test-machine"
+    assert_totals_match_events(backend)
+
+
+def test_sessions_of_a_run_and_their_runtime(ledger: Ledger) -> None:
+    ledger.start_run("orch", run_id="r1", started_at=T0)
+    ledger.update_session(
+        "s1", source="sdk", run_id="r1", started_at=T0, ended_at=T0 + timedelta(seconds=90)
+    )
+    ledger.update_session("s2", source="sdk", run_id="r1", started_at=T0)
+    ledger.update_session("s3", source="sdk", started_at=T0 + timedelta(days=3))
+    assert ledger.store.session_stats(Filters(), run_id="r1") == (2, 90.0)
+    assert ledger.store.session_stats(Filters(), run_id="none") == (0, None)
+    later = Filters(since_ms=int((T0 + timedelta(days=1)).timestamp() * 1000))
+    assert ledger.store.session_stats(later) == (1, None)
+    assert ledger.store.count_sessions(Filters(sources=("sdk",))) == 3
+    assert ledger.store.count_sessions(Filters(sources=("codex",))) == 0
+
+
+# -- cursors --------------------------------------------------------------------------------
+
+
+def test_cursors_round_trip_with_the_events_they_cover(ledger: Ledger) -> None:
+    cursor = Cursor(
+        path="/home/dev/.claude/projects/x/a.jsonl",
+        source="claude_code",
+        device=2049,
+        inode=2**40 + 7,
+        size=123_456,
+        mtime_ns=1_777_000_000_123_456_789,
+        offset=120_000,
+        line_no=77,
+        parser_version=3,
+        head_hash="abc",
+        memory={"seen": ["m1", "m2"], "n": 2},
+    )
+    ledger.record_batch([ev("a")], [], [cursor])
+    assert ledger.store.cursors() == {cursor.path: cursor}
+    moved = replace(cursor, offset=123_456, line_no=80, memory={})
+    ledger.record_batch([], [], [moved])
+    assert ledger.store.cursors() == {cursor.path: moved}
+    assert ledger.store.status().files == 1
+
+
+def test_a_failed_batch_leaves_the_ledger_as_it_was(ledger: Ledger) -> None:
+    cursor = Cursor("/f", "codex", 1, 2, 3, 4, 5, 6, 7, "h")
+    with pytest.raises(RuntimeError), ledger.store.write() as tx:
+        tx.insert_entries([Entry(ev("a"), Cost("priced", 5, "v"))])
+        tx.put_cursors([cursor])
+        raise RuntimeError("killed")
+    assert ledger.store.status().events == 0 and ledger.store.cursors() == {}
+    assert ledger.store.totals(Filters()).requests == 0
+
+
+# -- days in time zones ---------------------------------------------------------------------
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_days_in_several_zones(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            ev("a", at=at(2026, 3, 8, 4, 30)),  # 23:30 EST Mar 7; 10:00 IST Mar 8
+            ev("b", at=at(2026, 3, 9, 3, 30)),  # 23:30 EDT Mar 8 (a 23-hour day)
+            ev("c", at=at(2026, 3, 9, 4, 30)),  # 00:30 EDT Mar 9
+            ev("d", at=at(2026, 11, 1, 4, 30)),  # 00:30 EDT Nov 1 (a 25-hour day)
+            ev("e", at=at(2026, 11, 2, 4, 30)),  # 23:30 EST Nov 1
+            ev("f", at=at(2026, 5, 4, 18, 15)),  # 23:45 IST May 4; 00:00 NPT May 5
+            ev("g", at=at(2026, 5, 4, 18, 44)),  # 00:14 IST May 5
+        ]
+    )
+    assert days(ledger, "America/New_York") == [
+        ("2026-03-07", 1),
+        ("2026-03-08", 1),
+        ("2026-03-09", 1),
+        ("2026-05-04", 2),
+        ("2026-11-01", 2),
+    ]
+    assert days(ledger, "Asia/Kolkata") == [
+        ("2026-03-08", 1),
+        ("2026-03-09", 2),
+        ("2026-05-04", 1),
+        ("2026-05-05", 1),
+        ("2026-11-01", 1),
+        ("2026-11-02", 1),
+    ]
+    assert days(ledger, "Asia/Kathmandu") == [  # +05:45
+        ("2026-03-08", 1),
+        ("2026-03-09", 2),
+        ("2026-05-05", 2),
+        ("2026-11-01", 1),
+        ("2026-11-02", 1),
+    ]
+    assert days(ledger, "UTC")[2] == ("2026-05-04", 2)
+    weekly = period_report(ledger.store, "weekly", query("Europe/Berlin"))
+    assert [(r.period, r.figures.requests) for r in weekly.rows] == [
+        ("2026-W10", 1),
+        ("2026-W11", 2),
+        ("2026-W19", 2),
+        ("2026-W44", 1),
+        ("2026-W45", 1),
+    ]
+
+
+def test_day_totals_turn_offset_segments_into_local_days(ledger: Ledger) -> None:
+    ledger.record_batch([ev("a", at=at(2026, 5, 4, 18, 15)), ev("b", at=at(2026, 5, 4, 18, 45))])
+    ist = [OffsetSegment(0, 19_800_000)]
+    rows = ledger.store.day_totals(Filters(), ist, by_model=False)
+    assert [(day_to_date(r.day).isoformat(), r.totals.requests) for r in rows] == [
+        ("2026-05-04", 1),
+        ("2026-05-05", 1),
+    ]
+    # a change of offset in the middle of the day moves the second request back a day
+    change = int(at(2026, 5, 4, 18, 30).timestamp() * 1000)
+    moved = ledger.store.day_totals(
+        Filters(), [OffsetSegment(0, 19_800_000), OffsetSegment(change, 0)], by_model=True
+    )
+    assert [(r.day, r.model, r.totals.requests) for r in moved] == [(moved[0].day, SONNET, 2)]
+    zone, _ = resolve_timezone("America/New_York")
+    span = ledger.store.time_range(Filters())
+    assert span is not None
+    segments = offset_segments(zone, span[0] - DAY_MS, span[1] + DAY_MS)
+    assert sum(r.totals.requests for r in ledger.store.day_totals(Filters(), segments, False)) == 2
+    with pytest.raises(ValueError):
+        ledger.store.day_totals(Filters(), [], by_model=False)
+
+
+def test_filters_and_since_until(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [ev(f"k{d}", at=at(2026, 5, d, 12), project="/home/dev/webapp") for d in range(1, 8)]
+        + [ev("codex", source="codex", model="gpt-5-codex", project="/home/dev/api")]
+    )
+    assert days(ledger, "UTC", since=date(2026, 5, 3), until=date(2026, 5, 5)) == [
+        ("2026-05-03", 1),
+        ("2026-05-04", 2),
+        ("2026-05-05", 1),
+    ]
+    assert ledger.store.totals(Filters(sources=("codex",))).requests == 1
+    assert ledger.store.totals(Filters(project="dev/web")).requests == 7
+    assert ledger.store.totals(Filters(machines=("test-machine",))).requests == 8
+    assert ledger.store.totals(Filters(machines=("elsewhere",))).requests == 0
+    first, last = ledger.store.time_range(Filters(sources=("codex",))) or (0, 0)
+    assert first == last == int(T0.timestamp() * 1000)
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+def test_session_totals_and_the_session_report(backend: Backend, ledger: Ledger) -> None:
+    ledger.record_batch(
+        [
+            ev("p1", 100, session="main"),
+            ev("p2", 7, session="main", model="claude-opus-4-5", at=T0 + timedelta(minutes=1)),
+            ev("k1", 40, session="main:agent-a", at=T0 + timedelta(minutes=5)),
+            ev("k2", 2, session="main:agent-b", at=T0 + timedelta(minutes=6)),
+            ev("c1", source="codex", session="c1", at=T0 + timedelta(days=1)),
+        ],
+        [
+            Session("main", "claude_code", title="Fix login", project="/home/dev/webapp"),
+            Session("main:agent-a", "claude_code", parent_key="main", relationship="subagent"),
+            Session("main:agent-b", "claude_code", parent_key="main", relationship="subagent"),
+            Session("c1", "codex"),
+        ],
+    )
+    per_model = ledger.store.session_totals(Filters(), by_model=True)
+    assert sorted((r.session.key, r.model, r.totals.output) for r in per_model) == [
+        ("c1", SONNET, 10),
+        ("main", "claude-opus-4-5", 7),
+        ("main", SONNET, 100),
+        ("main:agent-a", SONNET, 40),
+        ("main:agent-b", SONNET, 2),
+    ]
+    whole = {r.session.key: r for r in ledger.store.session_totals(Filters(), by_model=False)}
+    assert whole["main"].totals.output == 107 and whole["main"].model is None
+    assert whole["main"].first_ms == int(T0.timestamp() * 1000)
+    assert whole["main"].last_ms == int((T0 + timedelta(minutes=1)).timestamp() * 1000)
+    only_codex = ledger.store.session_totals(Filters(sources=("codex",)), by_model=False)
+    assert [r.session.key for r in only_codex] == ["c1"]
+    report = session_report(ledger.store, query())
+    rows = {row.key: row for row in report.rows}
+    assert set(rows) == {"main", "c1"}
+    assert rows["main"].figures.output_tokens == 149 and rows["main"].subagent_count == 2
+    recent = ledger.store.recent_sessions(Filters(), limit=10)
+    assert [r.session.key for r in recent] == ["c1", "main"]
+    assert [r.session.key for r in ledger.store.recent_sessions(Filters(), 1, 1)] == ["main"]
+    timeline = ledger.store.session_entries(["main", "main:agent-a"])
+    assert [e.event.key for e in timeline] == ["p1", "p2", "k1"]
+    assert_totals_match_events(backend)
+
+
+def test_session_totals_by_machine(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [ev("a", 5, machine="laptop"), ev("b", 7, machine="buildbox"), ev("c", 1, session="s2")]
+    )
+    rows = ledger.store.session_totals(Filters(machines=("laptop",)), by_model=False)
+    assert [(r.session.key, r.totals.output) for r in rows] == []  # no session rows known
+    ledger.record_batch([], [Session("s1", "claude_code"), Session("s2", "claude_code")])
+    rows = ledger.store.session_totals(Filters(machines=("laptop",)), by_model=False)
+    assert [(r.session.key, r.totals.output) for r in rows] == [("s1", 5)]
+    both = ledger.store.session_totals(Filters(machines=("laptop", "buildbox")), by_model=True)
+    assert [(r.session.key, r.totals.output) for r in both] == [("s1", 12)]
+    assert ledger.store.session_totals(Filters(users=("alice",)), by_model=False) == []
+
+
+# -- team-mode additions --------------------------------------------------------------------
+
+
+def test_day_totals_by_machine(ledger: Ledger) -> None:
+    ledger.record_batch([ev("a", machine="laptop"), ev("b", machine="buildbox"), ev("c")])
+    segments = [OffsetSegment(0, 0)]
+    rows = ledger.store.day_totals_by(Filters(), segments, "machine")
+    assert [(r.group, r.totals.requests) for r in rows] == [
+        ("buildbox", 1),
+        ("laptop", 1),
+        ("test-machine", 1),
+    ]
+    by_model = ledger.store.day_totals_by(Filters(machines=("laptop",)), segments, "model")
+    assert [(r.group, r.model, r.totals.requests) for r in by_model] == [(SONNET, SONNET, 1)]
+    report = period_report(ledger.store, "daily", query(breakdown_by="machine"))
+    assert [row.as_dict(False)["machine"] for row in report.rows] == [
+        "buildbox",
+        "laptop",
+        "test-machine",
+    ]
+    assert report.totals.requests == 3
+
+
+def test_change_tracking_for_push(ledger: Ledger) -> None:
+    store = ledger.store
+    ledger_id = store.ledger_id()
+    assert store.ledger_id() == ledger_id and len(ledger_id) == 32
+    ledger.record_batch([ev("a", 1), ev("b", 2)], [Session("s1", "claude_code")])
+    new = store.entries_after(0, 10)
+    assert [e.event.key for _, e in new] == ["a", "b"]
+    assert store.entries_after(new[0][0], 10)[0][1].event.key == "b"
+    assert store.entries_after(new[-1][0], 10) == []
+    assert store.entries_changed_after(0, 10) == []
+    ledger.record_batch([ev("a", 50)])
+    changed = store.entries_changed_after(0, 10)
+    assert [(e.event.key, e.event.tokens.output) for _, e in changed] == [("a", 50)]
+    assert store.entries_changed_after(changed[0][0], 10) == []
+    ledger.record_batch([ev("b", 60)])
+    assert [e.event.key for _, e in store.entries_changed_after(changed[0][0], 10)] == ["b"]
+    sessions = store.sessions_changed_after(0, 10)
+    assert [s.key for _, s in sessions] == ["s1"]
+    ledger.update_session("s1", title="Renamed")
+    again = store.sessions_changed_after(sessions[0][0], 10)
+    assert [(s.key, s.title) for _, s in again] == [("s1", "Renamed")]
+    ledger.start_run("orch", run_id="r1", started_at=T0)
+    runs = store.runs_changed_after(0, 10)
+    ledger.update_run("r1", state="stopped", stopped_at=T0)
+    later = store.runs_changed_after(runs[-1][0], 10)
+    assert [(r.run_id, r.state) for _, r in later] == [("r1", "stopped")]
+
+
+def test_push_watermarks_never_move_back(ledger: Ledger) -> None:
+    store = ledger.store
+    assert store.push_watermark("m", "L") == PushWatermark("m", "L")
+    with store.write() as tx:
+        tx.put_push_watermark(PushWatermark("m", "L", 10, 3, 2, 1, "alice", 1000))
+    with store.write() as tx:
+        tx.put_push_watermark(PushWatermark("m", "L", 5, 4, 0, 0, "bob", 2000))
+        assert tx.get_push_watermark("m", "L") == PushWatermark("m", "L", 10, 4, 2, 1, "bob", 2000)
+    assert store.push_watermarks() == [PushWatermark("m", "L", 10, 4, 2, 1, "bob", 2000)]
+
+
+def test_users_are_a_team_ledger_attribution(backend: Backend, ledger: Ledger) -> None:
+    entry = Entry(ev("a"), Cost("priced", 5, "v"), user="alice")
+    if backend.kind == "sqlite":
+        with pytest.raises(StoreError, match="keeps no users"), ledger.store.write() as tx:
+            tx.insert_entries([entry])
+        assert ledger.store.totals(Filters(users=("alice",))).requests == 0
+        return
+    with ledger.store.write() as tx:
+        tx.insert_entries([entry, Entry(ev("b"), Cost("priced", 7, "v"))])
+    assert ledger.store.totals(Filters(users=("alice",))).cost_micro == 5
+    rows = ledger.store.day_totals_by(Filters(), [OffsetSegment(0, 0)], "user")
+    assert [(r.group, r.totals.cost_micro) for r in rows] == [(None, 7), ("alice", 5)]
+    with ledger.store.write() as tx:
+        old = tx.get_entries(["a"])["a"]
+        assert old.user == "alice"
+        tx.replace_entries([(old, replace(old, user="bob"))])
+    assert ledger.store.totals(Filters(users=("bob",))).cost_micro == 5
+    assert ledger.store.totals(Filters(users=("alice",))).requests == 0
+    assert_totals_match_events(backend)
+
+
+# -- PostgreSQL only --------------------------------------------------------------------------
+
+
+def test_postgres_errors_never_show_the_password() -> None:
+    from tokentrail.store.postgres import redact_url
+
+    url = "postgresql://pusher:s3cr%40t@127.0.0.1:1/team?sslmode=disable&password=other"
+    assert "s3cr" not in redact_url(url) and "other" not in redact_url(url)
+    assert redact_url(url).startswith("postgresql://pusher:***@127.0.0.1:1/team")
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "s3cr" not in str(caught.value) and "other" not in str(caught.value)
+    assert "pusher:***@127.0.0.1:1/team" in str(caught.value)
+
+
+def test_postgres_backup_points_at_pg_dump(tmp_path: Path) -> None:
+    with pgtest.fresh_database() as url, Ledger(url) as ledger:
+        with pytest.raises(StoreError, match="pg_dump"):
+            ledger.store.backup(tmp_path / "copy.dump")
+        assert ledger.store.status().size_bytes
+
+
+def test_postgres_cursors_are_kept_per_machine() -> None:
+    with pgtest.fresh_database() as url:
+        cursor = Cursor("/home/dev/a.jsonl", "claude_code", 1, 2, 3, 4, 5, 6, 7, "h")
+        laptop_store = open_store(url, machine="laptop")
+        other_store = open_store(url, machine="buildbox")
+        try:
+            with laptop_store.write() as tx:
+                tx.put_cursors([cursor])
+            assert laptop_store.cursors() == {cursor.path: cursor}
+            assert other_store.cursors() == {}
+        finally:
+            laptop_store.close()
+            other_store.close()
+
+
+def test_nul_characters_are_kept_apart_not_fatal(backend: Backend, ledger: Ledger) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): a request, session or run with one is
+    still recorded, merged and found under its own key on both backends."""
+    key = "claude_code:msg\x00odd"
+    ledger.record_batch(
+        [ev(key, 1, session="s\x00x", project="/home/\x00dev")],
+        [Session("s\x00x", "claude_code", title="a\x00b")],
+    )
+    again = ledger.record_batch([ev(key, 9, session="s\x00x", project="/home/\x00dev")])
+    assert (again.created, again.updated) == (0, 1)
+    with ledger.store.write() as tx:
+        (entry,) = tx.get_entries([key]).values()
+        assert entry.event.key == key and entry.event.tokens.output == 9
+        assert set(tx.get_sessions(["s\x00x"])) == {"s\x00x"}
+    ledger.start_run("orch\x00", run_id="r\x001", started_at=T0)
+    assert set(ledger.store.runs_by_id(["r\x001"])) == {"r\x001"}
+    assert ledger.store.totals(Filters(project="\x00dev")).requests == 1
+    assert_totals_match_events(backend)
+
+
+def test_the_sdk_records_runs_sessions_and_attempts(backend: Backend, ledger: Ledger) -> None:
+    with (
+        ledger.run("orch", reason="deploy") as run,
+        run.session("issue-42", issue_id="42", model="gpt-5") as session,
+    ):
+        assert session.record(event_id="r1", input_tokens=100, output_tokens=20) == "created"
+        assert session.record(event_id="r1", input_tokens=100, output_tokens=20) == "duplicate"
+        with pytest.raises(RuntimeError), session.attempt() as attempt:
+            attempt.record(event_id="lost", input_tokens=1, output_tokens=1)
+            raise RuntimeError("the attempt failed")
+        with session.attempt() as attempt:
+            attempt.record(event_id="kept", input_tokens=5, output_tokens=5)
+        session.finish(state="completed", turns=2)
+    (row,) = ledger.store.list_runs()
+    assert (row.run.state, row.run.reason, row.totals.requests) == ("stopped", "deploy", 2)
+    stored = ledger.store.sessions_by_key(["issue-42"])["issue-42"]
+    assert (stored.state, stored.turns, stored.run_id) == ("completed", 2, row.run.run_id)
+    assert_totals_match_events(backend)
+
+
+def test_concurrent_writers_never_lose_a_merge(backend: Backend, tmp_path: Path) -> None:
+    """Two ledgers (two connections) record overlapping, growing copies of the same requests
+    at once; the result is what recording them one after the other gives."""
+    import random
+    import threading
+
+    rng = random.Random(3)
+    batches = [
+        [ev(f"k{rng.randrange(60)}", rng.randrange(1, 5000)) for _ in range(40)] for _ in range(30)
+    ]
+    errors: list[BaseException] = []
+
+    def writer(part: list[list[UsageEvent]]) -> None:
+        try:
+            with Ledger(backend.location) as mine:
+                for batch in part:
+                    mine.record_batch(batch)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(batches[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Ledger(tmp_path / "sequential.db") as sequential:
+        for batch in batches:
+            sequential.record_batch(batch)
+        want = {e.event.key: e for b in sequential.store.iter_entries() for e in b}
+    with Ledger(backend.location) as ledger:
+        got = {e.event.key: e for b in ledger.store.iter_entries() for e in b}
+    assert got == want
+    assert_totals_match_events(backend)

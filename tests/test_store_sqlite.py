@@ -1,0 +1,121 @@
+"""The SQLite store: migrations on open, upgrade of a real old ledger, WAL, backup."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tokentrail.errors import StoreError
+from tokentrail.ledger import Ledger
+from tokentrail.store.base import Filters, OffsetSegment
+from tokentrail.store.migrations import SQLITE_MIGRATIONS
+from tokentrail.store.sqlite import SQLiteStore
+from tokentrail.usage import Tokens, UsageEvent
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_new_ledger_gets_every_migration_and_wal(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    try:
+        assert store.applied_migrations() == [name for name, _ in SQLITE_MIGRATIONS]
+        status = store.status()
+        assert status.schema_version == len(SQLITE_MIGRATIONS)
+        assert status.events == 0 and status.first_event is None
+    finally:
+        store.close()
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_an_old_ledger_is_upgraded_on_open_and_keeps_its_history(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.executescript((DATA / "ledger_schema1.sql").read_text())
+    conn.close()
+    with Ledger(db_path) as ledger:
+        migrations = ledger.store.status().migrations
+        days = ledger.store.day_totals(Filters(), [OffsetSegment(0, 0)], by_model=False)
+        # the upgraded ledger takes new writes next to the old ones
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="claude_code:new",
+                    source="claude_code",
+                    timestamp=datetime(2026, 5, 4, 10, tzinfo=UTC),
+                    tokens=Tokens(input=1, output=1),
+                    model="claude-sonnet-4-5-20250929",
+                    session_key="sess-old",
+                )
+            ]
+        )
+        after = ledger.store.day_totals(Filters(), [OffsetSegment(0, 0)], by_model=False)
+    assert migrations == tuple(name for name, _ in SQLITE_MIGRATIONS)
+    (day,) = days
+    assert (day.totals.requests, day.totals.output, day.totals.cost_micro) == (1, 50, 1350)
+    assert after[0].totals.requests == 2
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(*) FROM meta").fetchone() == (0,)
+    conn.close()
+
+
+def test_opening_twice_applies_nothing_again(db_path: Path) -> None:
+    SQLiteStore(db_path).close()
+    store = SQLiteStore(db_path)
+    conn = sqlite3.connect(db_path)
+    count = conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0]
+    conn.close()
+    store.close()
+    assert count == len(SQLITE_MIGRATIONS)
+
+
+def test_deleting_the_file_resets_history_and_breaks_nothing(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="k",
+                    source="codex",
+                    timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                    tokens=Tokens(input=5, output=5),
+                    model="gpt-5-codex",
+                )
+            ]
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    with Ledger(db_path) as ledger:
+        assert ledger.store.status().events == 0
+
+
+def test_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("these are my notes, not a database" * 100)
+    with pytest.raises(StoreError, match=r"notes\.db.*-d/--database"):
+        SQLiteStore(bogus)
+
+
+def test_backup_is_a_usable_copy(tmp_path: Path, db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="k",
+                    source="codex",
+                    timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                    tokens=Tokens(input=5, output=5),
+                    model="gpt-5-codex",
+                )
+            ]
+        )
+        ledger.store.backup(tmp_path / "copy.db")
+        with pytest.raises(StoreError, match="already exists"):
+            ledger.store.backup(tmp_path / "copy.db")
+    copy = SQLiteStore(tmp_path / "copy.db")
+    try:
+        assert copy.status().events == 1
+    finally:
+        copy.close()
