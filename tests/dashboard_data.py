@@ -221,16 +221,9 @@ def build_ledger(home: Path, database: Path, *, now: datetime | None = None) -> 
 
 def dashboard_app(ledger: Ledger, *, poll_ms: int | None = None) -> Any:
     """The served app (``create_app``) with the dashboard and the read API in it."""
-    from tokentrail.server import dashboard, read_api
     from tokentrail.server.app import create_app
 
     app = create_app(ledger, token=None)
-    if not any(getattr(route, "path", None) == "/api/v1/overview" for route in app.routes):
-        # until create_app includes them itself
-        app.state.ledger = ledger
-        app.include_router(read_api.router)
-        app.include_router(dashboard.router)
-        dashboard.mount_static(app)
     if poll_ms is not None:
         app.state.dashboard_poll_ms = poll_ms
     return app

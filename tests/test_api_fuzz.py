@@ -194,11 +194,27 @@ def requests(draw: st.DrawFn, spec: dict[str, Any]) -> tuple[str, str, Any, dict
 
 def check_answer(response: Any, method: str, url: str) -> None:
     assert response.status_code < 500, (method, url, response.status_code, response.text)
-    if response.status_code >= 400:
+    if url.startswith("/v1/"):
+        check_otlp_answer(response)
+    elif response.status_code < 400 and url.startswith("/api/v1/export/"):
+        assert response.headers["content-type"].startswith("text/csv")
+    elif response.status_code >= 400:
         error = response.json()["error"]
         assert isinstance(error["code"], str) and isinstance(error["message"], str)
     else:
         assert isinstance(response.json(), dict)
+
+
+def check_otlp_answer(response: Any) -> None:
+    """OTLP/HTTP answers are fixed by its specification: an ExportServiceResponse on
+    success, a google.rpc.Status on failure, in the request's encoding."""
+    if response.headers["content-type"].startswith("application/json"):
+        answer = response.json()
+        assert isinstance(answer, dict)
+        if response.status_code >= 400:
+            assert isinstance(answer["code"], int) and isinstance(answer["message"], str)
+    else:
+        assert response.headers["content-type"].startswith("application/x-protobuf")
 
 
 def test_no_request_gets_a_5xx(api: tuple[TestClient, dict[str, Any]]) -> None:

@@ -233,7 +233,8 @@ def test_background_sync_brings_new_log_lines_in(isolated_home: Path, db_path: P
     write_jsonl(path, [claude_assistant("bg-1", "2026-05-04T09:30:00.000Z", "m1")])
     with Ledger(db_path) as ledger:
         client = TestClient(dashboard_app(ledger))
-        syncing = BackgroundSync(ledger, interval_s=0.05)
+        # a long interval: the second round can only come from the file system's event
+        syncing = BackgroundSync(ledger, interval_s=120)
         syncing.start()
         try:
             deadline = time.monotonic() + 20
@@ -266,7 +267,7 @@ def test_background_sync_survives_a_failing_round(tmp_path: Path) -> None:
         if len(calls) == 1:
             raise OSError("disk unavailable")
 
-    syncing = BackgroundSync(object(), interval_s=0.01, sync=flaky)
+    syncing = BackgroundSync(object(), interval_s=0.01, sync=flaky, watch=False)
     syncing.start()
     deadline = time.monotonic() + 10
     while len(calls) < 3:

@@ -37,7 +37,7 @@ from otlp_builders import (
 )
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.server.otlp_routes import create_otlp_app, include_otlp
+from tokentrail.server.otlp_routes import create_otlp_app
 from tokentrail.store.base import Filters
 
 TOKEN = "s3cret-token"
@@ -246,9 +246,7 @@ def test_no_token_on_loopback_needs_none(ledger: Ledger) -> None:
 def test_mounted_on_the_api_app_with_its_bearer_auth(ledger: Ledger) -> None:
     from tokentrail.server.app import create_app
 
-    app = create_app(ledger, token=TOKEN)
-    include_otlp(app, ledger, token=TOKEN)
-    client = TestClient(app)
+    client = TestClient(create_app(ledger, token=TOKEN))
     body, headers = encode(REQUESTS["gemini"](), "protobuf", gzipped=True)
     assert client.post("/v1/logs", content=body, headers=headers).status_code == 401
     assert client.post("/v1/logs", content=body, headers={**headers, **AUTH}).status_code == 200

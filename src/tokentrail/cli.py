@@ -241,14 +241,37 @@ def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) ->
     help="Also receive OpenTelemetry on this port (4318 is OTLP/HTTP's own); the API's port "
     "receives it at /v1/logs, /v1/metrics and /v1/traces either way.",
 )
+@click.option(
+    "--sync/--no-sync",
+    "keep_syncing",
+    default=True,
+    show_default=True,
+    help="Keep reading the agents' logs into the ledger while serving (on every change, "
+    "and at least every 30 seconds).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
 def serve(
-    database: str | None, host: str, port: int, token: str | None, otlp_port: int | None
+    database: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    otlp_port: int | None,
+    keep_syncing: bool,
+    open_browser: bool,
 ) -> None:
-    """Serve the REST API (/api/v1, schema at /openapi.json) and the OpenTelemetry receiver
-    on loopback by default."""
+    """Serve the dashboard (/), the REST API (/api/v1, schema at /openapi.json) and the
+    OpenTelemetry receiver (/v1/logs, /v1/metrics), on loopback by default."""
     from tokentrail import commands
 
-    commands.serve(database=database, host=host, port=port, token=token, otlp_port=otlp_port)
+    commands.serve(
+        database=database,
+        host=host,
+        port=port,
+        token=token,
+        otlp_port=otlp_port,
+        keep_syncing=keep_syncing,
+        open_browser=open_browser,
+    )
 
 
 @cli.command("otel-env")

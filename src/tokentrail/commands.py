@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -356,7 +357,14 @@ def reprice(*, database: str | None, dry_run: bool, as_json: bool, as_csv: bool)
 
 
 def serve(
-    *, database: str | None, host: str, port: int, token: str | None, otlp_port: int | None = None
+    *,
+    database: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    otlp_port: int | None = None,
+    keep_syncing: bool = True,
+    open_browser: bool = False,
 ) -> None:
     from tokentrail.server.auth import check_bind
 
@@ -367,18 +375,23 @@ def serve(
     import uvicorn
 
     from tokentrail.server.app import create_app
-    from tokentrail.server.otlp_routes import create_otlp_app, include_otlp, serve_together
+    from tokentrail.server.dashboard import BackgroundSync
+    from tokentrail.server.otlp_routes import create_otlp_app, serve_together
 
     with open_ledger(database) as ledger:
         app = create_app(ledger, token=token)
-        include_otlp(app, ledger, token=token)
         shown = f"[{host}]" if ":" in host else host
+        base = f"http://{shown}:{port}"
         click.echo(
-            f"tokentrail API on http://{shown}:{port}/api/v1 (ledger {ledger.location}); "
-            f"endpoints at http://{shown}:{port}/docs; OpenTelemetry at "
-            f"http://{shown}:{port}/v1/logs"
+            f"tokentrail dashboard on {base}/ and API on {base}/api/v1 (ledger "
+            f"{ledger.location}); endpoints at {base}/docs; OpenTelemetry at {base}/v1/logs"
             + (f" and on port {otlp_port}" if otlp_port else "")
-            + ("; bearer token required" if token else ""),
+            + (
+                "; bearer token required (browsers: open the page once with ?token=...)"
+                if token
+                else ""
+            )
+            + ("" if keep_syncing else "; not syncing the agents' logs (--no-sync)"),
             err=True,
         )
         servers = [
@@ -392,7 +405,18 @@ def serve(
                 otlp_app, host=host, port=otlp_port, log_level="info", access_log=False
             )
             servers.append(uvicorn.Server(config))
-        asyncio.run(serve_together(*servers))
+        syncing = BackgroundSync(ledger) if keep_syncing else None
+        if syncing is not None:
+            syncing.start()
+        if open_browser:
+            import webbrowser
+
+            threading.Timer(1.0, webbrowser.open, args=(f"{base}/",)).start()
+        try:
+            asyncio.run(serve_together(*servers))
+        finally:
+            if syncing is not None:
+                syncing.stop()
 
 
 # -- OpenTelemetry ------------------------------------------------------------------------
@@ -496,7 +520,7 @@ def push(
     from tokentrail.push import push as do_push
 
     with open_ledger(database) as ledger:
-        check_target(target, ledger.location)
+        check_target(target, ledger.database)
         who = user or user_name(ledger.config)
         team: Store | None = None
         full_pending = full
@@ -543,8 +567,10 @@ def _push_line(summary: PushSummary) -> str:
 
 def db_path(*, database: str | None) -> None:
     from tokentrail.config import load_config, resolve_database
+    from tokentrail.store.postgres import redact_url
 
-    click.echo(resolve_database(database, load_config()))
+    location = resolve_database(database, load_config())
+    click.echo(redact_url(location) if "://" in location else location)
 
 
 def db_status(*, database: str | None, as_json: bool) -> None:

@@ -99,11 +99,14 @@ class Ledger:
         machine: str | None = None,
     ) -> None:
         self.config = config if config is not None else load_config()
-        self.location = resolve_database(
+        self.database = resolve_database(
             str(database) if database is not None else None, self.config
         )
-        self.store: Store = open_store(self.location)
+        """Where the ledger is: a path or a URL, with any password in it (never print it)."""
         self.machine = machine or machine_name(self.config)
+        self.store: Store = open_store(self.database, machine=self.machine)
+        self.location = self.store.location
+        """Where the ledger is, fit to show: a path, or a URL without its password."""
         self.pricer = Pricer(self.config.prices)
         # one connection shared by the threads of an orchestrator: they take turns
         self._lock = threading.RLock()

@@ -298,7 +298,7 @@ def _run_jobs(
     """
     workers = workers if workers is not None else (os.cpu_count() or 1)
     jobs = _jobs_by_size(tasks)
-    in_memory = ledger.location == ":memory:"
+    in_memory = ledger.database == ":memory:"
     if workers <= 1 or len(jobs) <= 1 or total_bytes < INLINE_BYTES or in_memory:
         for job in jobs:
             yield _job_bytes(job), run_job(ledger, job)
@@ -311,7 +311,7 @@ def _run_jobs(
         max_workers=workers,
         mp_context=context,
         initializer=_open_worker_ledger,
-        initargs=(ledger.location, ledger.config, ledger.machine, write_turn),
+        initargs=(ledger.database, ledger.config, ledger.machine, write_turn),
     ) as pool:
         futures = {pool.submit(_run_job_in_worker, job): _job_bytes(job) for job in jobs}
         for future in as_completed(futures):

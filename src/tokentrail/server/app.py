@@ -1,4 +1,5 @@
-"""The ASGI app of ``tokentrail serve``: the REST API under ``/api/v1``.
+"""The ASGI app of ``tokentrail serve``: the REST API under ``/api/v1``, the dashboard's
+pages at ``/``, and the OpenTelemetry receiver at ``/v1/logs`` and ``/v1/metrics``.
 
     from tokentrail import Ledger
     from tokentrail.server.app import create_app
@@ -28,6 +29,7 @@ from tokentrail.errors import ConfigError
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
 from tokentrail.periods import parse_day, resolve_timezone
+from tokentrail.server import dashboard, read_api
 from tokentrail.server.auth import BearerAuth
 from tokentrail.server.errors import ApiError, error_response, install_handlers
 from tokentrail.server.events import record_batch
@@ -55,6 +57,8 @@ from tokentrail.server.models import (
     SessionsOut,
     SummaryOut,
 )
+from tokentrail.server.otlp_routes import FEATURES as OTLP_FEATURES
+from tokentrail.server.otlp_routes import include_otlp
 from tokentrail.usage import Run, Session
 
 FEATURES = (
@@ -66,6 +70,8 @@ FEATURES = (
     "reports.daily",
     "reports.weekly",
     "reports.monthly",
+    *read_api.FEATURES,
+    *OTLP_FEATURES,
 )
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -103,13 +109,19 @@ def create_app(
         responses=_ERRORS,
     )
     install_handlers(app)
+    app.state.ledger = ledger
     _add_routes(
         app, ledger, token=token, max_batch_events=max_batch_events, max_body_bytes=max_body_bytes
     )
+    app.include_router(read_api.router)
+    app.include_router(dashboard.router)
+    dashboard.mount_static(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if token:
         app.add_middleware(BearerAuth, token=token)
+    # outermost: turns /otlp/<token>/v1/... into /v1/... with the bearer header
+    include_otlp(app, ledger, token=token)
     return app
 
 

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -38,6 +38,7 @@ from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
 from tokentrail.store.base import SESSION_SORTS, Filters, SessionSort
 from tokentrail.usage import Session
+from tokentrail.watch import DEFAULT_INTERVAL_S, log_changes
 
 router = APIRouter(include_in_schema=False)
 _log = logging.getLogger("tokentrail.server")
@@ -546,26 +547,31 @@ def _started_in(moment: datetime, filters: Filters) -> bool:
 
 
 class BackgroundSync:
-    """Reads new usage from the agents' logs into the ledger every ``interval_s`` seconds
-    while the server runs, so the pages (which poll ``/api/v1/version``) show it without a
-    reload. A no-change sync takes milliseconds; a failed one is logged and retried.
+    """Reads new usage from the agents' logs into the ledger while the server runs: at once,
+    then whenever a log file changes (file system events) and at least every ``interval_s``
+    seconds, so the pages (which poll ``/api/v1/version``) show it without a reload. A
+    no-change sync takes milliseconds; a failed one is logged and retried on the next wake-up.
 
         syncing = BackgroundSync(ledger)
         syncing.start()
         ...  # serve
         syncing.stop()
+
+    ``watch=False`` only polls every ``interval_s`` seconds.
     """
 
     def __init__(
         self,
         ledger: Any,
         *,
-        interval_s: float = 5.0,
+        interval_s: float = DEFAULT_INTERVAL_S,
         sync: Callable[[Any], Any] | None = None,
+        watch: bool = True,
     ) -> None:
         self.ledger = ledger
         self.interval_s = interval_s
         self._sync = sync
+        self._watch = watch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -583,8 +589,18 @@ class BackgroundSync:
             self._thread.join(timeout)
             self._thread = None
 
+    def _wakeups(self) -> Iterator[bool]:
+        if self._watch:
+            yield from log_changes(self.ledger.config, self._stop, interval_s=self.interval_s)
+            return
+        yield True
+        while not self._stop.wait(self.interval_s):
+            yield False
+
     def _run(self) -> None:
-        while not self._stop.is_set():
+        for _ in self._wakeups():
+            if self._stop.is_set():
+                return
             try:
                 if self._sync is not None:
                     self._sync(self.ledger)
@@ -595,8 +611,5 @@ class BackgroundSync:
                 self.last_error = None
             except Exception as exc:  # keep serving; say why the ledger is not current
                 self.last_error = str(exc)
-                _log.warning(
-                    "background sync failed (retrying in %.0f s): %s", self.interval_s, exc
-                )
+                _log.warning("background sync failed (retrying on the next change): %s", exc)
             self.rounds += 1
-            self._stop.wait(self.interval_s)

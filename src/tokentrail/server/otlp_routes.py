@@ -32,6 +32,7 @@ from tokentrail.errors import ConfigError, StoreError
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
 from tokentrail.periods import parse_day, resolve_timezone
+from tokentrail.server.models import ReconciliationOut
 
 log = logging.getLogger("tokentrail.server.otlp")
 
@@ -39,6 +40,8 @@ OTLP_PORT = 4318
 """The conventional OTLP/HTTP port (``tokentrail serve --otlp-port 4318``)."""
 
 SIGNALS: tuple[otlp.Signal, ...] = ("logs", "metrics", "traces")
+FEATURES = ("otlp.logs", "otlp.metrics", "otlp.traces", "otlp.path_token", "reconciliation")
+"""Names for ``GET /api/v1/capabilities``: what the receiver adds."""
 
 _RPC_INVALID_ARGUMENT = 3
 _RPC_UNAUTHENTICATED = 16
@@ -53,7 +56,7 @@ def otlp_router(ledger: Ledger, *, max_body_bytes: int = otlp.MAX_OTLP_BODY_BYTE
     for signal in SIGNALS:
         _export_route(router, ledger, signal, max_body_bytes)
 
-    @router.get("/api/v1/reconciliation", tags=["read"])
+    @router.get("/api/v1/reconciliation", response_model=ReconciliationOut, tags=["read"])
     def reconciliation(
         since: Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")] = None,
         until: Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")] = None,
