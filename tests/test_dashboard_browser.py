@@ -262,3 +262,44 @@ def test_new_usage_appears_without_a_reload(browser: Any, tmp_path: Path) -> Non
                 assert tab.evaluate(PAINTED, "#chart-timeline") > 500  # charts redrawn
             finally:
                 context.close()
+
+
+def test_the_budget_card_shows_spend_against_the_projection(browser: Any, tmp_path: Path) -> None:
+    """A configured budget renders on the overview: name, spend of amount, its level, the
+    gauge with the projection tick, and the projected figure (budgets: tests/test_budgets.py)."""
+    from tokentrail.config import Budget, Config
+    from tokentrail.usage import Tokens, UsageEvent
+
+    now = datetime.now(UTC)
+    config = Config(budgets=(Budget("team <monthly>", "month", 0.0001), Budget("big", "week", 1e6)))
+    with Ledger(tmp_path / "ledger.db", config=config) as ledger:
+        ledger.record_events(
+            [
+                UsageEvent(
+                    key="budget-1",
+                    source="claude_code",
+                    timestamp=now - timedelta(minutes=2),
+                    model="claude-sonnet-4-5-20250929",
+                    tokens=Tokens(input=5_000, output=1_000),
+                )
+            ]
+        )
+        with serving(dashboard_app(ledger)) as url:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            tab = context.new_page()
+            try:
+                open_page(tab, url + "/")
+                cards = tab.locator("#budgets li.budget")
+                assert cards.count() == 2
+                first = cards.nth(0)
+                assert "team <monthly>" in first.locator(".spend-name").inner_text()
+                assert first.get_attribute("data-status") == "hard"
+                assert "of $0.0001" in first.locator(".spend-cost").inner_text()
+                assert first.locator(".gauge-spent").bounding_box()["width"] > 0
+                assert "projected $" in first.locator(".budget-projection").inner_text()
+                big = cards.nth(1)
+                assert big.get_attribute("data-status") == "ok"
+                assert big.locator(".gauge-projected").is_visible()
+                shot(tab, "overview-budgets")
+            finally:
+                context.close()

@@ -92,3 +92,74 @@ def test_sdk_orchestrator_survives_a_kill(tmp_path: Path) -> None:
     _, err = second.communicate(timeout=120)
     assert second.returncode == 0, err.decode()
     check_ledger(db, acked)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(db: Path, port: int, home: Path) -> subprocess.Popen[bytes]:
+    """``tokentrail serve`` as a user runs it, on its own loopback port and ledger."""
+    import urllib.request
+
+    env = {**os.environ, "HOME": str(home), "TOKENTRAIL_CONFIG": str(home / "absent.toml")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tokentrail",
+            "serve",
+            "--no-sync",
+            "-d",
+            str(db),
+            "--port",
+            f"{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/capabilities", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("tokentrail serve did not answer within 60 s")
+
+
+def test_http_orchestrator_and_server_survive_a_kill(tmp_path: Path) -> None:
+    """Both the orchestrator and the server are killed with SIGKILL mid-run: every event the
+    server acknowledged is in the ledger, once, and the restarted pair completes the work."""
+    db, log, home = tmp_path / "ledger.db", tmp_path / "acks.log", tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    common = ["--url", url, "--log", str(log), "--sessions", "6", "--concurrency", "3"]
+    server = start_server(db, port, home)
+    first = start(*common, "--boot", "1", "--turns", "200", "--pause", "0.01")
+    try:
+        wait_for_acks(log, 40, first)
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        os.killpg(first.pid, signal.SIGKILL)
+        server.wait()
+        first.wait()
+    acked = set(log.read_text().split())
+    server = start_server(db, port, home)
+    try:
+        second = start(*common, "--boot", "2", "--turns", "3", "--pause", "0")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 0, err.decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    check_ledger(db, acked)

@@ -194,6 +194,15 @@ def test_bad_usage_is_refused_with_the_field_named(db_path: Path) -> None:
             session.record(output_tokens=5, reasoning_tokens=9)
         with pytest.raises(InvalidUsage, match="at least one token count"):
             session.record(model="gpt-5")
+        # implausible values are unit mistakes: refused, never stretched over the reports
+        with pytest.raises(InvalidUsage, match=r"cost_usd: .*send dollars, not cents"):
+            session.record(input_tokens=1, cost_usd=2_500_000)
+        with pytest.raises(InvalidUsage, match=r"input_tokens: .*not a plausible token count"):
+            session.record(input_tokens=10**10)
+        with pytest.raises(InvalidUsage, match="timestamp: must be between 2000 and 2100"):
+            session.record(input_tokens=1, timestamp=datetime(2526, 5, 4, 9, tzinfo=UTC))
+        with pytest.raises(InvalidUsage, match="timestamp: must be between 2000 and 2100"):
+            session.record(input_tokens=1, timestamp=datetime(1970, 1, 21, tzinfo=UTC))
         with pytest.raises(TypeError):
             session.record(input_tokens=1, prompt="no text is ever stored")
     assert events(db_path) == []

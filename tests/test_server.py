@@ -152,6 +152,7 @@ def test_run_start_rejects_bad_fields(client: TestClient, body: Any, field: str)
         ({"sessions_launched": True}, "sessions_launched"),
         ({"sessions_launched": "3"}, "sessions_launched"),
         ({"stopped_at": "2026-05-04"}, "stopped_at"),
+        ({"stopped_at": "2001-05-04T09:30:00Z"}, "stopped_at"),  # before the run started
         ({"app": "renamed"}, "app"),
     ],
 )
@@ -354,8 +355,10 @@ def test_omitted_buckets_are_not_reported_not_zero(client: TestClient) -> None:
 def test_events_default_to_now_and_source_sdk(client: TestClient) -> None:
     before = datetime.now(UTC)
     post_events(client, {"event_id": "x", "session_key": "s9", "output_tokens": 3})
-    detail = client.get(f"{API}/sessions/s9")
-    assert detail.status_code == 404  # events alone do not invent a session record
+    detail = client.get(f"{API}/sessions/s9").json()  # usage alone makes the session known
+    assert (detail["source"], detail["state"], detail["output_tokens"]) == ("sdk", None, 3)
+    assert datetime.fromisoformat(detail["started_at"]) >= before
+    assert client.get(f"{API}/sessions/unknown").status_code == 404
     rows = client.get(f"{API}/daily", params={"source": "sdk"}).json()["rows"]
     assert rows[-1]["period"] == before.date().isoformat() and rows[-1]["requests"] == 1
 
@@ -489,6 +492,8 @@ def test_sessions_list(client: TestClient, ledger: Ledger, recorded: dict[str, A
     with ledger.reading() as store:
         query = reports.ReportQuery(*resolve_timezone("UTC"))
         expected = [r.as_dict() for r in reports.recent_sessions(store, query)]
+    # each row also carries its generated summary (tests/test_insights.py)
+    assert all(isinstance(r.pop("summary"), str) for r in rows)
     assert rows == orjson.loads(orjson.dumps(expected))
     assert rows[1]["state"] == "completed" and rows[1]["runtime_seconds"] == 16 * 3600
     page = client.get(f"{API}/sessions", params={"limit": 1, "offset": 1}).json()["rows"]

@@ -247,7 +247,7 @@ def realistic_session() -> list[dict[str, Any]]:
 
 def test_source_identity_and_registration() -> None:
     assert SOURCE.name == "claude_code"
-    assert SOURCE.parser_version == 1
+    assert SOURCE.parser_version == 2
     assert SOURCE.env_var == "TOKENTRAIL_CLAUDE_CODE_PATHS"
 
 
@@ -616,6 +616,25 @@ def test_null_fields_never_drop_a_line(tmp_path: Path) -> None:
     assert event.session_key == SESSION
     assert event.rank.startswith("0|")
     assert result.skips == []
+
+
+def test_implausible_dates_are_skipped_not_stretched_over_the_reports(tmp_path: Path) -> None:
+    future = assistant("msg_future", "req_future", "10:00:00.000", usage(out=5))
+    future["timestamp"] = "2526-05-04T10:00:00.000Z"
+    epoch_zero = assistant("msg_1970", "req_1970", "10:00:01.000", usage(out=5))
+    epoch_zero["timestamp"] = 0
+    good = assistant("msg_ok", "req_ok", "10:00:02.000", usage(out=5))
+    path = session_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(jsonl([future, epoch_zero, good]))
+
+    result = parse(path)
+
+    assert [e.key for e in result.events] == ["claude_code:msg_ok"]
+    assert [(s.reason, s.line) for s in result.skips] == [
+        ("bad_timestamp", 1),
+        ("bad_timestamp", 2),
+    ]
 
 
 def test_malformed_truncated_and_invalid_lines_are_counted_with_file_and_line(

@@ -482,10 +482,13 @@ def test_session_totals_by_machine(ledger: Ledger) -> None:
         [ev("a", 5, machine="laptop"), ev("b", 7, machine="buildbox"), ev("c", 1, session="s2")]
     )
     rows = ledger.store.session_totals(Filters(machines=("laptop",)), by_model=False)
-    assert [(r.session.key, r.totals.output) for r in rows] == []  # no session rows known
-    ledger.record_batch([], [Session("s1", "claude_code"), Session("s2", "claude_code")])
+    # the requests' session keys get rows of their own, filled in when more is known
+    assert [(r.session.key, r.totals.output) for r in rows] == [("s1", 5)]
+    assert rows[0].session.title is None and rows[0].session.started_at is not None
+    ledger.record_batch([], [Session("s1", "claude_code", title="Fix the parser")])
     rows = ledger.store.session_totals(Filters(machines=("laptop",)), by_model=False)
     assert [(r.session.key, r.totals.output) for r in rows] == [("s1", 5)]
+    assert rows[0].session.title == "Fix the parser"
     both = ledger.store.session_totals(Filters(machines=("laptop", "buildbox")), by_model=True)
     assert [(r.session.key, r.totals.output) for r in both] == [("s1", 12)]
     assert ledger.store.session_totals(Filters(users=("alice",)), by_model=False) == []
@@ -685,3 +688,106 @@ def test_concurrent_writers_never_lose_a_merge(backend: Backend, tmp_path: Path)
         got = {e.event.key: e for b in ledger.store.iter_entries() for e in b}
     assert got == want
     assert_totals_match_events(backend)
+
+
+# -- 5-hour blocks: per-minute usage and official rate limits ---------------------------------
+
+
+def test_minute_totals_per_minute_and_model_in_a_bounded_range(
+    ledger: Ledger, backend: Backend
+) -> None:
+    from tokentrail.blocks import BlocksQuery, blocks_report
+
+    ledger.record_events(
+        [
+            ev("m1", 10, at=T0 + timedelta(seconds=5)),
+            ev("m2", 20, at=T0 + timedelta(seconds=50)),
+            ev("m3", 30, at=T0 + timedelta(seconds=55), model="gpt-5-codex", source="codex"),
+            ev("m4", 40, at=T0 + timedelta(minutes=3)),
+            ev("old", 50, at=T0 - timedelta(days=3)),
+        ]
+    )
+    since = int(T0.timestamp() * 1000)
+    rows = ledger.store.minute_totals(Filters(since_ms=since))
+    assert [r.minute for r in rows] == sorted(r.minute for r in rows)
+    first = next(r for r in rows if r.model == SONNET)
+    assert (first.first_ms, first.last_ms) == (since + 5_000, since + 50_000)
+    assert {(r.minute - since // 60_000, r.model, r.totals.requests) for r in rows} == {
+        (0, SONNET, 2),
+        (0, "gpt-5-codex", 1),
+        (3, SONNET, 1),
+    }
+    only_codex = ledger.store.minute_totals(Filters(since_ms=since, sources=("codex",)))
+    assert [r.model for r in only_codex] == ["gpt-5-codex"]
+    assert ledger.store.minute_totals(Filters(since_ms=since, until_ms=since)) == []
+    report = blocks_report(
+        ledger.store,
+        BlocksQuery(zone=UTC, zone_name="UTC", since_ms=0),
+        now=T0 + timedelta(days=1),
+    )
+    assert [r.figures.requests for r in report.rows] == [1, 4]
+
+
+def test_rate_limits_are_stored_once_and_read_by_time(ledger: Ledger, backend: Backend) -> None:
+    from tokentrail.ratelimits import RateLimitSnapshot
+
+    t = int(T0.timestamp() * 1000)
+    snapshots = [
+        RateLimitSnapshot("codex", "primary", t, 7.0, 300, t + 3_600_000, "s1"),
+        RateLimitSnapshot("codex", "secondary", t, 61.5, 10080, None, "s1"),
+        RateLimitSnapshot("codex", "primary", t + 60_000, 9.0, 300, t + 3_600_000, "s1"),
+    ]
+    ledger.record_batch([], rate_limits=snapshots)
+    ledger.record_batch([], rate_limits=snapshots)  # again: nothing new
+    stored = ledger.store.rate_limits(Filters())
+    assert [(s.window, s.used_percent) for s in stored] == [
+        ("primary", 7.0),
+        ("secondary", 61.5),
+        ("primary", 9.0),
+    ]
+    assert stored[0].machine == ledger.machine
+    assert stored[1].resets_at_ms is None and stored[1].window_minutes == 10080
+    later = ledger.store.rate_limits(Filters(since_ms=t + 1))
+    assert [s.used_percent for s in later] == [9.0]
+    assert ledger.store.rate_limits(Filters(sources=("claude_code",))) == []
+
+
+def test_tool_calls_from_logs_join_their_results(backend: Backend, ledger: Ledger) -> None:
+    from tokentrail.store.base import Filters, ToolCall, ToolResult
+
+    t0 = int(datetime(2026, 5, 4, 10, tzinfo=UTC).timestamp() * 1000)
+    ledger.record_batch(
+        [ev("k1", session="s1")],
+        [Session(key="s1", source="claude_code", project="/home/dev/webapp")],
+        tool_calls=[
+            ToolCall("cc:call:1", "claude_code", "Edit", t0, "s1", lines_added=3, from_log=True),
+            ToolCall("cc:call:2", "claude_code", "Bash", t0 + 10, "s1", from_log=True),
+        ],
+    )
+    # the results arrive with a later batch (the next sync of a growing file)
+    ledger.record_batch(
+        [],
+        tool_calls=[
+            ToolResult("cc:call:1", "claude_code", t0 + 1500, True, "s1"),
+            ToolResult("cc:call:2", "claude_code", t0 + 4010, False, "s1"),
+            # a replay of the call (a resumed session) changes nothing
+            ToolCall("cc:call:1", "claude_code", "Edit", t0 + 99, "s2", from_log=True),
+        ],
+    )
+    # an OpenTelemetry copy of a call of the same session is not counted twice
+    with ledger.store.write() as tx:
+        tx.put_tool_calls([ToolCall("cc:tool:x", "claude_code", "Edit", t0, "s1", 5, True)])
+    rows = ledger.store.tool_call_rows(Filters())
+    assert [
+        (r.tool_name, r.session_key, r.duration_ms, r.success, r.lines_added) for r in rows
+    ] == [
+        ("Edit", "s1", 1500, True, 3),
+        ("Bash", "s1", 4000, False, None),
+    ]
+    assert ledger.store.tool_call_rows(Filters(project="webapp"), ["s1"])[0].tool_name == "Edit"
+    assert ledger.store.tool_call_rows(Filters(project="elsewhere")) == []
+    assert ledger.store.tool_call_rows(Filters(since_ms=t0 + 5)) == rows[1:]
+    # the OTLP reconciliation still sees only what OTLP reported
+    assert [(t.tool_name, t.calls) for t in ledger.store.tool_call_stats(Filters())] == [
+        ("Edit", 1)
+    ]

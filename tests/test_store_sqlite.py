@@ -119,3 +119,20 @@ def test_backup_is_a_usable_copy(tmp_path: Path, db_path: Path) -> None:
         assert copy.status().events == 1
     finally:
         copy.close()
+
+
+def test_a_write_held_up_by_another_process_is_a_clear_retryable_error(db_path: Path) -> None:
+    from tokentrail.errors import LedgerBusy
+
+    store = SQLiteStore(db_path, busy_timeout_s=0.2)
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        with pytest.raises(LedgerBusy, match="stayed locked by another writer"), store.write():
+            pass
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with store.write() as tx:  # once it is done, the same store writes again
+        tx.put_sessions([])
+    store.close()

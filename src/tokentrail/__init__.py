@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "ConfigError",
     "InvalidUsage",
     "Ledger",
+    "LedgerBusy",
     "Run",
     "Session",
+    "StoreError",
     "Tokens",
     "TokentrailError",
     "UsageEvent",
@@ -26,7 +29,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from tokentrail.errors import TokentrailError
+    from tokentrail.errors import ConfigError, LedgerBusy, StoreError, TokentrailError
     from tokentrail.ingest import InvalidUsage
     from tokentrail.ledger import Ledger
     from tokentrail.providers import anthropic_usage, gemini_usage, openai_usage
@@ -36,6 +39,9 @@ _HOMES = {
     "Ledger": "tokentrail.ledger",
     "InvalidUsage": "tokentrail.ingest",
     "TokentrailError": "tokentrail.errors",
+    "ConfigError": "tokentrail.errors",
+    "StoreError": "tokentrail.errors",
+    "LedgerBusy": "tokentrail.errors",
     "anthropic_usage": "tokentrail.providers",
     "gemini_usage": "tokentrail.providers",
     "openai_usage": "tokentrail.providers",

@@ -141,6 +141,125 @@ def session(**options: Any) -> None:
     _run_report("session", **options)
 
 
+def _insight_options(func: F) -> F:
+    options = [
+        database_option,
+        click.option("--since", metavar="YYYY-MM-DD", help="First local day to include."),
+        click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include."),
+        click.option(
+            "--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone)."
+        ),
+        click.option(
+            "--source",
+            "sources",
+            multiple=True,
+            type=click.Choice(SOURCE_NAMES),
+            help="Only this agent (repeatable).",
+        ),
+        click.option("--project", help="Only projects whose path contains this text."),
+        click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing."),
+        output_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_insight_options
+@click.option("--session", "session_key", metavar="KEY", help="Only this session's calls.")
+@click.option("--by-session", is_flag=True, help="One row per session and tool.")
+def tools(**options: Any) -> None:
+    """Tool calls per tool: calls, failures, average and p95 duration (docs/insights.md)."""
+    from tokentrail import insights_commands
+
+    insights_commands.tools(**options)
+
+
+@cli.command()
+@_insight_options
+@click.option(
+    "--by",
+    type=click.Choice(("session", "project", "model")),
+    default="session",
+    show_default=True,
+    help="One row per session, project or model.",
+)
+def efficiency(**options: Any) -> None:
+    """Lines changed, cost and tokens per changed line, cache efficiency (docs/insights.md)."""
+    from tokentrail import insights_commands
+
+    insights_commands.efficiency(**options)
+
+
+BUDGET_ERROR_EXIT = 4
+"""Exit status of ``tokentrail budget`` when it cannot answer (bad option, configuration or
+ledger): apart from the levels 1 and 2 that ``--check`` reports."""
+
+
+class _BudgetError(click.ClickException):
+    exit_code = BUDGET_ERROR_EXIT
+
+
+class _BudgetUsageError(click.UsageError):
+    exit_code = BUDGET_ERROR_EXIT
+
+
+class _BudgetCommand(click.Command):
+    """Errors exit with status 4, so a cron job or CI step never reads one as a level."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _BudgetUsageError(exc.format_message(), exc.ctx) from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (TokentrailError, click.ClickException) as exc:
+            if isinstance(exc, _BudgetError | _BudgetUsageError):
+                raise
+            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            raise _BudgetError(message) from exc
+
+
+@cli.command(cls=_BudgetCommand)
+@database_option
+@click.option("--tz", metavar="ZONE", help="IANA time zone of the periods (default: local).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 0 when every budget is under its soft level, 1 when one is past its soft "
+    "level, 2 past its hard level (3: a webhook failed; 4: an error). Posts to webhooks.",
+)
+@click.option(
+    "--webhook",
+    metavar="URL",
+    help="With --check: post a JSON payload here for each budget past a level (instead of "
+    "the budgets' own 'webhook').",
+)
+@click.option(
+    "--at",
+    metavar="WHEN",
+    help="Compute as of this moment (ISO 8601, e.g. 2026-05-04T18:00:00+02:00) instead of now.",
+)
+@click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing.")
+@output_options
+def budget(**options: Any) -> None:
+    """Spend so far against each budget in the config file ([[budgets]]), the burn rate, the
+    projected end-of-period spend with a range, and when the budget runs out."""
+    from tokentrail import commands
+
+    commands.budget(**options)
+
+
 @cli.command()
 @database_option
 @click.option(
@@ -422,6 +541,73 @@ def export(**options: Any) -> None:
     from tokentrail import commands
 
     commands.export(**options)
+
+
+def blocks_options(func: F) -> F:
+    """Options shared by ``blocks`` and ``live``."""
+    options = [
+        database_option,
+        click.option(
+            "--tz", metavar="ZONE", help="IANA time zone for times (default: the local zone)."
+        ),
+        click.option(
+            "--source",
+            "sources",
+            multiple=True,
+            type=click.Choice(SOURCE_NAMES),
+            help="Only this agent (repeatable).",
+        ),
+        click.option("--project", help="Only projects whose path contains this text."),
+        click.option("--no-sync", is_flag=True, help="Read the ledger without syncing first."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@blocks_options
+@click.option(
+    "--since",
+    metavar="YYYY-MM-DD",
+    help="List blocks ending after this local day's start (default: the last 7 days).",
+)
+@click.option("--active", is_flag=True, help="Only the block in progress.")
+@click.option("--live", is_flag=True, help="Keep the active block on screen, following the logs.")
+@click.option(
+    "--token-limit",
+    metavar="N|max",
+    help="Show the share of N tokens per block each block used (an estimate); 'max': the "
+    "largest block listed.",
+)
+@output_options
+def blocks(**options: Any) -> None:
+    """5-hour blocks: tokens, cost, burn rate and projection, with official limits (Codex)."""
+    from tokentrail import commands
+
+    commands.blocks(**options)
+
+
+@cli.command()
+@blocks_options
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between screen updates.",
+)
+@click.option(
+    "--exit-after",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Quit after this many seconds (default: run until Ctrl-C).",
+)
+def live(**options: Any) -> None:
+    """A live terminal view: active block, today's spend, burn rate and projection."""
+    from tokentrail import commands
+
+    commands.live(**options)
 
 
 @cli.group()

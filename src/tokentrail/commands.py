@@ -222,7 +222,9 @@ def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
     from tokentrail import reports
 
     if kind == "session":
-        return reports.session_report(ledger.store, query)
+        from tokentrail.insights import with_summaries
+
+        return with_summaries(ledger.store, reports.session_report(ledger.store, query))
     if kind in ("daily", "weekly", "monthly"):
         return reports.period_report(ledger.store, kind, query)  # type: ignore[arg-type]
     raise ValueError(f"unknown report kind {kind!r}")
@@ -238,6 +240,148 @@ def print_any(result: Report, *, as_json: bool, as_csv: bool) -> None:
         click.echo(render_csv(data["rows"]), nl=False)
     else:
         print_report(result, console=_console())
+
+
+# -- budgets ------------------------------------------------------------------------------
+
+
+def budget(
+    *,
+    database: str | None,
+    tz: str | None,
+    check: bool,
+    webhook: str | None,
+    at: str | None,
+    no_sync: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Where each configured budget stands; with ``check``, exit by the worst level and post
+    to the webhooks (exit codes in docs/insights.md)."""
+    from tokentrail.budgets import budget_report, notify
+    from tokentrail.output import render_csv, render_json
+    from tokentrail.periods import resolve_timezone
+
+    _check_format(as_json, as_csv)
+    if webhook is not None and not check:
+        raise ConfigError("--webhook posts only with --check; add --check")
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(f"--webhook {webhook!r} must be an http:// or https:// URL")
+    zone, zone_name = resolve_timezone(tz)
+    moment = _parse_moment(at) if at else None
+    with open_ledger(database) as ledger:
+        budgets = ledger.config.budgets
+        if budgets and not no_sync:
+            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+        with ledger.reading() as store:
+            result = budget_report(store, budgets, zone, zone_name, now=moment)
+        config_path = ledger.config.path
+    data = result.as_dict()
+    if as_json:
+        click.echo(render_json(data))
+    elif as_csv:
+        click.echo(render_csv([_budget_csv_row(row) for row in data["rows"]]), nl=False)
+    elif not budgets:
+        from tokentrail.config import default_config_path
+
+        click.echo(
+            f"No budgets configured. Add one to {config_path or default_config_path()}, e.g.\n\n"
+            '[[budgets]]\nperiod = "month"   # day, week or month\namount = 200.0     # USD\n',
+        )
+    else:
+        _print_budgets(result)
+    if not check:
+        return
+    for row in result.rows:
+        if row.status != "ok":
+            click.echo(row.message(), err=True)
+    failed = [d for d in notify(result, webhook) if not d.ok]
+    for delivery in failed:
+        click.echo(
+            f"budget {delivery.budget!r}: the webhook to {delivery.target} failed: "
+            f"{delivery.error}",
+            err=True,
+        )
+    code = {"ok": 0, "soft": 1, "hard": 2}[result.status]
+    click.get_current_context().exit(3 if failed else code)
+
+
+def _parse_moment(value: str) -> Any:
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--at {value!r} is not a moment; use ISO 8601 like 2026-05-04T18:00:00+02:00"
+        ) from None
+    if moment.tzinfo is None:
+        from tokentrail.periods import resolve_timezone
+
+        moment = moment.replace(tzinfo=resolve_timezone(None)[0])
+    return moment
+
+
+def _budget_csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    models = row["unpriced_models"]
+    return {**row, "unpriced_models": ";".join(m["model"] for m in models)}
+
+
+def _print_budgets(result: Any) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tokentrail.output import MISSING, format_usd
+
+    colour = {"ok": "green", "soft": "yellow", "hard": "red"}
+    table = Table(
+        title=f"Budgets at {result.at.strftime('%Y-%m-%d %H:%M')} ({result.timezone})",
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        pad_edge=False,
+    )
+    for header in ("Budget", "Period", "Spent", "Amount", "Used", "Burn/day", "Projected"):
+        table.add_column(header, justify="left" if header in ("Budget", "Period") else "right")
+    table.add_column("Runs out")
+    table.add_column("Status")
+    for row in result.rows:
+        spent = format_usd(row.spent_usd) + ("" if row.complete else "+?")
+        projected = format_usd(row.projected_usd)
+        if row.projected_low_usd is not None and row.projected_high_usd is not None:
+            projected += (
+                f" ({format_usd(row.projected_low_usd)}–{format_usd(row.projected_high_usd)})"
+            )
+        runs_out = row.runs_out_at.strftime("%Y-%m-%d %H:%M") if row.runs_out_at else MISSING
+        table.add_row(
+            escape(row.budget.name),
+            row.label,
+            spent,
+            format_usd(row.budget.amount),
+            f"{row.spent_share:.0%}",
+            format_usd(row.burn_usd_per_day),
+            projected,
+            runs_out,
+            f"[{colour[row.status]}]{row.status}[/]",
+        )
+    console = _console()
+    console.print(table)
+    for row in result.rows:
+        if not row.complete:
+            names = ", ".join(f"{m.model} ({m.requests:,} requests)" for m in row.unpriced_models)
+            console.print(
+                f"[yellow]{escape(row.budget.name)}: spend is at least the amount shown;[/yellow] "
+                + escape(
+                    f"{row.unpriced_requests:,} requests have no known price: {names}. Add a "
+                    "price under [[prices]] in the config file, then run 'tokentrail reprice'."
+                )
+            )
+        if row.projected_low_usd is None:
+            console.print(
+                f"{escape(row.budget.name)}: no range for the projection yet (it needs 2 days "
+                "of history before today).",
+                style="dim",
+            )
 
 
 # -- orchestrators ------------------------------------------------------------------------
@@ -633,3 +777,122 @@ def export(
         rows = write(exported, fmt, output if output is not None else sys.stdout.buffer)
     if output is not None:
         click.echo(f"Wrote {rows:,} {what} rows to {output} ({fmt}).", err=True)
+
+
+# -- 5-hour blocks and the live view --------------------------------------------------------
+
+
+def blocks_query(
+    *,
+    since: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    active: bool,
+    token_limit: str | None,
+) -> Any:
+    from tokentrail.blocks import BlocksQuery
+    from tokentrail.periods import local_midnight_ms, parse_day, resolve_timezone
+
+    zone, zone_name = resolve_timezone(tz)
+    limit: int | None = None
+    if token_limit is not None and token_limit != "max":
+        try:
+            limit = int(token_limit.replace(",", "").replace("_", ""))
+        except ValueError:
+            limit = 0
+        if limit <= 0:
+            raise ConfigError(
+                f"--token-limit {token_limit!r} is not a positive whole number of tokens; "
+                "give one (e.g. 5000000) or 'max' (the largest block listed)"
+            )
+    return BlocksQuery(
+        zone=zone,
+        zone_name=zone_name,
+        since_ms=local_midnight_ms(parse_day(since, "--since"), zone) if since else None,
+        active_only=active,
+        sources=tuple(sources),
+        project=project,
+        token_limit=limit,
+        token_limit_max=token_limit == "max",
+    )
+
+
+def blocks(
+    *,
+    database: str | None,
+    since: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    active: bool,
+    live: bool,
+    token_limit: str | None,
+    no_sync: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    from tokentrail.blocks import blocks_report
+    from tokentrail.blocks_view import print_blocks
+    from tokentrail.output import render_csv, render_json
+
+    _check_format(as_json, as_csv)
+    query = blocks_query(
+        since=since,
+        tz=tz,
+        sources=sources,
+        project=project,
+        active=active,
+        token_limit=token_limit,
+    )
+    if live:
+        if as_json or as_csv:
+            raise ConfigError("--live shows a screen; it cannot be combined with --json or --csv")
+        run_live_view(database=database, query=query, no_sync=no_sync, exit_after=None)
+        return
+    with open_ledger(database) as ledger:
+        if not no_sync:
+            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+        report = blocks_report(ledger.store, query)
+    data = report.as_dict()
+    if as_json:
+        click.echo(render_json(data))
+    elif as_csv:
+        click.echo(render_csv(report.csv_rows()), nl=False)
+    else:
+        print_blocks(report, console=_console())
+
+
+def live(
+    *,
+    database: str | None,
+    tz: str | None,
+    sources: tuple[str, ...],
+    project: str | None,
+    no_sync: bool,
+    exit_after: float | None,
+    refresh: float,
+) -> None:
+    query = blocks_query(
+        since=None, tz=tz, sources=sources, project=project, active=True, token_limit=None
+    )
+    run_live_view(
+        database=database, query=query, no_sync=no_sync, exit_after=exit_after, refresh=refresh
+    )
+
+
+def run_live_view(
+    *,
+    database: str | None,
+    query: Any,
+    no_sync: bool,
+    exit_after: float | None,
+    refresh: float = 1.0,
+) -> None:
+    from tokentrail.live import run_live
+
+    with open_ledger(database) as ledger:
+        if not no_sync:
+            # the first sync may be long (a cold ledger): with a progress bar, on every core
+            run_sync(ledger, (), show_progress=sys.stderr.isatty())
+        run_live(ledger, query, console=_console(), refresh_s=refresh, exit_after_s=exit_after)

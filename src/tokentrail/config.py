@@ -25,9 +25,12 @@ CONFIG_ENV = "TOKENTRAIL_CONFIG"
 MACHINE_ENV = "TOKENTRAIL_MACHINE"
 USER_ENV = "TOKENTRAIL_USER"
 
-_TOP_KEYS = {"database", "machine", "user", "sources", "prices"}
+_TOP_KEYS = {"database", "machine", "user", "sources", "prices", "budgets"}
 _SOURCE_KEYS = {"paths", "enabled"}
 _PRICE_KEYS = {"model", "since", "input", "output", "cache_read", "cache_write", "cache_write_1h"}
+_BUDGET_KEYS = {"name", "period", "amount", "soft", "project", "source", "webhook"}
+BUDGET_PERIODS = ("day", "week", "month")
+DEFAULT_SOFT = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,27 @@ class SourceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """A spending limit in USD per local day, ISO week or month, optionally for one project or
+    source. ``soft`` is the warning level as a fraction of ``amount`` (the hard level)."""
+
+    name: str
+    period: str
+    """``day``, ``week`` or ``month``."""
+    amount: float
+    soft: float = DEFAULT_SOFT
+    project: str | None = None
+    """Text in the project path, as ``--project`` matches it."""
+    source: str | None = None
+    webhook: str | None = None
+    """Where ``tokentrail budget --check`` posts when this budget is past a level."""
+
+    @property
+    def soft_amount(self) -> float:
+        return self.amount * self.soft
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None = None
     database: str | None = None
@@ -47,6 +71,7 @@ class Config:
     """Who this machine's usage is attributed to when pushed to a team ledger."""
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     prices: tuple[PriceOverride, ...] = ()
+    budgets: tuple[Budget, ...] = ()
 
     def source_settings(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
@@ -114,6 +139,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     if not isinstance(prices_raw, list):
         raise ConfigError(f"{path}: 'prices' must be an array of tables ([[prices]])")
     prices = tuple(_parse_price(i, item, path) for i, item in enumerate(prices_raw, start=1))
+    budgets = parse_budgets(data.get("budgets", []), path)
     database = data.get("database")
     machine = data.get("machine")
     user = data.get("user")
@@ -127,6 +153,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         user=user,
         sources=sources,
         prices=prices,
+        budgets=budgets,
     )
 
 
@@ -179,6 +206,90 @@ def _parse_price(index: int, item: Any, path: Path) -> PriceOverride:
         cache_write=_optional_price(item, "cache_write", where),
         cache_write_1h=_optional_price(item, "cache_write_1h", where),
     )
+
+
+def parse_budgets(raw: Any, path: Path) -> tuple[Budget, ...]:
+    """The ``[[budgets]]`` tables; names (given or derived) must be unique."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: 'budgets' must be an array of tables ([[budgets]])")
+    budgets = tuple(_parse_budget(i, item, path) for i, item in enumerate(raw, start=1))
+    seen: dict[str, int] = {}
+    for index, budget in enumerate(budgets, start=1):
+        if budget.name in seen:
+            raise ConfigError(
+                f"{path} [[budgets]] #{index}: the name {budget.name!r} is already used by "
+                f"budget #{seen[budget.name]}; give one of them another 'name'"
+            )
+        seen[budget.name] = index
+    return budgets
+
+
+def _parse_budget(index: int, item: Any, path: Path) -> Budget:
+    where = f"{path} [[budgets]] #{index}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be a table")
+    _reject_unknown(item, _BUDGET_KEYS, where)
+    period = item.get("period")
+    if period not in BUDGET_PERIODS:
+        shown = "missing" if period is None else repr(period)
+        raise ConfigError(
+            f"{where}: 'period' is {shown}; it must be one of {', '.join(BUDGET_PERIODS)}"
+        )
+    if "amount" not in item:
+        raise ConfigError(f"{where}: 'amount' (USD per {period}, e.g. amount = 200.0) is required")
+    amount = _budget_number(item["amount"], "amount", where)
+    if amount <= 0:
+        raise ConfigError(f"{where}: 'amount' must be more than 0 USD, got {item['amount']!r}")
+    soft = _budget_number(item.get("soft", DEFAULT_SOFT), "soft", where)
+    if not 0 < soft <= 1:
+        raise ConfigError(
+            f"{where}: 'soft' is the warning level as a fraction of 'amount' and must be more "
+            f"than 0 and at most 1 (e.g. 0.8 warns at 80%), got {item['soft']!r}"
+        )
+    project = _budget_text(item, "project", where)
+    if project and len(project) > 1:
+        project = project.rstrip("/") or project  # projects are kept without the slash
+    source = _budget_text(item, "source", where)
+    webhook = _budget_text(item, "webhook", where)
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: 'webhook' must be an http:// or https:// URL")
+    name = _budget_text(item, "name", where) or _budget_name(period, project, source)
+    return Budget(
+        name=name,
+        period=period,
+        amount=amount,
+        soft=soft,
+        project=project,
+        source=source,
+        webhook=webhook,
+    )
+
+
+def _budget_name(period: str, project: str | None, source: str | None) -> str:
+    """A name for a budget without one: ``monthly``, ``daily claude_code``, ``weekly webapp``."""
+    base = {"day": "daily", "week": "weekly", "month": "monthly"}[period]
+    scope = [source] if source else []
+    if project:
+        scope.append(project.rstrip("/").rsplit("/", 1)[-1] or project)
+    return " ".join([base, *scope])
+
+
+def _budget_number(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where}: '{key}' must be a finite number, got {value!r}")
+    return number
+
+
+def _budget_text(item: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string")
+    return value.strip()
 
 
 def _optional_price(item: Mapping[str, Any], key: str, where: str) -> Decimal | None:

@@ -4,7 +4,14 @@ the fix; the CLI prints it without a traceback.
     TokentrailError
     ├── ConfigError      the configuration file or an option is wrong
     ├── StoreError       the ledger cannot be opened, migrated or written
-    └── SyncError        a sync cannot run (e.g. a source path is not readable)
+    │   └── LedgerBusy   another process held the ledger's write lock too long; retry
+    ├── SyncError        a sync cannot run (e.g. a source path is not readable)
+    ├── InvalidUsage     a reported usage is refused; ``.field`` names the field
+    │                    (tokentrail.ingest)
+    └── UnknownRun       no run has the given id (tokentrail.ledger)
+
+:class:`tokentrail.client.ClientError` is the HTTP client's own: it carries the server's
+status and error body.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ class ConfigError(TokentrailError):
 
 class StoreError(TokentrailError):
     """The ledger cannot be opened, migrated, read or written."""
+
+
+class LedgerBusy(StoreError):
+    """Another process kept the ledger locked for writing longer than the wait allows; the
+    write was not made and can be retried as it is."""
 
 
 class SyncError(TokentrailError):

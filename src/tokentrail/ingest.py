@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tokentrail.errors import TokentrailError
-from tokentrail.usage import Tokens, UsageEvent
+from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Tokens, UsageEvent
 
 DEFAULT_SOURCE = "sdk"
 MAX_ID_LENGTH = 200
-MAX_COUNT = 10**12
-"""No single request spends a trillion tokens: larger counts are typos or overflow."""
+MAX_COUNT = 10**9
+"""Largest token count of one bucket of one request: a thousand times any model's context;
+more is a typo, and would overflow the ledger's integer sums of micro-dollars."""
+MAX_PROJECT_LENGTH = 2000
+"""Longest project (a path, usually)."""
+MAX_COST_USD = 1_000_000
+"""Largest reported cost of one request, in US dollars: more is a unit mistake (cents,
+micro-dollars) and would overflow the ledger's integer sums."""
 
 TOKEN_FIELDS: tuple[str, ...] = (
     "input_tokens",
@@ -71,6 +77,7 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
     """
     for name in ("event_id", "session_key", "run_id", "source", "model", "provider"):
         _check_text(name, getattr(report, name))
+    _check_text("project", report.project, MAX_PROJECT_LENGTH)
     if not report.source:
         raise InvalidUsage("source", "must not be empty")
     counts = {name: _check_count(name, getattr(report, name)) for name in TOKEN_FIELDS}
@@ -107,13 +114,13 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
     )
 
 
-def _check_text(name: str, value: object) -> None:
+def _check_text(name: str, value: object, limit: int = MAX_ID_LENGTH) -> None:
     if value is None:
         return
     if not isinstance(value, str):
         raise InvalidUsage(name, f"must be a string, got {type(value).__name__}")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidUsage(name, f"must be at most {MAX_ID_LENGTH} characters")
+    if len(value) > limit:
+        raise InvalidUsage(name, f"must be at most {limit} characters")
 
 
 def _check_count(name: str, value: object) -> int | None:
@@ -136,6 +143,12 @@ def _check_cost(value: object) -> float | None:
     cost = float(value)
     if not math.isfinite(cost) or cost < 0:
         raise InvalidUsage("cost_usd", f"must be a finite, non-negative amount, got {value!r}")
+    if cost > MAX_COST_USD:
+        raise InvalidUsage(
+            "cost_usd",
+            f"{value!r} is not a plausible cost for one request (at most {MAX_COST_USD:,} "
+            "US dollars); send dollars, not cents",
+        )
     return cost
 
 
@@ -146,4 +159,17 @@ def _check_timestamp(value: datetime | None, now: datetime | None) -> datetime:
         raise InvalidUsage(
             "timestamp", "must carry a time zone, e.g. 2026-05-04T09:30:00Z or +02:00"
         )
-    return value.astimezone(UTC)
+    return check_timestamp_range(value)
+
+
+def check_timestamp_range(value: datetime) -> datetime:
+    """A zoned timestamp in UTC, within the years the ledger can date and report."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidUsage("timestamp", "is out of range") from None
+    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise InvalidUsage(
+            "timestamp", f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}, got {utc.year}"
+        )
+    return utc

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -23,7 +23,8 @@ from tokentrail.config import Config, load_config, machine_name, resolve_databas
 from tokentrail.errors import StoreError, TokentrailError
 from tokentrail.ingest import DEFAULT_SOURCE, InvalidUsage
 from tokentrail.pricing import Pricer
-from tokentrail.store.base import Cursor, Entry, Store, WriteTransaction
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.base import Cursor, Entry, Store, ToolCall, ToolResult, WriteTransaction
 from tokentrail.usage import (
     RUN_STATES,
     SESSION_STATES,
@@ -207,6 +208,12 @@ class Ledger:
             found = tx.get_runs([run_id]).get(run_id)
             if found is None:
                 raise UnknownRun(run_id)
+            if stopped_at is not None and stopped_at < found.started_at:
+                raise InvalidUsage(
+                    "stopped_at",
+                    f"{stopped_at.isoformat()} is before the run started "
+                    f"({found.started_at.isoformat()}); send the time the run stopped",
+                )
             updated = replace(
                 found,
                 stopped_at=stopped_at or found.stopped_at,
@@ -248,6 +255,8 @@ class Ledger:
         cursors: Sequence[Cursor] = (),
         *,
         also: Callable[[WriteTransaction], None] | None = None,
+        rate_limits: Sequence[RateLimitSnapshot] = (),
+        tool_calls: Sequence[ToolCall | ToolResult] = (),
     ) -> BatchOutcome:
         """Record events, sessions and the cursors they came from, in one transaction.
 
@@ -276,6 +285,7 @@ class Ledger:
                 changes.append((old, Entry(merged, self._cost_after_merge(old, merged))))
             tx.insert_entries(inserts)
             tx.replace_entries(changes)
+            session_updates.update(_sessions_first_seen(tx, inserts, session_updates))
             if session_updates:
                 known = tx.get_sessions(list(session_updates))
                 tx.put_sessions(
@@ -284,6 +294,10 @@ class Ledger:
                         for key, s in session_updates.items()
                     ]
                 )
+            if rate_limits:
+                tx.put_rate_limits([s.with_machine(self.machine) for s in rate_limits])
+            if tool_calls:
+                _put_tool_calls(tx, tool_calls, self.machine)
             tx.put_cursors(cursors)
             if also is not None:
                 also(tx)
@@ -417,6 +431,47 @@ def _move(
 TITLE_MAX = 200
 """A session title is a label (the agent's own one-line summary), never the conversation: longer
 text is cut, so no prompt or response can end up stored through it."""
+
+
+def _put_tool_calls(
+    tx: WriteTransaction, items: Sequence[ToolCall | ToolResult], machine: str
+) -> None:
+    """Tool calls and results read from log files, stamped with this machine."""
+    calls = [replace(c, machine=c.machine or machine) for c in items if isinstance(c, ToolCall)]
+    results = [replace(r, machine=r.machine or machine) for r in items if isinstance(r, ToolResult)]
+    tx.put_log_tool_calls(calls, results)
+
+
+def _sessions_first_seen(
+    tx: WriteTransaction, inserts: Sequence[Entry], described: Mapping[str, Session]
+) -> dict[str, Session]:
+    """A session row for each session key that new requests name and the ledger has never
+    seen described (e.g. usage posted before, or without, ``PUT /sessions``; OpenTelemetry from
+    a machine whose logs we never read), so their usage shows in every session view. What
+    is learned later fills the row in."""
+    first: dict[str, UsageEvent] = {}
+    for entry in inserts:
+        event = entry.event
+        key = event.session_key
+        if key is None or key in described:
+            continue
+        if key not in first or event.timestamp < first[key].timestamp:
+            first[key] = event
+    if not first:
+        return {}
+    known = tx.get_sessions(list(first))
+    return {
+        key: Session(
+            key=key,
+            source=event.source,
+            project=event.project,
+            model=event.model,
+            started_at=event.timestamp,
+            run_id=event.run_id,
+        )
+        for key, event in first.items()
+        if key not in known
+    }
 
 
 def _collapse_sessions(sessions: Iterable[Session]) -> dict[str, Session]:

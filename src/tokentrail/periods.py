@@ -124,3 +124,31 @@ def local_midnight_ms(day: date, zone: tzinfo) -> int:
         # midnight fell in a gap; the day starts at the gap's end
         utc = (naive + timedelta(hours=1)).replace(tzinfo=zone).astimezone(UTC)
     return int(utc.timestamp() * 1000)
+
+
+def period_start(day: date, unit: str) -> date:
+    """The first local day of the ISO week (Monday) or month holding ``day``; for any other
+    unit (a day, an hour) the day itself."""
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day
+
+
+def next_period_start(day: date, unit: str) -> date:
+    """The first local day of the week, month or day after the one starting on ``day``."""
+    if unit == "week":
+        return day + timedelta(days=7)
+    if unit == "month":
+        return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return day + timedelta(days=1)
+
+
+def period_bounds_ms(at_ms: int, zone: tzinfo, unit: str) -> tuple[int, int]:
+    """UTC milliseconds of the start (inclusive) and end (exclusive) of the local day, ISO week
+    or month of ``zone`` that holds the moment ``at_ms``. Local midnights, so a period that
+    spans a DST change is an hour shorter or longer than its days times 24 hours."""
+    today = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone).date()
+    first = period_start(today, unit)
+    return local_midnight_ms(first, zone), local_midnight_ms(next_period_start(first, unit), zone)

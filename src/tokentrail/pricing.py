@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -295,6 +295,21 @@ class Pricer:
             return Cost(status=UNPRICED)
         price_fn, version = resolved
         return Cost(status=PRICED, micro_usd=price_fn(event.tokens), version=version)
+
+    def cache_read_savings(self, event: UsageEvent) -> int | None:
+        """Micro-dollars the request's cache reads saved: its cost had those tokens been
+        plain input, less its cost. None when it reported no cache reads or is unpriced."""
+        cache_read = event.tokens.cache_read
+        if cache_read is None:
+            return None
+        actual = self.price(event).micro_usd
+        if actual is None:
+            return None
+        if cache_read == 0:
+            return 0
+        uncached = replace(event.tokens, input=(event.tokens.input or 0) + cache_read, cache_read=0)
+        as_input = self.price(event.evolve(tokens=uncached)).micro_usd
+        return None if as_input is None else as_input - actual
 
     def _resolve(
         self,

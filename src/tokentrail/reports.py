@@ -17,8 +17,10 @@ from tokentrail.periods import (
     day_to_date,
     local_midnight_ms,
     month_label,
+    next_period_start,
     offset_ms,
     offset_segments,
+    period_start,
     week_label,
 )
 from tokentrail.store.base import (
@@ -163,6 +165,8 @@ class SessionRow:
     subagents: UsageFigures | None
     subagent_count: int
     models: tuple[str, ...]
+    summary: str | None = None
+    """One sentence about the session (tokentrail.insights.summary_text), when computed."""
 
     @property
     def period(self) -> str:
@@ -185,6 +189,7 @@ class SessionRow:
                 "subagent_count": self.subagent_count,
                 "own": self.own.as_dict(),
                 "subagents": self.subagents.as_dict() if self.subagents else None,
+                "summary": self.summary,
             }
         )
         return row
@@ -1273,19 +1278,11 @@ def _too_many(interval: str, count: int) -> str:
 
 
 def _period_start(day: date, interval: TimelineInterval) -> date:
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
+    return period_start(day, interval)
 
 
 def _next_period(day: date, interval: TimelineInterval) -> date:
-    if interval == "week":
-        return day + timedelta(days=7)
-    if interval == "month":
-        return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-    return day + timedelta(days=1)
+    return next_period_start(day, interval)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from typing import Any
 
 from tokentrail.config import Config
 from tokentrail.ledger import BatchOutcome, Ledger
+from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources import Source, all_sources
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile, env_paths
-from tokentrail.store.base import Cursor
+from tokentrail.store.base import Cursor, ToolCall, ToolResult
 from tokentrail.usage import Session, SkipSummary, UsageEvent
 
 HEAD_BYTES = 4096
@@ -391,6 +392,8 @@ class _Batch:
     events: list[UsageEvent] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
     cursors: list[Cursor] = field(default_factory=list)
+    rate_limits: list[RateLimitSnapshot] = field(default_factory=list)
+    tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
 
     def is_full(self) -> bool:
         return len(self.events) >= BATCH_EVENTS or len(self.cursors) >= BATCH_FILES
@@ -410,13 +413,21 @@ def _absorb(outcome: TaskResult, summary: SyncSummary, batch: _Batch) -> None:
         summary.pending_lines.append(f"{outcome.task.file.path}:{result.state.line_no + 1}")
     batch.events.extend(result.events)
     batch.sessions.extend(result.sessions)
+    batch.rate_limits.extend(result.rate_limits)
+    batch.tool_calls.extend(result.tool_calls)
     batch.cursors.append(outcome.cursor)
 
 
 def _commit(ledger: Ledger, batch: _Batch, summary: SyncSummary) -> None:
     if not batch.cursors:
         return
-    outcome: BatchOutcome = ledger.record_batch(batch.events, batch.sessions, batch.cursors)
+    outcome: BatchOutcome = ledger.record_batch(
+        batch.events,
+        batch.sessions,
+        batch.cursors,
+        rate_limits=batch.rate_limits,
+        tool_calls=batch.tool_calls,
+    )
     summary.new_events += outcome.created
     summary.updated_events += outcome.updated
     summary.duplicates += outcome.duplicates

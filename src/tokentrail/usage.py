@@ -27,6 +27,11 @@ TOKEN_BUCKETS: tuple[str, ...] = (
 )
 """The names of the token buckets, in the order they are stored."""
 
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+"""The years a request may be dated in (UTC): anything else is a clock or unit mistake
+(seconds read as milliseconds) and would stretch every report over centuries."""
+
 
 @dataclass(frozen=True, slots=True)
 class Tokens:

@@ -24,12 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokentrail import reports
-from tokentrail.errors import ConfigError
-from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
+from tokentrail import insights, reports
+from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
-from tokentrail.periods import parse_day, resolve_timezone
-from tokentrail.server import dashboard, read_api
+from tokentrail.server import dashboard, insights_api, read_api
 from tokentrail.server.auth import BearerAuth
 from tokentrail.server.errors import ApiError, error_response, install_handlers
 from tokentrail.server.events import record_batch
@@ -59,6 +57,7 @@ from tokentrail.server.models import (
 )
 from tokentrail.server.otlp_routes import FEATURES as OTLP_FEATURES
 from tokentrail.server.otlp_routes import include_otlp
+from tokentrail.server.params import report_query
 from tokentrail.usage import Run, Session
 
 FEATURES = (
@@ -71,6 +70,7 @@ FEATURES = (
     "reports.weekly",
     "reports.monthly",
     *read_api.FEATURES,
+    *insights_api.FEATURES,
     *OTLP_FEATURES,
 )
 
@@ -114,6 +114,7 @@ def create_app(
         app, ledger, token=token, max_batch_events=max_batch_events, max_body_bytes=max_body_bytes
     )
     app.include_router(read_api.router)
+    app.include_router(insights_api.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -241,47 +242,6 @@ def _session_out(s: Session) -> SessionOut:
     )
 
 
-def _report_query(
-    *,
-    tz: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    sources: list[str] | None = None,
-    project: str | None = None,
-    breakdown: bool = False,
-) -> reports.ReportQuery:
-    """The report's scope, with the field named in any error."""
-    try:
-        zone, zone_name = resolve_timezone(tz)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
-    since_day = _day(since, "since")
-    until_day = _day(until, "until")
-    if since_day and until_day and since_day > until_day:
-        raise InvalidUsage("since", f"{since_day} is after until {until_day}; swap them")
-    return reports.ReportQuery(
-        zone=zone,
-        zone_name=zone_name,
-        since=since_day,
-        until=until_day,
-        sources=tuple(sources or ()),
-        project=project,
-        breakdown=breakdown,
-    )
-
-
-def _day(value: str | None, name: str) -> Any:
-    if not value:
-        return None
-    try:
-        day = parse_day(value, name)
-    except ConfigError as exc:
-        raise InvalidUsage(name, str(exc)) from None
-    if not 1970 <= day.year <= 9998:
-        raise InvalidUsage(name, f"{day} is out of range (1970 to 9998)")
-    return day
-
-
 def _add_routes(
     app: FastAPI, ledger: Ledger, *, token: str | None, max_batch_events: int, max_body_bytes: int
 ) -> None:
@@ -393,7 +353,7 @@ def _add_routes(
     ) -> Any:
         """Lifetime totals, today's (the local day in ``tz``) and the current run's: the
         given ``run_id``, else the most recently started run still running (or null)."""
-        query = _report_query(tz=tz, sources=source, project=project)
+        query = report_query(tz=tz, sources=source, project=project)
         with ledger.reading() as store:
             return reports.summary_report(store, query, run_id=run_id).as_dict()
 
@@ -413,10 +373,15 @@ def _add_routes(
         project: QueryText = None,
     ) -> Any:
         """Top-level sessions, most recently active first, subagents' spend rolled up."""
-        query = _report_query(sources=source, project=project)
+        query = report_query(sources=source, project=project)
         with ledger.reading() as store:
             rows = reports.recent_sessions(store, query, limit=limit, offset=offset)
-            return {"rows": [row.as_dict() for row in rows]}
+            summaries = insights.list_summaries(store, rows)
+            return {
+                "rows": [
+                    {**row.as_dict(), "summary": summaries.get(row.session.key)} for row in rows
+                ]
+            }
 
     @app.get(
         f"{p}/sessions/{{key:path}}",
@@ -430,7 +395,7 @@ def _add_routes(
             detail = reports.session_detail(store, key)
             if detail is None:
                 raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
-            return detail.as_dict()
+            return insights.detail_dict(store, detail)
 
     def period_route(kind: reports.Period) -> None:
         @app.get(
@@ -449,7 +414,7 @@ def _add_routes(
             project: QueryText = None,
             breakdown: bool = False,
         ) -> Any:
-            query = _report_query(
+            query = report_query(
                 tz=tz,
                 since=since,
                 until=until,

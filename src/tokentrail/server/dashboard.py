@@ -33,7 +33,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from tokentrail import reports
+from tokentrail import insights, reports
+from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
 from tokentrail.store.base import SESSION_SORTS, Filters, SessionSort
@@ -343,6 +344,14 @@ def _unpriced_names(models: list[Any]) -> str:
     return ", ".join(m.model for m in models)
 
 
+def _budgets(store: Any, ledger: Any, view: View) -> BudgetReport | None:
+    """Where each configured budget stands (in the page's zone), or None without budgets.
+    Budgets have their own scope: the page's filters do not apply to them."""
+    if not ledger.config.budgets:
+        return None
+    return budget_report(store, ledger.config.budgets, view.query.zone, view.query.zone_name)
+
+
 # -- pages ---------------------------------------------------------------------------------
 
 
@@ -358,6 +367,7 @@ def overview_page(
         data = reports.overview_report(
             store, view.query, models=view.models, heatmap_metric=chosen_metric
         )
+        budgets = _budgets(store, ledger, view)
         choices = _choices(store)
         marker = store.change_marker()
     charts = {
@@ -373,6 +383,7 @@ def overview_page(
         page="overview",
         error=error,
         data=data,
+        budgets=budgets,
         charts=charts,
         choices=choices,
         marker=marker,
@@ -451,6 +462,7 @@ def session_page(
     view, error = _page_view(request)
     with ledger.reading() as store:
         detail = reports.session_detail(store, key)
+        summary = insights.detail_dict(store, detail)["summary"] if detail is not None else None
         choices = _choices(store)
         marker = store.change_marker()
         parent: Session | None = None
@@ -505,6 +517,7 @@ def session_page(
         unpriced_models=unpriced,
         models=models,
         chart=chart,
+        summary=summary,
     )
 
 

@@ -16,13 +16,9 @@ import orjson
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage, UsageReport, event_from_report
 from tokentrail.ledger import Ledger
 from tokentrail.server.errors import ApiError, json_type
-from tokentrail.server.limits import MAX_NOTE_LENGTH
 from tokentrail.server.models import ErrorDetail, EventResult, EventResults, parse_timestamp
 from tokentrail.server.models import check_timestamp_range as _in_range
 from tokentrail.usage import UsageEvent
-
-MAX_COST_USD = 1_000_000
-"""Largest reported cost of one request, in US dollars."""
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageReport))
 _KNOWN = frozenset(EVENT_FIELDS)
@@ -108,13 +104,6 @@ def event_from_item(item: Any) -> UsageEvent:
             values["timestamp"] = _in_range(values["timestamp"])
         except ValueError as exc:
             raise InvalidUsage("timestamp", str(exc)) from None
-    cost = values.get("cost_usd")
-    if isinstance(cost, int | float) and not isinstance(cost, bool) and cost > MAX_COST_USD:
-        # stopgap until ingest.py bounds it: a huge cost overflows the ledger's integer sums
-        raise InvalidUsage("cost_usd", f"{cost!r} is not a plausible cost for one request")
-    project = values.get("project")
-    if project is not None and (not isinstance(project, str) or len(project) > MAX_NOTE_LENGTH):
-        raise InvalidUsage("project", f"must be a string of at most {MAX_NOTE_LENGTH} characters")
     return event_from_report(UsageReport(**values))
 
 

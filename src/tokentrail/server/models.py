@@ -11,7 +11,7 @@ The usage rules themselves (what a valid token count, cost or state is) live in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -25,14 +25,10 @@ from pydantic import (
     StrictStr,
 )
 
+from tokentrail import ingest
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.server.limits import MAX_NOTE_LENGTH
-from tokentrail.usage import RUN_STATES, SESSION_STATES
-
-EARLIEST_YEAR = 2000
-LATEST_YEAR = 2100
-"""Timestamps the API accepts lie in these years (UTC): no model request is older, and a
-typo'd far-future date would stretch every report over centuries."""
+from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, RUN_STATES, SESSION_STATES
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -57,12 +53,9 @@ def check_timestamp_range(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         return value  # the zone rule is the ledger's (ingest.py) or AwareDatetime's
     try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range") from None
-    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
-        raise ValueError(f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}, got {utc.year}")
-    return utc
+        return ingest.check_timestamp_range(value)
+    except ingest.InvalidUsage as exc:
+        raise ValueError(exc.message) from None
 
 
 Timestamp = Annotated[
@@ -306,6 +299,12 @@ class _SessionFields(BaseModel):
 class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures
     """A session with its spend and its subagents' spend."""
 
+    summary: str | None = Field(
+        default=None,
+        description="One generated sentence about the session; parts without data are left "
+        "out (docs/insights.md, Session summary).",
+    )
+
 
 class SessionsOut(BaseModel):
     rows: list[SessionRowOut]
@@ -324,6 +323,23 @@ class RequestOut(BaseModel):
     cost_usd: float | None
     cost_status: str
     reported_cost_usd: float | None
+    cumulative_tokens: int | None = Field(
+        default=None, description="Tokens of the session up to and including this request."
+    )
+    cumulative_cost_usd: float | None = Field(
+        default=None, description="Cost of the session up to and including this request."
+    )
+
+
+class SessionToolOut(BaseModel):
+    tool_name: str
+    session_key: str | None
+    calls: int
+    failures: int
+    with_outcome: int
+    timed_calls: int
+    avg_duration_seconds: float | None
+    p95_duration_seconds: float | None
 
 
 class SessionDetailOut(SessionRowOut):
@@ -333,6 +349,16 @@ class SessionDetailOut(SessionRowOut):
     own: Figures = Field(description="The session's own usage, without its subagents'.")
     subagents: list[SessionRowOut]
     timeline: list[RequestOut] = Field(description="Every request, oldest first.")
+    lines_added: int | None = Field(
+        default=None, description="Lines its edit tool calls added (null: no edit data)."
+    )
+    lines_removed: int | None = None
+    cache_read_share: float | None = Field(
+        default=None, description="cache_read / (input + cache_read + cache_write)."
+    )
+    tools: list[SessionToolOut] = Field(
+        default_factory=list, description="Tool calls per tool (its subagents' included)."
+    )
 
 
 class _PeriodFields(BaseModel):

@@ -19,7 +19,6 @@ import hmac
 import logging
 import re
 import sqlite3
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -28,11 +27,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokentrail import otlp, reports
-from tokentrail.errors import ConfigError, StoreError
-from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
+from tokentrail.errors import StoreError
+from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
-from tokentrail.periods import parse_day, resolve_timezone
 from tokentrail.server.models import ReconciliationOut
+from tokentrail.server.params import report_query
 
 log = logging.getLogger("tokentrail.server.otlp")
 
@@ -164,33 +163,7 @@ def reconcile_query(
     sources: list[str] | None = None,
 ) -> reports.ReportQuery:
     """The reconciliation's scope, with the field named in any error (422)."""
-    try:
-        zone, zone_name = resolve_timezone(tz)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
-    since_day = _day(since, "since")
-    until_day = _day(until, "until")
-    if since_day and until_day and since_day > until_day:
-        raise InvalidUsage("since", f"{since_day} is after until {until_day}; swap them")
-    return reports.ReportQuery(
-        zone=zone,
-        zone_name=zone_name,
-        since=since_day,
-        until=until_day,
-        sources=tuple(sources or ()),
-    )
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        day = parse_day(value, name)
-    except ConfigError as exc:
-        raise InvalidUsage(name, str(exc)) from None
-    if not 1970 <= day.year <= 9998:
-        raise InvalidUsage(name, f"{day} is out of range (1970 to 9998)")
-    return day
+    return report_query(tz=tz, since=since, until=until, sources=sources)
 
 
 # -- authentication ---------------------------------------------------------------------------

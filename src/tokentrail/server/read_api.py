@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -27,9 +27,10 @@ from tokentrail.errors import ConfigError
 from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
-from tokentrail.periods import parse_day, resolve_timezone
+from tokentrail.periods import resolve_timezone
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
+from tokentrail.server.params import day_param
 from tokentrail.store.base import SESSION_SORTS, SessionSort
 
 FEATURES = (
@@ -108,8 +109,8 @@ def parse_view(
         zone, zone_name = resolve_timezone(tz or None)
     except ConfigError as exc:
         raise InvalidUsage("tz", str(exc)) from None
-    since_day = _day(since, "since")
-    until_day = _day(until, "until")
+    since_day = day_param(since, "since")
+    until_day = day_param(until, "until")
     chosen = range_ or None
     if chosen is not None and chosen not in RANGES:
         raise InvalidUsage("range", f"{chosen!r} is not a range; use one of {', '.join(RANGES)}")
@@ -142,18 +143,6 @@ def parse_view(
         project=project or None,
     )
     return View(query, clean_models, None if chosen == "all" else chosen, tuple(given))
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        day = parse_day(value, name)
-    except ConfigError as exc:
-        raise InvalidUsage(name, str(exc)) from None
-    if not 1970 <= day.year <= 9998:
-        raise InvalidUsage(name, f"{day} is out of range (1970 to 9998)")
-    return day
 
 
 Day = Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD, a local day in tz")]

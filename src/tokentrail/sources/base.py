@@ -16,7 +16,9 @@ from typing import Any, BinaryIO, ClassVar, Literal, Protocol
 
 import orjson
 
-from tokentrail.usage import Session, Skip, UsageEvent
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.base import ToolCall, ToolResult
+from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Session, Skip, UsageEvent
 
 FileKind = Literal["append", "whole", "database"]
 """How a file changes: ``append`` (JSONL, read from the last offset), ``whole`` (a document
@@ -67,6 +69,11 @@ class ParseResult:
     pending_partial_line: bool = False
     """True when the file ends in a line without a newline that is not yet valid JSON
     (being written, or truncated); it is left unconsumed and re-read next time."""
+    rate_limits: list[RateLimitSnapshot] = field(default_factory=list)
+    """Official rate-limit figures the agent logged (Codex ``rate_limits``), numbers only."""
+    tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
+    """Tool calls and their results (names, times, outcomes, lines an edit changed: never
+    their text), as read; a call's result may come in a later read of the file."""
 
 
 class Source(Protocol):
@@ -198,7 +205,15 @@ def _is_complete_json(data: bytes) -> bool:
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """Parse an ISO 8601 string or epoch number (seconds or milliseconds) into aware UTC."""
+    """Parse an ISO 8601 string or epoch number (seconds or milliseconds) into aware UTC;
+    None when it is not one, or is dated outside the years a request can be from."""
+    parsed = _parse_timestamp(value)
+    if parsed is None or not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        return None
+    return parsed
+
+
+def _parse_timestamp(value: object) -> datetime | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.sources import edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -51,6 +52,7 @@ from tokentrail.sources.base import (
     reported_cost,
     text_or_none,
 )
+from tokentrail.store.base import ToolCall, ToolResult
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
 SOURCE_NAME = "claude_code"
@@ -60,6 +62,10 @@ SYNTHETIC_MODEL = "<synthetic>"
 PREFILTER: tuple[bytes, ...] = (b'"usage"', b'"type":"summary"', b'"type":"custom-title"')
 """Only lines holding one of these bytes are JSON-parsed. Claude Code writes compact JSON, and
 most of a transcript's bytes are prompts and tool output without them."""
+
+TOOL_PREFILTER: tuple[bytes, ...] = (b'"tool_result"',)
+"""User lines holding a tool's result (its outcome is read, never its output). Tool calls sit
+on assistant lines, which the usage pre-filter already lets through."""
 
 _AGENT_FILE_PREFIX = "agent-"
 _NO_SPEED_SURCHARGE = frozenset({"standard", "normal"})
@@ -75,7 +81,7 @@ class ClaudeCodeSource:
     """Claude Code's JSONL transcripts, main sessions and subagents."""
 
     name: ClassVar[str] = SOURCE_NAME
-    parser_version: ClassVar[int] = 1
+    parser_version: ClassVar[int] = 2  # 2: tool calls and results
     env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -103,7 +109,8 @@ class ClaudeCodeSource:
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _FileParser(_FileContext.of(file.path), dict(state.memory))
         try:
-            for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
+            lines = iter_complete_lines(file.path, state, prefilter=PREFILTER + TOOL_PREFILTER)
+            for item in lines:
                 if isinstance(item, LinesEnd):
                     return parser.result(item)
                 parser.handle(item)
@@ -263,12 +270,15 @@ class _FileParser:
     sessions: dict[str, _SessionDraft] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
     duplicates: int = 0
+    tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
 
     def handle(self, line: Line) -> None:
         try:
             record = orjson.loads(line.data)
         except orjson.JSONDecodeError as exc:
-            self._skip("malformed_json", line, str(exc))
+            if any(token in line.data for token in PREFILTER):
+                self._skip("malformed_json", line, str(exc))
+            # else a broken tool result line (e.g. cut-off tool output): no usage lost
             return
         if not isinstance(record, dict):
             self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
@@ -279,6 +289,9 @@ class _FileParser:
             return
         identity = self._identify(record)
         timestamp = parse_timestamp(record.get("timestamp"))
+        self._note_tools(record, identity, timestamp)
+        if not any(token in line.data for token in PREFILTER):
+            return  # a tool result line only: it says nothing about usage or the session
         draft = self._note_line(identity, record, timestamp)
         if kind == "custom-title":
             self._note_title(text_or_none(record.get("customTitle")), draft)
@@ -304,7 +317,61 @@ class _FileParser:
             state=end.state,
             duplicates=self.duplicates,
             pending_partial_line=end.pending_partial_line,
+            tool_calls=self.tool_calls,
         )
+
+    # -- tool calls --
+
+    def _note_tools(
+        self, record: dict[str, Any], identity: _Identity, timestamp: datetime | None
+    ) -> None:
+        """``tool_use`` blocks of an assistant line (name, id, lines an edit changes) and
+        ``tool_result`` blocks of a user line (``is_error``); never their text."""
+        message = record.get("message")
+        if timestamp is None or not isinstance(message, dict):
+            return
+        content = message.get("content")
+        if not isinstance(content, list):
+            return
+        at_ms = int(timestamp.timestamp() * 1000)
+        session = identity.session_key
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "tool_use":
+                call_id, name = text_or_none(block.get("id")), text_or_none(block.get("name"))
+                if call_id is None or name is None:
+                    continue
+                added, removed = edits.claude_code(name, block.get("input"))
+                model = text_or_none(message.get("model"))
+                self.tool_calls.append(
+                    ToolCall(
+                        key=f"{SOURCE_NAME}:call:{call_id}",
+                        source=SOURCE_NAME,
+                        tool_name=name,
+                        timestamp_ms=at_ms,
+                        session_key=session,
+                        lines_added=added,
+                        lines_removed=removed,
+                        model=model if model != SYNTHETIC_MODEL else None,
+                        from_log=True,
+                    )
+                )
+            elif kind == "tool_result":
+                call_id = text_or_none(block.get("tool_use_id"))
+                if call_id is None:
+                    continue
+                self.tool_calls.append(
+                    ToolResult(
+                        key=f"{SOURCE_NAME}:call:{call_id}",
+                        source=SOURCE_NAME,
+                        timestamp_ms=at_ms,
+                        # Claude Code marks failures only: a result without the flag succeeded
+                        success=block.get("is_error") is not True,
+                        session_key=session,
+                    )
+                )
 
     # -- sessions --
 

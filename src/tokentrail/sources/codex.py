@@ -39,6 +39,8 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from tokentrail.ratelimits import RateLimitSnapshot, read_codex_rate_limits
+from tokentrail.sources import edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -51,9 +53,16 @@ from tokentrail.sources.base import (
     parse_timestamp,
     text_or_none,
 )
+from tokentrail.store.base import ToolCall, ToolResult
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-PREFILTER: tuple[bytes, ...] = (b'"token_count"', b'"session_meta"', b'"turn_context"')
+PREFILTER: tuple[bytes, ...] = (
+    b'"token_count"',
+    b'"session_meta"',
+    b'"turn_context"',
+    b'"function_call',  # also "function_call_output"
+    b'"custom_tool_call',  # also "custom_tool_call_output"
+)
 """Only these lines are JSON-parsed; the bulk of a rollout is prompts and tool output."""
 
 REPLAY_GAP_US = 1_000_000
@@ -80,7 +89,9 @@ class CodexSource:
     """OpenAI Codex CLI (and Codex Desktop / IDE) rollout files."""
 
     name: ClassVar[str] = "codex"
-    parser_version: ClassVar[int] = 1
+    parser_version: ClassVar[int] = 3
+    """2: also reads the official ``rate_limits`` figures (files read by 1 are read again
+    once to find them; the ledger merges the requests it already has). 3: tool calls."""
     env_var: ClassVar[str] = "TOKENTRAIL_CODEX_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -120,6 +131,8 @@ class CodexSource:
             state=end.state,
             duplicates=reader.duplicates,
             pending_partial_line=end.pending_partial_line,
+            rate_limits=reader.rate_limits,
+            tool_calls=reader.tool_calls,
         )
 
 
@@ -158,6 +171,9 @@ class _Memory:
     counted_any: bool = False
     replay: ReplayPhase = "none"
     anchor_us: int | None = None
+    limits: dict[str, list[Any]] | None = None
+    """The last rate-limit figures kept per window: ``[used_percent, window_minutes,
+    resets_at_ms]``; an event repeating them adds nothing."""
 
     @classmethod
     def load(cls, memory: Mapping[str, Any]) -> _Memory:
@@ -165,6 +181,8 @@ class _Memory:
         loaded = cls(**{key: value for key, value in memory.items() if key in known})
         if loaded.baseline is not None:
             loaded.baseline = dict(loaded.baseline)  # never mutate the caller's state
+        if loaded.limits is not None:
+            loaded.limits = {name: list(v) for name, v in loaded.limits.items()}
         return loaded
 
     def dump(self) -> dict[str, Any]:
@@ -172,6 +190,8 @@ class _Memory:
         dumped = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.baseline is not None:
             dumped["baseline"] = dict(self.baseline)
+        if self.limits is not None:
+            dumped["limits"] = {name: list(v) for name, v in self.limits.items()}
         return dumped
 
 
@@ -228,6 +248,8 @@ class _RolloutReader:
         self.path = path
         self.state = _Memory.load(memory)
         self.events: list[UsageEvent] = []
+        self.rate_limits: list[RateLimitSnapshot] = []
+        self.tool_calls: list[ToolCall | ToolResult] = []
         self.skips: list[Skip] = []
         self.duplicates = 0
         self._touched = False
@@ -272,6 +294,54 @@ class _RolloutReader:
             self._on_turn_context(payload, timestamp)
         elif kind == "event_msg" and payload.get("type") == "token_count":
             self._on_token_count(line, record, payload, timestamp)
+        elif kind == "response_item" and timestamp is not None:
+            self._on_response_item(payload, timestamp)
+
+    # -- tool calls -----------------------------------------------------------------------
+
+    def _on_response_item(self, payload: dict[str, Any], timestamp: datetime) -> None:
+        """A tool call (``function_call``, ``custom_tool_call``: name, id, lines a patch
+        changes) or its output (``*_output``: the exit code only, never the text)."""
+        kind = payload.get("type")
+        call_id = text_or_none(payload.get("call_id"))
+        if call_id is None or kind not in _TOOL_ITEMS:
+            return
+        if self.state.replay == "active":
+            return  # a forked rollout's copy of its parent's calls (see _RolloutReader)
+        key = f"{CodexSource.name}:call:{call_id}"
+        session = self.state.session_id or _id_from_filename(self.path)
+        at_ms = _to_us(timestamp) // 1000
+        if kind in ("function_call_output", "custom_tool_call_output"):
+            self.tool_calls.append(
+                ToolResult(
+                    key=key,
+                    source=CodexSource.name,
+                    timestamp_ms=at_ms,
+                    success=_tool_success(payload.get("output")),
+                    session_key=session,
+                )
+            )
+            return
+        name = text_or_none(payload.get("name"))
+        if name is None:
+            return
+        raw = payload.get("arguments") if kind == "function_call" else payload.get("input")
+        arguments = _json_or_text(raw)
+        patch = edits.codex_patch_text(name, arguments)
+        added, removed = edits.patch(patch) if patch is not None else edits.NOT_AN_EDIT
+        self.tool_calls.append(
+            ToolCall(
+                key=key,
+                source=CodexSource.name,
+                tool_name=name,
+                timestamp_ms=at_ms,
+                session_key=session,
+                lines_added=added,
+                lines_removed=removed,
+                model=self.state.model,
+                from_log=True,
+            )
+        )
 
     def _decode(self, line: Line) -> dict[str, Any] | None:
         try:
@@ -376,6 +446,8 @@ class _RolloutReader:
         timestamp: datetime | None,
     ) -> None:
         info = payload.get("info")
+        if timestamp is not None:
+            self._on_rate_limits(payload.get("rate_limits"), timestamp)
         if info is None:
             self._touch(timestamp)  # rate limits only: no request to count, nothing wrong
             return
@@ -395,6 +467,39 @@ class _RolloutReader:
                 return
             self.state.replay = "done"
         self._count(line, usage, timestamp, info)
+
+    def _on_rate_limits(self, value: object, timestamp: datetime) -> None:
+        """Keep the official rate-limit figures of this event, unless they are a copy of the
+        parent's (a replayed event: its figures are old, its timestamp may be new) or repeat
+        the last figures kept for their window."""
+        if value is None:
+            return
+        state = self.state
+        at_us = _to_us(timestamp)
+        anchor = state.anchor_us
+        if state.replay == "active" and anchor is not None and at_us <= anchor + REPLAY_GAP_US:
+            return  # inside the fork burst: copied from the parent (see _RolloutReader)
+        found = read_codex_rate_limits(
+            value,
+            at_us // 1000,
+            source=CodexSource.name,
+            session_key=state.session_id or _id_from_filename(self.path),
+        )
+        last = state.limits if state.limits is not None else {}
+        for snapshot in found:
+            previous = last.get(snapshot.window)
+            if previous is not None and snapshot.same_figures(
+                RateLimitSnapshot("", "", 0, previous[0], previous[1], previous[2])
+            ):
+                continue
+            last[snapshot.window] = [
+                snapshot.used_percent,
+                snapshot.window_minutes,
+                snapshot.resets_at_ms,
+            ]
+            self.rate_limits.append(snapshot)
+        if found:
+            state.limits = last
 
     def _is_replayed(self, at_us: int) -> bool:
         """Rule 3: inside (or before) the fork burst means copied from the parent."""
@@ -613,6 +718,45 @@ def _tokens(request: Counts) -> Tokens:
         output=output,
         reasoning=reasoning,
     )
+
+
+_TOOL_ITEMS = frozenset(
+    {"function_call", "custom_tool_call", "function_call_output", "custom_tool_call_output"}
+)
+_EXIT_CODE = re.compile(r"^\s*(?:Exit code|Process exited with code):?\s*(-?\d+)", re.MULTILINE)
+
+
+def _json_or_text(raw: object) -> object:
+    """Call arguments: Codex writes them as a JSON string (function calls) or plain text
+    (custom tools such as ``apply_patch``)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+def _tool_success(output: object) -> bool | None:
+    """Whether a tool call succeeded, from its output: ``metadata.exit_code`` of a JSON
+    output (older versions), an ``Exit code: N`` line (newer ones), or a ``success`` flag;
+    None when the output says neither."""
+    value = _json_or_text(output)
+    if isinstance(value, dict):
+        success = value.get("success")
+        if isinstance(success, bool):
+            return success
+        metadata = value.get("metadata")
+        if isinstance(metadata, dict):
+            code = metadata.get("exit_code")
+            if isinstance(code, int) and not isinstance(code, bool):
+                return code == 0
+        value = value.get("output") if isinstance(value.get("output"), str) else None
+    if isinstance(value, str):
+        found = _EXIT_CODE.search(value[:2000])
+        if found is not None:
+            return int(found.group(1)) == 0
+    return None
 
 
 def _parent_thread_id(payload: Mapping[str, Any]) -> str | None:

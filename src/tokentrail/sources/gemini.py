@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.sources import edits
 from tokentrail.sources.base import (
     BadRecord,
     FileKind,
@@ -47,6 +48,7 @@ from tokentrail.sources.base import (
     iter_complete_lines,
     parse_timestamp,
 )
+from tokentrail.store.base import ToolCall, ToolResult
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = "gemini"
@@ -54,7 +56,7 @@ PROVIDER = "google"
 PROJECT_ROOT_MARKER = ".project_root"
 
 # Only these lines can carry usage or session metadata; everything else is prompt text.
-JSONL_PREFILTER: tuple[bytes, ...] = (b'"tokens"', b'"sessionId"', b'"$set"')
+JSONL_PREFILTER: tuple[bytes, ...] = (b'"tokens"', b'"sessionId"', b'"$set"', b'"toolCalls"')
 
 
 @dataclass(slots=True)
@@ -136,8 +138,10 @@ class _Collector:
     events: dict[str, UsageEvent] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
     duplicates: int = 0
+    tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
 
     def add_message(self, message: object, meta: _SessionMeta, line: int | None) -> None:
+        self.tool_calls.extend(_tool_calls(message, meta))
         try:
             event = _reply_event(message, meta)
         except BadRecord as bad:
@@ -156,7 +160,7 @@ class GeminiSource:
     """Gemini CLI (``@google/gemini-cli``) chat recordings."""
 
     name: ClassVar[str] = SOURCE
-    parser_version: ClassVar[int] = 1
+    parser_version: ClassVar[int] = 2  # 2: tool calls
     env_var: ClassVar[str] = "TOKENTRAIL_GEMINI_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -313,6 +317,7 @@ def _finish(result: ParseResult, collector: _Collector, meta: _SessionMeta) -> P
     result.events.extend(collector.events.values())
     result.skips.extend(collector.skips)
     result.duplicates += collector.duplicates
+    result.tool_calls.extend(collector.tool_calls)
     session = meta.session()
     if session is not None:
         result.sessions.append(session)
@@ -347,6 +352,50 @@ def _reply_event(message: object, meta: _SessionMeta) -> UsageEvent | None:
         raw_usage=orjson.dumps(raw_tokens),
         rank=meta.rank,
     )
+
+
+_FINAL_STATUS = {"success": True, "error": False, "cancelled": False}
+"""A recorded tool call's final status and whether it succeeded; other statuses (scheduled,
+executing, …) are not final yet: the message is recorded again when it changes."""
+
+
+def _tool_calls(message: object, meta: _SessionMeta) -> list[ToolCall | ToolResult]:
+    """The ``toolCalls`` of a reply: name, time, final status and the lines an edit changes
+    (never arguments or results). The call carries no start time, so no duration."""
+    if not isinstance(message, dict) or meta.session_id is None:
+        return []
+    calls = message.get("toolCalls")
+    if not isinstance(calls, list):
+        return []
+    found: list[ToolCall | ToolResult] = []
+    model = message.get("model")
+    for call in calls:
+        if not isinstance(call, dict):
+            continue
+        call_id, name = call.get("id"), call.get("name")
+        when = parse_timestamp(call.get("timestamp")) or parse_timestamp(message.get("timestamp"))
+        if not isinstance(call_id, str) or not isinstance(name, str) or not name or not when:
+            continue
+        key = f"{SOURCE}:call:{meta.session_id}:{call_id}"
+        at_ms = int(when.timestamp() * 1000)
+        added, removed = edits.gemini(name, call.get("args"))
+        found.append(
+            ToolCall(
+                key=key,
+                source=SOURCE,
+                tool_name=name,
+                timestamp_ms=at_ms,
+                session_key=meta.session_key,
+                lines_added=added,
+                lines_removed=removed,
+                model=model if isinstance(model, str) and model else None,
+                from_log=True,
+            )
+        )
+        status = call.get("status")
+        if isinstance(status, str) and status in _FINAL_STATUS:
+            found.append(ToolResult(key, SOURCE, at_ms, _FINAL_STATUS[status], meta.session_key))
+    return found
 
 
 def _tokens(raw: Mapping[str, Any]) -> Tokens:

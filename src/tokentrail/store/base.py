@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import Cost, Run, Session, Tokens, UsageEvent
 
 BUCKET_MS = 15 * 60 * 1000
@@ -273,6 +274,18 @@ class WriteTransaction(Protocol):
         """Record tool calls (a resent call replaces its row)."""
         ...
 
+    # -- 5-hour blocks (see tokentrail.blocks) ----------------------------------------------
+
+    def put_rate_limits(self, snapshots: Sequence[RateLimitSnapshot]) -> None:
+        """Record official rate-limit snapshots; one already recorded (same source, machine,
+        window and time) is kept as it is, so re-reading a log adds nothing."""
+        ...
+
+    def put_log_tool_calls(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
+        """Record tool calls and results read from log files; a call or result already
+        recorded keeps its first row (a resumed or forked session replays the same calls)."""
+        ...
+
 
 class Store(Protocol):
     """A ledger backend (SQLite embedded, PostgreSQL for a team)."""
@@ -396,6 +409,29 @@ class Store(Protocol):
         """Tool calls per source and tool: how many, how many failed, total duration."""
         ...
 
+    # -- 5-hour blocks (see tokentrail.blocks) ----------------------------------------------
+
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]:
+        """Usage per UTC minute and model, from the raw requests in ``filters``' time range
+        (bound it: this reads events, not rollups), ordered by minute, with the exact first
+        and last request time of each minute."""
+        ...
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
+        """Official rate-limit snapshots observed in ``filters``' time range (``sources`` and
+        ``machines`` apply), oldest first."""
+        ...
+
+    def tool_call_rows(
+        self, filters: Filters, session_keys: Sequence[str] = ()
+    ) -> list[ToolCallRow]:
+        """Every tool call matching ``filters`` (time, source, machine; ``project`` is the
+        session's), or of ``session_keys`` when given, with its result joined: duration is the
+        reported one, else result time minus call time. A session's calls read from its log
+        file are used; calls OpenTelemetry reported count only for sessions without them, so
+        a call seen both ways counts once."""
+        ...
+
     # -- dashboard (SQL in tokentrail.store.sqlite_dashboard) ----------------------------------
 
     def change_marker(self) -> str:
@@ -495,6 +531,54 @@ class ToolCall:
     duration_ms: int | None = None
     success: bool | None = None
     machine: str | None = None
+    lines_added: int | None = None
+    """Lines an edit tool call added, counted from its arguments (None: not an edit, or not
+    known). Only log files carry these; see tokentrail.sources.edits."""
+    lines_removed: int | None = None
+    model: str | None = None
+    """The model of the request that made the call (log files only)."""
+    from_log: bool = False
+    """Read from an agent's log file (True) or reported through OpenTelemetry (False)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The outcome of a tool call read from a log file, which may arrive in a later sync than
+    the call itself: stored apart under the call's key and joined to it when read."""
+
+    key: str
+    source: str
+    timestamp_ms: int
+    success: bool | None = None
+    session_key: str | None = None
+    machine: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRow:
+    """One tool call with its result joined: what tool statistics and efficiency read."""
+
+    source: str
+    session_key: str | None
+    tool_name: str
+    timestamp_ms: int
+    duration_ms: int | None
+    success: bool | None
+    lines_added: int | None
+    lines_removed: int | None
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteRow:
+    """The requests of one UTC minute and model (see :meth:`Store.minute_totals`)."""
+
+    minute: int
+    """UTC epoch milliseconds divided by 60,000."""
+    model: str | None
+    first_ms: int
+    last_ms: int
+    totals: Totals
 
 
 @dataclass(frozen=True, slots=True)

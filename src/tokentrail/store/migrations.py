@@ -275,4 +275,48 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         FROM rollups GROUP BY 1, 2, 3, 4, 5;
         """,
     ),
+    (
+        "0007_rate_limits",
+        # Official rate-limit figures agents log (Codex rate_limits: used percent, window,
+        # reset time), one row per change of a window's figures; the primary key makes a
+        # re-read of the same log add nothing. 5-hour blocks (tokentrail.blocks) read the raw
+        # requests of a bounded time range: events_ts makes that a range scan, not a full one.
+        """
+        CREATE TABLE rate_limits (
+            source TEXT NOT NULL,
+            machine TEXT NOT NULL DEFAULT '',
+            limit_window TEXT NOT NULL,
+            observed_ms INTEGER NOT NULL,
+            used_percent REAL NOT NULL,
+            window_minutes INTEGER,
+            resets_at_ms INTEGER,
+            session_key TEXT,
+            PRIMARY KEY (source, machine, limit_window, observed_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX rate_limits_observed ON rate_limits(observed_ms);
+        CREATE INDEX events_ts ON events(ts_ms);
+        """,
+    ),
+    (
+        "0008_tool_calls_from_logs",
+        # Tool calls read from the agents' log files (tokentrail.sources.edits): the lines an
+        # edit call changed and the model that made it; results are kept apart, under the
+        # call's key, because a call and its result can be read by two syncs.
+        """
+        ALTER TABLE tool_calls ADD COLUMN origin TEXT NOT NULL DEFAULT 'otlp';
+        ALTER TABLE tool_calls ADD COLUMN model TEXT;
+        ALTER TABLE tool_calls ADD COLUMN lines_added INTEGER;
+        ALTER TABLE tool_calls ADD COLUMN lines_removed INTEGER;
+        CREATE INDEX tool_calls_session ON tool_calls(session_key);
+
+        CREATE TABLE tool_results (
+            call_key TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            session_key TEXT,
+            ts_ms INTEGER NOT NULL,
+            success INTEGER,
+            machine TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 )

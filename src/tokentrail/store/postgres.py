@@ -34,7 +34,8 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tokentrail.errors import StoreError
-from tokentrail.store import postgres_dashboard, postgres_otlp
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store import postgres_blocks, postgres_dashboard, postgres_otlp, tool_sql
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
@@ -49,6 +50,7 @@ from tokentrail.store.base import (
     IntervalRow,
     MetricDayRow,
     MetricSample,
+    MinuteRow,
     OffsetSegment,
     OtlpDayRow,
     OtlpReceipt,
@@ -60,6 +62,8 @@ from tokentrail.store.base import (
     SourceDayRow,
     StoreStatus,
     ToolCall,
+    ToolCallRow,
+    ToolResult,
     ToolStatRow,
     Totals,
     UnpricedModel,
@@ -654,9 +658,23 @@ class PostgresStore:
         with self._connection() as conn:
             return postgres_otlp.metric_day_totals(conn, filters, segments)
 
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]:
+        with self._connection() as conn:
+            return postgres_blocks.minute_totals(conn, filters)
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
+        with self._connection() as conn:
+            return postgres_blocks.rate_limits(conn, filters)
+
     def tool_call_stats(self, filters: Filters) -> list[ToolStatRow]:
         with self._connection() as conn:
             return postgres_otlp.tool_call_stats(conn, filters)
+
+    def tool_call_rows(
+        self, filters: Filters, session_keys: Sequence[str] = ()
+    ) -> list[ToolCallRow]:
+        with self._connection() as conn:
+            return tool_sql.tool_call_rows(conn, "%s", filters, session_keys)
 
     # -- dashboard (SQL in tokentrail.store.postgres_dashboard) -----------------------------
 
@@ -888,8 +906,15 @@ class _PostgresWrite:
     def put_metric_samples(self, samples: Sequence[MetricSample]) -> int:
         return postgres_otlp.put_metric_samples(self._conn, samples)
 
+    def put_rate_limits(self, snapshots: Sequence[RateLimitSnapshot]) -> None:
+        postgres_blocks.put_rate_limits(self._conn, snapshots)
+
     def put_tool_calls(self, calls: Sequence[ToolCall]) -> None:
         postgres_otlp.put_tool_calls(self._conn, calls)
+
+    def put_log_tool_calls(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
+        with self._conn.cursor() as cur:
+            tool_sql.put_log_tool_calls(cur, "%s", calls, results)
 
     def _add_totals(
         self, where: str, params: Sequence[Any], sign: int, table: str = "events"

@@ -215,4 +215,45 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX tool_calls_ts ON tool_calls(ts_ms)
         """,
     ),
+    (
+        "0003_rate_limits",
+        # As the SQLite store's 0007_rate_limits: official rate-limit snapshots, and an index
+        # on request times for the 5-hour blocks' bounded reads of raw requests.
+        f"""
+        CREATE TABLE rate_limits (
+            source {_T} NOT NULL,
+            machine {_T} NOT NULL DEFAULT '',
+            limit_window {_T} NOT NULL,
+            observed_ms BIGINT NOT NULL,
+            used_percent DOUBLE PRECISION NOT NULL,
+            window_minutes BIGINT,
+            resets_at_ms BIGINT,
+            session_key {_T},
+            PRIMARY KEY (source, machine, limit_window, observed_ms)
+        );
+        CREATE INDEX rate_limits_observed ON rate_limits(observed_ms);
+        CREATE INDEX events_ts ON events(ts_ms)
+        """,
+    ),
+    (
+        "0004_tool_calls_from_logs",
+        # As the SQLite store's 0008_tool_calls_from_logs: tool calls read from log files,
+        # with the lines an edit changed; results apart, joined on the call's key.
+        f"""
+        ALTER TABLE tool_calls ADD COLUMN origin {_T} NOT NULL DEFAULT 'otlp';
+        ALTER TABLE tool_calls ADD COLUMN model {_T};
+        ALTER TABLE tool_calls ADD COLUMN lines_added BIGINT;
+        ALTER TABLE tool_calls ADD COLUMN lines_removed BIGINT;
+        CREATE INDEX tool_calls_session ON tool_calls(session_key);
+
+        CREATE TABLE tool_results (
+            call_key {_T} PRIMARY KEY,
+            source {_T} NOT NULL,
+            session_key {_T},
+            ts_ms BIGINT NOT NULL,
+            success INTEGER,
+            machine {_T} NOT NULL DEFAULT ''
+        )
+        """,
+    ),
 )

@@ -271,6 +271,8 @@ def metric_day_totals(
 
 def tool_call_stats(conn: Conn, filters: Filters) -> list[ToolStatRow]:
     where, params = _where(filters, "ts_ms", "source", "machine")
+    # what OpenTelemetry reported (calls read from log files are tokentrail.insights')
+    where = f"{where} AND origin = 'otlp'" if where else "WHERE origin = 'otlp'"
     rows = conn.execute(
         "SELECT source, tool_name, COUNT(*), SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END), "
         f"CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) FROM tool_calls {where} "

@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from tokentrail.errors import StoreError
-from tokentrail.store import sqlite_dashboard, sqlite_otlp
+from tokentrail.errors import LedgerBusy, StoreError
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store import sqlite_blocks, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
@@ -30,6 +31,7 @@ from tokentrail.store.base import (
     IntervalRow,
     MetricDayRow,
     MetricSample,
+    MinuteRow,
     OffsetSegment,
     OtlpDayRow,
     OtlpReceipt,
@@ -41,6 +43,8 @@ from tokentrail.store.base import (
     SourceDayRow,
     StoreStatus,
     ToolCall,
+    ToolCallRow,
+    ToolResult,
     ToolStatRow,
     Totals,
     UnpricedModel,
@@ -78,7 +82,9 @@ _WATERMARK_COLUMNS = (
 class SQLiteStore:
     """A ledger in one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = _BUSY_TIMEOUT_S) -> None:
+        """``busy_timeout_s``: how long a write waits for another process's write to end."""
+        self.busy_timeout_s = busy_timeout_s
         self.location = str(path)
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
@@ -103,12 +109,12 @@ class SQLiteStore:
         """Connect, switch to WAL and migrate. Two processes opening a new ledger at once can
         get SQLITE_BUSY without the busy handler being consulted (switching to WAL, or a lock
         upgrade SQLite refuses to wait for): those are retried until the timeout."""
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self.busy_timeout_s
         delay = 0.01
         while True:
             conn = sqlite3.connect(
                 self.location,
-                timeout=_BUSY_TIMEOUT_S,
+                timeout=self.busy_timeout_s,
                 isolation_level=None,
                 check_same_thread=False,  # the ledger serialises threads with its own lock
             )
@@ -163,13 +169,29 @@ class SQLiteStore:
     @contextmanager
     def write(self) -> Iterator[_SQLiteWrite]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._busy_or(exc) from exc
         try:
             yield _SQLiteWrite(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            conn.execute("ROLLBACK")
+            raise self._busy_or(exc) from exc
+
+    def _busy_or(self, exc: sqlite3.OperationalError) -> Exception:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return LedgerBusy(
+                f"the ledger {self.location} stayed locked by another writer for over "
+                f"{self.busy_timeout_s:g} s; nothing was written, retry (a long sync or a stuck "
+                "process may hold it)"
+            )
+        return exc
 
     # -- reading -------------------------------------------------------------------------
 
@@ -544,8 +566,19 @@ class SQLiteStore:
     ) -> list[MetricDayRow]:
         return sqlite_otlp.metric_day_totals(self._conn, filters, segments)
 
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]:
+        return sqlite_blocks.minute_totals(self._conn, filters)
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
+        return sqlite_blocks.rate_limits(self._conn, filters)
+
     def tool_call_stats(self, filters: Filters) -> list[ToolStatRow]:
         return sqlite_otlp.tool_call_stats(self._conn, filters)
+
+    def tool_call_rows(
+        self, filters: Filters, session_keys: Sequence[str] = ()
+    ) -> list[ToolCallRow]:
+        return tool_sql.tool_call_rows(self._conn, "?", filters, session_keys)
 
     # -- dashboard (SQL in tokentrail.store.sqlite_dashboard) -------------------------------
 
@@ -610,7 +643,7 @@ class _SQLiteWrite:
             [_entry_to_row(entry) for entry in entries],
         )
         # rows are appended with growing ids inside this exclusive transaction
-        self._add_totals("id > ?", [last_id], sign=1)
+        self._add_totals("id > ?", [last_id], sign=1, by_id=True)
 
     def replace_entries(self, changes: Sequence[tuple[Entry, Entry]]) -> None:
         if not changes:
@@ -724,8 +757,14 @@ class _SQLiteWrite:
     def put_metric_samples(self, samples: Sequence[MetricSample]) -> int:
         return sqlite_otlp.put_metric_samples(self._conn, samples)
 
+    def put_rate_limits(self, snapshots: Sequence[RateLimitSnapshot]) -> None:
+        sqlite_blocks.put_rate_limits(self._conn, snapshots)
+
     def put_tool_calls(self, calls: Sequence[ToolCall]) -> None:
         sqlite_otlp.put_tool_calls(self._conn, calls)
+
+    def put_log_tool_calls(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
+        tool_sql.put_log_tool_calls(self._conn, "?", calls, results)
 
     def put_cursors(self, cursors: Sequence[Cursor]) -> None:
         if not cursors:
@@ -752,14 +791,21 @@ class _SQLiteWrite:
             ],
         )
 
-    def _add_totals(self, where: str, params: Sequence[Any], sign: int) -> None:
+    def _add_totals(
+        self, where: str, params: Sequence[Any], sign: int, *, by_id: bool = False
+    ) -> None:
         """Add (``sign=1``) or take away (``-1``) the events matching ``where`` from the
-        rollups and session totals. The database does the arithmetic in one pass."""
+        rollups and session totals. The database does the arithmetic in one pass.
+
+        ``by_id``: ``where`` selects new rows by id. The planner would otherwise walk the
+        session or run index over the whole ledger (their ``IS NOT NULL`` looks selective), so
+        every write would cost more as the ledger grows; the rowid range is what is cheap."""
         sums = ", ".join(f"{sign} * {MEASURE_SQL[m]}" for m in MEASURES)
+        events = "events NOT INDEXED" if by_id else "events"
         self._conn.execute(
             f"INSERT INTO rollups (bucket_ms, source, model, project, machine, {_MEASURE_LIST}) "
             f"SELECT ts_ms - ts_ms % {BUCKET_MS}, source, COALESCE(model, ''), "
-            f"COALESCE(project, ''), machine, {sums} FROM events WHERE {where} "
+            f"COALESCE(project, ''), machine, {sums} FROM {events} WHERE {where} "
             "GROUP BY 1, 2, 3, 4, 5 "
             "ON CONFLICT (bucket_ms, source, model, project, machine) "
             f"DO UPDATE SET {_MEASURE_ADD}",
@@ -768,7 +814,7 @@ class _SQLiteWrite:
         self._conn.execute(  # the same sums per UTC hour (see migration 0006_hourly_rollups)
             "INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine, "
             f"{_MEASURE_LIST}) SELECT ts_ms - ts_ms % {HOUR_MS}, source, COALESCE(model, ''), "
-            f"COALESCE(project, ''), machine, {sums} FROM events WHERE {where} "
+            f"COALESCE(project, ''), machine, {sums} FROM {events} WHERE {where} "
             "GROUP BY 1, 2, 3, 4, 5 "
             "ON CONFLICT (bucket_ms, source, model, project, machine) "
             f"DO UPDATE SET {_MEASURE_ADD}",
@@ -777,7 +823,7 @@ class _SQLiteWrite:
         span = "MIN(ts_ms), MAX(ts_ms)" if sign > 0 else "NULL, NULL"
         self._conn.execute(
             f"INSERT INTO session_totals (session_key, model, first_ms, last_ms, {_MEASURE_LIST}) "
-            f"SELECT session_key, COALESCE(model, ''), {span}, {sums} FROM events "
+            f"SELECT session_key, COALESCE(model, ''), {span}, {sums} FROM {events} "
             f"WHERE session_key IS NOT NULL AND ({where}) GROUP BY 1, 2 "
             "ON CONFLICT (session_key, model) DO UPDATE SET "
             "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), "
@@ -788,7 +834,7 @@ class _SQLiteWrite:
         )
         self._conn.execute(
             f"INSERT INTO run_totals (run_id, first_ms, last_ms, {_MEASURE_LIST}) "
-            f"SELECT run_id, {span}, {sums} FROM events "
+            f"SELECT run_id, {span}, {sums} FROM {events} "
             f"WHERE run_id IS NOT NULL AND ({where}) GROUP BY 1 "
             "ON CONFLICT (run_id) DO UPDATE SET "
             "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), "

@@ -261,6 +261,8 @@ def metric_day_totals(
 
 def tool_call_stats(conn: sqlite3.Connection, filters: Filters) -> list[ToolStatRow]:
     where, params = _where(filters, "ts_ms", "source", "machine")
+    # what OpenTelemetry reported (calls read from log files are tokentrail.insights')
+    where = f"{where} AND origin = 'otlp'" if where else "WHERE origin = 'otlp'"
     sql = (
         "SELECT source, tool_name, COUNT(*), SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END), "
         f"COALESCE(SUM(duration_ms), 0) FROM tool_calls {where} "

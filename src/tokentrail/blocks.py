@@ -1,0 +1,404 @@
+"""5-hour blocks: the session windows that plan limits are counted in, as ccusage shows them.
+
+A block starts at the hour of its first request (floored to the whole UTC hour, as ccusage
+does: in a zone like India's, +05:30, blocks start at half past local hours) and lasts 5
+hours. A request at or after the block's end, or 5 hours or more after the previous request,
+starts a new block (at its own hour). The block holding "now" is the active one.
+
+Burn rate (per block): total tokens (input + cache reads + cache writes + output; reasoning is
+inside output) divided by the minutes from the block's first to its last request, and the
+computed cost over the same span, per hour. Under one minute of activity there is no rate
+(missing, not 0). Projection (active block only): what the block reaches at its end if the
+burn rate holds for the minutes left: ``tokens + rate x minutes left``, same for cost.
+
+The figures come from the raw requests of a bounded time range (:meth:`Store.minute_totals`),
+grouped per minute: a block boundary is always a whole hour and a gap is 5 hours, so requests
+of one minute always share a block, and the first/last time of each minute keeps the gap rule
+exact. Blocks depend on the requests before them; the range read starts a day (or, for usage
+without a 5-hour pause, 30 days) before the first block shown, early enough to find a pause
+that anchors the block boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from tokentrail.periods import DAY_MS
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.reports import UsageFigures
+from tokentrail.store.base import Filters, MinuteRow, Store, Totals, UnpricedModel
+
+HOUR_MS = 3_600_000
+BLOCK_MS = 5 * HOUR_MS
+DEFAULT_LIST_MS = 7 * DAY_MS
+"""How far back ``blocks`` lists by default (and ``--active`` looks only 6 hours back)."""
+LOOKBACKS_MS: tuple[int, ...] = (DAY_MS, 30 * DAY_MS)
+MIN_RATE_SPAN_MS = 60_000
+"""Below a minute between first and last request, a rate would be noise: none is given."""
+RATE_LIMIT_LOOKBACK_MS = 8 * DAY_MS
+"""How far back the latest official rate-limit figures are looked for (Codex's longest
+window is a week)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlocksQuery:
+    zone: tzinfo
+    zone_name: str
+    since_ms: int | None = None
+    """Blocks ending after this instant are listed (default: 7 days before now)."""
+    active_only: bool = False
+    sources: tuple[str, ...] = ()
+    project: str | None = None
+    machines: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    token_limit: int | None = None
+    """Tokens a block may use, for the estimated share used (``--token-limit``)."""
+    token_limit_max: bool = False
+    """Take the token limit from the largest finished block listed (``--token-limit max``)."""
+
+    def filters(self) -> Filters:
+        return Filters(
+            sources=self.sources,
+            project=self.project,
+            machines=self.machines,
+            users=self.users,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BurnRate:
+    tokens_per_minute: float
+    cost_usd_per_hour: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    remaining_minutes: float
+    total_tokens: int
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitEstimate:
+    """The share of a token limit a block used: an estimate from our own counts."""
+
+    token_limit: int
+    used_percent: float
+    projected_percent: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRow:
+    start_ms: int
+    end_ms: int
+    first_ms: int
+    last_ms: int
+    active: bool
+    totals: Totals
+    models: tuple[str, ...]
+    unpriced_models: tuple[UnpricedModel, ...]
+    burn_rate: BurnRate | None
+    projection: Projection | None
+    official: tuple[RateLimitSnapshot, ...] = ()
+    """The latest official figures of each window observed during the block."""
+    estimate: LimitEstimate | None = None
+    idle_before_ms: int | None = None
+    """Time without requests before this block, when 5 hours or more (a gap)."""
+
+    @property
+    def figures(self) -> UsageFigures:
+        return UsageFigures.from_totals(self.totals)
+
+
+@dataclass(slots=True)
+class BlocksReport:
+    rows: list[BlockRow]
+    zone: tzinfo
+    timezone: str
+    now_ms: int
+    since_ms: int
+    rate_limits: list[RateLimitSnapshot] = field(default_factory=list)
+    """The latest official figures per source and window."""
+
+    def as_dict(self) -> dict[str, Any]:
+        total = sum((r.totals for r in self.rows), Totals.zero())
+        unpriced: dict[str, list[int]] = {}
+        for row in self.rows:
+            for m in row.unpriced_models:
+                counts = unpriced.setdefault(m.model, [0, 0])
+                counts[0] += m.requests
+                counts[1] += m.tokens
+        return {
+            "rows": [self.row_dict(r) for r in self.rows],
+            "totals": UsageFigures.from_totals(total).as_dict(),
+            "unpriced_models": [
+                {"model": name, "requests": c[0], "tokens": c[1]}
+                for name, c in sorted(unpriced.items())
+            ],
+            "rate_limits": [self.snapshot_dict(s) for s in self.rate_limits],
+            "timezone": self.timezone,
+            "since": self.iso(self.since_ms),
+            "generated_at": self.iso(self.now_ms),
+        }
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """The JSON rows made flat for CSV: one column per figure, official figures as
+        ``official_<source>_<window>_used_percent`` / ``_resets_at``."""
+        flat: list[dict[str, Any]] = []
+        for row in self.rows:
+            data = self.row_dict(row)
+            official = data.pop("official_rate_limits")
+            rate, projection = data.pop("burn_rate") or {}, data.pop("projection") or {}
+            estimate = data.pop("limit_estimate") or {}
+            data["unpriced_models"] = [m["model"] for m in data["unpriced_models"]]
+            data["burn_rate_tokens_per_minute"] = rate.get("tokens_per_minute")
+            data["burn_rate_cost_usd_per_hour"] = rate.get("cost_usd_per_hour")
+            data["projected_total_tokens"] = projection.get("total_tokens")
+            data["projected_cost_usd"] = projection.get("cost_usd")
+            data["estimated_used_percent"] = estimate.get("used_percent")
+            for snapshot in official:
+                prefix = f"official_{snapshot['source']}_{snapshot['window']}"
+                data[f"{prefix}_used_percent"] = snapshot["used_percent"]
+                data[f"{prefix}_resets_at"] = snapshot["resets_at"]
+            flat.append(data)
+        return flat
+
+    def iso(self, ms: int | None) -> str | None:
+        if ms is None:
+            return None
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(self.zone).isoformat()
+
+    def row_dict(self, row: BlockRow) -> dict[str, Any]:
+        rate = row.burn_rate
+        projection = row.projection
+        return {
+            "start": self.iso(row.start_ms),
+            "end": self.iso(row.end_ms),
+            "first_activity": self.iso(row.first_ms),
+            "last_activity": self.iso(row.last_ms),
+            "active": row.active,
+            **row.figures.as_dict(),
+            "models": list(row.models),
+            "unpriced_models": [
+                {"model": m.model, "requests": m.requests, "tokens": m.tokens}
+                for m in row.unpriced_models
+            ],
+            "burn_rate": None
+            if rate is None
+            else {
+                "tokens_per_minute": round(rate.tokens_per_minute, 1),
+                "cost_usd_per_hour": _round(rate.cost_usd_per_hour),
+            },
+            "projection": None
+            if projection is None
+            else {
+                "remaining_minutes": round(projection.remaining_minutes, 1),
+                "total_tokens": projection.total_tokens,
+                "cost_usd": _round(projection.cost_usd),
+                "kind": "estimate",
+            },
+            "official_rate_limits": [self.snapshot_dict(s) for s in row.official],
+            "limit_estimate": None
+            if row.estimate is None
+            else {
+                "token_limit": row.estimate.token_limit,
+                "used_percent": round(row.estimate.used_percent, 1),
+                "projected_percent": None
+                if row.estimate.projected_percent is None
+                else round(row.estimate.projected_percent, 1),
+                "kind": "estimate",
+            },
+        }
+
+    def snapshot_dict(self, s: RateLimitSnapshot) -> dict[str, Any]:
+        return {
+            "source": s.source,
+            "window": s.window,
+            "window_minutes": s.window_minutes,
+            "used_percent": s.used_percent,
+            "resets_at": self.iso(s.resets_at_ms),
+            "observed_at": self.iso(s.observed_ms),
+            "current": s.resets_at_ms is None or s.resets_at_ms > self.now_ms,
+            "kind": "official",
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def blocks_report(store: Store, query: BlocksQuery, *, now: datetime | None = None) -> BlocksReport:
+    """The 5-hour blocks ending after ``query.since_ms`` (or only the active one)."""
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    if query.active_only and not query.token_limit_max:
+        since_ms = now_ms - BLOCK_MS - HOUR_MS
+    else:
+        since_ms = query.since_ms if query.since_ms is not None else now_ms - DEFAULT_LIST_MS
+    # the live view and the dashboard ask for the active block every few seconds: a day of
+    # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage)
+    lookbacks = LOOKBACKS_MS[:1] if query.active_only else LOOKBACKS_MS
+    minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
+    blocks = [b for b in build_blocks(minutes, now_ms) if b.end_ms > since_ms]
+    snapshots = store.rate_limits(
+        replace(
+            query.filters(),
+            since_ms=min(since_ms, now_ms - RATE_LIMIT_LOOKBACK_MS),
+            project=None,
+            users=(),
+        )
+    )
+    blocks = [replace(b, official=_official_in(b, snapshots)) for b in blocks]
+    limit = query.token_limit
+    if query.token_limit_max:
+        finished = [b.figures.total_tokens or 0 for b in blocks if not b.active]
+        limit = max(finished, default=0) or None
+    if limit:
+        blocks = [replace(b, estimate=_estimate(b, limit)) for b in blocks]
+    if query.active_only:
+        blocks = [b for b in blocks if b.active]
+    return BlocksReport(
+        rows=blocks,
+        zone=query.zone,
+        timezone=query.zone_name,
+        now_ms=now_ms,
+        since_ms=since_ms,
+        rate_limits=latest_per_window(snapshots),
+    )
+
+
+def _read_minutes(
+    store: Store, base: Filters, since_ms: int, lookbacks: Sequence[int]
+) -> list[MinuteRow]:
+    """The minutes from far enough before ``since_ms`` that block boundaries are anchored."""
+    rows: list[MinuteRow] = []
+    for lookback in lookbacks:
+        start = since_ms - lookback
+        rows = store.minute_totals(replace(base, since_ms=start, until_ms=None))
+        if _anchored(rows, start, since_ms):
+            break
+    return rows
+
+
+def _anchored(rows: Sequence[MinuteRow], start_ms: int, since_ms: int) -> bool:
+    """True when, before ``since_ms``, there are 5 hours without requests: the first request
+    after them starts a block whatever came earlier, so every later boundary is exact."""
+    previous = start_ms
+    for row in rows:
+        if row.first_ms >= since_ms:
+            break
+        if row.first_ms - previous >= BLOCK_MS:
+            return True
+        previous = row.last_ms
+    return since_ms - previous >= BLOCK_MS
+
+
+def build_blocks(minutes: Sequence[MinuteRow], now_ms: int) -> list[BlockRow]:
+    """Group per-minute usage (ordered by minute) into 5-hour blocks."""
+    blocks: list[BlockRow] = []
+    current: list[MinuteRow] = []
+    start_ms = 0
+    idle_before: int | None = None
+    for row in minutes:
+        if current:
+            gap = row.first_ms - current[-1].last_ms
+            if row.first_ms >= start_ms + BLOCK_MS or gap >= BLOCK_MS:
+                blocks.append(_finish(current, start_ms, now_ms, idle_before))
+                idle_before = gap if gap >= BLOCK_MS else None
+                current = []
+        if not current:
+            start_ms = row.first_ms - row.first_ms % HOUR_MS
+        current.append(row)
+    if current:
+        blocks.append(_finish(current, start_ms, now_ms, idle_before))
+    return blocks
+
+
+def _finish(
+    rows: Sequence[MinuteRow], start_ms: int, now_ms: int, idle_before: int | None
+) -> BlockRow:
+    end_ms = start_ms + BLOCK_MS
+    by_model: dict[str | None, Totals] = {}
+    for row in rows:
+        by_model[row.model] = by_model.get(row.model, Totals.zero()) + row.totals
+    totals = sum(by_model.values(), Totals.zero())
+    first_ms = min(r.first_ms for r in rows)
+    last_ms = max(r.last_ms for r in rows)
+    active = first_ms <= now_ms < end_ms
+    rate = _burn_rate(totals, last_ms - first_ms)
+    return BlockRow(
+        start_ms=start_ms,
+        end_ms=end_ms,
+        first_ms=first_ms,
+        last_ms=last_ms,
+        active=active,
+        totals=totals,
+        models=tuple(sorted(m for m in by_model if m)),
+        unpriced_models=tuple(
+            UnpricedModel(model or "(no model)", t.unpriced_requests, t.unpriced_tokens)
+            for model, t in sorted(by_model.items(), key=lambda i: i[0] or "")
+            if t.unpriced_requests
+        ),
+        burn_rate=rate,
+        projection=_project(totals, rate, end_ms - now_ms) if active else None,
+        idle_before_ms=idle_before,
+    )
+
+
+def _burn_rate(totals: Totals, span_ms: int) -> BurnRate | None:
+    figures = UsageFigures.from_totals(totals)
+    if span_ms < MIN_RATE_SPAN_MS or figures.total_tokens is None:
+        return None
+    minutes = span_ms / 60_000
+    cost = figures.cost_usd
+    return BurnRate(
+        tokens_per_minute=figures.total_tokens / minutes,
+        cost_usd_per_hour=None if cost is None else cost / minutes * 60,
+    )
+
+
+def _project(totals: Totals, rate: BurnRate | None, remaining_ms: int) -> Projection | None:
+    if rate is None:
+        return None
+    figures = UsageFigures.from_totals(totals)
+    minutes = max(remaining_ms, 0) / 60_000
+    cost = figures.cost_usd
+    per_hour = rate.cost_usd_per_hour
+    return Projection(
+        remaining_minutes=minutes,
+        total_tokens=round((figures.total_tokens or 0) + rate.tokens_per_minute * minutes),
+        cost_usd=None if cost is None or per_hour is None else cost + per_hour * minutes / 60,
+    )
+
+
+def _estimate(block: BlockRow, limit: int) -> LimitEstimate:
+    used = (block.figures.total_tokens or 0) / limit * 100
+    projected = (
+        block.projection.total_tokens / limit * 100 if block.projection is not None else None
+    )
+    return LimitEstimate(token_limit=limit, used_percent=used, projected_percent=projected)
+
+
+def _official_in(
+    block: BlockRow, snapshots: Sequence[RateLimitSnapshot]
+) -> tuple[RateLimitSnapshot, ...]:
+    inside = [s for s in snapshots if block.start_ms <= s.observed_ms < block.end_ms]
+    return tuple(latest_per_window(inside))
+
+
+def latest_per_window(snapshots: Sequence[RateLimitSnapshot]) -> list[RateLimitSnapshot]:
+    """The newest snapshot of each (source, window), ordered by source and window."""
+    latest: dict[tuple[str, str], RateLimitSnapshot] = {}
+    for snapshot in snapshots:
+        key = (snapshot.source, snapshot.window)
+        known = latest.get(key)
+        if known is None or snapshot.observed_ms >= known.observed_ms:
+            latest[key] = snapshot
+    return [latest[key] for key in sorted(latest)]
+
+
+def active_block(store: Store, query: BlocksQuery, *, now: datetime | None = None) -> BlocksReport:
+    """Only the block holding ``now`` (reads the last 6 hours, plus the anchoring lookback)."""
+    return blocks_report(store, replace(query, active_only=True), now=now)

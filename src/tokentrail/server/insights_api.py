@@ -1,0 +1,337 @@
+"""The insights API: budgets (and the other insights' routes, added next to it).
+
+    app.include_router(insights_api.router)
+
+Routes find the ledger at ``request.app.state.ledger`` and read through
+:meth:`tokentrail.ledger.Ledger.reading`, like :mod:`tokentrail.server.read_api`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from tokentrail.errors import ConfigError
+from tokentrail.ingest import InvalidUsage
+from tokentrail.periods import resolve_timezone
+from tokentrail.server.limits import API_PREFIX
+from tokentrail.server.models import Figures
+from tokentrail.server.read_api import LedgerDep, UnpricedModelOut
+from tokentrail.store.base import Filters
+
+FEATURES = (
+    "budget",
+    "blocks",
+    "blocks.rate_limits",
+    "tools",
+    "efficiency",
+    "session_summary",
+    "session_timeline",
+)
+"""Names for ``GET /api/v1/capabilities``: what this router adds."""
+
+router = APIRouter(prefix=API_PREFIX, tags=["insights"])
+
+ZoneParam = Annotated[
+    str | None, Query(max_length=64, description="IANA time zone of the periods (default: local)")
+]
+
+
+# -- budgets ---------------------------------------------------------------------------------
+
+
+class BudgetOut(BaseModel):
+    name: str
+    period: Literal["day", "week", "month"]
+    label: str = Field(description="The current period: 2026-05-04, 2026-W19 or 2026-05.")
+    start: str = Field(description="The period's first local moment, ISO 8601.")
+    end: str = Field(description="The first local moment after the period, ISO 8601.")
+    source: str | None
+    project: str | None = Field(description="Text in the project path the budget covers.")
+    amount_usd: float = Field(description="The hard level.")
+    soft_usd: float
+    soft_level: float = Field(description="The soft level as a fraction of the amount.")
+    spent_usd: float = Field(description="Priced spend so far (a lower bound if not complete).")
+    spent_share: float
+    complete: bool = Field(description="False when some requests of the period have no price.")
+    requests: int
+    unpriced_requests: int
+    unpriced_models: list[UnpricedModelOut]
+    elapsed_hours: float
+    remaining_hours: float
+    burn_usd_per_hour: float = Field(description="Spend over the elapsed part (at least 1 h).")
+    burn_usd_per_day: float
+    projected_usd: float = Field(description="Spend at the end of the period at the burn rate.")
+    projected_low_usd: float | None = Field(description="null: under 2 days of history.")
+    projected_high_usd: float | None
+    projected_share: float
+    history_days: int
+    daily_spread_usd: float | None
+    runs_out_at: str | None = Field(description="When the amount is reached at the burn rate.")
+    status: Literal["ok", "soft", "hard"]
+    projected_status: Literal["ok", "soft", "hard"]
+
+
+class BudgetReportOut(BaseModel):
+    rows: list[BudgetOut] = Field(description="One per [[budgets]] of the server's config file.")
+    status: Literal["ok", "soft", "hard"] = Field(description="The worst level of any budget.")
+    timezone: str
+    at: str
+    history_days: int = Field(description="Days of daily spend the projection's range uses.")
+
+
+@router.get("/budget", response_model=BudgetReportOut)
+def budget(ledger: LedgerDep, tz: ZoneParam = None) -> Any:
+    """Each budget of the config file: spend so far in its current period, the burn rate,
+    the projected end-of-period spend with a range, when it runs out, and its level
+    (definitions: docs/insights.md)."""
+    from tokentrail.budgets import budget_report
+
+    try:
+        zone, zone_name = resolve_timezone(tz or None)
+    except ConfigError as exc:
+        raise InvalidUsage("tz", str(exc)) from None
+    with ledger.reading() as store:
+        return budget_report(store, ledger.config.budgets, zone, zone_name).as_dict()
+
+
+# -- 5-hour blocks ---------------------------------------------------------------------------
+
+
+class BurnRateOut(BaseModel):
+    tokens_per_minute: float = Field(
+        description="Total tokens over the minutes from the block's first to its last request."
+    )
+    cost_usd_per_hour: float | None
+
+
+class ProjectionOut(BaseModel):
+    remaining_minutes: float
+    total_tokens: int = Field(description="Tokens at the block's end if the burn rate holds.")
+    cost_usd: float | None
+    kind: Literal["estimate"]
+
+
+class RateLimitOut(BaseModel):
+    source: str
+    window: str = Field(description="primary (Codex: 5 hours) or secondary (weekly).")
+    window_minutes: int | None
+    used_percent: float = Field(description="As the provider reported it, 0-100.")
+    resets_at: str | None
+    observed_at: str
+    current: bool = Field(description="False once the reported reset time has passed.")
+    kind: Literal["official"]
+
+
+class LimitEstimateOut(BaseModel):
+    token_limit: int
+    used_percent: float
+    projected_percent: float | None
+    kind: Literal["estimate"]
+
+
+class BlockOut(Figures):
+    start: str = Field(description="The block's first moment (a whole UTC hour), ISO 8601.")
+    end: str = Field(description="start + 5 hours.")
+    first_activity: str
+    last_activity: str
+    active: bool
+    models: list[str]
+    unpriced_models: list[UnpricedModelOut]
+    burn_rate: BurnRateOut | None = Field(description="null: under a minute of activity.")
+    projection: ProjectionOut | None = Field(description="Active block only.")
+    official_rate_limits: list[RateLimitOut] = Field(
+        description="The latest official figures of each window logged during the block."
+    )
+    limit_estimate: LimitEstimateOut | None
+
+
+class BlocksOut(BaseModel):
+    rows: list[BlockOut]
+    totals: Figures
+    unpriced_models: list[UnpricedModelOut]
+    rate_limits: list[RateLimitOut] = Field(
+        description="The latest official figures per source and window."
+    )
+    timezone: str
+    since: str | None
+    generated_at: str | None
+
+
+@router.get("/blocks", response_model=BlocksOut)
+def blocks(
+    ledger: LedgerDep,
+    tz: ZoneParam = None,
+    since: Annotated[
+        str | None, Query(max_length=10, description="YYYY-MM-DD (default: 7 days ago)")
+    ] = None,
+    active: Annotated[bool, Query(description="Only the block in progress.")] = False,
+    source: Annotated[list[str] | None, Query(max_length=64)] = None,
+    project: Annotated[str | None, Query(max_length=1000)] = None,
+    token_limit: Annotated[int | None, Query(gt=0, description="For the estimate.")] = None,
+) -> Any:
+    """5-hour blocks with tokens, cost, burn rate and the active block's projection, and
+    the official rate-limit figures agents logged (definitions: docs/insights.md)."""
+    from tokentrail.blocks import BlocksQuery, blocks_report
+    from tokentrail.periods import local_midnight_ms, parse_day
+
+    try:
+        zone, zone_name = resolve_timezone(tz or None)
+    except ConfigError as exc:
+        raise InvalidUsage("tz", str(exc)) from None
+    try:
+        since_ms = local_midnight_ms(parse_day(since, "since"), zone) if since else None
+    except ConfigError as exc:
+        raise InvalidUsage("since", str(exc)) from None
+    query = BlocksQuery(
+        zone=zone,
+        zone_name=zone_name,
+        since_ms=since_ms,
+        active_only=active,
+        sources=tuple(s for s in (source or ()) if s),
+        project=project or None,
+        token_limit=token_limit,
+    )
+    with ledger.reading() as store:
+        return blocks_report(store, query).as_dict()
+
+
+# -- tool usage, efficiency, session timeline -------------------------------------------------
+
+
+class ToolUsageRowOut(BaseModel):
+    tool_name: str
+    session_key: str | None = Field(description="Set when by_session=true.")
+    calls: int
+    failures: int = Field(description="Calls whose result says they failed.")
+    with_outcome: int = Field(description="Calls whose outcome is known.")
+    timed_calls: int = Field(description="Calls whose duration is known.")
+    avg_duration_seconds: float | None
+    p95_duration_seconds: float | None = Field(description="Nearest-rank 95th percentile.")
+
+
+class ToolUsageOut(BaseModel):
+    rows: list[ToolUsageRowOut]
+    totals: ToolUsageRowOut
+    by_session: bool
+
+
+DayParam = Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")]
+SourceParam = Annotated[list[str] | None, Query(max_length=64)]
+ProjectParam = Annotated[str | None, Query(max_length=1000)]
+
+
+@router.get("/tools", response_model=ToolUsageOut)
+def tools(
+    ledger: LedgerDep,
+    session: Annotated[str | None, Query(max_length=1000, description="Only this session.")] = None,
+    by_session: bool = False,
+    since: DayParam = None,
+    until: DayParam = None,
+    tz: ZoneParam = None,
+    source: SourceParam = None,
+    project: ProjectParam = None,
+) -> Any:
+    """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
+    session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
+    from tokentrail.insights import tool_usage
+    from tokentrail.server.params import report_query
+
+    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
+    with ledger.reading() as store:
+        return tool_usage(
+            store,
+            query.filters(),
+            session_keys=(session,) if session else (),
+            by_session=by_session,
+        ).as_dict()
+
+
+class EfficiencyRowOut(BaseModel):
+    session: str | None = Field(default=None, description="With by=session.")
+    title: str | None = Field(default=None, description="With by=session.")
+    project: str | None = Field(default=None, description="With by=project.")
+    model: str | None = Field(default=None, description="With by=model.")
+    requests: int
+    total_tokens: int | None
+    cost_usd: float | None
+    edit_calls: int
+    lines_added: int | None = Field(description="null: no edit data.")
+    lines_removed: int | None
+    lines_changed: int | None
+    cost_per_changed_line: float | None
+    tokens_per_changed_line: float | None
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cache_read_share: float | None = Field(
+        description="cache_read / (input + cache_read + cache_write)."
+    )
+    cache_savings_usd: float | None = Field(
+        description="Cost of the cache reads at the input price, less their cost."
+    )
+
+
+class EfficiencyOut(BaseModel):
+    by: Literal["session", "project", "model"]
+    rows: list[EfficiencyRowOut]
+    totals: EfficiencyRowOut
+
+
+@router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
+def efficiency(
+    ledger: LedgerDep,
+    by: Literal["session", "project", "model"] = "session",
+    since: DayParam = None,
+    until: DayParam = None,
+    tz: ZoneParam = None,
+    source: SourceParam = None,
+    project: ProjectParam = None,
+) -> Any:
+    """Lines changed, cost and tokens per changed line, and cache efficiency per session,
+    project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
+    from tokentrail.insights import efficiency_report
+    from tokentrail.server.params import report_query
+
+    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
+    with ledger.reading() as store:
+        return efficiency_report(store, ledger.pricer, query, by).as_dict()
+
+
+class SessionTimelinePointOut(BaseModel):
+    start: str = Field(description="The interval's first moment (UTC), ISO 8601.")
+    requests: int
+    tokens: int | None
+    cost_usd: float | None
+    cumulative_tokens: int | None
+    cumulative_cost_usd: float | None
+
+
+class SessionTimelineOut(BaseModel):
+    session_key: str
+    interval: str
+    rows: list[SessionTimelinePointOut]
+
+
+@router.get("/session-timeline", response_model=SessionTimelineOut)
+def session_timeline(
+    ledger: LedgerDep,
+    key: Annotated[str, Query(min_length=1, max_length=1000, description="The session.")],
+    interval: Literal["auto", "minute", "5min", "15min", "hour", "day"] = "auto",
+) -> Any:
+    """Tokens and cost of one session (its subagents included) per interval, with running
+    totals (docs/insights.md, Token timeline). The overview's timeline is /timeline."""
+    from tokentrail.insights import session_timeline as timeline_of
+    from tokentrail.server.errors import ApiError
+
+    with ledger.reading() as store:
+        if not store.sessions_by_key([key]):
+            raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
+        kids = [
+            r.session.key
+            for r in store.session_totals(Filters(), by_model=False)
+            if r.session.parent_key == key and r.session.relationship == "subagent"
+        ]
+        return timeline_of(store, key, kids, interval).as_dict()

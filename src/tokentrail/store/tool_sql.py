@@ -1,0 +1,135 @@
+"""SQL for tool calls read from log files, shared by the SQLite and PostgreSQL stores.
+
+A call and its result are written as they are read (a sync may see the call and a later sync
+its result), each keyed by the call's id, and joined when read. The statements are standard
+SQL; only the placeholder differs (``?`` for SQLite, ``%s`` for psycopg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from tokentrail.store.base import Filters, ToolCall, ToolCallRow, ToolResult
+
+Placeholder = Literal["?", "%s"]
+
+
+class _Cursor(Protocol):
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
+
+
+class _Conn(Protocol):
+    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
+
+
+def _marks(mark: Placeholder, count: int) -> str:
+    return ", ".join([mark] * count)
+
+
+def put_log_tool_calls(
+    cursor: _Cursor,
+    mark: Placeholder,
+    calls: Sequence[ToolCall],
+    results: Sequence[ToolResult],
+) -> None:
+    """Insert calls and results; a key already recorded keeps its first row (replays of a
+    resumed or forked session carry the same call ids and change nothing)."""
+    if calls:
+        cursor.executemany(
+            "INSERT INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
+            "duration_ms, success, machine, origin, model, lines_added, lines_removed) "
+            f"VALUES ({_marks(mark, 12)}) ON CONFLICT (call_key) DO NOTHING",
+            [
+                (
+                    c.key,
+                    c.source,
+                    c.session_key,
+                    c.tool_name,
+                    c.timestamp_ms,
+                    c.duration_ms,
+                    None if c.success is None else int(c.success),
+                    c.machine or "",
+                    "log" if c.from_log else "otlp",
+                    c.model,
+                    c.lines_added,
+                    c.lines_removed,
+                )
+                for c in calls
+            ],
+        )
+    if results:
+        cursor.executemany(
+            "INSERT INTO tool_results (call_key, source, session_key, ts_ms, success, machine) "
+            f"VALUES ({_marks(mark, 6)}) ON CONFLICT (call_key) DO NOTHING",
+            [
+                (
+                    r.key,
+                    r.source,
+                    r.session_key,
+                    r.timestamp_ms,
+                    None if r.success is None else int(r.success),
+                    r.machine or "",
+                )
+                for r in results
+            ],
+        )
+
+
+def tool_call_rows(
+    conn: _Conn, mark: Placeholder, filters: Filters, session_keys: Sequence[str] = ()
+) -> list[ToolCallRow]:
+    """Calls with their results joined (see :meth:`tokentrail.store.base.Store.tool_call_rows`)."""
+    clauses = [
+        # OTLP copies only for sessions whose log file shows no calls: one call, counted once
+        "(c.origin = 'log' OR c.session_key IS NULL OR NOT EXISTS (SELECT 1 FROM tool_calls l "
+        "WHERE l.origin = 'log' AND l.session_key = c.session_key))"
+    ]
+    params: list[Any] = []
+    if session_keys:
+        clauses.append(f"c.session_key IN ({_marks(mark, len(session_keys))})")
+        params.extend(session_keys)
+    if filters.since_ms is not None:
+        clauses.append(f"c.ts_ms >= {mark}")
+        params.append(filters.since_ms)
+    if filters.until_ms is not None:
+        clauses.append(f"c.ts_ms < {mark}")
+        params.append(filters.until_ms)
+    if filters.sources:
+        clauses.append(f"c.source IN ({_marks(mark, len(filters.sources))})")
+        params.extend(filters.sources)
+    if filters.machines:
+        clauses.append(f"c.machine IN ({_marks(mark, len(filters.machines))})")
+        params.extend(filters.machines)
+    if filters.users:
+        clauses.append("1 = 0")  # tool calls are never attributed to a user
+    if filters.project:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM sessions s WHERE s.session_key = c.session_key "
+            f"AND POSITION({mark} IN COALESCE(s.project, '')) > 0)"
+            if mark == "%s"
+            else "EXISTS (SELECT 1 FROM sessions s WHERE s.session_key = c.session_key "
+            "AND instr(COALESCE(s.project, ''), ?) > 0)"
+        )
+        params.append(filters.project)
+    sql = (
+        "SELECT c.source, c.session_key, c.tool_name, c.ts_ms, "
+        "COALESCE(c.duration_ms, CASE WHEN r.ts_ms > c.ts_ms THEN r.ts_ms - c.ts_ms END), "
+        "COALESCE(c.success, r.success), c.lines_added, c.lines_removed, c.model "
+        "FROM tool_calls c LEFT JOIN tool_results r ON r.call_key = c.call_key "
+        f"WHERE {' AND '.join(clauses)} ORDER BY c.ts_ms, c.call_key"
+    )
+    return [
+        ToolCallRow(
+            source=row[0],
+            session_key=row[1],
+            tool_name=row[2],
+            timestamp_ms=int(row[3]),
+            duration_ms=None if row[4] is None else int(row[4]),
+            success=None if row[5] is None else bool(row[5]),
+            lines_added=None if row[6] is None else int(row[6]),
+            lines_removed=None if row[7] is None else int(row[7]),
+            model=row[8],
+        )
+        for row in conn.execute(sql, params).fetchall()
+    ]

@@ -1,0 +1,382 @@
+"""5-hour blocks (tokentrail.blocks) on real ledgers: boundaries, gaps, midnight and DST,
+active vs finished, unpriced models, and Codex's official rate limits read from a rollout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from builders import codex_file, codex_meta, codex_turn, write_jsonl
+from tokentrail.blocks import BlocksQuery, active_block, blocks_report, build_blocks
+from tokentrail.cli import cli
+from tokentrail.ledger import Ledger
+from tokentrail.server.app import create_app
+from tokentrail.sync import sync
+from tokentrail.usage import Tokens, UsageEvent
+
+SONNET = "claude-sonnet-4-5-20250929"
+UTC_QUERY = BlocksQuery(zone=UTC, zone_name="UTC", since_ms=0)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "ledger.db") as opened:
+        yield opened
+
+
+def request(
+    key: str, at: datetime, *, output: int = 1000, model: str = SONNET, source: str = "claude_code"
+) -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        source=source,
+        timestamp=at,
+        model=model,
+        provider="anthropic",
+        tokens=Tokens(input=100, cache_read=2000, cache_write_5m=0, output=output),
+        session_key="s1",
+    )
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def starts(report: Any) -> list[str]:
+    return [report.iso(row.start_ms) for row in report.rows]
+
+
+def test_no_data_gives_no_blocks(ledger: Ledger) -> None:
+    report = blocks_report(ledger.store, UTC_QUERY, now=at("2026-05-04T12:00:00+00:00"))
+    assert report.rows == []
+    assert report.as_dict()["rows"] == []
+    assert report.as_dict()["totals"]["total_tokens"] is None  # nothing reported, not 0
+
+
+def test_one_request_has_a_block_but_no_rate(ledger: Ledger) -> None:
+    ledger.record_events([request("a", at("2026-05-04T09:47:12+00:00"))])
+    report = blocks_report(ledger.store, UTC_QUERY, now=at("2026-05-04T10:00:00+00:00"))
+    (row,) = report.as_dict()["rows"]
+    assert row["start"] == "2026-05-04T09:00:00+00:00"  # floored to the hour
+    assert row["end"] == "2026-05-04T14:00:00+00:00"
+    assert row["active"] is True
+    assert row["requests"] == 1
+    assert row["total_tokens"] == 3100
+    assert row["burn_rate"] is None  # one instant: no rate, shown as missing
+    assert row["projection"] is None
+
+
+def test_end_and_gap_start_new_blocks(ledger: Ledger) -> None:
+    times = [
+        "2026-05-04T09:10:00",  # block 09:00-14:00
+        "2026-05-04T11:00:00",
+        "2026-05-04T13:59:59",  # still inside
+        "2026-05-04T14:00:00",  # at the end: new block 14:00-19:00
+        "2026-05-05T02:30:00",  # after a gap of 12.5 h: new block at 02:00
+    ]
+    ledger.record_events([request(f"k{i}", at(t + "+00:00")) for i, t in enumerate(times)])
+    report = blocks_report(ledger.store, UTC_QUERY, now=at("2026-05-06T00:00:00+00:00"))
+    assert starts(report) == [
+        "2026-05-04T09:00:00+00:00",
+        "2026-05-04T14:00:00+00:00",
+        "2026-05-05T02:00:00+00:00",
+    ]
+    assert [r.figures.requests for r in report.rows] == [3, 1, 1]
+    assert not any(r.active for r in report.rows)
+    assert report.rows[2].idle_before_ms == 12.5 * 3600 * 1000  # shown as a gap row
+    assert report.rows[1].idle_before_ms is None
+    first = report.rows[0]
+    minutes = (first.last_ms - first.first_ms) / 60_000
+    assert first.burn_rate is not None
+    assert first.burn_rate.tokens_per_minute == pytest.approx(3 * 3100 / minutes)
+    assert first.burn_rate.cost_usd_per_hour == pytest.approx(
+        first.figures.cost_usd / minutes * 60  # type: ignore[operator]
+    )
+
+
+def test_gap_rule_on_raw_minutes() -> None:
+    """A gap of exactly 5 hours starts a new block; requests a second apart share one."""
+    from tokentrail.store.base import MinuteRow, Totals
+
+    def minute(ms: int) -> MinuteRow:
+        return MinuteRow(ms // 60_000, SONNET, ms, ms, Totals.zero())
+
+    hour = 3_600_000
+    blocks = build_blocks([minute(0), minute(5 * hour), minute(5 * hour + 1000)], now_ms=0)
+    assert [b.start_ms for b in blocks] == [0, 5 * hour]
+
+
+def test_block_crossing_midnight_and_dst_in_berlin(ledger: Ledger) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 2026-03-29: clocks go from 02:00 to 03:00 local (01:00 UTC). A block from 23:00 UTC
+    # (00:00 local, +01:00) runs to 04:00 UTC (06:00 local, +02:00): across midnight and DST.
+    times = [
+        datetime(2026, 3, 28, 23, 40, tzinfo=berlin),  # 22:40 UTC -> block starts 22:00 UTC
+        datetime(2026, 3, 29, 1, 30, tzinfo=berlin),  # 00:30 UTC, before the change
+        datetime(2026, 3, 29, 3, 30, tzinfo=berlin),  # 01:30 UTC, after the change
+    ]
+    ledger.record_events([request(f"d{i}", t) for i, t in enumerate(times)])
+    query = BlocksQuery(zone=berlin, zone_name="Europe/Berlin", since_ms=0)
+    report = blocks_report(ledger.store, query, now=at("2026-03-30T00:00:00+00:00"))
+    (row,) = report.as_dict()["rows"]
+    assert row["start"] == "2026-03-28T23:00:00+01:00"
+    assert row["end"] == "2026-03-29T05:00:00+02:00"  # 5 real hours, 6 on the clock
+    assert row["requests"] == 3
+    assert report.as_dict()["timezone"] == "Europe/Berlin"
+
+
+def test_half_hour_zone_blocks_start_on_utc_hours(ledger: Ledger) -> None:
+    ledger.record_events([request("i", at("2026-05-04T09:47:00+00:00"))])
+    kolkata = BlocksQuery(zone=ZoneInfo("Asia/Kolkata"), zone_name="Asia/Kolkata", since_ms=0)
+    report = blocks_report(ledger.store, kolkata, now=at("2026-05-05T00:00:00+00:00"))
+    assert starts(report) == ["2026-05-04T14:30:00+05:30"]
+
+
+def test_active_block_projection(ledger: Ledger) -> None:
+    ledger.record_events(
+        [
+            request("old", at("2026-05-04T01:00:00+00:00")),
+            request("a", at("2026-05-04T10:05:00+00:00")),
+            request("b", at("2026-05-04T10:35:00+00:00")),
+        ]
+    )
+    now = at("2026-05-04T11:00:00+00:00")
+    report = active_block(ledger.store, UTC_QUERY, now=now)
+    (row,) = report.rows
+    assert row.active
+    assert row.figures.requests == 2  # the 01:00 block is not active
+    assert row.burn_rate is not None and row.projection is not None
+    assert row.burn_rate.tokens_per_minute == pytest.approx(6200 / 30)
+    assert row.projection.remaining_minutes == 240  # 11:00 -> 15:00
+    assert row.projection.total_tokens == round(6200 + 6200 / 30 * 240)
+    cost = row.figures.cost_usd
+    assert cost is not None and row.projection.cost_usd is not None
+    assert row.projection.cost_usd == pytest.approx(cost + cost / 30 * 240)
+    listed = blocks_report(ledger.store, UTC_QUERY, now=now)
+    assert [r.active for r in listed.rows] == [False, True]
+    assert listed.rows[0].projection is None  # finished blocks have no projection
+
+
+def test_no_active_block_after_five_hours(ledger: Ledger) -> None:
+    ledger.record_events([request("a", at("2026-05-04T10:05:00+00:00"))])
+    report = active_block(ledger.store, UTC_QUERY, now=at("2026-05-04T15:00:00+00:00"))
+    assert report.rows == []
+
+
+def test_unpriced_model_is_counted_and_named(ledger: Ledger) -> None:
+    ledger.record_events(
+        [
+            request("p", at("2026-05-04T10:00:00+00:00")),
+            request("u", at("2026-05-04T10:20:00+00:00"), model="acme-secret-model-9"),
+        ]
+    )
+    data = blocks_report(ledger.store, UTC_QUERY, now=at("2026-05-05T00:00:00+00:00")).as_dict()
+    (row,) = data["rows"]
+    assert row["unpriced_requests"] == 1
+    assert row["unpriced_models"] == [
+        {"model": "acme-secret-model-9", "requests": 1, "tokens": 3100}
+    ]
+    assert row["cost_usd"] is not None  # the priced part; the table marks it '+?'
+    assert data["unpriced_models"][0]["model"] == "acme-secret-model-9"
+
+
+def test_since_keeps_boundaries_anchored_by_earlier_usage(ledger: Ledger) -> None:
+    # steady usage every 2 h from day 1 09:10 on: blocks at 09, 15 (first after 14:00), ...
+    start = at("2026-05-01T09:10:00+00:00")
+    events = [request(f"s{i}", start + timedelta(hours=2 * i)) for i in range(30)]
+    ledger.record_events(events)
+    now = at("2026-05-04T00:00:00+00:00")
+    full = blocks_report(ledger.store, UTC_QUERY, now=now)
+    since = int(at("2026-05-02T00:00:00+00:00").timestamp() * 1000)
+    cut = blocks_report(ledger.store, BlocksQuery(UTC, "UTC", since_ms=since), now=now)
+    assert starts(cut) == [s for s in starts(full) if s >= "2026-05-01T19"]
+    assert cut.rows[0].end_ms > since
+
+
+def test_token_limit_estimate(ledger: Ledger) -> None:
+    ledger.record_events([request("a", at("2026-05-04T10:00:00+00:00"))])
+    query = BlocksQuery(UTC, "UTC", since_ms=0, token_limit=31_000)
+    data = blocks_report(ledger.store, query, now=at("2026-05-05T00:00:00+00:00")).as_dict()
+    assert data["rows"][0]["limit_estimate"]["used_percent"] == 10.0
+    assert data["rows"][0]["limit_estimate"]["kind"] == "estimate"
+
+
+# -- Codex official rate limits --------------------------------------------------------------
+
+SESSION = "019a9776-0a34-7842-8627-112b63d66e90"
+
+
+def codex_count(
+    ts: str, total: int, limits: dict[str, Any] | None, *, info: bool = True
+) -> dict[str, Any]:
+    if limits is not None and isinstance(limits.get("secondary"), dict):
+        # older Codex: seconds until the reset, counting down as time passes (the weekly
+        # window here resets at 2026-05-05T16:00Z)
+        seconds = (at("2026-05-05T16:00:00+00:00") - at(ts.replace("Z", "+00:00"))).seconds
+        limits = {**limits, "secondary": {**limits["secondary"], "resets_in_seconds": seconds}}
+    usage = {
+        "input_tokens": total - 100,
+        "cached_input_tokens": 0,
+        "output_tokens": 100,
+        "reasoning_output_tokens": 20,
+        "total_tokens": total,
+    }
+    payload: dict[str, Any] = {
+        "type": "token_count",
+        "info": {"total_token_usage": usage, "last_token_usage": usage} if info else None,
+    }
+    if limits is not None:
+        payload["rate_limits"] = limits
+    return {"timestamp": ts, "type": "event_msg", "payload": payload}
+
+
+def limits(primary: float, secondary: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "primary": {
+            "used_percent": primary,
+            "window_minutes": 300,
+            "resets_at": 1778000000,  # 2026-05-05T16:53:20Z
+        },
+        "secondary": {
+            "used_percent": secondary,
+            "window_minutes": 10080,
+            "resets_in_seconds": 3600,
+        },
+        **extra,
+    }
+
+
+def write_rollout(home: Path) -> Path:
+    path = codex_file(home, "2026-05-05", SESSION)
+    return write_jsonl(
+        path,
+        [
+            codex_meta(SESSION, "2026-05-05T14:00:00.000Z"),
+            codex_turn("2026-05-05T14:00:01.000Z"),
+            # rate-limit-only event (info null) before the first request
+            codex_count("2026-05-05T14:00:02.000Z", 0, limits(5.0, 60.0), info=False),
+            codex_count("2026-05-05T14:01:00.000Z", 5000, limits(7.0, 61.0)),
+            # same figures again (reset a second later): nothing new
+            {**codex_count("2026-05-05T14:02:00.000Z", 5000, limits(7.0, 61.0))},
+            codex_count("2026-05-05T14:03:00.000Z", 9000, limits(9.5, 61.0)),
+            codex_count("2026-05-05T14:04:00.000Z", 12000, {"primary": "broken"}),
+        ],
+    )
+
+
+def test_codex_rate_limits_are_parsed_stored_once_and_shown(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    rollout = write_rollout(isolated_home)
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        sync(ledger, workers=1)
+        first = ledger.store.rate_limits(_all())
+        sync(ledger, workers=1)  # nothing new
+        # written again (as when a parser upgrade re-reads the file): still stored once
+        with ledger.store.write() as tx:
+            tx.put_rate_limits(first)
+        again = ledger.store.rate_limits(_all())
+        assert again == first
+        primary = [s for s in first if s.window == "primary"]
+        assert [s.used_percent for s in primary] == [5.0, 7.0, 9.5]
+        assert primary[0].resets_at_ms == 1778000000 * 1000
+        secondary = [s for s in first if s.window == "secondary"]
+        assert [s.used_percent for s in secondary] == [60.0, 61.0]
+        assert {s.resets_at_ms for s in secondary} == {
+            int(at("2026-05-05T16:00:00+00:00").timestamp() * 1000)
+        }
+        assert all(s.machine == "test-machine" and s.session_key == SESSION for s in first)
+
+        # the log grows: only the new figure is added
+        write_jsonl(
+            rollout,
+            [codex_count("2026-05-05T14:30:00.000Z", 15000, limits(12.0, 62.0))],
+            append=True,
+        )
+        sync(ledger, workers=1)
+        grown = ledger.store.rate_limits(_all())
+        assert len(grown) == len(first) + 2
+
+        now = at("2026-05-05T15:00:00+00:00")
+        data = blocks_report(ledger.store, UTC_QUERY, now=now).as_dict()
+    (row,) = data["rows"]
+    assert row["active"] is True
+    official = {s["window"]: s for s in row["official_rate_limits"]}
+    assert official["primary"]["used_percent"] == 12.0
+    assert official["primary"]["kind"] == "official"
+    assert official["primary"]["resets_at"] == "2026-05-05T16:53:20+00:00"
+    assert row["projection"]["kind"] == "estimate"
+    assert {s["window"] for s in data["rate_limits"]} == {"primary", "secondary"}
+
+
+def _all() -> Any:
+    from tokentrail.store.base import Filters
+
+    return Filters()
+
+
+def test_rate_limits_of_a_forked_rollout_replay_are_not_kept(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    child = "019a9800-0000-7000-8000-000000000001"
+    path = codex_file(isolated_home, "2026-05-05", child)
+    write_jsonl(
+        path,
+        [
+            codex_meta(child, "2026-05-05T15:00:00.000Z", forked_from_id=SESSION),
+            # the parent's history, copied at the fork instant: old figures
+            codex_count("2026-05-05T15:00:00.100Z", 5000, limits(7.0, 61.0)),
+            codex_count("2026-05-05T15:00:00.200Z", 9000, limits(9.5, 61.0)),
+            codex_turn("2026-05-05T15:00:30.000Z"),
+            codex_count("2026-05-05T15:01:00.000Z", 11000, limits(13.0, 63.0)),
+        ],
+    )
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        sync(ledger, workers=1)
+        kept = ledger.store.rate_limits(_all())
+    assert sorted(s.used_percent for s in kept) == [13.0, 63.0]
+
+
+# -- faces -----------------------------------------------------------------------------------
+
+
+def test_cli_blocks_json_csv_and_table(tmp_path: Path, isolated_home: Path) -> None:
+    write_rollout(isolated_home)
+    db = str(tmp_path / "ledger.db")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["blocks", "-d", db, "--json", "--since", "2026-05-01"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= {"rows", "totals", "unpriced_models", "rate_limits", "timezone"}
+    assert data["rows"][0]["requests"] == 3
+    csv_out = runner.invoke(cli, ["blocks", "-d", db, "--csv", "--since", "2026-05-01"])
+    assert csv_out.exit_code == 0
+    header = csv_out.output.splitlines()[0]
+    assert "official_codex_primary_used_percent" in header
+    table = runner.invoke(cli, ["blocks", "-d", db, "--since", "2026-05-01", "--tz", "UTC"])
+    assert table.exit_code == 0
+    assert "5-hour blocks (UTC)" in table.output
+    assert "Official (codex 5 h window" in table.output
+    bad = runner.invoke(cli, ["blocks", "-d", db, "--token-limit", "lots"])
+    assert bad.exit_code != 0 and "--token-limit" in bad.output
+
+
+def test_api_blocks(ledger: Ledger) -> None:
+    ledger.record_events([request("a", datetime.now(UTC) - timedelta(minutes=30))])
+    ledger.record_events([request("b", datetime.now(UTC) - timedelta(minutes=5))])
+    client = TestClient(create_app(ledger, token=None))
+    response = client.get("/api/v1/blocks", params={"active": "true", "tz": "UTC"})
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["rows"]
+    assert row["active"] is True and row["requests"] == 2
+    assert row["projection"]["kind"] == "estimate"
+    assert client.get("/api/v1/blocks", params={"since": "nope"}).status_code == 422
+    assert "blocks" in client.get("/api/v1/capabilities").json()["features"]
