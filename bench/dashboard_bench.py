@@ -222,6 +222,7 @@ OVERVIEW_CALLS = (
     ("spend by source", "/api/v1/sources?range=30d"),
     ("spend by project", "/api/v1/projects?range=30d&limit=12"),
     ("runs", "/api/v1/runs"),
+    ("active 5-hour block (its card)", "/api/v1/blocks?active=true"),
     ("change marker (polled)", "/api/v1/version"),
 )
 WHOLE = (

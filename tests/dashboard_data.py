@@ -249,3 +249,82 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# -- a ledger with a block in progress, tool calls and official rate limits ---------------------
+
+TOOL_SESSION = "c0ffee00-0000-4000-8000-0000000000aa"
+CODEX_ACTIVE = "0199bbbb-0000-7000-8000-00000000beef"
+
+
+def _with_tools(line: dict[str, Any], calls: list[dict[str, Any]]) -> dict[str, Any]:
+    line["message"]["content"] = [*line["message"]["content"], *calls]
+    return line
+
+
+def _tool_use(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+
+
+def _tool_result(session: str, ts: str, call_id: str, *, error: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id, "content": "ok"}
+    if error:
+        block["is_error"] = True
+    line = claude_user(session, ts)
+    line["message"] = {"role": "user", "content": [block]}
+    return line
+
+
+def build_active_ledger(home: Path, database: Path, *, now: datetime | None = None) -> datetime:
+    """A Claude Code session of the last half hour with edits, a failed call and a tool whose
+    name carries markup (tool names come from logs), and a Codex rollout logging its official
+    rate limits (the 5-hour window resets in two hours): a 5-hour block is active at ``now``."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    s = TOOL_SESSION
+    start = now - timedelta(minutes=40)
+    lines: list[dict[str, Any]] = [
+        {"type": "summary", "summary": "Add the tools table", "leafUuid": "leaf-t"}
+    ]
+    steps: list[tuple[str, dict[str, Any], bool]] = [
+        ("Edit", {"file_path": "a.py", "old_string": "a\nb\nc", "new_string": "a\nB\nc\nd"}, False),
+        ("Bash", {"command": "make test"}, True),
+        (XSS, {"anything": 1}, False),
+        ("Edit", {"file_path": "b.py", "old_string": "x = 1", "new_string": "x = 2"}, False),
+    ]
+    for i, (name, arguments, failed) in enumerate(steps):
+        moment = start + timedelta(minutes=8 * i)
+        call = f"toolu_{i}"
+        lines.append(claude_user(s, _ts(moment - timedelta(seconds=30))))
+        lines.append(
+            _with_tools(
+                claude_assistant(
+                    s,
+                    _ts(moment),
+                    f"msg_tool_{i}",
+                    input_tokens=900,
+                    output_tokens=400,
+                    cache_read=30_000,
+                ),
+                [_tool_use(call, name, arguments)],
+            )
+        )
+        lines.append(_tool_result(s, _ts(moment + timedelta(seconds=2 + i)), call, error=failed))
+    write_jsonl(claude_session_file(home, s), lines)
+
+    c = CODEX_ACTIVE
+    when = now - timedelta(minutes=20)
+    resets = int((now + timedelta(hours=2)).timestamp())
+    tokens = codex_tokens(
+        _ts(when + timedelta(minutes=1)), (5_000, 1_000, 700, 200), (5_000, 1_000, 700, 200)
+    )
+    tokens["payload"]["rate_limits"] = {
+        "primary": {"used_percent": 42.0, "window_minutes": 300, "resets_at": resets},
+        "secondary": {"used_percent": 7.5, "window_minutes": 10080, "resets_in_seconds": 86_400},
+    }
+    write_jsonl(
+        codex_file(home, when.strftime("%Y-%m-%d"), c),
+        [codex_meta(c, _ts(when)), codex_turn(_ts(when)), tokens],
+    )
+    with Ledger(database) as ledger:
+        sync(ledger, env={"HOME": str(home)})
+    return now

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard_data import SONNET, UNKNOWN_MODEL, XSS, Built, build_ledger, dashboard_app
+from dashboard_data import (
+    SONNET,
+    TOOL_SESSION,
+    UNKNOWN_MODEL,
+    XSS,
+    Built,
+    build_active_ledger,
+    build_ledger,
+    dashboard_app,
+)
 from tokentrail.ledger import Ledger
 from tokentrail.server.dashboard import (
     format_duration,
@@ -275,3 +284,149 @@ def test_background_sync_survives_a_failing_round(tmp_path: Path) -> None:
         time.sleep(0.01)
     syncing.stop()
     assert syncing.last_error is None and syncing.rounds >= 3
+
+
+# -- insights on the pages: the active 5-hour block, a session's tools and efficiency ---------
+
+
+@pytest.fixture(scope="module")
+def active(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A ledger with a 5-hour block in progress, tool calls and Codex's official figures."""
+    from conftest import _AGENT_VARIABLES
+
+    root = tmp_path_factory.mktemp("active")
+    home = root / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _AGENT_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("HOME", str(home))
+        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
+        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
+        mp.setenv("TZ", "UTC")
+        build_active_ledger(home, root / "ledger.db")
+        with Ledger(root / "ledger.db") as ledger:
+            yield TestClient(dashboard_app(ledger))
+
+
+def block_card(html: str) -> str:
+    match = re.search(r'<(article|p) class="[^"]*" id="card-block".*?</\1>', html, re.S)
+    assert match, "no block card"
+    return match.group(0)
+
+
+def test_the_active_block_card_shows_the_block_in_progress(active: TestClient) -> None:
+    card = block_card(active.get("/").text)
+    text = text_of(card)
+    assert 'data-active="true"' in card and "Active 5-hour block" in text
+    api = active.get("/api/v1/blocks", params={"active": "true"}).json()["rows"][0]
+    # the same figures as the API: cost, tokens, burn rate, projection (an estimate)
+    assert f"${api['cost_usd']:.6f}" in card
+    assert f"{api['requests']} requests" in text
+    assert re.search(r"\$[\d.]+/h", text) and "tokens/min" in text
+    assert "estimate" in text and f"{api['projection']['total_tokens']:,}" not in text
+    assert re.search(r"\dh \d\dm left", text)
+    # Codex's own figures, labelled official, with the reset time
+    official = re.search(r'<ul class="official".*?</ul>', card, re.S)
+    assert official
+    lines = text_of(official.group(0))
+    assert "official Codex CLI 5-hour window: 42% used · resets" in lines
+    assert "Codex CLI weekly window: 7.5% used" in lines
+
+
+def test_without_an_active_block_a_placeholder_line(
+    active: TestClient, tmp_path: Path, realistic: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Tokens, UsageEvent
+
+    with Ledger(tmp_path / "old.db") as ledger:
+        ledger.record_events(
+            [
+                UsageEvent(
+                    key="old-1",
+                    source="claude_code",
+                    timestamp=datetime.now(UTC) - timedelta(days=2),
+                    model=SONNET,
+                    tokens=Tokens(input=100, output=50),
+                )
+            ]
+        )
+        card = block_card(TestClient(dashboard_app(ledger)).get("/").text)
+    assert 'data-active="false"' in card and text_of(card).strip() == "No active block."
+    # the agent filter applies: no Gemini usage, no block for it
+    filtered = block_card(active.get("/", params={"source": "gemini"}).text)
+    assert "No active block for the agents and project chosen" in text_of(filtered)
+    with Ledger(tmp_path / "empty.db") as ledger:
+        assert "No active block" in TestClient(dashboard_app(ledger)).get("/").text
+
+
+def test_the_session_page_shows_tools_efficiency_and_running_totals(active: TestClient) -> None:
+    import json
+
+    html = active.get(f"/sessions/{TOOL_SESSION}").text
+    tools = re.search(r'<table class="rows compact" id="tools">.*?</table>', html, re.S)
+    assert tools
+    rows = [text_of(r).split() for r in re.findall(r"<tr>.*?</tr>", tools.group(0), re.S)]
+    by_name = {r[0]: r[1:] for r in rows[1:] if r[0] in ("Edit", "Bash")}
+    assert by_name["Edit"][:2] == ["2", "0"] and by_name["Bash"][:2] == ["1", "1"]
+    # a tool name from the logs with markup in it is text, never markup
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in tools.group(0)
+    panel = re.search(r'id="efficiency".*?</dl>', html, re.S)
+    assert panel
+    efficiency = text_of(panel.group(0))
+    assert "Lines added +3" in efficiency and "Lines removed −2" in efficiency
+    assert "Cache read share 97%" in efficiency
+    assert re.search(r"Cost per changed line \$[\d.]+", efficiency)
+    # the figures of `tokentrail efficiency` for this session
+    rows = active.get("/api/v1/efficiency", params={"by": "session"}).json()["rows"]
+    (row,) = [r for r in rows if r["session"] == TOOL_SESSION]
+    assert f"Saved by cache ${row['cache_savings_usd']:.2f}" in efficiency
+    assert f"Cost per changed line ${row['cost_per_changed_line']:.2f}" in efficiency
+    assert (row["lines_added"], row["lines_removed"]) == (3, 2)
+    assert 'id="chart-cumulative"' in html
+    blob = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S)
+    assert blob and "<" not in blob.group(1)
+    points = json.loads(blob.group(1))["cumulative"]
+    detail = active.get(f"/api/v1/sessions/{TOOL_SESSION}").json()
+    assert len(points) == 4 and points[-1]["tokens"] == detail["total_tokens"]
+    assert points[-1]["cost"] == pytest.approx(detail["cost_usd"])
+    assert [p["tokens"] for p in points] == sorted(p["tokens"] for p in points)
+
+
+def test_the_session_page_says_which_insights_are_missing(
+    client: TestClient, realistic: Any
+) -> None:
+    built: Built = realistic[0]
+    sdk = client.get(f"/sessions/{built.sdk_session}").text  # usage only, no tool calls
+    reasons = titles_of(sdk)
+    assert any("show no tool calls" in r for r in reasons)
+    assert 'id="tools"' not in sdk
+    assert reasons.count("No edit tool call of this session reported the lines it changed") == 3
+    # what the SDK did report is shown: its cache reads
+    share = re.search(r'id="eff-cache-share".*?</div>', sdk, re.S)
+    assert share and text_of(share.group(0)).split()[-1].endswith("%")
+    idle = client.get(f"/sessions/{built.idle_session}").text  # no usage at all
+    reasons = titles_of(idle)
+    assert "No request of this session reported cache reads" in reasons
+    assert "No priced request of this session reported cache reads" in reasons
+    assert 'id="chart-cumulative"' not in idle
+
+
+def test_the_tools_page_lists_tool_calls_per_name(active: TestClient, realistic: Any) -> None:
+    html = active.get("/tools").text
+    table = re.search(r'<table class="rows" id="tools">.*?</table>', html, re.S)
+    assert table and XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in table.group(0)
+    rows = [text_of(r).split() for r in re.findall(r"<tr>.*?</tr>", table.group(0), re.S)]
+    assert [r[:2] for r in rows[1:] if r[0] in ("Edit", "Bash")] == [["Edit", "2"], ["Bash", "1"]]
+    total = re.search(r'id="tools-total">(.*?)</p>', html, re.S)
+    assert total and text_of(total.group(1)).split()[:3] == ["4", "calls", "of"]
+    # the JSON link covers the same days as the page
+    link = unescape(re.search(r'href="(/api/v1/tools\?[^"]*)"', html).group(1))  # type: ignore[union-attr]
+    assert "since=" in link and active.get(link).json()["totals"]["calls"] == 4
+    # no calls in the range, or none recorded (the realistic ledger's agents logged none)
+    old = active.get("/tools", params={"since": "2020-01-01", "until": "2020-01-31"}).text
+    assert 'id="tools-none"' in old and 'id="tools"' not in old
+    assert 'aria-current="page">Tools<' in old

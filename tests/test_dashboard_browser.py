@@ -18,7 +18,16 @@ from typing import Any
 
 import pytest
 
-from dashboard_data import OPUS, XSS, Built, build_ledger, dashboard_app, serving
+from dashboard_data import (
+    OPUS,
+    TOOL_SESSION,
+    XSS,
+    Built,
+    build_active_ledger,
+    build_ledger,
+    dashboard_app,
+    serving,
+)
 from tokentrail.ingest import UsageReport, event_from_report
 from tokentrail.ledger import Ledger
 
@@ -303,3 +312,89 @@ def test_the_budget_card_shows_spend_against_the_projection(browser: Any, tmp_pa
                 shot(tab, "overview-budgets")
             finally:
                 context.close()
+
+
+SERIES = """(selector) => {
+  const chart = window.echarts.getInstanceByDom(document.querySelector(selector));
+  if (!chart) return null;
+  return chart.getOption().series.map((s) => ({name: s.name, points: s.data.length,
+    last: s.data[s.data.length - 1][1]}));
+}"""
+
+
+def test_the_block_card_and_a_sessions_tools_and_running_total(
+    browser: Any, isolated_home: Path, tmp_path: Path
+) -> None:
+    """With a 5-hour block in progress: the overview's block card (burn rate, the projection
+    labelled an estimate, Codex's official figures); the session page's cumulative chart
+    (its ECharts series), tools table (a tool name with markup shown as text) and efficiency;
+    both also at phone width."""
+    build_active_ledger(isolated_home, tmp_path / "ledger.db")
+    with Ledger(tmp_path / "ledger.db") as ledger, serving(dashboard_app(ledger)) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+
+        def dismiss(dialog: Any) -> None:  # a script from user content ran: it must not
+            errors.append(dialog.message)
+            dialog.dismiss()
+
+        tab.on("dialog", dismiss)
+        try:
+            open_page(tab, url + "/")
+            card = tab.locator("#card-block")
+            assert card.get_attribute("data-active") == "true"
+            assert card.locator("h2").inner_text().lower() == "active 5-hour block"
+            assert card.locator("#block-cost").inner_text().startswith("$")
+            assert "/h" in card.locator("#block-burn").inner_text()
+            assert "ESTIMATE" in card.locator("#block-projection dt").inner_text().upper()
+            official = card.locator("#block-official li[data-window=primary]")
+            assert official.is_visible() and "42% used" in official.inner_text()
+            assert "left" in card.locator("#block-left").inner_text()
+            shot(tab, "overview-active-block")
+
+            open_page(tab, url + f"/sessions/{TOOL_SESSION}")
+            assert tab.locator("body").get_attribute("data-charts-ready") == "2"
+            series = tab.evaluate(SERIES, "#chart-cumulative")
+            assert [s["name"] for s in series] == ["Cumulative tokens", "Cumulative cost"]
+            assert all(s["points"] == 4 for s in series)
+            detail = ledger_detail(url)
+            assert series[0]["last"] == detail["total_tokens"]
+            assert tab.evaluate(PAINTED, "#chart-cumulative") > 500
+            tool = tab.locator("#tools td.tool-name", has_text="alert(1)")
+            assert tool.inner_text() == XSS  # text, not markup
+            assert tab.locator("#tools tbody tr").count() == 3
+            assert tab.locator("#eff-added dd").inner_text() == "+3"
+            assert tab.locator("#eff-cache-share dd").inner_text() == "97%"
+            shot(tab, "session-insights")
+
+            tab.click("nav a:has-text('Tools')")
+            tab.wait_for_selector("#tools")
+            assert tab.locator("#tools td.tool-name", has_text="alert(1)").inner_text() == XSS
+            assert tab.locator("#tools-total").inner_text().startswith("4 calls")
+            shot(tab, "tools")
+        finally:
+            context.close()
+        narrow = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        tab = narrow.new_page()
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            for path, name in (
+                ("/tools", "tools-narrow"),
+                ("/", "overview-block-narrow"),
+                (f"/sessions/{TOOL_SESSION}", "session-insights-narrow"),
+            ):
+                open_page(tab, url + path)
+                assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+                shot(tab, name)
+            assert tab.evaluate(PAINTED, "#chart-cumulative") > 500
+        finally:
+            narrow.close()
+        assert not errors, errors
+
+
+def ledger_detail(url: str) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"{url}/api/v1/sessions/{TOOL_SESSION}").json()  # type: ignore[no-any-return]

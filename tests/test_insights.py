@@ -166,6 +166,19 @@ def test_edit_line_counts_from_the_arguments() -> None:
     assert edits.patch(patch) == (4, 1)
 
 
+def test_a_huge_repetitive_edit_is_counted_without_stalling_the_sync() -> None:
+    # thousands of near-identical lines make an in-order diff take minutes; past the bound the
+    # lines are compared as multisets, which gives the same count when no line moved
+    old = "\n".join("    }" if i % 2 else "" for i in range(5000))
+    new = "\n".join("    }" if i % 3 else "x" for i in range(5000))
+    assert edits.replacement(old, new) == (2500, 2500)
+    scattered_old = "\n".join(f"line {i}" for i in range(3000))
+    scattered_new = "\n".join(f"line {i}" if i % 3 else f"changed {i}" for i in range(3000))
+    assert edits.replacement(scattered_old, scattered_new) == (1000, 1000)
+    # common first and last lines are set aside before comparing
+    assert edits.replacement("head\n" + old + "\ntail", "head\n" + old + "\nx\ntail") == (1, 0)
+
+
 def test_claude_code_edits_failures_durations_and_summary(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -187,7 +200,7 @@ def test_claude_code_edits_failures_durations_and_summary(
         assert tools.totals.avg_duration_seconds == 2.5  # (1 + 3 + 2 + 4) / 4
 
         report = insights.efficiency_report(
-            store, ledger.pricer, ReportQuery(zone=UTC, zone_name="UTC"), "session"
+            store, ReportQuery(zone=UTC, zone_name="UTC"), "session"
         )
         row = report.rows[0].as_dict("session")
         assert (row["lines_added"], row["lines_removed"], row["lines_changed"]) == (6, 4, 10)
@@ -243,6 +256,14 @@ def test_session_json_summary_and_no_edit_data_is_none(
 
     out = CliRunner().invoke(cli, ["efficiency", "-d", db, "--no-sync", "--by", "model"])
     assert out.exit_code == 0 and "Efficiency by model" in out.output
+
+    out = CliRunner().invoke(cli, ["sessions", "-d", db, "--no-sync", "--summary"])
+    assert out.exit_code == 0, out.output
+    lines = dict(line.split("  ", 1) for line in out.output.splitlines())
+    assert lines["s-edit"] == rows["s-edit"]["summary"]
+    out = CliRunner().invoke(cli, ["sessions", "-d", db, "--no-sync", "--json"])
+    listed = {r["session_key"]: r["summary"] for r in json.loads(out.output)["rows"]}
+    assert listed["s-chat"] == rows["s-chat"]["summary"]
 
 
 def test_a_call_and_its_result_in_two_syncs(tmp_path: Path, env: dict[str, str]) -> None:

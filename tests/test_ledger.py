@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tokentrail.ledger import Ledger
-from tokentrail.store.base import MEASURES
+from tokentrail.store.base import MEASURES, Filters
 from tokentrail.usage import Session, Tokens, UsageEvent
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -133,6 +133,25 @@ def test_reprice_applies_a_new_override_and_reports_the_difference(tmp_path: Pat
     assert change.new_micro == entry.cost.micro_usd == 2_001_100
     assert again == []
     rollup_matches_events(db)
+
+
+def test_reprice_fills_in_cache_savings_of_requests_priced_before_they_were_kept(
+    db_path: Path,
+) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch([ev("a", 5)])  # 1,000 cache reads
+    conn = sqlite3.connect(db_path)
+    with conn:  # a request recorded by a tokentrail that did not keep savings yet
+        conn.execute("UPDATE events SET cache_saving_micro = NULL")
+        for table in ("rollups", "rollups_hourly", "session_totals", "run_totals"):
+            conn.execute(f"UPDATE {table} SET cache_saving_micro = 0, n_cache_saving = 0")
+    conn.close()
+    with Ledger(db_path) as ledger:
+        assert ledger.store.totals(Filters()).n_cache_saving == 0
+        ledger.reprice(dry_run=False)
+        totals = ledger.store.totals(Filters())
+    assert totals.n_cache_saving == 1 and totals.cache_saving_micro > 0
+    rollup_matches_events(db_path)
 
 
 def test_measures_cover_every_rollup_column(db_path: Path) -> None:

@@ -91,6 +91,21 @@ def test_long_context_switches_the_whole_request() -> None:
     )
 
 
+def test_cache_savings_are_priced_at_the_requests_own_rate_and_tier() -> None:
+    pricer = Pricer()
+    small = Tokens(input=1_000, cache_read=100_000, output=1_000)
+    # Sonnet 4.5 below 200k: each cache read costs $0.30/M instead of $3/M
+    assert pricer.price(event("claude-sonnet-4-5", small)).cache_saving_micro == 270_000
+    # past 200k the whole request is at the long-context rates, its savings too ($6 - $0.60)
+    large = Tokens(input=1_000, cache_read=250_000, output=1_000)
+    assert pricer.price(event("claude-sonnet-4-5", large)).cache_saving_micro == 1_350_000
+    no_reads = Tokens(input=1_000, cache_read=0, output=10)
+    assert pricer.price(event("claude-sonnet-4-5", no_reads)).cache_saving_micro == 0
+    not_reported = Tokens(input=1_000, output=10)
+    assert pricer.price(event("claude-sonnet-4-5", not_reported)).cache_saving_micro is None
+    assert pricer.price(event("acme-coder-9000", small)).cache_saving_micro is None
+
+
 def test_one_hour_cache_writes_cost_more_than_five_minute_ones() -> None:
     pricer = Pricer()
     five = pricer.price(event("claude-opus-4-5", Tokens(cache_write_5m=1_000_000))).micro_usd

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ from tokentrail.errors import StoreError
 from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import resolve_timezone
 from tokentrail.push import push
+from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.reports import ReportQuery, period_report, session_report
-from tokentrail.store.base import Entry, Filters, Store
+from tokentrail.store.base import Entry, Filters, Store, ToolCall, ToolResult
 from tokentrail.usage import Session, Tokens, UsageEvent
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -440,18 +442,28 @@ def test_the_documented_roles_can_do_their_job_and_no_more(tmp_path: Path) -> No
             with Ledger(tmp_path / "local.db") as local:
                 local.start_run("orch", run_id="r1", started_at=T0)
                 local.record_batch([ev("a", 1, run_id="r1"), ev("b")], [Session("s1", "codex")])
+                items, limits = tool_rows(4)
+                local.record_batch([], tool_calls=items, rate_limits=limits)
+                otlp = ToolCall("cc:tool:x", "claude_code", "Read", 1, "s9", 5, True)
+                with local.store.write() as tx:
+                    tx.put_tool_calls([otlp])
                 team = open_store(pusher_url)
                 try:
                     assert push(local, team, user="alice").created == 2
                     # a merge that moves a request to another day: totals rows are deleted
                     local.record_batch([ev("a", 5, at=T0 - timedelta(days=2))])
                     local.update_run("r1", state="stopped", stopped_at=T0)
+                    with local.store.write() as tx:  # sent again: replaced in the team ledger
+                        tx.put_tool_calls([replace(otlp, duration_ms=9)])
                     assert push(local, team).updated == 1
                     with pytest.raises(StoreError, match="may not"):
                         team.cursors()  # the pusher reads no file cursors
                 finally:
                     team.close()
                 expected = period_report(local.store, "daily", query()).as_dict()
+                tool_calls = local.store.tool_call_rows(Filters())
+                local_limits = local.store.rate_limits(Filters())
+                assert [r.duration_ms for r in tool_calls if r.tool_name == "Read"] == [9]
             with psycopg.connect(pusher_url, autocommit=True) as conn:
                 for forbidden in ("DELETE FROM events", "DELETE FROM sessions", "TRUNCATE rollups"):
                     with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -459,6 +471,8 @@ def test_the_documented_roles_can_do_their_job_and_no_more(tmp_path: Path) -> No
             with Ledger(reader_url) as team_view:
                 assert period_report(team_view.store, "daily", query()).as_dict() == expected
                 assert team_view.store.status().events == 2
+                assert team_view.store.tool_call_rows(Filters()) == tool_calls
+                assert team_view.store.rate_limits(Filters()) == local_limits
                 with Ledger(tmp_path / "local.db") as local, pytest.raises(StoreError) as refused:
                     push(local, team_view.store, full=True)
                 assert "refused" in str(refused.value) and "reader" in str(refused.value)
@@ -491,3 +505,159 @@ def test_push_watch_keeps_going_when_the_server_is_away(
     assert "hunter2" not in result.output and "pusher:***@127.0.0.1:1/team" in result.stderr
     once = CliRunner().invoke(cli, ["push", "-d", str(tmp_path / "l.db"), "--to", away])
     assert once.exit_code != 0 and "hunter2" not in once.output
+
+
+# -- tool calls, their results and rate limits -------------------------------------------------
+
+TOOL_SESSION = "7d3e1c2a-5555-4666-8777-888899990000"
+
+
+def edit_session_lines(with_bash_result: bool) -> list[dict[str, Any]]:
+    """A Claude Code session: an Edit that succeeds, a Bash call that fails (its result only
+    when ``with_bash_result``: a later sync reads it)."""
+    from test_insights import assistant, result, tool_use
+
+    edit = {"file_path": "a.py", "old_string": "a\nb\nc", "new_string": "a\nB\nc\nd"}
+    lines = [
+        claude_user(TOOL_SESSION, "2026-05-05T09:59:00.000Z"),
+        {
+            **assistant(
+                TOOL_SESSION,
+                "2026-05-05T10:00:00.000Z",
+                "msg_e1",
+                [tool_use("toolu_e1", "Edit", edit)],
+                cache_read=900,
+            ),
+            "sessionId": TOOL_SESSION,
+        },
+        result(TOOL_SESSION, "2026-05-05T10:00:01.000Z", "toolu_e1"),
+        assistant(
+            TOOL_SESSION,
+            "2026-05-05T10:05:00.000Z",
+            "msg_e2",
+            [tool_use("toolu_e2", "Bash", {"command": "make test"})],
+            cache_read=900,
+        ),
+    ]
+    if with_bash_result:
+        lines.append(result(TOOL_SESSION, "2026-05-05T10:05:04.000Z", "toolu_e2", error=True))
+    return lines
+
+
+def tool_views(database: str) -> dict[str, Any]:
+    """What `tools`, `efficiency` and `blocks` say, as JSON, without syncing."""
+    common = ("-d", database, "--no-sync", "--tz", "UTC")
+    return {
+        "tools": json_of("tools", *common, "--since", "2026-05-01", "--by-session"),
+        "efficiency": json_of("efficiency", *common, "--since", "2026-05-01"),
+        "blocks": {
+            key: value
+            for key, value in json_of("blocks", *common, "--since", "2026-05-01").items()
+            if key != "generated_at"  # the time of the report
+        },
+    }
+
+
+def team_rows(url: str) -> tuple[int, int, int]:
+    return tuple(  # type: ignore[return-value]
+        pgtest.query(url, f"SELECT COUNT(*) FROM {table}")[0][0]
+        for table in ("tool_calls", "tool_results", "rate_limits")
+    )
+
+
+def test_tool_calls_results_and_rate_limits_are_pushed(
+    logs: Path, tmp_path: Path, pg_url: str
+) -> None:
+    from test_blocks import write_rollout
+
+    session_file = claude_session_file(logs, TOOL_SESSION)
+    write_jsonl(session_file, edit_session_lines(with_bash_result=False))
+    write_rollout(logs)
+    local = str(tmp_path / "local.db")
+    assert json_of("sync", "-d", local)["new_events"] > 0
+    first = json_of("push", "-d", local, "--to", pg_url, "--no-sync")
+    assert (first["tool_calls_sent"], first["tool_results_sent"]) == (2, 1)
+    assert first["rate_limits_sent"] == 5
+    # the Bash call's (failed) result is read by a later sync, and pushed after its call
+    write_jsonl(session_file, edit_session_lines(with_bash_result=True))
+    json_of("sync", "-d", local)
+    later = json_of("push", "-d", local, "--to", pg_url, "--no-sync")
+    assert (later["tool_calls_sent"], later["tool_results_sent"]) == (0, 1)
+    assert later["rate_limits_sent"] == 0
+    mine = tool_views(local)
+    bash = [r for r in mine["tools"]["rows"] if r["tool_name"] == "Bash"]
+    assert [(r["failures"], r["avg_duration_seconds"]) for r in bash] == [(1, 4.0)]
+    (edited,) = [r for r in mine["efficiency"]["rows"] if r["session"] == TOOL_SESSION]
+    assert (edited["lines_changed"], edited["edit_calls"]) == (3, 1)
+    assert any(row["official_rate_limits"] for row in mine["blocks"]["rows"])
+    assert tool_views(pg_url) == mine
+    (machine,) = pgtest.query(pg_url, "SELECT DISTINCT machine FROM tool_calls")
+    assert machine == ("test-machine",)
+    assert pgtest.query(pg_url, "SELECT DISTINCT machine FROM rate_limits") == [machine]
+    # pushing again, or everything again, adds nothing
+    counts = team_rows(pg_url)
+    assert counts == (2, 2, 5)
+    again = invoke("push", "-d", local, "--to", pg_url, "--no-sync")
+    assert "Nothing new to push" in again.output
+    full = json_of("push", "-d", local, "--to", pg_url, "--no-sync", "--full")
+    assert (full["tool_calls_sent"], full["tool_results_sent"]) == (2, 2)
+    assert team_rows(pg_url) == counts
+    assert tool_views(pg_url) == mine
+    (mark,) = pgtest.query(
+        pg_url,
+        "SELECT tool_call_change, tool_result_change, rate_limit_change FROM push_watermarks",
+    )
+    assert mark == (2, 2, 5)
+
+
+def tool_rows(n: int) -> tuple[list[ToolCall | ToolResult], list[RateLimitSnapshot]]:
+    t = int(T0.timestamp() * 1000)
+    calls: list[ToolCall | ToolResult] = [
+        ToolCall(f"cc:{i}", "claude_code", "Edit", t + i, f"s{i % 7}", lines_added=i % 5)
+        for i in range(n)
+    ]
+    calls = [replace(c, from_log=True) for c in calls if isinstance(c, ToolCall)]
+    results = [ToolResult(f"cc:{i}", "claude_code", t + i + 900, i % 3 != 0) for i in range(n)]
+    limits = [
+        RateLimitSnapshot("codex", "primary", t + 60_000 * i, i % 100, 300, None, "cx")
+        for i in range(n // 2)
+    ]
+    return [*calls, *results], limits
+
+
+def test_a_push_killed_among_tool_rows_resumes_to_the_same_rows(tmp_path: Path) -> None:
+    script = tmp_path / "push.py"
+    script.write_text(PUSH_SCRIPT)
+    local = tmp_path / "local.db"
+    items, limits = tool_rows(1000)
+    with Ledger(local) as ledger:
+        ledger.record_batch([ev(f"k{i}", at=T0 + timedelta(minutes=i)) for i in range(10)])
+        ledger.record_batch([], tool_calls=items, rate_limits=limits)
+    with pgtest.fresh_database() as killed_url, pgtest.fresh_database() as clean_url:
+        # batches: 1 of requests, 1 of their session, 4 of calls (300 each, then 100), then
+        # results: killed in the second batch of results
+        proc = pusher(script, local, killed_url, 300, stop_in=8)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"inside"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert team_rows(killed_url) == (1000, 300, 0)
+        (mark,) = pgtest.query(
+            killed_url,
+            "SELECT event_id, tool_call_change, tool_result_change, rate_limit_change "
+            "FROM push_watermarks",
+        )
+        assert mark == (10, 1000, 300, 0)
+        resumed = pusher(script, local, killed_url, 300)
+        _, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err.decode()
+        clean = pusher(script, local, clean_url, 300)
+        assert clean.wait(timeout=120) == 0
+        assert team_rows(killed_url) == team_rows(clean_url) == (1000, 1000, 500)
+        with Ledger(killed_url) as a, Ledger(clean_url) as b, Ledger(local) as mine:
+            everything = Filters()
+            want = mine.store.tool_call_rows(everything)
+            assert a.store.tool_call_rows(everything) == b.store.tool_call_rows(everything) == want
+            assert sum(1 for r in want if r.success is False) == 334
+            limits_seen = mine.store.rate_limits(everything)
+            assert a.store.rate_limits(everything) == limits_seen == b.store.rate_limits(everything)

@@ -459,6 +459,11 @@ def test_session_totals_and_the_session_report(backend: Backend, ledger: Ledger)
         ("main:agent-a", SONNET, 40),
         ("main:agent-b", SONNET, 2),
     ]
+    family = ledger.store.session_totals(Filters(), by_model=False, family=["main"])
+    assert sorted(r.session.key for r in family) == ["main", "main:agent-a", "main:agent-b"]
+    assert ledger.store.session_totals(Filters(), by_model=False, family=["nope"]) == []
+    both = ledger.store.session_totals(Filters(), by_model=False, family=["c1", "main:agent-a"])
+    assert sorted(r.session.key for r in both) == ["c1", "main:agent-a"]
     whole = {r.session.key: r for r in ledger.store.session_totals(Filters(), by_model=False)}
     assert whole["main"].totals.output == 107 and whole["main"].model is None
     assert whole["main"].first_ms == int(T0.timestamp() * 1000)
@@ -791,3 +796,86 @@ def test_tool_calls_from_logs_join_their_results(backend: Backend, ledger: Ledge
     assert [(t.tool_name, t.calls) for t in ledger.store.tool_call_stats(Filters())] == [
         ("Edit", 1)
     ]
+
+
+def test_tool_rows_and_rate_limits_are_tracked_for_push(ledger: Ledger) -> None:
+    from tokentrail.ratelimits import RateLimitSnapshot
+    from tokentrail.store.base import ToolCall, ToolResult
+
+    store = ledger.store
+    t = int(T0.timestamp() * 1000)
+    edit = ToolCall("cc:1", "claude_code", "Edit", t, "s1", lines_added=2, lines_removed=1)
+    edit = replace(edit, model=SONNET, from_log=True)
+    bash = ToolCall("cc:2", "claude_code", "Bash", t + 10, "s1", from_log=True)
+    limit = RateLimitSnapshot("codex", "primary", t, 7.0, 300, t + 3_600_000, "s2")
+    ledger.record_batch([], tool_calls=[edit, bash], rate_limits=[limit])
+    calls = store.tool_calls_changed_after(0, 10)
+    mine = replace(edit, machine=ledger.machine)
+    assert [c for _, c in calls] == [mine, replace(bash, machine=ledger.machine)]
+    assert calls[0][0] < calls[1][0]
+    assert store.tool_calls_changed_after(0, 1) == calls[:1]
+    assert store.tool_calls_changed_after(calls[0][0], 10) == calls[1:]
+    (limits,) = store.rate_limits_changed_after(0, 10)
+    assert limits[1] == limit.with_machine(ledger.machine)
+    assert store.tool_results_changed_after(0, 10) == []
+    # read again from a log (a resumed session): nothing new to push
+    ledger.record_batch([], tool_calls=[edit, bash], rate_limits=[limit])
+    assert store.tool_calls_changed_after(calls[-1][0], 10) == []
+    assert store.rate_limits_changed_after(limits[0], 10) == []
+    # the result arrives with a later sync; an OpenTelemetry call sent twice is pushed twice
+    failed = ToolResult("cc:2", "claude_code", t + 4010, False, "s1")
+    ledger.record_batch([], tool_calls=[failed])
+    (result,) = store.tool_results_changed_after(0, 10)
+    assert result[1] == replace(failed, machine=ledger.machine)
+    otlp = ToolCall("cc:tool:x", "claude_code", "Read", t, "s3", 5, True)
+    with store.write() as tx:
+        tx.put_tool_calls([otlp])
+    with store.write() as tx:
+        tx.put_tool_calls([replace(otlp, duration_ms=7)])
+    later = store.tool_calls_changed_after(calls[-1][0], 10)
+    assert [(c.key, c.duration_ms, c.from_log) for _, c in later] == [("cc:tool:x", 7, False)]
+
+
+def test_push_watermarks_keep_tool_rows_and_rate_limits_apart(ledger: Ledger) -> None:
+    store = ledger.store
+    first = PushWatermark("m", "L", tool_call_change=5, tool_result_change=2, rate_limit_change=9)
+    with store.write() as tx:
+        tx.put_push_watermark(first)
+    with store.write() as tx:
+        tx.put_push_watermark(replace(first, tool_call_change=3, tool_result_change=4))
+    assert store.push_watermark("m", "L") == replace(first, tool_result_change=4)
+
+
+def test_postgres_tool_rows_written_before_push_tracking_are_numbered() -> None:
+    import psycopg
+
+    from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
+
+    names = [name for name, _ in POSTGRES_MIGRATIONS]
+    with pgtest.fresh_database() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)")
+            for name, sql in POSTGRES_MIGRATIONS[: names.index("0005_push_tool_rows")]:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO _migrations (name) VALUES (%s)", (name,))
+            conn.execute(
+                "INSERT INTO tool_calls (call_key, source, tool_name, ts_ms, machine, origin) "
+                "VALUES ('c1', 'claude_code', 'Edit', 10, 'm', 'log'), "
+                "('c2', 'claude_code', 'Bash', 5, 'm', 'log')"
+            )
+            conn.execute(
+                "INSERT INTO rate_limits (source, machine, limit_window, observed_ms, "
+                "used_percent) VALUES ('codex', 'm', 'secondary', 200, 61.0), "
+                "('codex', 'm', 'primary', 100, 7.0)"
+            )
+        store = open_store(url)
+        try:
+            calls = store.tool_calls_changed_after(0, 10)
+            assert [(s, c.key) for s, c in calls] == [(1, "c2"), (2, "c1")]  # in time order
+            limits = store.rate_limits_changed_after(0, 10)
+            assert [(s, r.window) for s, r in limits] == [(1, "primary"), (2, "secondary")]
+            assert store.tool_results_changed_after(0, 10) == []
+        finally:
+            store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,3 +137,43 @@ def test_a_write_held_up_by_another_process_is_a_clear_retryable_error(db_path: 
     with store.write() as tx:  # once it is done, the same store writes again
         tx.put_sessions([])
     store.close()
+
+
+def test_tool_rows_and_rate_limits_written_before_push_tracking_are_pushed(
+    db_path: Path,
+) -> None:
+    """A ledger at 0008 has tool calls, results and rate limits: 0009_push_tool_rows numbers
+    them (rate limits in time order) so the next push finds them, then new rows follow."""
+    names = [name for name, _ in SQLITE_MIGRATIONS]
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, sql in SQLITE_MIGRATIONS[: names.index("0009_push_tool_rows")]:
+        conn.executescript(sql)
+        conn.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+    conn.executescript(
+        """
+        INSERT INTO tool_calls (call_key, source, tool_name, ts_ms, machine, origin)
+            VALUES ('c1', 'claude_code', 'Edit', 10, 'm', 'log'),
+                   ('c2', 'claude_code', 'Bash', 5, 'm', 'log');
+        INSERT INTO tool_results (call_key, source, ts_ms, success, machine)
+            VALUES ('c1', 'claude_code', 11, 1, 'm');
+        INSERT INTO rate_limits (source, machine, limit_window, observed_ms, used_percent)
+            VALUES ('codex', 'm', 'secondary', 200, 61.0), ('codex', 'm', 'primary', 100, 7.0);
+        """
+    )
+    conn.commit()
+    conn.close()
+    with Ledger(db_path) as ledger:
+        store = ledger.store
+        assert [(s, c.key) for s, c in store.tool_calls_changed_after(0, 10)] == [
+            (1, "c1"),
+            (2, "c2"),
+        ]
+        assert [(s, r.key) for s, r in store.tool_results_changed_after(0, 10)] == [(1, "c1")]
+        limits = store.rate_limits_changed_after(0, 10)
+        assert [(s, r.window, r.observed_ms) for s, r in limits] == [
+            (1, "primary", 100),
+            (2, "secondary", 200),
+        ]
+        ledger.record_batch([], rate_limits=[replace(limits[0][1], observed_ms=300)])
+        assert [s for s, _ in store.rate_limits_changed_after(2, 10)] == [3]

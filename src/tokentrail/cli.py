@@ -300,6 +300,13 @@ def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -
 @click.option("--project", help="Only projects whose path contains this text.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--no-sync", is_flag=True, help="List from the ledger without syncing.")
+@click.option(
+    "--summary",
+    "summaries",
+    is_flag=True,
+    help="One line of text per session instead of the table (requests, models, time, cost, "
+    "cache, lines changed, failed tool calls).",
+)
 @output_options
 def sessions(
     database: str | None,
@@ -307,10 +314,12 @@ def sessions(
     project: str | None,
     limit: int,
     no_sync: bool,
+    summaries: bool,
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """The most recently active sessions, newest first, with state, runtime and spend."""
+    """The most recently active sessions, newest first, with state, runtime and spend (and
+    each one's summary in JSON and CSV)."""
     from tokentrail import commands
 
     commands.sessions(
@@ -319,6 +328,7 @@ def sessions(
         project=project,
         limit=limit,
         no_sync=no_sync,
+        summaries=summaries,
         as_json=as_json,
         as_csv=as_csv,
     )

@@ -411,7 +411,9 @@ def sessions(
     no_sync: bool,
     as_json: bool,
     as_csv: bool,
+    summaries: bool = False,
 ) -> None:
+    from tokentrail.insights import list_summaries
     from tokentrail.output import print_rows, render_csv, render_json
     from tokentrail.reports import recent_sessions
 
@@ -420,11 +422,18 @@ def sessions(
     with open_ledger(database) as ledger:
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
-        rows = [row.as_dict() for row in recent_sessions(ledger.store, query, limit=limit)]
+        found = recent_sessions(ledger.store, query, limit=limit)
+        texts = list_summaries(ledger.store, found)
+    rows = [{**row.as_dict(), "summary": texts.get(row.session.key)} for row in found]
     if as_json:
         click.echo(render_json({"rows": rows}))
     elif as_csv:
         click.echo(render_csv(rows), nl=False)
+    elif summaries:
+        for row in found:
+            click.echo(f"{row.session.key}  {texts.get(row.session.key) or ''}".rstrip())
+        if not found:
+            click.echo("No sessions recorded.")
     else:
         print_rows(
             "Sessions", rows, SESSION_COLUMNS, console=_console(), empty="No sessions recorded."
@@ -703,9 +712,10 @@ def _push_line(summary: PushSummary) -> str:
         return f"Nothing new to push from {summary.machine}{who} to {summary.target}."
     return (
         f"Pushed {summary.created:,} new and {summary.updated:,} changed requests "
-        f"({summary.unchanged:,} already there), {summary.sessions:,} sessions and "
-        f"{summary.runs:,} runs from {summary.machine}{who} to {summary.target} "
-        f"in {summary.elapsed_s:.1f} s."
+        f"({summary.unchanged:,} already there), {summary.sessions:,} sessions, "
+        f"{summary.runs:,} runs, {summary.tool_calls + summary.tool_results:,} tool calls and "
+        f"results and {summary.rate_limits:,} rate-limit figures from {summary.machine}{who} "
+        f"to {summary.target} in {summary.elapsed_s:.1f} s."
     )
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from tokentrail.pricing import Pricer
 from tokentrail.reports import (
     Report,
     ReportQuery,
@@ -246,7 +245,7 @@ def _in_range(last_ms: int | None, filters: Filters) -> bool:
 
 
 def efficiency_report(
-    store: Store, pricer: Pricer, query: ReportQuery, by: EfficiencyBy = "session"
+    store: Store, query: ReportQuery, by: EfficiencyBy = "session"
 ) -> EfficiencyReport:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session
     (subagents rolled up on their parent), project or model. Sessions count whole when their
@@ -288,7 +287,7 @@ def efficiency_report(
             continue
         group = group_of(call.session_key, call.model)
         edits[group] = edits.get(group, EditFigures()).add(call)
-    savings = _cache_savings(store, pricer, [k for k in top if top[k] in wanted], group_of)
+    savings = {group: _saving(t) for group, t in totals.items()}
     groups = sorted(set(totals) | set(edits), key=lambda g: (g is None, g or ""))
     rows = [
         EfficiencyRow(
@@ -322,26 +321,13 @@ def _usd(micro: int | None) -> float | None:
 
 
 SESSION_CHUNK = 500
+"""Session keys per store query (SQLite limits the number of bound parameters)."""
 
 
-def _cache_savings(
-    store: Store,
-    pricer: Pricer,
-    session_keys: Sequence[str],
-    group_of: Any,
-) -> dict[str | None, int | None]:
-    """Micro-dollars saved by cache reads per group, request by request (the pricing rule
-    lives in :meth:`tokentrail.pricing.Pricer.cache_read_savings`)."""
-    saved: dict[str | None, int | None] = {}
-    for start in range(0, len(session_keys), SESSION_CHUNK):
-        for entry in store.session_entries(session_keys[start : start + SESSION_CHUNK]):
-            event = entry.event
-            value = pricer.cache_read_savings(event)
-            if value is None:
-                continue
-            group = group_of(event.session_key, event.model)
-            saved[group] = (saved.get(group) or 0) + value
-    return saved
+def _saving(totals: Totals) -> int | None:
+    """Micro-dollars cache reads saved (priced per request when it was recorded: see
+    :attr:`tokentrail.usage.Cost.cache_saving_micro`); None when no request could say."""
+    return totals.cache_saving_micro if totals.n_cache_saving else None
 
 
 # -- session summary ----------------------------------------------------------------------------
@@ -448,12 +434,7 @@ def with_summaries(store: Store, report: Report) -> Report:
     if not rows:
         return report
     keys = [r.key for r in rows]
-    children: dict[str, list[str]] = {}
-    for r in store.session_totals(Filters(), by_model=False):
-        parent = r.session.parent_key
-        if r.session.relationship == "subagent" and parent in keys and parent is not None:
-            children.setdefault(parent, []).append(r.session.key)
-    extras = session_extras(store, keys, children)
+    extras = session_extras(store, keys, _children_of(store, keys))
     summarised = [
         replace(
             r,
@@ -585,7 +566,7 @@ def add_running_totals(timeline: list[dict[str, Any]]) -> None:
 def _children_of(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
     wanted = set(keys)
     children: dict[str, list[str]] = {}
-    for r in store.session_totals(Filters(), by_model=False):
+    for r in store.session_totals(Filters(), by_model=False, family=keys):
         parent = r.session.parent_key
         if r.session.relationship == "subagent" and parent is not None and parent in wanted:
             children.setdefault(parent, []).append(r.session.key)
@@ -635,3 +616,26 @@ def detail_dict(store: Store, detail: SessionDetail) -> dict[str, Any]:
         row.as_dict() for row in tool_usage(store, Filters(), session_keys=[key, *kids]).rows
     ]
     return data
+
+
+def session_efficiency(store: Store, detail: SessionDetail) -> EfficiencyRow:
+    """One session's efficiency figures as its dashboard page shows them: its usage and edits
+    with those of the sessions rolled up on it there (``detail.subagents``), by the
+    definitions of :func:`efficiency_report`. Reads only these sessions' requests and tool
+    calls (not the per-session totals of the whole ledger: 10 ms, not 150, on a big one)."""
+    key = detail.session.session.key
+    kids = [s.session.key for s in detail.subagents]
+    # the sum _saving takes from the rollups, request by request: None when none could say
+    savings = [
+        e.cost.cache_saving_micro
+        for e in store.session_entries([key, *kids])
+        if e.cost.cache_saving_micro is not None
+    ]
+    edits = session_extras(store, [key], {key: kids}).edits.get(key, EditFigures())
+    return EfficiencyRow(
+        group=key,
+        figures=detail.session.figures,
+        edits=edits,
+        cache_savings_usd=_usd(sum(savings)) if savings else None,
+        title=detail.session.session.title,
+    )

@@ -93,7 +93,7 @@ def efficiency(
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
         with ledger.reading() as store:
-            result = efficiency_report(store, ledger.pricer, query, chosen)
+            result = efficiency_report(store, query, chosen)
     data = result.as_dict()
     if as_json:
         click.echo(render_json(data))

@@ -294,22 +294,13 @@ class Pricer:
         if resolved is None:
             return Cost(status=UNPRICED)
         price_fn, version = resolved
-        return Cost(status=PRICED, micro_usd=price_fn(event.tokens), version=version)
-
-    def cache_read_savings(self, event: UsageEvent) -> int | None:
-        """Micro-dollars the request's cache reads saved: its cost had those tokens been
-        plain input, less its cost. None when it reported no cache reads or is unpriced."""
-        cache_read = event.tokens.cache_read
-        if cache_read is None:
-            return None
-        actual = self.price(event).micro_usd
-        if actual is None:
-            return None
-        if cache_read == 0:
-            return 0
-        uncached = replace(event.tokens, input=(event.tokens.input or 0) + cache_read, cache_read=0)
-        as_input = self.price(event.evolve(tokens=uncached)).micro_usd
-        return None if as_input is None else as_input - actual
+        micro = price_fn(event.tokens)
+        return Cost(
+            status=PRICED,
+            micro_usd=micro,
+            version=version,
+            cache_saving_micro=_cache_saving(price_fn, event.tokens, micro),
+        )
 
     def _resolve(
         self,
@@ -389,3 +380,14 @@ def _resolve_genai(
         return to_micro(Decimal(result.total_price))
 
     return slow, version
+
+
+def _cache_saving(price_fn: _Pricer, tokens: Tokens, micro: int) -> int | None:
+    """The one rule for what cache reads saved: the request priced with its cache reads as
+    plain input, less its price. None when it did not report cache reads."""
+    if tokens.cache_read is None:
+        return None
+    if tokens.cache_read == 0:
+        return 0
+    uncached = replace(tokens, input=(tokens.input or 0) + tokens.cache_read, cache_read=0)
+    return price_fn(uncached) - micro

@@ -6,7 +6,8 @@ one transaction together with the watermark that says how far it got:
 * new requests, by their local id;
 * requests changed after they were recorded (a streamed reply that grew, a reprice), by their
   change sequence;
-* sessions and runs, by the change sequence every write gives them.
+* sessions, runs, tool calls (read from logs or reported through OpenTelemetry), tool
+  results and rate-limit snapshots, by the change sequence every write gives them.
 
 The watermark is kept in the team ledger per machine and local ledger (a random id the local
 ledger gets on its first push, so a ledger deleted and started again is pushed from its
@@ -16,6 +17,14 @@ there. Requests keep their keys and are merged exactly as the ledger merges repe
 (:func:`tokentrail.usage.merge_events`), so pushing the same data twice — ``--full``, two
 pushes at once, a resumed push — changes nothing. Every request keeps the machine it was
 recorded on; ``user`` attributes what this push writes to a person.
+
+Tool calls, results and rate-limit snapshots are written with the same statements a sync
+uses, so the team ledger keeps them exactly as a ledger does: a call or result read from a log
+keeps its first row, a call OpenTelemetry sent again replaces its row, a snapshot already
+there is kept. A row without a machine (an OpenTelemetry export that named no host) is
+attributed to the machine pushing it, as a request is when it is recorded. What an
+OpenTelemetry receiver keeps only to reconcile against log files (receipts, metric samples,
+the alias index) stays local: see docs/team.md.
 """
 
 from __future__ import annotations
@@ -29,7 +38,15 @@ from typing import Any, TypeVar
 from tokentrail.errors import ConfigError
 from tokentrail.ledger import Ledger
 from tokentrail.pricing import Pricer
-from tokentrail.store.base import Entry, PushWatermark, Store, WriteTransaction
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.base import (
+    Entry,
+    PushWatermark,
+    Store,
+    ToolCall,
+    ToolResult,
+    WriteTransaction,
+)
 from tokentrail.usage import Run, Session, merge_events, merge_sessions
 
 BATCH = 10_000
@@ -56,6 +73,10 @@ class PushSummary:
     unchanged: int = 0
     sessions: int = 0
     runs: int = 0
+    tool_calls: int = 0
+    """Tool calls sent (a call the team ledger already had is sent and kept as it was)."""
+    tool_results: int = 0
+    rate_limits: int = 0
     batches: int = 0
     elapsed_s: float = 0.0
 
@@ -71,6 +92,9 @@ class PushSummary:
             "requests_unchanged": self.unchanged,
             "sessions_written": self.sessions,
             "runs_written": self.runs,
+            "tool_calls_sent": self.tool_calls,
+            "tool_results_sent": self.tool_results,
+            "rate_limits_sent": self.rate_limits,
             "batches": self.batches,
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -128,11 +152,30 @@ def push(
         lambda store, after: store.sessions_changed_after(after, batch_size),
         lambda tx, sessions: _write_sessions(tx, sessions, summary),
     )
-    copier.stream(
+    mark = copier.stream(
         mark,
         "run_change",
         lambda store, after: store.runs_changed_after(after, batch_size),
         lambda tx, runs: _write_runs(tx, runs, summary),
+    )
+    machine = ledger.machine
+    mark = copier.stream(
+        mark,
+        "tool_call_change",
+        lambda store, after: store.tool_calls_changed_after(after, batch_size),
+        lambda tx, calls: _write_tool_calls(tx, calls, machine, summary),
+    )
+    mark = copier.stream(
+        mark,
+        "tool_result_change",
+        lambda store, after: store.tool_results_changed_after(after, batch_size),
+        lambda tx, results: _write_tool_results(tx, results, machine, summary),
+    )
+    copier.stream(
+        mark,
+        "rate_limit_change",
+        lambda store, after: store.rate_limits_changed_after(after, batch_size),
+        lambda tx, snapshots: _write_rate_limits(tx, snapshots, machine, summary),
     )
     summary.elapsed_s = time.perf_counter() - started
     return summary
@@ -238,3 +281,34 @@ def _write_runs(tx: WriteTransaction, runs: Sequence[Run], summary: PushSummary)
     changed = [run for run in runs if known.get(run.run_id) != run]
     tx.put_runs(changed)
     summary.runs += len(changed)
+
+
+def _write_tool_calls(
+    tx: WriteTransaction, calls: Sequence[ToolCall], machine: str, summary: PushSummary
+) -> None:
+    """Calls go through the statement that first wrote them: read from a log, the first row
+    of a call is kept; reported through OpenTelemetry, the latest replaces it."""
+    owned = [c if c.machine else replace(c, machine=machine) for c in calls]
+    tx.put_log_tool_calls([c for c in owned if c.from_log], [])
+    tx.put_tool_calls([c for c in owned if not c.from_log])
+    summary.tool_calls += len(owned)
+
+
+def _write_tool_results(
+    tx: WriteTransaction, results: Sequence[ToolResult], machine: str, summary: PushSummary
+) -> None:
+    """A result is joined to its call when read, so one pushed before or after its call (or
+    its call's machine) ends up joined all the same."""
+    owned = [r if r.machine else replace(r, machine=machine) for r in results]
+    tx.put_log_tool_calls([], owned)
+    summary.tool_results += len(owned)
+
+
+def _write_rate_limits(
+    tx: WriteTransaction,
+    snapshots: Sequence[RateLimitSnapshot],
+    machine: str,
+    summary: PushSummary,
+) -> None:
+    tx.put_rate_limits([s.with_machine(machine) for s in snapshots])
+    summary.rate_limits += len(snapshots)

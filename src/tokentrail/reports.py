@@ -562,7 +562,7 @@ def _subagent_totals(store: Store, parent_keys: Sequence[str]) -> dict[str, Tota
         return {}
     wanted = set(parent_keys)
     totals: dict[str, Totals] = {}
-    for row in store.session_totals(Filters(), by_model=False):
+    for row in store.session_totals(Filters(), by_model=False, family=parent_keys):
         parent = row.session.parent_key
         if row.session.relationship == "subagent" and parent in wanted:
             totals[parent] = totals.get(parent, Totals.zero()) + row.totals
@@ -621,7 +621,7 @@ def session_detail(store: Store, key: str) -> SessionDetail | None:
     session = store.sessions_by_key([key]).get(key)
     if session is None:
         return None
-    all_rows = store.session_totals(Filters(), by_model=False)
+    all_rows = store.session_totals(Filters(), by_model=False, family=[key])
     own_totals = next((r.totals for r in all_rows if r.session.key == key), Totals.zero())
     kids = [r for r in all_rows if r.session.parent_key == key]
     kid_rows = [

@@ -343,3 +343,8 @@ class Cost:
     status: str
     micro_usd: int | None = None
     version: str | None = None
+    cache_saving_micro: int | None = None
+    """What the request's cache reads saved, in micro-dollars: its cost had those tokens been
+    plain input, less its cost (at the same price and tier: moving tokens between input and
+    cache leaves the prompt's size as it was). None when it reported no cache reads, is
+    unpriced, or was priced before tokentrail kept this (``tokentrail reprice`` fills it)."""

@@ -6,10 +6,11 @@ charts from the vendored Apache ECharts. Every asset is served by the app itself
     dashboard.mount_static(app)
 
 Pages: ``/`` (overview), ``/sessions`` (sortable, filterable, paged), ``/sessions/{key}``
-(one session with its requests and subagents) and ``/runs``. The filters (range, time zone,
-source, project, model) live in the URL, so a view can be bookmarked and shared; the same data
-is in the read API (:mod:`tokentrail.server.read_api`). Pages poll ``/api/v1/version`` and
-refresh themselves in place when the ledger changes.
+(one session with its requests, subagents, tool calls and efficiency), ``/runs`` and
+``/tools`` (tool calls per tool name); the overview carries the active 5-hour block. The
+filters (range, time zone, source, project, model) live in the URL, so a view can be
+bookmarked and shared; the same data is in the read API (:mod:`tokentrail.server.read_api`).
+Pages poll ``/api/v1/version`` and refresh themselves in place when the ledger changes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from tokentrail import insights, reports
+from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
@@ -165,6 +167,24 @@ def format_duration(seconds: float | None) -> str:
     return f"{days}d {hours}h"
 
 
+def format_seconds(seconds: float | None) -> str:
+    """Short durations with their fraction (tool calls): 0.42s / 4.2s, then as durations."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds:.2f}s"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    return format_duration(seconds)
+
+
+def format_percent(value: float | None) -> str:
+    """A percentage as a provider reported it (0-100): 42% / 7.5%."""
+    if value is None:
+        return ""
+    return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
+
+
 def format_share(value: float | None) -> str:
     if value is None:
         return ""
@@ -238,7 +258,9 @@ def _env() -> Environment:
         tokens=format_tokens,
         int=format_int,
         duration=format_duration,
+        duration_s=format_seconds,
         share=format_share,
+        percent=format_percent,
         source_label=source_label,
         short_path=short_path,
         short_key=short_key,
@@ -352,6 +374,45 @@ def _budgets(store: Any, ledger: Any, view: View) -> BudgetReport | None:
     return budget_report(store, ledger.config.budgets, view.query.zone, view.query.zone_name)
 
 
+def _active_block(store: Any, view: View) -> dict[str, Any] | None:
+    """The 5-hour block in progress (as ``GET /api/v1/blocks?active=true`` gives it) with the
+    official rate-limit figures still current, or None when no block is active. Only the last
+    hours are read, so the overview stays cheap. The agent and project filters apply (as the
+    API's ``source``/``project``); the range and model filters do not: a block is always the
+    one holding now, over every model."""
+    query = BlocksQuery(
+        zone=view.query.zone,
+        zone_name=view.query.zone_name,
+        sources=view.query.sources,
+        project=view.query.project,
+    )
+    report = active_block(store, query)
+    if not report.rows:
+        return None
+    data = report.as_dict()
+    row: dict[str, Any] = data["rows"][0]
+    row["unpriced_names"] = ", ".join(m["model"] for m in row["unpriced_models"])
+    row["left_seconds"] = max(0.0, (report.rows[0].end_ms - report.now_ms) / 1000)
+    # the block's own official figures, else the latest ones whose window has not reset yet
+    official = row["official_rate_limits"] or [s for s in data["rate_limits"] if s["current"]]
+    row["official"] = [{**s, "label": _window_label(s)} for s in official]
+    return row
+
+
+def _window_label(snapshot: dict[str, Any]) -> str:
+    """ "Codex CLI 5-hour window", "Codex CLI weekly window" …"""
+    minutes = snapshot.get("window_minutes")
+    if minutes == 300:
+        span = "5-hour"
+    elif minutes == 7 * 24 * 60:
+        span = "weekly"
+    elif minutes:
+        span = format_duration(minutes * 60).replace(" 00m", "").replace(" 0h", "")
+    else:
+        span = snapshot["window"]
+    return f"{source_label(snapshot['source'])} {span} window"
+
+
 # -- pages ---------------------------------------------------------------------------------
 
 
@@ -368,6 +429,7 @@ def overview_page(
             store, view.query, models=view.models, heatmap_metric=chosen_metric
         )
         budgets = _budgets(store, ledger, view)
+        block = _active_block(store, view)
         choices = _choices(store)
         marker = store.change_marker()
     charts = {
@@ -384,6 +446,7 @@ def overview_page(
         error=error,
         data=data,
         budgets=budgets,
+        block=block,
         charts=charts,
         choices=choices,
         marker=marker,
@@ -462,7 +525,8 @@ def session_page(
     view, error = _page_view(request)
     with ledger.reading() as store:
         detail = reports.session_detail(store, key)
-        summary = insights.detail_dict(store, detail)["summary"] if detail is not None else None
+        extra = insights.detail_dict(store, detail) if detail is not None else None
+        efficiency = insights.session_efficiency(store, detail) if detail is not None else None
         choices = _choices(store)
         marker = store.change_marker()
         parent: Session | None = None
@@ -470,7 +534,7 @@ def session_page(
             parent = store.sessions_by_key([detail.session.session.parent_key]).get(
                 detail.session.session.parent_key
             )
-    if detail is None:
+    if detail is None or extra is None:
         response = render(
             request,
             "missing.html",
@@ -500,6 +564,7 @@ def session_page(
             for r in detail.requests[-CHART_REQUESTS:]
         ],
         "timezone": view.query.zone_name,
+        "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
     models = sorted({r.model for r in detail.requests if r.model})
     return render(
@@ -517,13 +582,39 @@ def session_page(
         unpriced_models=unpriced,
         models=models,
         chart=chart,
-        summary=summary,
+        summary=extra["summary"],
+        tools=extra["tools"],
+        efficiency=efficiency,
+        cache_read_share=insights.cache_read_share(detail.session.figures),
     )
+
+
+def _cumulative_points(
+    requests: list[reports.RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """The running totals of a session's requests (all of them, subagents' included) for the
+    cumulative chart: at most CHART_CUMULATIVE points, evenly picked, the last always kept.
+    ``t`` is the wall-clock time in the view's zone (the chart draws it as is)."""
+    count = len(requests)
+    step = max(1, math.ceil(count / CHART_CUMULATIVE))
+    picked = [*range(0, count, step)]
+    if count and picked[-1] != count - 1:
+        picked.append(count - 1)
+    return [
+        {
+            "t": requests[i].timestamp.astimezone(zone).replace(tzinfo=None).isoformat(),
+            "tokens": timeline[i]["cumulative_tokens"],
+            "cost": timeline[i]["cumulative_cost_usd"],
+        }
+        for i in picked
+    ]
 
 
 REQUESTS_SHOWN = 500
 """Newest requests listed on a session's page (all of them are in the CSV export)."""
 CHART_REQUESTS = 2_000
+CHART_CUMULATIVE = 1_000
+"""Points of a session's cumulative line (a longer session is sampled evenly)."""
 
 
 @router.get("/runs", response_class=HTMLResponse)
@@ -547,6 +638,38 @@ def runs_page(request: Request) -> HTMLResponse:
         rows=shown,
         hidden=len(rows) - len(shown),
     )
+
+
+@router.get("/tools", response_class=HTMLResponse)
+def tools_page(request: Request) -> HTMLResponse:
+    """Tool calls per tool name in the range (agent and project filters apply; tool calls
+    are not split by model)."""
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    with ledger.reading() as store:
+        report = insights.tool_usage(store, view.query.filters())
+        choices = _choices(store)
+        marker = store.change_marker()
+    return render(
+        request,
+        "tools.html",
+        view,
+        page="tools",
+        error=error,
+        choices=choices,
+        marker=marker,
+        report=report,
+        api_params=_tools_api_params(view),
+    )
+
+
+def _tools_api_params(view: View) -> str:
+    """The page's view as ``GET /api/v1/tools`` parameters (it takes days, not ranges)."""
+    q = view.query
+    pairs = [("since", q.since.isoformat() if q.since else None)]
+    pairs += [("until", q.until.isoformat() if q.until else None), ("tz", q.zone_name)]
+    pairs += [("source", source) for source in q.sources] + [("project", q.project)]
+    return urlencode([(k, v) for k, v in pairs if v])
 
 
 def _started_in(moment: datetime, filters: Filters) -> bool:

@@ -297,7 +297,7 @@ def efficiency(
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
-        return efficiency_report(store, ledger.pricer, query, by).as_dict()
+        return efficiency_report(store, query, by).as_dict()
 
 
 class SessionTimelinePointOut(BaseModel):
@@ -331,7 +331,7 @@ def session_timeline(
             raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
         kids = [
             r.session.key
-            for r in store.session_totals(Filters(), by_model=False)
+            for r in store.session_totals(Filters(), by_model=False, family=[key])
             if r.session.parent_key == key and r.session.relationship == "subagent"
         ]
         return timeline_of(store, key, kids, interval).as_dict()

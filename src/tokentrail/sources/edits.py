@@ -14,6 +14,7 @@ One rule per kind of edit (docs/insights.md, "Efficiency"):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
@@ -28,11 +29,21 @@ def _lines(text: str) -> list[str]:
     return text.splitlines()
 
 
+MAX_DIFF_CELLS = 100_000
+"""Largest (old lines × new lines) compared in order, as ``diff`` does: that takes quadratic
+time (minutes for a few thousand repetitive lines), and one huge edit must not stall a sync.
+Past it the lines are compared as multisets (a line removed as often as it is added is
+unchanged), which is linear and equal to the in-order count unless lines moved."""
+
+
 def replacement(old: object, new: object) -> LineCounts:
     """Lines changed by replacing ``old`` with ``new`` (both strings, else unknown)."""
     if not isinstance(old, str) or not isinstance(new, str):
         return NOT_AN_EDIT
-    before, after = _lines(old), _lines(new)
+    before, after = _changed_middle(_lines(old), _lines(new))
+    if len(before) * len(after) > MAX_DIFF_CELLS:
+        old_lines, new_lines = Counter(before), Counter(after)
+        return (new_lines - old_lines).total(), (old_lines - new_lines).total()
     added = removed = 0
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
         if tag in ("replace", "delete"):
@@ -40,6 +51,18 @@ def replacement(old: object, new: object) -> LineCounts:
         if tag in ("replace", "insert"):
             added += j2 - j1
     return added, removed
+
+
+def _changed_middle(before: list[str], after: list[str]) -> tuple[list[str], list[str]]:
+    """Both sides without the lines they start and end with in common."""
+    start = 0
+    limit = min(len(before), len(after))
+    while start < limit and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < limit - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    return before[start : len(before) - end], after[start : len(after) - end]
 
 
 def write(content: object) -> LineCounts:

@@ -39,6 +39,8 @@ MEASURES: tuple[str, ...] = (
     "unpriced_tokens",
     "reported_cost_micro",
     "n_reported_cost",
+    "cache_saving_micro",
+    "n_cache_saving",
 )
 """Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
 so a sum over requests that never reported it reads as "not reported", not as 0."""
@@ -76,6 +78,8 @@ MEASURE_SQL: dict[str, str] = {
     "+ COALESCE(output, 0) ELSE 0 END)",
     "reported_cost_micro": "COALESCE(SUM(CAST(ROUND(reported_cost_usd * 1000000) AS BIGINT)), 0)",
     "n_reported_cost": "COUNT(reported_cost_usd)",
+    "cache_saving_micro": "COALESCE(SUM(cache_saving_micro), 0)",
+    "n_cache_saving": "COUNT(cache_saving_micro)",
 }
 """How each measure is computed from a group of rows of the ``events`` table: the one
 definition, in standard SQL, of what a rollup holds."""
@@ -162,8 +166,9 @@ class PushWatermark:
     """How far one local ledger of one machine has been pushed into a team ledger.
 
     Local events are pushed in the order of their local id (new requests) and of their change
-    sequence (requests that grew or were repriced after they were first recorded); sessions
-    and runs by their change sequence. Each value is the last one a committed push covered.
+    sequence (requests that grew or were repriced after they were first recorded); sessions,
+    runs, tool calls, tool results and rate-limit snapshots by their change sequence. Each
+    value is the last one a committed push covered.
     """
 
     machine: str
@@ -174,6 +179,9 @@ class PushWatermark:
     run_change: int = 0
     user: str | None = None
     pushed_ms: int | None = None
+    tool_call_change: int = 0
+    tool_result_change: int = 0
+    rate_limit_change: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,9 +310,12 @@ class Store(Protocol):
         self, filters: Filters, segments: Sequence[OffsetSegment], by_model: bool
     ) -> list[DayRow]: ...
 
-    def session_totals(self, filters: Filters, by_model: bool) -> list[SessionTotalsRow]:
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
         """Per-session sums; ``sources``, ``project``, ``machines`` and ``users`` of ``filters``
-        apply (the last two to the usage summed: a session's requests of those machines)."""
+        apply (the last two to the usage summed: a session's requests of those machines).
+        ``family``: only these sessions and the sessions whose parent is one of them."""
         ...
 
     def unpriced_models(self, filters: Filters) -> list[UnpricedModel]: ...
@@ -374,6 +385,23 @@ class Store(Protocol):
 
     def runs_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Run]]:
         """Runs written with a change sequence above ``after_seq``, in that order."""
+        ...
+
+    def tool_calls_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, ToolCall]]:
+        """Tool calls (read from logs or reported through OpenTelemetry) written with a change
+        sequence above ``after_seq``, in that order, with their sequence."""
+        ...
+
+    def tool_results_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, ToolResult]]:
+        """Tool results read from logs written with a change sequence above ``after_seq``."""
+        ...
+
+    def rate_limits_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, RateLimitSnapshot]]:
+        """Rate-limit snapshots written with a change sequence above ``after_seq``."""
         ...
 
     def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:

@@ -319,4 +319,46 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0009_push_tool_rows",
+        # `tokentrail push` copies tool calls, their results and rate-limit snapshots as it
+        # copies sessions: each row written gets the next change sequence of its table (an
+        # OpenTelemetry call sent again gets a new one), so a push sends only what is new.
+        # Rows already there are numbered in the order they were written (rate_limits has no
+        # rowid: in time order). The push watermark keeps how far each table was pushed.
+        """
+        ALTER TABLE tool_calls ADD COLUMN change_seq INTEGER;
+        UPDATE tool_calls SET change_seq = rowid;
+        CREATE INDEX tool_calls_change ON tool_calls(change_seq);
+
+        ALTER TABLE tool_results ADD COLUMN change_seq INTEGER;
+        UPDATE tool_results SET change_seq = rowid;
+        CREATE INDEX tool_results_change ON tool_results(change_seq);
+
+        ALTER TABLE rate_limits ADD COLUMN change_seq INTEGER;
+        UPDATE rate_limits SET change_seq = numbered.seq FROM (
+            SELECT source, machine, limit_window, observed_ms, ROW_NUMBER() OVER (
+                ORDER BY observed_ms, source, machine, limit_window) AS seq
+            FROM rate_limits) AS numbered
+        WHERE numbered.source = rate_limits.source AND numbered.machine = rate_limits.machine
+            AND numbered.limit_window = rate_limits.limit_window
+            AND numbered.observed_ms = rate_limits.observed_ms;
+        CREATE INDEX rate_limits_change ON rate_limits(change_seq);
+
+        ALTER TABLE push_watermarks ADD COLUMN tool_call_change INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE push_watermarks ADD COLUMN tool_result_change INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE push_watermarks ADD COLUMN rate_limit_change INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
+        "0010_cache_savings",
+        # what each request's cache reads saved (see tokentrail.pricing), and its sums beside
+        # the other measures; rows priced before stay NULL until `tokentrail reprice`
+        "ALTER TABLE events ADD COLUMN cache_saving_micro INTEGER;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN cache_saving_micro INTEGER NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN n_cache_saving INTEGER NOT NULL DEFAULT 0;\n"
+            for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
+        ),
+    ),
 )

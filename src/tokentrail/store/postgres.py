@@ -35,7 +35,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tokentrail.errors import StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import postgres_blocks, postgres_dashboard, postgres_otlp, tool_sql
+from tokentrail.store import (
+    postgres_blocks,
+    postgres_dashboard,
+    postgres_otlp,
+    push_sql,
+    tool_sql,
+)
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
@@ -96,7 +102,7 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage, user_name"
+    "project, git_branch, rank, raw_usage, cache_saving_micro, user_name"
 )
 _EVENT_COLUMN_LIST = [c.strip() for c in _EVENT_COLUMNS.split(",")]
 _SESSION_COLUMNS = (
@@ -110,7 +116,8 @@ _RUN_COLUMNS = (
 )
 _RUN_COLUMN_LIST = [c.strip() for c in _RUN_COLUMNS.split(",")]
 _WATERMARK_COLUMNS = (
-    "machine, ledger_id, event_id, event_change, session_change, run_change, user_name, pushed_ms"
+    "machine, ledger_id, event_id, event_change, session_change, run_change, user_name, "
+    "pushed_ms, tool_call_change, tool_result_change, rate_limit_change"
 )
 _CURSOR_COLUMNS = (
     "path, source, device, inode, size, mtime_ns, byte_offset, line_no, parser_version, "
@@ -139,7 +146,7 @@ _COPY_TYPES = (
     ["text"] * 5
     + ["int8", "text", "text"]
     + ["int8"] * 6
-    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "text"]
+    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "int8", "text"]
 )
 """The types of :data:`_EVENT_COLUMNS`, for a binary COPY."""
 
@@ -363,9 +370,14 @@ class PostgresStore:
             for row in rows
         ]
 
-    def session_totals(self, filters: Filters, by_model: bool) -> list[SessionTotalsRow]:
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
         clauses: list[str] = []
         params: list[Any] = []
+        if family is not None:
+            clauses.append("(s.session_key = ANY(%s) OR s.parent_key = ANY(%s))")
+            params.extend([list(family), list(family)])
         if filters.sources:
             clauses.append("s.source = ANY(%s)")
             params.append(list(filters.sources))
@@ -624,6 +636,22 @@ class PostgresStore:
         )
         return [(row[0], _run_from_row(row[1:])) for row in rows]
 
+    def tool_calls_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, ToolCall]]:
+        with self._connection() as conn:
+            return push_sql.tool_calls_changed_after(conn, "%s", after_seq, limit)
+
+    def tool_results_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, ToolResult]]:
+        with self._connection() as conn:
+            return push_sql.tool_results_changed_after(conn, "%s", after_seq, limit)
+
+    def rate_limits_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, RateLimitSnapshot]]:
+        with self._connection() as conn:
+            return push_sql.rate_limits_changed_after(conn, "%s", after_seq, limit)
+
     def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
         rows = self._rows(
             f"SELECT {_WATERMARK_COLUMNS} FROM push_watermarks "
@@ -873,12 +901,18 @@ class _PostgresWrite:
     def put_push_watermark(self, mark: PushWatermark) -> None:
         self._conn.execute(
             f"INSERT INTO push_watermarks ({_WATERMARK_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (machine, ledger_id) DO UPDATE SET "
             "event_id = GREATEST(push_watermarks.event_id, excluded.event_id), "
             "event_change = GREATEST(push_watermarks.event_change, excluded.event_change), "
             "session_change = GREATEST(push_watermarks.session_change, excluded.session_change), "
             "run_change = GREATEST(push_watermarks.run_change, excluded.run_change), "
+            "tool_call_change = GREATEST(push_watermarks.tool_call_change, "
+            "excluded.tool_call_change), "
+            "tool_result_change = GREATEST(push_watermarks.tool_result_change, "
+            "excluded.tool_result_change), "
+            "rate_limit_change = GREATEST(push_watermarks.rate_limit_change, "
+            "excluded.rate_limit_change), "
             "user_name = excluded.user_name, pushed_ms = excluded.pushed_ms",
             (
                 mark.machine,
@@ -889,6 +923,9 @@ class _PostgresWrite:
                 mark.run_change,
                 mark.user,
                 mark.pushed_ms,
+                mark.tool_call_change,
+                mark.tool_result_change,
+                mark.rate_limit_change,
             ),
         )
 

@@ -11,6 +11,7 @@ import psycopg
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import MEASURES, Filters, MinuteRow, Totals
 from tokentrail.store.sqlite_blocks import snapshot_from_row
+from tokentrail.store.tool_sql import next_change
 
 Conn = psycopg.Connection[Any]
 
@@ -31,8 +32,9 @@ def put_rate_limits(conn: Conn, snapshots: Sequence[RateLimitSnapshot]) -> None:
         return
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO rate_limits ({_SNAPSHOT_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            f"INSERT INTO rate_limits ({_SNAPSHOT_COLUMNS}, change_seq) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {next_change('rate_limits')}) "
+            "ON CONFLICT DO NOTHING",
             [
                 (
                     s.source,

@@ -15,9 +15,29 @@ totals tables are updated in place by every batch: they leave room on each page
 
 from __future__ import annotations
 
-from tokentrail.store.base import MEASURES
-
-_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in MEASURES)
+_FIRST_MEASURES = (
+    "requests",
+    "input",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "n_input",
+    "n_cache_read",
+    "n_cache_write",
+    "n_output",
+    "n_reasoning",
+    "cost_micro",
+    "unpriced_requests",
+    "unpriced_tokens",
+    "reported_cost_micro",
+    "n_reported_cost",
+)
+"""The measures as 0001_initial created them. Frozen: a migration that has shipped must never
+change, so later measures are added by later migrations."""
+_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in _FIRST_MEASURES)
+_TOTALS_TABLES = ("rollups", "session_totals", "run_totals")
 _T = 'TEXT COLLATE "C"'
 
 POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -255,5 +275,51 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
             machine {_T} NOT NULL DEFAULT ''
         )
         """,
+    ),
+    (
+        "0005_push_tool_rows",
+        # As the SQLite store's 0009_push_tool_rows: a change sequence per tool call, tool
+        # result and rate-limit snapshot (rows already there numbered in time order), and how
+        # far each was pushed in the push watermark.
+        """
+        ALTER TABLE tool_calls ADD COLUMN change_seq BIGINT;
+        UPDATE tool_calls SET change_seq = numbered.seq FROM (
+            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
+            FROM tool_calls) AS numbered
+        WHERE numbered.call_key = tool_calls.call_key;
+        CREATE INDEX tool_calls_change ON tool_calls(change_seq);
+
+        ALTER TABLE tool_results ADD COLUMN change_seq BIGINT;
+        UPDATE tool_results SET change_seq = numbered.seq FROM (
+            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
+            FROM tool_results) AS numbered
+        WHERE numbered.call_key = tool_results.call_key;
+        CREATE INDEX tool_results_change ON tool_results(change_seq);
+
+        ALTER TABLE rate_limits ADD COLUMN change_seq BIGINT;
+        UPDATE rate_limits SET change_seq = numbered.seq FROM (
+            SELECT source, machine, limit_window, observed_ms, ROW_NUMBER() OVER (
+                ORDER BY observed_ms, source, machine, limit_window) AS seq
+            FROM rate_limits) AS numbered
+        WHERE numbered.source = rate_limits.source AND numbered.machine = rate_limits.machine
+            AND numbered.limit_window = rate_limits.limit_window
+            AND numbered.observed_ms = rate_limits.observed_ms;
+        CREATE INDEX rate_limits_change ON rate_limits(change_seq);
+
+        ALTER TABLE push_watermarks ADD COLUMN tool_call_change BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE push_watermarks ADD COLUMN tool_result_change BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE push_watermarks ADD COLUMN rate_limit_change BIGINT NOT NULL DEFAULT 0
+        """,
+    ),
+    (
+        "0006_cache_savings",
+        # As the SQLite store's 0010_cache_savings: what each request's cache reads saved, and
+        # its sums beside the other measures (rows priced before stay NULL until a reprice).
+        "ALTER TABLE events ADD COLUMN cache_saving_micro BIGINT;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN cache_saving_micro BIGINT NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN n_cache_saving BIGINT NOT NULL DEFAULT 0;\n"
+            for table in _TOTALS_TABLES
+        ),
     ),
 )

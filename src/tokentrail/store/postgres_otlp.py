@@ -27,6 +27,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
 )
+from tokentrail.store.tool_sql import next_change
 
 Conn = psycopg.Connection[Any]
 
@@ -141,8 +142,9 @@ def put_tool_calls(conn: Conn, calls: Sequence[ToolCall]) -> None:
     updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in columns.split(",")[1:])
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO tool_calls ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            f"ON CONFLICT (call_key) DO UPDATE SET {updates}",
+            f"INSERT INTO tool_calls ({columns}, change_seq) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {next_change('tool_calls')}) "
+            f"ON CONFLICT (call_key) DO UPDATE SET {updates}, change_seq = excluded.change_seq",
             [
                 (
                     c.key,

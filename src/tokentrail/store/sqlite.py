@@ -16,7 +16,7 @@ import orjson
 
 from tokentrail.errors import LedgerBusy, StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import sqlite_blocks, sqlite_dashboard, sqlite_otlp, tool_sql
+from tokentrail.store import push_sql, sqlite_blocks, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
@@ -60,7 +60,7 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage"
+    "project, git_branch, rank, raw_usage, cache_saving_micro"
 )
 _EVENT_PLACEHOLDERS = ", ".join("?" * len(_EVENT_COLUMNS.split(",")))
 _MEASURE_LIST = ", ".join(MEASURES)
@@ -75,7 +75,8 @@ _RUN_COLUMNS = (
     "machine"
 )
 _WATERMARK_COLUMNS = (
-    "machine, ledger_id, event_id, event_change, session_change, run_change, user_name, pushed_ms"
+    "machine, ledger_id, event_id, event_change, session_change, run_change, user_name, "
+    "pushed_ms, tool_call_change, tool_result_change, rate_limit_change"
 )
 
 
@@ -223,9 +224,23 @@ class SQLiteStore:
             for row in self._conn.execute(sql, params)
         ]
 
-    def session_totals(self, filters: Filters, by_model: bool) -> list[SessionTotalsRow]:
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
+        if family is not None and len(family) > _IN_CHUNK:
+            # a session can be in two chunks' families (its own and its parent's): once each
+            unique = {
+                (row.session.key, row.model): row
+                for chunk in _chunks(list(family), _IN_CHUNK)
+                for row in self.session_totals(filters, by_model, chunk)
+            }
+            return list(unique.values())
         clauses: list[str] = []
         params: list[Any] = []
+        if family is not None:
+            marks = ", ".join("?" * len(family))
+            clauses.append(f"(s.session_key IN ({marks}) OR s.parent_key IN ({marks}))")
+            params.extend([*family, *family])
         if filters.sources:
             clauses.append(f"s.source IN ({', '.join('?' * len(filters.sources))})")
             params.extend(filters.sources)
@@ -540,6 +555,19 @@ class SQLiteStore:
         ).fetchall()
         return [(row[0], _run_from_row(row[1:])) for row in rows]
 
+    def tool_calls_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, ToolCall]]:
+        return push_sql.tool_calls_changed_after(self._conn, "?", after_seq, limit)
+
+    def tool_results_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, ToolResult]]:
+        return push_sql.tool_results_changed_after(self._conn, "?", after_seq, limit)
+
+    def rate_limits_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, RateLimitSnapshot]]:
+        return push_sql.rate_limits_changed_after(self._conn, "?", after_seq, limit)
+
     def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
         return _get_watermark(self._conn, machine, ledger_id)
 
@@ -733,12 +761,16 @@ class _SQLiteWrite:
 
     def put_push_watermark(self, mark: PushWatermark) -> None:
         self._conn.execute(
-            f"INSERT INTO push_watermarks ({_WATERMARK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO push_watermarks ({_WATERMARK_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (machine, ledger_id) DO UPDATE SET "
             "event_id = MAX(event_id, excluded.event_id), "
             "event_change = MAX(event_change, excluded.event_change), "
             "session_change = MAX(session_change, excluded.session_change), "
             "run_change = MAX(run_change, excluded.run_change), "
+            "tool_call_change = MAX(tool_call_change, excluded.tool_call_change), "
+            "tool_result_change = MAX(tool_result_change, excluded.tool_result_change), "
+            "rate_limit_change = MAX(rate_limit_change, excluded.rate_limit_change), "
             "user_name = excluded.user_name, pushed_ms = excluded.pushed_ms",
             _watermark_to_row(mark),
         )
@@ -875,6 +907,7 @@ def _entry_to_row(entry: Entry) -> tuple[Any, ...]:
         e.git_branch,
         e.rank,
         e.raw_usage,
+        cost.cache_saving_micro,
     )
 
 
@@ -903,6 +936,7 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         branch,
         rank,
         raw,
+        saving,
     ) = row
     event = UsageEvent(
         key=key,
@@ -921,7 +955,8 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         run_id=run_id,
         machine=machine or None,
     )
-    return Entry(event=event, cost=Cost(status=status, micro_usd=micro, version=version))
+    cost = Cost(status=status, micro_usd=micro, version=version, cache_saving_micro=saving)
+    return Entry(event=event, cost=cost)
 
 
 def _session_to_row(s: Session) -> tuple[Any, ...]:
@@ -1139,6 +1174,9 @@ def _watermark_to_row(mark: PushWatermark) -> tuple[Any, ...]:
         mark.run_change,
         mark.user,
         mark.pushed_ms,
+        mark.tool_call_change,
+        mark.tool_result_change,
+        mark.rate_limit_change,
     )
 
 

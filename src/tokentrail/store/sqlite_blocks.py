@@ -12,6 +12,7 @@ from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.tool_sql import next_change
 
 _MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
 _SNAPSHOT_COLUMNS = (
@@ -24,7 +25,8 @@ def put_rate_limits(conn: sqlite3.Connection, snapshots: Sequence[RateLimitSnaps
     if not snapshots:
         return
     conn.executemany(
-        f"INSERT OR IGNORE INTO rate_limits ({_SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO rate_limits ({_SNAPSHOT_COLUMNS}, change_seq) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {next_change('rate_limits')})",
         [_snapshot_row(s) for s in snapshots],
     )
 

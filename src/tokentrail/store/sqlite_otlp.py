@@ -23,6 +23,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
 )
+from tokentrail.store.tool_sql import next_change
 
 _IN_CHUNK = 500
 
@@ -127,7 +128,8 @@ def put_tool_calls(conn: sqlite3.Connection, calls: Sequence[ToolCall]) -> None:
         return
     conn.executemany(
         "INSERT OR REPLACE INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
-        "duration_ms, success, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "duration_ms, success, machine, change_seq) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {next_change('tool_calls')})",
         [
             (
                 c.key,

@@ -27,6 +27,14 @@ def _marks(mark: Placeholder, count: int) -> str:
     return ", ".join([mark] * count)
 
 
+def next_change(table: str) -> str:
+    """SQL for the change sequence of a row written to ``table`` (tool_calls, tool_results,
+    rate_limits): one more than the largest, so `tokentrail push` finds what was written since
+    it last ran. Writes are serialised (SQLite's write lock, PostgreSQL's advisory lock), so
+    the sequence grows in commit order; each row of an executemany sees the rows before it."""
+    return f"(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM {table})"
+
+
 def put_log_tool_calls(
     cursor: _Cursor,
     mark: Placeholder,
@@ -38,8 +46,9 @@ def put_log_tool_calls(
     if calls:
         cursor.executemany(
             "INSERT INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
-            "duration_ms, success, machine, origin, model, lines_added, lines_removed) "
-            f"VALUES ({_marks(mark, 12)}) ON CONFLICT (call_key) DO NOTHING",
+            "duration_ms, success, machine, origin, model, lines_added, lines_removed, "
+            f"change_seq) VALUES ({_marks(mark, 12)}, {next_change('tool_calls')}) "
+            "ON CONFLICT (call_key) DO NOTHING",
             [
                 (
                     c.key,
@@ -60,8 +69,9 @@ def put_log_tool_calls(
         )
     if results:
         cursor.executemany(
-            "INSERT INTO tool_results (call_key, source, session_key, ts_ms, success, machine) "
-            f"VALUES ({_marks(mark, 6)}) ON CONFLICT (call_key) DO NOTHING",
+            "INSERT INTO tool_results (call_key, source, session_key, ts_ms, success, machine, "
+            f"change_seq) VALUES ({_marks(mark, 6)}, {next_change('tool_results')}) "
+            "ON CONFLICT (call_key) DO NOTHING",
             [
                 (
                     r.key,

@@ -259,6 +259,48 @@
     });
   }
 
+  // a session's running totals over time: cumulative tokens (left axis) and cost (right).
+  // Times arrive as wall-clock times of the page's zone, drawn as they are (useUTC).
+  function cumulativeChart(el, points) {
+    if (!points.length) return;
+    var b = base();
+    var at = points.map(function (p) { return Date.parse(p.t + "Z"); });
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    var stamp = function (ms) {
+      var d = new Date(ms);
+      return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) + " " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+    };
+    var tokenColor = "#6366f1", costColor = css("--text");
+    make(el).setOption({
+      useUTC: true,
+      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      tooltip: Object.assign({}, b.tooltip, {
+        formatter: function (items) {
+          var p = points[items[0].dataIndex];
+          return "<b>" + esc(stamp(at[items[0].dataIndex])) + "</b><br>" +
+            "Tokens so far: <b>" + esc(tokens(p.tokens)) + "</b><br>" +
+            "Cost so far: <b>" + esc(usd(p.cost)) + "</b>";
+        }
+      }),
+      xAxis: Object.assign({ type: "time", splitNumber: el.clientWidth < 560 ? 3 : 6 }, b.axisCommon, {
+        splitLine: { show: false }, axisLabel: { color: b.textStyle.color, fontSize: 11, hideOverlap: true }
+      }),
+      yAxis: [
+        { type: "value", axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: b.axisCommon.splitLine },
+        { type: "value", axisLabel: { formatter: usd, color: b.textStyle.color, fontSize: 11 }, splitLine: { show: false } }
+      ],
+      series: [
+        { name: "Cumulative tokens", type: "line", step: "end", showSymbol: points.length < 40, symbolSize: 4,
+          lineStyle: { width: 2, color: tokenColor }, itemStyle: { color: tokenColor },
+          areaStyle: { color: tokenColor, opacity: 0.08 },
+          data: points.map(function (p, i) { return [at[i], p.tokens]; }) },
+        { name: "Cumulative cost", type: "line", yAxisIndex: 1, step: "end", showSymbol: points.length < 40, symbolSize: 4,
+          lineStyle: { width: 2, color: costColor, type: "dashed" }, itemStyle: { color: costColor },
+          data: points.map(function (p, i) { return [at[i], p.cost]; }) }
+      ]
+    });
+  }
+
   function empty(el, text) {
     var p = document.createElement("p");
     p.className = "empty";
@@ -284,6 +326,8 @@
     if (heat && data.heatmap) heatmapChart(heat, data.heatmap, currentMetric(data.metric));
     var session = document.getElementById("chart-session");
     if (session && data.requests) sessionChart(session, data);
+    var cumulative = document.getElementById("chart-cumulative");
+    if (cumulative && data.cumulative) cumulativeChart(cumulative, data.cumulative);
     bindMetricSwitch(data);
     document.body.dataset.chartsReady = String(charts.length);
   }

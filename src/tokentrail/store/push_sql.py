@@ -1,0 +1,114 @@
+"""What `tokentrail push` reads of tool calls, tool results and rate-limit snapshots, shared by
+the SQLite and PostgreSQL stores: the rows written after a change sequence, in its order.
+
+Every write of these tables gives the row the next change sequence of its table
+(:func:`tokentrail.store.tool_sql.next_change`; migrations ``0009_push_tool_rows`` and
+``0005_push_tool_rows``). The statements are standard SQL; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.base import ToolCall, ToolResult
+from tokentrail.store.tool_sql import Placeholder
+
+
+class _Conn(Protocol):
+    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
+
+
+_CALL_COLUMNS = (
+    "change_seq, call_key, source, session_key, tool_name, ts_ms, duration_ms, success, "
+    "machine, origin, model, lines_added, lines_removed"
+)
+_RESULT_COLUMNS = "change_seq, call_key, source, session_key, ts_ms, success, machine"
+_SNAPSHOT_COLUMNS = (
+    "change_seq, source, limit_window, observed_ms, used_percent, window_minutes, "
+    "resets_at_ms, session_key, machine"
+)
+
+
+def _changed(
+    conn: _Conn, mark: Placeholder, table: str, columns: str, after_seq: int, limit: int
+) -> list[Sequence[Any]]:
+    rows: list[Sequence[Any]] = conn.execute(
+        f"SELECT {columns} FROM {table} WHERE change_seq > {mark} ORDER BY change_seq LIMIT {mark}",
+        (after_seq, limit),
+    ).fetchall()
+    return rows
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def tool_calls_changed_after(
+    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+) -> list[tuple[int, ToolCall]]:
+    return [
+        (
+            int(row[0]),
+            ToolCall(
+                key=row[1],
+                source=row[2],
+                session_key=row[3],
+                tool_name=row[4],
+                timestamp_ms=int(row[5]),
+                duration_ms=_int(row[6]),
+                success=_bool(row[7]),
+                machine=row[8] or None,
+                from_log=row[9] == "log",
+                model=row[10],
+                lines_added=_int(row[11]),
+                lines_removed=_int(row[12]),
+            ),
+        )
+        for row in _changed(conn, mark, "tool_calls", _CALL_COLUMNS, after_seq, limit)
+    ]
+
+
+def tool_results_changed_after(
+    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+) -> list[tuple[int, ToolResult]]:
+    return [
+        (
+            int(row[0]),
+            ToolResult(
+                key=row[1],
+                source=row[2],
+                session_key=row[3],
+                timestamp_ms=int(row[4]),
+                success=_bool(row[5]),
+                machine=row[6] or None,
+            ),
+        )
+        for row in _changed(conn, mark, "tool_results", _RESULT_COLUMNS, after_seq, limit)
+    ]
+
+
+def rate_limits_changed_after(
+    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+) -> list[tuple[int, RateLimitSnapshot]]:
+    return [
+        (
+            int(row[0]),
+            RateLimitSnapshot(
+                source=row[1],
+                window=row[2],
+                observed_ms=int(row[3]),
+                used_percent=float(row[4]),
+                window_minutes=_int(row[5]),
+                resets_at_ms=_int(row[6]),
+                session_key=row[7],
+                machine=row[8] or None,
+            ),
+        )
+        for row in _changed(conn, mark, "rate_limits", _SNAPSHOT_COLUMNS, after_seq, limit)
+    ]
