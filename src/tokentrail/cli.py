@@ -48,8 +48,12 @@ def output_options(func: F) -> F:
     return func
 
 
-def report_options(func: F) -> F:
-    options = [
+Decorator = Callable[[Any], Any]
+
+
+def _scope_options() -> list[Decorator]:
+    """Where a report reads from and what it covers, shared by reports and insights."""
+    return [
         database_option,
         click.option("--since", metavar="YYYY-MM-DD", help="First local day to include."),
         click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include."),
@@ -64,6 +68,21 @@ def report_options(func: F) -> F:
             help="Only this agent (repeatable).",
         ),
         click.option("--project", help="Only projects whose path contains this text."),
+    ]
+
+
+def _apply(func: F, options: list[Decorator]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_NO_SYNC = click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing.")
+
+
+def report_options(func: F) -> F:
+    options: list[Decorator] = [
+        *_scope_options(),
         click.option("--breakdown", is_flag=True, help="One row per model within each period."),
         click.option(
             "--machine",
@@ -85,12 +104,10 @@ def report_options(func: F) -> F:
             help="One row per model, machine or user within each period (--by model is "
             "--breakdown).",
         ),
-        click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing."),
+        _NO_SYNC,
         output_options,
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(func, options)
 
 
 @click.group(cls=_Group, invoke_without_command=True)
@@ -142,27 +159,7 @@ def session(**options: Any) -> None:
 
 
 def _insight_options(func: F) -> F:
-    options = [
-        database_option,
-        click.option("--since", metavar="YYYY-MM-DD", help="First local day to include."),
-        click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include."),
-        click.option(
-            "--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone)."
-        ),
-        click.option(
-            "--source",
-            "sources",
-            multiple=True,
-            type=click.Choice(SOURCE_NAMES),
-            help="Only this agent (repeatable).",
-        ),
-        click.option("--project", help="Only projects whose path contains this text."),
-        click.option("--no-sync", is_flag=True, help="Report from the ledger without syncing."),
-        output_options,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(func, [*_scope_options(), _NO_SYNC, output_options])
 
 
 @cli.command()

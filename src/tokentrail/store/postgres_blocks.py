@@ -10,6 +10,7 @@ import psycopg
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.scope_sql import scope_where
 from tokentrail.store.sqlite_blocks import snapshot_from_row
 from tokentrail.store.tool_sql import next_change
 
@@ -52,7 +53,7 @@ def put_rate_limits(conn: Conn, snapshots: Sequence[RateLimitSnapshot]) -> None:
 
 
 def minute_totals(conn: Conn, filters: Filters) -> list[MinuteRow]:
-    where, params = _where(filters, "ts_ms", project=True)
+    where, params = scope_where(filters, "%s", ts="ts_ms", project="project", user="user_name")
     rows = conn.execute(
         f"SELECT ts_ms / 60000, model, MIN(ts_ms), MAX(ts_ms), {_measures()} FROM events "
         f"{where} GROUP BY 1, 2 ORDER BY 1, 2",
@@ -72,35 +73,10 @@ def minute_totals(conn: Conn, filters: Filters) -> list[MinuteRow]:
 
 
 def rate_limits(conn: Conn, filters: Filters) -> list[RateLimitSnapshot]:
-    where, params = _where(filters, "observed_ms", project=False)
+    where, params = scope_where(filters, "%s", ts="observed_ms")
     rows = conn.execute(
         f"SELECT {_SNAPSHOT_COLUMNS} FROM rate_limits {where} "
         "ORDER BY observed_ms, source, limit_window, machine",
         params,
     ).fetchall()
     return [snapshot_from_row(row) for row in rows]
-
-
-def _where(filters: Filters, ts: str, *, project: bool) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.since_ms is not None:
-        clauses.append(f"{ts} >= %s")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"{ts} < %s")
-        params.append(filters.until_ms)
-    if filters.sources:
-        clauses.append("source = ANY(%s)")
-        params.append(list(filters.sources))
-    if filters.machines:
-        clauses.append("machine = ANY(%s)")
-        params.append(list(filters.machines))
-    if project:
-        if filters.project:
-            clauses.append("strpos(project, %s) > 0")
-            params.append(filters.project)
-        if filters.users:
-            clauses.append("user_name = ANY(%s)")
-            params.append(list(filters.users))
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params

@@ -15,27 +15,11 @@ totals tables are updated in place by every batch: they leave room on each page
 
 from __future__ import annotations
 
-_FIRST_MEASURES = (
-    "requests",
-    "input",
-    "cache_read",
-    "cache_write_5m",
-    "cache_write_1h",
-    "output",
-    "reasoning",
-    "n_input",
-    "n_cache_read",
-    "n_cache_write",
-    "n_output",
-    "n_reasoning",
-    "cost_micro",
-    "unpriced_requests",
-    "unpriced_tokens",
-    "reported_cost_micro",
-    "n_reported_cost",
-)
-"""The measures as 0001_initial created them. Frozen: a migration that has shipped must never
-change, so later measures are added by later migrations."""
+from tokentrail.store.base import MEASURES
+
+_FIRST_MEASURES = MEASURES[:17]
+"""The measures as 0001_initial created them (measures are only ever appended). A migration that
+has shipped must never change, so later measures are added by later migrations."""
 _MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in _FIRST_MEASURES)
 _TOTALS_TABLES = ("rollups", "session_totals", "run_totals")
 _T = 'TEXT COLLATE "C"'

@@ -27,6 +27,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
 )
+from tokentrail.store.scope_sql import scope_where
 from tokentrail.store.tool_sql import next_change
 
 Conn = psycopg.Connection[Any]
@@ -164,26 +165,6 @@ def put_tool_calls(conn: Conn, calls: Sequence[ToolCall]) -> None:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _where(filters: Filters, ts: str, source: str, machine: str) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.since_ms is not None:
-        clauses.append(f"{ts} >= %s")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"{ts} < %s")
-        params.append(filters.until_ms)
-    if filters.sources:
-        clauses.append(f"{source} = ANY(%s)")
-        params.append(list(filters.sources))
-    if filters.machines:
-        clauses.append(f"{machine} = ANY(%s)")
-        params.append(list(filters.machines))
-    if filters.users:
-        clauses.append("FALSE")  # OTLP data is received, never pushed: it has no user
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
 def _local(column: str, segments: Sequence[OffsetSegment]) -> str:
     from tokentrail.store.postgres import _local_time_sql
 
@@ -220,7 +201,7 @@ _EVENT_TOKENS = (
 def otlp_day_totals(
     conn: Conn, filters: Filters, segments: Sequence[OffsetSegment]
 ) -> list[OtlpDayRow]:
-    where, params = _where(filters, "r.ts_ms", "r.source", "r.machine")
+    where, params = scope_where(filters, "%s", ts="r.ts_ms", source="r.source", machine="r.machine")
     matched = f"(e.event_key IS NOT NULL AND substr(e.rank, 1, {len(OTLP_RANK)}) != %s)"
     rows = conn.execute(
         f"SELECT ({_local('r.ts_ms', segments)}) / 86400000 AS day, r.source, COUNT(*), "
@@ -256,7 +237,7 @@ def otlp_day_totals(
 def metric_day_totals(
     conn: Conn, filters: Filters, segments: Sequence[OffsetSegment]
 ) -> list[MetricDayRow]:
-    where, params = _where(filters, "time_ms", "source", "machine")
+    where, params = scope_where(filters, "%s", ts="time_ms")
     rows = conn.execute(
         f"SELECT ({_local('time_ms', segments)}) / 86400000 AS day, source, name, kind, "
         f"SUM(delta), COUNT(*) FROM metric_samples {where} "
@@ -272,7 +253,7 @@ def metric_day_totals(
 
 
 def tool_call_stats(conn: Conn, filters: Filters) -> list[ToolStatRow]:
-    where, params = _where(filters, "ts_ms", "source", "machine")
+    where, params = scope_where(filters, "%s", ts="ts_ms")
     # what OpenTelemetry reported (calls read from log files are tokentrail.insights')
     where = f"{where} AND origin = 'otlp'" if where else "WHERE origin = 'otlp'"
     rows = conn.execute(

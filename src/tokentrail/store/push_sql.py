@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import ToolCall, ToolResult
-from tokentrail.store.tool_sql import Placeholder
+from tokentrail.store.scope_sql import Placeholder
 
 
 class _Conn(Protocol):

@@ -12,6 +12,7 @@ from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.scope_sql import scope_where
 from tokentrail.store.tool_sql import next_change
 
 _MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
@@ -32,7 +33,7 @@ def put_rate_limits(conn: sqlite3.Connection, snapshots: Sequence[RateLimitSnaps
 
 
 def minute_totals(conn: sqlite3.Connection, filters: Filters) -> list[MinuteRow]:
-    where, params = _where(filters, "ts_ms", "source", "machine", project="project")
+    where, params = scope_where(filters, "?", ts="ts_ms", project="project")
     rows = conn.execute(
         f"SELECT ts_ms / 60000, model, MIN(ts_ms), MAX(ts_ms), {_MEASURES} FROM events "
         f"{where} GROUP BY 1, 2 ORDER BY 1, 2",
@@ -47,7 +48,7 @@ def minute_totals(conn: sqlite3.Connection, filters: Filters) -> list[MinuteRow]
 
 
 def rate_limits(conn: sqlite3.Connection, filters: Filters) -> list[RateLimitSnapshot]:
-    where, params = _where(filters, "observed_ms", "source", "machine")
+    where, params = scope_where(filters, "?", ts="observed_ms")
     rows = conn.execute(
         f"SELECT {_SNAPSHOT_COLUMNS} FROM rate_limits {where} "
         "ORDER BY observed_ms, source, limit_window, machine",
@@ -80,29 +81,3 @@ def snapshot_from_row(row: Sequence[Any]) -> RateLimitSnapshot:
         session_key=row[6],
         machine=row[7] or None,
     )
-
-
-def _where(
-    filters: Filters, ts: str, source: str, machine: str, *, project: str | None = None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.since_ms is not None:
-        clauses.append(f"{ts} >= ?")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"{ts} < ?")
-        params.append(filters.until_ms)
-    if filters.sources:
-        clauses.append(f"{source} IN ({', '.join('?' * len(filters.sources))})")
-        params.extend(filters.sources)
-    if filters.machines:
-        clauses.append(f"{machine} IN ({', '.join('?' * len(filters.machines))})")
-        params.extend(filters.machines)
-    if project is not None:
-        if filters.project:
-            clauses.append(f"instr({project}, ?) > 0")
-            params.append(filters.project)
-        if filters.users:
-            clauses.append("0")  # a local ledger keeps no users (see Entry.user)
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params

@@ -23,6 +23,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
 )
+from tokentrail.store.scope_sql import scope_where
 from tokentrail.store.tool_sql import next_change
 
 _IN_CHUNK = 500
@@ -149,26 +150,6 @@ def put_tool_calls(conn: sqlite3.Connection, calls: Sequence[ToolCall]) -> None:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _where(filters: Filters, ts: str, source: str, machine: str) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.since_ms is not None:
-        clauses.append(f"{ts} >= ?")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"{ts} < ?")
-        params.append(filters.until_ms)
-    if filters.sources:
-        clauses.append(f"{source} IN ({', '.join('?' * len(filters.sources))})")
-        params.extend(filters.sources)
-    if filters.machines:
-        clauses.append(f"{machine} IN ({', '.join('?' * len(filters.machines))})")
-        params.extend(filters.machines)
-    if filters.users:
-        clauses.append("0")  # a local ledger keeps no users
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
 def _local(column: str, segments: Sequence[OffsetSegment]) -> str:
     from tokentrail.store.sqlite import _local_time_sql
 
@@ -208,7 +189,7 @@ _EVENT_TOKENS = (
 def otlp_day_totals(
     conn: sqlite3.Connection, filters: Filters, segments: Sequence[OffsetSegment]
 ) -> list[OtlpDayRow]:
-    where, params = _where(filters, "r.ts_ms", "r.source", "r.machine")
+    where, params = scope_where(filters, "?", ts="r.ts_ms", source="r.source", machine="r.machine")
     matched = f"(e.event_key IS NOT NULL AND substr(e.rank, 1, {len(OTLP_RANK)}) != ?)"
     sql = (
         f"SELECT ({_local('r.ts_ms', segments)}) / 86400000 AS day, r.source, COUNT(*), "
@@ -247,7 +228,7 @@ def otlp_day_totals(
 def metric_day_totals(
     conn: sqlite3.Connection, filters: Filters, segments: Sequence[OffsetSegment]
 ) -> list[MetricDayRow]:
-    where, params = _where(filters, "time_ms", "source", "machine")
+    where, params = scope_where(filters, "?", ts="time_ms")
     sql = (
         f"SELECT ({_local('time_ms', segments)}) / 86400000 AS day, source, name, kind, "
         f"SUM(delta), COUNT(*) FROM metric_samples {where} "
@@ -262,7 +243,7 @@ def metric_day_totals(
 
 
 def tool_call_stats(conn: sqlite3.Connection, filters: Filters) -> list[ToolStatRow]:
-    where, params = _where(filters, "ts_ms", "source", "machine")
+    where, params = scope_where(filters, "?", ts="ts_ms")
     # what OpenTelemetry reported (calls read from log files are tokentrail.insights')
     where = f"{where} AND origin = 'otlp'" if where else "WHERE origin = 'otlp'"
     sql = (

@@ -8,11 +8,11 @@ SQL; only the placeholder differs (``?`` for SQLite, ``%s`` for psycopg).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 
 from tokentrail.store.base import Filters, ToolCall, ToolCallRow, ToolResult
-
-Placeholder = Literal["?", "%s"]
+from tokentrail.store.scope_sql import Placeholder, contains, marks, scope_clauses
 
 
 class _Cursor(Protocol):
@@ -21,10 +21,6 @@ class _Cursor(Protocol):
 
 class _Conn(Protocol):
     def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
-
-
-def _marks(mark: Placeholder, count: int) -> str:
-    return ", ".join([mark] * count)
 
 
 def next_change(table: str) -> str:
@@ -47,7 +43,7 @@ def put_log_tool_calls(
         cursor.executemany(
             "INSERT INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
             "duration_ms, success, machine, origin, model, lines_added, lines_removed, "
-            f"change_seq) VALUES ({_marks(mark, 12)}, {next_change('tool_calls')}) "
+            f"change_seq) VALUES ({marks(mark, 12)}, {next_change('tool_calls')}) "
             "ON CONFLICT (call_key) DO NOTHING",
             [
                 (
@@ -70,7 +66,7 @@ def put_log_tool_calls(
     if results:
         cursor.executemany(
             "INSERT INTO tool_results (call_key, source, session_key, ts_ms, success, machine, "
-            f"change_seq) VALUES ({_marks(mark, 6)}, {next_change('tool_results')}) "
+            f"change_seq) VALUES ({marks(mark, 6)}, {next_change('tool_results')}) "
             "ON CONFLICT (call_key) DO NOTHING",
             [
                 (
@@ -90,36 +86,22 @@ def tool_call_rows(
     conn: _Conn, mark: Placeholder, filters: Filters, session_keys: Sequence[str] = ()
 ) -> list[ToolCallRow]:
     """Calls with their results joined (see :meth:`tokentrail.store.base.Store.tool_call_rows`)."""
-    clauses = [
-        # OTLP copies only for sessions whose log file shows no calls: one call, counted once
+    # tool calls are never attributed to a user; their project is their session's
+    clauses, params = scope_clauses(
+        replace(filters, project=None), mark, ts="c.ts_ms", source="c.source", machine="c.machine"
+    )
+    # OTLP copies only for sessions whose log file shows no calls: one call, counted once
+    clauses.append(
         "(c.origin = 'log' OR c.session_key IS NULL OR NOT EXISTS (SELECT 1 FROM tool_calls l "
         "WHERE l.origin = 'log' AND l.session_key = c.session_key))"
-    ]
-    params: list[Any] = []
+    )
     if session_keys:
-        clauses.append(f"c.session_key IN ({_marks(mark, len(session_keys))})")
+        clauses.append(f"c.session_key IN ({marks(mark, len(session_keys))})")
         params.extend(session_keys)
-    if filters.since_ms is not None:
-        clauses.append(f"c.ts_ms >= {mark}")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"c.ts_ms < {mark}")
-        params.append(filters.until_ms)
-    if filters.sources:
-        clauses.append(f"c.source IN ({_marks(mark, len(filters.sources))})")
-        params.extend(filters.sources)
-    if filters.machines:
-        clauses.append(f"c.machine IN ({_marks(mark, len(filters.machines))})")
-        params.extend(filters.machines)
-    if filters.users:
-        clauses.append("1 = 0")  # tool calls are never attributed to a user
     if filters.project:
         clauses.append(
             "EXISTS (SELECT 1 FROM sessions s WHERE s.session_key = c.session_key "
-            f"AND POSITION({mark} IN COALESCE(s.project, '')) > 0)"
-            if mark == "%s"
-            else "EXISTS (SELECT 1 FROM sessions s WHERE s.session_key = c.session_key "
-            "AND instr(COALESCE(s.project, ''), ?) > 0)"
+            f"AND {contains(mark, 's.project')})"
         )
         params.append(filters.project)
     sql = (
