@@ -103,6 +103,21 @@ def test_no_command_syncs_and_shows_the_daily_report(logs: Path, db_path: Path) 
     assert "2026-05-04" in result.output and "2026-05-06" in result.output
     assert "my-private-model" in result.output  # unpriced models are named under the table
     assert "[[prices]]" in result.output  # and the fix is spelled out
+    assert "did not say which model" not in result.output
+
+
+def test_requests_without_a_model_are_not_told_to_add_a_price(
+    isolated_home: Path, db_path: Path
+) -> None:
+    session = "0b7c5e2a-1111-4222-8333-444455556677"
+    nameless = claude_assistant(session, "2026-05-04T09:00:00.000Z", "msg_x", output_tokens=5)
+    del nameless["message"]["model"]
+    write_jsonl(claude_session_file(isolated_home, session), [nameless])
+    result = invoke("daily", "-d", str(db_path))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "(no model) (1 requests" in text
+    assert "did not say which model answered them" in text and "[[prices]]" not in text
 
 
 def test_daily_json_contract(logs: Path, db_path: Path) -> None:

@@ -449,3 +449,32 @@ def test_tool_output_text_is_never_stored(tmp_path: Path, env: dict[str, str]) -
         sync(ledger, env=env)
     data = (tmp_path / "ledger.db").read_bytes()
     assert b"secret tool output" not in data and b"lint-secret" not in data
+
+
+def test_a_result_read_with_its_call_is_kept_in_the_calls_row(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tokentrail.store.base import ToolCall, ToolResult
+
+    def call(key: str) -> ToolCall:
+        return ToolCall(key, "claude_code", "Bash", 1_000_000, "s1", from_log=True)
+
+    db = tmp_path / "ledger.db"
+    with Ledger(db) as ledger:
+        # one batch: call and result together; another: a call whose result comes later
+        ledger.record_batch(
+            [], tool_calls=[call("a"), ToolResult("a", "claude_code", 1_004_000, False, "s1")]
+        )
+        ledger.record_batch([], tool_calls=[call("b")])
+        ledger.record_batch([], tool_calls=[ToolResult("b", "claude_code", 1_002_000, True)])
+        # a replay of "a" without its outcome changes nothing; one of "c" with it fills it in
+        ledger.record_batch([], tool_calls=[call("a"), call("c")])
+        ledger.record_batch(
+            [], tool_calls=[call("c"), ToolResult("c", "claude_code", 1_001_000, True, "s1")]
+        )
+        found = sorted((r.duration_ms, r.success) for r in ledger.store.tool_call_rows(Filters()))
+    assert found == [(1000, True), (2000, True), (4000, False)]
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT call_key FROM tool_results").fetchall()
+    conn.close()
+    assert stored == [("b",)]  # only the result whose call was read before it

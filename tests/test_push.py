@@ -576,10 +576,12 @@ def test_tool_calls_results_and_rate_limits_are_pushed(
     local = str(tmp_path / "local.db")
     assert json_of("sync", "-d", local)["new_events"] > 0
     first = json_of("push", "-d", local, "--to", pg_url, "--no-sync")
-    assert (first["tool_calls_sent"], first["tool_results_sent"]) == (2, 1)
+    # the Edit's result came with its call: it is in the call's row
+    assert (first["tool_calls_sent"], first["tool_results_sent"]) == (2, 0)
     assert first["rate_limits_sent"] == 5
     # the Bash call's (failed) result is read by a later sync, and pushed after its call
-    write_jsonl(session_file, edit_session_lines(with_bash_result=True))
+    bash_result = edit_session_lines(with_bash_result=True)[-1]
+    write_jsonl(session_file, [bash_result], append=True)
     json_of("sync", "-d", local)
     later = json_of("push", "-d", local, "--to", pg_url, "--no-sync")
     assert (later["tool_calls_sent"], later["tool_results_sent"]) == (0, 1)
@@ -596,18 +598,18 @@ def test_tool_calls_results_and_rate_limits_are_pushed(
     assert pgtest.query(pg_url, "SELECT DISTINCT machine FROM rate_limits") == [machine]
     # pushing again, or everything again, adds nothing
     counts = team_rows(pg_url)
-    assert counts == (2, 2, 5)
+    assert counts == (2, 1, 5)
     again = invoke("push", "-d", local, "--to", pg_url, "--no-sync")
     assert "Nothing new to push" in again.output
     full = json_of("push", "-d", local, "--to", pg_url, "--no-sync", "--full")
-    assert (full["tool_calls_sent"], full["tool_results_sent"]) == (2, 2)
+    assert (full["tool_calls_sent"], full["tool_results_sent"]) == (2, 1)
     assert team_rows(pg_url) == counts
     assert tool_views(pg_url) == mine
     (mark,) = pgtest.query(
         pg_url,
         "SELECT tool_call_change, tool_result_change, rate_limit_change FROM push_watermarks",
     )
-    assert mark == (2, 2, 5)
+    assert mark == (2, 1, 5)
 
 
 def tool_rows(n: int) -> tuple[list[ToolCall | ToolResult], list[RateLimitSnapshot]]:
@@ -632,7 +634,10 @@ def test_a_push_killed_among_tool_rows_resumes_to_the_same_rows(tmp_path: Path) 
     items, limits = tool_rows(1000)
     with Ledger(local) as ledger:
         ledger.record_batch([ev(f"k{i}", at=T0 + timedelta(minutes=i)) for i in range(10)])
-        ledger.record_batch([], tool_calls=items, rate_limits=limits)
+        # results read by a later sync than their calls: stored as rows of their own
+        calls = [item for item in items if isinstance(item, ToolCall)]
+        ledger.record_batch([], tool_calls=calls, rate_limits=limits)
+        ledger.record_batch([], tool_calls=[i for i in items if isinstance(i, ToolResult)])
     with pgtest.fresh_database() as killed_url, pgtest.fresh_database() as clean_url:
         # batches: 1 of requests, 1 of their session, 4 of calls (300 each, then 100), then
         # results: killed in the second batch of results

@@ -29,7 +29,7 @@ from typing import Any
 from tokentrail.periods import DAY_MS
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.reports import UsageFigures
-from tokentrail.store.base import Filters, MinuteRow, Store, Totals, UnpricedModel
+from tokentrail.store.base import NO_MODEL, Filters, MinuteRow, Store, Totals, UnpricedModel
 
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
@@ -337,7 +337,7 @@ def _finish(
         totals=totals,
         models=tuple(sorted(m for m in by_model if m)),
         unpriced_models=tuple(
-            UnpricedModel(model or "(no model)", t.unpriced_requests, t.unpriced_tokens)
+            UnpricedModel(model or NO_MODEL, t.unpriced_requests, t.unpriced_tokens)
             for model, t in sorted(by_model.items(), key=lambda i: i[0] or "")
             if t.unpriced_requests
         ),

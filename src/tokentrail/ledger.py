@@ -24,7 +24,16 @@ from tokentrail.errors import StoreError, TokentrailError
 from tokentrail.ingest import DEFAULT_SOURCE, InvalidUsage
 from tokentrail.pricing import Pricer
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.base import Cursor, Entry, Store, ToolCall, ToolResult, WriteTransaction
+from tokentrail.store.base import (
+    NO_MODEL,
+    Cursor,
+    Entry,
+    Store,
+    ToolCall,
+    ToolResult,
+    WriteTransaction,
+    tool_duration_ms,
+)
 from tokentrail.usage import (
     RUN_STATES,
     SESSION_STATES,
@@ -350,7 +359,7 @@ class Ledger:
                 if cost == entry.cost:
                     continue
                 changes.append((entry, Entry(entry.event, cost)))
-                row = summary.setdefault(entry.event.model or "(no model)", [0, 0, 0, 0, 0])
+                row = summary.setdefault(entry.event.model or NO_MODEL, [0, 0, 0, 0, 0])
                 row[0] += 1
                 row[1] += entry.cost.micro_usd or 0
                 row[2] += cost.micro_usd or 0
@@ -436,10 +445,52 @@ text is cut, so no prompt or response can end up stored through it."""
 def _put_tool_calls(
     tx: WriteTransaction, items: Sequence[ToolCall | ToolResult], machine: str
 ) -> None:
-    """Tool calls and results read from log files, stamped with this machine."""
-    calls = [replace(c, machine=c.machine or machine) for c in items if isinstance(c, ToolCall)]
-    results = [replace(r, machine=r.machine or machine) for r in items if isinstance(r, ToolResult)]
-    tx.put_log_tool_calls(calls, results)
+    """Tool calls and results read from log files, stamped with this machine. A result whose
+    call is in the same batch (the usual case) is folded into the call's row: half the rows to
+    write, which is most of what reading tool calls costs a sync."""
+    calls: dict[str, ToolCall] = {}
+    results: list[ToolResult] = []
+    for item in items:
+        if isinstance(item, ToolCall):
+            calls.setdefault(item.key, item)  # a replay in the same batch: the first copy
+        else:
+            results.append(item)
+    outcomes = {r.key: r for r in results if r.key in calls}
+    tx.put_log_tool_calls(
+        [_stamped(call, outcomes.get(key), machine) for key, call in calls.items()],
+        [
+            ToolResult(
+                r.key, r.source, r.timestamp_ms, r.success, r.session_key, r.machine or machine
+            )
+            for r in results
+            if r.key not in calls
+        ],
+    )
+
+
+def _stamped(call: ToolCall, result: ToolResult | None, machine: str) -> ToolCall:
+    """The call with this machine and, where its result came with it, its outcome (built
+    directly: ``dataclasses.replace`` costs several times more, per call of every sync)."""
+    success, duration_ms = call.success, call.duration_ms
+    if result is not None:
+        if success is None:
+            success = result.success
+        if duration_ms is None:
+            duration_ms = tool_duration_ms(call.timestamp_ms, result.timestamp_ms)
+    return ToolCall(
+        call.key,
+        call.source,
+        call.tool_name,
+        call.timestamp_ms,
+        call.session_key,
+        duration_ms,
+        success,
+        call.machine or machine,
+        call.lines_added,
+        call.lines_removed,
+        call.model,
+        call.from_log,
+    )
 
 
 def _sessions_first_seen(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from tokentrail.reports import Report, SessionRow, UsageFigures
+from tokentrail.store.base import NO_MODEL
 
 if TYPE_CHECKING:
     from tokentrail.sync import SyncSummary
@@ -358,9 +359,17 @@ def _print_unpriced(report: Report, console: Any) -> None:
         f"{_escape(m.model)} ({m.requests:,} requests, {m.tokens:,} tokens)"
         for m in report.unpriced_models
     )
+    named = [m for m in report.unpriced_models if m.model != NO_MODEL]
+    advice = []
+    if named:
+        advice.append(
+            "Add a price under [[prices]] in the config file, then run 'tokentrail reprice'."
+        )
+    if len(named) < len(report.unpriced_models):
+        advice.append(f"Requests shown as {NO_MODEL} did not say which model answered them.")
     console.print(
         f"[yellow]Unpriced (no known price, not counted in cost):[/yellow] {names}. "
-        + _escape("Add a price under [[prices]] in the config file, then run 'tokentrail reprice'.")
+        + _escape(" ".join(advice))
     )
 
 

@@ -39,7 +39,7 @@ from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
-from tokentrail.store.base import SESSION_SORTS, Filters, SessionSort
+from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
 from tokentrail.usage import Session
 from tokentrail.watch import DEFAULT_INTERVAL_S, log_changes
 
@@ -548,7 +548,7 @@ def session_page(
         response.status_code = 404
         return response
     requests_shown = detail.requests[-REQUESTS_SHOWN:]
-    unpriced = sorted({r.model or "(no model)" for r in detail.requests if r.cost_usd is None})
+    unpriced = sorted({r.model or NO_MODEL for r in detail.requests if r.cost_usd is None})
     chart = {
         "requests": [
             {

@@ -63,6 +63,7 @@ PREFILTER: tuple[bytes, ...] = (b'"usage"', b'"type":"summary"', b'"type":"custo
 """Only lines holding one of these bytes are JSON-parsed. Claude Code writes compact JSON, and
 most of a transcript's bytes are prompts and tool output without them."""
 
+_USAGE = PREFILTER[0]
 TOOL_PREFILTER: tuple[bytes, ...] = (b'"tool_result"',)
 """User lines holding a tool's result (its outcome is read, never its output). Tool calls sit
 on assistant lines, which the usage pre-filter already lets through."""
@@ -290,8 +291,10 @@ class _FileParser:
         identity = self._identify(record)
         timestamp = parse_timestamp(record.get("timestamp"))
         self._note_tools(record, identity, timestamp)
-        if not any(token in line.data for token in PREFILTER):
-            return  # a tool result line only: it says nothing about usage or the session
+        if kind != "custom-title" and _USAGE not in line.data:
+            # a tool result line only: it says nothing about usage or the session (one scan
+            # of the line, not one per token: tool result lines are the biggest there are)
+            return
         draft = self._note_line(identity, record, timestamp)
         if kind == "custom-title":
             self._note_title(text_or_none(record.get("customTitle")), draft)

@@ -205,6 +205,10 @@ class RunTotalsRow:
     last_ms: int | None
 
 
+NO_MODEL = "(no model)"
+"""How usage that reported no model is named where models are listed."""
+
+
 @dataclass(frozen=True, slots=True)
 class UnpricedModel:
     model: str
@@ -567,6 +571,13 @@ class ToolCall:
     """The model of the request that made the call (log files only)."""
     from_log: bool = False
     """Read from an agent's log file (True) or reported through OpenTelemetry (False)."""
+
+
+def tool_duration_ms(call_ms: int, result_ms: int) -> int | None:
+    """A call's duration from its result's time; None when the result is not later (an agent
+    that logs a call once, when it ends, stamps both alike: no duration, rather than 0). The
+    stores' read-time join spells the same rule in SQL (tool_sql.tool_call_rows)."""
+    return result_ms - call_ms if result_ms > call_ms else None
 
 
 @dataclass(frozen=True, slots=True)

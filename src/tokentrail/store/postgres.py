@@ -46,6 +46,7 @@ from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
     MEASURES,
+    NO_MODEL,
     Cursor,
     DayRow,
     Entry,
@@ -422,8 +423,7 @@ class PostgresStore:
             params,
         )
         return [
-            UnpricedModel(model=row[0] or "(no model)", requests=row[1], tokens=row[2])
-            for row in rows
+            UnpricedModel(model=row[0] or NO_MODEL, requests=row[1], tokens=row[2]) for row in rows
         ]
 
     def time_range(self, filters: Filters) -> tuple[int, int] | None:

@@ -21,6 +21,7 @@ from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
     MEASURES,
+    NO_MODEL,
     Cursor,
     DayRow,
     Entry,
@@ -294,7 +295,7 @@ class SQLiteStore:
             f"FROM {_rollups_for(filters)} {where} GROUP BY model ORDER BY model"
         )
         return [
-            UnpricedModel(model=row[0] or "(no model)", requests=row[1], tokens=row[2])
+            UnpricedModel(model=row[0] or NO_MODEL, requests=row[1], tokens=row[2])
             for row in self._conn.execute(sql, params)
         ]
 

@@ -38,13 +38,25 @@ def put_log_tool_calls(
     results: Sequence[ToolResult],
 ) -> None:
     """Insert calls and results; a key already recorded keeps its first row (replays of a
-    resumed or forked session carry the same call ids and change nothing)."""
+    resumed or forked session carry the same call ids and change nothing), except that a
+    call's missing outcome is filled in from a later copy that has it."""
     if calls:
         cursor.executemany(
             "INSERT INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
             "duration_ms, success, machine, origin, model, lines_added, lines_removed, "
             f"change_seq) VALUES ({marks(mark, 12)}, {next_change('tool_calls')}) "
-            "ON CONFLICT (call_key) DO NOTHING",
+            # a copy read again (a resumed session's replay) fills in an outcome the first
+            # copy lacked, and nothing else
+            "ON CONFLICT (call_key) DO UPDATE SET "
+            # the copy's duration runs from its own time: the result's time less the stored
+            # call's (a replay may be stamped apart from the call it copies)
+            "duration_ms = COALESCE(tool_calls.duration_ms, CASE WHEN excluded.ts_ms "
+            "+ excluded.duration_ms > tool_calls.ts_ms THEN excluded.ts_ms "
+            "+ excluded.duration_ms - tool_calls.ts_ms END), "
+            "success = COALESCE(tool_calls.success, excluded.success), "
+            "change_seq = excluded.change_seq "
+            "WHERE (tool_calls.duration_ms IS NULL AND excluded.duration_ms IS NOT NULL) "
+            "OR (tool_calls.success IS NULL AND excluded.success IS NOT NULL)",
             [
                 (
                     c.key,
