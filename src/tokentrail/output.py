@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from tokentrail.reports import Report, SessionRow, UsageFigures
 from tokentrail.store.base import NO_MODEL
 
 if TYPE_CHECKING:
+    # only types here: `tokentrail sync` prints through this module without the reports
+    from tokentrail.reports import Report, UsageFigures
     from tokentrail.sync import SyncSummary
 
 OutputFormat = Literal["table", "json", "csv"]
@@ -165,6 +166,8 @@ def print_report(report: Report, *, console: Any) -> None:
 
 
 def _report_columns(report: Report) -> list[_Column]:
+    from tokentrail.reports import SessionRow
+
     rows = report.rows
     sessions = [r for r in rows if isinstance(r, SessionRow)]
     columns: list[_Column] = []
