@@ -328,3 +328,24 @@ def build_active_ledger(home: Path, database: Path, *, now: datetime | None = No
     with Ledger(database) as ledger:
         sync(ledger, env={"HOME": str(home)})
     return now
+
+
+@contextmanager
+def isolated_home(root: Path) -> Iterator[Path]:
+    """A module-wide home under ``root`` with no agent variables, a config file of its own,
+    a fixed machine name and UTC: yields the home (module fixtures cannot use conftest's
+    function-scoped one)."""
+    import pytest
+
+    from conftest import _AGENT_VARIABLES
+
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _AGENT_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("HOME", str(home))
+        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
+        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
+        mp.setenv("TZ", "UTC")
+        yield home

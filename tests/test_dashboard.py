@@ -21,6 +21,7 @@ from dashboard_data import (
     build_active_ledger,
     build_ledger,
     dashboard_app,
+    isolated_home,
 )
 from tokentrail.ledger import Ledger
 from tokentrail.server.dashboard import (
@@ -34,18 +35,8 @@ from tokentrail.server.dashboard import (
 
 @pytest.fixture(scope="module")
 def realistic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Ledger]]:
-    from conftest import _AGENT_VARIABLES
-
     root = tmp_path_factory.mktemp("dashboard")
-    home = root / "home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in _AGENT_VARIABLES:
-            mp.delenv(name, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
-        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
-        mp.setenv("TZ", "UTC")
+    with isolated_home(root) as home:
         built = build_ledger(home, root / "ledger.db")
         with Ledger(root / "ledger.db") as ledger:
             yield built, ledger
@@ -292,18 +283,8 @@ def test_background_sync_survives_a_failing_round(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def active(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A ledger with a 5-hour block in progress, tool calls and Codex's official figures."""
-    from conftest import _AGENT_VARIABLES
-
     root = tmp_path_factory.mktemp("active")
-    home = root / "home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in _AGENT_VARIABLES:
-            mp.delenv(name, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
-        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
-        mp.setenv("TZ", "UTC")
+    with isolated_home(root) as home:
         build_active_ledger(home, root / "ledger.db")
         with Ledger(root / "ledger.db") as ledger:
             yield TestClient(dashboard_app(ledger))

@@ -26,6 +26,7 @@ from dashboard_data import (
     build_active_ledger,
     build_ledger,
     dashboard_app,
+    isolated_home,
     serving,
 )
 from tokentrail.ingest import UsageReport, event_from_report
@@ -53,18 +54,8 @@ PAINTED = """(selector) => {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Ledger, str]]:
-    from conftest import _AGENT_VARIABLES
-
     root = tmp_path_factory.mktemp("browser")
-    home = root / "home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in _AGENT_VARIABLES:
-            mp.delenv(name, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
-        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
-        mp.setenv("TZ", "UTC")
+    with isolated_home(root) as home:
         built = build_ledger(home, root / "ledger.db")
         with Ledger(root / "ledger.db") as ledger, serving(dashboard_app(ledger)) as url:
             yield built, ledger, url

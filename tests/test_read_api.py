@@ -14,7 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 import pgtest
-from dashboard_data import SONNET, UNKNOWN_MODEL, XSS, Built, build_ledger, dashboard_app
+from dashboard_data import (
+    SONNET,
+    UNKNOWN_MODEL,
+    XSS,
+    Built,
+    build_ledger,
+    dashboard_app,
+    isolated_home,
+)
 from tokentrail import reports
 from tokentrail.export import TABLES
 from tokentrail.ledger import Ledger
@@ -28,18 +36,8 @@ OPUS = "claude-opus-4-1-20250805"
 @pytest.fixture(scope="module")
 def realistic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Ledger]]:
     """The realistic ledger, built once for the module in an isolated home."""
-    from conftest import _AGENT_VARIABLES
-
     root = tmp_path_factory.mktemp("realistic")
-    home = root / "home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        for name in _AGENT_VARIABLES:
-            mp.delenv(name, raising=False)
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))
-        mp.setenv("TOKENTRAIL_MACHINE", "test-machine")
-        mp.setenv("TZ", "UTC")
+    with isolated_home(root) as home:
         built = build_ledger(home, root / "ledger.db")
         with Ledger(root / "ledger.db") as ledger:
             yield built, ledger
