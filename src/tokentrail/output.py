@@ -344,10 +344,13 @@ def _local_minute(iso: str) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """1 h 12 min, 4 min 05 s, 12 s."""
+    """3 d 04 h, 1 h 12 min, 4 min 05 s, 12 s (days from 48 hours on)."""
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        days, hours = divmod(hours, 24)
+        return f"{days} d {hours:02d} h"
     if hours:
         return f"{hours} h {minutes:02d} min"
     if minutes:
