@@ -454,7 +454,7 @@ def test_tool_output_text_is_never_stored(tmp_path: Path, env: dict[str, str]) -
 def test_a_result_read_with_its_call_is_kept_in_the_calls_row(tmp_path: Path) -> None:
     import sqlite3
 
-    from tokentrail.store.base import ToolCall, ToolResult
+    from tokentrail.usage import ToolCall, ToolResult
 
     def call(key: str) -> ToolCall:
         return ToolCall(key, "claude_code", "Bash", 1_000_000, "s1", from_log=True)

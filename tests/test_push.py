@@ -29,8 +29,8 @@ from tokentrail.periods import resolve_timezone
 from tokentrail.push import push
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.reports import ReportQuery, period_report, session_report
-from tokentrail.store.base import Entry, Filters, Store, ToolCall, ToolResult
-from tokentrail.usage import Session, Tokens, UsageEvent
+from tokentrail.store.base import Entry, Filters, Store
+from tokentrail.usage import Session, Tokens, ToolCall, ToolResult, UsageEvent
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 SONNET = "claude-sonnet-4-5-20250929"

@@ -758,7 +758,8 @@ def test_rate_limits_are_stored_once_and_read_by_time(ledger: Ledger, backend: B
 
 
 def test_tool_calls_from_logs_join_their_results(backend: Backend, ledger: Ledger) -> None:
-    from tokentrail.store.base import Filters, ToolCall, ToolResult
+    from tokentrail.store.base import Filters
+    from tokentrail.usage import ToolCall, ToolResult
 
     t0 = int(datetime(2026, 5, 4, 10, tzinfo=UTC).timestamp() * 1000)
     ledger.record_batch(
@@ -800,7 +801,7 @@ def test_tool_calls_from_logs_join_their_results(backend: Backend, ledger: Ledge
 
 def test_tool_rows_and_rate_limits_are_tracked_for_push(ledger: Ledger) -> None:
     from tokentrail.ratelimits import RateLimitSnapshot
-    from tokentrail.store.base import ToolCall, ToolResult
+    from tokentrail.usage import ToolCall, ToolResult
 
     store = ledger.store
     t = int(T0.timestamp() * 1000)

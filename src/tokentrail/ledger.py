@@ -29,10 +29,7 @@ from tokentrail.store.base import (
     Cursor,
     Entry,
     Store,
-    ToolCall,
-    ToolResult,
     WriteTransaction,
-    tool_duration_ms,
 )
 from tokentrail.usage import (
     RUN_STATES,
@@ -40,9 +37,12 @@ from tokentrail.usage import (
     Cost,
     Run,
     Session,
+    ToolCall,
+    ToolResult,
     UsageEvent,
     merge_events,
     merge_sessions,
+    tool_duration_ms,
     utc_from_ms,
 )
 

@@ -89,8 +89,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_C
 from tokentrail.correlate import OTLP_RANK, fingerprint
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.sources.base import BadRecord
-from tokentrail.store.base import MetricSample, OtlpReceipt, ToolCall
-from tokentrail.usage import Session, Tokens, UsageEvent
+from tokentrail.store.base import MetricSample, OtlpReceipt
+from tokentrail.usage import Session, Tokens, ToolCall, UsageEvent
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger

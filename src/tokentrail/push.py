@@ -43,11 +43,9 @@ from tokentrail.store.base import (
     Entry,
     PushWatermark,
     Store,
-    ToolCall,
-    ToolResult,
     WriteTransaction,
 )
-from tokentrail.usage import Run, Session, merge_events, merge_sessions
+from tokentrail.usage import Run, Session, ToolCall, ToolResult, merge_events, merge_sessions
 
 BATCH = 10_000
 """Requests per team transaction: large enough for COPY to pay off, small enough that a

@@ -27,8 +27,8 @@ from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources import Source, all_sources
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile, env_paths
-from tokentrail.store.base import Cursor, ToolCall, ToolResult
-from tokentrail.usage import Session, SkipSummary, UsageEvent
+from tokentrail.store.base import Cursor
+from tokentrail.usage import Session, SkipSummary, ToolCall, ToolResult, UsageEvent
 
 HEAD_BYTES = 4096
 """How much of a file's beginning is hashed to notice a file rewritten in place."""

@@ -17,8 +17,15 @@ from typing import Any, BinaryIO, ClassVar, Literal, Protocol
 import orjson
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.base import ToolCall, ToolResult
-from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Session, Skip, UsageEvent
+from tokentrail.usage import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    Session,
+    Skip,
+    ToolCall,
+    ToolResult,
+    UsageEvent,
+)
 
 FileKind = Literal["append", "whole", "database"]
 """How a file changes: ``append`` (JSONL, read from the last offset), ``whole`` (a document

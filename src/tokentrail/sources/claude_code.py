@@ -52,8 +52,7 @@ from tokentrail.sources.base import (
     reported_cost,
     text_or_none,
 )
-from tokentrail.store.base import ToolCall, ToolResult
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
 
 SOURCE_NAME = "claude_code"
 SYNTHETIC_MODEL = "<synthetic>"

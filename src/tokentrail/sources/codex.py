@@ -53,8 +53,7 @@ from tokentrail.sources.base import (
     parse_timestamp,
     text_or_none,
 )
-from tokentrail.store.base import ToolCall, ToolResult
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
 PREFILTER: tuple[bytes, ...] = (
     b'"token_count"',

@@ -48,8 +48,7 @@ from tokentrail.sources.base import (
     iter_complete_lines,
     parse_timestamp,
 )
-from tokentrail.store.base import ToolCall, ToolResult
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
 SOURCE = "gemini"
 PROVIDER = "google"

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.usage import Cost, Run, Session, Tokens, UsageEvent
+from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
+    Cost,
+    Run,
+    Session,
+    Tokens,
+    ToolCall,
+    ToolResult,
+    UsageEvent,
+)
 
 BUCKET_MS = 15 * 60 * 1000
 """Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
@@ -548,48 +556,6 @@ class MetricSample:
     start_ms: int | None = None
     count: int | None = None
     """A histogram's count of observations (None for counters)."""
-    machine: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One tool call an agent reported (name, outcome, duration: never its input or output)."""
-
-    key: str
-    source: str
-    tool_name: str
-    timestamp_ms: int
-    session_key: str | None = None
-    duration_ms: int | None = None
-    success: bool | None = None
-    machine: str | None = None
-    lines_added: int | None = None
-    """Lines an edit tool call added, counted from its arguments (None: not an edit, or not
-    known). Only log files carry these; see tokentrail.sources.edits."""
-    lines_removed: int | None = None
-    model: str | None = None
-    """The model of the request that made the call (log files only)."""
-    from_log: bool = False
-    """Read from an agent's log file (True) or reported through OpenTelemetry (False)."""
-
-
-def tool_duration_ms(call_ms: int, result_ms: int) -> int | None:
-    """A call's duration from its result's time; None when the result is not later (an agent
-    that logs a call once, when it ends, stamps both alike: no duration, rather than 0). The
-    stores' read-time join spells the same rule in SQL (tool_sql.tool_call_rows)."""
-    return result_ms - call_ms if result_ms > call_ms else None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """The outcome of a tool call read from a log file, which may arrive in a later sync than
-    the call itself: stored apart under the call's key and joined to it when read."""
-
-    key: str
-    source: str
-    timestamp_ms: int
-    success: bool | None = None
-    session_key: str | None = None
     machine: str | None = None
 
 

@@ -68,9 +68,7 @@ from tokentrail.store.base import (
     SessionTotalsRow,
     SourceDayRow,
     StoreStatus,
-    ToolCall,
     ToolCallRow,
-    ToolResult,
     ToolStatRow,
     Totals,
     UnpricedModel,
@@ -86,7 +84,7 @@ from tokentrail.store.sqlite import (
     _session_to_row,
     _split_sql,
 )
-from tokentrail.usage import Run, Session, utc_from_ms
+from tokentrail.usage import Run, Session, ToolCall, ToolResult, utc_from_ms
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 

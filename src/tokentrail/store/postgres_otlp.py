@@ -23,12 +23,12 @@ from tokentrail.store.base import (
     OtlpDayRow,
     OtlpReceipt,
     SourceDayRow,
-    ToolCall,
     ToolStatRow,
     Totals,
 )
 from tokentrail.store.scope_sql import scope_where
 from tokentrail.store.tool_sql import next_change
+from tokentrail.usage import ToolCall
 
 Conn = psycopg.Connection[Any]
 

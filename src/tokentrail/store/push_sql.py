@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.base import ToolCall, ToolResult
 from tokentrail.store.scope_sql import Placeholder
+from tokentrail.usage import ToolCall, ToolResult
 
 
 class _Conn(Protocol):

@@ -43,15 +43,22 @@ from tokentrail.store.base import (
     SessionTotalsRow,
     SourceDayRow,
     StoreStatus,
-    ToolCall,
     ToolCallRow,
-    ToolResult,
     ToolStatRow,
     Totals,
     UnpricedModel,
 )
 from tokentrail.store.migrations import SQLITE_MIGRATIONS
-from tokentrail.usage import Cost, Run, Session, Tokens, UsageEvent, utc_from_ms
+from tokentrail.usage import (
+    Cost,
+    Run,
+    Session,
+    Tokens,
+    ToolCall,
+    ToolResult,
+    UsageEvent,
+    utc_from_ms,
+)
 
 _IN_CHUNK = 500  # keys per IN (...) list, well under SQLite's variable limit
 HOUR_MS = 3_600_000

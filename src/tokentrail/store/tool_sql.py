@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from tokentrail.store.base import Filters, ToolCall, ToolCallRow, ToolResult
+from tokentrail.store.base import Filters, ToolCallRow
 from tokentrail.store.scope_sql import Placeholder, contains, marks, scope_clauses
+from tokentrail.usage import ToolCall, ToolResult
 
 
 class _Cursor(Protocol):
