@@ -36,7 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from tokentrail.errors import StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import (
-    postgres_blocks,
+    blocks_sql,
     postgres_dashboard,
     postgres_otlp,
     push_sql,
@@ -135,6 +135,7 @@ _PG_MEASURE_SQL: dict[str, str] = {
 """:data:`MEASURE_SQL` in PostgreSQL: the same definitions (one rounding rule spelled out)."""
 
 _MEASURE_LIST = ", ".join(MEASURES)
+_MINUTE_MEASURES = ", ".join(f"CAST({_PG_MEASURE_SQL[m]} AS BIGINT)" for m in MEASURES)
 _MEASURE_SUMS = ", ".join(f"CAST(SUM({m}) AS BIGINT)" for m in MEASURES)
 
 
@@ -686,11 +687,15 @@ class PostgresStore:
 
     def minute_totals(self, filters: Filters) -> list[MinuteRow]:
         with self._connection() as conn:
-            return postgres_blocks.minute_totals(conn, filters)
+            sql, params = blocks_sql.minute_totals_query(
+                filters, "%s", _MINUTE_MEASURES, user="user_name"
+            )
+            rows = conn.execute(sql, params, prepare=False).fetchall()
+            return [blocks_sql.minute_row(row) for row in rows]
 
     def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
         with self._connection() as conn:
-            return postgres_blocks.rate_limits(conn, filters)
+            return blocks_sql.rate_limits(conn, "%s", filters)
 
     def tool_call_stats(self, filters: Filters) -> list[ToolStatRow]:
         with self._connection() as conn:
@@ -942,10 +947,12 @@ class _PostgresWrite:
         return postgres_otlp.put_metric_samples(self._conn, samples)
 
     def put_rate_limits(self, snapshots: Sequence[RateLimitSnapshot]) -> None:
-        postgres_blocks.put_rate_limits(self._conn, snapshots)
+        with self._conn.cursor() as cur:
+            blocks_sql.put_rate_limits(cur, "%s", snapshots)
 
     def put_tool_calls(self, calls: Sequence[ToolCall]) -> None:
-        postgres_otlp.put_tool_calls(self._conn, calls)
+        with self._conn.cursor() as cur:
+            tool_sql.put_otlp_tool_calls(cur, "%s", calls)
 
     def put_log_tool_calls(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
         with self._conn.cursor() as cur:

@@ -27,8 +27,6 @@ from tokentrail.store.base import (
     Totals,
 )
 from tokentrail.store.scope_sql import scope_where
-from tokentrail.store.tool_sql import next_change
-from tokentrail.usage import ToolCall
 
 Conn = psycopg.Connection[Any]
 
@@ -134,32 +132,6 @@ def put_metric_samples(conn: Conn, samples: Sequence[MetricSample]) -> int:
         )
         added += 1
     return added
-
-
-def put_tool_calls(conn: Conn, calls: Sequence[ToolCall]) -> None:
-    if not calls:
-        return
-    columns = "call_key, source, session_key, tool_name, ts_ms, duration_ms, success, machine"
-    updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in columns.split(",")[1:])
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO tool_calls ({columns}, change_seq) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {next_change('tool_calls')}) "
-            f"ON CONFLICT (call_key) DO UPDATE SET {updates}, change_seq = excluded.change_seq",
-            [
-                (
-                    c.key,
-                    c.source,
-                    c.session_key,
-                    c.tool_name,
-                    c.timestamp_ms,
-                    c.duration_ms,
-                    None if c.success is None else int(c.success),
-                    c.machine or "",
-                )
-                for c in calls
-            ],
-        )
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.blocks_sql import SNAPSHOT_COLUMNS, snapshot_from_row
 from tokentrail.store.scope_sql import Placeholder
 from tokentrail.usage import ToolCall, ToolResult
 
@@ -25,10 +26,6 @@ _CALL_COLUMNS = (
     "machine, origin, model, lines_added, lines_removed"
 )
 _RESULT_COLUMNS = "change_seq, call_key, source, session_key, ts_ms, success, machine"
-_SNAPSHOT_COLUMNS = (
-    "change_seq, source, limit_window, observed_ms, used_percent, window_minutes, "
-    "resets_at_ms, session_key, machine"
-)
 
 
 def _changed(
@@ -96,19 +93,8 @@ def tool_results_changed_after(
 def rate_limits_changed_after(
     conn: _Conn, mark: Placeholder, after_seq: int, limit: int
 ) -> list[tuple[int, RateLimitSnapshot]]:
+    columns = f"change_seq, {SNAPSHOT_COLUMNS}"
     return [
-        (
-            int(row[0]),
-            RateLimitSnapshot(
-                source=row[1],
-                window=row[2],
-                observed_ms=int(row[3]),
-                used_percent=float(row[4]),
-                window_minutes=_int(row[5]),
-                resets_at_ms=_int(row[6]),
-                session_key=row[7],
-                machine=row[8] or None,
-            ),
-        )
-        for row in _changed(conn, mark, "rate_limits", _SNAPSHOT_COLUMNS, after_seq, limit)
+        (int(row[0]), snapshot_from_row(row[1:]))
+        for row in _changed(conn, mark, "rate_limits", columns, after_seq, limit)
     ]

@@ -16,7 +16,7 @@ import orjson
 
 from tokentrail.errors import LedgerBusy, StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import push_sql, sqlite_blocks, sqlite_dashboard, sqlite_otlp, tool_sql
+from tokentrail.store import blocks_sql, push_sql, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURE_SQL,
@@ -72,6 +72,7 @@ _EVENT_COLUMNS = (
 )
 _EVENT_PLACEHOLDERS = ", ".join("?" * len(_EVENT_COLUMNS.split(",")))
 _MEASURE_LIST = ", ".join(MEASURES)
+_MINUTE_MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
 _MEASURE_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
 _MEASURE_ADD = ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
 _SESSION_COLUMNS = (
@@ -603,10 +604,11 @@ class SQLiteStore:
         return sqlite_otlp.metric_day_totals(self._conn, filters, segments)
 
     def minute_totals(self, filters: Filters) -> list[MinuteRow]:
-        return sqlite_blocks.minute_totals(self._conn, filters)
+        sql, params = blocks_sql.minute_totals_query(filters, "?", _MINUTE_MEASURES, user=None)
+        return [blocks_sql.minute_row(row) for row in self._conn.execute(sql, params)]
 
     def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
-        return sqlite_blocks.rate_limits(self._conn, filters)
+        return blocks_sql.rate_limits(self._conn, "?", filters)
 
     def tool_call_stats(self, filters: Filters) -> list[ToolStatRow]:
         return sqlite_otlp.tool_call_stats(self._conn, filters)
@@ -798,10 +800,10 @@ class _SQLiteWrite:
         return sqlite_otlp.put_metric_samples(self._conn, samples)
 
     def put_rate_limits(self, snapshots: Sequence[RateLimitSnapshot]) -> None:
-        sqlite_blocks.put_rate_limits(self._conn, snapshots)
+        blocks_sql.put_rate_limits(self._conn, "?", snapshots)
 
     def put_tool_calls(self, calls: Sequence[ToolCall]) -> None:
-        sqlite_otlp.put_tool_calls(self._conn, calls)
+        tool_sql.put_otlp_tool_calls(self._conn, "?", calls)
 
     def put_log_tool_calls(self, calls: Sequence[ToolCall], results: Sequence[ToolResult]) -> None:
         tool_sql.put_log_tool_calls(self._conn, "?", calls, results)

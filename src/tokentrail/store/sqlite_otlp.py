@@ -23,8 +23,6 @@ from tokentrail.store.base import (
     Totals,
 )
 from tokentrail.store.scope_sql import scope_where
-from tokentrail.store.tool_sql import next_change
-from tokentrail.usage import ToolCall
 
 _IN_CHUNK = 500
 
@@ -122,29 +120,6 @@ def put_metric_samples(conn: sqlite3.Connection, samples: Sequence[MetricSample]
         )
         added += 1
     return added
-
-
-def put_tool_calls(conn: sqlite3.Connection, calls: Sequence[ToolCall]) -> None:
-    if not calls:
-        return
-    conn.executemany(
-        "INSERT OR REPLACE INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
-        "duration_ms, success, machine, change_seq) "
-        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {next_change('tool_calls')})",
-        [
-            (
-                c.key,
-                c.source,
-                c.session_key,
-                c.tool_name,
-                c.timestamp_ms,
-                c.duration_ms,
-                None if c.success is None else int(c.success),
-                c.machine or "",
-            )
-            for c in calls
-        ],
-    )
 
 
 # -- reading ----------------------------------------------------------------------------------

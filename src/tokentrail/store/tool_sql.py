@@ -32,6 +32,35 @@ def next_change(table: str) -> str:
     return f"(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM {table})"
 
 
+_OTLP_COLUMNS = ("source", "session_key", "tool_name", "ts_ms", "duration_ms", "success", "machine")
+
+
+def put_otlp_tool_calls(cursor: _Cursor, mark: Placeholder, calls: Sequence[ToolCall]) -> None:
+    """Tool calls an OpenTelemetry exporter reported; a call sent again replaces its row (an
+    exporter's retry, or an update of the same call)."""
+    if not calls:
+        return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _OTLP_COLUMNS)
+    cursor.executemany(
+        f"INSERT INTO tool_calls (call_key, {', '.join(_OTLP_COLUMNS)}, change_seq) "
+        f"VALUES ({marks(mark, 8)}, {next_change('tool_calls')}) "
+        f"ON CONFLICT (call_key) DO UPDATE SET {updates}, change_seq = excluded.change_seq",
+        [
+            (
+                c.key,
+                c.source,
+                c.session_key,
+                c.tool_name,
+                c.timestamp_ms,
+                c.duration_ms,
+                None if c.success is None else int(c.success),
+                c.machine or "",
+            )
+            for c in calls
+        ],
+    )
+
+
 def put_log_tool_calls(
     cursor: _Cursor,
     mark: Placeholder,
