@@ -108,13 +108,20 @@ def tool_usage(
     """Calls, failures, average and p95 duration per tool name (and per session when
     ``by_session``), most used first, with the totals over every tool."""
     calls = store.tool_call_rows(filters, session_keys)
+    return ToolUsageReport(
+        _tool_rows(calls, by_session), _tool_row("(all)", None, calls), by_session
+    )
+
+
+def _tool_rows(calls: Sequence[ToolCallRow], by_session: bool) -> list[ToolUsageRow]:
+    """One row per tool name (and session), most used first."""
     groups: dict[tuple[str, str | None], list[ToolCallRow]] = {}
     for call in calls:
         key = (call.tool_name, call.session_key if by_session else None)
         groups.setdefault(key, []).append(call)
     rows = [_tool_row(name, session, group) for (name, session), group in groups.items()]
     rows.sort(key=lambda r: (r.session_key or "", -r.calls, r.tool_name))
-    return ToolUsageReport(rows, _tool_row("(all)", None, calls), by_session)
+    return rows
 
 
 # -- efficiency ---------------------------------------------------------------------------------
@@ -137,11 +144,21 @@ class EditFigures:
     def add(self, call: ToolCallRow) -> EditFigures:
         if call.lines_added is None and call.lines_removed is None:
             return self
+        return self + EditFigures(1, call.lines_added, call.lines_removed)
+
+    def __add__(self, other: EditFigures) -> EditFigures:
         return EditFigures(
-            self.edit_calls + 1,
-            _plus(self.lines_added, call.lines_added),
-            _plus(self.lines_removed, call.lines_removed),
+            self.edit_calls + other.edit_calls,
+            _plus(self.lines_added, other.lines_added),
+            _plus(self.lines_removed, other.lines_removed),
         )
+
+    @classmethod
+    def of(cls, calls: Iterable[ToolCallRow]) -> EditFigures:
+        figures = cls()
+        for call in calls:
+            figures = figures.add(call)
+        return figures
 
 
 def _plus(a: int | None, b: int | None) -> int | None:
@@ -299,13 +316,7 @@ def efficiency_report(
         )
         for g in groups
     ]
-    all_edits = EditFigures()
-    for figures in edits.values():
-        all_edits = EditFigures(
-            all_edits.edit_calls + figures.edit_calls,
-            _plus(all_edits.lines_added, figures.lines_added),
-            _plus(all_edits.lines_removed, figures.lines_removed),
-        )
+    all_edits = sum(edits.values(), EditFigures())
     saved = [v for v in savings.values() if v is not None]
     grand = EfficiencyRow(
         group=None,
@@ -420,10 +431,7 @@ def session_extras(
     edits: dict[str, EditFigures] = {}
     tools: dict[str, ToolUsageRow] = {}
     for key, group in calls.items():
-        figures = EditFigures()
-        for call in group:
-            figures = figures.add(call)
-        edits[key] = figures
+        edits[key] = EditFigures.of(group)
         tools[key] = _tool_row("(all)", key, group)
     return SessionExtras(edits, tools)
 
@@ -434,7 +442,7 @@ def with_summaries(store: Store, report: Report) -> Report:
     if not rows:
         return report
     keys = [r.key for r in rows]
-    extras = session_extras(store, keys, _children_of(store, keys))
+    extras = session_extras(store, keys, subagents_of(store, keys))
     summarised = [
         replace(
             r,
@@ -563,7 +571,8 @@ def add_running_totals(timeline: list[dict[str, Any]]) -> None:
         row["cumulative_cost_usd"] = _usd(micro)
 
 
-def _children_of(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
+def subagents_of(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
+    """The subagent sessions rolled up on each of ``keys`` (the rule of the session report)."""
     wanted = set(keys)
     children: dict[str, list[str]] = {}
     for r in store.session_totals(Filters(), by_model=False, family=keys):
@@ -576,7 +585,7 @@ def _children_of(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
 def list_summaries(store: Store, rows: Sequence[SessionListRow]) -> dict[str, str]:
     """The summary of each session of a list (the API's session rows)."""
     keys = [r.session.key for r in rows]
-    extras = session_extras(store, keys, _children_of(store, keys))
+    extras = session_extras(store, keys, subagents_of(store, keys))
     return {
         r.session.key: summary_text(
             r.figures,
@@ -590,13 +599,34 @@ def list_summaries(store: Store, rows: Sequence[SessionListRow]) -> dict[str, st
     }
 
 
-def detail_dict(store: Store, detail: SessionDetail) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SessionTools:
+    """What one session's tool calls (its subagents' and forks' included) tell: read once for
+    everything its page and its API detail show."""
+
+    edits: EditFigures
+    overall: ToolUsageRow | None
+    """Every call together (None: no calls)."""
+    per_tool: list[ToolUsageRow]
+
+
+def session_tools(store: Store, detail: SessionDetail) -> SessionTools:
+    key = detail.session.session.key
+    calls = store.tool_call_rows(Filters(), [key, *(s.session.key for s in detail.subagents)])
+    return SessionTools(
+        edits=EditFigures.of(calls),
+        overall=_tool_row("(all)", key, calls) if calls else None,
+        per_tool=_tool_rows(calls, by_session=False),
+    )
+
+
+def detail_dict(
+    store: Store, detail: SessionDetail, tools: SessionTools | None = None
+) -> dict[str, Any]:
     """A session detail as the API and the session page show it: with its ``summary``, the
     requests' running totals, its tool usage and edits."""
+    tools = tools if tools is not None else session_tools(store, detail)
     data = detail.as_dict()
-    key = detail.session.session.key
-    kids = [s.session.key for s in detail.subagents]
-    extras = session_extras(store, [key], {key: kids})
     models = sorted({r.model for r in detail.requests if r.model})
     first = detail.requests[0].timestamp if detail.requests else detail.session.session.started_at
     data["summary"] = summary_text(
@@ -604,38 +634,27 @@ def detail_dict(store: Store, detail: SessionDetail) -> dict[str, Any]:
         models,
         detail.session.session.started_at or first,
         detail.session.last_activity,
-        extras.edits.get(key),
-        extras.tools.get(key),
+        tools.edits if tools.overall is not None else None,
+        tools.overall,
     )
     add_running_totals(data["timeline"])
-    edits = extras.edits.get(key, EditFigures())
-    data["lines_added"] = edits.lines_added
-    data["lines_removed"] = edits.lines_removed
+    data["lines_added"] = tools.edits.lines_added
+    data["lines_removed"] = tools.edits.lines_removed
     data["cache_read_share"] = cache_read_share(detail.session.figures)
-    data["tools"] = [
-        row.as_dict() for row in tool_usage(store, Filters(), session_keys=[key, *kids]).rows
-    ]
+    data["tools"] = [row.as_dict() for row in tools.per_tool]
     return data
 
 
-def session_efficiency(store: Store, detail: SessionDetail) -> EfficiencyRow:
+def session_efficiency(detail: SessionDetail, tools: SessionTools) -> EfficiencyRow:
     """One session's efficiency figures as its dashboard page shows them: its usage and edits
     with those of the sessions rolled up on it there (``detail.subagents``), by the
-    definitions of :func:`efficiency_report`. Reads only these sessions' requests and tool
-    calls (not the per-session totals of the whole ledger: 10 ms, not 150, on a big one)."""
-    key = detail.session.session.key
-    kids = [s.session.key for s in detail.subagents]
-    # the sum _saving takes from the rollups, request by request: None when none could say
-    savings = [
-        e.cost.cache_saving_micro
-        for e in store.session_entries([key, *kids])
-        if e.cost.cache_saving_micro is not None
-    ]
-    edits = session_extras(store, [key], {key: kids}).edits.get(key, EditFigures())
+    definitions of :func:`efficiency_report`; the cache savings summed from its requests (the
+    sum :func:`_saving` takes from the rollups: None when none could say)."""
+    savings = [r.cache_saving_micro for r in detail.requests if r.cache_saving_micro is not None]
     return EfficiencyRow(
-        group=key,
+        group=detail.session.session.key,
         figures=detail.session.figures,
-        edits=edits,
+        edits=tools.edits,
         cache_savings_usd=_usd(sum(savings)) if savings else None,
         title=detail.session.session.title,
     )

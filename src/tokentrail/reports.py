@@ -580,6 +580,8 @@ class RequestRow:
     cost_usd: float | None
     cost_status: str
     reported_cost_usd: float | None
+    cache_saving_micro: int | None = None
+    """What its cache reads saved (see :attr:`tokentrail.usage.Cost.cache_saving_micro`)."""
 
     def as_dict(self) -> dict[str, Any]:
         t = self.tokens
@@ -638,6 +640,7 @@ def session_detail(store: Store, key: str) -> SessionDetail | None:
             cost_usd=e.cost.micro_usd / 1_000_000 if e.cost.micro_usd is not None else None,
             cost_status=e.cost.status,
             reported_cost_usd=e.event.reported_cost_usd,
+            cache_saving_micro=e.cost.cache_saving_micro,
         )
         for e in store.session_entries([key, *(r.session.key for r in kids)])
     ]

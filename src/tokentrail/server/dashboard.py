@@ -525,8 +525,13 @@ def session_page(
     view, error = _page_view(request)
     with ledger.reading() as store:
         detail = reports.session_detail(store, key)
-        extra = insights.detail_dict(store, detail) if detail is not None else None
-        efficiency = insights.session_efficiency(store, detail) if detail is not None else None
+        tools = insights.session_tools(store, detail) if detail is not None else None
+        extra = insights.detail_dict(store, detail, tools) if detail is not None else None
+        efficiency = (
+            insights.session_efficiency(detail, tools)
+            if detail is not None and tools is not None
+            else None
+        )
         choices = _choices(store)
         marker = store.change_marker()
         parent: Session | None = None

@@ -19,7 +19,6 @@ from tokentrail.periods import resolve_timezone
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.models import Figures
 from tokentrail.server.read_api import LedgerDep, UnpricedModelOut
-from tokentrail.store.base import Filters
 
 FEATURES = (
     "budget",
@@ -324,14 +323,11 @@ def session_timeline(
     """Tokens and cost of one session (its subagents included) per interval, with running
     totals (docs/insights.md, Token timeline). The overview's timeline is /timeline."""
     from tokentrail.insights import session_timeline as timeline_of
+    from tokentrail.insights import subagents_of
     from tokentrail.server.errors import ApiError
 
     with ledger.reading() as store:
         if not store.sessions_by_key([key]):
             raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
-        kids = [
-            r.session.key
-            for r in store.session_totals(Filters(), by_model=False, family=[key])
-            if r.session.parent_key == key and r.session.relationship == "subagent"
-        ]
+        kids = subagents_of(store, [key]).get(key, [])
         return timeline_of(store, key, kids, interval).as_dict()
