@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from tokentrail.periods import DAY_MS
+from tokentrail.periods import DAY_MS, local_moment
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.reports import UsageFigures
+from tokentrail.reports import UsageFigures, unpriced_dicts
 from tokentrail.store.base import NO_MODEL, Filters, MinuteRow, Store, Totals, UnpricedModel
 
 HOUR_MS = 3_600_000
@@ -169,7 +169,7 @@ class BlocksReport:
     def iso(self, ms: int | None) -> str | None:
         if ms is None:
             return None
-        return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(self.zone).isoformat()
+        return local_moment(ms, self.zone).isoformat()
 
     def row_dict(self, row: BlockRow) -> dict[str, Any]:
         rate = row.burn_rate
@@ -182,10 +182,7 @@ class BlocksReport:
             "active": row.active,
             **row.figures.as_dict(),
             "models": list(row.models),
-            "unpriced_models": [
-                {"model": m.model, "requests": m.requests, "tokens": m.tokens}
-                for m in row.unpriced_models
-            ],
+            "unpriced_models": unpriced_dicts(row.unpriced_models),
             "burn_rate": None
             if rate is None
             else {

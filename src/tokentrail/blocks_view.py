@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.output import MISSING, format_duration, format_tokens, format_usd
+from tokentrail.periods import local_moment
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,7 +21,7 @@ _WINDOW_LABELS = {"primary": "5 h window", "secondary": "weekly window"}
 def _local(report: BlocksReport, ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if ms is None:
         return MISSING
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(report.zone).strftime(fmt)
+    return local_moment(ms, report.zone).strftime(fmt)
 
 
 def _cost(figures: UsageFigures) -> str:

@@ -20,14 +20,16 @@ from urllib.parse import urlsplit
 from tokentrail.config import Budget
 from tokentrail.periods import (
     DAY_MS,
+    date_to_day,
     day_label,
-    day_to_date,
     local_midnight_ms,
+    local_moment,
     month_label,
     offset_segments,
     period_bounds_ms,
     week_label,
 )
+from tokentrail.reports import unpriced_dicts
 from tokentrail.store.base import BUCKET_MS, Filters, Store, Totals, UnpricedModel
 
 Level = Literal["ok", "soft", "hard"]
@@ -41,7 +43,6 @@ MIN_ELAPSED_MS = HOUR_MS
 is not extrapolated as if it were the rate of a whole hour many times over."""
 WEBHOOK_TIMEOUT_S = 10.0
 
-_EPOCH = date(1970, 1, 1)
 _LABELS = {"day": day_label, "week": week_label, "month": month_label}
 
 
@@ -109,10 +110,7 @@ class BudgetRow:
             "complete": self.complete,
             "requests": self.requests,
             "unpriced_requests": self.unpriced_requests,
-            "unpriced_models": [
-                {"model": m.model, "requests": m.requests, "tokens": m.tokens}
-                for m in self.unpriced_models
-            ],
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
             "elapsed_hours": round(self.elapsed_hours, 3),
             "remaining_hours": round(self.remaining_hours, 3),
             "burn_usd_per_hour": _round(self.burn_usd_per_hour),
@@ -189,7 +187,7 @@ def budget_report(
 def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> BudgetRow:
     start_ms, end_ms = period_bounds_ms(now_ms, zone, budget.period)
     scope = Filters(sources=(budget.source,) if budget.source else (), project=budget.project)
-    today = _local_date(now_ms, zone)
+    today = _date_at(now_ms, zone)
     history_from = today - timedelta(days=HISTORY_DAYS)
     query_from = min(start_ms, local_midnight_ms(history_from, zone))
     # the bucket holding "now" is summed whole: what is in the ledger is what was spent
@@ -198,7 +196,7 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
     segments = offset_segments(zone, query_from - DAY_MS, until_ms + DAY_MS)
     by_day = {row.day: row.totals for row in store.day_totals(filters, segments, by_model=False)}
 
-    first_day = _days(_local_date(start_ms, zone))
+    first_day = date_to_day(_date_at(start_ms, zone))
     spent = sum((t for d, t in by_day.items() if d >= first_day), Totals.zero())
     spent_usd = spent.cost_micro / 1_000_000
     unpriced: tuple[UnpricedModel, ...] = ()
@@ -222,12 +220,12 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
     if per_hour > 0 and spent_usd < budget.amount:
         out_ms = now_ms + (budget.amount - spent_usd) / per_hour * HOUR_MS
         if out_ms < end_ms:
-            runs_out = _moment(int(out_ms), zone)
+            runs_out = local_moment(int(out_ms), zone)
     return BudgetRow(
         budget=budget,
-        label=_LABELS[budget.period](_local_date(start_ms, zone)),
-        start=_moment(start_ms, zone),
-        end=_moment(end_ms, zone),
+        label=_LABELS[budget.period](_date_at(start_ms, zone)),
+        start=local_moment(start_ms, zone),
+        end=local_moment(end_ms, zone),
         spent_usd=spent_usd,
         requests=spent.requests,
         unpriced_requests=spent.unpriced_requests,
@@ -261,7 +259,7 @@ def _history(by_day: dict[int, Totals], history_from: date, today: date) -> list
     day with usage in the scope on: days before it are no data (a new ledger, project or
     agent), not $0; a day without usage after it is $0. Read from the rows already fetched,
     so the range costs no query of its own."""
-    window = range(_days(history_from), _days(today))
+    window = range(date_to_day(history_from), date_to_day(today))
     used = [day for day in window if day in by_day and by_day[day].requests]
     if not used:
         return []
@@ -270,19 +268,8 @@ def _history(by_day: dict[int, Totals], history_from: date, today: date) -> list
     ]
 
 
-def _local_date(ms: int, zone: tzinfo) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone).date()
-
-
-def _moment(ms: int, zone: tzinfo) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone)
-
-
-def _days(day: date) -> int:
-    """The local day number ``day_totals`` uses (days since 1970-01-01)."""
-    number = (day - _EPOCH).days
-    assert day_to_date(number) == day
-    return number
+def _date_at(ms: int, zone: tzinfo) -> date:
+    return local_moment(ms, zone).date()
 
 
 def _round(value: float) -> float:

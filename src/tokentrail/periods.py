@@ -50,8 +50,7 @@ def _local_zone() -> tuple[tzinfo, str]:
 
 
 def offset_ms(zone: tzinfo, at_ms: int) -> int:
-    moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone)
-    offset = moment.utcoffset()
+    offset = local_moment(at_ms, zone).utcoffset()
     return int(offset.total_seconds() * 1000) if offset is not None else 0
 
 
@@ -85,6 +84,17 @@ def _find_change(zone: tzinfo, low: int, high: int) -> int:
 
 def day_to_date(day: int) -> date:
     return _EPOCH + timedelta(days=day)
+
+
+def date_to_day(day: date) -> int:
+    """The local day number reports group by (days since 1970-01-01): ``day_to_date``'s
+    inverse."""
+    return (day - _EPOCH).days
+
+
+def local_moment(ms: int, zone: tzinfo) -> datetime:
+    """The moment ``ms`` (UTC epoch milliseconds) on the clocks of ``zone``."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone)
 
 
 def day_label(day: date) -> str:
@@ -149,6 +159,5 @@ def period_bounds_ms(at_ms: int, zone: tzinfo, unit: str) -> tuple[int, int]:
     """UTC milliseconds of the start (inclusive) and end (exclusive) of the local day, ISO week
     or month of ``zone`` that holds the moment ``at_ms``. Local midnights, so a period that
     spans a DST change is an hour shorter or longer than its days times 24 hours."""
-    today = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone).date()
-    first = period_start(today, unit)
+    first = period_start(local_moment(at_ms, zone).date(), unit)
     return local_midnight_ms(first, zone), local_midnight_ms(next_period_start(first, unit), zone)

@@ -211,10 +211,7 @@ class Report:
         return {
             "rows": [row.as_dict(self.breakdown) for row in self.rows],
             "totals": self.totals.as_dict(),
-            "unpriced_models": [
-                {"model": m.model, "requests": m.requests, "tokens": m.tokens}
-                for m in self.unpriced_models
-            ],
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
             "timezone": self.timezone,
         }
 
@@ -954,7 +951,8 @@ def unpriced_models_of(
     return [m for m in found if m.model in wanted]
 
 
-def _unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
+def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
+    """Models without a price as every JSON face shows them."""
     return [{"model": m.model, "requests": m.requests, "tokens": m.tokens} for m in models]
 
 
@@ -986,7 +984,7 @@ class SpendReport:
             "rows": [row.as_dict() for row in self.rows],
             "totals": self.totals.as_dict(),
             "share_of": self.share_of,
-            "unpriced_models": _unpriced_dicts(self.unpriced_models),
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
             "timezone": self.timezone,
         }
 
@@ -1317,7 +1315,7 @@ class DailyByModel:
         return {
             "days": [d.isoformat() for d in self.days],
             "series": [s.as_dict() for s in self.series],
-            "unpriced_models": _unpriced_dicts(self.unpriced_models),
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
             "timezone": self.timezone,
         }
 
@@ -1577,7 +1575,7 @@ class Overview:
             "by_source": self.by_source.as_dict(),
             "by_model": self.by_model.as_dict(),
             "by_project": self.by_project.as_dict(),
-            "unpriced_models": _unpriced_dicts(self.unpriced_models),
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
             "timezone": self.timezone,
         }
 
