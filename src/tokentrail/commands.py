@@ -528,8 +528,8 @@ def serve(
     import uvicorn
 
     from tokentrail.server.app import create_app
-    from tokentrail.server.dashboard import BackgroundSync
     from tokentrail.server.otlp_routes import create_otlp_app, serve_together
+    from tokentrail.watch import BackgroundSync
 
     with open_ledger(database) as ledger:
         app = create_app(ledger, token=token)

@@ -1,16 +1,14 @@
 """``tokentrail live``: a terminal view that follows the agents' logs as they grow.
 
-A background thread waits for log changes (:func:`tokentrail.watch.log_changes`) and syncs,
-which reads only the bytes not read before; the screen is recomputed from the ledger every
+A :class:`tokentrail.watch.BackgroundSync` thread syncs whenever a log changes, which reads
+only the bytes not read before; the screen is recomputed from the ledger every
 ``refresh_s`` seconds (a bounded read: the last hours of requests and today's rollups), never
 from the logs. Ctrl-C stops both and leaves the terminal clean.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,37 +16,12 @@ from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.periods import local_midnight_ms
 from tokentrail.reports import UsageFigures
 from tokentrail.store.base import Filters
+from tokentrail.watch import BackgroundSync
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from tokentrail.ledger import Ledger
-
-
-@dataclass(slots=True)
-class _Follower:
-    """Syncs in the background whenever a log changes; remembers how it went."""
-
-    ledger: Ledger
-    stop: threading.Event
-    interval_s: float
-    rounds: int = 0
-    error: str | None = None
-
-    def run(self) -> None:
-        from tokentrail.sync import sync
-        from tokentrail.watch import log_changes
-
-        for _ in log_changes(self.ledger.config, self.stop, interval_s=self.interval_s):
-            if self.stop.is_set():
-                return
-            try:
-                with self.ledger.reading():  # one connection: the screen waits for the write
-                    sync(self.ledger, workers=1)
-                self.error = None
-            except Exception as exc:  # keep following; the screen says why it is stale
-                self.error = str(exc)
-            self.rounds += 1
 
 
 def screen(ledger: Ledger, query: BlocksQuery, *, status: str) -> RenderableType:
@@ -82,28 +55,33 @@ def run_live(
     """Show the live view until Ctrl-C (or ``exit_after_s`` seconds, for scripts and tests)."""
     from rich.live import Live
 
-    stop = threading.Event()
-    follower = _Follower(ledger, stop, interval_s)
-    thread = threading.Thread(target=follower.run, name="tokentrail-live-sync", daemon=True)
-    thread.start()
+    follower = BackgroundSync(ledger, interval_s=interval_s, sync=_sync_in_turn, log=False)
+    follower.start()
     deadline = None if exit_after_s is None else time.monotonic() + exit_after_s
     try:
         with Live(
             _status_screen(ledger, query, follower), console=console, auto_refresh=False
         ) as live:
             while deadline is None or time.monotonic() < deadline:
-                stop.wait(refresh_s)
+                time.sleep(refresh_s)
                 live.update(_status_screen(ledger, query, follower), refresh=True)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how the view is meant to end
     finally:
-        stop.set()
-        thread.join(timeout=10)
+        follower.stop(timeout=10)
 
 
-def _status_screen(ledger: Ledger, query: BlocksQuery, follower: _Follower) -> Any:
-    if follower.error is not None:
-        status = f"sync failed (retrying on the next change): {follower.error}"
+def _sync_in_turn(ledger: Ledger) -> None:
+    """One sync, on one core, holding the ledger: the screen's read waits for the write."""
+    from tokentrail.sync import sync
+
+    with ledger.reading():
+        sync(ledger, workers=1)
+
+
+def _status_screen(ledger: Ledger, query: BlocksQuery, follower: BackgroundSync) -> Any:
+    if follower.last_error is not None:
+        status = f"sync failed (retrying on the next change): {follower.last_error}"
     elif follower.rounds == 0:
         status = "reading the logs…"
     else:

@@ -1,5 +1,6 @@
 """Waking up when the agents' logs change, for anything that follows them (``serve``'s
-background sync, ``tokentrail live``).
+background sync, ``tokentrail live``): :func:`log_changes`, and :class:`BackgroundSync`, which
+syncs on each wake-up in a thread of its own.
 
     for _ in log_changes(ledger.config, stop):
         sync(ledger)            # reads only the bytes it has not seen
@@ -11,12 +12,16 @@ when watching began and anything a file system without events (NFS, some contain
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tokentrail.config import Config
+
+_log = logging.getLogger("tokentrail.watch")
 
 DEFAULT_INTERVAL_S = 30.0
 _DEBOUNCE_MS = 400
@@ -73,3 +78,77 @@ def log_changes(
             yield bool(changes)
             if not changes and watched_roots(config, env, source_names) != roots:
                 break  # a log folder appeared or went away: watch the new set
+
+
+class BackgroundSync:
+    """Reads new usage from the agents' logs into the ledger in a thread of its own: at once,
+    then whenever a log file changes (file system events) and at least every ``interval_s``
+    seconds (``serve``: so the pages, which poll ``/api/v1/version``, show it without a
+    reload; ``live``: so the screen follows the logs). A no-change sync takes milliseconds; a
+    failed one is logged, kept in ``last_error`` and retried on the next wake-up.
+
+        syncing = BackgroundSync(ledger)
+        syncing.start()
+        ...  # serve
+        syncing.stop()
+
+    ``watch=False`` only polls every ``interval_s`` seconds; ``log=False`` keeps failures out
+    of the log (a full-screen view shows ``last_error`` itself).
+    """
+
+    def __init__(
+        self,
+        ledger: Any,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        sync: Callable[[Any], Any] | None = None,
+        watch: bool = True,
+        log: bool = True,
+    ) -> None:
+        self.ledger = ledger
+        self.interval_s = interval_s
+        self._sync = sync
+        self._watch = watch
+        self._log = log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="tokentrail-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _wakeups(self) -> Iterator[bool]:
+        if self._watch:
+            yield from log_changes(self.ledger.config, self._stop, interval_s=self.interval_s)
+            return
+        yield True
+        while not self._stop.wait(self.interval_s):
+            yield False
+
+    def _run(self) -> None:
+        for _ in self._wakeups():
+            if self._stop.is_set():
+                return
+            try:
+                if self._sync is not None:
+                    self._sync(self.ledger)
+                else:
+                    from tokentrail.sync import sync
+
+                    sync(self.ledger)
+                self.last_error = None
+            except Exception as exc:  # keep serving; say why the ledger is not current
+                self.last_error = str(exc)
+                if self._log:
+                    _log.warning("background sync failed (retrying on the next change): %s", exc)
+            self.rounds += 1

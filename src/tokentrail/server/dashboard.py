@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -41,7 +39,7 @@ from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
 from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
 from tokentrail.usage import Session
-from tokentrail.watch import DEFAULT_INTERVAL_S, log_changes
+from tokentrail.watch import BackgroundSync as BackgroundSync  # served with the app
 
 router = APIRouter(include_in_schema=False)
 _log = logging.getLogger("tokentrail.server")
@@ -682,75 +680,3 @@ def _started_in(moment: datetime, filters: Filters) -> bool:
     if filters.since_ms is not None and ms < filters.since_ms:
         return False
     return not (filters.until_ms is not None and ms >= filters.until_ms)
-
-
-# -- keeping the ledger current while serving ---------------------------------------------
-
-
-class BackgroundSync:
-    """Reads new usage from the agents' logs into the ledger while the server runs: at once,
-    then whenever a log file changes (file system events) and at least every ``interval_s``
-    seconds, so the pages (which poll ``/api/v1/version``) show it without a reload. A
-    no-change sync takes milliseconds; a failed one is logged and retried on the next wake-up.
-
-        syncing = BackgroundSync(ledger)
-        syncing.start()
-        ...  # serve
-        syncing.stop()
-
-    ``watch=False`` only polls every ``interval_s`` seconds.
-    """
-
-    def __init__(
-        self,
-        ledger: Any,
-        *,
-        interval_s: float = DEFAULT_INTERVAL_S,
-        sync: Callable[[Any], Any] | None = None,
-        watch: bool = True,
-    ) -> None:
-        self.ledger = ledger
-        self.interval_s = interval_s
-        self._sync = sync
-        self._watch = watch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.rounds = 0
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="tokentrail-sync", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _wakeups(self) -> Iterator[bool]:
-        if self._watch:
-            yield from log_changes(self.ledger.config, self._stop, interval_s=self.interval_s)
-            return
-        yield True
-        while not self._stop.wait(self.interval_s):
-            yield False
-
-    def _run(self) -> None:
-        for _ in self._wakeups():
-            if self._stop.is_set():
-                return
-            try:
-                if self._sync is not None:
-                    self._sync(self.ledger)
-                else:
-                    from tokentrail.sync import sync
-
-                    sync(self.ledger)
-                self.last_error = None
-            except Exception as exc:  # keep serving; say why the ledger is not current
-                self.last_error = str(exc)
-                _log.warning("background sync failed (retrying on the next change): %s", exc)
-            self.rounds += 1
