@@ -59,6 +59,12 @@ def _check_format(as_json: bool, as_csv: bool) -> None:
 # -- sync ---------------------------------------------------------------------------------
 
 
+def sync_first(ledger: Ledger, *, machine_readable: bool) -> None:
+    """The sync every report runs first: a progress bar on a terminal, unless the output is
+    for a program (JSON, CSV)."""
+    run_sync(ledger, (), show_progress=sys.stderr.isatty() and not machine_readable)
+
+
 def run_sync(ledger: Ledger, sources: Sequence[str], *, show_progress: bool) -> SyncSummary:
     from tokentrail.sync import sync as do_sync
 
@@ -272,7 +278,7 @@ def budget(
     with open_ledger(database) as ledger:
         budgets = ledger.config.budgets
         if budgets and not no_sync:
-            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+            sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
             result = budget_report(store, budgets, zone, zone_name, now=moment)
         config_path = ledger.config.path
@@ -332,7 +338,7 @@ def _print_budgets(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from tokentrail.output import MISSING, format_usd
+    from tokentrail.output import MISSING, PRICE_ADVICE, format_usd
 
     colour = {"ok": "green", "soft": "yellow", "hard": "red"}
     table = Table(
@@ -372,8 +378,8 @@ def _print_budgets(result: Any) -> None:
             console.print(
                 f"[yellow]{escape(row.budget.name)}: spend is at least the amount shown;[/yellow] "
                 + escape(
-                    f"{row.unpriced_requests:,} requests have no known price: {names}. Add a "
-                    "price under [[prices]] in the config file, then run 'tokentrail reprice'."
+                    f"{row.unpriced_requests:,} requests have no known price: {names}. "
+                    + PRICE_ADVICE
                 )
             )
         if row.projected_low_usd is None:
@@ -421,7 +427,7 @@ def sessions(
     query = build_query(None, None, None, sources, project, False)
     with open_ledger(database) as ledger:
         if not no_sync:
-            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+            sync_first(ledger, machine_readable=as_json or as_csv)
         found = recent_sessions(ledger.store, query, limit=limit)
         texts = list_summaries(ledger.store, found)
     rows = [{**row.as_dict(), "summary": texts.get(row.session.key)} for row in found]
@@ -862,7 +868,7 @@ def blocks(
         return
     with open_ledger(database) as ledger:
         if not no_sync:
-            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+            sync_first(ledger, machine_readable=as_json or as_csv)
         report = blocks_report(ledger.store, query)
     data = report.as_dict()
     if as_json:

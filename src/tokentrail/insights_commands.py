@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from tokentrail.commands import _check_format, _console, build_query, open_ledger, run_sync
+from tokentrail.commands import _check_format, _console, build_query, open_ledger, sync_first
 from tokentrail.errors import ConfigError
 
 
@@ -32,7 +30,7 @@ def tools(
     query = build_query(since, until, tz, sources, project, False)
     with open_ledger(database) as ledger:
         if not no_sync:
-            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+            sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
             result = tool_usage(
                 store,
@@ -91,7 +89,7 @@ def efficiency(
     query = build_query(since, until, tz, sources, project, False)
     with open_ledger(database) as ledger:
         if not no_sync:
-            run_sync(ledger, (), show_progress=sys.stderr.isatty() and not (as_json or as_csv))
+            sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
             result = efficiency_report(store, query, chosen)
     data = result.as_dict()

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from tokentrail.sync import SyncSummary
 
 OutputFormat = Literal["table", "json", "csv"]
+PRICE_ADVICE = "Add a price under [[prices]] in the config file, then run 'tokentrail reprice'."
+"""What to do about a model without a known price."""
 MISSING = "—"
 
 
@@ -368,9 +370,7 @@ def _print_unpriced(report: Report, console: Any) -> None:
     named = [m for m in report.unpriced_models if m.model != NO_MODEL]
     advice = []
     if named:
-        advice.append(
-            "Add a price under [[prices]] in the config file, then run 'tokentrail reprice'."
-        )
+        advice.append(PRICE_ADVICE)
     if len(named) < len(report.unpriced_models):
         advice.append(f"Requests shown as {NO_MODEL} did not say which model answered them.")
     console.print(

@@ -13,6 +13,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+Figures = tuple[float, int | None, int | None]
+"""A window's used percent, length in minutes and reset time (UTC epoch ms)."""
+
 WINDOW_NAMES: tuple[str, ...] = ("primary", "secondary")
 """The windows Codex reports, in the order it lists them."""
 
@@ -39,13 +42,19 @@ class RateLimitSnapshot:
     def with_machine(self, machine: str) -> RateLimitSnapshot:
         return self if self.machine is not None else replace(self, machine=machine)
 
-    def same_figures(self, other: RateLimitSnapshot) -> bool:
-        """True when ``other`` reports nothing new (same use, window and reset)."""
-        if (self.used_percent, self.window_minutes) != (other.used_percent, other.window_minutes):
+    @property
+    def figures(self) -> Figures:
+        """What the snapshot reports: used percent, window minutes, reset time."""
+        return (self.used_percent, self.window_minutes, self.resets_at_ms)
+
+    def repeats(self, figures: Figures) -> bool:
+        """True when these figures were already reported (same use, window and reset)."""
+        used, minutes, resets_at_ms = figures
+        if (self.used_percent, self.window_minutes) != (used, minutes):
             return False
-        if self.resets_at_ms is None or other.resets_at_ms is None:
-            return self.resets_at_ms == other.resets_at_ms
-        return abs(self.resets_at_ms - other.resets_at_ms) < RESET_TOLERANCE_MS
+        if self.resets_at_ms is None or resets_at_ms is None:
+            return self.resets_at_ms == resets_at_ms
+        return abs(self.resets_at_ms - resets_at_ms) < RESET_TOLERANCE_MS
 
 
 def read_codex_rate_limits(

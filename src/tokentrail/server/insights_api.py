@@ -13,11 +13,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from tokentrail.errors import ConfigError
-from tokentrail.ingest import InvalidUsage
-from tokentrail.periods import resolve_timezone
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.models import Figures
+from tokentrail.server.params import day_param, report_query, zone_param
 from tokentrail.server.read_api import LedgerDep, UnpricedModelOut
 
 FEATURES = (
@@ -88,10 +86,7 @@ def budget(ledger: LedgerDep, tz: ZoneParam = None) -> Any:
     (definitions: docs/insights.md)."""
     from tokentrail.budgets import budget_report
 
-    try:
-        zone, zone_name = resolve_timezone(tz or None)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
+    zone, zone_name = zone_param(tz)
     with ledger.reading() as store:
         return budget_report(store, ledger.config.budgets, zone, zone_name).as_dict()
 
@@ -174,16 +169,11 @@ def blocks(
     """5-hour blocks with tokens, cost, burn rate and the active block's projection, and
     the official rate-limit figures agents logged (definitions: docs/insights.md)."""
     from tokentrail.blocks import BlocksQuery, blocks_report
-    from tokentrail.periods import local_midnight_ms, parse_day
+    from tokentrail.periods import local_midnight_ms
 
-    try:
-        zone, zone_name = resolve_timezone(tz or None)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
-    try:
-        since_ms = local_midnight_ms(parse_day(since, "since"), zone) if since else None
-    except ConfigError as exc:
-        raise InvalidUsage("since", str(exc)) from None
+    zone, zone_name = zone_param(tz)
+    since_day = day_param(since, "since")
+    since_ms = local_midnight_ms(since_day, zone) if since_day else None
     query = BlocksQuery(
         zone=zone,
         zone_name=zone_name,
@@ -236,7 +226,6 @@ def tools(
     """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
     from tokentrail.insights import tool_usage
-    from tokentrail.server.params import report_query
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
@@ -292,7 +281,6 @@ def efficiency(
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
     from tokentrail.insights import efficiency_report
-    from tokentrail.server.params import report_query
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:

@@ -3,7 +3,7 @@ scope, each error naming its parameter (answered 422)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, tzinfo
 
 from tokentrail import reports
 from tokentrail.errors import ConfigError
@@ -13,6 +13,14 @@ from tokentrail.periods import parse_day, resolve_timezone
 FIRST_YEAR = 1970
 LAST_YEAR = 9998
 """The years a day parameter may name (a day's local midnight must fit the ledger's clock)."""
+
+
+def zone_param(tz: str | None) -> tuple[tzinfo, str]:
+    """The ``tz`` parameter (empty: the server's local zone) and its name."""
+    try:
+        return resolve_timezone(tz or None)
+    except ConfigError as exc:
+        raise InvalidUsage("tz", str(exc)) from None
 
 
 def day_param(value: str | None, name: str) -> date | None:
@@ -47,10 +55,7 @@ def report_query(
     breakdown: bool = False,
 ) -> reports.ReportQuery:
     """A report's scope from query parameters."""
-    try:
-        zone, zone_name = resolve_timezone(tz)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
+    zone, zone_name = zone_param(tz)
     since_day, until_day = day_range(since, until)
     return reports.ReportQuery(
         zone=zone,

@@ -23,14 +23,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from tokentrail import reports
-from tokentrail.errors import ConfigError
 from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
-from tokentrail.periods import resolve_timezone
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
-from tokentrail.server.params import day_param
+from tokentrail.server.params import day_param, zone_param
 from tokentrail.store.base import SESSION_SORTS, SessionSort
 
 FEATURES = (
@@ -105,10 +103,7 @@ def parse_view(
     now: datetime | None = None,
 ) -> View:
     """Check the filters (errors name the parameter) and build the report query."""
-    try:
-        zone, zone_name = resolve_timezone(tz or None)
-    except ConfigError as exc:
-        raise InvalidUsage("tz", str(exc)) from None
+    zone, zone_name = zone_param(tz)
     since_day = day_param(since, "since")
     until_day = day_param(until, "until")
     chosen = range_ or None

@@ -487,15 +487,9 @@ class _RolloutReader:
         last = state.limits if state.limits is not None else {}
         for snapshot in found:
             previous = last.get(snapshot.window)
-            if previous is not None and snapshot.same_figures(
-                RateLimitSnapshot("", "", 0, previous[0], previous[1], previous[2])
-            ):
+            if previous is not None and snapshot.repeats((previous[0], previous[1], previous[2])):
                 continue
-            last[snapshot.window] = [
-                snapshot.used_percent,
-                snapshot.window_minutes,
-                snapshot.resets_at_ms,
-            ]
+            last[snapshot.window] = list(snapshot.figures)
             self.rate_limits.append(snapshot)
         if found:
             state.limits = last
