@@ -51,6 +51,16 @@ def output_options(func: F) -> F:
 Decorator = Callable[[Any], Any]
 
 
+_SOURCE = click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCE_NAMES),
+    help="Only this agent (repeatable).",
+)
+_PROJECT = click.option("--project", help="Only projects whose path contains this text.")
+
+
 def _scope_options() -> list[Decorator]:
     """Where a report reads from and what it covers, shared by reports and insights."""
     return [
@@ -60,14 +70,8 @@ def _scope_options() -> list[Decorator]:
         click.option(
             "--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone)."
         ),
-        click.option(
-            "--source",
-            "sources",
-            multiple=True,
-            type=click.Choice(SOURCE_NAMES),
-            help="Only this agent (repeatable).",
-        ),
-        click.option("--project", help="Only projects whose path contains this text."),
+        _SOURCE,
+        _PROJECT,
     ]
 
 
@@ -557,19 +561,11 @@ def blocks_options(func: F) -> F:
         click.option(
             "--tz", metavar="ZONE", help="IANA time zone for times (default: the local zone)."
         ),
-        click.option(
-            "--source",
-            "sources",
-            multiple=True,
-            type=click.Choice(SOURCE_NAMES),
-            help="Only this agent (repeatable).",
-        ),
-        click.option("--project", help="Only projects whose path contains this text."),
+        _SOURCE,
+        _PROJECT,
         click.option("--no-sync", is_flag=True, help="Read the ledger without syncing first."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _apply(func, options)
 
 
 @cli.command()
