@@ -382,20 +382,28 @@ def test_reading_again_reads_only_new_rows(store: Store) -> None:
 
     assert again.events == [] and again.skips == []
     assert [e.key for e in second.events] == [f"copilot:{SESSION}:{newer}"]
-    assert second.state.memory == {"last_id": newer}
+    assert second.state.memory["last_id"] == newer
 
 
-def test_a_rebuilt_store_is_read_from_its_first_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows_after_rebuild", [0, 1, 7])
+def test_a_rebuilt_store_is_read_from_its_first_row(
+    tmp_path: Path, rows_after_rebuild: int
+) -> None:
+    """Whether the new store is empty, smaller or already past the id read last time."""
     old = Store(tmp_path / "a")
     for minute in range(5):
         old.call(created=f"2026-07-20T09:0{minute}:00Z")
     state = parse_store(old.path).state
     rebuilt = Store(tmp_path / "b")
-    rebuilt.call(session="new-session")
+    for minute in range(rows_after_rebuild):
+        rebuilt.call(session="new-session", created=f"2026-08-01T10:0{minute}:00Z")
+    state = parse_store(rebuilt.path, state).state if rows_after_rebuild == 0 else state
+    rebuilt.call(session="new-session", created="2026-08-01T11:00:00Z")
 
     result = parse_store(rebuilt.path, state)
 
-    assert [e.key for e in result.events] == ["copilot:new-session:1"]
+    assert len(result.events) == rows_after_rebuild + 1
+    assert {e.session_key for e in result.events} == {"copilot:new-session"}
 
 
 def test_the_store_is_never_written(store: Store) -> None:

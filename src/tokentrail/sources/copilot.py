@@ -178,10 +178,11 @@ def _session_key(session_id: str, agent_id: str | None = None) -> str:
 def _parse_store(path: str, state: ParseState) -> ParseResult:
     """Read the usage rows added since the last read (``id`` above the highest seen).
 
-    Row ids only grow while the store lives; a store rebuilt from scratch starts again at 1,
-    which the highest id on file going below the one remembered gives away: then all rows
-    are read again (the ledger merges rows it already has). On any failure the incoming
-    state comes back unchanged, so the next sync tries again.
+    Row ids only grow while the store lives. A store rebuilt from scratch numbers its rows
+    from 1 again, which the row remembered as the last one read no longer being there (or
+    being another call) gives away: then all rows are read again (the ledger merges rows it
+    already has). On any failure the incoming state comes back unchanged, so the next sync
+    tries again.
     """
     try:
         connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
@@ -201,23 +202,20 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
     usage_columns = columns.get("assistant_usage_events", set())
     if not usage_columns >= _USAGE_REQUIRED:
         raise SchemaError(f"no assistant_usage_events({', '.join(sorted(_USAGE_REQUIRED))})")
-    remembered = state.memory.get("last_id")
-    last_id = remembered if isinstance(remembered, int) and not isinstance(remembered, bool) else 0
-    (highest,) = connection.execute("SELECT MAX(id) FROM assistant_usage_events").fetchone()
-    if isinstance(highest, int) and highest < last_id:
-        last_id = 0  # the store was rebuilt: its ids started again
+    last_id = _last_row_still_there(connection, usage_columns, state.memory)
     picked = ", ".join(name if name in usage_columns else "NULL" for name in _USAGE_OPTIONAL)
     rows = connection.execute(
         "SELECT id, session_id, input_tokens, output_tokens, "
         f"{picked} FROM assistant_usage_events WHERE id > ? ORDER BY id",
         (last_id,),
     )
-    result = ParseResult(state=ParseState(offset=0, memory={"last_id": last_id}))
+    last_row = state.memory.get("last_row") if last_id else None
+    result = ParseResult()
     agents: dict[str, set[str]] = {}
     for row in rows:
         row_id = row[0]
-        if isinstance(row_id, int):
-            result.state.memory["last_id"] = max(result.state.memory["last_id"], row_id)
+        if isinstance(row_id, int) and row_id > last_id:
+            last_id, last_row = row_id, _row_identity(row[1], row[11])
         try:
             event = _row_event(row)
         except BadRecord as bad:
@@ -228,10 +226,31 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
         agents.setdefault(session_id, set())
         if isinstance(agent_id, str) and agent_id:
             agents[session_id].add(agent_id)
+    result.state = ParseState(offset=0, memory={"last_id": last_id, "last_row": last_row})
     if "sessions" in columns and agents:
         result.sessions.extend(_store_sessions(connection, columns["sessions"], list(agents)))
     result.sessions.extend(_subagent_sessions(agents))
     return result
+
+
+def _row_identity(session_id: object, created_at: object) -> str:
+    return f"{session_id}|{created_at}"
+
+
+def _last_row_still_there(
+    connection: sqlite3.Connection, columns: set[str], memory: Mapping[str, Any]
+) -> int:
+    """The id to read on from: the last one read, unless the store was rebuilt since."""
+    last_id = memory.get("last_id")
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
+        return 0
+    created = "created_at" if "created_at" in columns else "NULL"
+    row = connection.execute(
+        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?", (last_id,)
+    ).fetchone()
+    if row is None or _row_identity(*row) != memory.get("last_row"):
+        return 0  # another store now: its ids started again
+    return last_id
 
 
 def _row_event(row: Sequence[Any]) -> UsageEvent:
