@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import orjson
 
@@ -74,17 +74,26 @@ EVENTS_PREFILTER: tuple[bytes, ...] = (
     b'"session.shutdown"',
 )
 
-_USAGE_REQUIRED = {"id", "session_id", "input_tokens", "output_tokens"}
-_USAGE_OPTIONAL = (
-    "model",
-    "copilot_usage_model",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "total_nano_aiu",
-    "agent_id",
-    "created_at",
-)
+
+class _UsageRow(NamedTuple):
+    """The columns of ``assistant_usage_events`` this parser reads, in query order."""
+
+    id: object
+    session_id: object
+    input_tokens: object
+    output_tokens: object
+    model: object
+    copilot_usage_model: object
+    cache_read_tokens: object
+    cache_write_tokens: object
+    reasoning_tokens: object
+    total_nano_aiu: object
+    agent_id: object
+    created_at: object
+
+
+_USAGE_REQUIRED = frozenset(_UsageRow._fields[:4])
+"""Without these a row is not usage; the others may be missing in older stores (NULL)."""
 
 
 class CopilotSource:
@@ -203,29 +212,25 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
     if not usage_columns >= _USAGE_REQUIRED:
         raise SchemaError(f"no assistant_usage_events({', '.join(sorted(_USAGE_REQUIRED))})")
     last_id = _last_row_still_there(connection, usage_columns, state.memory)
-    picked = ", ".join(name if name in usage_columns else "NULL" for name in _USAGE_OPTIONAL)
+    picked = ", ".join(name if name in usage_columns else "NULL" for name in _UsageRow._fields)
     rows = connection.execute(
-        "SELECT id, session_id, input_tokens, output_tokens, "
-        f"{picked} FROM assistant_usage_events WHERE id > ? ORDER BY id",
-        (last_id,),
+        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (last_id,)
     )
     last_row = state.memory.get("last_row") if last_id else None
     result = ParseResult()
     agents: dict[str, set[str]] = {}
-    for row in rows:
-        row_id = row[0]
-        if isinstance(row_id, int) and row_id > last_id:
-            last_id, last_row = row_id, _row_identity(row[1], row[11])
+    for row in map(_UsageRow._make, rows):
+        if isinstance(row.id, int) and row.id > last_id:
+            last_id, last_row = row.id, _row_identity(row.session_id, row.created_at)
         try:
             event = _row_event(row)
         except BadRecord as bad:
-            result.skips.append(Skip(bad.reason, path, None, f"row {row_id}: {bad.detail}"))
+            result.skips.append(Skip(bad.reason, path, None, f"row {row.id}: {bad.detail}"))
             continue
         result.events.append(event)
-        session_id, agent_id = row[1], row[10]
-        agents.setdefault(session_id, set())
-        if isinstance(agent_id, str) and agent_id:
-            agents[session_id].add(agent_id)
+        calls_of = agents.setdefault(str(row.session_id), set())
+        if isinstance(row.agent_id, str) and row.agent_id:
+            calls_of.add(row.agent_id)
     result.state = ParseState(offset=0, memory={"last_id": last_id, "last_row": last_row})
     if "sessions" in columns and agents:
         result.sessions.extend(_store_sessions(connection, columns["sessions"], list(agents)))
@@ -253,44 +258,35 @@ def _last_row_still_there(
     return last_id
 
 
-def _row_event(row: Sequence[Any]) -> UsageEvent:
-    (
-        row_id,
-        session_id,
-        prompt,
-        output,
-        model,
-        billing_model,
-        cache_read,
-        cache_write,
-        reasoning,
-        nano_aiu,
-        agent_id,
-        created_at,
-    ) = row
-    if not isinstance(session_id, str) or not session_id:
+def _row_event(row: _UsageRow) -> UsageEvent:
+    session_id = text_or_none(row.session_id)
+    if session_id is None:
         raise BadRecord("missing_session_id", "usage row without a session")
-    timestamp = parse_timestamp(created_at)
+    timestamp = parse_timestamp(row.created_at)
     if timestamp is None:
-        raise BadRecord("invalid_timestamp", repr(created_at))
+        raise BadRecord("invalid_timestamp", repr(row.created_at))
+    counts = (
+        row.input_tokens,
+        row.output_tokens,
+        row.cache_read_tokens,
+        row.cache_write_tokens,
+        row.reasoning_tokens,
+    )
     raw = {
-        "input_tokens": prompt,
-        "output_tokens": output,
-        "cache_read_tokens": cache_read,
-        "cache_write_tokens": cache_write,
-        "reasoning_tokens": reasoning,
-        "total_nano_aiu": nano_aiu,
+        name: value
+        for name, value in row._asdict().items()
+        if value is not None and (name.endswith("_tokens") or name == "total_nano_aiu")
     }
     return UsageEvent(
-        key=f"{SOURCE}:{session_id}:{row_id}",
+        key=f"{SOURCE}:{session_id}:{row.id}",
         source=SOURCE,
         timestamp=timestamp,
-        tokens=_tokens(prompt, output, cache_read, cache_write, reasoning),
+        tokens=_tokens(*counts),
         # the model that ran is the one whose tokens these are; the billing model is a label
-        model=text_or_none(model) or text_or_none(billing_model),
-        session_key=_session_key(session_id, text_or_none(agent_id)),
-        reported_cost_usd=_cost_usd(nano_aiu),
-        raw_usage=orjson.dumps({k: v for k, v in raw.items() if v is not None}),
+        model=text_or_none(row.model) or text_or_none(row.copilot_usage_model),
+        session_key=_session_key(session_id, text_or_none(row.agent_id)),
+        reported_cost_usd=_cost_usd(row.total_nano_aiu),
+        raw_usage=orjson.dumps(raw),
         rank=f"0|{timestamp.isoformat()}|",
     )
 
