@@ -753,3 +753,13 @@ def test_a_second_sync_without_changes_reads_nothing(isolated_home: Path, db_pat
     assert (first.files_read, first.new_events) == (2, 2)
     assert (second.files_read, second.files_unchanged, second.new_events) == (0, 2, 0)
     assert (third.files_read, third.new_events) == (1, 1)
+
+
+def test_the_dashboard_names_and_colours_copilot() -> None:
+    from importlib import resources
+
+    from tokentrail.server.dashboard import source_label
+
+    css = (resources.files("tokentrail.server") / "static" / "app.css").read_text()
+    assert source_label("copilot") == "Copilot CLI"
+    assert ".source-copilot::before" in css

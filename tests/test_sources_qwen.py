@@ -376,3 +376,13 @@ def test_a_second_sync_without_changes_reads_nothing(isolated_home: Path, db_pat
     assert (second.files_read, second.files_unchanged, second.new_events) == (0, 1, 0)
     assert (third.files_read, third.new_events) == (1, 1)
     assert third.bytes_read < path.stat().st_size  # only the appended line was read
+
+
+def test_the_dashboard_names_and_colours_qwen() -> None:
+    from importlib import resources
+
+    from tokentrail.server.dashboard import source_label
+
+    css = (resources.files("tokentrail.server") / "static" / "app.css").read_text()
+    assert source_label("qwen") == "Qwen Code"
+    assert ".source-qwen::before" in css
