@@ -17,7 +17,7 @@ from tokentrail.errors import TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode")
+SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode", "copilot", "qwen")
 
 
 class _Group(click.Group):

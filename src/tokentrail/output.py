@@ -93,6 +93,8 @@ _AGENT_LABELS = {
     "codex": "codex",
     "gemini": "gemini",
     "opencode": "opencode",
+    "copilot": "copilot",
+    "qwen": "qwen",
 }
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}

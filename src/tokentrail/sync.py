@@ -222,14 +222,17 @@ def stat_file(file: SourceFile) -> FileStat:
     st = os.stat(file.path)
     size, mtime = st.st_size, st.st_mtime_ns
     if file.kind == "database":
-        # SQLite in WAL mode changes the -wal file first; count it as part of the database
+        # SQLite in WAL mode changes the -wal file first; count it as part of the database.
+        # An empty one holds nothing: a read-only reader (ours) creates it when the agent's
+        # last connection has deleted it, and that must not look like a change.
         try:
             wal = os.stat(f"{file.path}-wal")
         except OSError:
             pass
         else:
-            size += wal.st_size
-            mtime = max(mtime, wal.st_mtime_ns)
+            if wal.st_size > 0:
+                size += wal.st_size
+                mtime = max(mtime, wal.st_mtime_ns)
     return FileStat(st.st_dev, st.st_ino, size, mtime)
 
 

@@ -85,6 +85,8 @@ SOURCE_LABELS = {
     "codex": "Codex CLI",
     "gemini": "Gemini CLI",
     "opencode": "OpenCode",
+    "copilot": "Copilot CLI",
+    "qwen": "Qwen Code",
     "sdk": "SDK",
 }
 

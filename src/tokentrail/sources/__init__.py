@@ -11,10 +11,19 @@ def all_sources() -> list[Source]:
     """One instance of every known source, in a stable order."""
     from tokentrail.sources.claude_code import ClaudeCodeSource
     from tokentrail.sources.codex import CodexSource
+    from tokentrail.sources.copilot import CopilotSource
     from tokentrail.sources.gemini import GeminiSource
     from tokentrail.sources.opencode import OpenCodeSource
+    from tokentrail.sources.qwen import QwenSource
 
-    return [ClaudeCodeSource(), CodexSource(), GeminiSource(), OpenCodeSource()]
+    return [
+        ClaudeCodeSource(),
+        CodexSource(),
+        GeminiSource(),
+        OpenCodeSource(),
+        CopilotSource(),
+        QwenSource(),
+    ]
 
 
 def get_source(name: str) -> Source:

@@ -343,7 +343,7 @@ def _reply_event(message: object, meta: _SessionMeta) -> UsageEvent | None:
         key=f"{SOURCE}:{meta.session_id}:{message_id}",
         source=SOURCE,
         timestamp=timestamp,
-        tokens=_tokens(raw_tokens),
+        tokens=usage_tokens(raw_tokens),
         model=model if isinstance(model, str) and model else None,
         provider=PROVIDER,
         session_key=meta.session_key,
@@ -397,19 +397,56 @@ def _tool_calls(message: object, meta: _SessionMeta) -> list[ToolCall | ToolResu
     return found
 
 
-def _tokens(raw: Mapping[str, Any]) -> Tokens:
-    """Map Gemini's counts onto the ledger's buckets (input uncached, output incl. thoughts)."""
-    prompt = count_or_none(raw.get("input"), "input")
-    cached = count_or_none(raw.get("cached"), "cached")
-    candidates = count_or_none(raw.get("output"), "output")
-    thoughts = count_or_none(raw.get("thoughts"), "thoughts")
-    tool = count_or_none(raw.get("tool"), "tool")
+@dataclass(frozen=True, slots=True)
+class UsageFields:
+    """Where the counts of Gemini's ``usageMetadata`` sit in one agent's record."""
+
+    prompt: str
+    cached: str
+    candidates: str
+    thoughts: str
+    tool: str
+    total: str
+
+
+CLI_TOKENS = UsageFields("input", "cached", "output", "thoughts", "tool", "total")
+"""gemini-cli's ``tokens`` object (its own names for the API's counts)."""
+
+USAGE_METADATA = UsageFields(
+    "promptTokenCount",
+    "cachedContentTokenCount",
+    "candidatesTokenCount",
+    "thoughtsTokenCount",
+    "toolUsePromptTokenCount",
+    "totalTokenCount",
+)
+"""The API's ``usageMetadata`` as received (Qwen Code records it as is)."""
+
+
+def usage_tokens(raw: Mapping[str, Any], names: UsageFields = CLI_TOKENS) -> Tokens:
+    """Map Gemini-shaped counts onto the ledger's buckets (input uncached, output incl.
+    thoughts); the one place for this rule, whichever agent recorded the counts.
+
+    The prompt count includes the cached tokens: uncached = prompt − cached (+ the built-in
+    tools' prompt tokens, reported apart). Gemini reports thoughts apart from candidates and
+    bills them as output; OpenAI-style backends (Qwen Code's) put reasoning inside the
+    completion count, which the total then shows (total = prompt + candidates): never bill
+    a thought twice.
+    """
+    prompt = count_or_none(raw.get(names.prompt), names.prompt)
+    cached = count_or_none(raw.get(names.cached), names.cached)
+    candidates = count_or_none(raw.get(names.candidates), names.candidates)
+    thoughts = count_or_none(raw.get(names.thoughts), names.thoughts)
+    tool = count_or_none(raw.get(names.tool), names.tool)
+    total = count_or_none(raw.get(names.total), names.total)
     if cached is not None and cached > (prompt or 0):
-        raise BadRecord("invalid_count", f"cached={cached} > input={prompt}")
+        raise BadRecord("invalid_count", f"{names.cached}={cached} > {names.prompt}={prompt}")
     uncached = None
     if prompt is not None or tool is not None:
         uncached = (prompt or 0) - (cached or 0) + (tool or 0)
     output = None
     if candidates is not None or thoughts is not None:
         output = (candidates or 0) + (thoughts or 0)
+        if thoughts and total == (prompt or 0) + (tool or 0) + (candidates or 0):
+            output = candidates or 0  # the thoughts are inside the candidates already
     return Tokens(input=uncached, cache_read=cached, output=output, reasoning=thoughts)

@@ -34,7 +34,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import orjson
 
@@ -42,10 +41,14 @@ from tokentrail.sources.base import (
     BadRecord,
     ParseResult,
     ParseState,
+    SchemaError,
     SourceFile,
     count_or_none,
+    database_failure,
+    open_sqlite_read_only,
     parse_timestamp,
     reported_cost,
+    table_columns,
     text_or_none,
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
@@ -373,10 +376,6 @@ def _parse_session_file(path: Path) -> ParseResult:
 # --- the SQLite database -------------------------------------------------------------------
 
 
-class _SchemaError(Exception):
-    """The database does not have the tables and columns this parser reads."""
-
-
 def _parse_database(path: str, state: ParseState) -> ParseResult:
     """Read sessions and assistant messages changed since the last read.
 
@@ -384,64 +383,30 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
     """
     try:
         size = Path(path).stat().st_size
-        connection = _open_read_only(path)
+        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
     except (OSError, sqlite3.Error) as error:
-        return _database_failure(path, state, error)
+        return database_failure(path, state, error)
     try:
         result = _read_database(connection, path, state)
-    except (_SchemaError, sqlite3.Error) as error:
-        return _database_failure(path, state, error)
+    except (SchemaError, sqlite3.Error) as error:
+        return database_failure(path, state, error)
     finally:
         connection.close()
     result.state.offset = size
     return result
 
 
-def _database_failure(path: str, state: ParseState, error: Exception) -> ParseResult:
-    if isinstance(error, _SchemaError):
-        reason = "unexpected_schema"
-    elif isinstance(error, sqlite3.OperationalError) and any(
-        word in str(error) for word in ("locked", "busy")
-    ):
-        reason = "database_busy"  # a writer held it longer than BUSY_TIMEOUT_SECONDS
-    else:
-        reason = "database_unreadable"  # corrupt, not a database, permission denied, ...
-    return ParseResult(state=state, skips=[Skip(reason, path, None, str(error))], retry=True)
-
-
-def _open_read_only(path: str) -> sqlite3.Connection:
-    # mode=ro: never write to the agent's database (no journal, no schema, no WAL checkpoint)
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    connection.execute("PRAGMA query_only = ON")
-    return connection
-
-
 def _read_database(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
-    columns = _table_columns(connection)
+    columns = table_columns(connection, ("session", "message", "part"))
     message_columns = columns.get("message", set())
     if not {"id", "session_id", "data"} <= message_columns:
-        raise _SchemaError("no message(id, session_id, data) table")
+        raise SchemaError("no message(id, session_id, data) table")
     memory = dict(state.memory)
     result = ParseResult(state=ParseState(memory=memory))
     if {"id", "directory", "title"} <= columns.get("session", set()):
         _read_sessions(connection, columns["session"], memory, result)
     _read_messages(connection, message_columns, "part" in columns, path, memory, result)
     return result
-
-
-def _table_columns(connection: sqlite3.Connection) -> dict[str, set[str]]:
-    tables = [
-        row[0]
-        for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name IN ('session', 'message', 'part')"
-        )
-    ]
-    return {
-        table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-        for table in tables
-    }
 
 
 def _since(memory: Mapping[str, Any], name: str) -> int | None:
