@@ -208,9 +208,9 @@ def test_sync_summary_names_skipped_lines(isolated_home: Path, db_path: Path) ->
 
 def test_errors_name_the_option_and_the_fix(logs: Path, db_path: Path) -> None:
     bad_tz = invoke("daily", "-d", str(db_path), "--tz", "Mars/Base")
-    assert bad_tz.exit_code == 1 and "IANA" in bad_tz.output
+    assert bad_tz.exit_code == 2 and "IANA" in bad_tz.output
     bad_day = invoke("daily", "-d", str(db_path), "--since", "May 4")
-    assert bad_day.exit_code == 1 and "YYYY-MM-DD" in bad_day.output
+    assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
     swapped = invoke("daily", "-d", str(db_path), "--since", "2026-05-06", "--until", "2026-05-01")
     assert "swap" in swapped.output
     both = invoke("daily", "-d", str(db_path), "--json", "--csv")

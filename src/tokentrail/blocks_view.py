@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tokentrail.output import MISSING, format_duration, format_tokens, format_usd
+from tokentrail.output import (
+    MISSING,
+    Column,
+    format_duration,
+    format_tokens,
+    format_usd,
+    print_fitted,
+)
 from tokentrail.periods import local_moment
 
 if TYPE_CHECKING:
@@ -52,52 +59,73 @@ def _official(report: BlocksReport, snapshots: tuple[RateLimitSnapshot, ...] | l
     return ", ".join(parts) or MISSING
 
 
-def blocks_table(report: BlocksReport) -> RenderableType:
-    from rich import box
-    from rich.table import Table
+def _limit_share(row: BlockRow) -> tuple[str, str]:
+    """The ``% of limit`` cell and its style: red once the block is over the limit, yellow
+    when only its projection is."""
+    estimate = row.estimate
+    if estimate is None:
+        return MISSING, ""
+    text = f"{estimate.used_percent:.0f}%"
+    projected = estimate.projected_percent
+    if projected is not None:
+        text += f" → {projected:.0f}%"
+    if estimate.used_percent > 100:
+        return f"{text} over", "red"
+    if projected is not None and projected > 100:
+        return f"{text} over", "yellow"
+    return text, ""
 
-    table = Table(
-        title=f"5-hour blocks ({report.timezone})",
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for header, right in (
-        ("Block start", False),
-        ("Status", False),
-        ("Reqs", True),
-        ("Tokens", True),
-        ("Cost", True),
-        ("Burn rate", True),
-        ("Projected", True),
-        ("Official limit", False),
-    ):
-        table.add_column(header, justify="right" if right else "left", no_wrap=True)
+
+def block_columns(report: BlocksReport) -> list[Column]:
+    """The table's columns, a gap of 5 hours or more between blocks as a row of its own;
+    ``drop_order``: what a narrow terminal leaves out first."""
+    starts: list[str] = []
+    statuses: list[str] = []
+    figures: dict[str, list[str]] = {k: [] for k in ("reqs", "tokens", "cost", "rate", "proj")}
+    official: list[str] = []
+    shares: list[str] = []
+    share_styles: list[str] = []
+    row_styles: list[str] = []
     for row in report.rows:
         if row.idle_before_ms is not None:
-            table.add_row(
-                "[dim](gap)[/dim]",
-                f"[dim]{format_duration(row.idle_before_ms / 1000)} idle[/dim]",
-                *([""] * 6),
-            )
-        figures = row.figures
+            starts.append("(gap)")
+            statuses.append(f"{format_duration(row.idle_before_ms / 1000)} idle")
+            for cells in (*figures.values(), official, shares):
+                cells.append("")
+            share_styles.append("")
+            row_styles.append("dim")
+        starts.append(_local(report, row.start_ms))
         if row.active:
             left = format_duration(max(row.end_ms - report.now_ms, 0) / 1000)
-            status = f"[green]ACTIVE[/green] {left} left"
+            statuses.append(f"ACTIVE {left} left")
         else:
-            status = f"ended {_local(report, row.end_ms, '%H:%M')}"
-        table.add_row(
-            _local(report, row.start_ms),
-            status,
-            f"{figures.requests:,}",
-            format_tokens(figures.total_tokens),
-            _cost(figures),
-            _rate(row),
-            _projection(row),
-            _official(report, row.official),
-        )
-    return table
+            statuses.append(f"ended {_local(report, row.end_ms, '%H:%M')}")
+        row_styles.append("green" if row.active else "")
+        figures["reqs"].append(f"{row.figures.requests:,}")
+        figures["tokens"].append(format_tokens(row.figures.total_tokens))
+        figures["cost"].append(_cost(row.figures))
+        figures["rate"].append(_rate(row))
+        figures["proj"].append(_projection(row))
+        official.append(_official(report, row.official))
+        share, style = _limit_share(row)
+        shares.append(share)
+        share_styles.append(style)
+    gaps = tuple("dim" if style == "dim" else "" for style in row_styles)
+    columns = [
+        Column("Block start", starts, right=False, styles=gaps),
+        Column("Status", statuses, right=False, styles=tuple(row_styles)),
+        Column("Reqs", figures["reqs"], drop_order=4),
+        Column("Tokens", figures["tokens"]),
+        Column("Cost", figures["cost"]),
+    ]
+    if any(row.estimate is not None for row in report.rows):
+        columns.append(Column("% of limit", shares, drop_order=1, styles=tuple(share_styles)))
+    columns += [
+        Column("Burn rate", figures["rate"], drop_order=3),
+        Column("Projected", figures["proj"], drop_order=2),
+        Column("Official limit", official, right=False, drop_order=5),
+    ]
+    return columns
 
 
 def notes(report: BlocksReport) -> list[str]:
@@ -118,16 +146,14 @@ def notes(report: BlocksReport) -> list[str]:
             "Projected = estimate: the active block's tokens and cost at its end if the burn "
             "rate (first to last request) holds."
         )
-    for row in report.rows:
-        if row.estimate is not None and row.active:
-            e = row.estimate
-            projected = (
-                f", projected {e.projected_percent:.0f}%" if e.projected_percent is not None else ""
-            )
-            lines.append(
-                f"Estimate: active block at {e.used_percent:.0f}% of a {e.token_limit:,}-token "
-                f"limit{projected} (our count, not the provider's)."
-            )
+    limit = next((r.estimate.token_limit for r in report.rows if r.estimate is not None), None)
+    if limit is not None:
+        over = sum(1 for r in report.rows if r.estimate and r.estimate.used_percent > 100)
+        lines.append(
+            f"% of limit = estimate: each block's tokens as a share of a {limit:,}-token limit "
+            "(our count, not the provider's; '→' the active block's projected share at its end)"
+            + (f"; {over:,} block(s) over it." if over else ".")
+        )
     unpriced = sorted({m.model for r in report.rows for m in r.unpriced_models})
     if unpriced:
         lines.append(
@@ -146,7 +172,7 @@ def print_blocks(report: BlocksReport, *, console: Any) -> None:
             else "No usage recorded for this selection."
         )
     else:
-        console.print(blocks_table(report))
+        print_fitted(f"5-hour blocks ({report.timezone})", block_columns(report), console=console)
     for line in notes(report):
         console.print(escape(line), style="dim")
 
