@@ -345,3 +345,18 @@ def test_a_csv_header_is_the_same_with_and_without_rows(logs: Path, db_path: Pat
     sessions = invoke("session", "-d", str(db_path), "--csv").stdout.splitlines()[0]
     no_session = invoke("session", "-d", str(db_path), "--csv", "--since", "2030-01-01").stdout
     assert set(no_session.strip().split(",")) <= set(sessions.split(","))
+
+
+def test_sync_names_a_broken_link_on_the_way_to_the_logs(
+    isolated_home: Path, db_path: Path, tmp_path: Path
+) -> None:
+    moved = tmp_path / "elsewhere" / "claude"
+    (isolated_home / ".claude").symlink_to(moved)
+    result = invoke("sync", "-d", str(db_path))
+    assert result.exit_code == 0
+    expected = f"{isolated_home / '.claude'} is a symbolic link to {moved}, which does not exist"
+    assert expected in " ".join(result.stderr.split())
+    report = CliRunner().invoke(cli, ["daily", "-d", str(db_path)])
+    assert expected in " ".join(report.stderr.split())  # with the "no logs found" hint
+    moved.mkdir(parents=True)  # the link works again: nothing to say
+    assert "symbolic link" not in invoke("sync", "-d", str(db_path)).stderr
