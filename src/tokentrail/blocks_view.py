@@ -76,55 +76,71 @@ def _limit_share(row: BlockRow) -> tuple[str, str]:
     return text, ""
 
 
+_BLOCK_COLUMNS: tuple[tuple[str, bool, int], ...] = (
+    ("Block start", False, 0),
+    ("Status", False, 0),
+    ("Reqs", True, 4),
+    ("Tokens", True, 0),
+    ("Cost", True, 0),
+    ("% of limit", True, 1),
+    ("Burn rate", True, 3),
+    ("Projected", True, 2),
+    ("Official limit", False, 5),
+)
+"""Header, right-aligned, and drop order (a narrow terminal leaves out the highest first)."""
+
+Cell = tuple[str, str]
+"""A cell's text and its rich style ("" for none)."""
+
+
+def _block_cells(report: BlocksReport, row: BlockRow) -> list[Cell]:
+    if row.active:
+        left = format_duration(max(row.end_ms - report.now_ms, 0) / 1000)
+        status = (f"ACTIVE {left} left", "green")
+    else:
+        status = (f"ended {_local(report, row.end_ms, '%H:%M')}", "")
+    figures = row.figures
+    return [
+        (_local(report, row.start_ms), ""),
+        status,
+        (f"{figures.requests:,}", ""),
+        (format_tokens(figures.total_tokens), ""),
+        (_cost(figures), ""),
+        _limit_share(row),
+        (_rate(row), ""),
+        (_projection(row), ""),
+        (_official(report, row.official), ""),
+    ]
+
+
+def _gap_cells(idle_ms: int) -> list[Cell]:
+    """A row of its own for 5 hours or more without requests between two blocks."""
+    gap = [("(gap)", "dim"), (f"{format_duration(idle_ms / 1000)} idle", "dim")]
+    return gap + [("", "")] * (len(_BLOCK_COLUMNS) - len(gap))
+
+
 def block_columns(report: BlocksReport) -> list[Column]:
-    """The table's columns, a gap of 5 hours or more between blocks as a row of its own;
-    ``drop_order``: what a narrow terminal leaves out first."""
-    starts: list[str] = []
-    statuses: list[str] = []
-    figures: dict[str, list[str]] = {k: [] for k in ("reqs", "tokens", "cost", "rate", "proj")}
-    official: list[str] = []
-    shares: list[str] = []
-    share_styles: list[str] = []
-    row_styles: list[str] = []
+    """The table's columns; ``% of limit`` only with a token limit (``--token-limit``)."""
+    lines: list[list[Cell]] = []
     for row in report.rows:
         if row.idle_before_ms is not None:
-            starts.append("(gap)")
-            statuses.append(f"{format_duration(row.idle_before_ms / 1000)} idle")
-            for cells in (*figures.values(), official, shares):
-                cells.append("")
-            share_styles.append("")
-            row_styles.append("dim")
-        starts.append(_local(report, row.start_ms))
-        if row.active:
-            left = format_duration(max(row.end_ms - report.now_ms, 0) / 1000)
-            statuses.append(f"ACTIVE {left} left")
-        else:
-            statuses.append(f"ended {_local(report, row.end_ms, '%H:%M')}")
-        row_styles.append("green" if row.active else "")
-        figures["reqs"].append(f"{row.figures.requests:,}")
-        figures["tokens"].append(format_tokens(row.figures.total_tokens))
-        figures["cost"].append(_cost(row.figures))
-        figures["rate"].append(_rate(row))
-        figures["proj"].append(_projection(row))
-        official.append(_official(report, row.official))
-        share, style = _limit_share(row)
-        shares.append(share)
-        share_styles.append(style)
-    gaps = tuple("dim" if style == "dim" else "" for style in row_styles)
-    columns = [
-        Column("Block start", starts, right=False, styles=gaps),
-        Column("Status", statuses, right=False, styles=tuple(row_styles)),
-        Column("Reqs", figures["reqs"], drop_order=4),
-        Column("Tokens", figures["tokens"]),
-        Column("Cost", figures["cost"]),
-    ]
-    if any(row.estimate is not None for row in report.rows):
-        columns.append(Column("% of limit", shares, drop_order=1, styles=tuple(share_styles)))
-    columns += [
-        Column("Burn rate", figures["rate"], drop_order=3),
-        Column("Projected", figures["proj"], drop_order=2),
-        Column("Official limit", official, right=False, drop_order=5),
-    ]
+            lines.append(_gap_cells(row.idle_before_ms))
+        lines.append(_block_cells(report, row))
+    with_limit = any(row.estimate is not None for row in report.rows)
+    columns = []
+    for index, (header, right, drop_order) in enumerate(_BLOCK_COLUMNS):
+        if header == "% of limit" and not with_limit:
+            continue
+        cells = [line[index] for line in lines]
+        columns.append(
+            Column(
+                header,
+                [text for text, _ in cells],
+                right=right,
+                drop_order=drop_order,
+                styles=tuple(style for _, style in cells),
+            )
+        )
     return columns
 
 

@@ -312,7 +312,7 @@ def print_rows(
         Column(
             header,
             [format_field(field, row.get(field)) for row in rows],
-            right=field in _NUMERIC_FIELDS or field in _FIELD_FORMATS,
+            right=_is_numeric(field, [row.get(field) for row in rows]),
             drop_order=0 if index < 2 or field == "cost_usd" else len(columns) - index,
             max_width=28,
         )
@@ -330,8 +330,22 @@ _NUMERIC_FIELDS = frozenset(
         "runtime_seconds",
         "requests",
         "turns",
+        "calls",
+        "failures",
+        "edit_calls",
+        "lines_added",
+        "lines_removed",
+        "lines_changed",
     }
 )
+
+
+def _is_numeric(field: str, values: Sequence[Any]) -> bool:
+    """Whether a listing's column holds figures (right-aligned) rather than text."""
+    if field in _NUMERIC_FIELDS or field in _FIELD_FORMATS:
+        return True
+    figures = [v for v in values if v is not None and not isinstance(v, bool)]
+    return bool(figures) and all(isinstance(v, int | float) for v in figures)
 
 
 def format_percent(share: float | None) -> str:
