@@ -80,6 +80,7 @@ def test_every_command_refuses_an_unknown_source_the_same_way(
 ) -> None:
     result = on_ledger(db, *command, "--source", "cursor")
     assert result.exit_code == 2, result.output
+    assert f" {command[0]} [OPTIONS]" in result.output
     assert "--source 'cursor' is not an agent tokentrail reads" in result.output
     assert "claude_code" in result.output and "my-app" in result.output  # what there is
 
@@ -152,6 +153,7 @@ def test_a_bad_date_is_a_usage_error(db: str, args: tuple[str, ...]) -> None:
 def test_usage_errors_exit_2(db: str, args: tuple[str, ...]) -> None:
     result = on_ledger(db, *args)
     assert result.exit_code == 2, result.output
+    assert f" {args[0]} [OPTIONS]" in result.output  # the usage of the command at fault
     assert "Traceback" not in result.output
 
 

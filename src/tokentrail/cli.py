@@ -22,15 +22,29 @@ from tokentrail.errors import OptionError, TokentrailError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _Group(click.Group):
-    """Turns tokentrail's own errors into a clean message without a traceback: exit status 2
-    for a wrong option (a usage error, like click's own), 1 for any other."""
+class _Command(click.Command):
+    """A wrong option found while the command runs (two options that exclude each other, a
+    source the ledger never saw) is a usage error of this command, like click's own."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OptionError as exc:
-            raise click.UsageError(str(exc), click.get_current_context(silent=True)) from exc
+            raise click.UsageError(str(exc), ctx) from exc
+
+
+class _Group(click.Group):
+    """Turns tokentrail's own errors into a clean message without a traceback: exit status 2
+    for a wrong option (a usage error), 1 for any other."""
+
+    command_class = _Command
+    group_class = type  # subgroups (``db``) are of this class too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OptionError as exc:  # the default command, run without a context of its own
+            raise click.UsageError(str(exc), ctx) from exc
         except TokentrailError as exc:
             raise click.ClickException(str(exc)) from exc
 
