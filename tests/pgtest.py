@@ -18,9 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 ENV = "TOKENTRAIL_TEST_POSTGRES_URL"
+EXAMPLE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+"""A local server with trust authentication, as the README's "Run the tests" shows it."""
 SKIP_REASON = (
-    f"{ENV} is not set: the PostgreSQL tests need a server, e.g. "
-    f"{ENV}=postgresql://postgres@127.0.0.1:5432/test"
+    f"{ENV} is not set: the PostgreSQL tests need a server, e.g. {ENV}={EXAMPLE_URL} pytest "
+    "(see README: Run the tests)"
 )
 
 

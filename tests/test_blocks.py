@@ -380,3 +380,70 @@ def test_api_blocks(ledger: Ledger) -> None:
     assert row["projection"]["kind"] == "estimate"
     assert client.get("/api/v1/blocks", params={"since": "nope"}).status_code == 422
     assert "blocks" in client.get("/api/v1/capabilities").json()["features"]
+
+
+def blocks_table(db: str, *args: str, columns: int = 120) -> str:
+    result = CliRunner().invoke(
+        cli,
+        ["blocks", "-d", db, "--no-sync", "--since", "2026-05-01", "--tz", "UTC", *args],
+        env={"COLUMNS": str(columns)},
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def busy_db(tmp_path: Path, isolated_home: Path) -> str:
+    """Codex blocks with official figures and two long Claude blocks with a burn rate."""
+    write_rollout(isolated_home)
+    db = tmp_path / "ledger.db"
+    with Ledger(db) as ledger:
+        sync(ledger, workers=1)
+        ledger.record_events(
+            [
+                request(f"r{i}", at("2026-05-04T08:00:00+00:00") + timedelta(minutes=7 * i))
+                for i in range(40)
+            ]
+            + [request("late", at("2026-05-06T20:00:00+00:00"), output=900_000)]
+        )
+    return str(db)
+
+
+def test_a_120_column_terminal_drops_columns_instead_of_squeezing(busy_db: str) -> None:
+    wide = blocks_table(busy_db, columns=220)
+    assert "Official limit" in wide and "Burn rate" in wide and "Not shown" not in wide
+    table = blocks_table(busy_db)
+    assert "…" not in table  # nothing cut into an ellipsis
+    assert "Not shown to fit the terminal: Official limit" in " ".join(table.split())
+    for header in ("Block start", "Status", "Tokens", "Cost"):
+        assert header in table
+    assert all(len(line) <= 120 for line in table.splitlines())
+
+
+def test_token_limit_adds_a_share_column_and_marks_blocks_over_it(busy_db: str) -> None:
+    plain = blocks_table(busy_db, columns=220)
+    assert "% of limit" not in plain
+    table = blocks_table(busy_db, "--token-limit", "100000", columns=220)
+    assert "% of limit" in table
+    lines = {" ".join(line.split()[:2]): line for line in table.splitlines() if "2026-" in line}
+    assert "over" in lines["2026-05-04 08:00"]  # 40 requests of 3,100 tokens: 124%
+    assert "124% over" in lines["2026-05-04 08:00"]
+    assert "over" not in lines["2026-05-05 14:00"]  # the Codex block: 26,000 tokens
+    assert " 26% " in lines["2026-05-05 14:00"]
+    assert "902% over" in lines["2026-05-06 20:00"]
+    assert "2 block(s) over it" in " ".join(table.split())
+
+
+def test_until_lists_blocks_starting_on_or_before_that_day(busy_db: str) -> None:
+    def starts_of(*args: str) -> list[str]:
+        result = CliRunner().invoke(
+            cli, ["blocks", "-d", busy_db, "--no-sync", "--tz", "UTC", "--json", *args]
+        )
+        assert result.exit_code == 0, result.output
+        return [row["start"][:16] for row in json.loads(result.output)["rows"]]
+
+    every = starts_of("--since", "2026-05-01")
+    assert len(every) == 3
+    until = starts_of("--since", "2026-05-01", "--until", "2026-05-05")
+    assert until == [s for s in every if s < "2026-05-06"]
+    assert starts_of("--since", "2026-05-05", "--until", "2026-05-05") == ["2026-05-05T14:00"]

@@ -603,3 +603,35 @@ def test_the_readme_and_docs_budget_examples_parse(tmp_path: Path) -> None:
                 assert config.budgets
                 found += 1
     assert found == 2
+
+
+def test_a_budget_past_its_amount_says_since_when_and_by_how_much(
+    tmp_path: Path, db_path: Path, spent: float
+) -> None:
+    write_config(tmp_path / "config.toml", f'name = "team"\nperiod = "month"\namount = {spent / 2}')
+    table = " ".join(run(db_path).stdout.split())
+    over = f"${spent - spent / 2:,.2f}"
+    assert f"past since 2026-05-04, {over} over" in table
+    assert "Runs out —" not in table and "hard" in table
+    check = run(db_path, "--check")
+    assert check.exit_code == 2
+    assert f"; {over} over since 2026-05-04" in check.stderr
+    (row,) = orjson.loads(run(db_path, "--json").stdout)["rows"]
+    assert row["reached_on"] == "2026-05-04" and row["runs_out_at"] is None
+
+
+def test_a_month_without_spend_yet_says_so_not_that_history_is_missing(
+    tmp_path: Path, db_path: Path
+) -> None:
+    with Ledger(db_path) as ledger:  # spend in March and April, none in May
+        ledger.record_events(
+            [event(f"old{i}", datetime(2026, 3, 2 + i, 12, tzinfo=UTC)) for i in range(20)]
+        )
+    write_config(tmp_path / "config.toml", 'period = "month"\namount = 100')
+    result = run(db_path)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "monthly: no spend this month yet ($0 so far), so nothing to project from" in text
+    assert "2 days of history" not in text
+    (row,) = orjson.loads(run(db_path, "--json").stdout)["rows"]
+    assert (row["spent_usd"], row["reached_on"], row["status"]) == (0.0, None, "ok")

@@ -208,9 +208,9 @@ def test_sync_summary_names_skipped_lines(isolated_home: Path, db_path: Path) ->
 
 def test_errors_name_the_option_and_the_fix(logs: Path, db_path: Path) -> None:
     bad_tz = invoke("daily", "-d", str(db_path), "--tz", "Mars/Base")
-    assert bad_tz.exit_code == 1 and "IANA" in bad_tz.output
+    assert bad_tz.exit_code == 2 and "IANA" in bad_tz.output
     bad_day = invoke("daily", "-d", str(db_path), "--since", "May 4")
-    assert bad_day.exit_code == 1 and "YYYY-MM-DD" in bad_day.output
+    assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
     swapped = invoke("daily", "-d", str(db_path), "--since", "2026-05-06", "--until", "2026-05-01")
     assert "swap" in swapped.output
     both = invoke("daily", "-d", str(db_path), "--json", "--csv")
@@ -308,3 +308,55 @@ def test_a_new_user_without_logs_is_told_where_tokentrail_looked(isolated_home: 
     assert "No usage recorded" in result.stdout
     assert "No agent logs were found" in result.stderr
     assert str(isolated_home / ".claude" / "projects") in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "first_columns"),
+    [
+        (("daily",), "period,requests,input_tokens"),
+        (("weekly",), "period,requests,input_tokens"),
+        (("monthly", "--breakdown"), "period,model,requests"),
+        (("daily", "--by", "machine"), "period,machine,requests"),
+        (("session",), "period,session_key,requests"),
+        (("sessions",), "session_key,source,run_id"),
+        (("runs",), "run_id,app,started_at"),
+        (("tools",), "tool_name,session_key,calls"),
+        (("efficiency",), "session,title,requests"),
+        (("efficiency", "--by", "model"), "model,requests,total_tokens"),
+        (("blocks",), "start,end,first_activity"),
+        (("budget",), "name,period,label"),
+        (("reprice",), "model,requests,old_cost_usd"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else "",
+)
+def test_an_empty_csv_is_its_header(
+    isolated_home: Path, db_path: Path, command: tuple[str, ...], first_columns: str
+) -> None:
+    result = invoke(*command, "-d", str(db_path), "--csv")
+    assert result.exit_code == 0, result.output
+    (header,) = result.stdout.splitlines()  # the header, and nothing else
+    assert header.startswith(first_columns), header
+
+
+def test_a_csv_header_is_the_same_with_and_without_rows(logs: Path, db_path: Path) -> None:
+    with_rows = invoke("weekly", "-d", str(db_path), "--csv").stdout.splitlines()[0]
+    empty = invoke("weekly", "-d", str(db_path), "--csv", "--since", "2030-01-01").stdout
+    assert empty == with_rows + "\n"
+    sessions = invoke("session", "-d", str(db_path), "--csv").stdout.splitlines()[0]
+    no_session = invoke("session", "-d", str(db_path), "--csv", "--since", "2030-01-01").stdout
+    assert set(no_session.strip().split(",")) <= set(sessions.split(","))
+
+
+def test_sync_names_a_broken_link_on_the_way_to_the_logs(
+    isolated_home: Path, db_path: Path, tmp_path: Path
+) -> None:
+    moved = tmp_path / "elsewhere" / "claude"
+    (isolated_home / ".claude").symlink_to(moved)
+    result = invoke("sync", "-d", str(db_path))
+    assert result.exit_code == 0
+    expected = f"{isolated_home / '.claude'} is a symbolic link to {moved}, which does not exist"
+    assert expected in " ".join(result.stderr.split())
+    report = CliRunner().invoke(cli, ["daily", "-d", str(db_path)])
+    assert expected in " ".join(report.stderr.split())  # with the "no logs found" hint
+    moved.mkdir(parents=True)  # the link works again: nothing to say
+    assert "symbolic link" not in invoke("sync", "-d", str(db_path)).stderr

@@ -23,3 +23,13 @@ def test_readme_links_point_at_files() -> None:
     readme = (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\(((?:docs|bench)/[^)#]+)\)", readme):
         assert (ROOT / target).exists(), target
+
+
+def test_readme_says_how_to_run_the_postgresql_tests_as_their_skip_reason_does() -> None:
+    import pgtest
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Run the tests") : readme.index("## Quick start")]
+    command = f"{pgtest.ENV}={pgtest.EXAMPLE_URL} pytest"
+    assert command in section
+    assert command in pgtest.SKIP_REASON and "README: Run the tests" in pgtest.SKIP_REASON

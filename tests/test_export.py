@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,13 @@ def test_missing_pyarrow_names_the_extra(
     monkeypatch.setattr(importlib, "import_module", without_pyarrow)
     result = run(db_path, "--format", "parquet", "-o", str(tmp_path / "x.parquet"))
     assert result.exit_code != 0
-    assert "pip install 'tokentrail[parquet]'" in result.output
+    # the pip of this installation and the clone's extra: what the README's example says
+    own_pip = Path(sys.executable).parent / "pip"
+    assert f"{own_pip} install '.[parquet]'" in result.output
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.index("tokentrail export --format parquet")
+    assert "~/.tokentrail/bin/pip install -q '.[parquet]'" in readme[example - 200 : example]
+    assert "~/.tokentrail/bin/pip install -q ." in readme  # the README's install, same pip
 
 
 def test_column_kinds() -> None:

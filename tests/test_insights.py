@@ -478,3 +478,66 @@ def test_a_result_read_with_its_call_is_kept_in_the_calls_row(tmp_path: Path) ->
     stored = conn.execute("SELECT call_key FROM tool_results").fetchall()
     conn.close()
     assert stored == [("b",)]  # only the result whose call was read before it
+
+
+def test_efficiency_table_formats_shares_dollars_and_numbers_right_aligned(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit_session(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    db = str(tmp_path / "ledger.db")
+    out = CliRunner().invoke(cli, ["efficiency", "-d", db, "--by", "model", "--json"])
+    (row,) = json.loads(out.output)["rows"]
+    table = CliRunner().invoke(
+        cli, ["efficiency", "-d", db, "--no-sync", "--by", "model"], env={"COLUMNS": "200"}
+    )
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    header = next(line for line in lines if "Cache %" in line)
+    line = next(line for line in lines if line.strip().startswith(MODEL))
+    share = f"{row['cache_read_share']:.1%}"  # 0.xxxx -> xx.x%
+    saved = f"${row['cache_savings_usd']:.4f}"  # under a cent: four decimals
+    per_line = f"{row['tokens_per_changed_line']:,.1f}"
+    for text in (share, saved, per_line):
+        assert text in line, (text, line)
+    assert str(row["cache_read_share"]) not in table.output  # never the raw fraction
+    # right-aligned: each figure ends where its header ends
+    assert line.index(share) + len(share) == header.index("Cache %") + len("Cache %")
+    assert line.index(saved) + len(saved) == header.index("Saved") + len("Saved")
+    assert line.index(per_line) + len(per_line) == header.index("Tok/line") + len("Tok/line")
+
+
+def test_tools_by_session_tells_a_subagent_from_its_parent(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = "0b7c5e2a-1111-4222-8333-444455556666"
+    main = claude_file(tmp_path, parent)
+    write(
+        main,
+        [
+            assistant(parent, "2026-05-04T10:00:00.000Z", "m1", [tool_use("t1", "Read", {})]),
+            result(parent, "2026-05-04T10:00:01.000Z", "t1"),
+        ],
+    )
+    sub = main.parent / parent / "subagents" / "agent-a1b2c3d4.jsonl"
+    write(
+        sub,
+        [
+            assistant(parent, "2026-05-04T10:01:00.000Z", "m2", [tool_use("t2", "Grep", {})]),
+            result(parent, "2026-05-04T10:01:01.000Z", "t2"),
+        ],
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    db = str(tmp_path / "ledger.db")
+    data = CliRunner().invoke(cli, ["tools", "-d", db, "--by-session", "--json"])
+    keys = {r["tool_name"]: r["session_key"] for r in json.loads(data.output)["rows"]}
+    assert keys == {"Read": parent, "Grep": f"{parent}:agent-a1b2c3d4"}
+    table = CliRunner().invoke(
+        cli, ["tools", "-d", db, "--no-sync", "--by-session"], env={"COLUMNS": "200"}
+    )
+    cells = [line.split() for line in table.output.splitlines()]
+    rows = {c[0]: c[1] for c in cells if c and c[0] in ("Read", "Grep")}
+    assert rows["Read"] == "0b7c5e2a…"
+    assert rows["Grep"] == "0b7c5e2a…:agent-a1b2c3d4"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokentrail.output import format_duration
+from tokentrail.output import format_duration, format_field, render_csv
 
 
 def test_durations_read_at_a_glance_from_seconds_to_months() -> None:
@@ -14,3 +14,27 @@ def test_durations_read_at_a_glance_from_seconds_to_months() -> None:
         "47 h 01 min",
         "98 d 21 h",
     ]
+
+
+def test_insight_fields_read_as_shares_dollars_and_quantities() -> None:
+    assert format_field("cache_read_share", 0.7973) == "79.7%"
+    assert format_field("cache_savings_usd", 551.373955) == "$551.37"
+    assert format_field("cost_per_changed_line", 0.000396) == "$0.0004"
+    assert format_field("tokens_per_changed_line", 20832.1) == "20,832.1"
+    assert format_field("tokens_per_changed_line", 3.14159) == "3.14"
+    assert format_field("avg_duration_seconds", 1.234) == "1.23"
+    assert format_field("lines_added", 1234) == "1,234"
+    assert format_field("cache_read_share", None) == "—"  # unknown stays unknown
+    assert format_field("model", "Total") == "Total"
+
+
+def test_a_subagent_key_keeps_what_tells_it_from_its_parent() -> None:
+    parent = "0b7c5e2a-1111-4222-8333-444455556666"
+    assert format_field("session_key", parent) == "0b7c5e2a…"
+    assert format_field("session_key", f"{parent}:agent-a1b2c3d4") == "0b7c5e2a…:agent-a1b2c3d4"
+    assert format_field("session_key", "c-1") == "c-1"
+
+
+def test_an_empty_table_is_its_header() -> None:
+    assert render_csv([], blank={"period": None, "own": {"cost_usd": 1}}) == "period,own_cost_usd\n"
+    assert render_csv([{"a": 1}], blank={"b": None}) == "a\n1\n"  # rows decide when present

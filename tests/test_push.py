@@ -666,3 +666,19 @@ def test_a_push_killed_among_tool_rows_resumes_to_the_same_rows(tmp_path: Path) 
             assert sum(1 for r in want if r.success is False) == 334
             limits_seen = mine.store.rate_limits(everything)
             assert a.store.rate_limits(everything) == limits_seen == b.store.rate_limits(everything)
+
+
+def test_a_first_push_of_changed_requests_finds_none_already_there(
+    tmp_path: Path, pg_url: str
+) -> None:
+    local = str(tmp_path / "local.db")
+    with Ledger(local) as ledger:
+        ledger.record_batch([ev("k1", 10), ev("k2", 20)])
+        ledger.record_batch([ev("k1", 99), ev("k3", 30)])  # k1's reply grew: a local change
+    result = invoke("push", "-d", local, "--to", pg_url, "--no-sync")
+    assert result.exit_code == 0, result.output
+    assert "Pushed 3 new and 0 changed requests, 1 sessions" in result.output
+    assert "already there" not in result.output
+    again = json_of("push", "-d", local, "--to", pg_url, "--full", "--no-sync")
+    assert (again["requests_created"], again["requests_unchanged"]) == (0, 3)
+    assert "(3 already there)" in invoke("push", "-d", local, "--to", pg_url, "--full").output

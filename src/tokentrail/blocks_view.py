@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tokentrail.output import MISSING, format_duration, format_tokens, format_usd
+from tokentrail.output import (
+    MISSING,
+    Column,
+    format_duration,
+    format_tokens,
+    format_usd,
+    print_fitted,
+)
 from tokentrail.periods import local_moment
 
 if TYPE_CHECKING:
@@ -52,52 +59,89 @@ def _official(report: BlocksReport, snapshots: tuple[RateLimitSnapshot, ...] | l
     return ", ".join(parts) or MISSING
 
 
-def blocks_table(report: BlocksReport) -> RenderableType:
-    from rich import box
-    from rich.table import Table
+def _limit_share(row: BlockRow) -> tuple[str, str]:
+    """The ``% of limit`` cell and its style: red once the block is over the limit, yellow
+    when only its projection is."""
+    estimate = row.estimate
+    if estimate is None:
+        return MISSING, ""
+    text = f"{estimate.used_percent:.0f}%"
+    projected = estimate.projected_percent
+    if projected is not None:
+        text += f" → {projected:.0f}%"
+    if estimate.used_percent > 100:
+        return f"{text} over", "red"
+    if projected is not None and projected > 100:
+        return f"{text} over", "yellow"
+    return text, ""
 
-    table = Table(
-        title=f"5-hour blocks ({report.timezone})",
-        box=box.SIMPLE_HEAD,
-        header_style="bold",
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for header, right in (
-        ("Block start", False),
-        ("Status", False),
-        ("Reqs", True),
-        ("Tokens", True),
-        ("Cost", True),
-        ("Burn rate", True),
-        ("Projected", True),
-        ("Official limit", False),
-    ):
-        table.add_column(header, justify="right" if right else "left", no_wrap=True)
+
+_BLOCK_COLUMNS: tuple[tuple[str, bool, int], ...] = (
+    ("Block start", False, 0),
+    ("Status", False, 0),
+    ("Reqs", True, 4),
+    ("Tokens", True, 0),
+    ("Cost", True, 0),
+    ("% of limit", True, 1),
+    ("Burn rate", True, 3),
+    ("Projected", True, 2),
+    ("Official limit", False, 5),
+)
+"""Header, right-aligned, and drop order (a narrow terminal leaves out the highest first)."""
+
+Cell = tuple[str, str]
+"""A cell's text and its rich style ("" for none)."""
+
+
+def _block_cells(report: BlocksReport, row: BlockRow) -> list[Cell]:
+    if row.active:
+        left = format_duration(max(row.end_ms - report.now_ms, 0) / 1000)
+        status = (f"ACTIVE {left} left", "green")
+    else:
+        status = (f"ended {_local(report, row.end_ms, '%H:%M')}", "")
+    figures = row.figures
+    return [
+        (_local(report, row.start_ms), ""),
+        status,
+        (f"{figures.requests:,}", ""),
+        (format_tokens(figures.total_tokens), ""),
+        (_cost(figures), ""),
+        _limit_share(row),
+        (_rate(row), ""),
+        (_projection(row), ""),
+        (_official(report, row.official), ""),
+    ]
+
+
+def _gap_cells(idle_ms: int) -> list[Cell]:
+    """A row of its own for 5 hours or more without requests between two blocks."""
+    gap = [("(gap)", "dim"), (f"{format_duration(idle_ms / 1000)} idle", "dim")]
+    return gap + [("", "")] * (len(_BLOCK_COLUMNS) - len(gap))
+
+
+def block_columns(report: BlocksReport) -> list[Column]:
+    """The table's columns; ``% of limit`` only with a token limit (``--token-limit``)."""
+    lines: list[list[Cell]] = []
     for row in report.rows:
         if row.idle_before_ms is not None:
-            table.add_row(
-                "[dim](gap)[/dim]",
-                f"[dim]{format_duration(row.idle_before_ms / 1000)} idle[/dim]",
-                *([""] * 6),
+            lines.append(_gap_cells(row.idle_before_ms))
+        lines.append(_block_cells(report, row))
+    with_limit = any(row.estimate is not None for row in report.rows)
+    columns = []
+    for index, (header, right, drop_order) in enumerate(_BLOCK_COLUMNS):
+        if header == "% of limit" and not with_limit:
+            continue
+        cells = [line[index] for line in lines]
+        columns.append(
+            Column(
+                header,
+                [text for text, _ in cells],
+                right=right,
+                drop_order=drop_order,
+                styles=tuple(style for _, style in cells),
             )
-        figures = row.figures
-        if row.active:
-            left = format_duration(max(row.end_ms - report.now_ms, 0) / 1000)
-            status = f"[green]ACTIVE[/green] {left} left"
-        else:
-            status = f"ended {_local(report, row.end_ms, '%H:%M')}"
-        table.add_row(
-            _local(report, row.start_ms),
-            status,
-            f"{figures.requests:,}",
-            format_tokens(figures.total_tokens),
-            _cost(figures),
-            _rate(row),
-            _projection(row),
-            _official(report, row.official),
         )
-    return table
+    return columns
 
 
 def notes(report: BlocksReport) -> list[str]:
@@ -118,16 +162,14 @@ def notes(report: BlocksReport) -> list[str]:
             "Projected = estimate: the active block's tokens and cost at its end if the burn "
             "rate (first to last request) holds."
         )
-    for row in report.rows:
-        if row.estimate is not None and row.active:
-            e = row.estimate
-            projected = (
-                f", projected {e.projected_percent:.0f}%" if e.projected_percent is not None else ""
-            )
-            lines.append(
-                f"Estimate: active block at {e.used_percent:.0f}% of a {e.token_limit:,}-token "
-                f"limit{projected} (our count, not the provider's)."
-            )
+    limit = next((r.estimate.token_limit for r in report.rows if r.estimate is not None), None)
+    if limit is not None:
+        over = sum(1 for r in report.rows if r.estimate and r.estimate.used_percent > 100)
+        lines.append(
+            f"% of limit = estimate: each block's tokens as a share of a {limit:,}-token limit "
+            "(our count, not the provider's; '→' the active block's projected share at its end)"
+            + (f"; {over:,} block(s) over it." if over else ".")
+        )
     unpriced = sorted({m.model for r in report.rows for m in r.unpriced_models})
     if unpriced:
         lines.append(
@@ -146,7 +188,7 @@ def print_blocks(report: BlocksReport, *, console: Any) -> None:
             else "No usage recorded for this selection."
         )
     else:
-        console.print(blocks_table(report))
+        print_fitted(f"5-hour blocks ({report.timezone})", block_columns(report), console=console)
     for line in notes(report):
         console.print(escape(line), style="dim")
 

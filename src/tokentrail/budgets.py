@@ -22,6 +22,7 @@ from tokentrail.periods import (
     DAY_MS,
     date_to_day,
     day_label,
+    day_to_date,
     local_midnight_ms,
     local_moment,
     month_label,
@@ -75,6 +76,8 @@ class BudgetRow:
     """When spend reaches the amount at the current burn rate, if within this period."""
     status: Level
     projected_status: Level
+    reached_on: date | None = None
+    """The local day spend reached the amount, when it has this period (status ``hard``)."""
 
     @property
     def complete(self) -> bool:
@@ -91,6 +94,11 @@ class BudgetRow:
     @property
     def projected_share(self) -> float:
         return self.projected_usd / self.budget.amount
+
+    @property
+    def over_usd(self) -> float:
+        """How far spend is past the amount (0 while under it)."""
+        return max(self.spent_usd - self.budget.amount, 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         b = self.budget
@@ -122,6 +130,7 @@ class BudgetRow:
             "history_days": self.history_days,
             "daily_spread_usd": _maybe_round(self.daily_spread_usd),
             "runs_out_at": self.runs_out_at.isoformat() if self.runs_out_at else None,
+            "reached_on": self.reached_on.isoformat() if self.reached_on else None,
             "status": self.status,
             "projected_status": self.projected_status,
         }
@@ -140,6 +149,9 @@ class BudgetRow:
             f"({self.spent_share:.0%}); projected ${self.projected_usd:,.2f} by "
             f"{self.end.strftime('%Y-%m-%d %H:%M')}"
         )
+        if self.status == "hard":
+            since = f" since {self.reached_on.isoformat()}" if self.reached_on else ""
+            text += f"; ${self.over_usd:,.2f} over{since}"
         if not self.complete:
             names = ", ".join(m.model for m in self.unpriced_models) or "unknown models"
             text += f"; {self.unpriced_requests:,} requests have no price ({names})"
@@ -222,6 +234,7 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
         if out_ms < end_ms:
             runs_out = local_moment(int(out_ms), zone)
     return BudgetRow(
+        reached_on=_reached_on(budget, by_day, first_day),
         budget=budget,
         label=_LABELS[budget.period](_date_at(start_ms, zone)),
         start=local_moment(start_ms, zone),
@@ -242,6 +255,16 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
         status=level(budget, spent_usd),
         projected_status=level(budget, projected),
     )
+
+
+def _reached_on(budget: Budget, by_day: dict[int, Totals], first_day: int) -> date | None:
+    """The first local day of the period by whose end spend had reached the amount."""
+    spent_micro = 0
+    for day in sorted(d for d in by_day if d >= first_day):
+        spent_micro += by_day[day].cost_micro
+        if level(budget, spent_micro / 1_000_000) == "hard":
+            return day_to_date(day)
+    return None
 
 
 def level(budget: Budget, usd: float) -> Level:

@@ -1,6 +1,9 @@
 """The command line. Parses options, calls the ledger, sync and reports, and prints.
 
-Commands stay thin: they never open the database or compute a number themselves.
+Commands stay thin: they never open the database or compute a number themselves. Option
+values are checked by the shared types of :mod:`tokentrail.cli_types`. Exit status: 0 done,
+1 an error (the ledger, the configuration file, the network), 2 a usage error (a wrong option
+value or combination); ``budget`` has its own (see its help).
 """
 
 from __future__ import annotations
@@ -13,19 +16,35 @@ from typing import Any, TypeVar
 
 import click
 
-from tokentrail.errors import TokentrailError
+from tokentrail.cli_types import DAY, TIME_ZONE, SourceName
+from tokentrail.errors import OptionError, TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode", "copilot", "qwen")
 
-
-class _Group(click.Group):
-    """Turns tokentrail's own errors into a clean message and exit status 2."""
+class _Command(click.Command):
+    """A wrong option found while the command runs (two options that exclude each other, a
+    source the ledger never saw) is a usage error of this command, like click's own."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OptionError as exc:
+            raise click.UsageError(str(exc), ctx) from exc
+
+
+class _Group(click.Group):
+    """Turns tokentrail's own errors into a clean message without a traceback: exit status 2
+    for a wrong option (a usage error), 1 for any other."""
+
+    command_class = _Command
+    group_class = type  # subgroups (``db``) are of this class too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OptionError as exc:  # the default command, run without a context of its own
+            raise click.UsageError(str(exc), ctx) from exc
         except TokentrailError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -55,8 +74,14 @@ _SOURCE = click.option(
     "--source",
     "sources",
     multiple=True,
-    type=click.Choice(SOURCE_NAMES),
-    help="Only this agent (repeatable).",
+    type=SourceName(),
+    help="Only this source (repeatable): an agent tokentrail reads, sdk (the HTTP API's "
+    "default), or another name usage was reported under.",
+)
+_SINCE = click.option("--since", type=DAY, help="First local day to include.")
+_UNTIL = click.option("--until", type=DAY, help="Last local day to include.")
+_TZ = click.option(
+    "--tz", type=TIME_ZONE, help="IANA time zone for days (default: the local zone)."
 )
 _PROJECT = click.option("--project", help="Only projects whose path contains this text.")
 
@@ -65,11 +90,9 @@ def _scope_options() -> list[Decorator]:
     """Where a report reads from and what it covers, shared by reports and insights."""
     return [
         database_option,
-        click.option("--since", metavar="YYYY-MM-DD", help="First local day to include."),
-        click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include."),
-        click.option(
-            "--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone)."
-        ),
+        _SINCE,
+        _UNTIL,
+        _TZ,
         _SOURCE,
         _PROJECT,
     ]
@@ -233,7 +256,7 @@ class _BudgetCommand(click.Command):
 
 @cli.command(cls=_BudgetCommand)
 @database_option
-@click.option("--tz", metavar="ZONE", help="IANA time zone of the periods (default: local).")
+@click.option("--tz", type=TIME_ZONE, help="IANA time zone of the periods (default: local).")
 @click.option(
     "--check",
     is_flag=True,
@@ -267,7 +290,7 @@ def budget(**options: Any) -> None:
     "--source",
     "sources",
     multiple=True,
-    type=click.Choice(SOURCE_NAMES),
+    type=SourceName(reported=False),
     help="Only this agent (repeatable).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
@@ -292,13 +315,8 @@ def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -
 
 @cli.command()
 @database_option
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    help="Only sessions of this source, e.g. sdk or claude_code (repeatable).",
-)
-@click.option("--project", help="Only projects whose path contains this text.")
+@_SOURCE
+@_PROJECT
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--no-sync", is_flag=True, help="List from the ledger without syncing.")
 @click.option(
@@ -427,12 +445,10 @@ def otel_env(agent: str, endpoint: str, token: str | None) -> None:
 
 @cli.command()
 @database_option
-@click.option("--since", metavar="YYYY-MM-DD", help="First local day (default: 6 days ago).")
-@click.option("--until", metavar="YYYY-MM-DD", help="Last local day (default: today).")
-@click.option("--tz", metavar="ZONE", help="Time zone of the days (default: the local zone).")
-@click.option(
-    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
-)
+@click.option("--since", type=DAY, help="First local day (default: 6 days ago).")
+@click.option("--until", type=DAY, help="Last local day (default: today).")
+@_TZ
+@_SOURCE
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def reconcile(
     database: str | None,
@@ -521,7 +537,8 @@ def push(
     type=click.Choice(("csv", "jsonl", "parquet")),
     default="csv",
     show_default=True,
-    help="parquet needs the extra: pip install 'tokentrail[parquet]'.",
+    help="parquet needs pyarrow: from the clone, ~/.tokentrail/bin/pip install '.[parquet]' "
+    "(the pip tokentrail was installed with).",
 )
 @click.option(
     "--what",
@@ -537,13 +554,11 @@ def push(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File to write (default: standard output; required for parquet).",
 )
-@click.option("--since", metavar="YYYY-MM-DD", help="First local day to include.")
-@click.option("--until", metavar="YYYY-MM-DD", help="Last local day to include.")
-@click.option("--tz", metavar="ZONE", help="IANA time zone for days (default: the local zone).")
-@click.option(
-    "--source", "sources", multiple=True, metavar="NAME", help="Only this agent (repeatable)."
-)
-@click.option("--project", help="Only projects whose path contains this text.")
+@_SINCE
+@_UNTIL
+@_TZ
+@_SOURCE
+@_PROJECT
 @click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model.")
 @click.option("--no-sync", is_flag=True, help="Export the ledger without syncing first.")
 def export(**options: Any) -> None:
@@ -559,7 +574,7 @@ def blocks_options(func: F) -> F:
     options = [
         database_option,
         click.option(
-            "--tz", metavar="ZONE", help="IANA time zone for times (default: the local zone)."
+            "--tz", type=TIME_ZONE, help="IANA time zone for times (default: the local zone)."
         ),
         _SOURCE,
         _PROJECT,
@@ -572,16 +587,18 @@ def blocks_options(func: F) -> F:
 @blocks_options
 @click.option(
     "--since",
-    metavar="YYYY-MM-DD",
+    type=DAY,
     help="List blocks ending after this local day's start (default: the last 7 days).",
 )
+@click.option("--until", type=DAY, help="List blocks starting on or before this local day.")
 @click.option("--active", is_flag=True, help="Only the block in progress.")
 @click.option("--live", is_flag=True, help="Keep the active block on screen, following the logs.")
 @click.option(
     "--token-limit",
     metavar="N|max",
-    help="Show the share of N tokens per block each block used (an estimate); 'max': the "
-    "largest block listed.",
+    help="Add a '% of limit' column: the share of N tokens each block used, and for the "
+    "active block the share projected at its end (an estimate; over 100% is marked). 'max': "
+    "the largest finished block listed.",
 )
 @output_options
 def blocks(**options: Any) -> None:

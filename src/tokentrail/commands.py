@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tokentrail.errors import ConfigError
+from tokentrail.errors import ConfigError, OptionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,14 +31,39 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def open_ledger(database: str | None) -> Iterator[Ledger]:
+def open_ledger(database: str | None, *, sources: Sequence[str] = ()) -> Iterator[Ledger]:
+    """The ledger, closed afterwards; ``sources`` (the ``--source`` values) are checked
+    against it first."""
     from tokentrail.ledger import Ledger
 
     ledger = Ledger(database)
     try:
+        check_sources(ledger, sources)
         yield ledger
     finally:
         ledger.close()
+
+
+def check_sources(ledger: Ledger, sources: Sequence[str]) -> None:
+    """A ``--source`` that is neither an agent tokentrail reads nor the HTTP API's default
+    must name usage the ledger holds (reported over HTTP or OpenTelemetry under that name):
+    a typo is refused, not answered with an empty report."""
+    from tokentrail.cli_types import SourceName
+
+    known = SourceName().known()
+    unknown = [name for name in sources if name not in known]
+    if not unknown:
+        return
+    recorded = ledger.store.group_names("source")
+    missing = [name for name in unknown if name not in recorded]
+    if missing:
+        others = sorted(set(recorded) - set(known))
+        raise OptionError(
+            f"--source {missing[0]!r} is not an agent tokentrail reads "
+            f"({', '.join(known)}) and no usage in the ledger was reported under that name"
+            + (f" (reported names: {', '.join(others)})" if others else "")
+            + "; check the spelling"
+        )
 
 
 def _console(stderr: bool = False) -> Console:
@@ -53,7 +78,7 @@ def _console(stderr: bool = False) -> Console:
 
 def _check_format(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
-        raise ConfigError("--json and --csv cannot be used together; choose one")
+        raise OptionError("--json and --csv cannot be used together; choose one")
 
 
 # -- sync ---------------------------------------------------------------------------------
@@ -93,6 +118,7 @@ def sync(*, database: str | None, sources: Sequence[str], quiet: bool, as_json: 
 
     with open_ledger(database) as ledger:
         summary = run_sync(ledger, sources, show_progress=not quiet and sys.stderr.isatty())
+    _warn_broken_links(summary.searched)
     if as_json:
         click.echo(render_json(sync_as_dict(summary)))
     elif not quiet:
@@ -125,9 +151,9 @@ def report(
         since, until, tz, sources, project, breakdown, machines=machines, users=users, by=by
     )
     if kind == "session" and query.group_by not in (None, "model"):
-        raise ConfigError(f"--by {by} works with daily, weekly and monthly; sessions: --by model")
+        raise OptionError(f"--by {by} works with daily, weekly and monthly; sessions: --by model")
     summary = None
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             interactive = sys.stderr.isatty() and not (as_json or as_csv)
             summary = run_sync(ledger, (), show_progress=interactive)
@@ -146,7 +172,7 @@ def report(
     if query.group_by in ("machine", "user") and not (as_json or as_csv):
         _print_team_breakdown(result, query.group_by)
         return
-    print_any(result, as_json=as_json, as_csv=as_csv)
+    print_any(result, as_json=as_json, as_csv=as_csv, group_by=query.breakdown_by)
 
 
 def _print_team_breakdown(result: Report, by: str) -> None:
@@ -173,7 +199,33 @@ def _print_team_breakdown(result: Report, by: str) -> None:
     )
 
 
+def broken_links(searched: Sequence[str]) -> list[tuple[Path, str]]:
+    """Each symbolic link whose target does not exist on the way to a folder sync searched
+    (``~/.claude`` pointing at a moved or unmounted folder): the folder is not absent, it is
+    unreachable."""
+    found: dict[Path, str] = {}
+    for root in searched:
+        for path in (Path(root), *Path(root).parents):
+            if path not in found and path.is_symlink() and not path.exists():
+                try:
+                    found[path] = os.readlink(path)
+                except OSError:
+                    found[path] = "?"
+    return list(found.items())
+
+
+def _warn_broken_links(searched: Sequence[str]) -> None:
+    for path, target in broken_links(searched):
+        click.echo(
+            f"{path} is a symbolic link to {target}, which does not exist: the agent logs "
+            "under it cannot be read. Repair the link (or mount its target), or point "
+            "tokentrail at the logs (see README: Where tokentrail looks).",
+            err=True,
+        )
+
+
 def _hint_nothing_found(searched: Sequence[str]) -> None:
+    _warn_broken_links(searched)
     click.echo("No agent logs were found. tokentrail looked in:", err=True)
     for folder in searched:
         click.echo(f"  {folder}", err=True)
@@ -202,14 +254,14 @@ def build_query(
     from tokentrail.store.base import GROUP_BY
 
     if breakdown and by not in (None, "model"):
-        raise ConfigError(f"--breakdown is --by model; it cannot be combined with --by {by}")
+        raise OptionError(f"--breakdown is --by model; it cannot be combined with --by {by}")
     group = next((g for g in GROUP_BY if g == by), None)
 
     zone, zone_name = resolve_timezone(tz)
     since_day = parse_day(since, "--since") if since else None
     until_day = parse_day(until, "--until") if until else None
     if since_day and until_day and since_day > until_day:
-        raise ConfigError(f"--since {since_day} is after --until {until_day}; swap them")
+        raise OptionError(f"--since {since_day} is after --until {until_day}; swap them")
     return ReportQuery(
         zone=zone,
         zone_name=zone_name,
@@ -236,16 +288,68 @@ def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
     raise ValueError(f"unknown report kind {kind!r}")
 
 
-def print_any(result: Report, *, as_json: bool, as_csv: bool) -> None:
+def print_any(result: Report, *, as_json: bool, as_csv: bool, group_by: str | None = None) -> None:
     from tokentrail.output import print_report, render_csv, render_json
 
     data = result.as_dict()
     if as_json:
         click.echo(render_json(data))
     elif as_csv:
-        click.echo(render_csv(data["rows"]), nl=False)
+        blank = _blank_report_row(result, group_by)
+        click.echo(render_csv(data["rows"], blank=blank), nl=False)
     else:
         print_report(result, console=_console())
+
+
+# -- the header of an empty CSV table: a row of each table's shape -------------------------
+
+
+def _zero_figures() -> Any:
+    from tokentrail.reports import UsageFigures
+    from tokentrail.store.base import Totals
+
+    return UsageFigures.from_totals(Totals.zero())
+
+
+def _blank_report_row(result: Report, group_by: str | None) -> dict[str, Any]:
+    from tokentrail.reports import PeriodRow, SessionRow
+
+    if result.kind == "session":
+        zero = _zero_figures()
+        session = SessionRow("", "", None, None, None, None, None, zero, zero, None, 0, ())
+        return session.as_dict(result.breakdown)
+    by = group_by if group_by in ("machine", "user") else None
+    return PeriodRow("", None, _zero_figures(), by).as_dict(result.breakdown)
+
+
+def _blank_budget_row() -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from tokentrail.budgets import BudgetRow
+    from tokentrail.config import Budget
+
+    epoch = datetime.fromtimestamp(0, UTC)
+    row = BudgetRow(
+        Budget("", "month", 1.0), "", epoch, epoch, 0.0, 0, 0, (), 0.0, 0.0, 0.0, 0.0,
+        None, None, 0, None, None, "ok", "ok",
+    )  # fmt: skip
+    return _budget_csv_row(row.as_dict())
+
+
+def _blank_run_row() -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from tokentrail.reports import RunRow
+
+    epoch = datetime.fromtimestamp(0, UTC)
+    return RunRow("", "", epoch, None, "", None, 0, 0, None, _zero_figures()).as_dict()
+
+
+def _blank_session_list_row() -> dict[str, Any]:
+    from tokentrail.reports import SessionListRow
+    from tokentrail.usage import Session
+
+    return {**SessionListRow(Session("", ""), _zero_figures(), None).as_dict(), "summary": None}
 
 
 # -- budgets ------------------------------------------------------------------------------
@@ -270,9 +374,9 @@ def budget(
 
     _check_format(as_json, as_csv)
     if webhook is not None and not check:
-        raise ConfigError("--webhook posts only with --check; add --check")
+        raise OptionError("--webhook posts only with --check; add --check")
     if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise ConfigError(f"--webhook {webhook!r} must be an http:// or https:// URL")
+        raise OptionError(f"--webhook {webhook!r} must be an http:// or https:// URL")
     zone, zone_name = resolve_timezone(tz)
     moment = _parse_moment(at) if at else None
     with open_ledger(database) as ledger:
@@ -286,7 +390,8 @@ def budget(
     if as_json:
         click.echo(render_json(data))
     elif as_csv:
-        click.echo(render_csv([_budget_csv_row(row) for row in data["rows"]]), nl=False)
+        rows = [_budget_csv_row(row) for row in data["rows"]]
+        click.echo(render_csv(rows, blank=_blank_budget_row()), nl=False)
     elif not budgets:
         from tokentrail.config import default_config_path
 
@@ -318,7 +423,7 @@ def _parse_moment(value: str) -> Any:
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(
+        raise OptionError(
             f"--at {value!r} is not a moment; use ISO 8601 like 2026-05-04T18:00:00+02:00"
         ) from None
     if moment.tzinfo is None:
@@ -338,7 +443,7 @@ def _print_budgets(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from tokentrail.output import MISSING, PRICE_ADVICE, format_usd
+    from tokentrail.output import PRICE_ADVICE, format_usd
 
     colour = {"ok": "green", "soft": "yellow", "hard": "red"}
     table = Table(
@@ -358,7 +463,7 @@ def _print_budgets(result: Any) -> None:
             projected += (
                 f" ({format_usd(row.projected_low_usd)}–{format_usd(row.projected_high_usd)})"
             )
-        runs_out = row.runs_out_at.strftime("%Y-%m-%d %H:%M") if row.runs_out_at else MISSING
+        runs_out = _runs_out_cell(row)
         table.add_row(
             escape(row.budget.name),
             row.label,
@@ -382,12 +487,29 @@ def _print_budgets(result: Any) -> None:
                     + PRICE_ADVICE
                 )
             )
-        if row.projected_low_usd is None:
+        if not row.requests:
             console.print(
-                f"{escape(row.budget.name)}: no range for the projection yet (it needs 2 days "
-                "of history before today).",
+                f"{escape(row.budget.name)}: no spend this {row.budget.period} yet ($0 so far), "
+                "so nothing to project from.",
                 style="dim",
             )
+        elif row.projected_low_usd is None:
+            console.print(
+                f"{escape(row.budget.name)}: no range for the projection yet: it needs the "
+                "spend of at least 2 days before today (of the last 14); this scope has "
+                f"{row.history_days}.",
+                style="dim",
+            )
+
+
+def _runs_out_cell(row: Any) -> str:
+    """When the budget runs out; once past it, since when and by how much."""
+    from tokentrail.output import MISSING, format_usd
+
+    if row.status == "hard":
+        since = f" since {row.reached_on.isoformat()}" if row.reached_on else ""
+        return f"past{since}, {format_usd(row.over_usd)} over"
+    return row.runs_out_at.strftime("%Y-%m-%d %H:%M") if row.runs_out_at else MISSING
 
 
 # -- orchestrators ------------------------------------------------------------------------
@@ -403,7 +525,7 @@ def runs(*, database: str | None, limit: int | None, as_json: bool, as_csv: bool
     if as_json:
         click.echo(render_json({"rows": rows}))
     elif as_csv:
-        click.echo(render_csv(rows), nl=False)
+        click.echo(render_csv(rows, blank=_blank_run_row()), nl=False)
     else:
         print_rows("Runs", rows, RUN_COLUMNS, console=_console(), empty="No runs recorded yet.")
 
@@ -425,7 +547,7 @@ def sessions(
 
     _check_format(as_json, as_csv)
     query = build_query(None, None, None, sources, project, False)
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         found = recent_sessions(ledger.store, query, limit=limit)
@@ -434,7 +556,7 @@ def sessions(
     if as_json:
         click.echo(render_json({"rows": rows}))
     elif as_csv:
-        click.echo(render_csv(rows), nl=False)
+        click.echo(render_csv(rows, blank=_blank_session_list_row()), nl=False)
     elif summaries:
         for row in found:
             click.echo(f"{row.session.key}  {texts.get(row.session.key) or ''}".rstrip())
@@ -480,23 +602,15 @@ def reprice(*, database: str | None, dry_run: bool, as_json: bool, as_csv: bool)
     _check_format(as_json, as_csv)
     with open_ledger(database) as ledger:
         changes = ledger.reprice(dry_run=dry_run)
-    rows: list[dict[str, Any]] = [
-        {
-            "model": c.model,
-            "requests": c.requests,
-            "old_cost_usd": c.old_micro / 1_000_000,
-            "new_cost_usd": c.new_micro / 1_000_000,
-            "difference_usd": (c.new_micro - c.old_micro) / 1_000_000,
-            "unpriced_before": c.old_unpriced,
-            "unpriced_after": c.new_unpriced,
-        }
-        for c in changes
-    ]
+    rows = [_reprice_row(c) for c in changes]
     if as_json:
         click.echo(render_json({"rows": rows, "dry_run": dry_run}))
         return
     if as_csv:
-        click.echo(render_csv(rows), nl=False)
+        from tokentrail.ledger import RepriceChange
+
+        blank = _reprice_row(RepriceChange("", 0, 0, 0, 0, 0))
+        click.echo(render_csv(rows, blank=blank), nl=False)
         return
     if not rows:
         click.echo("All stored costs already match the current prices.")
@@ -510,6 +624,18 @@ def reprice(*, database: str | None, dry_run: bool, as_json: bool, as_csv: bool)
         )
     if dry_run:
         click.echo("Nothing was written (--dry-run).")
+
+
+def _reprice_row(change: Any) -> dict[str, Any]:
+    return {
+        "model": change.model,
+        "requests": change.requests,
+        "old_cost_usd": change.old_micro / 1_000_000,
+        "new_cost_usd": change.new_micro / 1_000_000,
+        "difference_usd": (change.new_micro - change.old_micro) / 1_000_000,
+        "unpriced_before": change.old_unpriced,
+        "unpriced_after": change.new_unpriced,
+    }
 
 
 # -- serve --------------------------------------------------------------------------------
@@ -607,8 +733,8 @@ def reconcile(
     try:
         query = reconcile_query(tz=tz, since=since, until=until, sources=list(sources))
     except InvalidUsage as error:
-        raise ConfigError(f"--{error.field}: {error.message}") from None
-    with open_ledger(database) as ledger, ledger.reading() as store:
+        raise OptionError(f"--{error.field}: {error.message}") from None
+    with open_ledger(database, sources=sources) as ledger, ledger.reading() as store:
         report = reports.reconciliation_report(store, query)
     if as_json:
         import orjson
@@ -716,9 +842,10 @@ def _push_line(summary: PushSummary) -> str:
     who = f" for {summary.user}" if summary.user else ""
     if not summary.batches:
         return f"Nothing new to push from {summary.machine}{who} to {summary.target}."
+    there = f" ({summary.unchanged:,} already there)" if summary.unchanged else ""
     return (
-        f"Pushed {summary.created:,} new and {summary.updated:,} changed requests "
-        f"({summary.unchanged:,} already there), {summary.sessions:,} sessions, "
+        f"Pushed {summary.created:,} new and {summary.updated:,} changed requests{there}, "
+        f"{summary.sessions:,} sessions, "
         f"{summary.runs:,} runs, {summary.tool_calls + summary.tool_results:,} tool calls and "
         f"results and {summary.rate_limits:,} rate-limit figures from {summary.machine}{who} "
         f"to {summary.target} in {summary.elapsed_s:.1f} s."
@@ -783,9 +910,9 @@ def export(
     from tokentrail.export import table, write
 
     if fmt == "parquet" and output is None:
-        raise ConfigError("--format parquet writes a binary file: give one with -o/--output")
+        raise OptionError("--format parquet writes a binary file: give one with -o/--output")
     query = build_query(since, until, tz, sources, project, False)
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and output is not None)
         exported = table(ledger, what, query, models=models)
@@ -802,15 +929,22 @@ def blocks_query(
     *,
     since: str | None,
     tz: str | None,
+    until: str | None = None,
     sources: tuple[str, ...],
     project: str | None,
     active: bool,
     token_limit: str | None,
 ) -> Any:
+    from datetime import timedelta
+
     from tokentrail.blocks import BlocksQuery
     from tokentrail.periods import local_midnight_ms, parse_day, resolve_timezone
 
     zone, zone_name = resolve_timezone(tz)
+    since_day = parse_day(since, "--since") if since else None
+    until_day = parse_day(until, "--until") if until else None
+    if since_day and until_day and since_day > until_day:
+        raise OptionError(f"--since {since_day} is after --until {until_day}; swap them")
     limit: int | None = None
     if token_limit is not None and token_limit != "max":
         try:
@@ -818,14 +952,15 @@ def blocks_query(
         except ValueError:
             limit = 0
         if limit <= 0:
-            raise ConfigError(
+            raise OptionError(
                 f"--token-limit {token_limit!r} is not a positive whole number of tokens; "
                 "give one (e.g. 5000000) or 'max' (the largest block listed)"
             )
     return BlocksQuery(
         zone=zone,
         zone_name=zone_name,
-        since_ms=local_midnight_ms(parse_day(since, "--since"), zone) if since else None,
+        since_ms=local_midnight_ms(since_day, zone) if since_day else None,
+        until_ms=local_midnight_ms(until_day + timedelta(days=1), zone) if until_day else None,
         active_only=active,
         sources=tuple(sources),
         project=project,
@@ -838,6 +973,7 @@ def blocks(
     *,
     database: str | None,
     since: str | None,
+    until: str | None,
     tz: str | None,
     sources: tuple[str, ...],
     project: str | None,
@@ -855,6 +991,7 @@ def blocks(
     _check_format(as_json, as_csv)
     query = blocks_query(
         since=since,
+        until=until,
         tz=tz,
         sources=sources,
         project=project,
@@ -863,10 +1000,10 @@ def blocks(
     )
     if live:
         if as_json or as_csv:
-            raise ConfigError("--live shows a screen; it cannot be combined with --json or --csv")
+            raise OptionError("--live shows a screen; it cannot be combined with --json or --csv")
         run_live_view(database=database, query=query, no_sync=no_sync, exit_after=None)
         return
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         report = blocks_report(ledger.store, query)
@@ -874,7 +1011,7 @@ def blocks(
     if as_json:
         click.echo(render_json(data))
     elif as_csv:
-        click.echo(render_csv(report.csv_rows()), nl=False)
+        click.echo(render_csv(report.csv_rows(), blank=report.blank_csv_row()), nl=False)
     else:
         print_blocks(report, console=_console())
 
@@ -907,7 +1044,7 @@ def run_live_view(
 ) -> None:
     from tokentrail.live import run_live
 
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             # the first sync may be long (a cold ledger): with a progress bar, on every core
             run_sync(ledger, (), show_progress=sys.stderr.isatty())

@@ -3,6 +3,7 @@ the fix; the CLI prints it without a traceback.
 
     TokentrailError
     ├── ConfigError      the configuration file or an option is wrong
+    │   └── OptionError  a command-line option's value or combination (exit status 2)
     ├── StoreError       the ledger cannot be opened, migrated or written
     │   └── LedgerBusy   another process held the ledger's write lock too long; retry
     ├── SyncError        a sync cannot run (e.g. a source path is not readable)
@@ -23,6 +24,11 @@ class TokentrailError(Exception):
 
 class ConfigError(TokentrailError):
     """The configuration file, an environment variable or an option is invalid."""
+
+
+class OptionError(ConfigError):
+    """A command-line option has a wrong value or cannot be combined with another: a usage
+    error, which the CLI reports with exit status 2."""
 
 
 class StoreError(TokentrailError):

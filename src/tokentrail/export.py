@@ -427,10 +427,20 @@ def _load_pyarrow() -> Any:
         importlib.import_module("pyarrow.parquet")
     except ImportError:
         raise ConfigError(
-            "--format parquet needs pyarrow, which is not installed; install the extra: "
-            "pip install 'tokentrail[parquet]' (or choose --format csv or jsonl)"
+            "--format parquet needs pyarrow, which is not installed; from the tokentrail "
+            f"clone, install the 'parquet' extra with this installation's pip: {_own_pip()} "
+            "install '.[parquet]' (or choose --format csv or jsonl)"
         ) from None
     return pyarrow
+
+
+def _own_pip() -> str:
+    """The pip of the environment tokentrail runs in (``~/.tokentrail/bin/pip`` after the
+    README's install), so the advice installs where it is needed."""
+    import sys
+
+    folder = Path(sys.executable).parent
+    return str(folder / ("pip.exe" if sys.platform == "win32" else "pip"))
 
 
 def write_parquet(exported: Table, path: Path) -> int:

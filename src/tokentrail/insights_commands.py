@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tokentrail.commands import _check_format, _console, build_query, open_ledger, sync_first
-from tokentrail.errors import ConfigError
+from tokentrail.errors import OptionError
 
 
 def tools(
@@ -28,7 +28,7 @@ def tools(
 
     _check_format(as_json, as_csv)
     query = build_query(since, until, tz, sources, project, False)
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
@@ -43,7 +43,7 @@ def tools(
         click.echo(render_json(data))
         return
     if as_csv:
-        click.echo(render_csv(data["rows"]), nl=False)
+        click.echo(render_csv(data["rows"], blank=data["totals"]), nl=False)
         return
     columns = [
         ("Tool", "tool_name"),
@@ -85,9 +85,9 @@ def efficiency(
     _check_format(as_json, as_csv)
     chosen = next((b for b in EFFICIENCY_BY if b == by), None)
     if chosen is None:
-        raise ConfigError(f"--by {by!r}: use one of {', '.join(EFFICIENCY_BY)}")
+        raise OptionError(f"--by {by!r}: use one of {', '.join(EFFICIENCY_BY)}")
     query = build_query(since, until, tz, sources, project, False)
-    with open_ledger(database) as ledger:
+    with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
@@ -97,7 +97,7 @@ def efficiency(
         click.echo(render_json(data))
         return
     if as_csv:
-        click.echo(render_csv(data["rows"]), nl=False)
+        click.echo(render_csv(data["rows"], blank={chosen: None, **data["totals"]}), nl=False)
         return
     rows = [*data["rows"], {**data["totals"], chosen: "Total"}] if data["rows"] else []
     print_rows(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,10 +27,13 @@ def render_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | None) -> str:
+    """The rows as CSV with a header line, nested fields flattened (``own_cost_usd``).
+    ``blank`` is a row of the table's shape (its values unused): its keys are the header when
+    there are no rows, so an empty table is a header, never a bare newline."""
     flat = [_flatten(row) for row in rows]
     columns: list[str] = []
-    for row in flat:
+    for row in flat or ([_flatten(blank)] if blank is not None else []):
         columns.extend(c for c in row if c not in columns)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -107,7 +110,7 @@ def _cost_cell(figures: UsageFigures) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Column:
+class Column:
     header: str
     cells: list[str]
     footer: str = ""
@@ -116,38 +119,61 @@ class _Column:
     """Columns with a higher number are left out first when the terminal is too narrow."""
     max_width: int | None = None
     """Longer cells end in an ellipsis (free text such as model lists)."""
+    styles: tuple[str, ...] = ()
+    """A rich style per cell (e.g. "red" for a block over its limit); none when empty."""
 
     @property
     def width(self) -> int:
         widest = max(len(self.header), len(self.footer), *(len(c) for c in self.cells))
         return min(widest, self.max_width) if self.max_width else widest
 
+    @property
+    def markup(self) -> list[str]:
+        """The cells escaped for rich, each in its style."""
+        cells = [_escape(cell) for cell in self.cells]
+        styles = [*self.styles, *([""] * (len(cells) - len(self.styles)))]
+        return [
+            f"[{style}]{cell}[/]" if style else cell
+            for cell, style in zip(cells, styles, strict=True)
+        ]
+
 
 def print_report(report: Report, *, console: Any) -> None:
-    """Print a report as a rich table, with the totals row and unpriced models under it.
-
-    Columns that do not fit the terminal are left out, least important first (every figure
-    stays available in --json and --csv); nothing is squeezed into ellipses.
-    """
-    from rich import box
-    from rich.table import Table
-
+    """Print a report as a rich table, with the totals row and unpriced models under it."""
     if not report.rows:
         console.print("No usage recorded for this selection.")
         _print_unpriced(report, console)
         return
-    every_column = _report_columns(report)
-    columns = _fit(every_column, console.width)
+    print_fitted(
+        f"{report.kind.capitalize()} usage ({report.timezone})",
+        _report_columns(report),
+        console=console,
+        footer=True,
+    )
+    _print_unpriced(report, console)
+
+
+def print_fitted(
+    title: str, columns: Sequence[Column], *, console: Any, footer: bool = False
+) -> None:
+    """A table of ``columns`` (cells already formatted, markup escaped here) fitted to the
+    terminal: columns that do not fit are left out, least important first, and named under
+    the table (every figure stays available in --json and --csv); nothing is squeezed into
+    ellipses."""
+    from rich import box
+    from rich.table import Table
+
+    shown = fit_columns(list(columns), console.width)
     table = Table(
-        title=f"{report.kind.capitalize()} usage ({report.timezone})",
+        title=title,
         box=box.SIMPLE_HEAD,
-        show_footer=True,
+        show_footer=footer,
         header_style="bold",
         footer_style="bold",
         pad_edge=False,
         collapse_padding=True,
     )
-    for column in columns:
+    for column in shown:
         table.add_column(
             column.header,
             footer=column.footer,
@@ -156,38 +182,37 @@ def print_report(report: Report, *, console: Any) -> None:
             max_width=column.max_width,
             overflow="ellipsis",
         )
-    for index in range(len(report.rows)):
-        table.add_row(*(_escape(column.cells[index]) for column in columns))
+    for index in range(len(shown[0].cells) if shown else 0):
+        table.add_row(*(column.markup[index] for column in shown))
     console.print(table)
-    shown = {id(c) for c in columns}
-    hidden = [c.header for c in every_column if id(c) not in shown]
+    kept = {id(c) for c in shown}
+    hidden = [c.header for c in columns if id(c) not in kept]
     if hidden:
         console.print(
             f"[dim]Not shown to fit the terminal: {', '.join(hidden)} "
             "(widen the window, or use --json / --csv).[/dim]"
         )
-    _print_unpriced(report, console)
 
 
-def _report_columns(report: Report) -> list[_Column]:
+def _report_columns(report: Report) -> list[Column]:
     from tokentrail.reports import SessionRow
 
     rows = report.rows
     sessions = [r for r in rows if isinstance(r, SessionRow)]
-    columns: list[_Column] = []
+    columns: list[Column] = []
     if sessions:
         columns += [
-            _Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
-            _Column(
+            Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
+            Column(
                 "Agent",
                 [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
                 right=False,
                 drop_order=3,
             ),
-            _Column(
+            Column(
                 "Last active", [_day(r.last_activity) for r in sessions], right=False, drop_order=1
             ),
-            _Column(
+            Column(
                 "Project",
                 [_short_project(r.project) for r in sessions],
                 right=False,
@@ -197,7 +222,7 @@ def _report_columns(report: Report) -> list[_Column]:
         ]
         if not report.breakdown:
             columns.append(
-                _Column(
+                Column(
                     "Models",
                     [", ".join(_short_model(m) for m in r.models) or MISSING for r in sessions],
                     right=False,
@@ -207,14 +232,14 @@ def _report_columns(report: Report) -> list[_Column]:
             )
     else:
         columns.append(
-            _Column(_FIRST_COLUMN[report.kind], [r.period for r in rows], "Total", right=False)
+            Column(_FIRST_COLUMN[report.kind], [r.period for r in rows], "Total", right=False)
         )
     if report.breakdown:
         columns.append(
-            _Column("Model", [_short_model(r.model) for r in rows], right=False, max_width=26)
+            Column("Model", [_short_model(r.model) for r in rows], right=False, max_width=26)
         )
     columns.append(
-        _Column(
+        Column(
             "Reqs",
             [format_int(r.figures.requests) for r in rows],
             format_int(report.totals.requests),
@@ -225,20 +250,18 @@ def _report_columns(report: Report) -> list[_Column]:
         if attr != "total_tokens" and getattr(report.totals, attr) is None:
             continue  # nobody reported it (e.g. reasoning for Claude alone): leave it out
         columns.append(
-            _Column(
+            Column(
                 name,
                 [format_tokens(getattr(r.figures, attr)) for r in rows],
                 format_tokens(getattr(report.totals, attr)),
                 drop_order=drop_order,
             )
         )
-    columns.append(
-        _Column("Cost", [_cost_cell(r.figures) for r in rows], _cost_cell(report.totals))
-    )
+    columns.append(Column("Cost", [_cost_cell(r.figures) for r in rows], _cost_cell(report.totals)))
     return columns
 
 
-def _fit(columns: list[_Column], width: int) -> list[_Column]:
+def fit_columns(columns: list[Column], width: int) -> list[Column]:
     kept = list(columns)
     while sum(c.width + 2 for c in kept) > width:
         candidates = [c for c in kept if c.drop_order > 0]
@@ -249,7 +272,17 @@ def _fit(columns: list[_Column], width: int) -> list[_Column]:
 
 
 def _short_key(key: str) -> str:
-    return key[:8] + ("…" if len(key) > 8 else "")
+    """A session or run key for tables. A subagent's key is its parent's, ``:``, and its own
+    (``<session>:agent-<id>``): both parts are kept short, so its rows never look like its
+    parent's."""
+    head, colon, tail = key.rpartition(":")
+    if colon and head:
+        return f"{_shorten(head, 8)}:{_shorten(tail, 14)}"
+    return _shorten(key, 8)
+
+
+def _shorten(text: str, length: int) -> str:
+    return text[:length] + ("…" if len(text) > length else "")
 
 
 def _short_model(model: str | None) -> str:
@@ -272,36 +305,22 @@ def print_rows(
     console: Any,
     empty: str,
 ) -> None:
-    """A simple listing (runs, sessions) from JSON-shaped rows, fitted to the terminal."""
-    from rich import box
-    from rich.table import Table
-
+    """A simple listing (runs, sessions, insights) from JSON-shaped rows, fitted to the
+    terminal, each field formatted by :func:`format_field`."""
     if not rows:
         console.print(empty)
         return
     specs = [
-        _Column(
+        Column(
             header,
             [format_field(field, row.get(field)) for row in rows],
-            right=field in _NUMERIC_FIELDS,
+            right=_is_numeric(field, [row.get(field) for row in rows]),
             drop_order=0 if index < 2 or field == "cost_usd" else len(columns) - index,
             max_width=28,
         )
         for index, (header, field) in enumerate(columns)
     ]
-    shown = _fit(specs, console.width)
-    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for column in shown:
-        table.add_column(
-            column.header,
-            justify="right" if column.right else "left",
-            no_wrap=True,
-            max_width=column.max_width,
-            overflow="ellipsis",
-        )
-    for index in range(len(rows)):
-        table.add_row(*(_escape(column.cells[index]) for column in shown))
-    console.print(table)
+    print_fitted(title, specs, console=console)
 
 
 _NUMERIC_FIELDS = frozenset(
@@ -313,8 +332,53 @@ _NUMERIC_FIELDS = frozenset(
         "runtime_seconds",
         "requests",
         "turns",
+        "calls",
+        "failures",
+        "edit_calls",
+        "lines_added",
+        "lines_removed",
+        "lines_changed",
     }
 )
+
+
+def _is_numeric(field: str, values: Sequence[Any]) -> bool:
+    """Whether a listing's column holds figures (right-aligned) rather than text."""
+    if field in _NUMERIC_FIELDS or field in _FIELD_FORMATS:
+        return True
+    figures = [v for v in values if v is not None and not isinstance(v, bool)]
+    return bool(figures) and all(isinstance(v, int | float) for v in figures)
+
+
+def format_percent(share: float | None) -> str:
+    """A share (0.7973) as a percentage for tables: 79.7%."""
+    return MISSING if share is None else f"{share:.1%}"
+
+
+def format_number(value: float | None) -> str:
+    """A measured quantity (not a count) for tables: 20,832.1 / 3.25 / 0.004."""
+    if value is None:
+        return MISSING
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
+
+
+_FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
+    "runtime_seconds": lambda v: format_duration(float(v)),
+    "cost_usd": lambda v: format_usd(float(v)),
+    "cost_per_changed_line": lambda v: format_usd(float(v)),
+    "cache_savings_usd": lambda v: format_usd(float(v)),
+    "tokens_per_changed_line": lambda v: format_number(float(v)),
+    "cache_read_share": lambda v: format_percent(float(v)),
+    "avg_duration_seconds": lambda v: _seconds(float(v)),
+    "p95_duration_seconds": lambda v: _seconds(float(v)),
+}
+"""Fields that are money, shares or measured quantities (right-aligned in tables)."""
 
 
 def format_field(field: str, value: Any) -> str:
@@ -325,14 +389,17 @@ def format_field(field: str, value: Any) -> str:
         return _short_key(str(value))
     if field.endswith("_at") or field == "last_activity":
         return _local_minute(str(value))
-    if field == "runtime_seconds":
-        return format_duration(float(value))
-    if field == "cost_usd":
-        return format_usd(float(value))
+    if isinstance(value, str):
+        return value  # a label, such as the totals row's "Total"
+    formatter = _FIELD_FORMATS.get(field)
+    if formatter is not None:
+        return formatter(value)
     if field.endswith("_tokens"):
         return format_tokens(int(value))
     if isinstance(value, int):
         return format_int(value)
+    if isinstance(value, float):
+        return format_number(value)
     return str(value)
 
 

@@ -5,6 +5,7 @@ The one place that decides which local day, week or month a moment belongs to.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,17 +17,46 @@ _EPOCH = date(1970, 1, 1)
 _PROBE_MS = 6 * 3_600_000  # zones change offset at most once in six hours
 
 
+DAY_ADVICE = "use YYYY-MM-DD, e.g. 2026-05-04"
+"""How to write a day, for every message about one."""
+
+
 def resolve_timezone(name: str | None) -> tuple[tzinfo, str]:
-    """The zone for ``--tz`` (an IANA name such as ``Asia/Kolkata`` or ``UTC``), or local."""
+    """The zone for ``--tz`` (an IANA name such as ``Asia/Kolkata`` or ``UTC``, in any
+    letter case when only one zone has that name: ``utc`` is ``UTC``), or local."""
     if name:
-        try:
-            return ZoneInfo(name), name
-        except (ZoneInfoNotFoundError, ValueError):
+        canonical = canonical_zone_name(name)
+        if canonical is None:
             raise ConfigError(
                 f"--tz {name!r} is not a known IANA time zone; use a name like "
                 "'Europe/Berlin', 'America/New_York', 'Asia/Kolkata' or 'UTC'"
-            ) from None
+            )
+        return ZoneInfo(canonical), canonical
     return _local_zone()
+
+
+def canonical_zone_name(name: str) -> str | None:
+    """The IANA spelling of ``name``: as given when it is a zone, else the one zone whose name
+    differs only in letter case; None when there is no such zone (or more than one)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    else:
+        return name
+    matches = _zones_by_folded_name().get(name.strip().casefold(), [])
+    return matches[0] if len(matches) == 1 else None
+
+
+@functools.cache
+def _zones_by_folded_name() -> dict[str, list[str]]:
+    # read once, and only when a name is not found as given (a scan of the zone database)
+    from zoneinfo import available_timezones
+
+    names: dict[str, list[str]] = {}
+    for zone in sorted(available_timezones()):
+        names.setdefault(zone.casefold(), []).append(zone)
+    return names
 
 
 def _local_zone() -> tuple[tzinfo, str]:
@@ -118,9 +148,7 @@ def parse_day(value: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-05-04"
-        ) from None
+        raise ConfigError(f"{option} {value!r} is not a date; {DAY_ADVICE}") from None
 
 
 def local_midnight_ms(day: date, zone: tzinfo) -> int:

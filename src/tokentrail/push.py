@@ -69,6 +69,8 @@ class PushSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    """New local requests the team ledger already held as they are (pushed before, e.g. by a
+    ledger started over, or a --full push)."""
     sessions: int = 0
     runs: int = 0
     tool_calls: int = 0
@@ -142,7 +144,11 @@ def push(
         mark,
         "event_change",
         lambda store, after: store.entries_changed_after(after, batch_size),
-        lambda tx, entries: _write_entries(tx, entries, user, ledger.pricer, summary),
+        # a request changed locally is read again here even when the pass above just sent
+        # its latest state (always so on a first push): that is no request "already there"
+        lambda tx, entries: _write_entries(
+            tx, entries, user, ledger.pricer, summary, count_unchanged=False
+        ),
     )
     mark = copier.stream(
         mark,
@@ -226,8 +232,11 @@ def _write_entries(
     user: str | None,
     pricer: Pricer,
     summary: PushSummary,
+    *,
+    count_unchanged: bool = True,
 ) -> None:
-    """Record local entries in the team ledger with the ledger's merge rule."""
+    """Record local entries in the team ledger with the ledger's merge rule; an entry the
+    team ledger already holds as it is counts as unchanged if ``count_unchanged``."""
     incoming = {e.event.key: Entry(e.event, e.cost, user or e.user) for e in entries}
     summary.read += len(incoming)
     existing = tx.get_entries(list(incoming))
@@ -249,7 +258,7 @@ def _write_entries(
         who = (new.user or old.user) if owner_is_new else (old.user or new.user)
         result = Entry(merged, cost, who)
         if result == old:
-            summary.unchanged += 1
+            summary.unchanged += count_unchanged
             continue
         changes.append((old, result))
     tx.insert_entries(inserts)

@@ -67,6 +67,9 @@ class BudgetOut(BaseModel):
     history_days: int
     daily_spread_usd: float | None
     runs_out_at: str | None = Field(description="When the amount is reached at the burn rate.")
+    reached_on: str | None = Field(
+        description="The local day spend reached the amount (YYYY-MM-DD); null while under it."
+    )
     status: Literal["ok", "soft", "hard"]
     projected_status: Literal["ok", "soft", "hard"]
 

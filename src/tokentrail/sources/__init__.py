@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from tokentrail.sources.base import ParseResult, ParseState, Source, SourceFile
 
-__all__ = ["ParseResult", "ParseState", "Source", "SourceFile", "all_sources", "get_source"]
+__all__ = [
+    "ParseResult",
+    "ParseState",
+    "Source",
+    "SourceFile",
+    "all_sources",
+    "get_source",
+    "source_names",
+]
 
 
 def all_sources() -> list[Source]:
@@ -24,6 +32,11 @@ def all_sources() -> list[Source]:
         CopilotSource(),
         QwenSource(),
     ]
+
+
+def source_names() -> tuple[str, ...]:
+    """The names of the agents whose logs tokentrail reads (``--source`` choices)."""
+    return tuple(source.name for source in all_sources())
 
 
 def get_source(name: str) -> Source:
