@@ -17,7 +17,7 @@ from tokentrail.errors import TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode")
+SOURCE_NAMES = ("claude_code", "codex", "gemini", "opencode", "pi", "mux")
 
 
 class _Group(click.Group):

@@ -93,6 +93,7 @@ _AGENT_LABELS = {
     "codex": "codex",
     "gemini": "gemini",
     "opencode": "opencode",
+    **{"pi": "pi", "mux": "mux"},
 }
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}

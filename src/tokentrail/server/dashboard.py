@@ -85,6 +85,7 @@ SOURCE_LABELS = {
     "codex": "Codex CLI",
     "gemini": "Gemini CLI",
     "opencode": "OpenCode",
+    **{"pi": "pi", "mux": "mux"},
     "sdk": "SDK",
 }
 

@@ -12,9 +12,13 @@ def all_sources() -> list[Source]:
     from tokentrail.sources.claude_code import ClaudeCodeSource
     from tokentrail.sources.codex import CodexSource
     from tokentrail.sources.gemini import GeminiSource
+    from tokentrail.sources.mux import MuxSource
     from tokentrail.sources.opencode import OpenCodeSource
+    from tokentrail.sources.pi import PiSource
 
-    return [ClaudeCodeSource(), CodexSource(), GeminiSource(), OpenCodeSource()]
+    sources: list[Source] = [ClaudeCodeSource(), CodexSource(), GeminiSource(), OpenCodeSource()]
+    sources += [PiSource(), MuxSource()]
+    return sources
 
 
 def get_source(name: str) -> Source:
