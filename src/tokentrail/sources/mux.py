@@ -142,10 +142,19 @@ class _Workspace:
     project: str | None = None
     title: str | None = None
     parent_id: str | None = None
+    created: datetime | None = None
 
     @property
     def session_key(self) -> str:
         return f"{SOURCE}:{self.workspace_id}"
+
+    @property
+    def rank(self) -> str:
+        # Lower wins attribution of a request found in several workspaces: a fork copies its
+        # source's messages, and the workspace created first wrote them.
+        if self.created is None:
+            return "1|"
+        return f"0|{self.created.isoformat(timespec='microseconds')}|"
 
     def session(self, started: datetime | None, ended: datetime | None) -> Session:
         parent = f"{SOURCE}:{self.parent_id}" if self.parent_id else None
@@ -156,7 +165,7 @@ class _Workspace:
             relationship="subagent" if parent else None,
             project=self.project,
             title=self.title,
-            started_at=started,
+            started_at=self.created or started,
             ended_at=ended,
         )
 
@@ -184,6 +193,7 @@ def _workspace_of(path: str) -> _Workspace:
                     project=text_or_none(entry[0]),
                     title=text_or_none(item.get("title")) or text_or_none(item.get("name")),
                     parent_id=text_or_none(item.get("parentWorkspaceId")),
+                    created=parse_timestamp(item.get("createdAt")),
                 )
     return _Workspace(workspace_id)
 
@@ -297,6 +307,7 @@ class _HistoryParser:
             session_key=self.workspace.session_key,
             project=self.workspace.project,
             raw_usage=orjson.dumps(usage),
+            rank=self.workspace.rank,
         )
         if self.first is None or when < self.first:
             self.first = when
@@ -434,12 +445,14 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
     seen_at = datetime.fromtimestamp(mtime, tz=UTC)
     result = ParseResult(state=kept)
     totals: dict[str, _ModelTotals] = {}
+    previous = _remembered(state.memory)
     for model, entry in by_model.items():
         try:
             totals[model] = _model_totals(entry, model)
         except BadRecord as bad:
             result.skips.append(Skip(bad.reason, path, None, bad.detail))
-    previous = _remembered(state.memory)
+            if model in previous:
+                totals[model] = previous[model]  # unread: as last counted, until it reads again
     generation = _generation(state.memory)
     shrunk = _shrunk(previous, totals)
     children = _rolled_up(document)
@@ -461,10 +474,9 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
                         workspace, generation, model, start, tokens, cost, seen_at, path
                     )
                 )
-    # what was counted (or deliberately not) becomes the baseline; models that failed to read
-    # keep their old totals so their growth is counted once they read again
-    baseline = dict(previous) if shrunk is None else {}
-    baseline.update(totals)
+    # what was counted (or deliberately not) becomes the baseline; a model that failed to read
+    # kept its old totals above, so its growth is counted once it reads again
+    baseline = totals
     result.state.memory = {
         _MEM_GENERATION: generation,
         _MEM_TOTALS: {model: list(t.tokens) for model, t in baseline.items()},
@@ -490,7 +502,7 @@ def _model_totals(entry: object, model: str) -> _ModelTotals:
         counts.append(count)
         bucket_cost = reported_cost(item.get("cost_usd"))
         cost = None if cost is None or bucket_cost is None else cost + bucket_cost
-    return _ModelTotals(tuple(counts), cost)
+    return _ModelTotals(tuple(counts), None if cost is None else round(cost, 9))
 
 
 def _remembered(memory: Mapping[str, Any]) -> dict[str, _ModelTotals]:
@@ -638,5 +650,5 @@ def _snapshot_event(
                 "growth": dict(zip(SNAPSHOT_BUCKETS, delta, strict=True)),
             }
         ),
-        rank="1|",
+        rank=workspace.rank,
     )
