@@ -349,3 +349,14 @@ def test_daily_report_for_pi_on_a_real_home(isolated_home: Path, db_path: Path) 
     assert row["unpriced_requests"] == 1  # the subagent's local model: unpriced, never zero
     assert report["unpriced_models"][0]["model"] == "local-scout-7b"
     assert row["cost_usd"] > 0
+
+
+def test_only_a_subagent_folder_inside_a_project_marks_subagents(tmp_path: Path) -> None:
+    records = [header(), reply("aaaa0001", 1775030405000, usage())]
+    project = write_jsonl(tmp_path / "--home-ana-subagent-lab--" / f"t_{MAIN_ID}.jsonl", records)
+    nested = write_jsonl(
+        tmp_path / "--home-ana-api--" / "subagent-artifacts" / f"t_{MAIN_ID}.jsonl", records
+    )
+
+    assert parse(project).events[0].rank.startswith("0|")
+    assert parse(nested).events[0].rank.startswith("1|")

@@ -426,8 +426,10 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
       the last good totals.
     """
     try:
-        data = Path(path).read_bytes()
-        mtime = os.stat(path).st_mtime
+        with open(path, "rb") as handle:
+            data = handle.read()
+            # the time of the bytes read, not of a file that replaced them since
+            mtime = os.fstat(handle.fileno()).st_mtime
     except OSError as exc:
         return ParseResult(
             skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state

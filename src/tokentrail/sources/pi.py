@@ -144,7 +144,10 @@ class _Header:
                 setattr(header, item.name, value)
         if header.session_id is None:
             header.session_id = _uuid_of(Path(path))
-        if any(_SUBAGENT_FOLDER_MARK in part for part in Path(path).parent.parts[-2:]):
+        folder = Path(path).parent.name
+        # project folders are "--<cwd>--" (a cwd may well contain the word); subagent folders
+        # sit inside them
+        if _SUBAGENT_FOLDER_MARK in folder and not folder.startswith("--"):
             header.subagent = "yes"
         return header
 
