@@ -132,7 +132,7 @@ def test_tokentrail_variable_replaces_the_default_roots(tmp_path: Path) -> None:
     assert source_roots(SOURCE, Config(), env, tmp_path) == [Path("/a/sessions")]
 
 
-def test_history_is_read_where_present_else_the_snapshot(isolated_home: Path) -> None:
+def test_every_history_and_snapshot_is_found(isolated_home: Path) -> None:
     root = mux_home(isolated_home) / "sessions"
 
     found = {(Path(f.path).relative_to(root).as_posix(), f.kind) for f in SOURCE.discover([root])}
@@ -141,7 +141,9 @@ def test_history_is_read_where_present_else_the_snapshot(isolated_home: Path) ->
         (f"{MAIN}/chat-archive.jsonl", "append"),
         (f"{MAIN}/chat.jsonl", "append"),
         (f"{MAIN}/headless-usage.jsonl", "append"),
+        (f"{MAIN}/session-usage.json", "whole"),
         (f"{FORK}/chat.jsonl", "append"),
+        (f"{FORK}/session-usage.json", "whole"),
         (f"{CHILD}/chat.jsonl", "append"),
         (f"{OLD}/session-usage.json", "whole"),
     }
@@ -413,6 +415,20 @@ def test_a_legacy_roll_up_without_totals_withholds_that_growth(tmp_path: Path) -
     assert [s.reason for s in second.skips] == ["rolled_up_subagent"]
     [later] = parse(path, second.state).events
     assert later.tokens.input == 20
+
+
+def test_beside_a_history_the_snapshot_only_moves_its_baseline(tmp_path: Path) -> None:
+    path = write_snapshot(tmp_path / "ws" / "session-usage.json", {SONNET: model_usage(900)})
+    chat = write_jsonl(tmp_path / "ws" / "chat.jsonl", [])
+    first = parse(path)
+    # mux deletes chat.jsonl when the history is cleared; the snapshot keeps growing
+    chat.unlink()
+    write_snapshot(path, {SONNET: model_usage(960)})
+
+    [growth] = parse(path, first.state).events
+
+    assert first.events == [] and first.skips == []
+    assert growth.tokens.input == 60
 
 
 def test_an_unknown_model_is_kept_unpriced(isolated_home: Path, db_path: Path) -> None:

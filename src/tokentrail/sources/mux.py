@@ -28,8 +28,8 @@ Facts this parser relies on (coder/mux, ``src/common/constants/paths.ts``,
   when it is missing or corrupt.
 
 What is read: a workspace with history (``chat.jsonl`` or ``chat-archive.jsonl``) is counted
-per message, and its ``session-usage.json`` is not read. A workspace with only
-``session-usage.json`` is counted from its growth between two reads (see :func:`_parse_snapshot`).
+per message; a workspace without is counted from the growth of its ``session-usage.json``
+between two reads (see :func:`_parse_snapshot`).
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def _workspace_files(root: Path) -> Iterator[tuple[str, FileKind]]:
         if headless.is_file():
             yield str(headless), "append"
         snapshot = workspace / SNAPSHOT
-        if not history and snapshot.is_file():
+        if snapshot.is_file():
+            # read even beside a history, to keep its baseline current: see _parse_snapshot
             yield str(snapshot), "whole"
 
 
@@ -424,6 +425,9 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
       roll-up without totals withholds that read's growth (reported as a skip).
     * A malformed file changes nothing: the memory stays, and the next good read counts from
       the last good totals.
+    * While the workspace has a history, the history counts its requests: a read only moves
+      the baseline. So when mux deletes the history (clearing it removes ``chat.jsonl``), only
+      the growth after that is counted from the snapshot, not the totals the history counted.
     """
     try:
         with open(path, "rb") as handle:
@@ -462,10 +466,12 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
     new_children = {
         child: entry for child, entry in children.items() if child not in known_children
     }
+    from_history = _has_history(Path(path).parent)
     if shrunk is not None:
         generation += 1
-        result.skips.append(Skip("snapshot_rebuilt", path, None, shrunk))
-    else:
+        if not from_history:
+            result.skips.append(Skip("snapshot_rebuilt", path, None, shrunk))
+    elif not from_history:
         growth = _growth(previous, totals)
         withheld = _take_off_rollups(growth, new_children, path, result.skips)
         if not withheld:
@@ -485,8 +491,13 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
         _MEM_COSTS: {model: t.cost for model, t in baseline.items()},
         _MEM_CHILDREN: sorted(known_children | set(children)),
     }
-    result.sessions.append(workspace.session(None, seen_at))
+    if not from_history:
+        result.sessions.append(workspace.session(None, seen_at))
     return result
+
+
+def _has_history(workspace: Path) -> bool:
+    return any((workspace / name).is_file() for name in (CHAT, ARCHIVE))
 
 
 def _model_totals(entry: object, model: str) -> _ModelTotals:
