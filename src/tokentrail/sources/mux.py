@@ -115,9 +115,11 @@ class MuxSource:
 def _workspace_files(root: Path) -> Iterator[tuple[str, FileKind]]:
     """The files to read in each ``<root>/<workspaceId>/``: the history when there is one,
     else the snapshot."""
-    if not root.is_dir():
-        return  # mux not installed, or another home: normal
-    for workspace in sorted(root.iterdir()):
+    try:
+        workspaces = sorted(root.iterdir())
+    except OSError:
+        return  # mux not installed (or another home), or a folder it cannot list: normal
+    for workspace in workspaces:
         if not workspace.is_dir():
             continue
         history = [workspace / name for name in (ARCHIVE, CHAT) if (workspace / name).is_file()]

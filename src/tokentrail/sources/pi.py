@@ -113,9 +113,11 @@ def _session_files(root: Path) -> Iterator[str]:
     if not root.is_dir():
         return  # pi not installed: normal
     # rglob does not follow directory symlinks, so a link loop cannot trap the walk
-    for path in root.rglob("*.jsonl"):
-        if path.is_file():
-            yield str(path)
+    try:
+        found = [path for path in root.rglob("*.jsonl") if path.is_file()]
+    except OSError:
+        return  # a folder that cannot be listed: nothing to read there
+    yield from (str(path) for path in found)
 
 
 # --- what the file says about its session ---------------------------------------------------
