@@ -416,8 +416,8 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
     them, dated at the file's modification time (the snapshot says how much, not when: the
     time is approximate, the totals exact) and marked as derived from a snapshot in its raw
     usage. Keys are deterministic: workspace, generation, model and the model's total before
-    the growth, so reading the same snapshot again (a kill before commit, two syncs at once)
-    yields the same key, and the ledger's merge keeps one.
+    the growth, so reading the same snapshot again from the same memory (a kill before the
+    commit, two syncs at once) yields the same keys, and the ledger's merge keeps one.
 
     * Totals only grow. A bucket that shrank, or a model that vanished, means mux rebuilt the
       file (from history, after corruption): the new totals become the baseline of a new
