@@ -98,6 +98,8 @@ _AGENT_LABELS = {
     "opencode": "opencode",
     "copilot": "copilot",
     "qwen": "qwen",
+    "pi": "pi",
+    "mux": "mux",
 }
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}

@@ -193,6 +193,11 @@ def _task_for(
     source: Source, file: SourceFile, stat: FileStat, cursor: Cursor | None
 ) -> FileTask | None:
     fresh = FileTask(file, source.parser_version, stat, ParseState(), reset=True)
+    if file.kind == "whole" and cursor is not None:
+        # A document is re-read from its start, but its parser's memory is kept, even across
+        # parser versions: it records what was already counted (a cumulative snapshot's last
+        # totals, see sources/mux.py), which no re-read of the document can tell again.
+        fresh = replace(fresh, state=ParseState(memory=dict(cursor.memory)))
     if cursor is None or cursor.parser_version != source.parser_version:
         return fresh
     unchanged = (cursor.device, cursor.inode, cursor.size, cursor.mtime_ns) == (

@@ -87,6 +87,8 @@ SOURCE_LABELS = {
     "opencode": "OpenCode",
     "copilot": "Copilot CLI",
     "qwen": "Qwen Code",
+    "pi": "pi",
+    "mux": "mux",
     "sdk": "SDK",
 }
 

@@ -21,7 +21,9 @@ def all_sources() -> list[Source]:
     from tokentrail.sources.codex import CodexSource
     from tokentrail.sources.copilot import CopilotSource
     from tokentrail.sources.gemini import GeminiSource
+    from tokentrail.sources.mux import MuxSource
     from tokentrail.sources.opencode import OpenCodeSource
+    from tokentrail.sources.pi import PiSource
     from tokentrail.sources.qwen import QwenSource
 
     return [
@@ -31,6 +33,8 @@ def all_sources() -> list[Source]:
         OpenCodeSource(),
         CopilotSource(),
         QwenSource(),
+        PiSource(),
+        MuxSource(),
     ]
 
 
