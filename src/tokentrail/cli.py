@@ -114,6 +114,18 @@ def report_options(func: F) -> F:
     return _apply(func, options)
 
 
+def _server_token(value: str | None) -> str | None:
+    """The server's token, or None; a token too short to protect anything is a usage error."""
+    if not value:
+        return None
+    from tokentrail.server.auth import token_problem
+
+    problem = token_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--token' / TOKENTRAIL_TOKEN")
+    return value
+
+
 @click.group(cls=_Group, invoke_without_command=True)
 @click.version_option(package_name="tokentrail")
 @click.pass_context
@@ -361,8 +373,9 @@ def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) ->
     "--token",
     envvar="TOKENTRAIL_TOKEN",
     metavar="TOKEN",
-    help="Require 'Authorization: Bearer TOKEN' on every request. Default: $TOKENTRAIL_TOKEN "
-    "(prefer it: other users can see a command line).",
+    callback=lambda ctx, param, value: _server_token(value),
+    help="Require 'Authorization: Bearer TOKEN' on every request (at least 16 non-blank "
+    "characters). Default: $TOKENTRAIL_TOKEN (prefer it: other users can see a command line).",
 )
 @click.option(
     "--otlp-port",

@@ -525,10 +525,11 @@ def serve(
     keep_syncing: bool = True,
     open_browser: bool = False,
 ) -> None:
-    from tokentrail.server.auth import check_bind
+    from tokentrail.server.auth import allowed_hosts, check_bind
 
     token = token or None
     check_bind(host, token)
+    hosts = allowed_hosts(host)
     import asyncio
 
     import uvicorn
@@ -538,7 +539,7 @@ def serve(
     from tokentrail.watch import BackgroundSync
 
     with open_ledger(database) as ledger:
-        app = create_app(ledger, token=token)
+        app = create_app(ledger, token=token, hosts=hosts)
         shown = f"[{host}]" if ":" in host else host
         base = f"http://{shown}:{port}"
         click.echo(
@@ -559,7 +560,7 @@ def serve(
             )
         ]
         if otlp_port:
-            otlp_app = create_otlp_app(ledger, token=token)
+            otlp_app = create_otlp_app(ledger, token=token, hosts=hosts)
             config = uvicorn.Config(
                 otlp_app, host=host, port=otlp_port, log_level="info", access_log=False
             )

@@ -210,9 +210,12 @@ def include_otlp(app: FastAPI, ledger: Ledger, *, token: str | None) -> None:
     app.add_middleware(PathToken, token=token)
 
 
-def create_otlp_app(ledger: Ledger, *, token: str | None) -> FastAPI:
-    """An app with only the receiver (and the reconciliation view), for its own port."""
-    from tokentrail.server.auth import BearerAuth
+def create_otlp_app(
+    ledger: Ledger, *, token: str | None, hosts: frozenset[str] | None = None
+) -> FastAPI:
+    """An app with only the receiver (and the reconciliation view), for its own port;
+    ``hosts`` as :func:`tokentrail.server.app.create_app`'s."""
+    from tokentrail.server.auth import BearerAuth, BrowserGuard
     from tokentrail.server.errors import install_handlers
 
     app = FastAPI(title="tokentrail OTLP receiver", docs_url=None, redoc_url=None, openapi_url=None)
@@ -220,6 +223,7 @@ def create_otlp_app(ledger: Ledger, *, token: str | None) -> FastAPI:
     app.include_router(otlp_router(ledger))
     if token:
         app.add_middleware(BearerAuth, token=token)
+    app.add_middleware(BrowserGuard, hosts=hosts)
     app.add_middleware(PathToken, token=token)
     return app
 
