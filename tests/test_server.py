@@ -839,3 +839,33 @@ def test_the_host_rule_follows_the_bound_address() -> None:
     # off loopback a token is required (a rebound page has none) and any name may reach us
     assert allowed_hosts("0.0.0.0") is None
     assert allowed_hosts("192.168.1.5") is None
+
+
+def test_an_admin_retracts_a_forged_event_for_good(ledger: Ledger, db_path: Path) -> None:
+    app = create_app(ledger, token=None)
+    with TestClient(app) as client:
+        forged = event("forged", input_tokens=5_000_000, model=OPUS)
+        post_events(client, event("real"), forged)
+        assert lifetime_requests(client) == 2
+        runner = CliRunner()
+        done = runner.invoke(
+            cli, ["db", "retract", "sdk:forged", "--reason", "forged spend", "-d", str(db_path)]
+        )
+        assert done.exit_code == 0, done.output
+        assert "Retracted sdk:forged" in done.output and "1 retracted events" in done.output
+        assert lifetime_requests(client) == 1
+        assert client.get(f"{API}/sessions/s1").json()["requests"] == 1
+        # a resend is recognised, never counted again
+        assert post_events(client, forged)[0]["status"] == "duplicate"
+        assert lifetime_requests(client) == 1
+        status = runner.invoke(cli, ["db", "status", "--json", "-d", str(db_path)])
+        assert orjson.loads(status.output)["retracted_events"] == 1
+        assert (
+            "retracted events: 1" in runner.invoke(cli, ["db", "status", "-d", str(db_path)]).output
+        )
+        unknown = runner.invoke(
+            cli, ["db", "retract", "sdk:forged", "--reason", "again", "-d", str(db_path)]
+        )
+        assert unknown.exit_code != 0 and "retracted already" in unknown.output
+        no_reason = runner.invoke(cli, ["db", "retract", "sdk:real", "-d", str(db_path)])
+        assert no_reason.exit_code == 2 and "--reason" in no_reason.output

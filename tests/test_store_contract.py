@@ -17,6 +17,7 @@ import pytest
 
 import pgtest
 from tokentrail.errors import StoreError
+from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import DAY_MS, day_to_date, offset_segments, resolve_timezone
 from tokentrail.reports import ReportQuery, period_report, session_report
@@ -880,3 +881,35 @@ def test_postgres_tool_rows_written_before_push_tracking_are_numbered() -> None:
             assert store.tool_results_changed_after(0, 10) == []
         finally:
             store.close()
+
+
+def test_a_retracted_event_leaves_every_total_and_never_comes_back(
+    backend: Backend, ledger: Ledger
+) -> None:
+    forged = ev("sdk:forged", 5_000_000, source="sdk", run_id=None, session="s1")
+    ledger.record_batch([ev("a", 10), ev("b", 20, session="s2"), forged])
+    assert ledger.store.totals(Filters()).output == 5_000_030
+    assert ledger.retract(["sdk:forged", "nothing:here"], "forged through the API") == [
+        "sdk:forged"
+    ]
+    status = ledger.store.status()
+    assert (status.events, status.retracted) == (2, 1)
+    assert ledger.store.totals(Filters()).output == 30
+    assert period_report(ledger.store, "daily", query()).totals.output_tokens == 30
+    rows = {
+        row.key: row.figures.output_tokens for row in session_report(ledger.store, query()).rows
+    }
+    assert rows == {"s1": 10, "s2": 20}
+    assert_totals_match_events(backend)
+    # the row is kept, with when and why, and is never recorded again: a resent batch or a
+    # re-read log only counts a duplicate
+    ((reason, kept),) = backend.rows("SELECT reason, event FROM retractions")
+    assert reason == "forged through the API" and '"output":5000000' in kept
+    again = ledger.record_batch([forged, ev("c", 1)])
+    assert (again.created, again.duplicates) == (1, 1)
+    assert ledger.record_events([forged]) == ["duplicate"]
+    assert ledger.store.totals(Filters()).output == 31
+    assert ledger.retract(["sdk:forged"], "twice") == []
+    with pytest.raises(InvalidUsage):
+        ledger.retract(["a"], "  ")
+    assert_totals_match_events(backend)

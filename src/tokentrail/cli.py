@@ -660,6 +660,19 @@ def db_backup(database: str | None, destination: Path) -> None:
     commands.db_backup(database=database, destination=destination)
 
 
+@db.command("retract")
+@database_option
+@click.argument("keys", nargs=-1, required=True, metavar="EVENT_KEY...")
+@click.option("--reason", required=True, help="Why: kept with the retracted event.")
+def db_retract(database: str | None, keys: tuple[str, ...], reason: str) -> None:
+    """Take events out of every report (e.g. spend forged through the API), keeping them in
+    the ledger's retractions; a re-sync or a resent batch never records them again. EVENT_KEY
+    is SOURCE:EVENT_ID (sdk:... for events sent to the API)."""
+    from tokentrail import commands
+
+    commands.db_retract(database=database, keys=keys, reason=reason)
+
+
 def main() -> None:
     # a closed pipe (e.g. `tokentrail daily | head`) should end quietly
     try:

@@ -749,6 +749,7 @@ def db_status(*, database: str | None, as_json: bool) -> None:
         "first_event": status.first_event.isoformat() if status.first_event else None,
         "last_event": status.last_event.isoformat() if status.last_event else None,
         "size_bytes": status.size_bytes,
+        "retracted_events": status.retracted,
     }
     if as_json:
         click.echo(render_json(data))
@@ -756,6 +757,23 @@ def db_status(*, database: str | None, as_json: bool) -> None:
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
         click.echo(f"{key.replace('_', ' ')}: {'—' if shown is None else shown}")
+
+
+def db_retract(*, database: str | None, keys: Sequence[str], reason: str) -> None:
+    with open_ledger(database) as ledger:
+        done = ledger.retract(keys, reason)
+        with ledger.reading() as store:
+            status = store.status()
+    for key in done:
+        click.echo(f"Retracted {key}: no report counts it, and it is never recorded again.")
+    missing = [key for key in dict.fromkeys(keys) if key not in done]
+    if missing:
+        raise ConfigError(
+            f"no recorded event has the key {', '.join(repr(k) for k in missing)} (or it was "
+            "retracted already); a key is SOURCE:EVENT_ID, e.g. sdk:msg_01XFD... for an event "
+            "sent to the API"
+        )
+    click.echo(f"{status.retracted:,} retracted events in {ledger.location}.")
 
 
 def db_backup(*, database: str | None, destination: Path) -> None:

@@ -72,6 +72,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
     UnpricedModel,
+    retraction_json,
 )
 from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
 from tokentrail.store.sqlite import (
@@ -568,6 +569,7 @@ class PostgresStore:
         ((events, first, last),) = self._rows("SELECT COUNT(*), MIN(ts_ms), MAX(ts_ms) FROM events")
         sessions = int(self._rows("SELECT COUNT(*) FROM sessions")[0][0])
         files = int(self._rows("SELECT COUNT(*) FROM cursors")[0][0])
+        retracted = int(self._rows("SELECT COUNT(*) FROM retractions")[0][0])
         try:
             size: int | None = int(self._rows("SELECT pg_database_size(current_database())")[0][0])
         except StoreError:
@@ -583,6 +585,7 @@ class PostgresStore:
             first_event=utc_from_ms(first) if first is not None else None,
             last_event=utc_from_ms(last) if last is not None else None,
             size_bytes=size,
+            retracted=retracted,
         )
 
     def backup(self, destination: Path) -> None:
@@ -807,6 +810,35 @@ class _PostgresWrite:
         # an entry that moved to another session, model or bucket may leave empty rows
         self._conn.execute("DELETE FROM rollups WHERE requests = 0")
         self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+
+    def retracted_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = self._rows(
+            "SELECT event_key FROM retractions WHERE event_key = ANY(%s)", (list(keys),)
+        )
+        return {row[0] for row in rows}
+
+    def retract_entries(self, keys: Sequence[str], reason: str, at_ms: int) -> list[str]:
+        if not keys:
+            return []
+        rows = self._rows(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_key = ANY(%s)", (list(keys),)
+        )
+        if not rows:
+            return []
+        found = [row[0] for row in rows]
+        self._add_totals("event_key = ANY(%s)", [found], sign=-1)
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO retractions (event_key, retracted_ms, reason, event) "
+                "VALUES (%s, %s, %s, %s)",
+                [(row[0], at_ms, reason, retraction_json(_EVENT_COLUMN_LIST, row)) for row in rows],
+            )
+        self._conn.execute("DELETE FROM events WHERE event_key = ANY(%s)", (found,))
+        self._conn.execute("DELETE FROM rollups WHERE requests = 0")
+        self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+        return found
 
     def get_sessions(self, keys: Sequence[str]) -> dict[str, Session]:
         if not keys:

@@ -47,6 +47,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
     UnpricedModel,
+    retraction_json,
 )
 from tokentrail.store.migrations import SQLITE_MIGRATIONS
 from tokentrail.usage import (
@@ -454,6 +455,7 @@ class SQLiteStore:
         ).fetchone()
         sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
         files = conn.execute("SELECT COUNT(*) FROM cursors").fetchone()[0]
+        retracted = conn.execute("SELECT COUNT(*) FROM retractions").fetchone()[0]
         size = None
         if self.path is not None and self.path.exists():
             size = sum(
@@ -472,6 +474,7 @@ class SQLiteStore:
             first_event=utc_from_ms(first) if first is not None else None,
             last_event=utc_from_ms(last) if last is not None else None,
             size_bytes=size,
+            retracted=retracted,
         )
 
     def backup(self, destination: Path) -> None:
@@ -709,6 +712,29 @@ class _SQLiteWrite:
         self._conn.execute("DELETE FROM rollups WHERE requests = 0")
         self._conn.execute("DELETE FROM rollups_hourly WHERE requests = 0")
         self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+
+    def retracted_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys or not self._conn.execute("SELECT 1 FROM retractions LIMIT 1").fetchone():
+            return set()  # the usual case, answered without looking up every key of a sync
+        rows = self._select_in("SELECT event_key FROM retractions", "event_key", keys)
+        return {row[0] for row in rows}
+
+    def retract_entries(self, keys: Sequence[str], reason: str, at_ms: int) -> list[str]:
+        rows = self._select_in(f"SELECT {_EVENT_COLUMNS} FROM events", "event_key", keys)
+        if not rows:
+            return []
+        found = [row[0] for row in rows]
+        for chunk in _chunks(found, _IN_CHUNK):
+            self._add_totals(f"event_key IN ({', '.join('?' * len(chunk))})", chunk, sign=-1)
+        columns = [c.strip() for c in _EVENT_COLUMNS.split(",")]
+        self._conn.executemany(
+            "INSERT INTO retractions (event_key, retracted_ms, reason, event) VALUES (?, ?, ?, ?)",
+            [(row[0], at_ms, reason, retraction_json(columns, row)) for row in rows],
+        )
+        self._conn.executemany("DELETE FROM events WHERE event_key = ?", [(k,) for k in found])
+        for table in ("rollups", "rollups_hourly", "session_totals"):
+            self._conn.execute(f"DELETE FROM {table} WHERE requests = 0")
+        return found
 
     def get_sessions(self, keys: Sequence[str]) -> dict[str, Session]:
         rows = self._select_in(f"SELECT {_SESSION_COLUMNS} FROM sessions", "session_key", keys)
