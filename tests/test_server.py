@@ -869,3 +869,20 @@ def test_an_admin_retracts_a_forged_event_for_good(ledger: Ledger, db_path: Path
         assert unknown.exit_code != 0 and "retracted already" in unknown.output
         no_reason = runner.invoke(cli, ["db", "retract", "sdk:real", "-d", str(db_path)])
         assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+
+
+def test_a_full_disk_is_507_with_retry_after(client: TestClient, ledger: Ledger) -> None:
+    post_events(client, event("before"))
+    conn = ledger.store._conn  # type: ignore[attr-defined]
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # SQLite's "database or disk is full"
+    items = [event(f"e{i}", session_key=f"s{i}", project="p" * 500) for i in range(1000)]
+    response = client.post(f"{API}/events", json={"events": items})
+    error = assert_error(response, 507)
+    assert error["code"] == "insufficient_storage" and "disk" in error["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    otlp = client.post("/v1/logs", content=b"{}", headers=_JSON)
+    assert otlp.status_code in (200, 507)  # an empty export writes nothing
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert lifetime_requests(client) == 1
+    assert {r["status"] for r in post_events(client, *items)} == {"created"}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import pgtest
-from tokentrail.errors import StoreError
+from tokentrail.errors import LedgerTooNew, StoreError
 from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import DAY_MS, day_to_date, offset_segments, resolve_timezone
@@ -913,3 +913,26 @@ def test_a_retracted_event_leaves_every_total_and_never_comes_back(
     with pytest.raises(InvalidUsage):
         ledger.retract(["a"], "  ")
     assert_totals_match_events(backend)
+
+
+def test_a_ledger_from_a_newer_tokentrail_is_never_written(backend: Backend) -> None:
+    with Ledger(backend.location) as ledger:
+        ledger.record_batch([ev("a", 10)])
+        known = len(ledger.store.status().migrations)
+    if backend.kind == "postgres":
+        pgtest.query(
+            backend.location, "INSERT INTO _migrations (name) VALUES ('9999_from_the_future')"
+        )
+    else:
+        conn = sqlite3.connect(backend.location)
+        conn.execute("INSERT INTO _migrations (name) VALUES ('9999_from_the_future')")
+        conn.commit()
+        conn.close()
+    with Ledger(backend.location) as ledger:
+        assert ledger.store.totals(Filters()).output == 10  # reads still work
+        with pytest.raises(LedgerTooNew) as refused:
+            ledger.record_batch([ev("b", 20)])
+        assert f"newer tokentrail (schema {known + 1} > {known}); upgrade" in str(refused.value)
+        with pytest.raises(LedgerTooNew):
+            ledger.start_run("app")
+        assert ledger.store.totals(Filters()).output == 10

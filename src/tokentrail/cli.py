@@ -6,6 +6,7 @@ Commands stay thin: they never open the database or compute a number themselves.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TokentrailError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # a read of a damaged ledger file
+            from tokentrail.store.sqlite import translate_error
+
+            typed = translate_error(exc, "(see 'tokentrail db path')")
+            if typed is exc:
+                raise
+            raise click.ClickException(str(typed)) from exc
 
 
 def database_option(func: F) -> F:
@@ -658,6 +666,15 @@ def db_backup(database: str | None, destination: Path) -> None:
     from tokentrail import commands
 
     commands.db_backup(database=database, destination=destination)
+
+
+@db.command("check")
+@database_option
+def db_check(database: str | None) -> None:
+    """Check the ledger's file for damage (SQLite's integrity check); exit 1 if damaged."""
+    from tokentrail import commands
+
+    commands.db_check(database=database)
 
 
 @db.command("retract")

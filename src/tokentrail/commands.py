@@ -759,6 +759,31 @@ def db_status(*, database: str | None, as_json: bool) -> None:
         click.echo(f"{key.replace('_', ' ')}: {'—' if shown is None else shown}")
 
 
+def db_check(*, database: str | None) -> None:
+    from tokentrail.config import load_config, resolve_database
+    from tokentrail.errors import LedgerDamaged
+    from tokentrail.store.base import DAMAGED_ADVICE
+
+    try:
+        with open_ledger(database) as ledger:
+            location = ledger.location
+            problems = ledger.store.check()
+    except LedgerDamaged:  # too damaged to open as a ledger: check the file itself
+        from tokentrail.store.sqlite import check_file
+
+        location = resolve_database(database, load_config())
+        problems = check_file(Path(location)) or ["the file cannot be opened as a ledger"]
+    if not problems:
+        click.echo(f"ok: no damage found in {location}")
+        return
+    for problem in problems[:20]:
+        click.echo(problem)
+    if len(problems) > 20:
+        click.echo(f"... and {len(problems) - 20:,} more")
+    click.echo(f"The ledger {location} is damaged. To recover: {DAMAGED_ADVICE}.", err=True)
+    sys.exit(1)
+
+
 def db_retract(*, database: str | None, keys: Sequence[str], reason: str) -> None:
     with open_ledger(database) as ledger:
         done = ledger.retract(keys, reason)
@@ -777,9 +802,19 @@ def db_retract(*, database: str | None, keys: Sequence[str], reason: str) -> Non
 
 
 def db_backup(*, database: str | None, destination: Path) -> None:
-    with open_ledger(database) as ledger:
-        ledger.store.backup(destination)
-    click.echo(f"Backed up {ledger.location} to {destination}")
+    from tokentrail.errors import LedgerDamaged
+
+    try:
+        with open_ledger(database) as ledger:
+            location = ledger.location
+            ledger.store.backup(destination)
+    except LedgerDamaged:  # too damaged to open as a ledger: copy the file's pages as they are
+        from tokentrail.config import load_config, resolve_database
+        from tokentrail.store.sqlite import backup_file
+
+        location = resolve_database(database, load_config())
+        backup_file(Path(location), destination)
+    click.echo(f"Backed up {location} to {destination}")
 
 
 # -- export -------------------------------------------------------------------------------

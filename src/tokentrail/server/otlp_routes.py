@@ -27,9 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokentrail import otlp, reports
-from tokentrail.errors import StoreError
+from tokentrail.errors import LedgerFull, StoreError
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
+from tokentrail.server.errors import FULL_RETRY_AFTER_S
 from tokentrail.server.models import ReconciliationOut
 from tokentrail.server.params import report_query
 
@@ -116,6 +117,11 @@ async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: 
         )
     except otlp.OtlpDecodeError as error:
         return _status(error.status, _RPC_INVALID_ARGUMENT, error.message, encoding)
+    except LedgerFull as error:
+        log.error("OTLP %s not recorded: %s", signal, error)
+        message = "the disk holding the ledger is full; retry later"
+        retry = {"Retry-After": str(FULL_RETRY_AFTER_S)}
+        return _status(507, _RPC_RESOURCE_EXHAUSTED, message, encoding, retry)
     except (StoreError, sqlite3.OperationalError) as error:
         log.warning("OTLP %s not recorded: %s", signal, error)
         return _status(

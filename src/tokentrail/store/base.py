@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
+from tokentrail.errors import LedgerTooNew
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
@@ -328,6 +329,10 @@ class Store(Protocol):
     location: str
 
     def close(self) -> None: ...
+
+    def check(self) -> list[str]:
+        """What is wrong in the ledger's storage (``tokentrail db check``); empty: nothing."""
+        ...
 
     def write(self) -> AbstractContextManager[WriteTransaction]: ...
 
@@ -738,3 +743,20 @@ def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:
         for name, value in zip(columns, row, strict=True)
     }
     return orjson.dumps(kept).decode()
+
+
+DAMAGED_ADVICE = (
+    "save what is still readable with 'tokentrail db backup COPY.db', move the damaged file "
+    "aside, and run 'tokentrail sync' to rebuild the ledger from the agents' logs (usage "
+    "that reached it only through the API or OpenTelemetry is in the copy, not in the logs)"
+)
+"""The way out of a damaged ledger, said by every message about one."""
+
+
+def newer_schema_error(location: str, theirs: int, ours: int) -> LedgerTooNew:
+    """Why a ledger migrated by a newer tokentrail is not written."""
+    return LedgerTooNew(
+        f"this ledger ({location}) was written by a newer tokentrail (schema {theirs} > "
+        f"{ours}); upgrade tokentrail (e.g. pip install -U tokentrail) to write to it; "
+        "reports can still read it"
+    )

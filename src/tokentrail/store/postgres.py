@@ -33,7 +33,7 @@ from psycopg.abc import Buffer
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tokentrail.errors import StoreError
+from tokentrail.errors import LedgerTooNew, StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import (
     blocks_sql,
@@ -72,6 +72,7 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
     UnpricedModel,
+    newer_schema_error,
     retraction_json,
 )
 from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
@@ -210,6 +211,7 @@ class PostgresStore:
         self.location = redact_url(url)
         self._machine = machine
         self._secrets = _secrets(url)
+        self._too_new: LedgerTooNew | None = None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S) as conn:
                 self._migrate(conn)
@@ -288,6 +290,11 @@ class PostgresStore:
                     "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
             applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        unknown = applied - {name for name, _ in POSTGRES_MIGRATIONS}
+        if unknown:  # a newer tokentrail migrated it: read it as it is, never write it
+            known = len(POSTGRES_MIGRATIONS)
+            self._too_new = newer_schema_error(self.location, known + len(unknown), known)
+            return
         pending = [(name, sql) for name, sql in POSTGRES_MIGRATIONS if name not in applied]
         for name, sql in pending:
             try:
@@ -314,8 +321,16 @@ class PostgresStore:
 
     # -- writing -------------------------------------------------------------------------
 
+    def check(self) -> list[str]:
+        """Nothing to report: PostgreSQL checks its own pages (its amcheck extension checks
+        them on demand); this proves the database answers."""
+        self._rows("SELECT COUNT(*) FROM _migrations")
+        return []
+
     @contextmanager
     def write(self) -> Iterator[_PostgresWrite]:
+        if self._too_new is not None:
+            raise self._too_new
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
             yield _PostgresWrite(conn, self.machine)
@@ -597,6 +612,11 @@ class PostgresStore:
     # -- team mode -----------------------------------------------------------------------
 
     def ledger_id(self) -> str:
+        if self._too_new is not None:  # read-only: the id it has, never a new one
+            found = self._rows("SELECT value FROM meta WHERE key = 'ledger_id'")
+            if not found:
+                raise self._too_new
+            return str(found[0][0])
         with self._connection() as conn, conn.transaction():
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('ledger_id', %s) "
