@@ -886,3 +886,25 @@ def test_a_full_disk_is_507_with_retry_after(client: TestClient, ledger: Ledger)
     conn.execute("PRAGMA max_page_count = 1073741823")
     assert lifetime_requests(client) == 1
     assert {r["status"] for r in post_events(client, *items)} == {"created"}
+
+
+def test_a_lone_surrogate_rejects_its_item_not_the_batch(client: TestClient) -> None:
+    body = (
+        b'{"events": [{"event_id": "ok", "input_tokens": 1},'
+        b' {"event_id": "bad", "model": "x\\ud800", "input_tokens": 1},'
+        b' {"event_id": "bad2\\udc00", "input_tokens": 1},'
+        b' {"event_id": "bad3", "x\\ud800": 1}, {"event_id": "ok2", "input_tokens": 2}]}'
+    )
+    response = client.post(f"{API}/events", content=body, headers=_JSON)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+    ]
+    assert results[1]["error"]["field"] == "model" and "surrogate" in results[1]["error"]["message"]
+    assert results[2]["event_id"] is None and results[2]["error"]["field"] == "event_id"
+    assert lifetime_requests(client) == 2
