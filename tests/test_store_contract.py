@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import pgtest
+from tokentrail.cli import cli
 from tokentrail.errors import LedgerTooNew, StoreError
 from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import Ledger, open_store
@@ -936,3 +938,25 @@ def test_a_ledger_from_a_newer_tokentrail_is_never_written(backend: Backend) -> 
         with pytest.raises(LedgerTooNew):
             ledger.start_run("app")
         assert ledger.store.totals(Filters()).output == 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://pusher:s3cr3t@[::1/team",  # an IPv6 host left open: urlsplit refuses it
+        "postgresql://pusher:s3cr3t@[::1/team?password=0th3r",
+        "postgresql://pusher:s3cr3t@127.0.0.1:notaport/team",
+        "postgresql://pusher:s3cr3t@127.0.0.1:1/team?x&password=0th3r",
+    ],
+)
+def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
+    from tokentrail.store.postgres import redact_url
+
+    shown = redact_url(url)
+    assert "s3cr3t" not in shown and "0th3r" not in shown and "pusher:***@" in shown
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "s3cr3t" not in str(caught.value) and "0th3r" not in str(caught.value)
+    result = CliRunner().invoke(cli, ["db", "status", "-d", url])
+    assert result.exit_code != 0 and "pusher:***@" in result.output
+    assert "s3cr3t" not in result.output and "0th3r" not in result.output

@@ -19,6 +19,7 @@ kept per machine, and push watermarks live here.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -174,8 +175,11 @@ def redact_url(url: str) -> str:
     """The URL without its password (in the authority or as a ``password=`` parameter)."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable PostgreSQL URL)"
+    except ValueError:  # malformed: hide the passwords found by their place in the text
+        masked = url
+        for secret in _secrets(url):
+            masked = masked.replace(secret, "***")
+        return masked
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")
@@ -191,6 +195,10 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_PASSWORDS = re.compile(r"^[^:/]+://[^/@:]*:([^@]+)@|[?&]password=([^&#]+)", re.IGNORECASE)
+"""A URL's passwords found by their place in the text: a malformed URL has them too."""
+
+
 def _secrets(url: str) -> list[str]:
     found: list[str] = []
     try:
@@ -200,7 +208,9 @@ def _secrets(url: str) -> list[str]:
         found.extend(v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v)
     except ValueError:
         pass
-    return found
+    found.extend(text for match in _PASSWORDS.finditer(url) for text in match.groups() if text)
+    # the longest first, so no part of a longer password is left around a shorter one
+    return sorted(set(found), key=len, reverse=True)
 
 
 class PostgresStore:
@@ -256,7 +266,7 @@ class PostgresStore:
 
     def _clean(self, exc: BaseException) -> str:
         """An error message with no password in it."""
-        text = str(exc).strip().replace("\n", " ")
+        text = str(exc).strip().replace("\n", " ").replace(self.url, self.location)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
