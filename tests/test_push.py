@@ -666,3 +666,21 @@ def test_a_push_killed_among_tool_rows_resumes_to_the_same_rows(tmp_path: Path) 
             assert sum(1 for r in want if r.success is False) == 334
             limits_seen = mine.store.rate_limits(everything)
             assert a.store.rate_limits(everything) == limits_seen == b.store.rate_limits(everything)
+
+
+def test_an_event_retracted_on_the_team_ledger_is_never_pushed_back(
+    tmp_path: Path, pg_url: str, team: Store
+) -> None:
+    with Ledger(tmp_path / "one.db") as local:
+        local.record_batch([ev("a"), ev("forged", 5_000_000)])
+        push(local, team)
+    with Ledger(pg_url) as admin:
+        assert admin.retract(["forged"], "posted by a web page") == ["forged"]
+    # the machine starts over and pushes everything again: the retracted event stays out
+    with Ledger(tmp_path / "two.db") as local:
+        local.record_batch([ev("a"), ev("forged", 5_000_000), ev("b")])
+        summary = push(local, team)
+    assert summary.created == 1
+    assert set(entries(team)) == {"a", "b"}
+    assert team.status().retracted == 1
+    assert team.totals(Filters()).output == 20

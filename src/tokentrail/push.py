@@ -230,6 +230,9 @@ def _write_entries(
     """Record local entries in the team ledger with the ledger's merge rule."""
     incoming = {e.event.key: Entry(e.event, e.cost, user or e.user) for e in entries}
     summary.read += len(incoming)
+    for key in tx.retracted_keys(list(incoming)):  # retracted on the team ledger: stays out
+        del incoming[key]
+        summary.unchanged += 1
     existing = tx.get_entries(list(incoming))
     inserts: list[Entry] = []
     changes: list[tuple[Entry, Entry]] = []
