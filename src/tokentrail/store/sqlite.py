@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -208,12 +208,12 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+            self._raise_typed(exc)
         try:
             yield _SQLiteWrite(conn)
         except sqlite3.DatabaseError as exc:
             _rollback(conn)
-            raise self._translate(exc) from exc
+            self._raise_typed(exc)
         except BaseException:
             _rollback(conn)
             raise
@@ -221,7 +221,13 @@ class SQLiteStore:
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             _rollback(conn)
-            raise self._translate(exc) from exc
+            self._raise_typed(exc)
+
+    def _raise_typed(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        typed = self._translate(exc)
+        if typed is exc:
+            raise exc
+        raise typed from exc
 
     def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
         if _code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
