@@ -5,6 +5,10 @@ When a token is configured, every request (reads, writes, the schema) must carry
 header, so opening any page once with ``?token=<token>`` stores the token in an HttpOnly,
 SameSite=Strict cookie and redirects to the same page without it; the cookie is then accepted
 for reads (GET and HEAD) only, so a cookie never authorises a write.
+
+With or without a token, :class:`BrowserGuard` keeps other web sites' pages out: a loopback
+server answers only to loopback names (DNS rebinding), and writes must be JSON and not come
+from another site's page (see docs/http-api.md, "What a web page may do").
 """
 
 from __future__ import annotations

@@ -758,5 +758,5 @@ def newer_schema_error(location: str, theirs: int, ours: int) -> LedgerTooNew:
     return LedgerTooNew(
         f"this ledger ({location}) was written by a newer tokentrail (schema {theirs} > "
         f"{ours}); upgrade tokentrail (e.g. pip install -U tokentrail) to write to it; "
-        "reports can still read it"
+        "reports can still read it (with --no-sync)"
     )
