@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tokentrail.ledger import Ledger
 from tokentrail.server.app import create_app
 
+JSON_HEADERS = {"Content-Type": "application/json"}
 JSON_LEAVES = (
     st.none()
     | st.booleans()
@@ -241,7 +242,9 @@ def test_event_batches_never_get_a_5xx(api: tuple[TestClient, dict[str, Any]]) -
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(items=st.lists(PLAUSIBLE_EVENTS | mutate(item), max_size=60))
     def fuzz(items: list[Any]) -> None:
-        response = client.post("/api/v1/events", content=encode({"events": items}))
+        response = client.post(
+            "/api/v1/events", content=encode({"events": items}), headers=JSON_HEADERS
+        )
         check_answer(response, "POST", "/api/v1/events")
         if response.status_code == 200:
             results = response.json()["results"]

@@ -164,3 +164,51 @@ def test_export_syncs_first_unless_told_not_to(isolated_home: Path, db_path: Pat
     synced = CliRunner().invoke(cli, ["export", "-d", str(db_path)])
     assert synced.exit_code == 0, synced.output
     assert len(list(csv.DictReader(io.StringIO(synced.stdout)))) == 1
+
+
+FORMULAS = ('=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd")
+
+
+def test_csv_cells_never_start_a_formula(db_path: Path) -> None:
+    from tokentrail.ledger import Ledger
+    from tokentrail.usage import Session, Tokens, UsageEvent
+
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key=f"sdk:{i}",
+                    source="sdk",
+                    timestamp=datetime(2026, 5, 4, 10, tzinfo=UTC),
+                    model=formula,
+                    project=formula,
+                    session_key=formula,
+                    tokens=Tokens(input=10, output=1),
+                )
+                for i, formula in enumerate(FORMULAS)
+            ],
+            [Session(key=f, source="sdk", title=f, project=f) for f in FORMULAS],
+        )
+    for what in ("events", "sessions"):
+        result = run(db_path, "--what", what)
+        assert result.exit_code == 0, result.output
+        # Python's csv writer leaves a lone CR unquoted (its line ends are "\n"): look at the
+        # CR cell as written, and read the others as CSV
+        assert ",'\rcmd," in result.stdout and ",\rcmd," not in result.stdout
+        lines = [line for line in result.stdout.split("\n") if "\r" not in line]
+        rows = list(csv.DictReader(lines))
+        cells = [value for row in rows for value in row.values() if value]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t"))], what
+        assert {r["project"] for r in rows} == {"'" + f for f in FORMULAS if f[0] != "\r"}
+    # a report's --csv goes through the same rule
+    sessions = CliRunner().invoke(cli, ["sessions", "--csv", "--no-sync", "-d", str(db_path)])
+    assert sessions.exit_code == 0, sessions.output
+    assert "'=HYPERLINK" in sessions.stdout and ",=" not in sessions.stdout
+
+
+def test_numbers_stay_numbers_in_csv() -> None:
+    from tokentrail.output import render_csv, spreadsheet_safe
+
+    assert spreadsheet_safe(-3) == -3 and spreadsheet_safe(-0.5) == -0.5
+    assert spreadsheet_safe("-0.5") == "'-0.5"  # text is text, whatever it looks like
+    assert render_csv([{"delta": -3, "name": "=1"}]) == "delta,name\n-3,'=1\n"

@@ -430,3 +430,18 @@ def test_reconcile_command(ledger: Ledger, db_path: Path) -> None:
     assert (row["otlp"]["requests"], row["ledger"]["requests"]) == (2, 2)
     bad = runner.invoke(cli, ["reconcile", "-d", str(db_path), "--since", "nope"])
     assert bad.exit_code != 0 and "--since" in bad.output
+
+
+def test_a_full_disk_is_507_and_the_exporter_retries(client: TestClient, ledger: Ledger) -> None:
+    conn = ledger.store._conn  # type: ignore[attr-defined]
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's "database or disk is full"
+    records = [claude_api_request(f"s{i}", f"req_{i}", sequence=i) for i in range(300)]
+    body, headers = encode(logs_request(records, CLAUDE_RESOURCE), "protobuf")
+    response = client.post("/v1/logs", content=body, headers={**headers, **AUTH})
+    assert response.status_code == 507, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert _requests(ledger) == 0
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    retried = client.post("/v1/logs", content=body, headers={**headers, **AUTH})
+    assert retried.status_code == 200 and _requests(ledger) == 300

@@ -682,3 +682,21 @@ def test_a_first_push_of_changed_requests_finds_none_already_there(
     again = json_of("push", "-d", local, "--to", pg_url, "--full", "--no-sync")
     assert (again["requests_created"], again["requests_unchanged"]) == (0, 3)
     assert "(3 already there)" in invoke("push", "-d", local, "--to", pg_url, "--full").output
+
+
+def test_an_event_retracted_on_the_team_ledger_is_never_pushed_back(
+    tmp_path: Path, pg_url: str, team: Store
+) -> None:
+    with Ledger(tmp_path / "one.db") as local:
+        local.record_batch([ev("a"), ev("forged", 5_000_000)])
+        push(local, team)
+    with Ledger(pg_url) as admin:
+        assert admin.retract(["forged"], "posted by a web page") == ["forged"]
+    # the machine starts over and pushes everything again: the retracted event stays out
+    with Ledger(tmp_path / "two.db") as local:
+        local.record_batch([ev("a"), ev("forged", 5_000_000), ev("b")])
+        summary = push(local, team)
+    assert summary.created == 1
+    assert set(entries(team)) == {"a", "b"}
+    assert team.status().retracted == 1
+    assert team.totals(Filters()).output == 20

@@ -19,7 +19,7 @@ from tokentrail.errors import ConfigError
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
 from tokentrail.server.app import create_app
-from tokentrail.server.auth import check_bind, is_loopback
+from tokentrail.server.auth import allowed_hosts, check_bind, is_loopback, token_problem
 from tokentrail.server.limits import MAX_BATCH_EVENTS
 
 API = "/api/v1"
@@ -310,7 +310,7 @@ def test_big_integers_are_rejected_per_item(client: TestClient) -> None:
     body = b'{"events": [{"event_id": "a", "input_tokens": 1}, {"event_id": "b", ' + (
         b'"input_tokens": 123456789012345678901234567890}]}'
     )
-    results = client.post(f"{API}/events", content=body).json()["results"]
+    results = client.post(f"{API}/events", content=body, headers=_JSON).json()["results"]
     assert [r["status"] for r in results] == ["created", "rejected"]
     assert results[1]["error"]["field"] == "input_tokens"
 
@@ -404,14 +404,14 @@ def test_body_size_limit(ledger: Ledger) -> None:
     body = orjson.dumps({"events": items})
     assert len(body) > 2_000
     with TestClient(app) as client:
-        announced = client.post(f"{API}/events", content=body)
+        announced = client.post(f"{API}/events", content=body, headers=_JSON)
         assert assert_error(announced, 413)["code"] == "too_large"
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted while read
             for start in range(0, len(body), 500):
                 yield body[start : start + 500]
 
-        streamed = client.post(f"{API}/events", content=chunks())
+        streamed = client.post(f"{API}/events", content=chunks(), headers=_JSON)
         assert assert_error(streamed, 413)["code"] == "too_large"
         assert lifetime_requests(client) == 0
         small = client.post(f"{API}/events", json={"events": items[:3]})
@@ -710,3 +710,201 @@ def test_serve_refuses_a_public_host_without_a_token(
     assert result.exit_code != 0
     assert "--token" in result.output and "TOKENTRAIL_TOKEN" in result.output
     assert not db_path.exists()  # refused before opening anything
+
+
+@pytest.mark.parametrize(
+    "token", ["a", " " * 40, "short-token-15c", "a b c d e f g h i j k l m n o"]
+)
+def test_serve_refuses_a_token_too_short_to_protect_anything(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.delenv("TOKENTRAIL_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--token", token, "-d", str(db_path)])
+    assert result.exit_code == 2, result.output
+    assert "16 non-blank characters" in result.output
+    assert not db_path.exists()
+    monkeypatch.setenv("TOKENTRAIL_TOKEN", token)
+    from_env = CliRunner().invoke(cli, ["serve", "-d", str(db_path)])
+    assert from_env.exit_code == 2 and "TOKENTRAIL_TOKEN" in from_env.output
+
+
+def test_a_long_enough_token_is_accepted() -> None:
+    assert token_problem("0123456789abcdef") is None
+    assert token_problem("0123456789abcde") is not None
+
+
+# -- what a web page may do: Content-Type, Origin, Host ----------------------------------------
+
+OPUS = "claude-opus-4-1"
+_FORGED = orjson.dumps({"events": [event("forged", input_tokens=5_000_000, model=OPUS)]})
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/json",
+    ],
+)
+def test_writes_must_be_sent_as_json(client: TestClient, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    for method, path in (
+        ("POST", f"{API}/events"),
+        ("POST", f"{API}/runs"),
+        ("PUT", f"{API}/sessions/s"),
+        ("PATCH", f"{API}/runs/r"),
+    ):
+        body = _FORGED if path.endswith("events") else b'{"app": "a"}'
+        response = client.request(method, path, content=body, headers=headers)
+        error = assert_error(response, 415)
+        assert error["code"] == "unsupported_media_type"
+        assert "Content-Type: application/json" in error["message"]
+    assert lifetime_requests(client) == 0
+    charset = client.post(
+        f"{API}/events",
+        content=_FORGED,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert charset.json()["results"][0]["status"] == "created"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://attacker.example"},
+        {"Origin": "null"},
+        {"Origin": "http://testserver.attacker.example"},
+        {"Origin": "http://127.0.0.1:8787"},  # another origin than the one asked (testserver)
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_writes_from_another_sites_page_are_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    response = client.post(f"{API}/events", content=_FORGED, headers={**_JSON, **headers})
+    assert assert_error(response, 403)["code"] == "forbidden"
+    refused_run = client.post(f"{API}/runs", json={"app": "a"}, headers=headers)
+    assert refused_run.status_code == 403
+    assert lifetime_requests(client) == 0
+    # reads are not writes: a page may not read them (no CORS), but they are not refused here
+    assert client.get(f"{API}/summary", headers=headers).status_code == 200
+
+
+def test_writes_from_the_servers_own_pages_and_programs_are_accepted(client: TestClient) -> None:
+    for extra in (
+        {},
+        {"Origin": "http://testserver"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},
+    ):
+        response = client.post(
+            f"{API}/events",
+            content=orjson.dumps({"events": [event(str(extra))]}),
+            headers={**_JSON, **extra},
+        )
+        assert response.json()["results"][0]["status"] == "created", extra
+    assert lifetime_requests(client) == 4
+
+
+def test_a_loopback_server_answers_only_to_loopback_names(ledger: Ledger) -> None:
+    app = create_app(ledger, token=None, hosts=allowed_hosts("127.0.0.1"))
+    with TestClient(app, base_url="http://127.0.0.1:8787") as client:
+        for host in ("127.0.0.1:8787", "localhost:8787", "[::1]:8787", "LOCALHOST", "127.0.0.1"):
+            assert client.get(f"{API}/summary", headers={"Host": host}).status_code == 200, host
+        for host in (
+            "attacker.example",
+            "attacker.example:8787",
+            "127.0.0.1.attacker.example",
+            "",
+            "[::2]:8787",
+        ):
+            read = client.get(f"{API}/summary", headers={"Host": host})
+            error = assert_error(read, 421)
+            assert error["code"] == "misdirected_request" and "127.0.0.1" in error["message"]
+            write = client.post(f"{API}/events", content=_FORGED, headers={**_JSON, "Host": host})
+            assert write.status_code == 421
+            assert client.get("/", headers={"Host": host}).status_code == 421
+        assert lifetime_requests(client) == 0
+
+
+def test_the_host_rule_follows_the_bound_address() -> None:
+    assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
+    assert "127.0.0.2" in (allowed_hosts("127.0.0.2") or ())
+    assert "::1" in (allowed_hosts("[::1]") or ())
+    # off loopback a token is required (a rebound page has none) and any name may reach us
+    assert allowed_hosts("0.0.0.0") is None
+    assert allowed_hosts("192.168.1.5") is None
+
+
+def test_an_admin_retracts_a_forged_event_for_good(ledger: Ledger, db_path: Path) -> None:
+    app = create_app(ledger, token=None)
+    with TestClient(app) as client:
+        forged = event("forged", input_tokens=5_000_000, model=OPUS)
+        post_events(client, event("real"), forged)
+        assert lifetime_requests(client) == 2
+        runner = CliRunner()
+        done = runner.invoke(
+            cli, ["db", "retract", "sdk:forged", "--reason", "forged spend", "-d", str(db_path)]
+        )
+        assert done.exit_code == 0, done.output
+        assert "Retracted sdk:forged" in done.output and "1 retracted events" in done.output
+        assert lifetime_requests(client) == 1
+        assert client.get(f"{API}/sessions/s1").json()["requests"] == 1
+        # a resend is recognised, never counted again
+        assert post_events(client, forged)[0]["status"] == "duplicate"
+        assert lifetime_requests(client) == 1
+        status = runner.invoke(cli, ["db", "status", "--json", "-d", str(db_path)])
+        assert orjson.loads(status.output)["retracted_events"] == 1
+        assert (
+            "retracted events: 1" in runner.invoke(cli, ["db", "status", "-d", str(db_path)]).output
+        )
+        unknown = runner.invoke(
+            cli, ["db", "retract", "sdk:forged", "--reason", "again", "-d", str(db_path)]
+        )
+        assert unknown.exit_code != 0 and "retracted already" in unknown.output
+        no_reason = runner.invoke(cli, ["db", "retract", "sdk:real", "-d", str(db_path)])
+        assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+
+
+def test_a_full_disk_is_507_with_retry_after(client: TestClient, ledger: Ledger) -> None:
+    post_events(client, event("before"))
+    conn = ledger.store._conn  # type: ignore[attr-defined]
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # SQLite's "database or disk is full"
+    items = [event(f"e{i}", session_key=f"s{i}", project="p" * 500) for i in range(1000)]
+    response = client.post(f"{API}/events", json={"events": items})
+    error = assert_error(response, 507)
+    assert error["code"] == "insufficient_storage" and "disk" in error["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    otlp = client.post("/v1/logs", content=b"{}", headers=_JSON)
+    assert otlp.status_code in (200, 507)  # an empty export writes nothing
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert lifetime_requests(client) == 1
+    assert {r["status"] for r in post_events(client, *items)} == {"created"}
+
+
+def test_a_lone_surrogate_rejects_its_item_not_the_batch(client: TestClient) -> None:
+    body = (
+        b'{"events": [{"event_id": "ok", "input_tokens": 1},'
+        b' {"event_id": "bad", "model": "x\\ud800", "input_tokens": 1},'
+        b' {"event_id": "bad2\\udc00", "input_tokens": 1},'
+        b' {"event_id": "bad3", "x\\ud800": 1}, {"event_id": "ok2", "input_tokens": 2}]}'
+    )
+    response = client.post(f"{API}/events", content=body, headers=_JSON)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+    ]
+    assert results[1]["error"]["field"] == "model" and "surrogate" in results[1]["error"]["message"]
+    assert results[2]["event_id"] is None and results[2]["error"]["field"] == "event_id"
+    assert lifetime_requests(client) == 2

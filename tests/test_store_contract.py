@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import pgtest
-from tokentrail.errors import StoreError
+from tokentrail.cli import cli
+from tokentrail.errors import LedgerTooNew, StoreError
+from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import DAY_MS, day_to_date, offset_segments, resolve_timezone
 from tokentrail.reports import ReportQuery, period_report, session_report
@@ -880,3 +883,80 @@ def test_postgres_tool_rows_written_before_push_tracking_are_numbered() -> None:
             assert store.tool_results_changed_after(0, 10) == []
         finally:
             store.close()
+
+
+def test_a_retracted_event_leaves_every_total_and_never_comes_back(
+    backend: Backend, ledger: Ledger
+) -> None:
+    forged = ev("sdk:forged", 5_000_000, source="sdk", run_id=None, session="s1")
+    ledger.record_batch([ev("a", 10), ev("b", 20, session="s2"), forged])
+    assert ledger.store.totals(Filters()).output == 5_000_030
+    assert ledger.retract(["sdk:forged", "nothing:here"], "forged through the API") == [
+        "sdk:forged"
+    ]
+    status = ledger.store.status()
+    assert (status.events, status.retracted) == (2, 1)
+    assert ledger.store.totals(Filters()).output == 30
+    assert period_report(ledger.store, "daily", query()).totals.output_tokens == 30
+    rows = {
+        row.key: row.figures.output_tokens for row in session_report(ledger.store, query()).rows
+    }
+    assert rows == {"s1": 10, "s2": 20}
+    assert_totals_match_events(backend)
+    # the row is kept, with when and why, and is never recorded again: a resent batch or a
+    # re-read log only counts a duplicate
+    ((reason, kept),) = backend.rows("SELECT reason, event FROM retractions")
+    assert reason == "forged through the API" and '"output":5000000' in kept
+    again = ledger.record_batch([forged, ev("c", 1)])
+    assert (again.created, again.duplicates) == (1, 1)
+    assert ledger.record_events([forged]) == ["duplicate"]
+    assert ledger.store.totals(Filters()).output == 31
+    assert ledger.retract(["sdk:forged"], "twice") == []
+    with pytest.raises(InvalidUsage):
+        ledger.retract(["a"], "  ")
+    assert_totals_match_events(backend)
+
+
+def test_a_ledger_from_a_newer_tokentrail_is_never_written(backend: Backend) -> None:
+    with Ledger(backend.location) as ledger:
+        ledger.record_batch([ev("a", 10)])
+        known = len(ledger.store.status().migrations)
+    if backend.kind == "postgres":
+        pgtest.query(
+            backend.location, "INSERT INTO _migrations (name) VALUES ('9999_from_the_future')"
+        )
+    else:
+        conn = sqlite3.connect(backend.location)
+        conn.execute("INSERT INTO _migrations (name) VALUES ('9999_from_the_future')")
+        conn.commit()
+        conn.close()
+    with Ledger(backend.location) as ledger:
+        assert ledger.store.totals(Filters()).output == 10  # reads still work
+        with pytest.raises(LedgerTooNew) as refused:
+            ledger.record_batch([ev("b", 20)])
+        assert f"newer tokentrail (schema {known + 1} > {known}); upgrade" in str(refused.value)
+        with pytest.raises(LedgerTooNew):
+            ledger.start_run("app")
+        assert ledger.store.totals(Filters()).output == 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://pusher:s3cr3t@[::1/team",  # an IPv6 host left open: urlsplit refuses it
+        "postgresql://pusher:s3cr3t@[::1/team?password=0th3r",
+        "postgresql://pusher:s3cr3t@127.0.0.1:notaport/team",
+        "postgresql://pusher:s3cr3t@127.0.0.1:1/team?x&password=0th3r",
+    ],
+)
+def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
+    from tokentrail.store.postgres import redact_url
+
+    shown = redact_url(url)
+    assert "s3cr3t" not in shown and "0th3r" not in shown and "pusher:***@" in shown
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "s3cr3t" not in str(caught.value) and "0th3r" not in str(caught.value)
+    result = CliRunner().invoke(cli, ["db", "status", "-d", url])
+    assert result.exit_code != 0 and "pusher:***@" in result.output
+    assert "s3cr3t" not in result.output and "0th3r" not in result.output

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from tokentrail.errors import StoreError
+from tokentrail.cli import cli
+from tokentrail.errors import LedgerDamaged, LedgerFull, LedgerTooNew, StoreError
 from tokentrail.ledger import Ledger
 from tokentrail.store.base import Filters, OffsetSegment
 from tokentrail.store.migrations import SQLITE_MIGRATIONS
@@ -177,3 +179,131 @@ def test_tool_rows_and_rate_limits_written_before_push_tracking_are_pushed(
         ]
         ledger.record_batch([], rate_limits=[replace(limits[0][1], observed_ms=300)])
         assert [s for s, _ in store.rate_limits_changed_after(2, 10)] == [3]
+
+
+def _events(count: int, prefix: str = "k") -> list[UsageEvent]:
+    return [
+        UsageEvent(
+            key=f"sdk:{prefix}{i}",
+            source="sdk",
+            timestamp=datetime(2026, 5, 4, 10, tzinfo=UTC),
+            model="claude-sonnet-4-5",
+            tokens=Tokens(input=i + 1, output=1),
+            session_key=f"s{i % 40}",
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_full_disk_is_said_and_leaves_the_ledger_as_it_was(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(_events(10, "before"))
+        before = ledger.store.totals(Filters())
+        # SQLite answers "database or disk is full" (SQLITE_FULL) when the file may not grow
+        # past max_page_count: a full disk, on a real file, without filling one
+        conn = ledger.store._conn  # type: ignore[attr-defined]
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        with pytest.raises(LedgerFull) as full:
+            ledger.record_batch(_events(3000))
+        message = str(full.value)
+        assert "full" in message and str(db_path) in message and "free some space" in message
+        assert "rollback" not in message
+        assert ledger.store.totals(Filters()) == before
+        assert ledger.store.status().events == 10
+        # once there is room again, the same batch is written whole
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        assert ledger.record_batch(_events(3000)).created == 3000
+        assert ledger.store.status().events == 3010
+    assert SQLiteStore(db_path).check() == []
+
+
+def test_a_ledger_from_a_newer_tokentrail_is_read_never_written(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(_events(3))
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO _migrations (name) VALUES ('9999_from_the_future')")
+    conn.commit()
+    conn.close()
+    ours = len(SQLITE_MIGRATIONS)
+    with Ledger(db_path) as ledger:
+        assert ledger.store.status().events == 3  # reads still work
+        with pytest.raises(LedgerTooNew) as refused:
+            ledger.record_batch(_events(1, "new"))
+        assert f"newer tokentrail (schema {ours + 1} > {ours}); upgrade" in str(refused.value)
+        with pytest.raises(LedgerTooNew):
+            ledger.retract(["sdk:k0"], "no")
+        assert ledger.store.status().events == 3
+    # a newer version also raises user_version, even without a migration name we can see
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM _migrations WHERE name = '9999_from_the_future'")
+    assert conn.execute("PRAGMA user_version").fetchone() == (ours,)
+    conn.execute(f"PRAGMA user_version = {ours + 3}")
+    conn.commit()
+    conn.close()
+    with Ledger(db_path) as ledger, pytest.raises(LedgerTooNew) as refused:
+        ledger.record_batch(_events(1, "new"))
+    assert f"schema {ours + 3} > {ours}" in str(refused.value)
+
+
+def _corrupt(path: Path, pages: range) -> None:
+    """Overwrite these pages of a real ledger file with garbage, past their headers."""
+    with path.open("r+b") as f:
+        for page in pages:
+            f.seek(page * 4096 + 8)
+            f.write(b"\xde\xad\xbe\xef" * 200)
+
+
+def _damaged_ledger(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(_events(3000))
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (root,) = conn.execute("SELECT MAX(rootpage) FROM sqlite_master").fetchone()
+    conn.close()
+    assert pages > root + 40
+    _corrupt(db_path, range(root + 10, pages - 5))  # data pages; the schema stays readable
+
+
+def test_a_damaged_ledger_is_said_with_the_way_out(db_path: Path, tmp_path: Path) -> None:
+    _damaged_ledger(db_path)
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["db", "check", "-d", str(db_path)])
+    assert checked.exit_code == 1
+    assert "out of range" in checked.output or "malformed" in checked.output
+    assert "db backup" in checked.output and "tokentrail sync" in checked.output
+    # a report over the damaged pages: the message, never a traceback
+    exported = runner.invoke(cli, ["export", "--no-sync", "-d", str(db_path)])
+    assert exported.exit_code == 1 and "Traceback" not in exported.output
+    assert "is damaged (database disk image is malformed)" in exported.output
+    assert "tokentrail db check" in exported.output
+    # what is readable is saved
+    saved = runner.invoke(cli, ["db", "backup", "-d", str(db_path), str(tmp_path / "c.db")])
+    assert saved.exit_code == 0, saved.output
+
+
+def test_a_ledger_too_damaged_to_open_is_still_checked_and_copied(
+    db_path: Path, tmp_path: Path
+) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(_events(3000))
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    _corrupt(db_path, range(1, 60))  # the schema's own tables
+    with pytest.raises(LedgerDamaged) as damaged:
+        Ledger(db_path)
+    assert "db backup" in str(damaged.value) and "db check" in str(damaged.value)
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["db", "check", "-d", str(db_path)])
+    assert checked.exit_code == 1 and "is damaged" in checked.output
+    saved = runner.invoke(cli, ["db", "backup", "-d", str(db_path), str(tmp_path / "c.db")])
+    assert saved.exit_code == 0 and (tmp_path / "c.db").exists()
+
+
+def test_a_sound_ledger_checks_ok(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(_events(20))
+    checked = CliRunner().invoke(cli, ["db", "check", "-d", str(db_path)])
+    assert checked.exit_code == 0 and "ok: no damage found" in checked.output

@@ -9,6 +9,7 @@ value or combination); ``budget`` has its own (see its help).
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,13 @@ class _Group(click.Group):
             raise click.UsageError(str(exc), ctx) from exc
         except TokentrailError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # a read of a damaged ledger file
+            from tokentrail.store.sqlite import translate_error
+
+            typed = translate_error(exc, "(see 'tokentrail db path')")
+            if typed is exc:
+                raise
+            raise click.ClickException(str(typed)) from exc
 
 
 def database_option(func: F) -> F:
@@ -135,6 +143,18 @@ def report_options(func: F) -> F:
         output_options,
     ]
     return _apply(func, options)
+
+
+def _server_token(value: str | None) -> str | None:
+    """The server's token, or None; a token too short to protect anything is a usage error."""
+    if not value:
+        return None
+    from tokentrail.server.auth import token_problem
+
+    problem = token_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--token' / TOKENTRAIL_TOKEN")
+    return value
 
 
 @click.group(cls=_Group, invoke_without_command=True)
@@ -379,8 +399,9 @@ def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) ->
     "--token",
     envvar="TOKENTRAIL_TOKEN",
     metavar="TOKEN",
-    help="Require 'Authorization: Bearer TOKEN' on every request. Default: $TOKENTRAIL_TOKEN "
-    "(prefer it: other users can see a command line).",
+    callback=lambda ctx, param, value: _server_token(value),
+    help="Require 'Authorization: Bearer TOKEN' on every request (at least 16 non-blank "
+    "characters). Default: $TOKENTRAIL_TOKEN (prefer it: other users can see a command line).",
 )
 @click.option(
     "--otlp-port",
@@ -662,6 +683,28 @@ def db_backup(database: str | None, destination: Path) -> None:
     from tokentrail import commands
 
     commands.db_backup(database=database, destination=destination)
+
+
+@db.command("check")
+@database_option
+def db_check(database: str | None) -> None:
+    """Check the ledger's file for damage (SQLite's integrity check); exit 1 if damaged."""
+    from tokentrail import commands
+
+    commands.db_check(database=database)
+
+
+@db.command("retract")
+@database_option
+@click.argument("keys", nargs=-1, required=True, metavar="EVENT_KEY...")
+@click.option("--reason", required=True, help="Why: kept with the retracted event.")
+def db_retract(database: str | None, keys: tuple[str, ...], reason: str) -> None:
+    """Take events out of every report (e.g. spend forged through the API), keeping them in
+    the ledger's retractions; a re-sync or a resent batch never records them again. EVENT_KEY
+    is SOURCE:EVENT_ID (sdk:... for events sent to the API)."""
+    from tokentrail import commands
+
+    commands.db_retract(database=database, keys=keys, reason=reason)
 
 
 def main() -> None:

@@ -651,10 +651,11 @@ def serve(
     keep_syncing: bool = True,
     open_browser: bool = False,
 ) -> None:
-    from tokentrail.server.auth import check_bind
+    from tokentrail.server.auth import allowed_hosts, check_bind
 
     token = token or None
     check_bind(host, token)
+    hosts = allowed_hosts(host)
     import asyncio
 
     import uvicorn
@@ -664,7 +665,7 @@ def serve(
     from tokentrail.watch import BackgroundSync
 
     with open_ledger(database) as ledger:
-        app = create_app(ledger, token=token)
+        app = create_app(ledger, token=token, hosts=hosts)
         shown = f"[{host}]" if ":" in host else host
         base = f"http://{shown}:{port}"
         click.echo(
@@ -685,7 +686,7 @@ def serve(
             )
         ]
         if otlp_port:
-            otlp_app = create_otlp_app(ledger, token=token)
+            otlp_app = create_otlp_app(ledger, token=token, hosts=hosts)
             config = uvicorn.Config(
                 otlp_app, host=host, port=otlp_port, log_level="info", access_log=False
             )
@@ -875,6 +876,7 @@ def db_status(*, database: str | None, as_json: bool) -> None:
         "first_event": status.first_event.isoformat() if status.first_event else None,
         "last_event": status.last_event.isoformat() if status.last_event else None,
         "size_bytes": status.size_bytes,
+        "retracted_events": status.retracted,
     }
     if as_json:
         click.echo(render_json(data))
@@ -884,10 +886,62 @@ def db_status(*, database: str | None, as_json: bool) -> None:
         click.echo(f"{key.replace('_', ' ')}: {'—' if shown is None else shown}")
 
 
-def db_backup(*, database: str | None, destination: Path) -> None:
+def db_check(*, database: str | None) -> None:
+    from tokentrail.config import load_config, resolve_database
+    from tokentrail.errors import LedgerDamaged
+    from tokentrail.store.base import DAMAGED_ADVICE
+
+    try:
+        with open_ledger(database) as ledger:
+            location = ledger.location
+            problems = ledger.store.check()
+    except LedgerDamaged:  # too damaged to open as a ledger: check the file itself
+        from tokentrail.store.sqlite import check_file
+
+        location = resolve_database(database, load_config())
+        problems = check_file(Path(location)) or ["the file cannot be opened as a ledger"]
+    if not problems:
+        click.echo(f"ok: no damage found in {location}")
+        return
+    for problem in problems[:20]:
+        click.echo(problem)
+    if len(problems) > 20:
+        click.echo(f"... and {len(problems) - 20:,} more")
+    click.echo(f"The ledger {location} is damaged. To recover: {DAMAGED_ADVICE}.", err=True)
+    sys.exit(1)
+
+
+def db_retract(*, database: str | None, keys: Sequence[str], reason: str) -> None:
     with open_ledger(database) as ledger:
-        ledger.store.backup(destination)
-    click.echo(f"Backed up {ledger.location} to {destination}")
+        done = ledger.retract(keys, reason)
+        with ledger.reading() as store:
+            status = store.status()
+    for key in done:
+        click.echo(f"Retracted {key}: no report counts it, and it is never recorded again.")
+    missing = [key for key in dict.fromkeys(keys) if key not in done]
+    if missing:
+        raise ConfigError(
+            f"no recorded event has the key {', '.join(repr(k) for k in missing)} (or it was "
+            "retracted already); a key is SOURCE:EVENT_ID, e.g. sdk:msg_01XFD... for an event "
+            "sent to the API"
+        )
+    click.echo(f"{status.retracted:,} retracted events in {ledger.location}.")
+
+
+def db_backup(*, database: str | None, destination: Path) -> None:
+    from tokentrail.errors import LedgerDamaged
+
+    try:
+        with open_ledger(database) as ledger:
+            location = ledger.location
+            ledger.store.backup(destination)
+    except LedgerDamaged:  # too damaged to open as a ledger: copy the file's pages as they are
+        from tokentrail.config import load_config, resolve_database
+        from tokentrail.store.sqlite import backup_file
+
+        location = resolve_database(database, load_config())
+        backup_file(Path(location), destination)
+    click.echo(f"Backed up {location} to {destination}")
 
 
 # -- export -------------------------------------------------------------------------------

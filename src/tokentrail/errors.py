@@ -5,7 +5,10 @@ the fix; the CLI prints it without a traceback.
     ├── ConfigError      the configuration file or an option is wrong
     │   └── OptionError  a command-line option's value or combination (exit status 2)
     ├── StoreError       the ledger cannot be opened, migrated or written
-    │   └── LedgerBusy   another process held the ledger's write lock too long; retry
+    │   ├── LedgerBusy   another process held the ledger's write lock too long; retry
+    │   ├── LedgerFull   the disk holding the ledger is full; nothing was written
+    │   ├── LedgerTooNew a newer tokentrail wrote the ledger: reads only, writes refused
+    │   └── LedgerDamaged  the ledger's file is corrupt (see ``tokentrail db check``)
     ├── SyncError        a sync cannot run (e.g. a source path is not readable)
     ├── InvalidUsage     a reported usage is refused; ``.field`` names the field
     │                    (tokentrail.ingest)
@@ -38,6 +41,20 @@ class StoreError(TokentrailError):
 class LedgerBusy(StoreError):
     """Another process kept the ledger locked for writing longer than the wait allows; the
     write was not made and can be retried as it is."""
+
+
+class LedgerFull(StoreError):
+    """The disk (or the file system's quota) holding the ledger is full: the write was rolled
+    back whole and can be retried once there is space."""
+
+
+class LedgerTooNew(StoreError):
+    """The ledger was migrated by a newer tokentrail, whose schema this one does not know:
+    it may be read, never written."""
+
+
+class LedgerDamaged(StoreError):
+    """The ledger's file is corrupt (damaged pages, or not a database any more)."""
 
 
 class SyncError(TokentrailError):

@@ -21,6 +21,7 @@ import orjson
 
 from tokentrail import reports
 from tokentrail.errors import ConfigError
+from tokentrail.output import spreadsheet_safe
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
@@ -361,7 +362,7 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return value
+    return spreadsheet_safe(value)
 
 
 def csv_chunks(exported: Table) -> Iterator[str]:

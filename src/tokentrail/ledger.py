@@ -276,6 +276,7 @@ class Ledger:
         session_updates = _collapse_sessions(sessions)
         with self._lock, self.store.write() as tx:
             _fold_channels(tx, incoming, outcome)
+            _drop_retracted(tx, incoming, outcome)
             existing = tx.get_entries(list(incoming))
             inserts: list[Entry] = []
             changes: list[tuple[Entry, Entry]] = []
@@ -317,6 +318,16 @@ class Ledger:
             outcome.created_keys.add(entry.event.key)
         outcome.updated += len(changes)
         return outcome
+
+    def retract(self, keys: Sequence[str], reason: str) -> list[str]:
+        """Take these events out of every total, in one transaction, keeping each in the
+        ledger's retractions with ``reason``; the same key is never recorded again (a
+        re-sync or a resent batch drops it). Returns the keys retracted; a key that is
+        unknown or already retracted is not among them."""
+        if not reason.strip():
+            raise InvalidUsage("reason", "must say why the events are retracted")
+        with self._lock, self.store.write() as tx:
+            return tx.retract_entries(list(dict.fromkeys(keys)), reason.strip(), _now_ms())
 
     def _collapse(
         self, events: Iterable[UsageEvent], outcome: BatchOutcome
@@ -422,6 +433,25 @@ def _fold_channels(
         if copy.timestamp_ms >= horizon:
             pairs.append((alias, target))
     tx.put_aliases([*pairs, *renamed])
+
+
+def _drop_retracted(
+    tx: WriteTransaction, incoming: dict[str, UsageEvent], outcome: BatchOutcome
+) -> None:
+    """Drop, as duplicates, the copies of retracted events: under their own key or, for a
+    request read from a log file and received through OpenTelemetry too, under its alias."""
+    names = {key: [key, *correlate.aliases_of(event)] for key, event in incoming.items()}
+    retracted = tx.retracted_keys([name for group in names.values() for name in group])
+    if not retracted:
+        return
+    for key, group in names.items():
+        if any(name in retracted for name in group):
+            del incoming[key]
+            outcome.duplicates += 1
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _move(

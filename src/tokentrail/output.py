@@ -27,6 +27,19 @@ def render_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's CSV injection advice):
+    text starting with ``= + - @``, a tab or a carriage return gets a leading ``'``. Numbers
+    are written as numbers, so a negative figure stays a number; only text is changed. Every
+    CSV writer of tokentrail passes its cells through here."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | None) -> str:
     """The rows as CSV with a header line, nested fields flattened (``own_cost_usd``).
     ``blank`` is a row of the table's shape (its values unused): its keys are the header when
@@ -39,7 +52,7 @@ def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | 
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in flat:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()})
     return buffer.getvalue()
 
 

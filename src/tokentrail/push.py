@@ -239,6 +239,9 @@ def _write_entries(
     team ledger already holds as it is counts as unchanged if ``count_unchanged``."""
     incoming = {e.event.key: Entry(e.event, e.cost, user or e.user) for e in entries}
     summary.read += len(incoming)
+    for key in tx.retracted_keys(list(incoming)):  # retracted on the team ledger: stays out
+        del incoming[key]
+        summary.unchanged += 1
     existing = tx.get_entries(list(incoming))
     inserts: list[Entry] = []
     changes: list[tuple[Entry, Entry]] = []

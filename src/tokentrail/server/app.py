@@ -4,7 +4,8 @@ pages at ``/``, and the OpenTelemetry receiver at ``/v1/logs`` and ``/v1/metrics
     from tokentrail import Ledger
     from tokentrail.server.app import create_app
 
-    app = create_app(Ledger(), token=None)      # then serve it with uvicorn
+    app = create_app(Ledger(), token=None, hosts=allowed_hosts("127.0.0.1"))
+    # then serve it with uvicorn on 127.0.0.1
 
 Routes are plain functions run in the server's thread pool: the ledger serialises threads with
 its own lock, and every read goes through :meth:`tokentrail.ledger.Ledger.reading`. The
@@ -28,7 +29,7 @@ from tokentrail import insights, reports
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
 from tokentrail.server import dashboard, insights_api, read_api
-from tokentrail.server.auth import BearerAuth
+from tokentrail.server.auth import BearerAuth, BrowserGuard
 from tokentrail.server.errors import ApiError, error_response, install_handlers
 from tokentrail.server.events import record_batch
 from tokentrail.server.limits import (
@@ -79,7 +80,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in (
         (400, "Malformed request (e.g. the body is not JSON)"),
         (401, "Missing or wrong bearer token (when the server has one)"),
+        (403, "A write from another web site's page (Origin / Sec-Fetch-Site)"),
         (413, "Body or batch too large"),
+        (415, "A write whose body is not sent as Content-Type: application/json"),
+        (421, "The Host header names another server (DNS rebinding)"),
         (422, "A field or parameter is not valid; error.field names it"),
     )
 }
@@ -93,10 +97,14 @@ def create_app(
     token: str | None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_batch_events: int = MAX_BATCH_EVENTS,
+    hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """The API over ``ledger``. With a ``token``, every request needs it as a bearer token.
 
-    The caller keeps ownership of the ledger (and closes it after the server stops).
+    ``hosts``: the names the Host header may carry (:func:`~tokentrail.server.auth.
+    allowed_hosts` of the bound address; None accepts any). Writes from another site's pages
+    and writes that are not JSON are refused either way (:class:`BrowserGuard`). The caller
+    keeps ownership of the ledger (and closes it after the server stops).
     """
     app = FastAPI(
         title="tokentrail",
@@ -121,6 +129,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if token:
         app.add_middleware(BearerAuth, token=token)
+    app.add_middleware(BrowserGuard, hosts=hosts)
     # outermost: turns /otlp/<token>/v1/... into /v1/... with the bearer header
     include_otlp(app, ledger, token=token)
     return app

@@ -16,7 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from tokentrail.errors import ConfigError, StoreError, TokentrailError
+from tokentrail.errors import (
+    ConfigError,
+    LedgerDamaged,
+    LedgerFull,
+    LedgerTooNew,
+    StoreError,
+    TokentrailError,
+)
 from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import UnknownRun
 
@@ -31,10 +38,49 @@ _CODES = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
+    421: "misdirected_request",
     422: "invalid_field",
     429: "too_many_requests",
     503: "unavailable",
+    507: "insufficient_storage",
 }
+
+FULL_RETRY_AFTER_S = 60
+"""When a client may retry a write refused for a full disk (someone has to free space)."""
+
+
+def store_error_response(exc: StoreError) -> JSONResponse:
+    """The answer to a ledger that cannot do what was asked: 507 for a full disk (retry
+    later), 503 for a busy ledger (retry soon) or one a newer tokentrail wrote, 500 for a
+    damaged file; the message says which."""
+    if isinstance(exc, LedgerFull):
+        log.error("ledger full: %s", exc)
+        return error_response(
+            507,
+            "insufficient_storage",
+            "the disk holding the ledger is full: nothing of this request was recorded; "
+            "retry once the server's administrator has freed space",
+            headers={"Retry-After": str(FULL_RETRY_AFTER_S)},
+        )
+    if isinstance(exc, LedgerDamaged):
+        log.error("ledger damaged: %s", exc)
+        return error_response(
+            500,
+            "ledger_damaged",
+            "the ledger's file is damaged; the server's administrator should run "
+            "'tokentrail db check' (the server log has the details)",
+        )
+    if isinstance(exc, LedgerTooNew):
+        log.error("%s", exc)
+        return error_response(503, "unavailable", str(exc))
+    # e.g. the database is locked by another process for too long: worth retrying
+    log.warning("store error: %s", exc)
+    return error_response(
+        503,
+        "unavailable",
+        f"the ledger is busy or unavailable: {exc}",
+        headers={"Retry-After": "1"},
+    )
 
 
 class ApiError(Exception):
@@ -151,22 +197,20 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
-        # e.g. the database is locked by another process for too long: worth retrying
-        log.warning("store error: %s", exc)
-        return error_response(
-            503,
-            "unavailable",
-            f"the ledger is busy or unavailable: {exc}",
-            headers={"Retry-After": "1"},
-        )
+        return store_error_response(exc)
 
-    @app.exception_handler(sqlite3.OperationalError)
-    async def database_busy(request: Request, exc: sqlite3.OperationalError) -> Response:
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
         if "locked" in str(exc) or "busy" in str(exc):
             log.warning("database busy: %s", exc)
             return error_response(
                 503, "unavailable", "the ledger is busy; retry", headers={"Retry-After": "1"}
             )
+        from tokentrail.store.sqlite import translate_error
+
+        typed = translate_error(exc, "of this server")
+        if isinstance(typed, StoreError):  # a read of a damaged file, or a full disk
+            return store_error_response(typed)
         log.exception("database error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "internal error; the server log has the details")
 

@@ -22,6 +22,7 @@ from tokentrail.usage import UsageEvent
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageReport))
 _KNOWN = frozenset(EVENT_FIELDS)
+_NOT_TEXT = "is not valid text: it holds a lone UTF-16 surrogate (\\ud800-\\udfff); send UTF-8"
 
 
 def parse_body(body: bytes) -> Any:
@@ -84,6 +85,13 @@ def event_from_item(item: Any) -> UsageEvent:
     """One batch item as a ledger event; :class:`InvalidUsage` names the bad field."""
     if not isinstance(item, dict):
         raise InvalidUsage("event", f"must be a JSON object, not {json_type(item)}")
+    for name, value in item.items():
+        # JSON may escape half of a UTF-16 pair ("\ud800"): that is no text, and the ledger
+        # (UTF-8) cannot store it; the item is refused, its neighbours are not
+        if not _is_text(name):
+            raise InvalidUsage("event", f"a field name {_NOT_TEXT}")
+        if isinstance(value, str) and not _is_text(value):
+            raise InvalidUsage(name, _NOT_TEXT)
     for name in item:
         if name not in _KNOWN:
             raise InvalidUsage(
@@ -107,10 +115,18 @@ def event_from_item(item: Any) -> UsageEvent:
     return event_from_report(UsageReport(**values))
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _item_id(item: Any) -> str | None:
     if isinstance(item, dict):
         value = item.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and _is_text(value):
             return value
     return None
 

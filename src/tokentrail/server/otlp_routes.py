@@ -27,9 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokentrail import otlp, reports
-from tokentrail.errors import StoreError
+from tokentrail.errors import LedgerFull, StoreError
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
+from tokentrail.server.errors import FULL_RETRY_AFTER_S
 from tokentrail.server.models import ReconciliationOut
 from tokentrail.server.params import report_query
 
@@ -116,6 +117,11 @@ async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: 
         )
     except otlp.OtlpDecodeError as error:
         return _status(error.status, _RPC_INVALID_ARGUMENT, error.message, encoding)
+    except LedgerFull as error:
+        log.error("OTLP %s not recorded: %s", signal, error)
+        message = "the disk holding the ledger is full; retry later"
+        retry = {"Retry-After": str(FULL_RETRY_AFTER_S)}
+        return _status(507, _RPC_RESOURCE_EXHAUSTED, message, encoding, retry)
     except (StoreError, sqlite3.OperationalError) as error:
         log.warning("OTLP %s not recorded: %s", signal, error)
         return _status(
@@ -210,9 +216,12 @@ def include_otlp(app: FastAPI, ledger: Ledger, *, token: str | None) -> None:
     app.add_middleware(PathToken, token=token)
 
 
-def create_otlp_app(ledger: Ledger, *, token: str | None) -> FastAPI:
-    """An app with only the receiver (and the reconciliation view), for its own port."""
-    from tokentrail.server.auth import BearerAuth
+def create_otlp_app(
+    ledger: Ledger, *, token: str | None, hosts: frozenset[str] | None = None
+) -> FastAPI:
+    """An app with only the receiver (and the reconciliation view), for its own port;
+    ``hosts`` as :func:`tokentrail.server.app.create_app`'s."""
+    from tokentrail.server.auth import BearerAuth, BrowserGuard
     from tokentrail.server.errors import install_handlers
 
     app = FastAPI(title="tokentrail OTLP receiver", docs_url=None, redoc_url=None, openapi_url=None)
@@ -220,6 +229,7 @@ def create_otlp_app(ledger: Ledger, *, token: str | None) -> FastAPI:
     app.include_router(otlp_router(ledger))
     if token:
         app.add_middleware(BearerAuth, token=token)
+    app.add_middleware(BrowserGuard, hosts=hosts)
     app.add_middleware(PathToken, token=token)
     return app
 

@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import orjson
+
+from tokentrail.errors import LedgerTooNew
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
@@ -235,6 +238,8 @@ class StoreStatus:
     first_event: datetime | None
     last_event: datetime | None
     size_bytes: int | None
+    retracted: int = 0
+    """Events an administrator retracted (``tokentrail db retract``)."""
 
 
 class WriteTransaction(Protocol):
@@ -268,6 +273,17 @@ class WriteTransaction(Protocol):
 
     def put_push_watermark(self, mark: PushWatermark) -> None:
         """Store a watermark; no value ever moves backwards."""
+        ...
+
+    # -- retractions (tokentrail db retract) --------------------------------------------------
+
+    def retracted_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` name a retracted event (never to be recorded again)."""
+        ...
+
+    def retract_entries(self, keys: Sequence[str], reason: str, at_ms: int) -> list[str]:
+        """Take the recorded events of ``keys`` out of the ledger and every total, keeping
+        each row in the retractions with ``reason``; returns the keys that were retracted."""
         ...
 
     # -- OpenTelemetry (see tokentrail.otlp and tokentrail.correlate) ------------------------
@@ -313,6 +329,10 @@ class Store(Protocol):
     location: str
 
     def close(self) -> None: ...
+
+    def check(self) -> list[str]:
+        """What is wrong in the ledger's storage (``tokentrail db check``); empty: nothing."""
+        ...
 
     def write(self) -> AbstractContextManager[WriteTransaction]: ...
 
@@ -714,3 +734,29 @@ class SessionPage:
     """How many sessions match (on every page)."""
     runtime_ms: int | None
     """Summed runtime of every matching session that has a start and an end (None if none)."""
+
+
+def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:
+    """A retracted event's row as JSON, column by column, kept for review."""
+    kept = {
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        for name, value in zip(columns, row, strict=True)
+    }
+    return orjson.dumps(kept).decode()
+
+
+DAMAGED_ADVICE = (
+    "save what is still readable with 'tokentrail db backup COPY.db', move the damaged file "
+    "aside, and run 'tokentrail sync' to rebuild the ledger from the agents' logs (usage "
+    "that reached it only through the API or OpenTelemetry is in the copy, not in the logs)"
+)
+"""The way out of a damaged ledger, said by every message about one."""
+
+
+def newer_schema_error(location: str, theirs: int, ours: int) -> LedgerTooNew:
+    """Why a ledger migrated by a newer tokentrail is not written."""
+    return LedgerTooNew(
+        f"this ledger ({location}) was written by a newer tokentrail (schema {theirs} > "
+        f"{ours}); upgrade tokentrail (e.g. pip install -U tokentrail) to write to it; "
+        "reports can still read it (with --no-sync)"
+    )

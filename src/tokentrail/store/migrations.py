@@ -361,4 +361,19 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
         ),
     ),
+    (
+        "0011_retractions",
+        # An event an administrator retracted (e.g. spend forged through the HTTP API): its row
+        # leaves `events` and the totals in one transaction and is kept here, as JSON, with
+        # when and why, so a retraction can be reviewed; a later copy of the same key (a
+        # re-sync, a resent batch) is then dropped instead of recorded again.
+        """
+        CREATE TABLE retractions (
+            event_key TEXT PRIMARY KEY,
+            retracted_ms INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            event TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )

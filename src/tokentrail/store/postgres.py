@@ -19,6 +19,7 @@ kept per machine, and push watermarks live here.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from psycopg.abc import Buffer
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tokentrail.errors import StoreError
+from tokentrail.errors import LedgerTooNew, StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import (
     blocks_sql,
@@ -72,6 +73,8 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
     UnpricedModel,
+    newer_schema_error,
+    retraction_json,
 )
 from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
 from tokentrail.store.sqlite import (
@@ -172,8 +175,11 @@ def redact_url(url: str) -> str:
     """The URL without its password (in the authority or as a ``password=`` parameter)."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable PostgreSQL URL)"
+    except ValueError:  # malformed: hide the passwords found by their place in the text
+        masked = url
+        for secret in _secrets(url):
+            masked = masked.replace(secret, "***")
+        return masked
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostinfo = netloc.rpartition("@")
@@ -189,6 +195,10 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_PASSWORDS = re.compile(r"^[^:/]+://[^/@:]*:([^@]+)@|[?&]password=([^&#]+)", re.IGNORECASE)
+"""A URL's passwords found by their place in the text: a malformed URL has them too."""
+
+
 def _secrets(url: str) -> list[str]:
     found: list[str] = []
     try:
@@ -198,7 +208,9 @@ def _secrets(url: str) -> list[str]:
         found.extend(v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v)
     except ValueError:
         pass
-    return found
+    found.extend(text for match in _PASSWORDS.finditer(url) for text in match.groups() if text)
+    # the longest first, so no part of a longer password is left around a shorter one
+    return sorted(set(found), key=len, reverse=True)
 
 
 class PostgresStore:
@@ -209,6 +221,7 @@ class PostgresStore:
         self.location = redact_url(url)
         self._machine = machine
         self._secrets = _secrets(url)
+        self._too_new: LedgerTooNew | None = None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S) as conn:
                 self._migrate(conn)
@@ -253,7 +266,7 @@ class PostgresStore:
 
     def _clean(self, exc: BaseException) -> str:
         """An error message with no password in it."""
-        text = str(exc).strip().replace("\n", " ")
+        text = str(exc).strip().replace("\n", " ").replace(self.url, self.location)
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
@@ -287,6 +300,11 @@ class PostgresStore:
                     "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
             applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        unknown = applied - {name for name, _ in POSTGRES_MIGRATIONS}
+        if unknown:  # a newer tokentrail migrated it: read it as it is, never write it
+            known = len(POSTGRES_MIGRATIONS)
+            self._too_new = newer_schema_error(self.location, known + len(unknown), known)
+            return
         pending = [(name, sql) for name, sql in POSTGRES_MIGRATIONS if name not in applied]
         for name, sql in pending:
             try:
@@ -313,8 +331,16 @@ class PostgresStore:
 
     # -- writing -------------------------------------------------------------------------
 
+    def check(self) -> list[str]:
+        """Nothing to report: PostgreSQL checks its own pages (its amcheck extension checks
+        them on demand); this proves the database answers."""
+        self._rows("SELECT COUNT(*) FROM _migrations")
+        return []
+
     @contextmanager
     def write(self) -> Iterator[_PostgresWrite]:
+        if self._too_new is not None:
+            raise self._too_new
         with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
             yield _PostgresWrite(conn, self.machine)
@@ -568,6 +594,7 @@ class PostgresStore:
         ((events, first, last),) = self._rows("SELECT COUNT(*), MIN(ts_ms), MAX(ts_ms) FROM events")
         sessions = int(self._rows("SELECT COUNT(*) FROM sessions")[0][0])
         files = int(self._rows("SELECT COUNT(*) FROM cursors")[0][0])
+        retracted = int(self._rows("SELECT COUNT(*) FROM retractions")[0][0])
         try:
             size: int | None = int(self._rows("SELECT pg_database_size(current_database())")[0][0])
         except StoreError:
@@ -583,6 +610,7 @@ class PostgresStore:
             first_event=utc_from_ms(first) if first is not None else None,
             last_event=utc_from_ms(last) if last is not None else None,
             size_bytes=size,
+            retracted=retracted,
         )
 
     def backup(self, destination: Path) -> None:
@@ -594,6 +622,11 @@ class PostgresStore:
     # -- team mode -----------------------------------------------------------------------
 
     def ledger_id(self) -> str:
+        if self._too_new is not None:  # read-only: the id it has, never a new one
+            found = self._rows("SELECT value FROM meta WHERE key = 'ledger_id'")
+            if not found:
+                raise self._too_new
+            return str(found[0][0])
         with self._connection() as conn, conn.transaction():
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('ledger_id', %s) "
@@ -807,6 +840,35 @@ class _PostgresWrite:
         # an entry that moved to another session, model or bucket may leave empty rows
         self._conn.execute("DELETE FROM rollups WHERE requests = 0")
         self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+
+    def retracted_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = self._rows(
+            "SELECT event_key FROM retractions WHERE event_key = ANY(%s)", (list(keys),)
+        )
+        return {row[0] for row in rows}
+
+    def retract_entries(self, keys: Sequence[str], reason: str, at_ms: int) -> list[str]:
+        if not keys:
+            return []
+        rows = self._rows(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE event_key = ANY(%s)", (list(keys),)
+        )
+        if not rows:
+            return []
+        found = [row[0] for row in rows]
+        self._add_totals("event_key = ANY(%s)", [found], sign=-1)
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO retractions (event_key, retracted_ms, reason, event) "
+                "VALUES (%s, %s, %s, %s)",
+                [(row[0], at_ms, reason, retraction_json(_EVENT_COLUMN_LIST, row)) for row in rows],
+            )
+        self._conn.execute("DELETE FROM events WHERE event_key = ANY(%s)", (found,))
+        self._conn.execute("DELETE FROM rollups WHERE requests = 0")
+        self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+        return found
 
     def get_sessions(self, keys: Sequence[str]) -> dict[str, Session]:
         if not keys:

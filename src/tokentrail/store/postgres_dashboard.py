@@ -41,7 +41,8 @@ def change_marker(rows: Rows) -> str:
         "SELECT (SELECT MAX(id) FROM events), "
         "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
         "(SELECT MAX(change_seq) FROM sessions), "
-        "(SELECT MAX(change_seq) FROM runs)",
+        "(SELECT MAX(change_seq) FROM runs), "
+        "(SELECT COUNT(*) FROM retractions)",
         (),
     )
     return ".".join(str(value or 0) for value in values)

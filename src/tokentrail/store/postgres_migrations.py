@@ -306,4 +306,16 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in _TOTALS_TABLES
         ),
     ),
+    (
+        "0007_retractions",
+        # As the SQLite store's 0011_retractions: retracted events, kept with when and why.
+        """
+        CREATE TABLE retractions (
+            event_key TEXT PRIMARY KEY,
+            retracted_ms BIGINT NOT NULL,
+            reason TEXT NOT NULL,
+            event TEXT NOT NULL
+        )
+        """,
+    ),
 )

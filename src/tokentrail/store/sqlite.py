@@ -10,15 +10,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
-from tokentrail.errors import LedgerBusy, StoreError
+from tokentrail.errors import (
+    LedgerBusy,
+    LedgerDamaged,
+    LedgerFull,
+    LedgerTooNew,
+    StoreError,
+)
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import blocks_sql, push_sql, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
     BUCKET_MS,
+    DAMAGED_ADVICE,
     MEASURE_SQL,
     MEASURES,
     NO_MODEL,
@@ -47,6 +54,8 @@ from tokentrail.store.base import (
     ToolStatRow,
     Totals,
     UnpricedModel,
+    newer_schema_error,
+    retraction_json,
 )
 from tokentrail.store.migrations import SQLITE_MIGRATIONS
 from tokentrail.usage import (
@@ -105,12 +114,17 @@ class SQLiteStore:
                     f"cannot create the folder for the ledger {self.path}: {exc.strerror}; "
                     "choose another location with -d/--database or TOKENTRAIL_DB"
                 ) from exc
+        self._too_new: LedgerTooNew | None = None
         try:
             self._conn = self._open_with_retry()
         except sqlite3.DatabaseError as exc:
+            translated = translate_error(exc, self.location)
+            if translated is not exc:
+                raise translated from exc
             raise StoreError(
                 f"cannot open the ledger {self.location}: {exc}; if it is not a tokentrail "
-                "ledger, point -d/--database or TOKENTRAIL_DB at another file"
+                "ledger, point -d/--database or TOKENTRAIL_DB at another file (if it is one, "
+                "'tokentrail db check' says what is damaged)"
             ) from exc
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -154,6 +168,14 @@ class SQLiteStore:
             "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
         )
         applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        known = len(SQLITE_MIGRATIONS)
+        # a newer tokentrail's migrations are unknown here; it also raises user_version
+        unknown = applied - {name for name, _ in SQLITE_MIGRATIONS}
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if unknown or version > known:
+            theirs = max(version, known + len(unknown))
+            self._too_new = newer_schema_error(self.location, theirs, known)
+            return  # read it as it is; never migrate or write it
         for name, sql in SQLITE_MIGRATIONS:
             if name in applied:
                 continue
@@ -168,8 +190,10 @@ class SQLiteStore:
                 conn.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
+        if version < known:
+            conn.execute(f"PRAGMA user_version = {known}")
 
     def applied_migrations(self) -> list[str]:
         return [row[0] for row in self._conn.execute("SELECT name FROM _migrations ORDER BY name")]
@@ -178,30 +202,45 @@ class SQLiteStore:
 
     @contextmanager
     def write(self) -> Iterator[_SQLiteWrite]:
+        if self._too_new is not None:
+            raise self._too_new
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise self._busy_or(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            self._raise_typed(exc)
         try:
             yield _SQLiteWrite(conn)
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            self._raise_typed(exc)
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         try:
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
-            raise self._busy_or(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            self._raise_typed(exc)
 
-    def _busy_or(self, exc: sqlite3.OperationalError) -> Exception:
-        if "locked" in str(exc) or "busy" in str(exc):
+    def _raise_typed(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        typed = self._translate(exc)
+        if typed is exc:
+            raise exc
+        raise typed from exc
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
+        if _code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return LedgerBusy(
                 f"the ledger {self.location} stayed locked by another writer for over "
                 f"{self.busy_timeout_s:g} s; nothing was written, retry (a long sync or a stuck "
                 "process may hold it)"
             )
-        return exc
+        return translate_error(exc, self.location)
+
+    def check(self) -> list[str]:
+        """What SQLite's integrity check finds wrong in the file (empty: nothing)."""
+        return _integrity_problems(self._conn)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -454,6 +493,7 @@ class SQLiteStore:
         ).fetchone()
         sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
         files = conn.execute("SELECT COUNT(*) FROM cursors").fetchone()[0]
+        retracted = conn.execute("SELECT COUNT(*) FROM retractions").fetchone()[0]
         size = None
         if self.path is not None and self.path.exists():
             size = sum(
@@ -472,19 +512,11 @@ class SQLiteStore:
             first_event=utc_from_ms(first) if first is not None else None,
             last_event=utc_from_ms(last) if last is not None else None,
             size_bytes=size,
+            retracted=retracted,
         )
 
     def backup(self, destination: Path) -> None:
-        if destination.exists():
-            raise StoreError(
-                f"backup destination {destination} already exists; choose a new file name"
-            )
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        target = sqlite3.connect(destination)
-        try:
-            self._conn.backup(target)
-        finally:
-            target.close()
+        _backup(self._conn, destination)
 
     # -- team mode -----------------------------------------------------------------------
 
@@ -512,21 +544,17 @@ class SQLiteStore:
         ]
 
     def ledger_id(self) -> str:
-        conn = self._conn
-        row = conn.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
         if row is not None:
             return str(row[0])
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
+        with self.write():
+            self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', ?)",
                 (uuid.uuid4().hex,),
             )
-            (value,) = conn.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            (value,) = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'ledger_id'"
+            ).fetchone()
         return str(value)
 
     def entries_after(self, after_id: int, limit: int) -> list[tuple[int, Entry]]:
@@ -709,6 +737,29 @@ class _SQLiteWrite:
         self._conn.execute("DELETE FROM rollups WHERE requests = 0")
         self._conn.execute("DELETE FROM rollups_hourly WHERE requests = 0")
         self._conn.execute("DELETE FROM session_totals WHERE requests = 0")
+
+    def retracted_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys or not self._conn.execute("SELECT 1 FROM retractions LIMIT 1").fetchone():
+            return set()  # the usual case, answered without looking up every key of a sync
+        rows = self._select_in("SELECT event_key FROM retractions", "event_key", keys)
+        return {row[0] for row in rows}
+
+    def retract_entries(self, keys: Sequence[str], reason: str, at_ms: int) -> list[str]:
+        rows = self._select_in(f"SELECT {_EVENT_COLUMNS} FROM events", "event_key", keys)
+        if not rows:
+            return []
+        found = [row[0] for row in rows]
+        for chunk in _chunks(found, _IN_CHUNK):
+            self._add_totals(f"event_key IN ({', '.join('?' * len(chunk))})", chunk, sign=-1)
+        columns = [c.strip() for c in _EVENT_COLUMNS.split(",")]
+        self._conn.executemany(
+            "INSERT INTO retractions (event_key, retracted_ms, reason, event) VALUES (?, ?, ?, ?)",
+            [(row[0], at_ms, reason, retraction_json(columns, row)) for row in rows],
+        )
+        self._conn.executemany("DELETE FROM events WHERE event_key = ?", [(k,) for k in found])
+        for table in ("rollups", "rollups_hourly", "session_totals"):
+            self._conn.execute(f"DELETE FROM {table} WHERE requests = 0")
+        return found
 
     def get_sessions(self, keys: Sequence[str]) -> dict[str, Session]:
         rows = self._select_in(f"SELECT {_SESSION_COLUMNS} FROM sessions", "session_key", keys)
@@ -1192,6 +1243,82 @@ def _watermark_to_row(mark: PushWatermark) -> tuple[Any, ...]:
 
 def _watermark_from_row(row: Sequence[Any]) -> PushWatermark:
     return PushWatermark(*row)
+
+
+def check_file(path: Path) -> list[str]:
+    """SQLite's integrity check of a ledger file too damaged to open as a store (read-only:
+    nothing is migrated or written)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    try:
+        return _integrity_problems(conn)
+    finally:
+        conn.close()
+
+
+def backup_file(path: Path, destination: Path) -> None:
+    """Copy a ledger file too damaged to open as a store, page by page as it is (read-only)."""
+    try:
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from exc
+    try:
+        _backup(source, destination)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot copy {path}: {exc}; nothing readable is left") from exc
+    finally:
+        source.close()
+
+
+def _backup(source: sqlite3.Connection, destination: Path) -> None:
+    if destination.exists():
+        raise StoreError(f"backup destination {destination} already exists; choose a new file name")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    target = sqlite3.connect(destination)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+
+
+def _integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [str(row[0]) for row in rows if row[0] != "ok"]
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of an error (its extended code's low byte)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if any: SQLite has already rolled it back itself
+    after some errors (a full disk), and a second ROLLBACK would hide the first error."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def translate_error(exc: sqlite3.Error, location: str) -> Exception:
+    """The typed error that says what a SQLite error means for the ledger at ``location``,
+    or ``exc`` itself when it has nothing more to say."""
+    code = _code(exc)
+    if code == sqlite3.SQLITE_FULL:
+        return LedgerFull(
+            f"the disk holding the ledger {location} is full ({exc}); nothing of this write "
+            "was recorded and the ledger is as it was: free some space and run it again"
+        )
+    if code == sqlite3.SQLITE_CORRUPT or "malformed" in str(exc):
+        return LedgerDamaged(
+            f"the ledger {location} is damaged ({exc}); 'tokentrail db check' lists what is "
+            f"wrong. To recover: {DAMAGED_ADVICE}"
+        )
+    return exc
 
 
 def _split_sql(script: str) -> list[str]:

@@ -61,7 +61,8 @@ def change_marker(conn: sqlite3.Connection) -> str:
         "SELECT (SELECT MAX(id) FROM events), "
         "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
         "(SELECT MAX(change_seq) FROM session_changes), "
-        "(SELECT MAX(change_seq) FROM run_changes)"
+        "(SELECT MAX(change_seq) FROM run_changes), "
+        "(SELECT COUNT(*) FROM retractions)"
     ).fetchone()
     return ".".join(str(value or 0) for value in row)
 
