@@ -211,4 +211,4 @@ def test_numbers_stay_numbers_in_csv() -> None:
 
     assert spreadsheet_safe(-3) == -3 and spreadsheet_safe(-0.5) == -0.5
     assert spreadsheet_safe("-0.5") == "'-0.5"  # text is text, whatever it looks like
-    assert render_csv([{"delta": -3, "name": "=1"}]) == "delta,name\n-3,'=1\n"
+    assert render_csv([{"delta": -3, "name": "=1"}], blank=None) == "delta,name\n-3,'=1\n"
