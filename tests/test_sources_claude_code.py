@@ -883,9 +883,15 @@ def test_incremental_parse_equals_one_shot_at_every_cut(tmp_path: Path) -> None:
         second = parse(growing, first.state)
 
         assert second.state.offset == once.state.offset == len(data)
-        assert merged([first, second]) == merged([once]), cut
+        # The rank ends with the file's latest timestamp when read (how resumed copies are
+        # told from the original), so it may differ by cut; what it decides may not.
+        assert unranked(merged([first, second])) == unranked(merged([once])), cut
         assert merged_sessions([first, second]) == merged_sessions([once]), cut
         assert [s.reason for s in first.skips + second.skips] == ["synthetic_model"]
+
+
+def unranked(events: dict[str, UsageEvent]) -> dict[str, UsageEvent]:
+    return {key: event.evolve(rank=event.rank.rsplit("|", 1)[0]) for key, event in events.items()}
 
 
 # --- robustness -------------------------------------------------------------------------------

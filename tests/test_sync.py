@@ -340,3 +340,66 @@ def test_two_syncs_at_once_never_double_count(isolated_home: Path, tmp_path: Pat
     assert dump(both)["events"] == dump(clean)["events"]
     assert dump(both)["rollups"] == dump(clean)["rollups"]
     assert dump(both)["session_totals"] == dump(clean)["session_totals"]
+
+
+# -- resumed Claude Code sessions -----------------------------------------------------------
+
+ORIGINAL = "s-b-original"
+RESUMER = "s-a-resumer"  # sorts first: a tie on anything but the rule would hand it the copies
+
+
+def resumed_copy(lines: list[dict[str, Any]], session: str) -> list[dict[str, Any]]:
+    """What Claude Code writes when a session is resumed or backgrounded: the earlier lines,
+    verbatim (same uuids, timestamps, message ids), under the new sessionId."""
+    return [{**line, "sessionId": session} for line in lines]
+
+
+def owned_requests(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT session_key, SUM(requests) FROM session_totals GROUP BY session_key"
+    ).fetchall()
+    conn.close()
+    return {key: int(n) for key, n in rows if n}
+
+
+@pytest.mark.parametrize("order", ["together", "copy_first", "original_first", "original_deleted"])
+def test_a_resumed_session_never_takes_its_parents_requests(
+    isolated_home: Path, db_path: Path, order: str
+) -> None:
+    original_lines = claude_lines(ORIGINAL, 5)
+    own_lines = claude_lines(RESUMER, 3, start_minute=300)
+    original = claude_session_file(isolated_home, ORIGINAL)
+    resumer = claude_session_file(isolated_home, RESUMER)
+
+    def write_original() -> None:
+        write_jsonl(original, original_lines)
+
+    def write_resumer() -> None:
+        write_jsonl(resumer, [*resumed_copy(original_lines, RESUMER), *own_lines])
+
+    if order == "together":
+        write_original()
+        write_resumer()
+    elif order == "copy_first":
+        write_resumer()
+        run(db_path)
+        # the original never seen: the copy's session keeps the requests meanwhile
+        assert owned_requests(db_path) == {RESUMER: 8}
+        write_original()
+    elif order == "original_first":
+        write_original()
+        run(db_path)
+        write_resumer()
+    else:
+        write_original()
+        run(db_path)
+        original.unlink()  # the ledger remembers who wrote them
+        write_resumer()
+    run(db_path)
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 3}
+    assert totals(db_path)[0] == 8
+    # and a later sync of a grown continuation moves nothing back
+    write_jsonl(resumer, claude_lines(RESUMER, 1, start_minute=400), append=True)
+    run(db_path)
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 4}

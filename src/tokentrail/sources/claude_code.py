@@ -72,6 +72,7 @@ _NO_SPEED_SURCHARGE = frozenset({"standard", "normal"})
 
 # Keys of ParseState.memory (kept JSON-serialisable: str or None values only).
 _MEM_FIRST_TIMESTAMP = "first_timestamp"
+_MEM_LAST_TIMESTAMP = "last_timestamp"
 _MEM_FILE_SESSION = "file_session"
 _MEM_FILE_SESSION_PARENT = "file_session_parent"
 _MEM_PENDING_TITLE = "pending_title"
@@ -313,7 +314,7 @@ class _FileParser:
     def result(self, end: LinesEnd) -> ParseResult:
         end.state.memory = self.memory
         return ParseResult(
-            events=list(self.events.values()),
+            events=self._ranked_events(),
             sessions=[draft.to_session() for draft in self.sessions.values()],
             skips=self.skips,
             state=end.state,
@@ -401,8 +402,12 @@ class _FileParser:
             draft.git_branch = text_or_none(record.get("gitBranch"))
         if timestamp is not None:
             draft.see_time(timestamp)
+            stamp = _iso(timestamp)
             if self.memory.get(_MEM_FIRST_TIMESTAMP) is None:
-                self.memory[_MEM_FIRST_TIMESTAMP] = _iso(timestamp)
+                self.memory[_MEM_FIRST_TIMESTAMP] = stamp
+            last = self.memory.get(_MEM_LAST_TIMESTAMP)
+            if not isinstance(last, str) or stamp > last:
+                self.memory[_MEM_LAST_TIMESTAMP] = stamp
         if self.memory.get(_MEM_FILE_SESSION) is None:
             self._adopt_file_session(draft)
         return draft
@@ -478,11 +483,27 @@ class _FileParser:
 
     def _rank(self, identity: _Identity) -> str:
         # Lower wins attribution in merge_events: a main-thread copy beats a sidechain replay,
-        # then the file whose history starts earliest (the session that first wrote the reply)
-        # beats a resumed copy. The file's first timestamp is kept in memory so every chunk of
-        # the file ranks the same.
+        # then the file whose history starts earliest beats one that starts later. The file's
+        # first timestamp is kept in memory so every chunk of the file ranks the same. The
+        # last part, the file's latest timestamp, is added when the chunk ends
+        # (_ranked_events).
         first = self.memory.get(_MEM_FIRST_TIMESTAMP) or ""
         return f"{1 if identity.sidechain else 0}|{first}|"
+
+    def _ranked_events(self) -> list[UsageEvent]:
+        """The chunk's events, their rank ending with the file's latest timestamp so far.
+
+        A resumed (or backgrounded) session starts its new file with verbatim copies of the
+        earlier session's lines under its own sessionId: same first timestamp, same lines, so
+        nothing in a copy tells it from the original. What differs is the rest of the file:
+        the original had stopped when it was copied, the continuation goes on after it. So of
+        two files holding the same reply and starting at the same moment, the one whose
+        history ends first wrote it. The rank only grows as a file grows, so a reply read
+        from the original in an earlier sync keeps it, whatever order files are read in, and
+        the ledger keeps the stored rank when the original file is deleted."""
+        last = self.memory.get(_MEM_LAST_TIMESTAMP)
+        suffix = last if isinstance(last, str) else ""
+        return [event.evolve(rank=event.rank + suffix) for event in self.events.values()]
 
     def _add_event(self, event: UsageEvent) -> None:
         earlier = self.events.get(event.key)
