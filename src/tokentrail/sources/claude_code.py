@@ -4,8 +4,10 @@ Facts this parser relies on (DESIGN.md §3, checked against the format and peers
 
 * Usage is only ``message.usage`` of an assistant line (``type == "assistant"``, or, in older
   versions, no ``type`` but ``message.role == "assistant"``). User lines carry a subagent's
-  ``toolUseResult.usage`` (already counted from the subagent's own file), and newer versions
-  nest copies of the usage in ``usage.iterations[]``: neither is a new request.
+  ``toolUseResult.usage`` (already counted from the subagent's own file): not a new request.
+  Newer versions write ``usage.iterations[]``: its ``advisor_message`` entries are advisor
+  calls, billed apart under their own model, each a request of its own; the other entries
+  repeat the top level.
 * ``input_tokens`` excludes cache reads and writes; ``cache_creation`` splits the cache writes
   into 5-minute and 1-hour parts when present.
 * One reply is written several times while it streams (same ``message.id``, output growing),
@@ -66,6 +68,9 @@ _USAGE = PREFILTER[0]
 TOOL_PREFILTER: tuple[bytes, ...] = (b'"tool_result"',)
 """User lines holding a tool's result (its outcome is read, never its output). Tool calls sit
 on assistant lines, which the usage pre-filter already lets through."""
+
+ADVISOR_ITERATION = "advisor_message"
+"""The ``usage.iterations[]`` entry type of an advisor call: its own billed request."""
 
 _AGENT_FILE_PREFIX = "agent-"
 _NO_SPEED_SURCHARGE = frozenset({"standard", "normal"})
@@ -310,6 +315,8 @@ class _FileParser:
         if draft.model is None:
             draft.model = event.model
         self._add_event(event)
+        for advisor in self._advisor_events(event, message, line):
+            self._add_event(advisor)
 
     def result(self, end: LinesEnd) -> ParseResult:
         end.state.memory = self.memory
@@ -481,6 +488,44 @@ class _FileParser:
             aliases=_aliases(record, message),
         )
 
+    def _advisor_events(
+        self, event: UsageEvent, message: dict[str, Any], line: Line
+    ) -> Iterator[UsageEvent]:
+        """Advisor calls: ``usage.iterations[]`` entries of type ``advisor_message``.
+
+        An advisor call is a separate billed request under its own model (e.g. Opus advising
+        a Sonnet session) and is not in the top-level counters, so each is recorded as its
+        own request, in the same session, keyed by the reply's key and the entry's index: a
+        streamed partial line and a resumed copy name the same entries, and merge like the
+        reply does. ``message`` entries repeat the top-level counters and a
+        ``fallback_message`` entry is an attempt the top level already holds (or an
+        unbilled failure): neither is counted."""
+        iterations = message["usage"].get("iterations")
+        if not isinstance(iterations, list):
+            return
+        for index, entry in enumerate(iterations):
+            if not isinstance(entry, dict) or entry.get("type") != ADVISOR_ITERATION:
+                continue
+            try:
+                tokens = _tokens(entry)
+            except BadRecord as bad:
+                self._skip(bad.reason, line, f"usage.iterations[{index}]: {bad.detail}")
+                continue
+            if tokens.is_empty:
+                self._skip("empty_usage", line, f"usage.iterations[{index}]: no token counts")
+                continue
+            model = text_or_none(entry.get("model"))
+            yield event.evolve(
+                key=f"{event.key}:iteration:{index}",
+                tokens=tokens,
+                model=model,
+                provider="anthropic" if model is not None and model.startswith("claude") else None,
+                reported_cost_usd=None,
+                pricing_context=_pricing_context(entry),
+                raw_usage=orjson.dumps(entry),
+                aliases=(),
+            )
+
     def _rank(self, identity: _Identity) -> str:
         # Lower wins attribution in merge_events: a main-thread copy beats a sidechain replay,
         # then the file whose history starts earliest beats one that starts later. The file's
@@ -533,8 +578,9 @@ def _assistant_message(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _tokens(usage: dict[str, Any]) -> Tokens:
-    """The buckets of a ``message.usage`` object. ``usage.iterations[]`` repeats parts of the
-    same request and is deliberately not read."""
+    """The buckets of a ``message.usage`` object (or of one ``usage.iterations[]`` entry,
+    which has the same shape). Only advisor entries of ``usage.iterations[]`` are read, as
+    requests of their own (``_advisor_events``): the others repeat the top level."""
     output = count_or_none(usage.get("output_tokens"), "output_tokens")
     write_5m, write_1h = _cache_writes(usage)
     return Tokens(
