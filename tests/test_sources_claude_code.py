@@ -1075,3 +1075,17 @@ def test_a_bad_advisor_entry_is_a_counted_skip_and_the_reply_stays(tmp_path: Pat
     assert [e.key for e in result.events] == ["claude_code:msg_b"]
     assert [s.reason for s in result.skips] == ["invalid_count"]
     assert "usage.iterations[0]" in result.skips[0].detail
+
+
+def test_web_searches_are_read_from_server_tool_use(tmp_path: Path) -> None:
+    searched = usage(out=80, server_tool_use={"web_search_requests": 4, "web_fetch_requests": 1})
+    path = write(
+        session_file(tmp_path),
+        [
+            assistant("msg_s", "req_s", "10:00:00.000", searched),
+            assistant("msg_n", "req_n", "10:01:00.000", usage(out=5)),
+        ],
+    )
+    events = merged([parse(path)])
+    assert events["claude_code:msg_s"].web_searches == 4
+    assert events["claude_code:msg_n"].web_searches is None  # not reported, not zero

@@ -336,12 +336,13 @@ class Ledger:
     def _cost_after_merge(self, old: Entry, merged: UsageEvent) -> Cost:
         # attribution-only changes keep the stored cost; anything priced changes re-prices
         e = old.event
-        if (e.tokens, e.model, e.provider, e.pricing_context, e.timestamp) == (
+        if (e.tokens, e.model, e.provider, e.pricing_context, e.timestamp, e.web_searches) == (
             merged.tokens,
             merged.model,
             merged.provider,
             merged.pricing_context,
             merged.timestamp,
+            merged.web_searches,
         ):
             return old.cost
         return self.pricer.price(merged)

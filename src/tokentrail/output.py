@@ -101,7 +101,7 @@ _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session
 def _cost_cell(figures: UsageFigures) -> str:
     cost = format_usd(figures.cost_usd)
     # some requests of this row have no known price: the cost shown is a floor
-    return cost + "+?" if figures.unpriced_requests and figures.cost_usd is not None else cost
+    return cost + "+?" if figures.cost_is_floor and figures.cost_usd is not None else cost
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,15 @@ class UsageFigures:
     cost_usd: float | None
     unpriced_requests: int
     reported_cost_usd: float | None
+    web_searches: int = 0
+    """Server-side web searches (billed per search, priced where the price is known)."""
+    unpriced_web_searches: int = 0
+    """Web searches of a provider with no known per-search price: the cost is a floor."""
+
+    @property
+    def cost_is_floor(self) -> bool:
+        """Some of this group's spend has no known price: the cost shown is a floor."""
+        return bool(self.unpriced_requests or self.unpriced_web_searches)
 
     @classmethod
     def from_totals(cls, t: Totals) -> UsageFigures:
@@ -112,6 +121,8 @@ class UsageFigures:
             reported_cost_usd=round(t.reported_cost_micro / 1_000_000, 6)
             if t.n_reported_cost
             else None,
+            web_searches=t.web_searches,
+            unpriced_web_searches=t.unpriced_web_searches,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -126,6 +137,8 @@ class UsageFigures:
             "cost_usd": self.cost_usd,
             "unpriced_requests": self.unpriced_requests,
             "reported_cost_usd": self.reported_cost_usd,
+            "web_searches": self.web_searches,
+            "unpriced_web_searches": self.unpriced_web_searches,
         }
 
 

@@ -129,6 +129,10 @@ class UsageEvent:
     rank: str = ""
     run_id: str | None = None
     machine: str | None = None
+    web_searches: int | None = None
+    """Server-side web searches the request made (Claude Code's
+    ``usage.server_tool_use.web_search_requests``), billed per search on top of the tokens;
+    None when not reported."""
     aliases: tuple[str, ...] = field(default=(), compare=False)
     """Other keys the same request may be recorded under by another channel (e.g. the
     ``claude_code:req:<requestId>`` an OpenTelemetry export uses for a transcript line keyed by

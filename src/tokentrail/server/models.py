@@ -237,6 +237,10 @@ class Figures(BaseModel):
     cost_usd: float | None
     unpriced_requests: int
     reported_cost_usd: float | None
+    web_searches: int = Field(0, description="Server-side web searches (billed per search).")
+    unpriced_web_searches: int = Field(
+        0, description="Web searches with no known per-search price: cost_usd is a floor."
+    )
 
 
 class SummaryBlockOut(Figures):

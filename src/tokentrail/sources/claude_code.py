@@ -486,6 +486,7 @@ class _FileParser:
             raw_usage=orjson.dumps(usage),
             rank=self._rank(identity),
             aliases=_aliases(record, message),
+            web_searches=_web_searches(usage),
         )
 
     def _advisor_events(
@@ -524,6 +525,7 @@ class _FileParser:
                 pricing_context=_pricing_context(entry),
                 raw_usage=orjson.dumps(entry),
                 aliases=(),
+                web_searches=_web_searches(entry),
             )
 
     def _rank(self, identity: _Identity) -> str:
@@ -625,6 +627,15 @@ def _reasoning(usage: dict[str, Any], output: int | None) -> int | None:
     if thinking is None or output is None or thinking > output:
         return None
     return thinking
+
+
+def _web_searches(usage: dict[str, Any]) -> int | None:
+    """``server_tool_use.web_search_requests``: searches billed per search. Claude Code has
+    been seen writing 0 where searches happened; what it reports is what is counted."""
+    tools = usage.get("server_tool_use")
+    if not isinstance(tools, dict):
+        return None
+    return count_or_none(tools.get("web_search_requests"), "server_tool_use.web_search_requests")
 
 
 def _pricing_context(usage: dict[str, Any]) -> tuple[tuple[str, str], ...]:

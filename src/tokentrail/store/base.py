@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from tokentrail.pricing import WEB_SEARCH_MICRO_USD
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
@@ -49,6 +50,8 @@ MEASURES: tuple[str, ...] = (
     "n_reported_cost",
     "cache_saving_micro",
     "n_cache_saving",
+    "web_searches",
+    "unpriced_web_searches",
 )
 """Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
 so a sum over requests that never reported it reads as "not reported", not as 0."""
@@ -88,6 +91,14 @@ MEASURE_SQL: dict[str, str] = {
     "n_reported_cost": "COUNT(reported_cost_usd)",
     "cache_saving_micro": "COALESCE(SUM(cache_saving_micro), 0)",
     "n_cache_saving": "COUNT(cache_saving_micro)",
+    "web_searches": "COALESCE(SUM(web_searches), 0)",
+    # searches of a provider with no known per-search price (see tokentrail.pricing): the
+    # cost of their rows is a floor
+    "unpriced_web_searches": "COALESCE(SUM(CASE WHEN provider IN "
+    + "("
+    + ", ".join(f"'{name}'" for name in WEB_SEARCH_MICRO_USD)
+    + ")"
+    + " THEN 0 ELSE web_searches END), 0)",
 }
 """How each measure is computed from a group of rows of the ``events`` table: the one
 definition, in standard SQL, of what a rollup holds."""

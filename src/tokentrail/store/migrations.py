@@ -361,4 +361,15 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
         ),
     ),
+    (
+        "0011_web_searches",
+        # server-side web searches per request (billed per search), and their sums beside
+        # the other measures: all of them, and those of providers with no known price
+        "ALTER TABLE events ADD COLUMN web_searches INTEGER;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN unpriced_web_searches INTEGER NOT NULL DEFAULT 0;\n"
+            for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
+        ),
+    ),
 )

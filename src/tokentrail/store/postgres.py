@@ -101,7 +101,7 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage, cache_saving_micro, user_name"
+    "project, git_branch, rank, raw_usage, cache_saving_micro, web_searches, user_name"
 )
 _EVENT_COLUMN_LIST = [c.strip() for c in _EVENT_COLUMNS.split(",")]
 _SESSION_COLUMNS = (
@@ -146,7 +146,8 @@ _COPY_TYPES = (
     ["text"] * 5
     + ["int8", "text", "text"]
     + ["int8"] * 6
-    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "int8", "text"]
+    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "int8", "int8"]
+    + ["text"]
 )
 """The types of :data:`_EVENT_COLUMNS`, for a binary COPY."""
 

@@ -306,4 +306,14 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in _TOTALS_TABLES
         ),
     ),
+    (
+        "0007_web_searches",
+        # As the SQLite store's 0011_web_searches.
+        "ALTER TABLE events ADD COLUMN web_searches BIGINT;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN web_searches BIGINT NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN unpriced_web_searches BIGINT NOT NULL DEFAULT 0;\n"
+            for table in _TOTALS_TABLES
+        ),
+    ),
 )

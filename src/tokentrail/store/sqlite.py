@@ -68,7 +68,7 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage, cache_saving_micro"
+    "project, git_branch, rank, raw_usage, cache_saving_micro, web_searches"
 )
 _EVENT_PLACEHOLDERS = ", ".join("?" * len(_EVENT_COLUMNS.split(",")))
 _MEASURE_LIST = ", ".join(MEASURES)
@@ -918,6 +918,7 @@ def _entry_to_row(entry: Entry) -> tuple[Any, ...]:
         e.rank,
         e.raw_usage,
         cost.cache_saving_micro,
+        e.web_searches,
     )
 
 
@@ -947,6 +948,7 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         rank,
         raw,
         saving,
+        web_searches,
     ) = row
     event = UsageEvent(
         key=key,
@@ -964,6 +966,7 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         rank=rank,
         run_id=run_id,
         machine=machine or None,
+        web_searches=web_searches,
     )
     cost = Cost(status=status, micro_usd=micro, version=version, cache_saving_micro=saving)
     return Entry(event=event, cost=cost)
