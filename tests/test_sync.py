@@ -403,3 +403,54 @@ def test_a_resumed_session_never_takes_its_parents_requests(
     write_jsonl(resumer, claude_lines(RESUMER, 1, start_minute=400), append=True)
     run(db_path)
     assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 4}
+
+
+# -- Gemini CLI streaming chats ---------------------------------------------------------------
+
+
+def gemini_reply(message_id: str, output: int, minute: int) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "timestamp": f"2026-05-04T10:{minute:02d}:00.000Z",
+        "type": "gemini",
+        "content": "Done. " * 40,
+        "model": "gemini-2.5-pro",
+        "tokens": {
+            "input": 900,
+            "output": output,
+            "cached": 100,
+            "thoughts": 0,
+            "tool": 0,
+            "total": 900 + output,
+        },
+    }
+
+
+def test_a_gemini_rewind_rewritten_in_place_never_removes_billed_requests(
+    isolated_home: Path, db_path: Path
+) -> None:
+    chats = isolated_home / ".gemini" / "tmp" / "webapp" / "chats"
+    path = chats / "session-2026-05-04T10-00-5f0c1f2e.jsonl"
+    meta = {"sessionId": "5f0c1f2e", "projectHash": "9c2d", "startTime": "2026-05-04T10:00:00Z"}
+    user = {"id": "u1", "timestamp": "2026-05-04T10:00:00Z", "type": "user", "content": "hi"}
+    write_jsonl(path, [meta, user, gemini_reply("r1", 10, 1), gemini_reply("r2", 20, 2)])
+    run(db_path)
+    # the reply grows in place (its record written again), then the user rewinds to u1:
+    # gemini-cli rewrites the file without r2 and carries on
+    write_jsonl(
+        path,
+        [
+            meta,
+            user,
+            gemini_reply("r1", 15, 1),
+            {"$set": {"lastUpdated": "2026-05-04T10:05:00Z"}},
+            {"$rewindTo": "u1"},
+            gemini_reply("r3", 30, 6),
+        ],
+    )
+    run(db_path)
+    conn = sqlite3.connect(db_path)
+    rows = dict(conn.execute("SELECT event_key, output FROM events").fetchall())
+    conn.close()
+    assert rows == {"gemini:5f0c1f2e:r1": 15, "gemini:5f0c1f2e:r2": 20, "gemini:5f0c1f2e:r3": 30}
+    assert totals(db_path)[0] == 3

@@ -22,8 +22,11 @@ and ``chatRecordingTypes.ts``):
   tool, total}`` copied from the API's ``usageMetadata``: ``input`` = ``promptTokenCount``
   (INCLUDES ``cachedContentTokenCount`` = ``cached``), ``output`` = ``candidatesTokenCount``,
   ``thoughts`` = ``thoughtsTokenCount`` (billed as output, not inside ``output``), ``tool`` =
-  ``toolUsePromptTokenCount`` (prompt tokens of built-in tools, reported apart from
-  ``promptTokenCount`` and billed as input; ``total`` = input + output + thoughts + tool).
+  ``toolUsePromptTokenCount`` (prompt tokens of built-in tools, billed as input). The Gemini
+  API defines ``totalTokenCount`` as the sum of prompt, candidates, tool-use prompt and
+  thoughts counts, so ``tool`` is NOT inside ``input``: it is added to input, once. Should a
+  record's ``total`` show it already inside ``input`` (total = input + output + thoughts), it
+  is not added again.
 """
 
 from __future__ import annotations
@@ -406,6 +409,8 @@ def _tokens(raw: Mapping[str, Any]) -> Tokens:
     tool = count_or_none(raw.get("tool"), "tool")
     if cached is not None and cached > (prompt or 0):
         raise BadRecord("invalid_count", f"cached={cached} > input={prompt}")
+    if tool and _tool_inside_input(raw, prompt, candidates, thoughts):
+        tool = None
     uncached = None
     if prompt is not None or tool is not None:
         uncached = (prompt or 0) - (cached or 0) + (tool or 0)
@@ -413,3 +418,15 @@ def _tokens(raw: Mapping[str, Any]) -> Tokens:
     if candidates is not None or thoughts is not None:
         output = (candidates or 0) + (thoughts or 0)
     return Tokens(input=uncached, cache_read=cached, output=output, reasoning=thoughts)
+
+
+def _tool_inside_input(
+    raw: Mapping[str, Any], prompt: int | None, candidates: int | None, thoughts: int | None
+) -> bool:
+    """Whether the record's own ``total`` says its ``input`` already holds the tool-use prompt
+    tokens (the API keeps them apart; a count is never added twice)."""
+    try:
+        total = count_or_none(raw.get("total"), "total")
+    except BadRecord:
+        return False
+    return total is not None and total == (prompt or 0) + (candidates or 0) + (thoughts or 0)
