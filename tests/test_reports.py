@@ -203,3 +203,20 @@ def test_sessions_roll_subagents_up_and_show_them_apart(ledger: Ledger) -> None:
     assert data["rows"][0]["period"] == "main"  # oldest activity first
     limited = session_report(ledger.store, query(since=date(2026, 5, 5)))
     assert [r.key for r in limited.rows] == ["c1"]
+
+
+def test_a_sessions_models_are_those_that_served_it_most_used_first(db_path: Path) -> None:
+    opus = "claude-opus-4-1-20250805"
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                claude("a1", at(2026, 5, 4, 9), session="adv"),
+                claude("a2", at(2026, 5, 4, 10), session="adv"),
+                claude("a3", at(2026, 5, 4, 11), session="adv"),
+                claude("a1:iteration:1", at(2026, 5, 4, 9), session="adv", model=opus),
+            ],
+            [Session(key="adv", source="claude_code", model=opus)],  # declared, not served
+        )
+        report = session_report(ledger.store, query())
+    [row] = report.rows
+    assert row.models == ("claude-sonnet-4-5-20250929", opus)

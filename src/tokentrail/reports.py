@@ -290,10 +290,7 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         users=filters.users,
     )
     per_model = store.session_totals(unfiltered, by_model=True)
-    models_by_session: dict[str, set[str]] = {}
-    for r in per_model:
-        if r.model:
-            models_by_session.setdefault(r.session.key, set()).add(r.model)
+    models_by_session = _models_served(per_model)
     rows = per_model if query.group_by == "model" else _merge_models(per_model)
     parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
     children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
@@ -330,7 +327,7 @@ def session_report(store: Store, query: ReportQuery) -> Report:
                 own=UsageFigures.from_totals(r.totals),
                 subagents=UsageFigures.from_totals(kid_totals) if kids else None,
                 subagent_count=len({k.session.key for k in kids}),
-                models=tuple(sorted(models_by_session.get(r.session.key, set()))),
+                models=models_by_session.get(r.session.key, ()),
             )
         )
     out.sort(key=lambda s: (s.last_activity or datetime.min.replace(tzinfo=UTC), s.key))
@@ -342,6 +339,21 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         timezone=query.zone_name,
         breakdown=query.group_by == "model",
     )
+
+
+def _models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:
+    """The models that actually served each session's requests, most-used first (by
+    requests, then name): what a session's model column shows, rather than the model it
+    declared."""
+    requests: dict[str, dict[str, int]] = {}
+    for r in per_model:
+        if r.model and r.totals.requests:
+            served = requests.setdefault(r.session.key, {})
+            served[r.model] = served.get(r.model, 0) + r.totals.requests
+    return {
+        key: tuple(sorted(served, key=lambda m: (-served[m], m)))
+        for key, served in requests.items()
+    }
 
 
 def _merge_models(rows: Sequence[SessionTotalsRow]) -> list[SessionTotalsRow]:
