@@ -880,3 +880,22 @@ def test_postgres_tool_rows_written_before_push_tracking_are_numbered() -> None:
             assert store.tool_results_changed_after(0, 10) == []
         finally:
             store.close()
+
+
+def test_sessions_of_a_crashed_run_are_closed_as_crashed(ledger: Ledger) -> None:
+    crashed = ledger.start_run("orch", started_at=T0)
+    ledger.update_session("busy", run_id=crashed.run_id, started_at=T0, state="running")
+    ledger.update_session("idle", run_id=crashed.run_id, started_at=T0 + timedelta(minutes=1))
+    ledger.update_session(
+        "done", run_id=crashed.run_id, started_at=T0, state="completed", ended_at=T0
+    )
+    last = T0 + timedelta(minutes=9)
+    ledger.record_batch(
+        [ev("b1", session="busy", at=T0 + timedelta(minutes=2)), ev("b2", session="busy", at=last)]
+    )
+    ledger.start_run("orch", reason="restart after crash")
+    with ledger.store.write() as tx:
+        found = tx.get_sessions(["busy", "idle", "done"])
+    assert (found["busy"].state, found["busy"].ended_at) == ("crashed", last)
+    assert (found["idle"].state, found["idle"].ended_at) == ("crashed", T0 + timedelta(minutes=1))
+    assert (found["done"].state, found["done"].ended_at) == ("completed", T0)  # untouched

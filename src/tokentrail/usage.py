@@ -237,7 +237,8 @@ class Session:
         return max((self.ended_at - self.started_at).total_seconds(), 0.0)
 
 
-SESSION_STATES = ("running", "completed", "failed", "cancelled", "timed_out")
+SESSION_STATES = ("running", "completed", "failed", "cancelled", "timed_out", "crashed")
+"""``crashed``: the session's run crashed while it was open (closed by the next run)."""
 
 
 def merge_sessions(a: Session, b: Session) -> Session:

@@ -271,6 +271,11 @@ class WriteTransaction(Protocol):
 
     def last_event_ms(self, run_id: str) -> int | None: ...
 
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        """The run's sessions not yet ended (no end time, or state ``running``), each with
+        the time of its last request in UTC epoch milliseconds (None without requests)."""
+        ...
+
     def put_runs(self, runs: Sequence[Run]) -> None: ...
 
     def get_push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:

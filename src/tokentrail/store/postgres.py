@@ -75,6 +75,7 @@ from tokentrail.store.base import (
 )
 from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
 from tokentrail.store.sqlite import (
+    _OPEN_SESSION,
     _cursor_from_row,
     _entry_from_row,
     _entry_to_row,
@@ -880,6 +881,19 @@ class _PostgresWrite:
     def last_event_ms(self, run_id: str) -> int | None:
         rows = self._rows("SELECT last_ms FROM run_totals WHERE run_id = %s", (run_id,))
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        rows = self._rows(
+            f"SELECT {_SESSION_COLUMNS}, (SELECT MAX(t.last_ms) FROM session_totals t "
+            "WHERE t.session_key = sessions.session_key) FROM sessions "
+            f"WHERE run_id = %s AND ({_OPEN_SESSION})",
+            (run_id,),
+        )
+        width = len(_SESSION_COLUMN_LIST)
+        return [
+            (_session_from_row(row[:width]), int(row[width]) if row[width] is not None else None)
+            for row in rows
+        ]
 
     def put_runs(self, runs: Sequence[Run]) -> None:
         if not runs:

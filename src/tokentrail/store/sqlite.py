@@ -75,6 +75,8 @@ _MEASURE_LIST = ", ".join(MEASURES)
 _MINUTE_MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
 _MEASURE_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
 _MEASURE_ADD = ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
+_OPEN_SESSION = "state = 'running' OR (state IS NULL AND ended_ms IS NULL)"
+"""A session not yet ended: what a crashed run leaves behind (see Ledger.start_run)."""
 _SESSION_COLUMNS = (
     "session_key, source, parent_key, relationship, project, title, "
     "started_ms, ended_ms, model, git_branch, run_id, issue_id, identifier, state, turns"
@@ -749,6 +751,16 @@ class _SQLiteWrite:
             "SELECT last_ms FROM run_totals WHERE run_id = ?", (run_id,)
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        rows = self._conn.execute(
+            f"SELECT {_SESSION_COLUMNS}, (SELECT MAX(t.last_ms) FROM session_totals t "
+            "WHERE t.session_key = sessions.session_key) FROM sessions "
+            f"WHERE run_id = ? AND ({_OPEN_SESSION})",
+            (run_id,),
+        ).fetchall()
+        width = len(_SESSION_COLUMNS.split(","))
+        return [(_session_from_row(row[:width]), row[width]) for row in rows]
 
     def put_runs(self, runs: Sequence[Run]) -> None:
         if not runs:
