@@ -220,3 +220,47 @@ def test_a_sessions_models_are_those_that_served_it_most_used_first(db_path: Pat
         report = session_report(ledger.store, query())
     [row] = report.rows
     assert row.models == ("claude-sonnet-4-5-20250929", opus)
+
+
+def test_one_session_count_for_every_face(db_path: Path) -> None:
+    from tokentrail.reports import session_counts, summary_report
+    from tokentrail.store.base import Filters
+
+    when = at(2026, 5, 4, 9)
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                claude("p1", when, session="p"),
+                claude("p2", when, session="p"),
+                claude("k1", when, session="p:agent-1"),
+                claude("o1", when, session="lost:agent-2"),
+                claude("q1", when, session="q"),
+            ],
+            [
+                Session(key="p", source="claude_code", started_at=when),
+                Session(
+                    key="p:agent-1",
+                    source="claude_code",
+                    parent_key="p",
+                    relationship="subagent",
+                    started_at=when,
+                ),
+                # an orphan subagent (its parent never seen) is shown as a session of its own
+                Session(
+                    key="lost:agent-2",
+                    source="claude_code",
+                    parent_key="lost",
+                    relationship="subagent",
+                    started_at=when,
+                ),
+                Session(key="idle", source="sdk", started_at=when),  # made no request
+            ],
+        )
+        counts = session_counts(ledger.store, Filters())
+        report = session_report(ledger.store, query())
+        summary = summary_report(ledger.store, query(), now=when)
+        status = ledger.store.status()
+    assert (counts.sessions, counts.subagent_sessions, counts.sessions_without_usage) == (3, 1, 1)
+    assert len(report.rows) == counts.sessions
+    assert summary.lifetime.sessions == counts.sessions
+    assert status.sessions == 5  # session records: what `db status` shows as session_records

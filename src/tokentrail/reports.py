@@ -6,7 +6,7 @@ shows the same numbers. Reports read the store's rollups, never raw events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
@@ -292,24 +292,13 @@ def session_report(store: Store, query: ReportQuery) -> Report:
     per_model = store.session_totals(unfiltered, by_model=True)
     models_by_session = _models_served(per_model)
     rows = per_model if query.group_by == "model" else _merge_models(per_model)
-    parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
-    children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
-    known = {r.session.key for r in rows}
-    for r in rows:
-        parent = r.session.parent_key
-        if r.session.relationship == "subagent" and parent:
-            if parent in known:
-                children.setdefault((parent, r.model), []).append(r)
-            else:
-                parents.append(r)  # orphan subagent: shown on its own rather than lost
+    parents, children = _families(rows)
     out: list[SessionRow] = []
     grand = Totals.zero()
     for r in parents:
         kids = children.get((r.session.key, r.model), [])
         kid_totals = sum((k.totals for k in kids), Totals.zero())
-        last_ms = max(
-            [x for x in [r.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
-        )
+        last_ms = _family_last_ms(r, children)
         if not _in_range(last_ms, filters):
             continue
         combined = r.totals + kid_totals
@@ -339,6 +328,83 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         timezone=query.zone_name,
         breakdown=query.group_by == "model",
     )
+
+
+def _families(
+    rows: Sequence[SessionTotalsRow],
+) -> tuple[list[SessionTotalsRow], dict[tuple[str, str | None], list[SessionTotalsRow]]]:
+    """Top-level sessions, and the subagent sessions rolled up on each (per model when the
+    rows are per model). A subagent whose parent has no usage row (an orphan) is top-level:
+    shown on its own rather than lost. The one definition of a top-level session."""
+    parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
+    children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
+    known = {r.session.key for r in rows}
+    for r in rows:
+        parent = r.session.parent_key
+        if r.session.relationship == "subagent" and parent:
+            if parent in known:
+                children.setdefault((parent, r.model), []).append(r)
+            else:
+                parents.append(r)
+    return parents, children
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """How many sessions, by the one definition every face uses (docs/counting.md):
+    ``sessions`` are top-level sessions with at least one request; subagent sessions (rolled
+    up on a parent) and sessions without any request are counted apart."""
+
+    sessions: int
+    subagent_sessions: int
+    sessions_without_usage: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sessions": self.sessions,
+            "subagent_sessions": self.subagent_sessions,
+            "sessions_without_usage": self.sessions_without_usage,
+        }
+
+
+def session_counts(store: Store, filters: Filters, run_id: str | None = None) -> SessionCounts:
+    """The sessions of the filters' sources and project (and of ``run_id``): with a time
+    range, those whose last request falls in it (as in the session report); sessions without
+    usage by their start."""
+    whole = Filters(
+        sources=filters.sources,
+        project=filters.project,
+        machines=filters.machines,
+        users=filters.users,
+    )
+    rows = [
+        r
+        for r in store.session_totals(whole, by_model=False)
+        if r.totals.requests and (run_id is None or r.session.run_id == run_id)
+    ]
+    parents, children = _families(rows)
+    counted = sum(1 for r in parents if _in_range(_family_last_ms(r, children), filters))
+    kids = sum(1 for group in children.values() for k in group if _in_range(k.last_ms, filters))
+    started, _ = store.session_stats(filters, run_id=run_id)
+    with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
+    return SessionCounts(counted, kids, max(started - with_usage_started, 0))
+
+
+def _family_last_ms(
+    row: SessionTotalsRow, children: Mapping[tuple[str, str | None], Sequence[SessionTotalsRow]]
+) -> int | None:
+    """The last request of a session and of the subagents rolled up on it."""
+    kids = children.get((row.session.key, row.model), ())
+    return max(
+        [x for x in [row.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
+    )
+
+
+def _started_in(started: datetime | None, filters: Filters) -> bool:
+    # session_stats counts a session by its start time; a session with no start is not in it
+    if started is None:
+        return filters.since_ms is None and filters.until_ms is None
+    return _in_range(int(started.timestamp() * 1000), filters)
 
 
 def _models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:
@@ -401,14 +467,18 @@ class SummaryBlock:
 
     figures: UsageFigures
     runtime_seconds: float | None
-    sessions: int
+    counts: SessionCounts
     runs: int
+
+    @property
+    def sessions(self) -> int:
+        return self.counts.sessions
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.figures.as_dict(),
             "runtime_seconds": self.runtime_seconds,
-            "sessions": self.sessions,
+            **self.counts.as_dict(),
             "runs": self.runs,
         }
 
@@ -491,14 +561,20 @@ def summary_report(
     )
     if chosen is not None:
         current = _run_row(chosen.run, chosen.totals)
-        sessions, runtime = store.session_stats(Filters(), run_id=chosen.run.run_id)
-        current_block = SummaryBlock(current.figures, runtime, sessions, 1)
+        current_block = _run_block(store, current)
     return Summary(lifetime, today_block, current, current_block, query.zone_name)
 
 
+def _run_block(store: Store, row: RunRow) -> SummaryBlock:
+    """A run's block: its usage, sessions and their runtime."""
+    _, runtime = store.session_stats(Filters(), run_id=row.run_id)
+    return SummaryBlock(row.figures, runtime, session_counts(store, Filters(), row.run_id), 1)
+
+
 def _block(store: Store, filters: Filters, *, runs: int) -> SummaryBlock:
-    sessions, runtime = store.session_stats(filters)
-    return SummaryBlock(UsageFigures.from_totals(store.totals(filters)), runtime, sessions, runs)
+    _, runtime = store.session_stats(filters)
+    counts = session_counts(store, filters)
+    return SummaryBlock(UsageFigures.from_totals(store.totals(filters)), runtime, counts, runs)
 
 
 def _runs_started_today(store: Store, filters: Filters) -> int:
@@ -1551,12 +1627,15 @@ def scope_block(
 ) -> ScopeBlock:
     filters = query.filters()
     page = store.session_page(SessionPageQuery(filters=filters, models=tuple(models), limit=0))
+    # the one session count; with a model filter the page holds only sessions that used
+    # those models, which all made requests
+    sessions = page.total if models else session_counts(store, filters).sessions
     return ScopeBlock(
         label=label,
         since=query.since,
         until=query.until,
         figures=UsageFigures.from_totals(model_totals(store, filters, models)),
-        sessions=page.total,
+        sessions=sessions,
         runtime_seconds=page.runtime_ms / 1000 if page.runtime_ms is not None else None,
     )
 
@@ -1659,5 +1738,4 @@ def _current_run(store: Store) -> tuple[RunRow | None, SummaryBlock | None]:
     if chosen is None:
         return None, None
     row = _run_row(chosen.run, chosen.totals)
-    sessions, runtime = store.session_stats(Filters(), run_id=chosen.run.run_id)
-    return row, SummaryBlock(row.figures, runtime, sessions, 1)
+    return row, _run_block(store, row)

@@ -245,7 +245,11 @@ class Figures(BaseModel):
 
 class SummaryBlockOut(Figures):
     runtime_seconds: float | None
-    sessions: int
+    sessions: int = Field(description="Top-level sessions with at least one request.")
+    subagent_sessions: int = Field(
+        0, description="Subagent sessions with requests (rolled up on their parent)."
+    )
+    sessions_without_usage: int = Field(0, description="Sessions that made no request.")
     runs: int
 
 
@@ -266,7 +270,9 @@ class RunRowOut(Figures, _RunFields):
 
 
 class CurrentRunOut(RunRowOut):
-    sessions: int
+    sessions: int = Field(description="Top-level sessions with at least one request.")
+    subagent_sessions: int = 0
+    sessions_without_usage: int = 0
     runs: int
 
 
