@@ -264,3 +264,49 @@ def test_one_session_count_for_every_face(db_path: Path) -> None:
     assert len(report.rows) == counts.sessions
     assert summary.lifetime.sessions == counts.sessions
     assert status.sessions == 5  # session records: what `db status` shows as session_records
+
+
+def test_runtime_is_a_labelled_span_and_active_time_and_sessions_have_names(
+    db_path: Path,
+) -> None:
+    from tokentrail.reports import IDLE_GAP_SECONDS, recent_sessions, session_detail
+
+    copied_from = at(2026, 5, 1, 9)  # a resumed file starts with copies of its parent's lines
+    own = [at(2026, 5, 3, 10), at(2026, 5, 3, 10, 5), at(2026, 5, 3, 16), at(2026, 5, 3, 16, 2)]
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [claude(f"r{n}", when, session="resumer") for n, when in enumerate(own)],
+            [
+                Session(
+                    key="resumer",
+                    source="claude_code",
+                    project="/home/dev/webapp",
+                    started_at=copied_from,
+                    ended_at=own[-1],
+                ),
+                Session(
+                    key="orch-7",
+                    source="sdk",
+                    title="Fix flaky checkout test",
+                    state="completed",
+                    started_at=at(2026, 5, 3, 9),
+                    ended_at=at(2026, 5, 3, 9, 30),
+                ),
+            ],
+        )
+        rows = {r.session.key: r.as_dict() for r in recent_sessions(ledger.store, query())}
+        detail = session_detail(ledger.store, "resumer")
+    assert detail is not None
+    resumed = rows["resumer"]
+    # 4 requests over 6 h 2 min of its own, not the 2d 7h since the copied lines
+    assert resumed["runtime_seconds"] == 6 * 3600 + 120
+    assert resumed["runtime_basis"] == "requests"
+    assert resumed["active_seconds"] == 5 * 60 + 2 * 60  # the 5 h 55 min gap is idle
+    assert IDLE_GAP_SECONDS < 5 * 3600 + 55 * 60
+    assert resumed["name"] == "webapp · 2026-05-03 10:00 · claude-sonnet-4-5-20250929"
+    assert resumed["model"] == "claude-sonnet-4-5-20250929"
+    assert detail.as_dict()["runtime_seconds"] == resumed["runtime_seconds"]
+    orchestrated = rows["orch-7"]
+    assert (orchestrated["runtime_seconds"], orchestrated["runtime_basis"]) == (1800, "recorded")
+    assert orchestrated["name"] == "Fix flaky checkout test"
+    assert orchestrated["active_seconds"] is None  # it made no request

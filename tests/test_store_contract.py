@@ -899,3 +899,13 @@ def test_sessions_of_a_crashed_run_are_closed_as_crashed(ledger: Ledger) -> None
     assert (found["busy"].state, found["busy"].ended_at) == ("crashed", last)
     assert (found["idle"].state, found["idle"].ended_at) == ("crashed", T0 + timedelta(minutes=1))
     assert (found["done"].state, found["done"].ended_at) == ("completed", T0)  # untouched
+
+
+def test_active_time_leaves_idle_gaps_out(ledger: Ledger) -> None:
+    minutes = [0, 4, 10, 90, 91]  # the 80-minute gap is idle at a 15-minute threshold
+    ledger.record_batch(
+        [ev(f"a{m}", session="s1", at=T0 + timedelta(minutes=m)) for m in minutes]
+        + [ev("b", session="s2")]
+    )
+    found = ledger.store.active_ms(["s1", "s2", "none"], 15 * 60_000)
+    assert found == {"s1": (4 + 6 + 1) * 60_000, "s2": 0}

@@ -460,12 +460,14 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Session", "session_key"),
+    ("Name", "name"),
     ("Agent", "source"),
     ("Issue", "identifier"),
     ("State", "state"),
     ("Model", "model"),
     ("Last active", "last_activity"),
-    ("Runtime", "runtime_seconds"),
+    ("Span", "runtime_seconds"),
+    ("Active", "active_seconds"),
     ("Tokens", "total_tokens"),
     ("Cost", "cost_usd"),
 )

@@ -177,6 +177,13 @@ def _report_columns(report: Report) -> list[_Column]:
         columns += [
             _Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
             _Column(
+                "Name",
+                [r.name or MISSING for r in sessions],
+                right=False,
+                drop_order=6,
+                max_width=32,
+            ),
+            _Column(
                 "Agent",
                 [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
                 right=False,
@@ -309,6 +316,7 @@ _NUMERIC_FIELDS = frozenset(
         "total_tokens",
         "cost_usd",
         "runtime_seconds",
+        "active_seconds",
         "requests",
         "turns",
     }
@@ -323,7 +331,7 @@ def format_field(field: str, value: Any) -> str:
         return _short_key(str(value))
     if field.endswith("_at") or field == "last_activity":
         return _local_minute(str(value))
-    if field == "runtime_seconds":
+    if field in ("runtime_seconds", "active_seconds"):
         return format_duration(float(value))
     if field == "cost_usd":
         return format_usd(float(value))

@@ -180,6 +180,8 @@ class SessionRow:
     models: tuple[str, ...]
     summary: str | None = None
     """One sentence about the session (tokentrail.insights.summary_text), when computed."""
+    name: str | None = None
+    """A readable name (see :func:`session_name`)."""
 
     @property
     def period(self) -> str:
@@ -187,7 +189,7 @@ class SessionRow:
         return self.key
 
     def as_dict(self, breakdown: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"period": self.key, "session_key": self.key}
+        row: dict[str, Any] = {"period": self.key, "session_key": self.key, "name": self.name}
         if breakdown:
             row["model"] = self.model
         row.update(self.figures.as_dict())
@@ -317,6 +319,7 @@ def session_report(store: Store, query: ReportQuery) -> Report:
                 subagents=UsageFigures.from_totals(kid_totals) if kids else None,
                 subagent_count=len({k.session.key for k in kids}),
                 models=models_by_session.get(r.session.key, ()),
+                name=session_name(r.session, models_by_session.get(r.session.key, ()), r.first_ms),
             )
         )
     out.sort(key=lambda s: (s.last_activity or datetime.min.replace(tzinfo=UTC), s.key))
@@ -358,6 +361,8 @@ class SessionCounts:
     sessions: int
     subagent_sessions: int
     sessions_without_usage: int
+    runtime_seconds: float | None = None
+    """The summed wall span of the counted sessions (see :func:`session_runtime`)."""
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -383,11 +388,22 @@ def session_counts(store: Store, filters: Filters, run_id: str | None = None) ->
         if r.totals.requests and (run_id is None or r.session.run_id == run_id)
     ]
     parents, children = _families(rows)
-    counted = sum(1 for r in parents if _in_range(_family_last_ms(r, children), filters))
+    counted = [r for r in parents if _in_range(_family_last_ms(r, children), filters)]
+    spans = [
+        span
+        for r in counted
+        if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
+        is not None
+    ]
     kids = sum(1 for group in children.values() for k in group if _in_range(k.last_ms, filters))
     started, _ = store.session_stats(filters, run_id=run_id)
     with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
-    return SessionCounts(counted, kids, max(started - with_usage_started, 0))
+    return SessionCounts(
+        len(counted),
+        kids,
+        max(started - with_usage_started, 0),
+        sum(spans) if spans else None,
+    )
 
 
 def _family_last_ms(
@@ -567,14 +583,14 @@ def summary_report(
 
 def _run_block(store: Store, row: RunRow) -> SummaryBlock:
     """A run's block: its usage, sessions and their runtime."""
-    _, runtime = store.session_stats(Filters(), run_id=row.run_id)
-    return SummaryBlock(row.figures, runtime, session_counts(store, Filters(), row.run_id), 1)
+    counts = session_counts(store, Filters(), row.run_id)
+    return SummaryBlock(row.figures, counts.runtime_seconds, counts, 1)
 
 
 def _block(store: Store, filters: Filters, *, runs: int) -> SummaryBlock:
-    _, runtime = store.session_stats(filters)
     counts = session_counts(store, filters)
-    return SummaryBlock(UsageFigures.from_totals(store.totals(filters)), runtime, counts, runs)
+    totals = UsageFigures.from_totals(store.totals(filters))
+    return SummaryBlock(totals, counts.runtime_seconds, counts, runs)
 
 
 def _runs_started_today(store: Store, filters: Filters) -> int:
@@ -614,18 +630,24 @@ class SessionListRow:
     session: Session
     figures: UsageFigures
     last_activity: datetime | None
+    runtime: Runtime | None = None
+    models: tuple[str, ...] = ()
+    """The models that served its requests, most-used first."""
+    first_ms: int | None = None
+    """Its first own request (UTC epoch milliseconds)."""
 
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
+            "name": session_name(s, self.models, self.first_ms),
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
             "identifier": s.identifier,
             "title": s.title,
             "project": s.project,
-            "model": s.model,
+            **_model_fields(s, self.models),
             "state": s.state,
             "turns": s.turns,
             "parent_key": s.parent_key,
@@ -633,7 +655,7 @@ class SessionListRow:
             "started_at": _iso(s.started_at),
             "completed_at": _iso(s.ended_at),
             "last_activity": _iso(self.last_activity),
-            "runtime_seconds": s.runtime_seconds,
+            **(self.runtime or session_runtime(s, None, None, None)).as_dict(),
             **self.figures.as_dict(),
         }
 
@@ -644,15 +666,102 @@ def recent_sessions(
     """Top-level sessions, most recently active first (subagents' spend rolled up)."""
     filters = Filters(sources=query.sources, project=query.project)
     rows = store.recent_sessions(filters, limit, offset)
-    children = _subagent_totals(store, [r.session.key for r in rows])
+    keys = [r.session.key for r in rows]
+    children = _subagent_totals(store, keys)
+    active, models = _activity(store, keys)
     return [
         SessionListRow(
             session=r.session,
             figures=UsageFigures.from_totals(r.totals + children.get(r.session.key, Totals.zero())),
             last_activity=_from_ms(r.last_ms) or r.session.ended_at,
+            runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
+            models=models.get(r.session.key, ()),
+            first_ms=r.first_ms,
         )
         for r in rows
     ]
+
+
+IDLE_GAP_SECONDS = 15 * 60
+"""A gap between two consecutive requests of a session longer than this is idle time (the
+user away, the session left open): it counts in the session's span, not its active time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """How long a session ran, said two ways (docs/counting.md, Sessions)."""
+
+    span_seconds: float | None
+    """Wall span from its first to its last event (see ``basis``)."""
+    basis: str | None
+    """``recorded``: the start and end an orchestrator recorded for the session; ``requests``:
+    from its first to its last own request (sessions read from logs)."""
+    active_seconds: float | None
+    """The sum of the gaps between its consecutive requests up to IDLE_GAP_SECONDS."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runtime_seconds": self.span_seconds,
+            "runtime_basis": self.basis,
+            "active_seconds": self.active_seconds,
+        }
+
+
+def session_runtime(
+    session: Session, first_ms: int | None, last_ms: int | None, active_ms: int | None
+) -> Runtime:
+    """A session's wall span and active time. A session an orchestrator opened and closed
+    (it has a state) runs from its recorded start to its recorded end; a session read from
+    logs from its first to its last own request (a resumed session's copies of its parent's
+    lines are not its own, so they do not stretch it)."""
+    active = active_ms / 1000 if active_ms is not None else None
+    recorded = session.runtime_seconds
+    if session.state is not None and recorded is not None:
+        return Runtime(recorded, "recorded", active)
+    if first_ms is not None and last_ms is not None:
+        return Runtime(max(last_ms - first_ms, 0) / 1000, "requests", active)
+    return Runtime(recorded, "recorded" if recorded is not None else None, active)
+
+
+def session_name(session: Session, models: Sequence[str] = (), first_ms: int | None = None) -> str:
+    """A readable name: the agent's own title (Claude Code's summary or custom title, Gemini's
+    chat summary, an orchestrator's title or issue), else project · start (UTC; its first
+    own request when known, so a resumed session is not named by its parent's start) · first
+    model. Never prompt text."""
+    if session.title:
+        return session.title
+    if session.identifier:
+        return session.identifier
+    project = session.project.rstrip("/").rsplit("/", 1)[-1] if session.project else None
+    start = _from_ms(first_ms) or session.started_at
+    started = start.strftime("%Y-%m-%d %H:%M") if start else None
+    model = models[0] if models else session.model
+    parts = [part for part in (project, started, model) if part]
+    return " · ".join(parts) if parts else session.key
+
+
+def _model_fields(session: Session, models: Sequence[str]) -> dict[str, Any]:
+    """The model column: the models that served the session, most-used first; the model it
+    declared only when it made no request."""
+    return {
+        "model": models[0] if models else session.model,
+        "models": list(models),
+    }
+
+
+def _activity(
+    store: Store, keys: Sequence[str]
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """Active milliseconds and served models of these sessions (their own requests)."""
+    if not keys:
+        return {}, {}
+    wanted = set(keys)
+    per_model = [
+        r
+        for r in store.session_totals(Filters(), by_model=True, family=list(keys))
+        if r.session.key in wanted
+    ]
+    return store.active_ms(keys, IDLE_GAP_SECONDS * 1000), _models_served(per_model)
 
 
 def _subagent_totals(store: Store, parent_keys: Sequence[str]) -> dict[str, Totals]:
@@ -743,8 +852,24 @@ def session_detail(store: Store, key: str) -> SessionDetail | None:
         for e in store.session_entries([key, *(r.session.key for r in kids)])
     ]
     last_activity = requests[-1].timestamp if requests else session.ended_at
+    own_times = [r.timestamp for r in requests if r.session_key == key]
+    active, models = _activity(store, [key])
+    first_ms = int(own_times[0].timestamp() * 1000) if own_times else None
+    runtime = session_runtime(
+        session,
+        first_ms,
+        int(own_times[-1].timestamp() * 1000) if own_times else None,
+        active.get(key),
+    )
     return SessionDetail(
-        session=SessionListRow(session, UsageFigures.from_totals(combined), last_activity),
+        session=SessionListRow(
+            session,
+            UsageFigures.from_totals(combined),
+            last_activity,
+            runtime,
+            models.get(key, ()),
+            first_ms,
+        ),
         own=UsageFigures.from_totals(own_totals),
         subagents=kid_rows,
         requests=requests,
@@ -1496,18 +1621,25 @@ class SessionPageEntry:
     subagent_count: int
     first_activity: datetime | None
     last_activity: datetime | None
+    runtime: Runtime | None = None
+    models: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
+            "name": session_name(
+                s,
+                self.models,
+                int(self.first_activity.timestamp() * 1000) if self.first_activity else None,
+            ),
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
             "identifier": s.identifier,
             "title": s.title,
             "project": s.project,
-            "model": s.model,
+            **_model_fields(s, self.models),
             "state": s.state,
             "turns": s.turns,
             "parent_key": s.parent_key,
@@ -1517,7 +1649,7 @@ class SessionPageEntry:
             "completed_at": _iso(s.ended_at),
             "first_activity": _iso(self.first_activity),
             "last_activity": _iso(self.last_activity),
-            "runtime_seconds": s.runtime_seconds,
+            **(self.runtime or session_runtime(s, None, None, None)).as_dict(),
             **self.figures.as_dict(),
             "own": self.own.as_dict(),
             "subagent_count": self.subagent_count,
@@ -1572,6 +1704,7 @@ def session_page_report(
             offset=offset,
         )
     )
+    active, served = _activity(store, [r.session.key for r in page.rows])
     rows = [
         SessionPageEntry(
             session=r.session,
@@ -1580,6 +1713,8 @@ def session_page_report(
             subagent_count=r.subagents,
             first_activity=_from_ms(r.first_ms) or r.session.started_at,
             last_activity=_from_ms(r.last_ms) or r.session.ended_at or r.session.started_at,
+            runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
+            models=served.get(r.session.key, ()),
         )
         for r in page.rows
     ]
@@ -1629,14 +1764,19 @@ def scope_block(
     page = store.session_page(SessionPageQuery(filters=filters, models=tuple(models), limit=0))
     # the one session count; with a model filter the page holds only sessions that used
     # those models, which all made requests
-    sessions = page.total if models else session_counts(store, filters).sessions
+    counts = None if models else session_counts(store, filters)
+    if counts is not None:
+        sessions, runtime = counts.sessions, counts.runtime_seconds
+    else:
+        sessions = page.total
+        runtime = page.runtime_ms / 1000 if page.runtime_ms is not None else None
     return ScopeBlock(
         label=label,
         since=query.since,
         until=query.until,
         figures=UsageFigures.from_totals(model_totals(store, filters, models)),
         sessions=sessions,
-        runtime_seconds=page.runtime_ms / 1000 if page.runtime_ms is not None else None,
+        runtime_seconds=runtime,
     )
 
 

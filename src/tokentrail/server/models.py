@@ -303,7 +303,26 @@ class _SessionFields(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     last_activity: datetime | None
-    runtime_seconds: float | None
+    runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
+    name: str | None = Field(
+        default=None,
+        description="A readable name: the agent's title, else project · start (UTC) · first "
+        "model; never prompt text.",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="The models that served the session's requests, most-used first.",
+    )
+    runtime_basis: str | None = Field(
+        default=None,
+        description="What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
+        "recorded) or 'requests' (first to last own request).",
+    )
+    active_seconds: float | None = Field(
+        default=None,
+        description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
+        "left out).",
+    )
 
 
 class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures

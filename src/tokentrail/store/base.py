@@ -103,6 +103,14 @@ MEASURE_SQL: dict[str, str] = {
 """How each measure is computed from a group of rows of the ``events`` table: the one
 definition, in standard SQL, of what a rollup holds."""
 
+ACTIVE_MS_SQL = (
+    "SELECT session_key, SUM(CASE WHEN gap <= {gap} THEN gap ELSE 0 END) FROM ("
+    "SELECT session_key, ts_ms - LAG(ts_ms) OVER (PARTITION BY session_key ORDER BY ts_ms) "
+    "AS gap FROM events WHERE session_key IN ({keys})) g GROUP BY session_key"
+)
+"""Active time per session (Store.active_ms), in standard SQL: ``{gap}`` and ``{keys}`` are
+the backend's placeholders."""
+
 
 @dataclass(slots=True)
 class Cursor:
@@ -377,6 +385,11 @@ class Store(Protocol):
     ) -> list[SessionTotalsRow]: ...
 
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]: ...
+
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        """Each session's active time: the sum of the gaps between its consecutive requests
+        that are at most ``idle_gap_ms`` (sessions without requests are left out)."""
+        ...
 
     def iter_entries(self, batch_size: int = 5000) -> Iterator[list[Entry]]: ...
 

@@ -43,6 +43,7 @@ from tokentrail.store import (
     tool_sql,
 )
 from tokentrail.store.base import (
+    ACTIVE_MS_SQL,
     BUCKET_MS,
     MEASURE_SQL,
     MEASURES,
@@ -544,6 +545,13 @@ class PostgresStore:
             )
             for row in self._rows(query, [*params, limit, offset])
         ]
+
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        if not session_keys:
+            return {}
+        sql = ACTIVE_MS_SQL.format(gap="%s", keys="SELECT unnest(%s::text[])")
+        rows = self._rows(sql, (idle_gap_ms, list(session_keys)))
+        return {key: int(active or 0) for key, active in rows}
 
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]:
         """Every request of these sessions, oldest first (a session's timeline)."""

@@ -18,6 +18,7 @@ from tokentrail.errors import LedgerBusy, StoreError
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import blocks_sql, push_sql, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
+    ACTIVE_MS_SQL,
     BUCKET_MS,
     MEASURE_SQL,
     MEASURES,
@@ -427,6 +428,14 @@ class SQLiteStore:
             )
             for row in self._conn.execute(sql, [*params, limit, offset])
         ]
+
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(session_keys), _IN_CHUNK):
+            sql = ACTIVE_MS_SQL.format(gap="?", keys=", ".join("?" * len(chunk)))
+            for key, active in self._conn.execute(sql, [idle_gap_ms, *chunk]):
+                found[key] = int(active or 0)
+        return found
 
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]:
         """Every request of these sessions, oldest first (a session's timeline)."""
