@@ -411,3 +411,50 @@ def test_the_tools_page_lists_tool_calls_per_name(active: TestClient, realistic:
     old = active.get("/tools", params={"since": "2020-01-01", "until": "2020-01-31"}).text
     assert 'id="tools-none"' in old and 'id="tools"' not in old
     assert 'aria-current="page">Tools<' in old
+
+
+def test_a_run_whose_process_went_silent_says_so_instead_of_pulsing(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Tokens, UsageEvent
+
+    now = datetime.now(UTC)
+    with Ledger(tmp_path / "runs.db") as ledger:
+        run = ledger.start_run("orchestrator", started_at=now - timedelta(hours=3))
+        last = now - timedelta(hours=2)
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="sdk:last",
+                    source="sdk",
+                    timestamp=last,
+                    tokens=Tokens(input=10, output=5),
+                    model=SONNET,
+                    provider="anthropic",
+                    session_key="s1",
+                    run_id=run.run_id,
+                )
+            ]
+        )
+        html = TestClient(dashboard_app(ledger)).get("/").text
+        [line] = re.findall(r'<p class="subline" id="this-run">.*?</p>', html, re.S)
+        assert "no heartbeat since" in text_of(line)
+        assert "orchestrator running for 3h 00m" in text_of(line)
+        assert 'class="pulse"' not in line
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="sdk:now",
+                    source="sdk",
+                    timestamp=now,
+                    tokens=Tokens(input=10, output=5),
+                    model=SONNET,
+                    provider="anthropic",
+                    session_key="s1",
+                    run_id=run.run_id,
+                )
+            ]
+        )
+        html = TestClient(dashboard_app(ledger)).get("/").text
+        [line] = re.findall(r'<p class="subline" id="this-run">.*?</p>', html, re.S)
+        assert 'class="pulse"' in line and "no heartbeat" not in line

@@ -511,6 +511,23 @@ class RunRow:
     sessions_launched: int
     runtime_seconds: float | None
     figures: UsageFigures
+    last_activity: datetime | None = None
+    """Its last recorded request, else its start: the last sign of life of its process."""
+
+    def silent_since(self, now: datetime | None = None) -> datetime | None:
+        """For a run still marked running whose process has shown no sign of life (no
+        request) for longer than IDLE_GAP_SECONDS: when it was last heard from. The process
+        may have died; the next run of the app will close it as crashed."""
+        if self.state != "running" or self.last_activity is None:
+            return None
+        now = now or datetime.now(UTC)
+        quiet = (now - self.last_activity).total_seconds() > IDLE_GAP_SECONDS
+        return self.last_activity if quiet else None
+
+    def elapsed_seconds(self, now: datetime | None = None) -> float:
+        """Time since the run started (to its stop, once stopped)."""
+        end = self.stopped_at or now or datetime.now(UTC)
+        return max((end - self.started_at).total_seconds(), 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -523,6 +540,8 @@ class RunRow:
             "peak_concurrency": self.peak_concurrency,
             "sessions_launched": self.sessions_launched,
             "runtime_seconds": self.runtime_seconds,
+            "last_activity": _iso(self.last_activity),
+            "no_heartbeat_since": _iso(self.silent_since()),
             **self.figures.as_dict(),
         }
 
@@ -576,7 +595,7 @@ def summary_report(
         None,
     )
     if chosen is not None:
-        current = _run_row(chosen.run, chosen.totals)
+        current = _run_row(chosen.run, chosen.totals, chosen.last_ms)
         current_block = _run_block(store, current)
     return Summary(lifetime, today_block, current, current_block, query.zone_name)
 
@@ -605,10 +624,10 @@ def _runs_started_today(store: Store, filters: Filters) -> int:
 
 def runs_report(store: Store, limit: int | None = None) -> list[RunRow]:
     """One row per orchestrator run, newest first, with the usage recorded under it."""
-    return [_run_row(r.run, r.totals) for r in store.list_runs(limit)]
+    return [_run_row(r.run, r.totals, r.last_ms) for r in store.list_runs(limit)]
 
 
-def _run_row(run: Any, totals: Totals) -> RunRow:
+def _run_row(run: Any, totals: Totals, last_ms: int | None = None) -> RunRow:
     return RunRow(
         run_id=run.run_id,
         app=run.app,
@@ -620,6 +639,7 @@ def _run_row(run: Any, totals: Totals) -> RunRow:
         sessions_launched=run.sessions_launched,
         runtime_seconds=run.runtime_seconds,
         figures=UsageFigures.from_totals(totals),
+        last_activity=_from_ms(last_ms) or run.started_at,
     )
 
 
@@ -1877,5 +1897,5 @@ def _current_run(store: Store) -> tuple[RunRow | None, SummaryBlock | None]:
     chosen = next((r for r in store.list_runs() if r.run.state == "running"), None)
     if chosen is None:
         return None, None
-    row = _run_row(chosen.run, chosen.totals)
+    row = _run_row(chosen.run, chosen.totals, chosen.last_ms)
     return row, _run_block(store, row)

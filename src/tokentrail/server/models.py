@@ -263,6 +263,14 @@ class _RunFields(BaseModel):
     peak_concurrency: int
     sessions_launched: int
     runtime_seconds: float | None
+    last_activity: datetime | None = Field(
+        default=None, description="Its last recorded request, else its start."
+    )
+    no_heartbeat_since: datetime | None = Field(
+        default=None,
+        description="Set while the run is still marked running but has shown no sign of life "
+        "for over 15 minutes: when it was last heard from (its process may have died).",
+    )
 
 
 class RunRowOut(Figures, _RunFields):
