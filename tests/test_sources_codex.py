@@ -1073,3 +1073,36 @@ def test_a_total_that_drops_and_grows_again_is_neither_negative_nor_doubled(
     expected = [U1, U2, *after]
     assert [t.output for t in counted] == [u.output for u in expected]
     assert [(t.input or 0) + (t.cache_read or 0) for t in counted] == [u.input for u in expected]
+
+
+def thread_named(rollout: Rollout, at: datetime, thread: str, name: str) -> Rollout:
+    return rollout.add(
+        at, "event_msg", {"type": "thread_name_updated", "thread_id": thread, "thread_name": name}
+    )
+
+
+def test_the_thread_name_is_the_sessions_title(tmp_path: Path) -> None:
+    path = rollout_path(tmp_path, T0, PARENT_ID)
+    rollout = Rollout().session_meta(T0, PARENT_ID).turn_context(T0, "gpt-5-codex")
+    rollout.request(T0 + secs(5), U1)
+    thread_named(rollout, T0 + secs(6), PARENT_ID, "Fix the billing rounding")
+    rollout.write(path)
+
+    [session] = parse(path).sessions
+
+    assert session.title == "Fix the billing rounding"
+
+
+def test_a_forks_replay_of_its_parents_thread_name_does_not_name_it(tmp_path: Path) -> None:
+    parent = parent_rollout()
+    thread_named(parent, T0 + secs(2), PARENT_ID, "Parent thread")
+    child = Rollout().session_meta(FORK_AT, CHILD_ID, forked_from=PARENT_ID, branch="try-redis")
+    child.replay(parent, rewrite_to=FORK_AT + timedelta(milliseconds=3))
+    child.turn_context(FORK_AT + secs(0.3), "gpt-5.1-codex", turn_id=uuid7(FORK_AT, tail=0x21))
+    child.assistant_says(FORK_AT + secs(6)).request(FORK_AT + secs(6), F1)
+    path = rollout_path(tmp_path, FORK_AT, CHILD_ID)
+    child.write(path)
+
+    sessions = {s.key: s for s in parse(path).sessions}
+
+    assert sessions[CHILD_ID].title is None
