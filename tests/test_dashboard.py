@@ -458,3 +458,47 @@ def test_a_run_whose_process_went_silent_says_so_instead_of_pulsing(tmp_path: Pa
         html = TestClient(dashboard_app(ledger)).get("/").text
         [line] = re.findall(r'<p class="subline" id="this-run">.*?</p>', html, re.S)
         assert 'class="pulse"' in line and "no heartbeat" not in line
+
+
+def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_served_them(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Session, Tokens, UsageEvent
+
+    opus = "claude-opus-4-1-20250805"
+    start = datetime.now(UTC) - timedelta(hours=1)
+    key = "0f3c9a7e-5d2b-4c1a-9e8f-7a6b5c4d3e2f"
+
+    def request(n: int, model: str) -> UsageEvent:
+        return UsageEvent(
+            key=f"claude_code:m{n}",
+            source="claude_code",
+            timestamp=start + timedelta(minutes=n),
+            tokens=Tokens(input=10, output=5),
+            model=model,
+            provider="anthropic",
+            session_key=key,
+            project="/home/dev/code/webapp",
+        )
+
+    with Ledger(tmp_path / "names.db") as ledger:
+        ledger.record_batch(
+            [request(0, SONNET), request(1, SONNET), request(2, opus)],
+            [
+                Session(
+                    key=key,
+                    source="claude_code",
+                    project="/home/dev/code/webapp",
+                    started_at=start,
+                    model=opus,  # declared, but Sonnet served most of it
+                )
+            ],
+        )
+        html = TestClient(dashboard_app(ledger)).get("/sessions?range=all").text
+    [row] = re.findall(r"<tr>\s*<td class=\"session-cell\">.*?</tr>", html, re.S)
+    text = text_of(row)
+    assert f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}" in text
+    assert key[:8] not in text.split("webapp")[0]  # not only a bare 8-character id
+    assert f"{SONNET} +1" in text

@@ -656,11 +656,15 @@ class SessionListRow:
     first_ms: int | None = None
     """Its first own request (UTC epoch milliseconds)."""
 
+    @property
+    def name(self) -> str:
+        return session_name(self.session, self.models, self.first_ms)
+
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
-            "name": session_name(s, self.models, self.first_ms),
+            "name": self.name,
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
@@ -1644,15 +1648,18 @@ class SessionPageEntry:
     runtime: Runtime | None = None
     models: tuple[str, ...] = ()
 
+    @property
+    def name(self) -> str:
+        first = self.first_activity
+        return session_name(
+            self.session, self.models, int(first.timestamp() * 1000) if first else None
+        )
+
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
-            "name": session_name(
-                s,
-                self.models,
-                int(self.first_activity.timestamp() * 1000) if self.first_activity else None,
-            ),
+            "name": self.name,
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
