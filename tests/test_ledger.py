@@ -212,3 +212,13 @@ def test_web_searches_without_a_known_price_make_the_cost_a_floor(db_path: Path)
     assert (figures.web_searches, figures.unpriced_web_searches) == (3, 2)
     assert figures.cost_usd is not None and figures.cost_is_floor
     assert figures.unpriced_requests == 0
+
+
+def test_a_copy_read_again_fills_in_the_searches_an_older_read_did_not_keep(
+    db_path: Path,
+) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch([ev("old", 50)])  # recorded before searches were read
+        ledger.record_batch([ev("old", 50, web_searches=2)])  # the same line, read again
+        assert ledger.store.totals(Filters()).web_searches == 2
+    rollup_matches_events(db_path)

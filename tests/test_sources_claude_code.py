@@ -247,7 +247,7 @@ def realistic_session() -> list[dict[str, Any]]:
 
 def test_source_identity_and_registration() -> None:
     assert SOURCE.name == "claude_code"
-    assert SOURCE.parser_version == 2
+    assert SOURCE.parser_version == 3
     assert SOURCE.env_var == "TOKENTRAIL_CLAUDE_CODE_PATHS"
 
 

@@ -454,3 +454,31 @@ def test_a_gemini_rewind_rewritten_in_place_never_removes_billed_requests(
     conn.close()
     assert rows == {"gemini:5f0c1f2e:r1": 15, "gemini:5f0c1f2e:r2": 20, "gemini:5f0c1f2e:r3": 30}
     assert totals(db_path)[0] == 3
+
+
+def test_a_ledger_recorded_before_the_rule_gives_the_copies_back_once_upgraded(
+    isolated_home: Path, db_path: Path
+) -> None:
+    from tokentrail.sources.base import ParseState, SourceFile
+    from tokentrail.sources.claude_code import ClaudeCodeSource
+
+    original_lines = claude_lines(ORIGINAL, 5)
+    original = write_jsonl(claude_session_file(isolated_home, ORIGINAL), original_lines)
+    resumer = write_jsonl(
+        claude_session_file(isolated_home, RESUMER),
+        [*resumed_copy(original_lines, RESUMER), *claude_lines(RESUMER, 3, start_minute=300)],
+    )
+    # what an older tokentrail stored: ranks without the history's end, the copies won by
+    # the resumed session (its key sorts first)
+    parsed = ClaudeCodeSource().parse(SourceFile("claude_code", str(resumer)), ParseState())
+    old = [e.evolve(rank=e.rank.rsplit("|", 1)[0] + "|") for e in parsed.events]
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(old)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM _migrations WHERE name = '0012_claude_code_ranks_read_again'")
+    conn.commit()
+    conn.close()
+    assert owned_requests(db_path) == {RESUMER: 8}
+    assert original.exists()
+    run(db_path)  # the upgrade's migration, then both files read with the new ranks
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 3}

@@ -191,7 +191,11 @@ def merge_events(a: UsageEvent, b: UsageEvent) -> UsageEvent:
     owner = a if (a.rank, a.session_key or "") <= (b.rank, b.session_key or "") else b
     earliest = min(a.timestamp, b.timestamp)
     aliases = a.aliases if a.aliases == b.aliases else tuple(sorted({*a.aliases, *b.aliases}))
+    other = b if bigger is a else a
+    # a copy recorded before searches were read has none: the other copy's count stands
+    searches = bigger.web_searches if bigger.web_searches is not None else other.web_searches
     return bigger.evolve(
+        web_searches=searches,
         aliases=aliases,
         timestamp=earliest,
         session_key=owner.session_key,

@@ -87,7 +87,9 @@ class ClaudeCodeSource:
     """Claude Code's JSONL transcripts, main sessions and subagents."""
 
     name: ClassVar[str] = SOURCE_NAME
-    parser_version: ClassVar[int] = 2  # 2: tool calls and results
+    parser_version: ClassVar[int] = 3
+    """2: tool calls and results. 3: ranks end with the file's latest timestamp and advisor
+    calls are requests: files are read again once (see the 0012 migration)."""
     env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:

@@ -372,4 +372,14 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
         ),
     ),
+    (
+        "0012_claude_code_ranks_read_again",
+        # Claude Code ranks written before a request's owner was decided by where each
+        # file's history ends too ("<sidechain>|<first>|" with nothing after): they lose to
+        # the ranks the files read again (parser version 3) give, so a resumed session's
+        # copies go back to the session that wrote them. A request whose files are all gone
+        # keeps its owner.
+        "UPDATE events SET rank = 'z' || rank "
+        "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
+    ),
 )

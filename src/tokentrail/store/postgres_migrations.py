@@ -316,4 +316,10 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
             for table in _TOTALS_TABLES
         ),
     ),
+    (
+        "0008_claude_code_ranks_read_again",
+        # As the SQLite store's 0012_claude_code_ranks_read_again.
+        "UPDATE events SET rank = 'z' || rank "
+        "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
+    ),
 )
