@@ -128,7 +128,7 @@ def test_filters_are_kept_in_every_link(client: TestClient) -> None:
 def test_a_filter_changes_the_numbers(client: TestClient) -> None:
     everything = text_of(client.get("/sessions", params={"range": "all"}).text)
     codex = text_of(client.get("/sessions", params={"range": "all", "source": "codex"}).text)
-    assert "8 sessions" in everything and "1 session " in codex
+    assert "8 sessions" in everything and "1 session: 1 with requests" in codex
     sonnet = client.get("/api/v1/overview", params={"model": SONNET}).json()
     whole = client.get("/api/v1/overview").json()
     assert 0 < sonnet["selected"]["requests"] < whole["selected"]["requests"]
@@ -502,3 +502,14 @@ def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_serv
     assert f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}" in text
     assert key[:8] not in text.split("webapp")[0]  # not only a bare 8-character id
     assert f"{SONNET} +1" in text
+
+
+def test_the_sessions_page_states_the_one_session_count(client: TestClient) -> None:
+    html = client.get("/sessions?range=all").text
+    [header] = re.findall(r'<span class="sub" id="session-count">.*?</span>\s*<a', html, re.S)
+    # the idle SDK session is listed but counted apart; the subagent is rolled up
+    assert "8 sessions: 7 with requests, 1 without usage · 1 subagent session rolled up" in (
+        text_of(header)
+    )
+    summary = client.get("/api/v1/summary").json()["lifetime"]
+    assert summary["sessions"] == 7 and summary["sessions_without_usage"] == 1

@@ -485,6 +485,8 @@ def sessions_page(
         choices = _choices(store)
         marker = store.change_marker()
         unpriced = reports.unpriced_models_of(store, view.query.filters(), view.models)
+        # the one session count (docs/counting.md), when the list is not narrowed further
+        counts = None if q or view.models else reports.session_counts(store, view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
@@ -493,6 +495,7 @@ def sessions_page(
         page="sessions",
         error=error,
         result=result,
+        counts=counts,
         choices=choices,
         marker=marker,
         sort=chosen_sort,
