@@ -496,7 +496,15 @@ def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_serv
                 )
             ],
         )
-        html = TestClient(dashboard_app(ledger)).get("/sessions?range=all").text
+        client = TestClient(dashboard_app(ledger))
+        html = client.get("/sessions?range=all").text
+        page = client.get(f"/sessions/{key}").text
+    [title] = re.findall(r'<h1 id="session-title">(.*?)</h1>', page, re.S)
+    assert text_of(title).strip() == f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}"
+    facts = text_of(page)
+    assert "Span 2m" in facts.replace("  ", " ") and "Active 2m" in facts.replace("  ", " ")
+    [served] = re.findall(r"<dt>Models</dt><dd>(.*?)</dd>", page, re.S)
+    assert text_of(served).split() == [SONNET, opus]  # most-used first
     [row] = re.findall(r"<tr>\s*<td class=\"session-cell\">.*?</tr>", html, re.S)
     text = text_of(row)
     assert f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}" in text

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -572,7 +573,9 @@ def session_page(
         "timezone": view.query.zone_name,
         "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
-    models = sorted({r.model for r in detail.requests if r.model})
+    # the models that served its requests (and its subagents'), most-used first
+    served = Counter(r.model for r in detail.requests if r.model)
+    models = sorted(served, key=lambda model: (-served[model], model))
     return render(
         request,
         "session.html",
