@@ -367,6 +367,7 @@ class Traps:
     huge_lines: int = 0
     codex_repeated_token_counts: int = 0
     codex_rate_limit_only_events: int = 0
+    advisor_calls: int = 0
 
 
 @dataclass
@@ -376,10 +377,23 @@ class Ledger:
     truth: dict[str, Totals] = field(
         default_factory=lambda: {"claude_code": Totals(), "codex": Totals(), "gemini": Totals()}
     )
+    sessions: dict[str, Totals] = field(default_factory=dict)
+    """Truth per session, under tokentrail's session key: each request belongs to the
+    session whose own transcript wrote it first (a resumed copy adds nothing here)."""
+    session_sources: dict[str, str] = field(default_factory=dict)
+    resumed_originals: list[str] = field(default_factory=list)
+    """Sessions a later session resumed (copied): append mode leaves them alone, as Claude
+    Code does (the original stops when it is continued elsewhere)."""
     traps: Traps = field(default_factory=Traps)
     files: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     largest: tuple[str, int] = ("", 0)
+
+    def request(self, source: str, session: str, **buckets: int) -> None:
+        """One request of ``session``: counted in its source's truth and in the session's."""
+        self.truth[source].add(**buckets)
+        self.sessions.setdefault(session, Totals()).add(**buckets)
+        self.session_sources[session] = source
 
     def wrote(self, kind: str, path: Path, size: int) -> None:
         self.files[kind] = self.files.get(kind, 0) + 1
@@ -438,6 +452,9 @@ class ChunkWriter:
 
 # --------------------------------------------------------------------------- Claude Code
 
+
+ADVISOR_MODEL = "claude-opus-4-1-20250805"
+"""The advisor model of the corpus's advisor calls (Opus advising the session's model)."""
 
 CLAUDE_TOOLS = ("Bash", "Read", "Edit", "Grep", "Write", "Glob", "TodoWrite", "WebFetch")
 CLAUDE_TOOL_WEIGHTS = (30, 30, 18, 8, 4, 4, 4, 2)
@@ -548,7 +565,11 @@ class ClaudeWriter:
         self.rng = rng
         self.ledger = ledger
         self.out = out
-        self.truth = ledger.truth["claude_code"]
+        self.session_key = (
+            f"{session.session_id}:agent-{session.agent_id}"
+            if session.agent_id
+            else session.session_id
+        )
         self.now = session.start
         self.parent_uuid: str | None = None
         self.context = 0  # tokens in the cached prompt prefix
@@ -740,7 +761,13 @@ class ClaudeWriter:
     # -- lines
 
     def usage_json(
-        self, input_tokens: int, cache_read: int, cw5: int, cw1h: int, output: int
+        self,
+        input_tokens: int,
+        cache_read: int,
+        cw5: int,
+        cw1h: int,
+        output: int,
+        advisor: str = "",
     ) -> str:
         split = (
             f'"cache_creation":{{"ephemeral_5m_input_tokens":{cw5},'
@@ -756,7 +783,35 @@ class ClaudeWriter:
         return (
             f'{{"input_tokens":{input_tokens},"cache_creation_input_tokens":{cw5 + cw1h},'
             f'"cache_read_input_tokens":{cache_read},{split}"output_tokens":{output},'
-            f'{server}"service_tier":"standard"}}'
+            f'{server}{advisor}"service_tier":"standard"}}'
+        )
+
+    def advisor_call(self) -> tuple[dict[str, int], str] | None:
+        """Now and then (newer versions) the executor consults an advisor model: a separate
+        billed call under its own model, written as a ``usage.iterations[]`` entry beside
+        the executor's own ``message`` entry and outside the top-level counters. Returns its
+        tokens and the model, or None."""
+        rng = self.rng
+        chance = 0.03 if self.ledger.traps.advisor_calls else 0.3  # small corpora hold one too
+        if self.s.agent_id or not self.s.version.startswith("2.") or rng.random() >= chance:
+            return None
+        tokens = {
+            "input": rng.randint(200, 4_000),
+            "cache_read": rng.choice((0, 18_000, 42_000)),
+            "cache_write_5m": rng.randint(0, 3_000),
+            "output": rng.randint(150, 1_800),
+        }
+        return tokens, ADVISOR_MODEL
+
+    @staticmethod
+    def iterations_json(own: str, advisor: dict[str, int], model: str, output: int) -> str:
+        """``"iterations":[…],``: the executor's own call, then the advisor's (its output as
+        of this snapshot)."""
+        return (
+            f'"iterations":[{{"type":"message",{own[1:-1]}}},{{"type":"advisor_message",'
+            f'"model":"{model}","input_tokens":{advisor["input"]},'
+            f'"cache_creation_input_tokens":{advisor["cache_write_5m"]},'
+            f'"cache_read_input_tokens":{advisor["cache_read"]},"output_tokens":{output}}}],'
         )
 
     def request_tokens(self) -> tuple[int, int, int, int]:
@@ -792,11 +847,19 @@ class ClaudeWriter:
         final = sum(tokens for _, tokens in blocks) + rng.randint(2, 40)
         self.now += timedelta(seconds=rng.uniform(2, 25))
         outputs = self.growing_outputs(final, len(blocks))
+        advised = self.advisor_call()
+        advisor_outputs = self.growing_outputs(advised[0]["output"], len(blocks)) if advised else []
         for index, (block, _tokens) in enumerate(blocks):
             parent, uuid = self.chain()
             last = index == len(blocks) - 1
             stop = '"tool_use"' if last and '"tool_use"' in block[:20] else "null"
-            usage = self.usage_json(input_tokens, cache_read, cw5, cw1h, outputs[index])
+            iterations = ""
+            if advised is not None:
+                own = self.usage_json(input_tokens, cache_read, cw5, cw1h, outputs[index])
+                iterations = self.iterations_json(
+                    own, advised[0], advised[1], advisor_outputs[index]
+                )
+            usage = self.usage_json(input_tokens, cache_read, cw5, cw1h, outputs[index], iterations)
             ts = self.tick(rng.uniform(0.05, 3.0))
             self.emit(
                 f'{{"parentUuid":{parent},{self.common}"message":{{"model":"{model}",'
@@ -807,7 +870,9 @@ class ClaudeWriter:
             )
             if not last:
                 self.ledger.traps.streaming_partial_lines += 1
-        self.truth.add(
+        self.ledger.request(
+            "claude_code",
+            self.session_key,
             input=input_tokens,
             cache_read=cache_read,
             cache_write_5m=cw5,
@@ -815,6 +880,17 @@ class ClaudeWriter:
             output=final,
             first_output=outputs[0],
         )
+        if advised is not None:
+            self.ledger.traps.advisor_calls += 1
+            self.ledger.request(
+                "claude_code",
+                self.session_key,
+                input=advised[0]["input"],
+                cache_read=advised[0]["cache_read"],
+                cache_write_5m=advised[0]["cache_write_5m"],
+                output=advised[0]["output"],
+                first_output=advisor_outputs[0],
+            )
         self.pending_tokens += final
 
     def growing_outputs(self, final: int, copies: int) -> list[int]:
@@ -1059,6 +1135,8 @@ def write_claude(
         file_rng = random.Random(f"claude:{seed}:{index}")
         path = root / session.project.dir_name / f"{session.session_id}.jsonl"
         copied = kept.pop(session.resume_of, None) if session.resume_of else None
+        if session.resume_of:
+            ledger.resumed_originals.append(session.resume_of)
         session.target = budget.target(session.target)
         writer = write_claude_file(path, session, pools, file_rng, ledger, copied)
         budget.spent(writer.out.written)
@@ -1167,6 +1245,7 @@ class CodexWriter:
         self.context = 0
         self.model = codex_model_for(start)
         self.force_traps = False  # repeat the first event and add a quota-only one
+        self.session_id = ""
         self.tool_median = min(5000.0, max(300.0, target / 300))
 
     def ts(self, seconds: float) -> str:
@@ -1177,6 +1256,7 @@ class CodexWriter:
         self.out.line(f'{{"timestamp":"{self.ts(seconds)}","type":"{kind}","payload":{payload}}}')
 
     def write(self, session_id: str) -> None:
+        self.session_id = session_id
         rng = self.rng
         instructions = self.pools.prose.take(rng, rng.randint(2000, 9000))
         self.item(
@@ -1292,7 +1372,9 @@ class CodexWriter:
         self.total.reasoning += last.reasoning
         event = self.token_event(last)
         self.item(0.05, "event_msg", event)
-        self.ledger.truth["codex"].add(
+        self.ledger.request(
+            "codex",
+            self.session_id,
             input=last.input - last.cached,
             cache_read=last.cached,
             output=last.output,
@@ -1378,7 +1460,6 @@ def write_gemini(
     rng = random.Random(f"gemini:{seed}")
     sizes = long_tail_sizes(rng, files, size, max(1, size // 8))
     projects = make_projects(rng)[:6]
-    truth = ledger.truth["gemini"]
     budget = Budget(size, sum(sizes))
     for index, planned in enumerate(sizes):
         target = budget.target(planned)
@@ -1388,7 +1469,9 @@ def write_gemini(
         )
         project_hash = hashlib.sha256(file_rng.choice(projects).cwd.encode()).hexdigest()
         session_id = _uuid(file_rng)
-        messages, now = gemini_messages(file_rng, pools, start, target, truth)
+        truth = ledger.sessions.setdefault(f"gemini:{session_id}", Totals())
+        ledger.session_sources[f"gemini:{session_id}"] = "gemini"
+        messages, now = gemini_messages(file_rng, pools, start, target, ledger, truth)
         document = {
             "sessionId": session_id,
             "projectHash": project_hash,
@@ -1412,7 +1495,12 @@ def write_gemini(
 
 
 def gemini_messages(
-    rng: random.Random, pools: Pools, start: datetime, target: int, truth: Totals
+    rng: random.Random,
+    pools: Pools,
+    start: datetime,
+    target: int,
+    ledger: Ledger,
+    session_truth: Totals,
 ) -> tuple[list[dict[str, Any]], datetime]:
     messages: list[dict[str, Any]] = []
     now, size, context = start, 0, rng.randint(8000, 14_000)
@@ -1472,12 +1560,14 @@ def gemini_messages(
                 ],
             }
         )
-        truth.add(
-            input=context - cached,
-            cache_read=cached,
-            output=output + thoughts,
-            reasoning=thoughts,
-        )
+        buckets = {
+            "input": context - cached,
+            "cache_read": cached,
+            "output": output + thoughts,
+            "reasoning": thoughts,
+        }
+        ledger.truth["gemini"].add(**buckets)
+        session_truth.add(**buckets)
         context += output + _tokens_of(len(result))
         if context > GEMINI_COMPRESSION_TOKENS:  # the CLI compresses the history
             context = rng.randint(30_000, 60_000)
@@ -1544,9 +1634,22 @@ def build_manifest(
         "truth": {
             name: totals.as_dict(UNREPORTED_BUCKETS[name]) for name, totals in ledger.truth.items()
         },
+        "sessions": session_truth(ledger),
+        "resumed_originals": sorted(ledger.resumed_originals),
         "traps": ledger.traps.__dict__,
         "appends": 0,
         "generate_seconds": round(seconds, 2),
+    }
+
+
+def session_truth(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    """Per session (tokentrail's key): its source, requests and token buckets."""
+    return {
+        key: {
+            "source": ledger.session_sources[key],
+            **totals.as_dict(UNREPORTED_BUCKETS[ledger.session_sources[key]]),
+        }
+        for key, totals in sorted(ledger.sessions.items())
     }
 
 
@@ -1581,7 +1684,8 @@ def append_turns(corpus: Path, files: int = 10, turns: int = 1) -> AppendResult:
     count = int(manifest.get("appends", 0))
     rng = random.Random(f"append:{manifest['seed']}:{count}")
     root = corpus / "home" / ".claude" / "projects"
-    candidates = sorted(p for p in root.glob("*/*.jsonl"))
+    originals = set(manifest.get("resumed_originals", ()))
+    candidates = sorted(p for p in root.glob("*/*.jsonl") if p.stem not in originals)
     if not candidates:
         raise SystemExit(f"no Claude transcripts under {root}")
     chosen = rng.sample(candidates, min(files, len(candidates)))
@@ -1595,6 +1699,15 @@ def append_turns(corpus: Path, files: int = 10, turns: int = 1) -> AppendResult:
     for name in Totals.__dataclass_fields__:
         setattr(claude, name, getattr(claude, name) + getattr(new, name))
     manifest["truth"]["claude_code"] = claude.as_dict(UNREPORTED_BUCKETS["claude_code"])
+    sessions = manifest.setdefault("sessions", {})
+    for key, entry in session_truth(ledger).items():
+        known = sessions.get(key)
+        if known is None:
+            sessions[key] = entry
+            continue
+        for name, value in entry.items():
+            if name != "source" and value is not None:
+                known[name] = (known.get(name) or 0) + value
     manifest["appends"] = count + 1
     manifest["bytes"]["claude_code"] = manifest["bytes"].get("claude_code", 0) + added
     manifest["bytes_total"] = manifest["bytes_total"] + added

@@ -10,6 +10,8 @@ user would, as a subprocess with ``HOME=<corpus>/home`` and a fresh ledger, and 
 * no-change re-sync, and re-sync after appending turns to 10 transcripts;
 * ``tokentrail daily --no-sync --json`` (best of 5) and the totals it reports, per source,
   next to the generator's ground truth;
+* every session's requests and tokens in the ledger against the generator's per-session
+  truth (resumed sessions, advisor calls, subagents): sessions off, missing, extra;
 * ``ccusage daily --json --offline`` (npm, pinned version) on the same corpus: best of 3,
   the speed ratios, and its Claude totals next to tokentrail's and the truth.
 
@@ -432,6 +434,50 @@ def bench_tokentrail(
     return True
 
 
+def session_truth_check(report: Report, corpus: Path, workdir: Path) -> None:
+    """Every session's requests and tokens in the ledger against the generator's per-session
+    truth (resumed sessions keep only their own requests, advisor calls count in their
+    session): how many sessions are off, missing, or not in the truth."""
+    from tokentrail.ledger import open_store
+    from tokentrail.store.base import Filters
+
+    truth: dict[str, dict[str, Any]] = corpus_gen.read_manifest(corpus).get("sessions") or {}
+    if not truth:
+        report.notes.append("the corpus manifest has no per-session truth: regenerate it")
+        return
+    store = open_store(str(workdir / "ledger.db"))
+    try:
+        rows = store.session_totals(Filters(), by_model=False)
+    finally:
+        store.close()
+    got = {
+        r.session.key: (
+            r.totals.requests,
+            r.totals.input
+            + r.totals.cache_read
+            + r.totals.cache_write_5m
+            + r.totals.cache_write_1h
+            + r.totals.output,
+        )
+        for r in rows
+        if r.totals.requests
+    }
+    off = [k for k, t in truth.items() if k in got and got[k] != (t["requests"], t["total_tokens"])]
+    missing = [k for k in truth if k not in got]
+    extra = [k for k in got if k not in truth]
+    report.figures.update(
+        sessions_in_truth=len(truth),
+        sessions_off=len(off),
+        sessions_missing=len(missing),
+        sessions_not_in_truth=len(extra),
+    )
+    if off or missing or extra:
+        report.problems.append(
+            f"per-session truth: {len(off)} sessions off (e.g. {off[:3]}), {len(missing)} "
+            f"missing (e.g. {missing[:3]}), {len(extra)} not in the truth (e.g. {extra[:3]})"
+        )
+
+
 def bench_peer(report: Report, corpus: Path, runs: int) -> None:
     peer, how = ensure_peer()
     if peer is None:
@@ -653,6 +699,13 @@ def print_report(report: Report) -> None:
             print(line)
     if totals.get("tokentrail_unpriced_models"):
         print(f"\nunpriced models (tokentrail): {totals['tokentrail_unpriced_models']}")
+    figures = report.figures
+    if "sessions_in_truth" in figures:
+        print(
+            f"\nsessions: {figures['sessions_in_truth']:,} in the truth; requests and tokens "
+            f"off in {figures['sessions_off']:,}, missing {figures['sessions_missing']:,}, "
+            f"not in the truth {figures['sessions_not_in_truth']:,}"
+        )
     print("\n'=' equals the generator's ground truth (bench/generate_corpus.py manifest);")
     print("ccusage has no request count, and cost has no ground truth.")
     for note in report.notes:
@@ -727,6 +780,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"running {exe} on {corpus} (ledger in {workdir}) ...", flush=True)
             tokentrail_ok = bench_tokentrail(report, exe, corpus, workdir, args.append_files)
+            if tokentrail_ok:
+                session_truth_check(report, corpus, workdir)
         if args.skip_peer:
             report.notes.append("peer skipped: --skip-peer")
         else:

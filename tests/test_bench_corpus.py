@@ -57,28 +57,44 @@ def _timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _claude_requests(usage: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, int]]]:
+    """The reply's own request, and one per advisor call in ``usage.iterations[]`` (billed
+    apart, outside the top-level counters; the ``message`` entry repeats the top level)."""
+    entries = [(key, usage)] + [
+        (f"{key}:iteration:{index}", entry)
+        for index, entry in enumerate(usage.get("iterations") or ())
+        if entry["type"] == "advisor_message"
+    ]
+    for name, counts in entries:
+        split = counts.get("cache_creation") or {
+            "ephemeral_5m_input_tokens": counts["cache_creation_input_tokens"],
+            "ephemeral_1h_input_tokens": 0,
+        }
+        yield (
+            name,
+            {
+                "input": counts["input_tokens"],
+                "cache_read": counts["cache_read_input_tokens"],
+                "cw5": split["ephemeral_5m_input_tokens"],
+                "cw1h": split["ephemeral_1h_input_tokens"],
+                "output": counts["output_tokens"],
+            },
+        )
+
+
 def _claude_truth(home: Path) -> dict[str, int]:
-    """One request per message.id (across files), the largest streamed snapshot wins."""
+    """One request per message.id (across files) and per advisor entry of it, the largest
+    streamed snapshot wins."""
     requests: dict[str, dict[str, int]] = {}
     for path in _claude_files(home):
         for record in _jsonl_records(path):
             message = record.get("message") or {}
             if record.get("type") != "assistant" or message.get("model") == "<synthetic>":
                 continue
-            usage = message["usage"]
-            split = usage.get("cache_creation") or {
-                "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
-                "ephemeral_1h_input_tokens": 0,
-            }
-            seen = requests.get(message["id"])
-            if seen is None or usage["output_tokens"] > seen["output"]:
-                requests[message["id"]] = {
-                    "input": usage["input_tokens"],
-                    "cache_read": usage["cache_read_input_tokens"],
-                    "cw5": split["ephemeral_5m_input_tokens"],
-                    "cw1h": split["ephemeral_1h_input_tokens"],
-                    "output": usage["output_tokens"],
-                }
+            for key, counts in _claude_requests(message["usage"], message["id"]):
+                seen = requests.get(key)
+                if seen is None or counts["output"] > seen["output"]:
+                    requests[key] = counts
     return {
         "requests": len(requests),
         "input_tokens": sum(r["input"] for r in requests.values()),
@@ -198,6 +214,7 @@ def test_every_trap_is_present_even_in_a_tiny_corpus(corpus: Path) -> None:
         "task_result_usage_lines",
         "codex_repeated_token_counts",
         "codex_rate_limit_only_events",
+        "advisor_calls",
     ):
         assert traps[name] > 0, name
     # a resumed session repeats message ids of another file under its own sessionId
@@ -254,3 +271,44 @@ def test_append_adds_turns_and_keeps_truth_exact(tmp_path: Path) -> None:
         assert manifest["truth"]["claude_code"][key] == value, key
     second = gen.append_turns(tmp_path, files=4)
     assert sorted(second.files) != sorted(result.files)  # each call appends to other files
+
+
+def _synced_ledger(corpus: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The corpus read by a real sync into a real SQLite ledger."""
+    from tokentrail.ledger import Ledger
+    from tokentrail.sync import sync
+
+    monkeypatch.setenv("HOME", str(corpus / "home"))
+    ledger = Ledger(tmp / "ledger.db")
+    sync(ledger)
+    return ledger
+
+
+def test_every_session_matches_the_truth_after_a_sync(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per session: a resumed session keeps only its own requests, advisor calls count in
+    the session that made them, subagents are sessions of their own (0 off, 0 missing)."""
+    from tokentrail.store.base import Filters
+
+    manifest = gen.read_manifest(corpus)
+    assert manifest["resumed_originals"] and manifest["traps"]["advisor_calls"]
+    with _synced_ledger(corpus, tmp_path, monkeypatch) as ledger:
+        rows = ledger.store.session_totals(Filters(), by_model=False)
+        got = {r.session.key: r.totals for r in rows if r.totals.requests}
+        daily = ledger.store.totals(Filters(sources=("claude_code",)))
+    off, missing = [], []
+    for key, truth in manifest["sessions"].items():
+        found = got.get(key)
+        if found is None:
+            missing.append(key)
+            continue
+        tokens = (
+            found.input + found.cache_read + found.cache_write_5m + found.cache_write_1h
+        ) + found.output
+        if (found.requests, tokens) != (truth["requests"], truth["total_tokens"]):
+            off.append((key, (found.requests, tokens), (truth["requests"], truth["total_tokens"])))
+    assert (off, missing) == ([], [])
+    assert set(got) == set(manifest["sessions"])  # and no session the generator did not write
+    claude = manifest["truth"]["claude_code"]
+    assert (daily.requests, daily.output) == (claude["requests"], claude["output_tokens"])

@@ -128,7 +128,7 @@ def test_filters_are_kept_in_every_link(client: TestClient) -> None:
 def test_a_filter_changes_the_numbers(client: TestClient) -> None:
     everything = text_of(client.get("/sessions", params={"range": "all"}).text)
     codex = text_of(client.get("/sessions", params={"range": "all", "source": "codex"}).text)
-    assert "8 sessions" in everything and "1 session " in codex
+    assert "8 sessions" in everything and "1 session: 1 with requests" in codex
     sonnet = client.get("/api/v1/overview", params={"model": SONNET}).json()
     whole = client.get("/api/v1/overview").json()
     assert 0 < sonnet["selected"]["requests"] < whole["selected"]["requests"]
@@ -411,3 +411,113 @@ def test_the_tools_page_lists_tool_calls_per_name(active: TestClient, realistic:
     old = active.get("/tools", params={"since": "2020-01-01", "until": "2020-01-31"}).text
     assert 'id="tools-none"' in old and 'id="tools"' not in old
     assert 'aria-current="page">Tools<' in old
+
+
+def test_a_run_whose_process_went_silent_says_so_instead_of_pulsing(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Tokens, UsageEvent
+
+    now = datetime.now(UTC)
+    with Ledger(tmp_path / "runs.db") as ledger:
+        run = ledger.start_run("orchestrator", started_at=now - timedelta(hours=3))
+        last = now - timedelta(hours=2)
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="sdk:last",
+                    source="sdk",
+                    timestamp=last,
+                    tokens=Tokens(input=10, output=5),
+                    model=SONNET,
+                    provider="anthropic",
+                    session_key="s1",
+                    run_id=run.run_id,
+                )
+            ]
+        )
+        html = TestClient(dashboard_app(ledger)).get("/").text
+        [line] = re.findall(r'<p class="subline" id="this-run">.*?</p>', html, re.S)
+        assert "no heartbeat since" in text_of(line)
+        assert "orchestrator running for 3h 00m" in text_of(line)
+        assert 'class="pulse"' not in line
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key="sdk:now",
+                    source="sdk",
+                    timestamp=now,
+                    tokens=Tokens(input=10, output=5),
+                    model=SONNET,
+                    provider="anthropic",
+                    session_key="s1",
+                    run_id=run.run_id,
+                )
+            ]
+        )
+        html = TestClient(dashboard_app(ledger)).get("/").text
+        [line] = re.findall(r'<p class="subline" id="this-run">.*?</p>', html, re.S)
+        assert 'class="pulse"' in line and "no heartbeat" not in line
+
+
+def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_served_them(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Session, Tokens, UsageEvent
+
+    opus = "claude-opus-4-1-20250805"
+    start = datetime.now(UTC) - timedelta(hours=1)
+    key = "0f3c9a7e-5d2b-4c1a-9e8f-7a6b5c4d3e2f"
+
+    def request(n: int, model: str) -> UsageEvent:
+        return UsageEvent(
+            key=f"claude_code:m{n}",
+            source="claude_code",
+            timestamp=start + timedelta(minutes=n),
+            tokens=Tokens(input=10, output=5),
+            model=model,
+            provider="anthropic",
+            session_key=key,
+            project="/home/dev/code/webapp",
+        )
+
+    with Ledger(tmp_path / "names.db") as ledger:
+        ledger.record_batch(
+            [request(0, SONNET), request(1, SONNET), request(2, opus)],
+            [
+                Session(
+                    key=key,
+                    source="claude_code",
+                    project="/home/dev/code/webapp",
+                    started_at=start,
+                    model=opus,  # declared, but Sonnet served most of it
+                )
+            ],
+        )
+        client = TestClient(dashboard_app(ledger))
+        html = client.get("/sessions?range=all").text
+        page = client.get(f"/sessions/{key}").text
+    [title] = re.findall(r'<h1 id="session-title">(.*?)</h1>', page, re.S)
+    assert text_of(title).strip() == f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}"
+    facts = text_of(page)
+    assert "Span 2m" in facts.replace("  ", " ") and "Active 2m" in facts.replace("  ", " ")
+    [served] = re.findall(r"<dt>Models</dt><dd>(.*?)</dd>", page, re.S)
+    assert text_of(served).split() == [SONNET, opus]  # most-used first
+    [row] = re.findall(r"<tr>\s*<td class=\"session-cell\">.*?</tr>", html, re.S)
+    text = text_of(row)
+    assert f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}" in text
+    assert key[:8] not in text.split("webapp")[0]  # not only a bare 8-character id
+    assert f"{SONNET} +1" in text
+
+
+def test_the_sessions_page_states_the_one_session_count(client: TestClient) -> None:
+    html = client.get("/sessions?range=all").text
+    [header] = re.findall(r'<span class="sub" id="session-count">.*?</span>\s*<a', html, re.S)
+    # the idle SDK session is listed but counted apart; the subagent is rolled up
+    assert "8 sessions: 7 with requests, 1 without usage · 1 subagent session rolled up" in (
+        text_of(header)
+    )
+    summary = client.get("/api/v1/summary").json()["lifetime"]
+    assert summary["sessions"] == 7 and summary["sessions_without_usage"] == 1

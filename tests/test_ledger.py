@@ -171,3 +171,54 @@ def test_a_long_title_is_cut_so_no_conversation_is_stored_through_it(db_path: Pa
         with ledger.store.write() as tx:
             titles = [s.title or "" for s in tx.get_sessions(["s1", "s2"]).values()]
     assert all(len(t) == 200 and t.endswith("…") for t in titles)
+
+
+def test_web_searches_are_counted_and_priced_per_search(db_path: Path) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch([ev("plain", 50)])
+        # streamed: the first snapshot has not counted the searches yet
+        ledger.record_batch([ev("search", 50, web_searches=0)])
+        ledger.record_batch([ev("search", 60, web_searches=3)])
+        with ledger.store.write() as tx:
+            entries = tx.get_entries(["plain", "search"])
+        totals = ledger.store.totals(Filters())
+    plain, search = entries["plain"], entries["search"]
+    assert search.event.web_searches == 3 and plain.event.web_searches is None
+    tokens_only = ev("x", 60)  # same tokens as the final snapshot, no searches
+    with Ledger(db_path) as ledger:
+        token_cost = ledger.pricer.price(tokens_only).micro_usd
+    assert token_cost is not None
+    assert search.cost.micro_usd == token_cost + 3 * 10_000  # $10 per 1,000 searches
+    assert (totals.web_searches, totals.unpriced_web_searches) == (3, 0)
+    rollup_matches_events(db_path)
+
+
+def test_web_searches_without_a_known_price_make_the_cost_a_floor(db_path: Path) -> None:
+    from tokentrail.reports import UsageFigures
+
+    gateway = UsageEvent(
+        key="gw",
+        source="claude_code",
+        timestamp=T0,
+        model="claude-sonnet-4-5-20250929",
+        provider=None,  # a third-party gateway: its per-search price is unknown
+        tokens=Tokens(input=100, output=10),
+        session_key="s1",
+        web_searches=2,
+    )
+    with Ledger(db_path) as ledger:
+        ledger.record_batch([gateway, ev("anthropic", 10, web_searches=1)])
+        figures = UsageFigures.from_totals(ledger.store.totals(Filters()))
+    assert (figures.web_searches, figures.unpriced_web_searches) == (3, 2)
+    assert figures.cost_usd is not None and figures.cost_is_floor
+    assert figures.unpriced_requests == 0
+
+
+def test_a_copy_read_again_fills_in_the_searches_an_older_read_did_not_keep(
+    db_path: Path,
+) -> None:
+    with Ledger(db_path) as ledger:
+        ledger.record_batch([ev("old", 50)])  # recorded before searches were read
+        ledger.record_batch([ev("old", 50, web_searches=2)])  # the same line, read again
+        assert ledger.store.totals(Filters()).web_searches == 2
+    rollup_matches_events(db_path)

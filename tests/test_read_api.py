@@ -82,13 +82,16 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
     body = client.get("/api/v1/overview").json()
     life = body["lifetime"]
     assert life["requests"] == 24  # every request of every agent and the SDK, all time
-    assert life["sessions"] == 8  # top-level: the Opus session's subagent rolls up on it
+    # top-level sessions with requests: the Opus session's subagent rolls up on it, and the
+    # idle SDK session made no request (the one session count, docs/counting.md)
+    assert life["sessions"] == 7
     assert life["unpriced_requests"] == 2 and life["cost_usd"] > 0
     assert body["selected"]["label"] == "Selected range"  # the page's default: last 30 days
     assert body["selected"]["requests"] == 23  # the 60-day-old session is outside
     assert body["today"]["since"] == built.now.date().isoformat()
     assert body["current_run"]["run_id"] == built.run_id
-    assert body["current_run"]["requests"] == 5 and body["current_run"]["sessions"] == 2
+    assert body["current_run"]["requests"] == 5 and body["current_run"]["sessions"] == 1
+    assert body["current_run"]["sessions_without_usage"] == 1  # counted apart, labelled
     assert [u["model"] for u in body["unpriced_models"]] == [UNKNOWN_MODEL]
     assert len(body["recent_sessions"]["rows"]) == 7
     assert body["top_sessions"]["rows"][0]["session_key"] == built.opus_session

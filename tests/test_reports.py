@@ -203,3 +203,110 @@ def test_sessions_roll_subagents_up_and_show_them_apart(ledger: Ledger) -> None:
     assert data["rows"][0]["period"] == "main"  # oldest activity first
     limited = session_report(ledger.store, query(since=date(2026, 5, 5)))
     assert [r.key for r in limited.rows] == ["c1"]
+
+
+def test_a_sessions_models_are_those_that_served_it_most_used_first(db_path: Path) -> None:
+    opus = "claude-opus-4-1-20250805"
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                claude("a1", at(2026, 5, 4, 9), session="adv"),
+                claude("a2", at(2026, 5, 4, 10), session="adv"),
+                claude("a3", at(2026, 5, 4, 11), session="adv"),
+                claude("a1:iteration:1", at(2026, 5, 4, 9), session="adv", model=opus),
+            ],
+            [Session(key="adv", source="claude_code", model=opus)],  # declared, not served
+        )
+        report = session_report(ledger.store, query())
+    [row] = report.rows
+    assert row.models == ("claude-sonnet-4-5-20250929", opus)
+
+
+def test_one_session_count_for_every_face(db_path: Path) -> None:
+    from tokentrail.reports import session_counts, summary_report
+    from tokentrail.store.base import Filters
+
+    when = at(2026, 5, 4, 9)
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                claude("p1", when, session="p"),
+                claude("p2", when, session="p"),
+                claude("k1", when, session="p:agent-1"),
+                claude("o1", when, session="lost:agent-2"),
+                claude("q1", when, session="q"),
+            ],
+            [
+                Session(key="p", source="claude_code", started_at=when),
+                Session(
+                    key="p:agent-1",
+                    source="claude_code",
+                    parent_key="p",
+                    relationship="subagent",
+                    started_at=when,
+                ),
+                # an orphan subagent (its parent never seen) is shown as a session of its own
+                Session(
+                    key="lost:agent-2",
+                    source="claude_code",
+                    parent_key="lost",
+                    relationship="subagent",
+                    started_at=when,
+                ),
+                Session(key="idle", source="sdk", started_at=when),  # made no request
+            ],
+        )
+        counts = session_counts(ledger.store, Filters())
+        report = session_report(ledger.store, query())
+        summary = summary_report(ledger.store, query(), now=when)
+        status = ledger.store.status()
+    assert (counts.sessions, counts.subagent_sessions, counts.sessions_without_usage) == (3, 1, 1)
+    assert len(report.rows) == counts.sessions
+    assert summary.lifetime.sessions == counts.sessions
+    assert status.sessions == 5  # session records: what `db status` shows as session_records
+
+
+def test_runtime_is_a_labelled_span_and_active_time_and_sessions_have_names(
+    db_path: Path,
+) -> None:
+    from tokentrail.reports import IDLE_GAP_SECONDS, recent_sessions, session_detail
+
+    copied_from = at(2026, 5, 1, 9)  # a resumed file starts with copies of its parent's lines
+    own = [at(2026, 5, 3, 10), at(2026, 5, 3, 10, 5), at(2026, 5, 3, 16), at(2026, 5, 3, 16, 2)]
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [claude(f"r{n}", when, session="resumer") for n, when in enumerate(own)],
+            [
+                Session(
+                    key="resumer",
+                    source="claude_code",
+                    project="/home/dev/webapp",
+                    started_at=copied_from,
+                    ended_at=own[-1],
+                ),
+                Session(
+                    key="orch-7",
+                    source="sdk",
+                    title="Fix flaky checkout test",
+                    state="completed",
+                    started_at=at(2026, 5, 3, 9),
+                    ended_at=at(2026, 5, 3, 9, 30),
+                ),
+            ],
+        )
+        rows = {r.session.key: r.as_dict() for r in recent_sessions(ledger.store, query())}
+        detail = session_detail(ledger.store, "resumer")
+    assert detail is not None
+    resumed = rows["resumer"]
+    # 4 requests over 6 h 2 min of its own, not the 2d 7h since the copied lines
+    assert resumed["runtime_seconds"] == 6 * 3600 + 120
+    assert resumed["runtime_basis"] == "requests"
+    assert resumed["active_seconds"] == 5 * 60 + 2 * 60  # the 5 h 55 min gap is idle
+    assert IDLE_GAP_SECONDS < 5 * 3600 + 55 * 60
+    assert resumed["name"] == "webapp · 2026-05-03 10:00 · claude-sonnet-4-5-20250929"
+    assert resumed["model"] == "claude-sonnet-4-5-20250929"
+    assert detail.as_dict()["runtime_seconds"] == resumed["runtime_seconds"]
+    orchestrated = rows["orch-7"]
+    assert (orchestrated["runtime_seconds"], orchestrated["runtime_basis"]) == (1800, "recorded")
+    assert orchestrated["name"] == "Fix flaky checkout test"
+    assert orchestrated["active_seconds"] is None  # it made no request

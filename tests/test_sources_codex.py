@@ -1041,3 +1041,68 @@ def test_agentsview_fixture_is_a_session_without_usage() -> None:
     assert session.key == "abc-123"
     assert session.project == "/Users/alice/code/my-api"
     assert session.started_at == datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("with_last", [True, False], ids=["last-usage", "totals-only"])
+def test_a_total_that_drops_and_grows_again_is_neither_negative_nor_doubled(
+    tmp_path: Path, with_last: bool
+) -> None:
+    # After a compaction the thread continues in a new context whose running total starts
+    # over from the compacted prompt (not zero), then grows again past its old values;
+    # rate_limits is null on some events, as newer versions write it.
+    path = rollout_path(tmp_path, T0, PARENT_ID)
+    rollout = Rollout().session_meta(T0, PARENT_ID).turn_context(T0, "gpt-5-codex")
+    rollout.request(T0 + secs(5), U1).request(T0 + secs(9), U2)
+    rollout.repeat_last_count(T0 + secs(10))
+    rollout.running = Use(input=6_000, cached=0, output=300, reasoning=0)  # the new context
+    after = [U3, U1, U2, U3]  # the new context grows past every total seen before
+    for n, use in enumerate(after):
+        rollout.request(T0 + secs(60 + n), use, with_last=with_last or n == 0)
+    for line in rollout.lines[-4:]:
+        line["payload"]["rate_limits"] = None
+    rollout.repeat_last_count(T0 + secs(70))
+    rollout.write(path)
+
+    result = parse(path)
+    events = merged_events([result])
+
+    assert len(events) == 6 and result.duplicates == 2
+    assert result.skips == []
+    counted = [e.tokens for e in sorted(events.values(), key=lambda e: e.timestamp)]
+    assert all(v is None or v >= 0 for t in counted for v in t.as_tuple())
+    expected = [U1, U2, *after]
+    assert [t.output for t in counted] == [u.output for u in expected]
+    assert [(t.input or 0) + (t.cache_read or 0) for t in counted] == [u.input for u in expected]
+
+
+def thread_named(rollout: Rollout, at: datetime, thread: str, name: str) -> Rollout:
+    return rollout.add(
+        at, "event_msg", {"type": "thread_name_updated", "thread_id": thread, "thread_name": name}
+    )
+
+
+def test_the_thread_name_is_the_sessions_title(tmp_path: Path) -> None:
+    path = rollout_path(tmp_path, T0, PARENT_ID)
+    rollout = Rollout().session_meta(T0, PARENT_ID).turn_context(T0, "gpt-5-codex")
+    rollout.request(T0 + secs(5), U1)
+    thread_named(rollout, T0 + secs(6), PARENT_ID, "Fix the billing rounding")
+    rollout.write(path)
+
+    [session] = parse(path).sessions
+
+    assert session.title == "Fix the billing rounding"
+
+
+def test_a_forks_replay_of_its_parents_thread_name_does_not_name_it(tmp_path: Path) -> None:
+    parent = parent_rollout()
+    thread_named(parent, T0 + secs(2), PARENT_ID, "Parent thread")
+    child = Rollout().session_meta(FORK_AT, CHILD_ID, forked_from=PARENT_ID, branch="try-redis")
+    child.replay(parent, rewrite_to=FORK_AT + timedelta(milliseconds=3))
+    child.turn_context(FORK_AT + secs(0.3), "gpt-5.1-codex", turn_id=uuid7(FORK_AT, tail=0x21))
+    child.assistant_says(FORK_AT + secs(6)).request(FORK_AT + secs(6), F1)
+    path = rollout_path(tmp_path, FORK_AT, CHILD_ID)
+    child.write(path)
+
+    sessions = {s.key: s for s in parse(path).sessions}
+
+    assert sessions[CHILD_ID].title is None

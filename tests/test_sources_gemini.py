@@ -472,3 +472,16 @@ def test_shared_sample_session(tmp_path: Path) -> None:
     )
     assert events["gemini:sess-uuid-1:a1"].project == "abc123def456"
     assert result.skips == []
+
+
+def test_tool_tokens_already_inside_input_are_not_added_again(tmp_path: Path) -> None:
+    # The API keeps toolUsePromptTokenCount apart from promptTokenCount (its total is their
+    # sum); a record whose total shows the tool tokens inside input is not counted twice.
+    chats = project_dir(tmp_path)
+    raw = {**usage(input=149, output=53, thoughts=199, tool=79), "total": 149 + 53 + 199}
+    path = write_json_session(chats / "session-a.json", [reply("r1", raw)])
+
+    [event] = parse(path).events
+
+    assert event.tokens.input == 149
+    assert event.tokens.total == raw["total"]

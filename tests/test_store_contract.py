@@ -960,3 +960,32 @@ def test_a_malformed_postgres_url_never_shows_its_password(url: str) -> None:
     result = CliRunner().invoke(cli, ["db", "status", "-d", url])
     assert result.exit_code != 0 and "pusher:***@" in result.output
     assert "s3cr3t" not in result.output and "0th3r" not in result.output
+
+
+def test_sessions_of_a_crashed_run_are_closed_as_crashed(ledger: Ledger) -> None:
+    crashed = ledger.start_run("orch", started_at=T0)
+    ledger.update_session("busy", run_id=crashed.run_id, started_at=T0, state="running")
+    ledger.update_session("idle", run_id=crashed.run_id, started_at=T0 + timedelta(minutes=1))
+    ledger.update_session(
+        "done", run_id=crashed.run_id, started_at=T0, state="completed", ended_at=T0
+    )
+    last = T0 + timedelta(minutes=9)
+    ledger.record_batch(
+        [ev("b1", session="busy", at=T0 + timedelta(minutes=2)), ev("b2", session="busy", at=last)]
+    )
+    ledger.start_run("orch", reason="restart after crash")
+    with ledger.store.write() as tx:
+        found = tx.get_sessions(["busy", "idle", "done"])
+    assert (found["busy"].state, found["busy"].ended_at) == ("crashed", last)
+    assert (found["idle"].state, found["idle"].ended_at) == ("crashed", T0 + timedelta(minutes=1))
+    assert (found["done"].state, found["done"].ended_at) == ("completed", T0)  # untouched
+
+
+def test_active_time_leaves_idle_gaps_out(ledger: Ledger) -> None:
+    minutes = [0, 4, 10, 90, 91]  # the 80-minute gap is idle at a 15-minute threshold
+    ledger.record_batch(
+        [ev(f"a{m}", session="s1", at=T0 + timedelta(minutes=m)) for m in minutes]
+        + [ev("b", session="s2")]
+    )
+    found = ledger.store.active_ms(["s1", "s2", "none"], 15 * 60_000)
+    assert found == {"s1": (4 + 6 + 1) * 60_000, "s2": 0}

@@ -340,3 +340,145 @@ def test_two_syncs_at_once_never_double_count(isolated_home: Path, tmp_path: Pat
     assert dump(both)["events"] == dump(clean)["events"]
     assert dump(both)["rollups"] == dump(clean)["rollups"]
     assert dump(both)["session_totals"] == dump(clean)["session_totals"]
+
+
+# -- resumed Claude Code sessions -----------------------------------------------------------
+
+ORIGINAL = "s-b-original"
+RESUMER = "s-a-resumer"  # sorts first: a tie on anything but the rule would hand it the copies
+
+
+def resumed_copy(lines: list[dict[str, Any]], session: str) -> list[dict[str, Any]]:
+    """What Claude Code writes when a session is resumed or backgrounded: the earlier lines,
+    verbatim (same uuids, timestamps, message ids), under the new sessionId."""
+    return [{**line, "sessionId": session} for line in lines]
+
+
+def owned_requests(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT session_key, SUM(requests) FROM session_totals GROUP BY session_key"
+    ).fetchall()
+    conn.close()
+    return {key: int(n) for key, n in rows if n}
+
+
+@pytest.mark.parametrize("order", ["together", "copy_first", "original_first", "original_deleted"])
+def test_a_resumed_session_never_takes_its_parents_requests(
+    isolated_home: Path, db_path: Path, order: str
+) -> None:
+    original_lines = claude_lines(ORIGINAL, 5)
+    own_lines = claude_lines(RESUMER, 3, start_minute=300)
+    original = claude_session_file(isolated_home, ORIGINAL)
+    resumer = claude_session_file(isolated_home, RESUMER)
+
+    def write_original() -> None:
+        write_jsonl(original, original_lines)
+
+    def write_resumer() -> None:
+        write_jsonl(resumer, [*resumed_copy(original_lines, RESUMER), *own_lines])
+
+    if order == "together":
+        write_original()
+        write_resumer()
+    elif order == "copy_first":
+        write_resumer()
+        run(db_path)
+        # the original never seen: the copy's session keeps the requests meanwhile
+        assert owned_requests(db_path) == {RESUMER: 8}
+        write_original()
+    elif order == "original_first":
+        write_original()
+        run(db_path)
+        write_resumer()
+    else:
+        write_original()
+        run(db_path)
+        original.unlink()  # the ledger remembers who wrote them
+        write_resumer()
+    run(db_path)
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 3}
+    assert totals(db_path)[0] == 8
+    # and a later sync of a grown continuation moves nothing back
+    write_jsonl(resumer, claude_lines(RESUMER, 1, start_minute=400), append=True)
+    run(db_path)
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 4}
+
+
+# -- Gemini CLI streaming chats ---------------------------------------------------------------
+
+
+def gemini_reply(message_id: str, output: int, minute: int) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "timestamp": f"2026-05-04T10:{minute:02d}:00.000Z",
+        "type": "gemini",
+        "content": "Done. " * 40,
+        "model": "gemini-2.5-pro",
+        "tokens": {
+            "input": 900,
+            "output": output,
+            "cached": 100,
+            "thoughts": 0,
+            "tool": 0,
+            "total": 900 + output,
+        },
+    }
+
+
+def test_a_gemini_rewind_rewritten_in_place_never_removes_billed_requests(
+    isolated_home: Path, db_path: Path
+) -> None:
+    chats = isolated_home / ".gemini" / "tmp" / "webapp" / "chats"
+    path = chats / "session-2026-05-04T10-00-5f0c1f2e.jsonl"
+    meta = {"sessionId": "5f0c1f2e", "projectHash": "9c2d", "startTime": "2026-05-04T10:00:00Z"}
+    user = {"id": "u1", "timestamp": "2026-05-04T10:00:00Z", "type": "user", "content": "hi"}
+    write_jsonl(path, [meta, user, gemini_reply("r1", 10, 1), gemini_reply("r2", 20, 2)])
+    run(db_path)
+    # the reply grows in place (its record written again), then the user rewinds to u1:
+    # gemini-cli rewrites the file without r2 and carries on
+    write_jsonl(
+        path,
+        [
+            meta,
+            user,
+            gemini_reply("r1", 15, 1),
+            {"$set": {"lastUpdated": "2026-05-04T10:05:00Z"}},
+            {"$rewindTo": "u1"},
+            gemini_reply("r3", 30, 6),
+        ],
+    )
+    run(db_path)
+    conn = sqlite3.connect(db_path)
+    rows = dict(conn.execute("SELECT event_key, output FROM events").fetchall())
+    conn.close()
+    assert rows == {"gemini:5f0c1f2e:r1": 15, "gemini:5f0c1f2e:r2": 20, "gemini:5f0c1f2e:r3": 30}
+    assert totals(db_path)[0] == 3
+
+
+def test_a_ledger_recorded_before_the_rule_gives_the_copies_back_once_upgraded(
+    isolated_home: Path, db_path: Path
+) -> None:
+    from tokentrail.sources.base import ParseState, SourceFile
+    from tokentrail.sources.claude_code import ClaudeCodeSource
+
+    original_lines = claude_lines(ORIGINAL, 5)
+    original = write_jsonl(claude_session_file(isolated_home, ORIGINAL), original_lines)
+    resumer = write_jsonl(
+        claude_session_file(isolated_home, RESUMER),
+        [*resumed_copy(original_lines, RESUMER), *claude_lines(RESUMER, 3, start_minute=300)],
+    )
+    # what an older tokentrail stored: ranks without the history's end, the copies won by
+    # the resumed session (its key sorts first)
+    parsed = ClaudeCodeSource().parse(SourceFile("claude_code", str(resumer)), ParseState())
+    old = [e.evolve(rank=e.rank.rsplit("|", 1)[0] + "|") for e in parsed.events]
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(old)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM _migrations WHERE name = '0013_claude_code_ranks_read_again'")
+    conn.commit()
+    conn.close()
+    assert owned_requests(db_path) == {RESUMER: 8}
+    assert original.exists()
+    run(db_path)  # the upgrade's migration, then both files read with the new ranks
+    assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 3}

@@ -33,7 +33,7 @@ def _local(report: BlocksReport, ms: int | None, fmt: str = "%Y-%m-%d %H:%M") ->
 
 def _cost(figures: UsageFigures) -> str:
     cost = format_usd(figures.cost_usd)
-    return cost + "+?" if figures.unpriced_requests and figures.cost_usd is not None else cost
+    return cost + "+?" if figures.cost_is_floor and figures.cost_usd is not None else cost
 
 
 def _rate(row: BlockRow) -> str:

@@ -582,12 +582,14 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Session", "session_key"),
+    ("Name", "name"),
     ("Agent", "source"),
     ("Issue", "identifier"),
     ("State", "state"),
     ("Model", "model"),
     ("Last active", "last_activity"),
-    ("Runtime", "runtime_seconds"),
+    ("Span", "runtime_seconds"),
+    ("Active", "active_seconds"),
     ("Tokens", "total_tokens"),
     ("Cost", "cost_usd"),
 )
@@ -846,7 +848,8 @@ def _push_line(summary: PushSummary) -> str:
     there = f" ({summary.unchanged:,} already there)" if summary.unchanged else ""
     return (
         f"Pushed {summary.created:,} new and {summary.updated:,} changed requests{there}, "
-        f"{summary.sessions:,} sessions, "
+        f"{summary.sessions:,} session records (sessions, subagents and sessions without "
+        "usage), "
         f"{summary.runs:,} runs, {summary.tool_calls + summary.tool_results:,} tool calls and "
         f"results and {summary.rate_limits:,} rate-limit figures from {summary.machine}{who} "
         f"to {summary.target} in {summary.elapsed_s:.1f} s."
@@ -863,15 +866,19 @@ def db_path(*, database: str | None) -> None:
 
 def db_status(*, database: str | None, as_json: bool) -> None:
     from tokentrail.output import render_json
+    from tokentrail.reports import session_counts
+    from tokentrail.store.base import Filters
 
     with open_ledger(database) as ledger:
         status = ledger.store.status()
+        counts = session_counts(ledger.store, Filters())
     data = {
         "location": status.location,
         "schema_version": status.schema_version,
         "migrations": list(status.migrations),
         "events": status.events,
-        "sessions": status.sessions,
+        **counts.as_dict(),
+        "session_records": status.sessions,
         "files": status.files,
         "first_event": status.first_event.isoformat() if status.first_event else None,
         "last_event": status.last_event.isoformat() if status.last_event else None,

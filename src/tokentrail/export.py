@@ -85,6 +85,7 @@ EVENT_COLUMNS = (
 )
 SESSION_COLUMNS = (
     "session_key",
+    "name",
     "title",
     "source",
     "project",
@@ -101,6 +102,8 @@ SESSION_COLUMNS = (
     "first_activity",
     "last_activity",
     "runtime_seconds",
+    "runtime_basis",
+    "active_seconds",
     "turns",
     "subagent_count",
     *FIGURES,
@@ -159,7 +162,7 @@ def column_kind(name: str) -> Literal["int", "float", "time", "date", "text"]:
     base = name.removeprefix("own_")
     if base in _INT_NAMES or base.endswith("_tokens"):
         return "int"
-    if base.endswith("_usd") or base in ("share", "runtime_seconds"):
+    if base.endswith("_usd") or base in ("share", "runtime_seconds", "active_seconds"):
         return "float"
     if base in _TIME_NAMES:
         return "time"

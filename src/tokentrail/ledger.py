@@ -180,7 +180,9 @@ class Ledger:
         started_at: datetime | None = None,
     ) -> Run:
         """Record the start of a run. Runs of the same app still marked running are closed as
-        ``crashed``, stopped at their last recorded event (or their start, with none)."""
+        ``crashed``, stopped at their last recorded event (or their start, with none), and
+        so are their sessions still open: state ``crashed``, completed at their own last
+        request (or their start), never left ``running`` forever."""
         if not app:
             raise InvalidUsage("app", "must not be empty")
         run = Run(
@@ -194,11 +196,14 @@ class Ledger:
             if tx.get_runs([run.run_id]):
                 raise InvalidUsage("run_id", f"a run with id {run.run_id!r} already exists")
             crashed = []
+            closed: list[Session] = []
             for stale in tx.running_runs(app):
                 last_ms = tx.last_event_ms(stale.run_id)
                 stopped = utc_from_ms(last_ms) if last_ms is not None else stale.started_at
                 crashed.append(replace(stale, state="crashed", stopped_at=stopped))
+                closed.extend(_crashed_sessions(tx.open_sessions_of_run(stale.run_id), stopped))
             tx.put_runs([*crashed, run])
+            tx.put_sessions(closed)
         return run
 
     def update_run(
@@ -347,12 +352,13 @@ class Ledger:
     def _cost_after_merge(self, old: Entry, merged: UsageEvent) -> Cost:
         # attribution-only changes keep the stored cost; anything priced changes re-prices
         e = old.event
-        if (e.tokens, e.model, e.provider, e.pricing_context, e.timestamp) == (
+        if (e.tokens, e.model, e.provider, e.pricing_context, e.timestamp, e.web_searches) == (
             merged.tokens,
             merged.model,
             merged.provider,
             merged.pricing_context,
             merged.timestamp,
+            merged.web_searches,
         ):
             return old.cost
         return self.pricer.price(merged)
@@ -553,6 +559,20 @@ def _sessions_first_seen(
         for key, event in first.items()
         if key not in known
     }
+
+
+def _crashed_sessions(
+    open_sessions: Sequence[tuple[Session, int | None]], run_stopped: datetime
+) -> list[Session]:
+    """The open sessions of a crashed run, closed: state ``crashed``, completed at their last
+    request, else when they started, else when the run stopped."""
+    closed = []
+    for session, last_ms in open_sessions:
+        ended = utc_from_ms(last_ms) if last_ms is not None else session.started_at or run_stopped
+        if session.started_at is not None and ended < session.started_at:
+            ended = session.started_at
+        closed.append(replace(session, state="crashed", ended_at=ended))
+    return closed
 
 
 def _collapse_sessions(sessions: Iterable[Session]) -> dict[str, Session]:

@@ -121,7 +121,7 @@ _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session
 def _cost_cell(figures: UsageFigures) -> str:
     cost = format_usd(figures.cost_usd)
     # some requests of this row have no known price: the cost shown is a floor
-    return cost + "+?" if figures.unpriced_requests and figures.cost_usd is not None else cost
+    return cost + "+?" if figures.cost_is_floor and figures.cost_usd is not None else cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +218,13 @@ def _report_columns(report: Report) -> list[Column]:
     if sessions:
         columns += [
             Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
+            Column(
+                "Name",
+                [r.name or MISSING for r in sessions],
+                right=False,
+                drop_order=6,
+                max_width=32,
+            ),
             Column(
                 "Agent",
                 [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
@@ -345,6 +352,7 @@ _NUMERIC_FIELDS = frozenset(
         "total_tokens",
         "cost_usd",
         "runtime_seconds",
+        "active_seconds",
         "requests",
         "turns",
         "calls",

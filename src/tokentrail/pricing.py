@@ -32,6 +32,11 @@ PER_MTOK = Decimal(1_000_000)
 PRICED = "priced"
 UNPRICED = "unpriced"
 
+WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
+"""The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10
+per 1,000 searches, on top of the tokens). genai-prices has no per-search prices. Searches of
+another provider are counted but not priced: the cost of their requests is a floor."""
+
 # genai-prices price keys for the ledger's buckets, and which bucket a leaf rolls up into when
 # a model has no price of its own for it (genai-prices' decomposition: an unpriced cache-write
 # 1h is charged as a cache write, an unpriced cache read or write as plain input).
@@ -247,6 +252,14 @@ def rate_card_from_model_price(model_price: ModelPrice, version: str) -> RateCar
     )
 
 
+def web_search_micro(event: UsageEvent) -> int:
+    """What the request's web searches cost where the provider's per-search price is known
+    (0 otherwise: see :data:`WEB_SEARCH_MICRO_USD`)."""
+    if not event.web_searches:
+        return 0
+    return event.web_searches * WEB_SEARCH_MICRO_USD.get(event.provider or "", 0)
+
+
 def to_micro(usd: Decimal) -> int:
     """USD as integer micro-dollars, rounded half to even."""
     return int((usd * MICRO).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
@@ -297,7 +310,7 @@ class Pricer:
         micro = price_fn(event.tokens)
         return Cost(
             status=PRICED,
-            micro_usd=micro,
+            micro_usd=micro + web_search_micro(event),
             version=version,
             cache_saving_micro=_cache_saving(price_fn, event.tokens, micro),
         )

@@ -6,7 +6,7 @@ shows the same numbers. Reports read the store's rollups, never raw events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
@@ -89,6 +89,15 @@ class UsageFigures:
     cost_usd: float | None
     unpriced_requests: int
     reported_cost_usd: float | None
+    web_searches: int = 0
+    """Server-side web searches (billed per search, priced where the price is known)."""
+    unpriced_web_searches: int = 0
+    """Web searches of a provider with no known per-search price: the cost is a floor."""
+
+    @property
+    def cost_is_floor(self) -> bool:
+        """Some of this group's spend has no known price: the cost shown is a floor."""
+        return bool(self.unpriced_requests or self.unpriced_web_searches)
 
     @classmethod
     def from_totals(cls, t: Totals) -> UsageFigures:
@@ -112,6 +121,8 @@ class UsageFigures:
             reported_cost_usd=round(t.reported_cost_micro / 1_000_000, 6)
             if t.n_reported_cost
             else None,
+            web_searches=t.web_searches,
+            unpriced_web_searches=t.unpriced_web_searches,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -126,6 +137,8 @@ class UsageFigures:
             "cost_usd": self.cost_usd,
             "unpriced_requests": self.unpriced_requests,
             "reported_cost_usd": self.reported_cost_usd,
+            "web_searches": self.web_searches,
+            "unpriced_web_searches": self.unpriced_web_searches,
         }
 
 
@@ -167,6 +180,8 @@ class SessionRow:
     models: tuple[str, ...]
     summary: str | None = None
     """One sentence about the session (tokentrail.insights.summary_text), when computed."""
+    name: str | None = None
+    """A readable name (see :func:`session_name`)."""
 
     @property
     def period(self) -> str:
@@ -174,7 +189,7 @@ class SessionRow:
         return self.key
 
     def as_dict(self, breakdown: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"period": self.key, "session_key": self.key}
+        row: dict[str, Any] = {"period": self.key, "session_key": self.key, "name": self.name}
         if breakdown:
             row["model"] = self.model
         row.update(self.figures.as_dict())
@@ -277,29 +292,15 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         users=filters.users,
     )
     per_model = store.session_totals(unfiltered, by_model=True)
-    models_by_session: dict[str, set[str]] = {}
-    for r in per_model:
-        if r.model:
-            models_by_session.setdefault(r.session.key, set()).add(r.model)
+    models_by_session = _models_served(per_model)
     rows = per_model if query.group_by == "model" else _merge_models(per_model)
-    parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
-    children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
-    known = {r.session.key for r in rows}
-    for r in rows:
-        parent = r.session.parent_key
-        if r.session.relationship == "subagent" and parent:
-            if parent in known:
-                children.setdefault((parent, r.model), []).append(r)
-            else:
-                parents.append(r)  # orphan subagent: shown on its own rather than lost
+    parents, children = _families(rows)
     out: list[SessionRow] = []
     grand = Totals.zero()
     for r in parents:
         kids = children.get((r.session.key, r.model), [])
         kid_totals = sum((k.totals for k in kids), Totals.zero())
-        last_ms = max(
-            [x for x in [r.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
-        )
+        last_ms = _family_last_ms(r, children)
         if not _in_range(last_ms, filters):
             continue
         combined = r.totals + kid_totals
@@ -317,7 +318,8 @@ def session_report(store: Store, query: ReportQuery) -> Report:
                 own=UsageFigures.from_totals(r.totals),
                 subagents=UsageFigures.from_totals(kid_totals) if kids else None,
                 subagent_count=len({k.session.key for k in kids}),
-                models=tuple(sorted(models_by_session.get(r.session.key, set()))),
+                models=models_by_session.get(r.session.key, ()),
+                name=session_name(r.session, models_by_session.get(r.session.key, ()), r.first_ms),
             )
         )
     out.sort(key=lambda s: (s.last_activity or datetime.min.replace(tzinfo=UTC), s.key))
@@ -329,6 +331,111 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         timezone=query.zone_name,
         breakdown=query.group_by == "model",
     )
+
+
+def _families(
+    rows: Sequence[SessionTotalsRow],
+) -> tuple[list[SessionTotalsRow], dict[tuple[str, str | None], list[SessionTotalsRow]]]:
+    """Top-level sessions, and the subagent sessions rolled up on each (per model when the
+    rows are per model). A subagent whose parent has no usage row (an orphan) is top-level:
+    shown on its own rather than lost. The one definition of a top-level session."""
+    parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
+    children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
+    known = {r.session.key for r in rows}
+    for r in rows:
+        parent = r.session.parent_key
+        if r.session.relationship == "subagent" and parent:
+            if parent in known:
+                children.setdefault((parent, r.model), []).append(r)
+            else:
+                parents.append(r)
+    return parents, children
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """How many sessions, by the one definition every face uses (docs/counting.md):
+    ``sessions`` are top-level sessions with at least one request; subagent sessions (rolled
+    up on a parent) and sessions without any request are counted apart."""
+
+    sessions: int
+    subagent_sessions: int
+    sessions_without_usage: int
+    runtime_seconds: float | None = None
+    """The summed wall span of the counted sessions (see :func:`session_runtime`)."""
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sessions": self.sessions,
+            "subagent_sessions": self.subagent_sessions,
+            "sessions_without_usage": self.sessions_without_usage,
+        }
+
+
+def session_counts(store: Store, filters: Filters, run_id: str | None = None) -> SessionCounts:
+    """The sessions of the filters' sources and project (and of ``run_id``): with a time
+    range, those whose last request falls in it (as in the session report); sessions without
+    usage by their start."""
+    whole = Filters(
+        sources=filters.sources,
+        project=filters.project,
+        machines=filters.machines,
+        users=filters.users,
+    )
+    rows = [
+        r
+        for r in store.session_totals(whole, by_model=False)
+        if r.totals.requests and (run_id is None or r.session.run_id == run_id)
+    ]
+    parents, children = _families(rows)
+    counted = [r for r in parents if _in_range(_family_last_ms(r, children), filters)]
+    spans = [
+        span
+        for r in counted
+        if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
+        is not None
+    ]
+    kids = sum(1 for group in children.values() for k in group if _in_range(k.last_ms, filters))
+    started, _ = store.session_stats(filters, run_id=run_id)
+    with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
+    return SessionCounts(
+        len(counted),
+        kids,
+        max(started - with_usage_started, 0),
+        sum(spans) if spans else None,
+    )
+
+
+def _family_last_ms(
+    row: SessionTotalsRow, children: Mapping[tuple[str, str | None], Sequence[SessionTotalsRow]]
+) -> int | None:
+    """The last request of a session and of the subagents rolled up on it."""
+    kids = children.get((row.session.key, row.model), ())
+    return max(
+        [x for x in [row.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
+    )
+
+
+def _started_in(started: datetime | None, filters: Filters) -> bool:
+    # session_stats counts a session by its start time; a session with no start is not in it
+    if started is None:
+        return filters.since_ms is None and filters.until_ms is None
+    return _in_range(int(started.timestamp() * 1000), filters)
+
+
+def _models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:
+    """The models that actually served each session's requests, most-used first (by
+    requests, then name): what a session's model column shows, rather than the model it
+    declared."""
+    requests: dict[str, dict[str, int]] = {}
+    for r in per_model:
+        if r.model and r.totals.requests:
+            served = requests.setdefault(r.session.key, {})
+            served[r.model] = served.get(r.model, 0) + r.totals.requests
+    return {
+        key: tuple(sorted(served, key=lambda m: (-served[m], m)))
+        for key, served in requests.items()
+    }
 
 
 def _merge_models(rows: Sequence[SessionTotalsRow]) -> list[SessionTotalsRow]:
@@ -376,14 +483,18 @@ class SummaryBlock:
 
     figures: UsageFigures
     runtime_seconds: float | None
-    sessions: int
+    counts: SessionCounts
     runs: int
+
+    @property
+    def sessions(self) -> int:
+        return self.counts.sessions
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.figures.as_dict(),
             "runtime_seconds": self.runtime_seconds,
-            "sessions": self.sessions,
+            **self.counts.as_dict(),
             "runs": self.runs,
         }
 
@@ -400,6 +511,23 @@ class RunRow:
     sessions_launched: int
     runtime_seconds: float | None
     figures: UsageFigures
+    last_activity: datetime | None = None
+    """Its last recorded request, else its start: the last sign of life of its process."""
+
+    def silent_since(self, now: datetime | None = None) -> datetime | None:
+        """For a run still marked running whose process has shown no sign of life (no
+        request) for longer than IDLE_GAP_SECONDS: when it was last heard from. The process
+        may have died; the next run of the app will close it as crashed."""
+        if self.state != "running" or self.last_activity is None:
+            return None
+        now = now or datetime.now(UTC)
+        quiet = (now - self.last_activity).total_seconds() > IDLE_GAP_SECONDS
+        return self.last_activity if quiet else None
+
+    def elapsed_seconds(self, now: datetime | None = None) -> float:
+        """Time since the run started (to its stop, once stopped)."""
+        end = self.stopped_at or now or datetime.now(UTC)
+        return max((end - self.started_at).total_seconds(), 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -412,6 +540,8 @@ class RunRow:
             "peak_concurrency": self.peak_concurrency,
             "sessions_launched": self.sessions_launched,
             "runtime_seconds": self.runtime_seconds,
+            "last_activity": _iso(self.last_activity),
+            "no_heartbeat_since": _iso(self.silent_since()),
             **self.figures.as_dict(),
         }
 
@@ -465,15 +595,21 @@ def summary_report(
         None,
     )
     if chosen is not None:
-        current = _run_row(chosen.run, chosen.totals)
-        sessions, runtime = store.session_stats(Filters(), run_id=chosen.run.run_id)
-        current_block = SummaryBlock(current.figures, runtime, sessions, 1)
+        current = _run_row(chosen.run, chosen.totals, chosen.last_ms)
+        current_block = _run_block(store, current)
     return Summary(lifetime, today_block, current, current_block, query.zone_name)
 
 
+def _run_block(store: Store, row: RunRow) -> SummaryBlock:
+    """A run's block: its usage, sessions and their runtime."""
+    counts = session_counts(store, Filters(), row.run_id)
+    return SummaryBlock(row.figures, counts.runtime_seconds, counts, 1)
+
+
 def _block(store: Store, filters: Filters, *, runs: int) -> SummaryBlock:
-    sessions, runtime = store.session_stats(filters)
-    return SummaryBlock(UsageFigures.from_totals(store.totals(filters)), runtime, sessions, runs)
+    counts = session_counts(store, filters)
+    totals = UsageFigures.from_totals(store.totals(filters))
+    return SummaryBlock(totals, counts.runtime_seconds, counts, runs)
 
 
 def _runs_started_today(store: Store, filters: Filters) -> int:
@@ -488,10 +624,10 @@ def _runs_started_today(store: Store, filters: Filters) -> int:
 
 def runs_report(store: Store, limit: int | None = None) -> list[RunRow]:
     """One row per orchestrator run, newest first, with the usage recorded under it."""
-    return [_run_row(r.run, r.totals) for r in store.list_runs(limit)]
+    return [_run_row(r.run, r.totals, r.last_ms) for r in store.list_runs(limit)]
 
 
-def _run_row(run: Any, totals: Totals) -> RunRow:
+def _run_row(run: Any, totals: Totals, last_ms: int | None = None) -> RunRow:
     return RunRow(
         run_id=run.run_id,
         app=run.app,
@@ -503,6 +639,7 @@ def _run_row(run: Any, totals: Totals) -> RunRow:
         sessions_launched=run.sessions_launched,
         runtime_seconds=run.runtime_seconds,
         figures=UsageFigures.from_totals(totals),
+        last_activity=_from_ms(last_ms) or run.started_at,
     )
 
 
@@ -513,18 +650,28 @@ class SessionListRow:
     session: Session
     figures: UsageFigures
     last_activity: datetime | None
+    runtime: Runtime | None = None
+    models: tuple[str, ...] = ()
+    """The models that served its requests, most-used first."""
+    first_ms: int | None = None
+    """Its first own request (UTC epoch milliseconds)."""
+
+    @property
+    def name(self) -> str:
+        return session_name(self.session, self.models, self.first_ms)
 
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
+            "name": self.name,
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
             "identifier": s.identifier,
             "title": s.title,
             "project": s.project,
-            "model": s.model,
+            **_model_fields(s, self.models),
             "state": s.state,
             "turns": s.turns,
             "parent_key": s.parent_key,
@@ -532,7 +679,7 @@ class SessionListRow:
             "started_at": _iso(s.started_at),
             "completed_at": _iso(s.ended_at),
             "last_activity": _iso(self.last_activity),
-            "runtime_seconds": s.runtime_seconds,
+            **(self.runtime or session_runtime(s, None, None, None)).as_dict(),
             **self.figures.as_dict(),
         }
 
@@ -543,15 +690,102 @@ def recent_sessions(
     """Top-level sessions, most recently active first (subagents' spend rolled up)."""
     filters = Filters(sources=query.sources, project=query.project)
     rows = store.recent_sessions(filters, limit, offset)
-    children = _subagent_totals(store, [r.session.key for r in rows])
+    keys = [r.session.key for r in rows]
+    children = _subagent_totals(store, keys)
+    active, models = _activity(store, keys)
     return [
         SessionListRow(
             session=r.session,
             figures=UsageFigures.from_totals(r.totals + children.get(r.session.key, Totals.zero())),
             last_activity=_from_ms(r.last_ms) or r.session.ended_at,
+            runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
+            models=models.get(r.session.key, ()),
+            first_ms=r.first_ms,
         )
         for r in rows
     ]
+
+
+IDLE_GAP_SECONDS = 15 * 60
+"""A gap between two consecutive requests of a session longer than this is idle time (the
+user away, the session left open): it counts in the session's span, not its active time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """How long a session ran, said two ways (docs/counting.md, Sessions)."""
+
+    span_seconds: float | None
+    """Wall span from its first to its last event (see ``basis``)."""
+    basis: str | None
+    """``recorded``: the start and end an orchestrator recorded for the session; ``requests``:
+    from its first to its last own request (sessions read from logs)."""
+    active_seconds: float | None
+    """The sum of the gaps between its consecutive requests up to IDLE_GAP_SECONDS."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runtime_seconds": self.span_seconds,
+            "runtime_basis": self.basis,
+            "active_seconds": self.active_seconds,
+        }
+
+
+def session_runtime(
+    session: Session, first_ms: int | None, last_ms: int | None, active_ms: int | None
+) -> Runtime:
+    """A session's wall span and active time. A session an orchestrator opened and closed
+    (it has a state) runs from its recorded start to its recorded end; a session read from
+    logs from its first to its last own request (a resumed session's copies of its parent's
+    lines are not its own, so they do not stretch it)."""
+    active = active_ms / 1000 if active_ms is not None else None
+    recorded = session.runtime_seconds
+    if session.state is not None and recorded is not None:
+        return Runtime(recorded, "recorded", active)
+    if first_ms is not None and last_ms is not None:
+        return Runtime(max(last_ms - first_ms, 0) / 1000, "requests", active)
+    return Runtime(recorded, "recorded" if recorded is not None else None, active)
+
+
+def session_name(session: Session, models: Sequence[str] = (), first_ms: int | None = None) -> str:
+    """A readable name: the agent's own title (Claude Code's summary or custom title, Gemini's
+    chat summary, an orchestrator's title or issue), else project · start (UTC; its first
+    own request when known, so a resumed session is not named by its parent's start) · first
+    model. Never prompt text."""
+    if session.title:
+        return session.title
+    if session.identifier:
+        return session.identifier
+    project = session.project.rstrip("/").rsplit("/", 1)[-1] if session.project else None
+    start = _from_ms(first_ms) or session.started_at
+    started = start.strftime("%Y-%m-%d %H:%M") if start else None
+    model = models[0] if models else session.model
+    parts = [part for part in (project, started, model) if part]
+    return " · ".join(parts) if parts else session.key
+
+
+def _model_fields(session: Session, models: Sequence[str]) -> dict[str, Any]:
+    """The model column: the models that served the session, most-used first; the model it
+    declared only when it made no request."""
+    return {
+        "model": models[0] if models else session.model,
+        "models": list(models),
+    }
+
+
+def _activity(
+    store: Store, keys: Sequence[str]
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """Active milliseconds and served models of these sessions (their own requests)."""
+    if not keys:
+        return {}, {}
+    wanted = set(keys)
+    per_model = [
+        r
+        for r in store.session_totals(Filters(), by_model=True, family=list(keys))
+        if r.session.key in wanted
+    ]
+    return store.active_ms(keys, IDLE_GAP_SECONDS * 1000), _models_served(per_model)
 
 
 def _subagent_totals(store: Store, parent_keys: Sequence[str]) -> dict[str, Totals]:
@@ -642,8 +876,24 @@ def session_detail(store: Store, key: str) -> SessionDetail | None:
         for e in store.session_entries([key, *(r.session.key for r in kids)])
     ]
     last_activity = requests[-1].timestamp if requests else session.ended_at
+    own_times = [r.timestamp for r in requests if r.session_key == key]
+    active, models = _activity(store, [key])
+    first_ms = int(own_times[0].timestamp() * 1000) if own_times else None
+    runtime = session_runtime(
+        session,
+        first_ms,
+        int(own_times[-1].timestamp() * 1000) if own_times else None,
+        active.get(key),
+    )
     return SessionDetail(
-        session=SessionListRow(session, UsageFigures.from_totals(combined), last_activity),
+        session=SessionListRow(
+            session,
+            UsageFigures.from_totals(combined),
+            last_activity,
+            runtime,
+            models.get(key, ()),
+            first_ms,
+        ),
         own=UsageFigures.from_totals(own_totals),
         subagents=kid_rows,
         requests=requests,
@@ -1395,18 +1645,28 @@ class SessionPageEntry:
     subagent_count: int
     first_activity: datetime | None
     last_activity: datetime | None
+    runtime: Runtime | None = None
+    models: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        first = self.first_activity
+        return session_name(
+            self.session, self.models, int(first.timestamp() * 1000) if first else None
+        )
 
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
             "session_key": s.key,
+            "name": self.name,
             "source": s.source,
             "run_id": s.run_id,
             "issue_id": s.issue_id,
             "identifier": s.identifier,
             "title": s.title,
             "project": s.project,
-            "model": s.model,
+            **_model_fields(s, self.models),
             "state": s.state,
             "turns": s.turns,
             "parent_key": s.parent_key,
@@ -1416,7 +1676,7 @@ class SessionPageEntry:
             "completed_at": _iso(s.ended_at),
             "first_activity": _iso(self.first_activity),
             "last_activity": _iso(self.last_activity),
-            "runtime_seconds": s.runtime_seconds,
+            **(self.runtime or session_runtime(s, None, None, None)).as_dict(),
             **self.figures.as_dict(),
             "own": self.own.as_dict(),
             "subagent_count": self.subagent_count,
@@ -1471,6 +1731,7 @@ def session_page_report(
             offset=offset,
         )
     )
+    active, served = _activity(store, [r.session.key for r in page.rows])
     rows = [
         SessionPageEntry(
             session=r.session,
@@ -1479,6 +1740,8 @@ def session_page_report(
             subagent_count=r.subagents,
             first_activity=_from_ms(r.first_ms) or r.session.started_at,
             last_activity=_from_ms(r.last_ms) or r.session.ended_at or r.session.started_at,
+            runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
+            models=served.get(r.session.key, ()),
         )
         for r in page.rows
     ]
@@ -1526,13 +1789,21 @@ def scope_block(
 ) -> ScopeBlock:
     filters = query.filters()
     page = store.session_page(SessionPageQuery(filters=filters, models=tuple(models), limit=0))
+    # the one session count; with a model filter the page holds only sessions that used
+    # those models, which all made requests
+    counts = None if models else session_counts(store, filters)
+    if counts is not None:
+        sessions, runtime = counts.sessions, counts.runtime_seconds
+    else:
+        sessions = page.total
+        runtime = page.runtime_ms / 1000 if page.runtime_ms is not None else None
     return ScopeBlock(
         label=label,
         since=query.since,
         until=query.until,
         figures=UsageFigures.from_totals(model_totals(store, filters, models)),
-        sessions=page.total,
-        runtime_seconds=page.runtime_ms / 1000 if page.runtime_ms is not None else None,
+        sessions=sessions,
+        runtime_seconds=runtime,
     )
 
 
@@ -1633,6 +1904,5 @@ def _current_run(store: Store) -> tuple[RunRow | None, SummaryBlock | None]:
     chosen = next((r for r in store.list_runs() if r.run.state == "running"), None)
     if chosen is None:
         return None, None
-    row = _run_row(chosen.run, chosen.totals)
-    sessions, runtime = store.session_stats(Filters(), run_id=chosen.run.run_id)
-    return row, SummaryBlock(row.figures, runtime, sessions, 1)
+    row = _run_row(chosen.run, chosen.totals, chosen.last_ms)
+    return row, _run_block(store, row)

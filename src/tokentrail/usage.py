@@ -129,6 +129,10 @@ class UsageEvent:
     rank: str = ""
     run_id: str | None = None
     machine: str | None = None
+    web_searches: int | None = None
+    """Server-side web searches the request made (Claude Code's
+    ``usage.server_tool_use.web_search_requests``), billed per search on top of the tokens;
+    None when not reported."""
     aliases: tuple[str, ...] = field(default=(), compare=False)
     """Other keys the same request may be recorded under by another channel (e.g. the
     ``claude_code:req:<requestId>`` an OpenTelemetry export uses for a transcript line keyed by
@@ -187,7 +191,11 @@ def merge_events(a: UsageEvent, b: UsageEvent) -> UsageEvent:
     owner = a if (a.rank, a.session_key or "") <= (b.rank, b.session_key or "") else b
     earliest = min(a.timestamp, b.timestamp)
     aliases = a.aliases if a.aliases == b.aliases else tuple(sorted({*a.aliases, *b.aliases}))
+    other = b if bigger is a else a
+    # a copy recorded before searches were read has none: the other copy's count stands
+    searches = bigger.web_searches if bigger.web_searches is not None else other.web_searches
     return bigger.evolve(
+        web_searches=searches,
         aliases=aliases,
         timestamp=earliest,
         session_key=owner.session_key,
@@ -233,7 +241,8 @@ class Session:
         return max((self.ended_at - self.started_at).total_seconds(), 0.0)
 
 
-SESSION_STATES = ("running", "completed", "failed", "cancelled", "timed_out")
+SESSION_STATES = ("running", "completed", "failed", "cancelled", "timed_out", "crashed")
+"""``crashed``: the session's run crashed while it was open (closed by the next run)."""
 
 
 def merge_sessions(a: Session, b: Session) -> Session:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -489,6 +490,8 @@ def sessions_page(
         choices = _choices(store)
         marker = store.change_marker()
         unpriced = reports.unpriced_models_of(store, view.query.filters(), view.models)
+        # the one session count (docs/counting.md), when the list is not narrowed further
+        counts = None if q or view.models else reports.session_counts(store, view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
@@ -497,6 +500,7 @@ def sessions_page(
         page="sessions",
         error=error,
         result=result,
+        counts=counts,
         choices=choices,
         marker=marker,
         sort=chosen_sort,
@@ -573,7 +577,9 @@ def session_page(
         "timezone": view.query.zone_name,
         "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
-    models = sorted({r.model for r in detail.requests if r.model})
+    # the models that served its requests (and its subagents'), most-used first
+    served = Counter(r.model for r in detail.requests if r.model)
+    models = sorted(served, key=lambda model: (-served[model], model))
     return render(
         request,
         "session.html",

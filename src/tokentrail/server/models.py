@@ -237,11 +237,19 @@ class Figures(BaseModel):
     cost_usd: float | None
     unpriced_requests: int
     reported_cost_usd: float | None
+    web_searches: int = Field(0, description="Server-side web searches (billed per search).")
+    unpriced_web_searches: int = Field(
+        0, description="Web searches with no known per-search price: cost_usd is a floor."
+    )
 
 
 class SummaryBlockOut(Figures):
     runtime_seconds: float | None
-    sessions: int
+    sessions: int = Field(description="Top-level sessions with at least one request.")
+    subagent_sessions: int = Field(
+        0, description="Subagent sessions with requests (rolled up on their parent)."
+    )
+    sessions_without_usage: int = Field(0, description="Sessions that made no request.")
     runs: int
 
 
@@ -255,6 +263,14 @@ class _RunFields(BaseModel):
     peak_concurrency: int
     sessions_launched: int
     runtime_seconds: float | None
+    last_activity: datetime | None = Field(
+        default=None, description="Its last recorded request, else its start."
+    )
+    no_heartbeat_since: datetime | None = Field(
+        default=None,
+        description="Set while the run is still marked running but has shown no sign of life "
+        "for over 15 minutes: when it was last heard from (its process may have died).",
+    )
 
 
 class RunRowOut(Figures, _RunFields):
@@ -262,7 +278,9 @@ class RunRowOut(Figures, _RunFields):
 
 
 class CurrentRunOut(RunRowOut):
-    sessions: int
+    sessions: int = Field(description="Top-level sessions with at least one request.")
+    subagent_sessions: int = 0
+    sessions_without_usage: int = 0
     runs: int
 
 
@@ -293,7 +311,26 @@ class _SessionFields(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     last_activity: datetime | None
-    runtime_seconds: float | None
+    runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
+    name: str | None = Field(
+        default=None,
+        description="A readable name: the agent's title, else project · start (UTC) · first "
+        "model; never prompt text.",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="The models that served the session's requests, most-used first.",
+    )
+    runtime_basis: str | None = Field(
+        default=None,
+        description="What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
+        "recorded) or 'requests' (first to last own request).",
+    )
+    active_seconds: float | None = Field(
+        default=None,
+        description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
+        "left out).",
+    )
 
 
 class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures

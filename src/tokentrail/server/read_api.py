@@ -297,7 +297,26 @@ class SessionEntryOut(Figures):
     completed_at: datetime | None
     first_activity: datetime | None
     last_activity: datetime | None
-    runtime_seconds: float | None
+    runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
+    name: str | None = Field(
+        default=None,
+        description="A readable name: the agent's title, else project · start (UTC) · first "
+        "model; never prompt text.",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="The models that served the session's requests, most-used first.",
+    )
+    runtime_basis: str | None = Field(
+        default=None,
+        description="What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
+        "recorded) or 'requests' (first to last own request).",
+    )
+    active_seconds: float | None = Field(
+        default=None,
+        description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
+        "left out).",
+    )
     own: Figures = Field(description="The session's own usage, without its subagents'.")
     subagent_count: int
 

@@ -4,8 +4,10 @@ Facts this parser relies on (DESIGN.md §3, checked against the format and peers
 
 * Usage is only ``message.usage`` of an assistant line (``type == "assistant"``, or, in older
   versions, no ``type`` but ``message.role == "assistant"``). User lines carry a subagent's
-  ``toolUseResult.usage`` (already counted from the subagent's own file), and newer versions
-  nest copies of the usage in ``usage.iterations[]``: neither is a new request.
+  ``toolUseResult.usage`` (already counted from the subagent's own file): not a new request.
+  Newer versions write ``usage.iterations[]``: its ``advisor_message`` entries are advisor
+  calls, billed apart under their own model, each a request of its own; the other entries
+  repeat the top level.
 * ``input_tokens`` excludes cache reads and writes; ``cache_creation`` splits the cache writes
   into 5-minute and 1-hour parts when present.
 * One reply is written several times while it streams (same ``message.id``, output growing),
@@ -67,11 +69,15 @@ TOOL_PREFILTER: tuple[bytes, ...] = (b'"tool_result"',)
 """User lines holding a tool's result (its outcome is read, never its output). Tool calls sit
 on assistant lines, which the usage pre-filter already lets through."""
 
+ADVISOR_ITERATION = "advisor_message"
+"""The ``usage.iterations[]`` entry type of an advisor call: its own billed request."""
+
 _AGENT_FILE_PREFIX = "agent-"
 _NO_SPEED_SURCHARGE = frozenset({"standard", "normal"})
 
 # Keys of ParseState.memory (kept JSON-serialisable: str or None values only).
 _MEM_FIRST_TIMESTAMP = "first_timestamp"
+_MEM_LAST_TIMESTAMP = "last_timestamp"
 _MEM_FILE_SESSION = "file_session"
 _MEM_FILE_SESSION_PARENT = "file_session_parent"
 _MEM_PENDING_TITLE = "pending_title"
@@ -81,7 +87,9 @@ class ClaudeCodeSource:
     """Claude Code's JSONL transcripts, main sessions and subagents."""
 
     name: ClassVar[str] = SOURCE_NAME
-    parser_version: ClassVar[int] = 2  # 2: tool calls and results
+    parser_version: ClassVar[int] = 3
+    """2: tool calls and results. 3: ranks end with the file's latest timestamp and advisor
+    calls are requests: files are read again once (see the 0012 migration)."""
     env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -309,11 +317,13 @@ class _FileParser:
         if draft.model is None:
             draft.model = event.model
         self._add_event(event)
+        for advisor in self._advisor_events(event, message, line):
+            self._add_event(advisor)
 
     def result(self, end: LinesEnd) -> ParseResult:
         end.state.memory = self.memory
         return ParseResult(
-            events=list(self.events.values()),
+            events=self._ranked_events(),
             sessions=[draft.to_session() for draft in self.sessions.values()],
             skips=self.skips,
             state=end.state,
@@ -401,8 +411,12 @@ class _FileParser:
             draft.git_branch = text_or_none(record.get("gitBranch"))
         if timestamp is not None:
             draft.see_time(timestamp)
+            stamp = _iso(timestamp)
             if self.memory.get(_MEM_FIRST_TIMESTAMP) is None:
-                self.memory[_MEM_FIRST_TIMESTAMP] = _iso(timestamp)
+                self.memory[_MEM_FIRST_TIMESTAMP] = stamp
+            last = self.memory.get(_MEM_LAST_TIMESTAMP)
+            if not isinstance(last, str) or stamp > last:
+                self.memory[_MEM_LAST_TIMESTAMP] = stamp
         if self.memory.get(_MEM_FILE_SESSION) is None:
             self._adopt_file_session(draft)
         return draft
@@ -474,15 +488,71 @@ class _FileParser:
             raw_usage=orjson.dumps(usage),
             rank=self._rank(identity),
             aliases=_aliases(record, message),
+            web_searches=_web_searches(usage),
         )
+
+    def _advisor_events(
+        self, event: UsageEvent, message: dict[str, Any], line: Line
+    ) -> Iterator[UsageEvent]:
+        """Advisor calls: ``usage.iterations[]`` entries of type ``advisor_message``.
+
+        An advisor call is a separate billed request under its own model (e.g. Opus advising
+        a Sonnet session) and is not in the top-level counters, so each is recorded as its
+        own request, in the same session, keyed by the reply's key and the entry's index: a
+        streamed partial line and a resumed copy name the same entries, and merge like the
+        reply does. ``message`` entries repeat the top-level counters and a
+        ``fallback_message`` entry is an attempt the top level already holds (or an
+        unbilled failure): neither is counted."""
+        iterations = message["usage"].get("iterations")
+        if not isinstance(iterations, list):
+            return
+        for index, entry in enumerate(iterations):
+            if not isinstance(entry, dict) or entry.get("type") != ADVISOR_ITERATION:
+                continue
+            try:
+                tokens = _tokens(entry)
+            except BadRecord as bad:
+                self._skip(bad.reason, line, f"usage.iterations[{index}]: {bad.detail}")
+                continue
+            if tokens.is_empty:
+                self._skip("empty_usage", line, f"usage.iterations[{index}]: no token counts")
+                continue
+            model = text_or_none(entry.get("model"))
+            yield event.evolve(
+                key=f"{event.key}:iteration:{index}",
+                tokens=tokens,
+                model=model,
+                provider="anthropic" if model is not None and model.startswith("claude") else None,
+                reported_cost_usd=None,
+                pricing_context=_pricing_context(entry),
+                raw_usage=orjson.dumps(entry),
+                aliases=(),
+                web_searches=_web_searches(entry),
+            )
 
     def _rank(self, identity: _Identity) -> str:
         # Lower wins attribution in merge_events: a main-thread copy beats a sidechain replay,
-        # then the file whose history starts earliest (the session that first wrote the reply)
-        # beats a resumed copy. The file's first timestamp is kept in memory so every chunk of
-        # the file ranks the same.
+        # then the file whose history starts earliest beats one that starts later. The file's
+        # first timestamp is kept in memory so every chunk of the file ranks the same. The
+        # last part, the file's latest timestamp, is added when the chunk ends
+        # (_ranked_events).
         first = self.memory.get(_MEM_FIRST_TIMESTAMP) or ""
         return f"{1 if identity.sidechain else 0}|{first}|"
+
+    def _ranked_events(self) -> list[UsageEvent]:
+        """The chunk's events, their rank ending with the file's latest timestamp so far.
+
+        A resumed (or backgrounded) session starts its new file with verbatim copies of the
+        earlier session's lines under its own sessionId: same first timestamp, same lines, so
+        nothing in a copy tells it from the original. What differs is the rest of the file:
+        the original had stopped when it was copied, the continuation goes on after it. So of
+        two files holding the same reply and starting at the same moment, the one whose
+        history ends first wrote it. The rank only grows as a file grows, so a reply read
+        from the original in an earlier sync keeps it, whatever order files are read in, and
+        the ledger keeps the stored rank when the original file is deleted."""
+        last = self.memory.get(_MEM_LAST_TIMESTAMP)
+        suffix = last if isinstance(last, str) else ""
+        return [event.evolve(rank=event.rank + suffix) for event in self.events.values()]
 
     def _add_event(self, event: UsageEvent) -> None:
         earlier = self.events.get(event.key)
@@ -512,8 +582,9 @@ def _assistant_message(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _tokens(usage: dict[str, Any]) -> Tokens:
-    """The buckets of a ``message.usage`` object. ``usage.iterations[]`` repeats parts of the
-    same request and is deliberately not read."""
+    """The buckets of a ``message.usage`` object (or of one ``usage.iterations[]`` entry,
+    which has the same shape). Only advisor entries of ``usage.iterations[]`` are read, as
+    requests of their own (``_advisor_events``): the others repeat the top level."""
     output = count_or_none(usage.get("output_tokens"), "output_tokens")
     write_5m, write_1h = _cache_writes(usage)
     return Tokens(
@@ -558,6 +629,15 @@ def _reasoning(usage: dict[str, Any], output: int | None) -> int | None:
     if thinking is None or output is None or thinking > output:
         return None
     return thinking
+
+
+def _web_searches(usage: dict[str, Any]) -> int | None:
+    """``server_tool_use.web_search_requests``: searches billed per search. Claude Code has
+    been seen writing 0 where searches happened; what it reports is what is counted."""
+    tools = usage.get("server_tool_use")
+    if not isinstance(tools, dict):
+        return None
+    return count_or_none(tools.get("web_search_requests"), "server_tool_use.web_search_requests")
 
 
 def _pricing_context(usage: dict[str, Any]) -> tuple[tuple[str, str], ...]:

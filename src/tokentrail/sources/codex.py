@@ -61,6 +61,7 @@ PREFILTER: tuple[bytes, ...] = (
     b'"turn_context"',
     b'"function_call',  # also "function_call_output"
     b'"custom_tool_call',  # also "custom_tool_call_output"
+    b'"thread_name_updated"',
 )
 """Only these lines are JSON-parsed; the bulk of a rollout is prompts and tool output."""
 
@@ -88,9 +89,10 @@ class CodexSource:
     """OpenAI Codex CLI (and Codex Desktop / IDE) rollout files."""
 
     name: ClassVar[str] = "codex"
-    parser_version: ClassVar[int] = 3
+    parser_version: ClassVar[int] = 4
     """2: also reads the official ``rate_limits`` figures (files read by 1 are read again
-    once to find them; the ledger merges the requests it already has). 3: tool calls."""
+    once to find them; the ledger merges the requests it already has). 3: tool calls.
+    4: thread names (``thread_name_updated``) as session titles."""
     env_var: ClassVar[str] = "TOKENTRAIL_CODEX_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -168,6 +170,7 @@ class _Memory:
     last_total: int | None = None
     generation: int = 0
     counted_any: bool = False
+    thread_name: str | None = None
     replay: ReplayPhase = "none"
     anchor_us: int | None = None
     limits: dict[str, list[Any]] | None = None
@@ -273,6 +276,7 @@ class _RolloutReader:
                 ended_at=_from_us(state.ended_us),
                 model=state.session_model,
                 git_branch=state.git_branch,
+                title=state.thread_name,
             )
         ]
 
@@ -293,8 +297,23 @@ class _RolloutReader:
             self._on_turn_context(payload, timestamp)
         elif kind == "event_msg" and payload.get("type") == "token_count":
             self._on_token_count(line, record, payload, timestamp)
+        elif kind == "event_msg" and payload.get("type") == "thread_name_updated":
+            self._on_thread_name(payload)
         elif kind == "response_item" and timestamp is not None:
             self._on_response_item(payload, timestamp)
+
+    def _on_thread_name(self, payload: dict[str, Any]) -> None:
+        """The thread's name (set by the user or generated): the session's title. A fork's
+        replay of its parent's history names the parent, not this thread: skipped."""
+        name = text_or_none(payload.get("thread_name"))
+        thread = text_or_none(payload.get("thread_id"))
+        state = self.state
+        if name is None or state.replay == "active":
+            return
+        if thread is not None and state.session_id is not None and thread != state.session_id:
+            return
+        state.thread_name = name
+        self._touched = True
 
     # -- tool calls -----------------------------------------------------------------------
 

@@ -22,8 +22,11 @@ and ``chatRecordingTypes.ts``):
   tool, total}`` copied from the API's ``usageMetadata``: ``input`` = ``promptTokenCount``
   (INCLUDES ``cachedContentTokenCount`` = ``cached``), ``output`` = ``candidatesTokenCount``,
   ``thoughts`` = ``thoughtsTokenCount`` (billed as output, not inside ``output``), ``tool`` =
-  ``toolUsePromptTokenCount`` (prompt tokens of built-in tools, reported apart from
-  ``promptTokenCount`` and billed as input; ``total`` = input + output + thoughts + tool).
+  ``toolUsePromptTokenCount`` (prompt tokens of built-in tools, billed as input). The Gemini
+  API defines ``totalTokenCount`` as the sum of prompt, candidates, tool-use prompt and
+  thoughts counts, so ``tool`` is NOT inside ``input``: it is added to input, once. Should a
+  record's ``total`` show it already inside ``input`` (total = input + output + thoughts), it
+  is not added again.
 """
 
 from __future__ import annotations
@@ -441,6 +444,8 @@ def usage_tokens(raw: Mapping[str, Any], names: UsageFields = CLI_TOKENS) -> Tok
     total = count_or_none(raw.get(names.total), names.total)
     if cached is not None and cached > (prompt or 0):
         raise BadRecord("invalid_count", f"{names.cached}={cached} > {names.prompt}={prompt}")
+    if tool and total == (prompt or 0) + (candidates or 0) + (thoughts or 0):
+        tool = None  # the record's own total says its input holds them already
     uncached = None
     if prompt is not None or tool is not None:
         uncached = (prompt or 0) - (cached or 0) + (tool or 0)

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from tokentrail.errors import LedgerTooNew
+from tokentrail.pricing import WEB_SEARCH_MICRO_USD
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
@@ -52,6 +53,8 @@ MEASURES: tuple[str, ...] = (
     "n_reported_cost",
     "cache_saving_micro",
     "n_cache_saving",
+    "web_searches",
+    "unpriced_web_searches",
 )
 """Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
 so a sum over requests that never reported it reads as "not reported", not as 0."""
@@ -91,9 +94,25 @@ MEASURE_SQL: dict[str, str] = {
     "n_reported_cost": "COUNT(reported_cost_usd)",
     "cache_saving_micro": "COALESCE(SUM(cache_saving_micro), 0)",
     "n_cache_saving": "COUNT(cache_saving_micro)",
+    "web_searches": "COALESCE(SUM(web_searches), 0)",
+    # searches of a provider with no known per-search price (see tokentrail.pricing): the
+    # cost of their rows is a floor
+    "unpriced_web_searches": "COALESCE(SUM(CASE WHEN provider IN "
+    + "("
+    + ", ".join(f"'{name}'" for name in WEB_SEARCH_MICRO_USD)
+    + ")"
+    + " THEN 0 ELSE web_searches END), 0)",
 }
 """How each measure is computed from a group of rows of the ``events`` table: the one
 definition, in standard SQL, of what a rollup holds."""
+
+ACTIVE_MS_SQL = (
+    "SELECT session_key, SUM(CASE WHEN gap <= {gap} THEN gap ELSE 0 END) FROM ("
+    "SELECT session_key, ts_ms - LAG(ts_ms) OVER (PARTITION BY session_key ORDER BY ts_ms) "
+    "AS gap FROM events WHERE session_key IN ({keys})) g GROUP BY session_key"
+)
+"""Active time per session (Store.active_ms), in standard SQL: ``{gap}`` and ``{keys}`` are
+the backend's placeholders."""
 
 
 @dataclass(slots=True)
@@ -265,6 +284,11 @@ class WriteTransaction(Protocol):
 
     def last_event_ms(self, run_id: str) -> int | None: ...
 
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        """The run's sessions not yet ended (no end time, or state ``running``), each with
+        the time of its last request in UTC epoch milliseconds (None without requests)."""
+        ...
+
     def put_runs(self, runs: Sequence[Run]) -> None: ...
 
     def get_push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
@@ -381,6 +405,11 @@ class Store(Protocol):
     ) -> list[SessionTotalsRow]: ...
 
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]: ...
+
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        """Each session's active time: the sum of the gaps between its consecutive requests
+        that are at most ``idle_gap_ms`` (sessions without requests are left out)."""
+        ...
 
     def iter_entries(self, batch_size: int = 5000) -> Iterator[list[Entry]]: ...
 

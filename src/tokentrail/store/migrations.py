@@ -376,4 +376,25 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "0012_web_searches",
+        # server-side web searches per request (billed per search), and their sums beside
+        # the other measures: all of them, and those of providers with no known price
+        "ALTER TABLE events ADD COLUMN web_searches INTEGER;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN unpriced_web_searches INTEGER NOT NULL DEFAULT 0;\n"
+            for table in ("rollups", "rollups_hourly", "session_totals", "run_totals")
+        ),
+    ),
+    (
+        "0013_claude_code_ranks_read_again",
+        # Claude Code ranks written before a request's owner was decided by where each
+        # file's history ends too ("<sidechain>|<first>|" with nothing after): they lose to
+        # the ranks the files read again (parser version 3) give, so a resumed session's
+        # copies go back to the session that wrote them. A request whose files are all gone
+        # keeps its owner.
+        "UPDATE events SET rank = 'z' || rank "
+        "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
+    ),
 )

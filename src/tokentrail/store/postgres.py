@@ -44,6 +44,7 @@ from tokentrail.store import (
     tool_sql,
 )
 from tokentrail.store.base import (
+    ACTIVE_MS_SQL,
     BUCKET_MS,
     MEASURE_SQL,
     MEASURES,
@@ -78,6 +79,7 @@ from tokentrail.store.base import (
 )
 from tokentrail.store.postgres_migrations import POSTGRES_MIGRATIONS
 from tokentrail.store.sqlite import (
+    _OPEN_SESSION,
     _cursor_from_row,
     _entry_from_row,
     _entry_to_row,
@@ -104,7 +106,7 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage, cache_saving_micro, user_name"
+    "project, git_branch, rank, raw_usage, cache_saving_micro, web_searches, user_name"
 )
 _EVENT_COLUMN_LIST = [c.strip() for c in _EVENT_COLUMNS.split(",")]
 _SESSION_COLUMNS = (
@@ -149,7 +151,8 @@ _COPY_TYPES = (
     ["text"] * 5
     + ["int8", "text", "text"]
     + ["int8"] * 6
-    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "int8", "text"]
+    + ["text", "int8", "text", "float8", "text", "text", "text", "text", "bytea", "int8", "int8"]
+    + ["text"]
 )
 """The types of :data:`_EVENT_COLUMNS`, for a binary COPY."""
 
@@ -569,6 +572,13 @@ class PostgresStore:
             for row in self._rows(query, [*params, limit, offset])
         ]
 
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        if not session_keys:
+            return {}
+        sql = ACTIVE_MS_SQL.format(gap="%s", keys="SELECT unnest(%s::text[])")
+        rows = self._rows(sql, (idle_gap_ms, list(session_keys)))
+        return {key: int(active or 0) for key, active in rows}
+
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]:
         """Every request of these sessions, oldest first (a session's timeline)."""
         if not session_keys:
@@ -941,6 +951,19 @@ class _PostgresWrite:
     def last_event_ms(self, run_id: str) -> int | None:
         rows = self._rows("SELECT last_ms FROM run_totals WHERE run_id = %s", (run_id,))
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        rows = self._rows(
+            f"SELECT {_SESSION_COLUMNS}, (SELECT MAX(t.last_ms) FROM session_totals t "
+            "WHERE t.session_key = sessions.session_key) FROM sessions "
+            f"WHERE run_id = %s AND ({_OPEN_SESSION})",
+            (run_id,),
+        )
+        width = len(_SESSION_COLUMN_LIST)
+        return [
+            (_session_from_row(row[:width]), int(row[width]) if row[width] is not None else None)
+            for row in rows
+        ]
 
     def put_runs(self, runs: Sequence[Run]) -> None:
         if not runs:

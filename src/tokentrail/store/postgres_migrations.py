@@ -318,4 +318,20 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         )
         """,
     ),
+    (
+        "0008_web_searches",
+        # As the SQLite store's 0012_web_searches.
+        "ALTER TABLE events ADD COLUMN web_searches BIGINT;\n"
+        + "".join(
+            f"ALTER TABLE {table} ADD COLUMN web_searches BIGINT NOT NULL DEFAULT 0;\n"
+            f"ALTER TABLE {table} ADD COLUMN unpriced_web_searches BIGINT NOT NULL DEFAULT 0;\n"
+            for table in _TOTALS_TABLES
+        ),
+    ),
+    (
+        "0009_claude_code_ranks_read_again",
+        # As the SQLite store's 0013_claude_code_ranks_read_again.
+        "UPDATE events SET rank = 'z' || rank "
+        "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
+    ),
 )

@@ -24,6 +24,7 @@ from tokentrail.errors import (
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import blocks_sql, push_sql, sqlite_dashboard, sqlite_otlp, tool_sql
 from tokentrail.store.base import (
+    ACTIVE_MS_SQL,
     BUCKET_MS,
     DAMAGED_ADVICE,
     MEASURE_SQL,
@@ -77,13 +78,15 @@ _EVENT_COLUMNS = (
     "event_key, source, machine, run_id, session_key, ts_ms, model, provider, "
     "input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, "
     "cost_status, cost_micro, price_version, reported_cost_usd, pricing_context, "
-    "project, git_branch, rank, raw_usage, cache_saving_micro"
+    "project, git_branch, rank, raw_usage, cache_saving_micro, web_searches"
 )
 _EVENT_PLACEHOLDERS = ", ".join("?" * len(_EVENT_COLUMNS.split(",")))
 _MEASURE_LIST = ", ".join(MEASURES)
 _MINUTE_MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
 _MEASURE_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
 _MEASURE_ADD = ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
+_OPEN_SESSION = "state = 'running' OR (state IS NULL AND ended_ms IS NULL)"
+"""A session not yet ended: what a crashed run leaves behind (see Ledger.start_run)."""
 _SESSION_COLUMNS = (
     "session_key, source, parent_key, relationship, project, title, "
     "started_ms, ended_ms, model, git_branch, run_id, issue_id, identifier, state, turns"
@@ -465,6 +468,14 @@ class SQLiteStore:
             for row in self._conn.execute(sql, [*params, limit, offset])
         ]
 
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(session_keys), _IN_CHUNK):
+            sql = ACTIVE_MS_SQL.format(gap="?", keys=", ".join("?" * len(chunk)))
+            for key, active in self._conn.execute(sql, [idle_gap_ms, *chunk]):
+                found[key] = int(active or 0)
+        return found
+
     def session_entries(self, session_keys: Sequence[str]) -> list[Entry]:
         """Every request of these sessions, oldest first (a session's timeline)."""
         rows = _select_in(
@@ -801,6 +812,16 @@ class _SQLiteWrite:
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def open_sessions_of_run(self, run_id: str) -> list[tuple[Session, int | None]]:
+        rows = self._conn.execute(
+            f"SELECT {_SESSION_COLUMNS}, (SELECT MAX(t.last_ms) FROM session_totals t "
+            "WHERE t.session_key = sessions.session_key) FROM sessions "
+            f"WHERE run_id = ? AND ({_OPEN_SESSION})",
+            (run_id,),
+        ).fetchall()
+        width = len(_SESSION_COLUMNS.split(","))
+        return [(_session_from_row(row[:width]), row[width]) for row in rows]
+
     def put_runs(self, runs: Sequence[Run]) -> None:
         if not runs:
             return
@@ -969,6 +990,7 @@ def _entry_to_row(entry: Entry) -> tuple[Any, ...]:
         e.rank,
         e.raw_usage,
         cost.cache_saving_micro,
+        e.web_searches,
     )
 
 
@@ -998,6 +1020,7 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         rank,
         raw,
         saving,
+        web_searches,
     ) = row
     event = UsageEvent(
         key=key,
@@ -1015,6 +1038,7 @@ def _entry_from_row(row: Sequence[Any]) -> Entry:
         rank=rank,
         run_id=run_id,
         machine=machine or None,
+        web_searches=web_searches,
     )
     cost = Cost(status=status, micro_usd=micro, version=version, cache_saving_micro=saving)
     return Entry(event=event, cost=cost)
