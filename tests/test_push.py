@@ -677,7 +677,7 @@ def test_a_first_push_of_changed_requests_finds_none_already_there(
         ledger.record_batch([ev("k1", 99), ev("k3", 30)])  # k1's reply grew: a local change
     result = invoke("push", "-d", local, "--to", pg_url, "--no-sync")
     assert result.exit_code == 0, result.output
-    assert "Pushed 3 new and 0 changed requests, 1 sessions" in result.output
+    assert "Pushed 3 new and 0 changed requests, 1 session records" in result.output
     assert "already there" not in result.output
     again = json_of("push", "-d", local, "--to", pg_url, "--full", "--no-sync")
     assert (again["requests_created"], again["requests_unchanged"]) == (0, 3)
