@@ -4,12 +4,17 @@ nothing lost when a sync is killed or two run at once."""
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from builders import (
     codex_turn,
     write_jsonl,
 )
+from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sync import SyncSummary, sync
 
@@ -340,3 +346,116 @@ def test_two_syncs_at_once_never_double_count(isolated_home: Path, tmp_path: Pat
     assert dump(both)["events"] == dump(clean)["events"]
     assert dump(both)["rollups"] == dump(clean)["rollups"]
     assert dump(both)["session_totals"] == dump(clean)["session_totals"]
+
+
+# -- hostile files and numbers -------------------------------------------------------------
+
+
+def as_unprivileged(job: Any) -> Any:
+    """``job()``, run where file permissions apply: as it is for a normal user, and in a
+    forked child that became ``nobody`` when the tests run as root (root reads a ``chmod 000``
+    file all the same, so the test could not fail)."""
+    if os.geteuid() != 0:
+        return job()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, pickle.dumps(job()))
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data, "the unprivileged sync failed (see the captured stderr)"
+    return pickle.loads(data)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder the unprivileged child can use (pytest's own are root's, mode 700)."""
+    path = Path(tempfile.mkdtemp(prefix="tokentrail-unprivileged-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_an_unreadable_file_or_folder_is_reported_each_sync_and_read_once_readable(
+    shared_dir: Path,
+) -> None:
+    home, db = shared_dir / "home", shared_dir / "ledger.db"
+    write_jsonl(claude_session_file(home, "s-ok"), claude_lines("s-ok", 2))
+    locked_file = write_jsonl(claude_session_file(home, "s-file"), claude_lines("s-file", 3))
+    locked_dir = claude_session_file(home, "s-dir", project="-home-dev-code-locked").parent
+    write_jsonl(locked_dir / "s-dir.jsonl", claude_lines("s-dir", 4))
+    rollout = codex_file(home, "2026-05-04", "c-1")
+    write_jsonl(
+        rollout,
+        [
+            codex_meta("c-1", "2026-05-04T10:00:00Z"),
+            codex_turn("2026-05-04T10:00:01Z"),
+            codex_tokens("2026-05-04T10:00:03Z", (1000, 200, 50, 10), (1000, 200, 50, 10)),
+        ],
+    )
+    codex_day = rollout.parent
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(shared_dir)], check=True)
+    env = {"HOME": str(home)}
+
+    def sync_as_user(into: Path = db) -> SyncSummary:
+        with Ledger(into, config=Config(), machine="test-machine") as ledger:
+            return sync(ledger, env=env, workers=1)
+
+    # once as ourselves into another ledger, so every module a sync imports is loaded before
+    # the child drops to a user who may not read the Python installation
+    assert sync_as_user(shared_dir / "warm-up.db").new_events == 10
+    locked_file.chmod(0)
+    locked_dir.chmod(0)
+    codex_day.chmod(0)
+    for _ in range(2):  # reported on every sync, not once
+        summary = as_unprivileged(sync_as_user)
+        assert summary.new_by_source == ({"claude_code": 2} if _ == 0 else {})
+        reported = "\n".join(summary.unreadable)
+        assert f"{locked_file}: Permission denied" in reported
+        assert f"{locked_dir}: cannot list this folder: Permission denied" in reported
+        assert f"{codex_day}: cannot list this folder: Permission denied" in reported
+    locked_file.chmod(0o644)
+    locked_dir.chmod(0o755)
+    codex_day.chmod(0o755)
+    summary = as_unprivileged(sync_as_user)
+    assert summary.unreadable == []
+    assert summary.new_by_source == {"claude_code": 7, "codex": 1}
+
+
+@pytest.mark.parametrize("huge", [b"1e+20", str(2**63).encode(), str(2**64 + 1).encode()])
+def test_a_huge_count_skips_its_line_and_every_other_request_is_recorded(
+    isolated_home: Path, db_path: Path, huge: bytes
+) -> None:
+    write_jsonl(claude_session_file(isolated_home, "s-ok"), claude_lines("s-ok", 2))
+    bad = orjson.dumps(claude_assistant("s-bad", "2026-05-04T12:00:00Z", "m", output_tokens=7))
+    write_jsonl(
+        claude_session_file(isolated_home, "s-bad"),
+        [bad.replace(b'"output_tokens":7', b'"output_tokens":' + huge)],
+    )
+    tokens = orjson.dumps(codex_tokens("2026-05-04T10:00:03Z", (9, 0, 7, 0), (9, 0, 7, 0)))
+    write_jsonl(
+        codex_file(isolated_home, "2026-05-04", "c-1"),
+        [
+            codex_meta("c-1", "2026-05-04T10:00:00Z"),
+            codex_turn("2026-05-04T10:00:01Z"),
+            tokens.replace(b'"output_tokens":7', b'"output_tokens":' + huge),
+        ],
+    )
+    summary = run(db_path)
+    assert summary.new_by_source == {"claude_code": 2}
+    assert summary.skips.counts["invalid_count"] == 2
+    places = "\n".join(summary.skips.examples["invalid_count"])
+    assert "is not a plausible token count" in places
+    assert run(db_path).new_events == 0  # and the next sync is a clean one
