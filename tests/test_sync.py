@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import resource
 import shutil
 import signal
 import sqlite3
@@ -459,3 +460,41 @@ def test_a_huge_count_skips_its_line_and_every_other_request_is_recorded(
     places = "\n".join(summary.skips.examples["invalid_count"])
     assert "is not a plausible token count" in places
     assert run(db_path).new_events == 0  # and the next sync is a clean one
+
+
+def test_a_fifo_or_a_link_to_a_device_is_skipped_with_a_reason_never_read(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    write_jsonl(claude_session_file(isolated_home, "s-ok"), claude_lines("s-ok", 2))
+    sessions = codex_file(isolated_home, "2026-05-04", "c-1").parent
+    sessions.mkdir(parents=True)
+    os.mkfifo(sessions / "rollout-fifo.jsonl")  # hangs a reader that opens it
+    (sessions / "rollout-zero.jsonl").symlink_to("/dev/zero")  # never ends
+    env = {
+        **os.environ,
+        "HOME": str(isolated_home),
+        "TOKENTRAIL_DB": str(tmp_path / "ledger.db"),
+    }
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "tokentrail", "sync"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            # a reader that reads /dev/zero runs out of memory here, not on the machine
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)),
+        )
+        outputs.append(done.stdout.decode() + done.stderr.decode())
+        assert done.returncode == 0, outputs[-1]
+    assert "New requests: 2 (claude_code 2)" in outputs[0]
+    assert "not_a_regular_file: 2" in outputs[0]
+    assert "(a FIFO)" in outputs[0] and "(a character device)" in outputs[0]
+    assert "Skipped" not in outputs[1]  # unchanged since: not read, not reported again
+    os.utime(sessions / "rollout-fifo.jsonl")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        summary = sync(ledger)
+    assert summary.skips.counts == {"not_a_regular_file": 1}
+    assert summary.skips.examples["not_a_regular_file"] == [
+        f"{sessions / 'rollout-fifo.jsonl'} (a FIFO)"
+    ]
