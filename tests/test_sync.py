@@ -7,6 +7,7 @@ import os
 import pickle
 import random
 import resource
+import select
 import shutil
 import signal
 import sqlite3
@@ -498,3 +499,65 @@ def test_a_fifo_or_a_link_to_a_device_is_skipped_with_a_reason_never_read(
     assert summary.skips.examples["not_a_regular_file"] == [
         f"{sessions / 'rollout-fifo.jsonl'} (a FIFO)"
     ]
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for a reaper that may never come)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Any, deadline_s: float) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="sync starts workers on 2 cores or more")
+@pytest.mark.parametrize("kill_with", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_sync_ends_its_workers_and_closes_the_callers_pipe(
+    isolated_home: Path, tmp_path: Path, kill_with: signal.Signals
+) -> None:
+    build_corpus(isolated_home)
+    env = {**os.environ, "HOME": str(isolated_home), "TOKENTRAIL_DB": str(tmp_path / "l.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokentrail", "sync"],
+        env=env,
+        stdout=subprocess.PIPE,  # what $(tokentrail sync) reads to its end
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    workers: set[int] = set()
+    try:
+        # the two workers are there once the parallel parse has started
+        assert wait_for(lambda: len(children_of(proc.pid)) >= 2, 60), "no workers seen"
+        workers = children_of(proc.pid)
+        assert proc.poll() is None, "the sync ended before it could be killed"
+        proc.send_signal(kill_with)
+        assert proc.wait(timeout=30) == -kill_with
+        assert wait_for(lambda: not any(is_running(pid) for pid in workers), 20), workers
+        # nothing holds the pipe any more: the caller reads to its end
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready
+        proc.stdout.read()  # returns: the end of the pipe is reached
+    finally:
+        for pid in workers:
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()

@@ -11,10 +11,14 @@ rewritten, parser upgraded) never double counts.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -350,7 +354,7 @@ def _run_jobs(
         max_workers=workers,
         mp_context=context,
         initializer=_open_worker_ledger,
-        initargs=(ledger.database, ledger.config, ledger.machine, write_turn),
+        initargs=(ledger.database, ledger.config, ledger.machine, write_turn, os.getpid()),
     ) as pool:
         futures = {pool.submit(_run_job_in_worker, job): _job_bytes(job) for job in jobs}
         for future in as_completed(futures):
@@ -385,12 +389,48 @@ _WORKER: list[_Worker] = []
 
 
 def _open_worker_ledger(
-    location: str, config: Config, machine: str, write_turn: AbstractContextManager[Any]
+    location: str,
+    config: Config,
+    machine: str,
+    write_turn: AbstractContextManager[Any],
+    parent: int,
 ) -> None:
+    _end_with(parent)
     # parsing makes hundreds of thousands of short-lived, acyclic objects: collecting the
     # young generation every 700 allocations only costs time
     gc.set_threshold(50_000, 20, 20)
     _WORKER.append(_Worker(Ledger(location, config=config, machine=machine), write_turn))
+
+
+PARENT_CHECK_S = 1.0
+"""How often a worker looks whether the sync that started it is still there, where the
+operating system cannot tell it (no ``PR_SET_PDEATHSIG``)."""
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with(parent: int) -> None:
+    """Make this worker end when the sync that started it dies (killed, or SIGTERM, which
+    gives it no time to stop its pool): otherwise it waits for work forever, holding the
+    caller's pipes open (``$(tokentrail sync)`` would never return). What it had not
+    committed is rolled back by the ledger, as for any killed sync."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the watch below still works
+            pass
+    if os.getppid() != parent:  # the parent died before it could be told
+        os._exit(1)
+    watch = threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="tokentrail-parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:
