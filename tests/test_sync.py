@@ -561,3 +561,35 @@ def test_killing_sync_ends_its_workers_and_closes_the_callers_pipe(
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_a_file_rewritten_in_place_past_its_first_bytes_is_read_again(
+    isolated_home: Path, db_path: Path
+) -> None:
+    path = write_jsonl(claude_session_file(isolated_home, "s-a"), claude_lines("s-a", 30))
+    assert run(db_path).new_events == 30
+    data = path.read_bytes()
+    assert len(data) > 3 * 4096 and data.count(b"msg_s-a_29") == 2  # message and request ids
+    # the same inode, the same first 4 KiB, but the last reply read is another one now
+    with open(path, "r+b") as handle:
+        handle.write(data.replace(b"msg_s-a_29", b"msg_s-a_X9"))
+    write_jsonl(path, claude_lines("s-a", 1, start_minute=300), append=True)
+    summary = run(db_path)
+    assert summary.files_reread == 1
+    assert summary.new_events == 2  # the rewritten reply and the appended one
+
+
+def test_a_cursor_from_before_the_tail_hash_resumes_without_reading_again(
+    isolated_home: Path, db_path: Path
+) -> None:
+    path = write_jsonl(claude_session_file(isolated_home, "s-a"), claude_lines("s-a", 30))
+    run(db_path)
+    conn = sqlite3.connect(db_path)
+    with conn:  # what an older tokentrail wrote: a hash of the head only
+        conn.execute(
+            "UPDATE cursors SET head_hash = substr(head_hash, 1, instr(head_hash, ':') - 1)"
+        )
+    conn.close()
+    write_jsonl(path, claude_lines("s-a", 1, start_minute=300), append=True)
+    summary = run(db_path)
+    assert (summary.files_reread, summary.new_events) == (0, 1)
