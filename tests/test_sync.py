@@ -593,3 +593,27 @@ def test_a_cursor_from_before_the_tail_hash_resumes_without_reading_again(
     write_jsonl(path, claude_lines("s-a", 1, start_minute=300), append=True)
     summary = run(db_path)
     assert (summary.files_reread, summary.new_events) == (0, 1)
+
+
+def test_a_worker_without_the_kernels_help_still_ends_with_its_parent() -> None:
+    # where PR_SET_PDEATHSIG is not available, each worker watches its parent's pid itself
+    from tokentrail.sync import _exit_when_orphaned
+
+    read_end, write_end = os.pipe()
+    parent = os.fork()
+    if parent == 0:  # the sync that starts a worker, then dies without stopping it
+        sync_pid = os.getpid()
+        worker = os.fork()
+        if worker == 0:
+            os.close(read_end)
+            _exit_when_orphaned(sync_pid)  # returns only by exiting the process
+            os._exit(0)  # pragma: no cover
+        os.write(write_end, f"{worker}\n".encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        worker_pid = int(pipe.readline() or b"0")
+        os.waitpid(parent, 0)
+        assert worker_pid and wait_for(lambda: not is_running(worker_pid), 20), worker_pid
+        # the worker held the pipe's write end too: the pipe closes with it
+        assert pipe.read() == b""
