@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -71,6 +72,10 @@ def test_live_view_follows_a_growing_log(tmp_path: Path, isolated_home: Path) ->
         stderr=follower,
         env=env,
         close_fds=True,
+        # Ctrl-C at a terminal: SIGINT as the shell leaves it for a foreground program. A
+        # runner that started the tests in the background (SIGINT ignored, and inherited)
+        # must not make the child deaf to it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(follower)
     screen = bytearray()
@@ -99,9 +104,11 @@ def test_live_view_follows_a_growing_log(tmp_path: Path, isolated_home: Path) ->
         text = _ANSI.sub(b"", bytes(screen)).decode(errors="replace")
         assert re.search(r"Requests\s+2", text), text
     finally:
-        process.send_signal(2)  # Ctrl-C
+        process.send_signal(signal.SIGINT)  # Ctrl-C
         try:
-            code = process.wait(timeout=15)
+            # keep reading, as a terminal does: a full terminal would block its last writes
+            _read_until(leader, b"never shown", screen, 15)
+            code = process.wait(timeout=5)
         finally:
             if process.poll() is None:
                 process.kill()

@@ -353,6 +353,32 @@ def test_negative_metric_points_are_rejected(ledger: Ledger) -> None:
     assert (batch.rejected, batch.samples) == (1, [])
 
 
+def test_implausible_metric_points_are_rejected_like_log_lines(ledger: Ledger) -> None:
+    when = "2026-03-02T10:01:00Z"
+    request = metrics_request(
+        CLAUDE_RESOURCE,
+        [
+            sum_metric(
+                "claude_code.token.usage", [({"type": "input"}, 1e20, when)], cumulative=True
+            ),
+            sum_metric(
+                "claude_code.token.usage", [({"type": "output"}, 2.0**63, when)], cumulative=True
+            ),
+            sum_metric("claude_code.cost.usage", [({}, 5e6, when)], cumulative=False),
+            sum_metric(
+                "claude_code.token.usage", [({"type": "input"}, 700.0, when)], cumulative=True
+            ),
+            histogram_metric(
+                "codex.turn.token_usage", [({"token_type": "input"}, 9.0, 2**63, when)]
+            ),
+        ],
+    )
+    batch = otlp.map_metrics(request)
+    otlp.record(ledger, batch)  # nothing left that the ledger cannot hold
+    assert batch.rejected == 4
+    assert [sample.value for sample in batch.samples] == [700.0]
+
+
 # -- one request, two channels ----------------------------------------------------------------
 
 

@@ -897,12 +897,11 @@ def unranked(events: dict[str, UsageEvent]) -> dict[str, UsageEvent]:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def test_a_vanished_file_is_a_counted_skip(tmp_path: Path) -> None:
+def test_a_vanished_file_raises_for_the_sync_to_report(tmp_path: Path) -> None:
+    # the sync reports it as unreadable and keeps no cursor, so it is read if it comes back
     state = ParseState(offset=120, line_no=3, memory={"first_timestamp": None})
-    result = parse(tmp_path / "gone.jsonl", state)
-    assert result.events == []
-    assert [s.reason for s in result.skips] == ["unreadable_file"]
-    assert result.state.offset == 120 and result.state.line_no == 3
+    with pytest.raises(FileNotFoundError):
+        parse(tmp_path / "gone.jsonl", state)
 
 
 def test_summary_before_any_session_line_waits_for_the_next_chunk(tmp_path: Path) -> None:

@@ -4,12 +4,19 @@ nothing lost when a sync is killed or two run at once."""
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import resource
+import select
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,7 @@ from builders import (
     codex_turn,
     write_jsonl,
 )
+from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sync import SyncSummary, sync
 
@@ -482,3 +490,272 @@ def test_a_ledger_recorded_before_the_rule_gives_the_copies_back_once_upgraded(
     assert original.exists()
     run(db_path)  # the upgrade's migration, then both files read with the new ranks
     assert owned_requests(db_path) == {ORIGINAL: 5, RESUMER: 3}
+
+
+# -- hostile files and numbers -------------------------------------------------------------
+
+
+def as_unprivileged(job: Any) -> Any:
+    """``job()``, run where file permissions apply: as it is for a normal user, and in a
+    forked child that became ``nobody`` when the tests run as root (root reads a ``chmod 000``
+    file all the same, so the test could not fail)."""
+    if os.geteuid() != 0:
+        return job()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, pickle.dumps(job()))
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data, "the unprivileged sync failed (see the captured stderr)"
+    return pickle.loads(data)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder the unprivileged child can use (pytest's own are root's, mode 700)."""
+    path = Path(tempfile.mkdtemp(prefix="tokentrail-unprivileged-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_an_unreadable_file_or_folder_is_reported_each_sync_and_read_once_readable(
+    shared_dir: Path,
+) -> None:
+    home, db = shared_dir / "home", shared_dir / "ledger.db"
+    write_jsonl(claude_session_file(home, "s-ok"), claude_lines("s-ok", 2))
+    locked_file = write_jsonl(claude_session_file(home, "s-file"), claude_lines("s-file", 3))
+    locked_dir = claude_session_file(home, "s-dir", project="-home-dev-code-locked").parent
+    write_jsonl(locked_dir / "s-dir.jsonl", claude_lines("s-dir", 4))
+    rollout = codex_file(home, "2026-05-04", "c-1")
+    write_jsonl(
+        rollout,
+        [
+            codex_meta("c-1", "2026-05-04T10:00:00Z"),
+            codex_turn("2026-05-04T10:00:01Z"),
+            codex_tokens("2026-05-04T10:00:03Z", (1000, 200, 50, 10), (1000, 200, 50, 10)),
+        ],
+    )
+    codex_day = rollout.parent
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(shared_dir)], check=True)
+    env = {"HOME": str(home)}
+
+    def sync_as_user(into: Path = db) -> SyncSummary:
+        with Ledger(into, config=Config(), machine="test-machine") as ledger:
+            return sync(ledger, env=env, workers=1)
+
+    # once as ourselves into another ledger, so every module a sync imports is loaded before
+    # the child drops to a user who may not read the Python installation
+    assert sync_as_user(shared_dir / "warm-up.db").new_events == 10
+    locked_file.chmod(0)
+    locked_dir.chmod(0)
+    codex_day.chmod(0)
+    for _ in range(2):  # reported on every sync, not once
+        summary = as_unprivileged(sync_as_user)
+        assert summary.new_by_source == ({"claude_code": 2} if _ == 0 else {})
+        reported = "\n".join(summary.unreadable)
+        assert f"{locked_file}: Permission denied" in reported
+        assert f"{locked_dir}: cannot list this folder: Permission denied" in reported
+        assert f"{codex_day}: cannot list this folder: Permission denied" in reported
+    locked_file.chmod(0o644)
+    locked_dir.chmod(0o755)
+    codex_day.chmod(0o755)
+    summary = as_unprivileged(sync_as_user)
+    assert summary.unreadable == []
+    assert summary.new_by_source == {"claude_code": 7, "codex": 1}
+
+
+@pytest.mark.parametrize("huge", [b"1e+20", str(2**63).encode(), str(2**64 + 1).encode()])
+def test_a_huge_count_skips_its_line_and_every_other_request_is_recorded(
+    isolated_home: Path, db_path: Path, huge: bytes
+) -> None:
+    write_jsonl(claude_session_file(isolated_home, "s-ok"), claude_lines("s-ok", 2))
+    bad = orjson.dumps(claude_assistant("s-bad", "2026-05-04T12:00:00Z", "m", output_tokens=7))
+    write_jsonl(
+        claude_session_file(isolated_home, "s-bad"),
+        [bad.replace(b'"output_tokens":7', b'"output_tokens":' + huge)],
+    )
+    tokens = orjson.dumps(codex_tokens("2026-05-04T10:00:03Z", (9, 0, 7, 0), (9, 0, 7, 0)))
+    write_jsonl(
+        codex_file(isolated_home, "2026-05-04", "c-1"),
+        [
+            codex_meta("c-1", "2026-05-04T10:00:00Z"),
+            codex_turn("2026-05-04T10:00:01Z"),
+            tokens.replace(b'"output_tokens":7', b'"output_tokens":' + huge),
+        ],
+    )
+    summary = run(db_path)
+    assert summary.new_by_source == {"claude_code": 2}
+    assert summary.skips.counts["invalid_count"] == 2
+    places = "\n".join(summary.skips.examples["invalid_count"])
+    assert "is not a plausible token count" in places
+    assert run(db_path).new_events == 0  # and the next sync is a clean one
+
+
+def test_a_fifo_or_a_link_to_a_device_is_skipped_with_a_reason_never_read(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    write_jsonl(claude_session_file(isolated_home, "s-ok"), claude_lines("s-ok", 2))
+    sessions = codex_file(isolated_home, "2026-05-04", "c-1").parent
+    sessions.mkdir(parents=True)
+    os.mkfifo(sessions / "rollout-fifo.jsonl")  # hangs a reader that opens it
+    (sessions / "rollout-zero.jsonl").symlink_to("/dev/zero")  # never ends
+    env = {
+        **os.environ,
+        "HOME": str(isolated_home),
+        "TOKENTRAIL_DB": str(tmp_path / "ledger.db"),
+    }
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "tokentrail", "sync"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            # a reader that reads /dev/zero runs out of memory here, not on the machine
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)),
+        )
+        outputs.append(done.stdout.decode() + done.stderr.decode())
+        assert done.returncode == 0, outputs[-1]
+    assert "New requests: 2 (claude_code 2)" in outputs[0]
+    assert "not_a_regular_file: 2" in outputs[0]
+    assert "(a FIFO)" in outputs[0] and "(a character device)" in outputs[0]
+    assert "Skipped" not in outputs[1]  # unchanged since: not read, not reported again
+    os.utime(sessions / "rollout-fifo.jsonl")
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        summary = sync(ledger)
+    assert summary.skips.counts == {"not_a_regular_file": 1}
+    assert summary.skips.examples["not_a_regular_file"] == [
+        f"{sessions / 'rollout-fifo.jsonl'} (a FIFO)"
+    ]
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for a reaper that may never come)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Any, deadline_s: float) -> bool:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="sync starts workers on 2 cores or more")
+@pytest.mark.parametrize("kill_with", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_sync_ends_its_workers_and_closes_the_callers_pipe(
+    isolated_home: Path, tmp_path: Path, kill_with: signal.Signals
+) -> None:
+    build_corpus(isolated_home)
+    env = {**os.environ, "HOME": str(isolated_home), "TOKENTRAIL_DB": str(tmp_path / "l.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokentrail", "sync"],
+        env=env,
+        stdout=subprocess.PIPE,  # what $(tokentrail sync) reads to its end
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    workers: set[int] = set()
+    try:
+        # the two workers are there once the parallel parse has started
+        assert wait_for(lambda: len(children_of(proc.pid)) >= 2, 60), "no workers seen"
+        workers = children_of(proc.pid)
+        assert proc.poll() is None, "the sync ended before it could be killed"
+        proc.send_signal(kill_with)
+        assert proc.wait(timeout=30) == -kill_with
+        assert wait_for(lambda: not any(is_running(pid) for pid in workers), 20), workers
+        # nothing holds the pipe any more: the caller reads to its end
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready
+        proc.stdout.read()  # returns: the end of the pipe is reached
+    finally:
+        for pid in workers:
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_a_file_rewritten_in_place_past_its_first_bytes_is_read_again(
+    isolated_home: Path, db_path: Path
+) -> None:
+    path = write_jsonl(claude_session_file(isolated_home, "s-a"), claude_lines("s-a", 30))
+    assert run(db_path).new_events == 30
+    data = path.read_bytes()
+    assert len(data) > 3 * 4096 and data.count(b"msg_s-a_29") == 2  # message and request ids
+    # the same inode, the same first 4 KiB, but the last reply read is another one now
+    with open(path, "r+b") as handle:
+        handle.write(data.replace(b"msg_s-a_29", b"msg_s-a_X9"))
+    write_jsonl(path, claude_lines("s-a", 1, start_minute=300), append=True)
+    summary = run(db_path)
+    assert summary.files_reread == 1
+    assert summary.new_events == 2  # the rewritten reply and the appended one
+
+
+def test_a_cursor_from_before_the_tail_hash_resumes_without_reading_again(
+    isolated_home: Path, db_path: Path
+) -> None:
+    path = write_jsonl(claude_session_file(isolated_home, "s-a"), claude_lines("s-a", 30))
+    run(db_path)
+    conn = sqlite3.connect(db_path)
+    with conn:  # what an older tokentrail wrote: a hash of the head only
+        conn.execute(
+            "UPDATE cursors SET head_hash = substr(head_hash, 1, instr(head_hash, ':') - 1)"
+        )
+    conn.close()
+    write_jsonl(path, claude_lines("s-a", 1, start_minute=300), append=True)
+    summary = run(db_path)
+    assert (summary.files_reread, summary.new_events) == (0, 1)
+
+
+def test_a_worker_without_the_kernels_help_still_ends_with_its_parent() -> None:
+    # where PR_SET_PDEATHSIG is not available, each worker watches its parent's pid itself
+    from tokentrail.sync import _exit_when_orphaned
+
+    read_end, write_end = os.pipe()
+    parent = os.fork()
+    if parent == 0:  # the sync that starts a worker, then dies without stopping it
+        sync_pid = os.getpid()
+        worker = os.fork()
+        if worker == 0:
+            os.close(read_end)
+            _exit_when_orphaned(sync_pid)  # returns only by exiting the process
+            os._exit(0)  # pragma: no cover
+        os.write(write_end, f"{worker}\n".encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        worker_pid = int(pipe.readline() or b"0")
+        os.waitpid(parent, 0)
+        assert worker_pid and wait_for(lambda: not is_running(worker_pid), 20), worker_pid
+        # the worker held the pipe's write end too: the pipe closes with it
+        assert pipe.read() == b""

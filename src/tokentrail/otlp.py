@@ -87,7 +87,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
 from tokentrail.correlate import OTLP_RANK, fingerprint
-from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample, OtlpReceipt
 from tokentrail.usage import Session, Tokens, ToolCall, UsageEvent
@@ -939,6 +939,11 @@ def _sample(
         observations = None
     if not math.isfinite(value) or value < 0:
         raise BadRecord("invalid_value", f"{name}={value!r}")
+    # the bounds of every other way usage comes in: more is corrupt, and would overflow the
+    # ledger's integers
+    bound = MAX_COST_USD if name.endswith("cost.usage") else MAX_COUNT
+    if value > bound or (observations is not None and observations > MAX_COUNT):
+        raise BadRecord("invalid_value", f"{name}={value!r} is not a plausible figure")
     if point.time_unix_nano <= 0:
         raise BadRecord("bad_timestamp", f"{name} point without a time")
     split = known[1]

@@ -505,7 +505,7 @@ def sync_lines(summary: SyncSummary) -> list[str]:
             f"file(s), e.g. {', '.join(summary.pending_lines[:3])}"
         )
     if summary.unreadable:
-        lines.append(f"Unreadable files: {len(summary.unreadable):,}")
+        lines.append(f"Unreadable (read once readable): {len(summary.unreadable):,}")
         lines.extend(f"  {item}" for item in summary.unreadable[:5])
     return lines
 

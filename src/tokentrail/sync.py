@@ -2,18 +2,23 @@
 and feed the ledger in batches whose cursors commit with their events.
 
 A file's cursor (device, inode, size, mtime, offset of the last complete line, a hash of its
-first bytes, parser version and parser memory) is written in the same transaction as the
-events read from it, so a kill at any moment loses nothing and the next sync resumes exactly
-where the last committed batch ended. Repeated records are merged by the ledger, so re-reading
-a file from the start (truncated, replaced, rewritten, parser upgraded) never double counts.
+first bytes and of the bytes just before that offset, parser version and parser memory) is
+written in the same transaction as the events read from it, so a kill at any moment loses
+nothing and the next sync resumes exactly where the last committed batch ended. Repeated
+records are merged by the ledger, so re-reading a file from the start (truncated, replaced,
+rewritten, parser upgraded) never double counts.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,12 +31,20 @@ from tokentrail.config import Config
 from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources import Source, all_sources
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile, env_paths
+from tokentrail.sources.base import (
+    NotRegularFile,
+    ParseResult,
+    ParseState,
+    SourceFile,
+    env_paths,
+    open_regular,
+)
 from tokentrail.store.base import Cursor
-from tokentrail.usage import Session, SkipSummary, ToolCall, ToolResult, UsageEvent
+from tokentrail.usage import Session, Skip, SkipSummary, ToolCall, ToolResult, UsageEvent
 
 HEAD_BYTES = 4096
-"""How much of a file's beginning is hashed to notice a file rewritten in place."""
+"""How much of a file's beginning, and of the bytes just before where the last read stopped,
+is hashed to notice a file rewritten in place."""
 
 BATCH_EVENTS = 5_000
 BATCH_FILES = 200
@@ -172,6 +185,9 @@ def plan_tasks(
     """Decide, from a stat and the cursor, which files need reading and from where."""
     tasks: list[FileTask] = []
     for source, file in files:
+        if file.problem is not None:
+            summary.unreadable.append(f"{file.path}: {file.problem}")
+            continue
         try:
             stat = stat_file(file)
         except OSError as exc:
@@ -217,7 +233,7 @@ def _task_for(
     if (
         not same_file
         or stat.size < cursor.offset
-        or head_hash(file.path, cursor.offset) != (cursor.head_hash)
+        or not _same_prefix(file.path, cursor.offset, cursor.head_hash)
     ):
         return fresh  # replaced, truncated or rewritten: read again, the ledger dedupes
     return FileTask(file, source.parser_version, stat, state, reset=False)
@@ -242,13 +258,33 @@ def stat_file(file: SourceFile) -> FileStat:
 
 
 def head_hash(path: str, length: int) -> str:
-    """Hash of the first ``min(length, HEAD_BYTES)`` bytes; "" when unreadable."""
+    """What the cursor keeps of the first ``length`` bytes, to notice them rewritten: a hash
+    of the first :data:`HEAD_BYTES`, then (past them) ``:`` and a hash of the
+    :data:`HEAD_BYTES` just before ``length``, where a rewrite that keeps the head but
+    changes what was read shows; "" when unreadable."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(min(length, HEAD_BYTES))
+            if length <= HEAD_BYTES:
+                return _digest(head)
+            start = max(length - HEAD_BYTES, HEAD_BYTES)
+            handle.seek(start)
+            return f"{_digest(head)}:{_digest(handle.read(length - start))}"
     except OSError:
         return ""
-    return hashlib.blake2b(head, digest_size=16).hexdigest()
+
+
+def _same_prefix(path: str, length: int, stored: str) -> bool:
+    now = head_hash(path, length)
+    if ":" not in stored:
+        # a cursor written before the bytes before the offset were hashed too: compare the
+        # head only, rather than read every file again after an upgrade
+        now = now.partition(":")[0]
+    return now == stored
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -259,7 +295,13 @@ def parse_task(task: FileTask) -> TaskResult:
     source = _source_named(task.file.source)
     try:
         result = source.parse(task.file, task.state)
+    except NotRegularFile as exc:
+        # a FIFO or a device is not a log: say so once, and again only if it changes
+        skip = Skip("not_a_regular_file", task.file.path, None, exc.kind)
+        result = ParseResult(skips=[skip], state=task.state)
     except OSError as exc:
+        # unreadable (permission, I/O error, gone): no cursor is written, so the next sync
+        # reports it again and reads it once it can
         return TaskResult(task, None, None, f"{task.file.path}: {exc.strerror or exc}")
     except Exception as exc:  # a parser bug must not stop the sync; it is reported
         return TaskResult(task, None, None, f"{task.file.path}: parser error {exc!r}")
@@ -320,7 +362,7 @@ def _run_jobs(
         max_workers=workers,
         mp_context=context,
         initializer=_open_worker_ledger,
-        initargs=(ledger.database, ledger.config, ledger.machine, write_turn),
+        initargs=(ledger.database, ledger.config, ledger.machine, write_turn, os.getpid()),
     ) as pool:
         futures = {pool.submit(_run_job_in_worker, job): _job_bytes(job) for job in jobs}
         for future in as_completed(futures):
@@ -355,12 +397,48 @@ _WORKER: list[_Worker] = []
 
 
 def _open_worker_ledger(
-    location: str, config: Config, machine: str, write_turn: AbstractContextManager[Any]
+    location: str,
+    config: Config,
+    machine: str,
+    write_turn: AbstractContextManager[Any],
+    parent: int,
 ) -> None:
+    _end_with(parent)
     # parsing makes hundreds of thousands of short-lived, acyclic objects: collecting the
     # young generation every 700 allocations only costs time
     gc.set_threshold(50_000, 20, 20)
     _WORKER.append(_Worker(Ledger(location, config=config, machine=machine), write_turn))
+
+
+PARENT_CHECK_S = 1.0
+"""How often a worker looks whether the sync that started it is still there, where the
+operating system cannot tell it (no ``PR_SET_PDEATHSIG``)."""
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with(parent: int) -> None:
+    """Make this worker end when the sync that started it dies (killed, or SIGTERM, which
+    gives it no time to stop its pool): otherwise it waits for work forever, holding the
+    caller's pipes open (``$(tokentrail sync)`` would never return). What it had not
+    committed is rolled back by the ledger, as for any killed sync."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the watch below still works
+            pass
+    if os.getppid() != parent:  # the parent died before it could be told
+        os._exit(1)
+    watch = threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="tokentrail-parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ _log = logging.getLogger("tokentrail.watch")
 
 DEFAULT_INTERVAL_S = 30.0
 _DEBOUNCE_MS = 400
+_QUIET_CHECK_MS = 1000
+"""How long the watch waits for an event before it looks at the clock."""
 
 
 def watched_roots(
@@ -53,7 +56,8 @@ def log_changes(
 ) -> Iterator[bool]:
     """Yields ``True`` soon after a log file changes and ``False`` every ``interval_s`` seconds
     without a change, until ``stop`` is set. The first value comes at once (``True``), so a
-    follower starts from a current ledger."""
+    follower starts from a current ledger; another ``True`` comes once the watch is in place,
+    for what was written between that first read and the start of the watch."""
     import watchfiles
 
     yield True
@@ -68,15 +72,27 @@ def log_changes(
             *roots,
             stop_event=stop,
             debounce=_DEBOUNCE_MS,
-            rust_timeout=int(interval_s * 1000),
+            rust_timeout=_QUIET_CHECK_MS,
             yield_on_timeout=True,
             raise_interrupt=False,
         )
+        # the watch is set up when the first value comes, not before: a write in between
+        # makes no event, so the first quiet check reads the logs once more
+        caught_up = False
+        quiet_since = time.monotonic()
         for changes in watcher:
             if stop.is_set():
                 return
-            yield bool(changes)
-            if not changes and watched_roots(config, env, source_names) != roots:
+            if changes or not caught_up:
+                caught_up = True
+                quiet_since = time.monotonic()
+                yield True
+                continue
+            if time.monotonic() - quiet_since < interval_s:
+                continue
+            quiet_since = time.monotonic()
+            yield False
+            if watched_roots(config, env, source_names) != roots:
                 break  # a log folder appeared or went away: watch the new set
 
 

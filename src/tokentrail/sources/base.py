@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import stat
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from urllib.parse import quote
 
 import orjson
 
+from tokentrail.ingest import MAX_COUNT
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (
     EARLIEST_YEAR,
@@ -45,6 +47,59 @@ class SourceFile:
     source: str
     path: str
     kind: FileKind = "append"
+    problem: str | None = None
+    """Set when discovery could not look inside this path (a folder it may not list): the
+    sync reports it, and finds the files in it on the first sync after it becomes readable."""
+
+
+def unlisted_folder(source: str, path: str, error: OSError) -> SourceFile:
+    """What discovery yields for a folder it cannot list, so the sync reports it every time
+    instead of missing its files without a word."""
+    return SourceFile(source, path, problem=f"cannot list this folder: {error.strerror or error}")
+
+
+class NotRegularFile(OSError):
+    """A log path that is a FIFO, a device, a socket or a folder: reading it could block
+    forever (a FIFO) or never end (``/dev/zero``), so it is skipped with this reason."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(f"{path} is {kind}, not a regular file")
+        self.kind = kind
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open a log file for reading, refusing anything but a regular file (after symlinks).
+
+    The open itself does not block on a FIFO (``O_NONBLOCK``, which changes nothing for a
+    regular file); the type is checked on the open descriptor, so a file swapped for a FIFO
+    or a link to a device after discovery is caught too. Raises :class:`NotRegularFile`, or
+    the ``OSError`` of the open (missing, permission denied).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), "a special file")
+            raise NotRegularFile(path, kind)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str) -> bytes:
+    """The whole of a regular file (see :func:`open_regular`)."""
+    with open_regular(path) as handle:
+        return handle.read()
 
 
 @dataclass(slots=True)
@@ -139,7 +194,7 @@ def iter_complete_lines(
     offset = state.offset
     line_no = state.line_no
     carry = b""
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         if offset > 0 and _resumes_after_unterminated_line(handle, offset):
             offset += 1  # the newline that completed a line consumed without one
         handle.seek(offset)
@@ -259,19 +314,21 @@ def count_or_none(value: object, name: str) -> int | None:
     """A token count as an int, ``None`` when absent.
 
     Raises :class:`BadRecord` (reason ``invalid_count``) for negative, fractional or
-    non-numeric values: a bad count is reported, never silently read as zero.
+    non-numeric values, and for counts above :data:`tokentrail.ingest.MAX_COUNT` (the bound
+    HTTP and OTLP input have too: ``1e+20`` is a corrupt line, and would overflow the
+    ledger's integers): a bad count is reported, never silently read as zero.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise BadRecord("invalid_count", f"{name}={value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise BadRecord("invalid_count", f"{name}={value}")
-        return value
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    raise BadRecord("invalid_count", f"{name}={value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 0:
+        raise BadRecord("invalid_count", f"{name}={value!r}")
+    if value > MAX_COUNT:
+        raise BadRecord("invalid_count", f"{name}={value} is not a plausible token count")
+    return value
 
 
 def reported_cost(value: object) -> float | None:

@@ -53,6 +53,7 @@ from tokentrail.sources.base import (
     parse_timestamp,
     reported_cost,
     text_or_none,
+    unlisted_folder,
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
 
@@ -110,23 +111,22 @@ class ClaudeCodeSource:
         visited_dirs: set[tuple[int, int]] = set()
         found: set[str] = set()
         for root in roots:
-            found.update(_walk_jsonl(Path(root), visited_dirs))
+            for path in _walk_jsonl(Path(root), visited_dirs):
+                if isinstance(path, OSError):
+                    yield unlisted_folder(SOURCE_NAME, str(path.filename), path)
+                else:
+                    found.add(path)
         for path in sorted(found):
             yield SourceFile(SOURCE_NAME, path, "append")
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _FileParser(_FileContext.of(file.path), dict(state.memory))
-        try:
-            lines = iter_complete_lines(file.path, state, prefilter=PREFILTER + TOOL_PREFILTER)
-            for item in lines:
-                if isinstance(item, LinesEnd):
-                    return parser.result(item)
-                parser.handle(item)
-        except OSError as exc:
-            # The file vanished or became unreadable between discovery and parsing: report it
-            # and leave the cursor where it was, so nothing is lost if it comes back.
-            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        lines = iter_complete_lines(file.path, state, prefilter=PREFILTER + TOOL_PREFILTER)
+        for item in lines:
+            if isinstance(item, LinesEnd):
+                return parser.result(item)
+            parser.handle(item)
         raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
 
 
@@ -142,9 +142,10 @@ def _expand_home(text: str, home: Path) -> Path:
     return Path(text).expanduser()
 
 
-def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str]:
-    """Real paths of the ``*.jsonl`` files under ``root``. Follows directory symlinks, but each
-    directory (by device and inode) is entered once, so a symlink loop ends the walk."""
+def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str | OSError]:
+    """Real paths of the ``*.jsonl`` files under ``root``, and the error of each folder that
+    cannot be listed. Follows directory symlinks, but each directory (by device and inode) is
+    entered once, so a symlink loop ends the walk."""
     if root.suffix == ".jsonl" and root.is_file():
         yield os.path.realpath(root)
         return
@@ -162,7 +163,10 @@ def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str]
         try:
             with os.scandir(directory) as entries:
                 children = list(entries)
-        except OSError:
+        except FileNotFoundError:
+            continue  # removed since the stat
+        except OSError as error:
+            yield error
             continue
         for entry in children:
             try:

@@ -52,6 +52,7 @@ from tokentrail.sources.base import (
     iter_complete_lines,
     parse_timestamp,
     text_or_none,
+    unlisted_folder,
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
@@ -105,24 +106,23 @@ class CodexSource:
         """Every ``*.jsonl`` under the roots, sorted; a root may also be a single file."""
         found: set[str] = set()
         for root in roots:
-            found.update(_jsonl_files(root))
+            for path in _jsonl_files(root):
+                if isinstance(path, OSError):
+                    yield unlisted_folder(self.name, str(path.filename), path)
+                else:
+                    found.add(path)
         for path in sorted(found):
             yield SourceFile(self.name, path, "append")
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         reader = _RolloutReader(file.path, state.memory)
         end: LinesEnd | None = None
-        try:
-            for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-                if isinstance(item, LinesEnd):
-                    end = item
-                else:
-                    reader.feed(item)
-        except OSError as error:
-            # The file vanished or became unreadable between discovery and parsing:
-            # report it and keep the old cursor so nothing is lost.
-            skip = Skip("unreadable", file.path, None, str(error))
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
+            if isinstance(item, LinesEnd):
+                end = item
+            else:
+                reader.feed(item)
         assert end is not None  # iter_complete_lines always ends with a LinesEnd
         end.state.memory = reader.memory()
         return ParseResult(
@@ -137,17 +137,19 @@ class CodexSource:
         )
 
 
-def _jsonl_files(root: Path) -> Iterator[str]:
+def _jsonl_files(root: Path) -> Iterator[str | OSError]:
+    """The ``*.jsonl`` paths under ``root``, and the error of each folder that cannot be
+    listed (a missing root is what an agent that is not installed looks like: no error)."""
     if root.is_file():
         if root.name.endswith(".jsonl"):
             yield str(root)
         return
-    # os.walk ignores unreadable directories and yields nothing for a missing root,
-    # which is what an agent that is not installed looks like.
-    for directory, _subdirs, names in os.walk(root):
+    unlisted: list[OSError] = []
+    for directory, _subdirs, names in os.walk(root, onerror=unlisted.append):
         for name in names:
             if name.endswith(".jsonl"):
                 yield os.path.join(directory, name)
+    yield from (error for error in unlisted if not isinstance(error, FileNotFoundError))
 
 
 @dataclass(slots=True)

@@ -50,6 +50,7 @@ from tokentrail.sources.base import (
     count_or_none,
     iter_complete_lines,
     parse_timestamp,
+    read_regular,
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
@@ -220,10 +221,7 @@ def _chat_files(root: Path) -> Iterator[Path]:
 
 def _parse_whole_json(path: str) -> ParseResult:
     """A legacy ``session-*.json``: one document, re-read from the start whenever it changes."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        return ParseResult(skips=[Skip("unreadable", path, None, str(error))])
+    data = read_regular(path)  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
         document = orjson.loads(data)
@@ -253,15 +251,13 @@ def _parse_jsonl(path: str, state: ParseState) -> ParseResult:
     _locate(meta, path)
     collector = _Collector(path)
     result = ParseResult()
-    try:
-        for item in iter_complete_lines(path, state, prefilter=JSONL_PREFILTER):
-            if isinstance(item, Line):
-                _read_record(item, meta, collector)
-            else:
-                result.state = item.state
-                result.pending_partial_line = item.pending_partial_line
-    except OSError as error:
-        return ParseResult(state=state, skips=[Skip("unreadable", path, None, str(error))])
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+    for item in iter_complete_lines(path, state, prefilter=JSONL_PREFILTER):
+        if isinstance(item, Line):
+            _read_record(item, meta, collector)
+        else:
+            result.state = item.state
+            result.pending_partial_line = item.pending_partial_line
     result.state.memory = meta.to_memory()
     return _finish(result, collector, meta)
 

@@ -39,14 +39,17 @@ import orjson
 
 from tokentrail.sources.base import (
     BadRecord,
+    NotRegularFile,
     ParseResult,
     ParseState,
     SchemaError,
     SourceFile,
     count_or_none,
     database_failure,
+    open_regular,
     open_sqlite_read_only,
     parse_timestamp,
+    read_regular,
     reported_cost,
     table_columns,
     text_or_none,
@@ -304,10 +307,7 @@ def _load_object(data: bytes | str) -> dict[str, Any]:
 
 def _parse_message_file(path: Path) -> ParseResult:
     """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return ParseResult(skips=[Skip("unreadable", str(path), None, str(error))])
+    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
         info = _load_object(data)
@@ -331,9 +331,13 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
         return steps
     for part_path in sorted(part_dir.glob("*.json")):
         try:
-            if part_path.stat().st_size > STEP_PART_MAX_BYTES:
+            with open_regular(str(part_path)) as handle:
+                data = handle.read(STEP_PART_MAX_BYTES + 1)
+            if len(data) > STEP_PART_MAX_BYTES:
                 continue
-            data = part_path.read_bytes()
+        except NotRegularFile as exc:
+            skips.append(Skip("not_a_regular_file", str(part_path), None, exc.kind))
+            continue
         except OSError:
             continue  # removed while we read; the message file still has the last step
         if b"step-finish" not in data:
@@ -350,10 +354,7 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
 
 def _parse_session_file(path: Path) -> ParseResult:
     """``storage/session/<projectID>/<sessionID>.json``: titles, directory and parent."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return ParseResult(skips=[Skip("unreadable", str(path), None, str(error))])
+    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
         info = _load_object(data)
