@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +32,7 @@ from dashboard_data import (
 )
 from tokentrail.ingest import UsageReport, event_from_report
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_alias
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -136,7 +138,7 @@ def test_a_filter_changes_the_numbers(page: Any, site: Any) -> None:
     card = page.locator("#card-1 .big")  # the selected range (last 30 days)
     everything = card.inner_text()
     tokens_before = page.locator("#card-1 dd").first.inner_text()
-    page.select_option("select[name=model]", OPUS)
+    page.select_option("select[name=model]", model_alias(OPUS))  # one choice per model
     page.click(".filters button[type=submit]")
     page.wait_for_url(re.compile("model=claude-opus"))
     page.wait_for_selector("body[data-charts-ready]", state="attached")
@@ -248,7 +250,7 @@ def test_new_usage_appears_without_a_reload(browser: Any, tmp_path: Path) -> Non
             context = browser.new_context(viewport={"width": 1200, "height": 900})
             tab = context.new_page()
             try:
-                open_page(tab, url + "/")
+                open_page(tab, url + f"/?tz={KOLKATA}")
                 tab.evaluate("() => { window.__sameDocument = true; }")
                 before = tab.locator("#card-lifetime dd").first.inner_text()
                 record(1)
@@ -258,7 +260,14 @@ def test_new_usage_appears_without_a_reload(browser: Any, tmp_path: Path) -> Non
                     tab.wait_for_timeout(100)
                 assert tab.evaluate("() => window.__sameDocument") is True  # not reloaded
                 assert tab.locator("#card-lifetime dd").first.inner_text() == "24k"
-                assert "Updated" in tab.locator("#live").inner_text()
+                updated = tab.locator("#live").inner_text()
+                # the page's zone and a 24-hour clock, as every other time on the page
+                shown = re.fullmatch(r"Updated (\d\d):(\d\d):\d\d", updated.strip())
+                assert shown, updated
+                local = datetime.now(ZoneInfo(KOLKATA))
+                minutes = int(shown[1]) * 60 + int(shown[2])
+                apart = abs(minutes - (local.hour * 60 + local.minute))
+                assert min(apart, 24 * 60 - apart) <= 2, updated
                 assert tab.evaluate(PAINTED, "#chart-timeline") > 500  # charts redrawn
             finally:
                 context.close()
@@ -389,3 +398,126 @@ def ledger_detail(url: str) -> dict[str, Any]:
     import httpx
 
     return httpx.get(f"{url}/api/v1/sessions/{TOOL_SESSION}").json()  # type: ignore[no-any-return]
+
+
+# -- issue 15: what was wrong (each test failed before its fix) ---------------------------------
+
+OPUS_ALIAS = "claude-opus-4-1"
+LAST_YEAR_SESSION = "last-year-session"
+KOLKATA = "Asia/Kolkata"
+CHART_DATA = "() => JSON.parse(document.getElementById('chart-data').textContent)"
+OPTION = """([selector, key]) => {
+  const chart = window.echarts.getInstanceByDom(document.querySelector(selector));
+  return chart ? chart.getOption()[key] : null;
+}"""
+
+
+def _record(ledger: Ledger, key: str, model: str, at: datetime, index: int) -> None:
+    report = UsageReport(
+        event_id=f"{key}-{index}",
+        session_key=key,
+        source="sdk",
+        model=model,
+        timestamp=at,
+        input_tokens=1_000 + index,
+        output_tokens=500,
+    )
+    ledger.record_events([event_from_report(report)])
+
+
+@pytest.fixture(scope="module")
+def odd_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[datetime, str]]:
+    """A ledger with one model under its alias and its dated id, and a session of last year."""
+    root = tmp_path_factory.mktemp("odd")
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Ledger(root / "ledger.db") as ledger:
+        ledger.update_session("alias-session", source="sdk", title="Under the alias")
+        ledger.update_session("dated-session", source="sdk", title="Under the dated id")
+        ledger.update_session(LAST_YEAR_SESSION, source="sdk", title="Last year")
+        for i in range(3):
+            _record(ledger, "alias-session", OPUS_ALIAS, now - timedelta(days=2, minutes=i), i)
+            _record(ledger, "dated-session", OPUS, now - timedelta(days=1, minutes=i), i)
+        last_year = now.replace(month=6, day=15, hour=9, minute=45, second=0) - timedelta(days=366)
+        for i in range(3):
+            _record(ledger, LAST_YEAR_SESSION, OPUS, last_year + timedelta(minutes=i), i)
+        with serving(dashboard_app(ledger)) as url:
+            yield last_year, url
+
+
+def test_the_session_page_draws_every_time_in_the_pages_zone(page: Any, site: Any) -> None:
+    """The requests chart's axis and the table show the same local time (Asia/Kolkata is
+    UTC+5:30, so a chart in UTC would differ)."""
+    built, _, url = site
+    open_page(page, url + f"/sessions/{built.opus_session}?tz={KOLKATA}")
+    labels = page.evaluate(OPTION, ["#chart-session", "xAxis"])[0]["data"]
+    oldest_in_table = page.locator("#requests tbody tr time").last.inner_text()
+    assert labels[0][-5:] == oldest_in_table[-5:], (labels[0], oldest_in_table)
+    details = page.locator("#card-meta time").first.inner_text()
+    assert re.search(r"\d\d:\d\d$", details)
+
+
+def test_times_of_another_year_keep_their_time(page: Any, odd_site: Any) -> None:
+    last_year, url = odd_site
+    open_page(page, url + f"/sessions/{LAST_YEAR_SESSION}?tz=UTC")
+    first = last_year.astimezone(UTC)
+    shown = page.locator("#requests tbody tr time").last.inner_text()
+    assert shown == f"{first:%b} {first.day} {first.year}, {first:%H:%M}"
+    started = page.locator("#card-meta time").first.inner_text()
+    assert re.search(rf"{first.year}, \d\d:\d\d$", started), started
+
+
+def test_a_dated_model_id_and_its_alias_are_one_model(page: Any, odd_site: Any) -> None:
+    _, url = odd_site
+    open_page(page, url + "/?range=all")
+    options = page.locator("select[name=model] option").all_inner_texts()
+    assert options.count(OPUS_ALIAS) == 1 and OPUS not in options, options
+    names = page.locator("#spend-models .spend-name").all_inner_texts()
+    assert names == [OPUS_ALIAS], names
+    series = page.evaluate(CHART_DATA)["daily"]["series"]
+    assert [s["model"] for s in series] == [OPUS_ALIAS]
+    page.select_option("select[name=model]", OPUS_ALIAS)
+    page.click(".filters button[type=submit]")
+    page.wait_for_url(re.compile("model=claude-opus-4-1"))
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    titles = page.locator("#recent-sessions a.session-link").all_inner_texts()
+    assert sorted(titles) == ["Last year", "Under the alias", "Under the dated id"], titles
+    open_page(page, url + "/sessions/dated-session")
+    assert page.locator("#requests td.model").first.inner_text() == OPUS  # the raw id
+
+
+def test_an_empty_token_chart_says_so(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/?since=2001-01-01&until=2001-01-31")
+    for chart in ("#chart-timeline", "#chart-daily"):
+        assert page.locator(f"{chart} .empty").inner_text() == "No usage in this range"
+        assert page.locator(f"{chart} canvas").count() == 0
+
+
+def test_every_bad_filter_is_named_once(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/?since=yesterday&tz=Mars/Base&until=2026-01-01")
+    banner = page.locator("#filter-errors").inner_text()
+    assert "since 'yesterday'" in banner and "Mars/Base" in banner, banner
+    assert "since: since" not in banner and "tz: --tz" not in banner.lower(), banner
+    assert page.locator("#card-1 .big").is_visible()  # the good filters still apply
+
+
+def test_the_time_zone_box_shows_the_whole_name(page: Any, site: Any) -> None:
+    _, _, url = site
+    open_page(page, url + "/?tz=America/New_York")
+    box = page.locator("input[name=tz]")
+    assert box.evaluate("(e) => e.scrollWidth <= e.clientWidth"), "America/New_York is cut off"
+
+
+def test_the_phone_heatmap_shows_the_year_its_header_names(browser: Any, site: Any) -> None:
+    _, _, url = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    try:
+        open_page(tab, url + "/")
+        heat = tab.evaluate(CHART_DATA)["heatmap"]
+        ranges = [c["range"] for c in tab.evaluate(OPTION, ["#chart-heatmap", "calendar"])]
+        assert ranges[0][0] == heat["since"] and ranges[-1][-1] == heat["until"], ranges
+        assert tab.evaluate(PAINTED, "#chart-heatmap") > 500
+    finally:
+        context.close()

@@ -26,6 +26,7 @@ from dashboard_data import (
 from tokentrail import reports
 from tokentrail.export import TABLES
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_alias
 from tokentrail.periods import DAY_MS, offset_segments, resolve_timezone
 from tokentrail.store.base import SESSION_SORTS, Filters, SessionPageQuery
 from tokentrail.usage import Session, Tokens, UsageEvent
@@ -93,7 +94,9 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
     assert len(body["recent_sessions"]["rows"]) == 7
     assert body["top_sessions"]["rows"][0]["session_key"] == built.opus_session
     assert body["heatmap"]["metric"] == "cost"
-    assert {s["model"] for s in body["daily_cost_by_model"]["series"]} >= {OPUS, SONNET}
+    # a dated model id is grouped under its alias (tokentrail.model_names)
+    series = {s["model"] for s in body["daily_cost_by_model"]["series"]}
+    assert series >= {model_alias(OPUS), model_alias(SONNET)}
     everything = client.get("/api/v1/overview", params={"range": "all"}).json()
     assert everything["selected"] is None
 
@@ -101,7 +104,7 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
 def test_spend_by_model_source_and_project(client: TestClient) -> None:
     models = client.get("/api/v1/models").json()
     rows = {r["group"]: r for r in models["rows"]}
-    assert models["rows"][0]["group"] == OPUS  # costliest first
+    assert models["rows"][0]["group"] == model_alias(OPUS)  # costliest first
     assert rows[UNKNOWN_MODEL]["cost_usd"] is None  # unknown, not $0
     assert rows[UNKNOWN_MODEL]["unpriced_requests"] == 2
     assert models["share_of"] == "cost"
@@ -338,7 +341,7 @@ def test_daily_cost_by_model_keeps_the_costliest_apart(tmp_path: Path) -> None:
             two = reports.daily_cost_by_model(store, query(), top=2)
             only = reports.daily_cost_by_model(store, query(), models=["no-such-model"])
     assert two.days == [date(2026, 4, 6), date(2026, 4, 7)]
-    assert [s.model for s in two.series] == [OPUS, SONNET, "(other)"]
+    assert [s.model for s in two.series] == [model_alias(OPUS), model_alias(SONNET), "(other)"]
     assert two.series[0].values[1] == 0.0  # no Opus usage that day: a true zero
     assert two.series[2].values[1] is not None and two.series[2].unpriced_requests == [0, 1]
     assert [s.model for s in only.series] == ["no-such-model"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
     day_label,
@@ -223,8 +224,11 @@ _LABELS: dict[str, Callable[[date], str]] = {
 }
 
 
-def period_report(store: Store, kind: Period, query: ReportQuery) -> Report:
-    """Usage per local day, ISO week or month (optionally per model)."""
+def period_report(
+    store: Store, kind: Period, query: ReportQuery, *, raw_models: bool = False
+) -> Report:
+    """Usage per local day, ISO week or month (optionally per model: a dated model id and
+    its alias are one row, unless ``raw_models``, as exports keep the ids as logged)."""
     filters = query.filters()
     by = query.group_by
     span = store.time_range(filters)
@@ -238,7 +242,10 @@ def period_report(store: Store, kind: Period, query: ReportQuery) -> Report:
             else store.day_totals_by(filters, segments, by)
         )
         for row in day_rows:
-            key = (label(day_to_date(row.day)), row.model if by in (None, "model") else row.group)
+            group = row.model if by in (None, "model") else row.group
+            if by == "model" and group is not None and not raw_models:
+                group = model_alias(group)  # a dated id and its alias: one row
+            key = (label(day_to_date(row.day)), group)
             grouped[key] = grouped.get(key, Totals.zero()) + row.totals
     team_group = by if by in ("machine", "user") else None
     rows = [
@@ -1001,10 +1008,12 @@ def spend_by(
 
     With ``limit``, the rows past it are summed into one row whose group is ``"(other)"``."""
     filters = query.filters()
-    grouped = [
-        (r.group, r.totals, UsageFigures.from_totals(r.totals))
-        for r in store.group_totals(filters, by, models)
-    ]
+    merged: dict[str | None, Totals] = {}
+    for r in store.group_totals(filters, by, models):
+        # a dated model id and its alias are one model: one row
+        group = model_alias(r.group) if by == "model" and r.group is not None else r.group
+        merged[group] = merged.get(group, Totals.zero()) + r.totals
+    grouped = [(g, t, UsageFigures.from_totals(t)) for g, t in merged.items()]
     grouped.sort(
         key=lambda g: (-_priced_cost(g[2]), -(g[2].total_tokens or 0), g[0] is None, g[0] or "")
     )
@@ -1347,7 +1356,7 @@ def daily_cost_by_model(
     for r in store.interval_totals(filters, segments, DAY_MS, by_model=True, models=models):
         at = position.get(day_to_date(r.index))
         if at is not None:
-            cells = per_model.setdefault(r.model, {})
+            cells = per_model.setdefault(None if r.model is None else model_alias(r.model), {})
             cells[at] = cells.get(at, Totals.zero()) + r.totals
     whole = {m: sum(cells.values(), Totals.zero()) for m, cells in per_model.items()}
     ranked = sorted(

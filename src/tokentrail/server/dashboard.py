@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -36,7 +37,15 @@ from tokentrail import insights, reports
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
-from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
+from tokentrail.model_names import aliases_of, model_alias
+from tokentrail.server.read_api import (
+    PAGE_DEFAULT_RANGE,
+    RANGES,
+    View,
+    get_ledger,
+    model_ids,
+    parse_view,
+)
 from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
 from tokentrail.usage import Session
 from tokentrail.watch import BackgroundSync as BackgroundSync  # served with the app
@@ -201,21 +210,24 @@ def _parse_moment(value: datetime | str | None) -> datetime | None:
 
 
 def format_time(value: datetime | str | None, zone: tzinfo, today: date | None = None) -> str:
-    """A moment in the view's zone: 14:05 today, 'Mon 14:05' this week, else the date."""
+    """A moment in the view's zone, always with its time on a 24-hour clock: "today 14:05",
+    "yesterday 14:05", "Mon 14:05" this week, "Mar 3, 14:05" this year, else "Dec 31 2025,
+    14:05" (a moment of another year keeps its time too)."""
     moment = _parse_moment(value)
     if moment is None:
         return ""
     local = moment.astimezone(zone)
     today = today or datetime.now(zone).date()
+    clock = local.strftime("%H:%M")
     if local.date() == today:
-        return local.strftime("today %H:%M")
+        return f"today {clock}"
     if local.date() == today - timedelta(days=1):
-        return local.strftime("yesterday %H:%M")
-    if today - local.date() < timedelta(days=7):
-        return local.strftime("%a %H:%M")
+        return f"yesterday {clock}"
+    if timedelta(0) < today - local.date() < timedelta(days=7):
+        return f"{local:%a} {clock}"
     if local.year == today.year:
-        return local.strftime("%b %d, %H:%M").replace(" 0", " ")
-    return local.strftime("%Y-%m-%d")
+        return f"{local:%b} {local.day}, {clock}"
+    return f"{local:%b} {local.day} {local.year}, {clock}"
 
 
 def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
@@ -262,6 +274,7 @@ def _env() -> Environment:
         source_label=source_label,
         short_path=short_path,
         short_key=short_key,
+        model_alias=model_alias,
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     return env
@@ -301,6 +314,7 @@ def render(
         view=view,
         zone=zone,
         today=today,
+        offset_min=int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60),
         static=lambda name: Markup(f"{STATIC_PREFIX}/{name}?v={_asset_version()}"),
         time=lambda value: format_time(value, zone, today),
         full_time=lambda value: format_full_time(value, zone),
@@ -322,8 +336,9 @@ def render(
     )
 
 
-def _page_view(request: Request) -> tuple[View, str | None]:
-    """The filters of a page; a bad one is reported on the page, the rest still applies."""
+def _page_view(request: Request) -> tuple[View, list[str]]:
+    """The filters of a page; each bad one is named on the page (every one of them, not only
+    the first) and left out, the rest still applies."""
     params = request.query_params
     given: dict[str, Any] = {
         "since": params.get("since"),
@@ -334,30 +349,37 @@ def _page_view(request: Request) -> tuple[View, str | None]:
         "project": params.get("project"),
         "models": params.getlist("model"),
     }
+    errors: list[str] = []
+    for name in ("tz", "since", "until", "range_"):
+        if not given[name]:
+            continue
+        try:  # each filter alone, so that every bad one is named
+            parse_view(**{name: given[name]})
+        except InvalidUsage as exc:
+            errors.append(_error_text(exc))
+            given[name] = None
     try:
-        return page_filters(
-            since=given["since"],
-            until=given["until"],
-            range_=given["range_"],
-            tz=given["tz"],
-            source=given["sources"],
-            project=given["project"],
-            model=given["models"],
-        ), None
-    except InvalidUsage as exc:
-        error = f"{exc.field}: {exc}"
-        for name in ("since", "until", "range_", "tz"):
-            if exc.field == name.rstrip("_"):
-                given[name] = None
-        try:
-            return parse_view(**given, default_range="30d"), error
-        except InvalidUsage:
-            return parse_view(default_range="30d"), error
+        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
+    except InvalidUsage as exc:  # good alone, not together (since after until)
+        errors.append(_error_text(exc))
+        for name in ("since", "until"):
+            given[name] = None
+        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
+
+
+def _error_text(exc: InvalidUsage) -> str:
+    """The message naming its filter once ("since 'x' is not a date", not "since: since …")."""
+    message = exc.message.removeprefix("--")  # the zone's message is the CLI's ("--tz …")
+    if message.startswith(exc.field):
+        return message
+    return f"{exc.field}: {message}"
 
 
 def _choices(store: Any) -> dict[str, list[str]]:
     """Every source, model and project the ledger knows, for the filter menus."""
-    return {by: store.group_names(by) for by in ("source", "model", "project")}
+    names = {by: store.group_names(by) for by in ("source", "model", "project")}
+    names["model"] = aliases_of(names["model"])  # a dated id and its alias: one choice
+    return names
 
 
 def _unpriced_names(models: list[Any]) -> str:
@@ -424,7 +446,7 @@ def overview_page(
     chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
     with ledger.reading() as store:
         data = reports.overview_report(
-            store, view.query, models=view.models, heatmap_metric=chosen_metric
+            store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
         )
         budgets = _budgets(store, ledger, view)
         block = _active_block(store, view)
@@ -475,7 +497,7 @@ def sessions_page(
         result = reports.session_page_report(
             store,
             view.query,
-            models=view.models,
+            models=model_ids(store, view),
             search=q,
             sort=chosen_sort,
             descending=descending,
@@ -484,7 +506,7 @@ def sessions_page(
         )
         choices = _choices(store)
         marker = store.change_marker()
-        unpriced = reports.unpriced_models_of(store, view.query.filters(), view.models)
+        unpriced = reports.unpriced_models_of(store, view.query.filters(), model_ids(store, view))
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
@@ -555,7 +577,8 @@ def session_page(
     chart = {
         "requests": [
             {
-                "t": r.timestamp.isoformat(),
+                # wall-clock time in the view's zone, as the table and running total show it
+                "t": r.timestamp.astimezone(view.query.zone).replace(tzinfo=None).isoformat(),
                 "model": r.model,
                 "session": r.session_key,
                 "input": r.tokens.input,
@@ -569,7 +592,7 @@ def session_page(
         "timezone": view.query.zone_name,
         "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
-    models = sorted({r.model for r in detail.requests if r.model})
+    models = _models_by_alias(r.model for r in detail.requests if r.model)
     return render(
         request,
         "session.html",
@@ -590,6 +613,14 @@ def session_page(
         efficiency=efficiency,
         cache_read_share=insights.cache_read_share(detail.session.figures),
     )
+
+
+def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Each alias with the raw ids it stands for (a dated id and its alias: one model)."""
+    grouped: dict[str, set[str]] = {}
+    for model in models:
+        grouped.setdefault(model_alias(model), set()).add(model)
+    return [(alias, sorted(raw)) for alias, raw in sorted(grouped.items())]
 
 
 def _cumulative_points(

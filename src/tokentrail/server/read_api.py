@@ -26,10 +26,11 @@ from tokentrail import reports
 from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_ids_of
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
 from tokentrail.server.params import day_param, zone_param
-from tokentrail.store.base import SESSION_SORTS, SessionSort
+from tokentrail.store.base import SESSION_SORTS, SessionSort, Store
 
 FEATURES = (
     "overview",
@@ -61,6 +62,14 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def model_ids(store: Store, view: View) -> tuple[str, ...]:
+    """The raw model ids the view's model filter names: a dated id and its alias are one
+    model (:mod:`tokentrail.model_names`), so a filter on either matches both."""
+    if not view.models:
+        return ()
+    return model_ids_of(view.models, store.group_names("model"))
 
 
 # -- filters -------------------------------------------------------------------------------
@@ -373,7 +382,7 @@ def overview(
     """Everything the dashboard's overview shows (its default range: the last 30 days)."""
     with ledger.reading() as store:
         return reports.overview_report(
-            store, view.query, models=view.models, heatmap_metric=metric
+            store, view.query, models=model_ids(store, view), heatmap_metric=metric
         ).as_dict()
 
 
@@ -386,7 +395,9 @@ def heatmap(
     """Cost, tokens, output tokens and sessions per local day; ``value`` is ``metric``.
     Without ``since``: the 365 days up to ``until`` (or today)."""
     with ledger.reading() as store:
-        return reports.heatmap_report(store, view.query, metric, models=view.models).as_dict()
+        return reports.heatmap_report(
+            store, view.query, metric, models=model_ids(store, view)
+        ).as_dict()
 
 
 @router.get("/timeline", response_model=TimelineOut)
@@ -402,7 +413,7 @@ def timeline(
     with ledger.reading() as store:
         try:
             result = reports.token_timeline(
-                store, view.query, interval=interval, models=view.models
+                store, view.query, interval=interval, models=model_ids(store, view)
             )
         except ValueError as exc:
             raise _invalid("interval", exc) from None
@@ -418,7 +429,9 @@ def daily_cost_by_model(
     """Cost per local day and model, the costliest ``top`` models apart, the rest summed as
     ``(other)``; a null value is usage of the model that day without a price."""
     with ledger.reading() as store:
-        return reports.daily_cost_by_model(store, view.query, models=view.models, top=top).as_dict()
+        return reports.daily_cost_by_model(
+            store, view.query, models=model_ids(store, view), top=top
+        ).as_dict()
 
 
 @router.get("/top-sessions", response_model=SessionPageOut)
@@ -431,7 +444,7 @@ def top_sessions(
     """The costliest (or largest) sessions active in the range, subagents rolled up."""
     with ledger.reading() as store:
         return reports.top_sessions(
-            store, view.query, by=by, limit=limit, models=view.models
+            store, view.query, by=by, limit=limit, models=model_ids(store, view)
         ).as_dict()
 
 
@@ -454,7 +467,7 @@ def session_list(
         return reports.session_page_report(
             store,
             view.query,
-            models=view.models,
+            models=model_ids(store, view),
             search=q,
             sort=sort,
             descending=order == "desc",
@@ -472,7 +485,7 @@ def _spend_route(name: str, by: Literal["source", "model", "project"]) -> None:
     ) -> Any:
         with ledger.reading() as store:
             return reports.spend_by(
-                store, view.query, by, models=view.models, limit=limit
+                store, view.query, by, models=model_ids(store, view), limit=limit
             ).as_dict()
 
     spend.__doc__ = (
@@ -509,12 +522,14 @@ def export_csv(
 ) -> StreamingResponse:
     if what == "requests" and not key:
         raise InvalidUsage("key", "is required for the requests of a session")
+    with ledger.reading() as store:
+        models = model_ids(store, view)
     try:
         exported = table(
             ledger,
             what,
             view.query,
-            models=view.models,
+            models=models,
             session_key=key,
             sort=sort,
             descending=order == "desc",

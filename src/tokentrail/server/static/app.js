@@ -40,6 +40,21 @@
     });
   }
 
+  // a moment as the server shows times: the page's zone, a 24-hour clock (14:05:09)
+  var ZONE = document.body.dataset.tz || "UTC";
+  var OFFSET_MIN = Number(document.body.dataset.offsetMin || 0);
+  function clock(moment) {
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" })
+        .formatToParts(moment).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.hour + ":" + parts.minute + ":" + parts.second;
+    } catch (e) {
+      // a zone the browser does not know by name: the offset the server gave
+      return new Date(moment.getTime() + OFFSET_MIN * 60000).toISOString().slice(11, 19);
+    }
+  }
+
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   var PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#a855f7", "#14b8a6", "#ec4899", "#94a3b8"];
   var KINDS = [
@@ -88,7 +103,7 @@
   // -- charts -------------------------------------------------------------------------------
 
   function dailyChart(el, d) {
-    if (!d.days.length) return empty(el, "No usage in this range");
+    if (!d.days.length || !d.series.length) return empty(el, "No usage in this range");
     var b = base();
     var series = d.series.map(function (s, i) {
       return {
@@ -124,7 +139,7 @@
   }
 
   function timelineChart(el, t) {
-    if (!t.points.length) return empty(el, "No usage in this range");
+    if (!t.points.some(function (p) { return p.requests > 0; })) return empty(el, "No usage in this range");
     var b = base();
     var field = { input: "input_tokens", cache_read: "cache_read_tokens", cache_write: "cache_write_tokens", output: "output_tokens" };
     var series = KINDS.map(function (k) {
@@ -157,8 +172,8 @@
       }),
       xAxis: Object.assign({ type: "category", data: t.points.map(function (p) { return t.interval === "day" ? shortDay(p.label) : p.label; }) }, b.axisCommon, { splitLine: { show: false } }),
       yAxis: [
-        { type: "value", axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: b.axisCommon.splitLine },
-        { type: "value", axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: { show: false } }
+        { type: "value", minInterval: 1, axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: b.axisCommon.splitLine },
+        { type: "value", minInterval: 1, axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: { show: false } }
       ],
       series: series
     });
@@ -179,15 +194,35 @@
     var byDate = {};
     h.days.forEach(function (d) { byDate[d.date] = d; });
     var narrow = el.clientWidth < 560;
-    var since = h.since;
+    // a phone shows the whole year the header names, as two half-years one above the other
+    var spans = [[h.since, h.until]];
     if (narrow) {
-      // a phone shows the last 26 weeks: a whole year would be a grey blur
-      var start = new Date(h.until + "T00:00:00Z");
-      start.setUTCDate(start.getUTCDate() - 181);
-      var iso = start.toISOString().slice(0, 10);
-      if (iso > since) since = iso;
+      var mid = new Date(h.since + "T00:00:00Z");
+      mid.setUTCDate(mid.getUTCDate() + Math.floor((Date.parse(h.until) - Date.parse(h.since)) / 86400000 / 2));
+      var midIso = mid.toISOString().slice(0, 10);
+      var next = new Date(mid.getTime() + 86400000).toISOString().slice(0, 10);
+      if (midIso < h.until) spans = [[h.since, midIso], [next, h.until]];
     }
+    var rowHeight = narrow ? 10 : 15;
     var b = base();
+    var calendars = spans.map(function (span, i) {
+      return {
+        range: span, top: (narrow ? 22 : 46) + i * (rowHeight * 7 + 30), left: 34, right: 8,
+        cellSize: ["auto", rowHeight],
+        splitLine: { show: false },
+        itemStyle: { color: css("--heat-0"), borderColor: css("--panel"), borderWidth: 2 },
+        yearLabel: { show: false },
+        monthLabel: { color: b.textStyle.color, fontSize: 11 },
+        dayLabel: { firstDay: 1, nameMap: ["", "Mon", "", "Wed", "", "Fri", ""], color: b.textStyle.color, fontSize: 10 }
+      };
+    });
+    if (narrow) el.style.height = (22 + spans.length * (rowHeight * 7 + 30)) + "px";
+    function inSpan(i) { return function (p) { return p[0] >= spans[i][0] && p[0] <= spans[i][1]; }; }
+    var series = [];
+    spans.forEach(function (span, i) {
+      series.push({ name: METRIC_LABEL[metric], type: "heatmap", coordinateSystem: "calendar", calendarIndex: i, data: known.filter(inSpan(i)) });
+      series.push({ name: "unpriced", type: "heatmap", coordinateSystem: "calendar", calendarIndex: i, data: unknown.filter(inSpan(i)), itemStyle: { color: css("--warn") }, tooltip: {} });
+    });
     make(el).setOption({
       textStyle: b.textStyle,
       tooltip: Object.assign({}, b.tooltip, {
@@ -203,22 +238,12 @@
       }),
       visualMap: {
         show: !narrow, min: 0, max: max || 1, calculable: false, orient: "horizontal", right: 0, top: 0,
-        itemWidth: 10, itemHeight: 90, seriesIndex: 0, text: [fmt(max || 0), "0"], textStyle: { color: b.textStyle.color, fontSize: 11 },
+        itemWidth: 10, itemHeight: 90, seriesIndex: series.map(function (_, i) { return i; }).filter(function (i) { return i % 2 === 0; }),
+        text: [fmt(max || 0), "0"], textStyle: { color: b.textStyle.color, fontSize: 11 },
         inRange: { color: [css("--heat-1"), css("--heat-2"), css("--heat-3"), css("--heat-4")] }
       },
-      calendar: {
-        range: [since, h.until], top: narrow ? 22 : 46, left: 34, right: 8, bottom: 4,
-        cellSize: ["auto", narrow ? 9 : 15],
-        splitLine: { show: false },
-        itemStyle: { color: css("--heat-0"), borderColor: css("--panel"), borderWidth: 2 },
-        yearLabel: { show: false },
-        monthLabel: { color: b.textStyle.color, fontSize: 11 },
-        dayLabel: { firstDay: 1, nameMap: ["", "Mon", "", "Wed", "", "Fri", ""], color: b.textStyle.color, fontSize: 10 }
-      },
-      series: [
-        { name: METRIC_LABEL[metric], type: "heatmap", coordinateSystem: "calendar", data: known },
-        { name: "unpriced", type: "heatmap", coordinateSystem: "calendar", data: unknown, itemStyle: { color: css("--warn") }, tooltip: {} }
-      ]
+      calendar: calendars,
+      series: series
     });
   }
 
@@ -230,7 +255,8 @@
       if (r.cost !== null) { running += r.cost; any = true; }
       cumulative.push(any ? Math.round(running * 1e6) / 1e6 : null);
     });
-    var labels = s.requests.map(function (r) { return r.t.slice(5, 16).replace("T", " "); });
+    // t is the wall-clock time in the page's zone (as in the table): drawn as it is
+    var labels = s.requests.map(function (r) { return shortDay(r.t.slice(0, 10)) + " " + r.t.slice(11, 16); });
     var series = KINDS.map(function (k) {
       return { name: k[1], type: "bar", stack: "tokens", barMaxWidth: 18, itemStyle: { color: k[2] },
         data: s.requests.map(function (r) { return r[k[0]]; }) };
@@ -242,7 +268,7 @@
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var r = s.requests[items[0].dataIndex];
-          var lines = ["<b>" + esc(r.t.replace("T", " ").slice(0, 19)) + "</b> · " + esc(r.model || "no model")];
+          var lines = ["<b>" + esc(r.t.slice(0, 10) + " " + r.t.slice(11, 19)) + "</b> · " + esc(r.model || "no model")];
           KINDS.forEach(function (k) { lines.push(esc(k[1]) + ": " + esc(tokens(r[k[0]]))); });
           lines.push("Cost: <b>" + esc(usd(r.cost)) + "</b>");
           lines.push("Cumulative: " + esc(usd(cumulative[items[0].dataIndex])));
@@ -383,8 +409,7 @@
         main.replaceChildren.apply(main, nodes);
         animate = false;
         initCharts();
-        var now = new Date();
-        setLive(true, "Updated " + now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+        setLive(true, "Updated " + clock(new Date()));
         live.classList.remove("updated");
         void live.offsetWidth;
         live.classList.add("updated");
