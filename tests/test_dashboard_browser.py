@@ -9,6 +9,7 @@ missing (``apt-get install -y chromium``; CI installs it).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -519,5 +520,57 @@ def test_the_phone_heatmap_shows_the_year_its_header_names(browser: Any, site: A
         ranges = [c["range"] for c in tab.evaluate(OPTION, ["#chart-heatmap", "calendar"])]
         assert ranges[0][0] == heat["since"] and ranges[-1][-1] == heat["until"], ranges
         assert tab.evaluate(PAINTED, "#chart-heatmap") > 500
+    finally:
+        context.close()
+
+
+# -- accessibility: an axe-core scan of every page, light and dark -----------------------------
+
+AXE = Path(__file__).resolve().parent / "data" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ") + " " + n.failureSummary) }));
+}"""
+
+
+def serious_violations(tab: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now (axe is added to the
+    page for the scan, so the context bypasses the page's CSP)."""
+    tab.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = tab.evaluate(AXE_RUN)
+    return found
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violation_on_any_page(
+    browser: Any, site: Any, scheme: str
+) -> None:
+    built, _, url = site
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 1000}, color_scheme=scheme, bypass_csp=True
+    )
+    tab = context.new_page()
+    try:
+        found: dict[str, Any] = {}
+        for path in (
+            "/",
+            "/sessions?range=all",
+            f"/sessions/{built.opus_session}",
+            f"/sessions/{built.idle_session}",
+            "/runs?range=all",
+            "/tools?range=all",
+            "/?since=yesterday",
+        ):
+            open_page(tab, url + path)
+            tab.wait_for_timeout(350)  # the charts' entry animation
+            assert tab.locator("h1").count() == 1, path  # every page says what it is
+            violations = serious_violations(tab)
+            if violations:
+                found[path] = violations
+        (ARTIFACTS / f"axe-{scheme}.json").write_text(json.dumps(found, indent=1))
+        assert not found, found
     finally:
         context.close()

@@ -376,7 +376,7 @@
         group.querySelectorAll("a[data-metric]").forEach(function (other) {
           var on = other === link;
           other.classList.toggle("active", on);
-          other.setAttribute("aria-pressed", String(on));
+          if (on) other.setAttribute("aria-current", "true"); else other.removeAttribute("aria-current");
         });
         var heat = document.getElementById("chart-heatmap");
         var old = window.echarts.getInstanceByDom(heat);
