@@ -199,7 +199,6 @@ def serve(path: Path) -> tuple[Any, threading.Thread, str, Any]:
         app.state.ledger = ledger
         app.include_router(read_api.router)
         app.include_router(dashboard.router)
-        dashboard.mount_static(app)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -411,3 +411,26 @@ def test_the_tools_page_lists_tool_calls_per_name(active: TestClient, realistic:
     old = active.get("/tools", params={"since": "2020-01-01", "until": "2020-01-31"}).text
     assert 'id="tools-none"' in old and 'id="tools"' not in old
     assert 'aria-current="page">Tools<' in old
+
+
+def test_assets_have_hashed_names_cached_for_a_year_and_responses_are_compressed(
+    client: TestClient, realistic: Any
+) -> None:
+    built: Built = realistic[0]
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    scripts = re.findall(r'<script src="(/static/[^"]+)"', page.text)
+    assert any(re.fullmatch(r"/static/app\.[0-9a-f]{10}\.js", s) for s in scripts), scripts
+    library = next(s for s in scripts if "echarts" in s)
+    served = client.get(library, headers={"Accept-Encoding": "gzip"})
+    assert served.status_code == 200 and served.headers["content-encoding"] == "gzip"
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert served.num_bytes_downloaded < 500_000 < len(served.content)  # 1.1 MB uncompressed
+    plain = client.get("/static/app.js")
+    assert plain.status_code == 200 and plain.headers["cache-control"] == "no-cache"
+    assert client.get("/static/app.0000000000.js").status_code == 404  # not its content
+    assert client.get("/static/../dashboard.py").status_code == 404
+    # the chart library only where a chart is drawn
+    assert "echarts" in client.get(f"/sessions/{built.opus_session}").text
+    for path in ("/sessions?range=all", "/runs?range=all", "/tools?range=all"):
+        assert "echarts" not in client.get(path).text, path

@@ -2,8 +2,7 @@
 charts from the vendored Apache ECharts. Every asset is served by the app itself.
 
     app.state.ledger = ledger
-    app.include_router(dashboard.router)
-    dashboard.mount_static(app)
+    app.include_router(dashboard.router)  # the pages and their static files
 
 Pages: ``/`` (overview), ``/sessions`` (sortable, filterable, paged), ``/sessions/{key}``
 (one session with its requests, subagents, tool calls and efficiency), ``/runs`` and
@@ -26,10 +25,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -98,9 +96,8 @@ SOURCE_LABELS = {
 }
 
 
-def mount_static(app: FastAPI) -> None:
-    """Serve the dashboard's CSS, JS and the vendored chart library at ``/static``."""
-    app.mount(STATIC_PREFIX, StaticFiles(directory=str(_static_dir())), name="static")
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""Cache-Control of a content-hashed asset: its name changes whenever its content does."""
 
 
 def _static_dir() -> Path:
@@ -108,17 +105,45 @@ def _static_dir() -> Path:
 
 
 @cache
-def _asset_version() -> str:
-    """A hash of the static files, appended to their URLs so a new release is never served
-    from a stale browser cache."""
-    digest = hashlib.sha256()
+def _assets() -> tuple[dict[str, str], dict[str, Path]]:
+    """The static files: each one's content-hashed name (``app.js`` → ``app.1a2b3c4d5e.js``)
+    and the file behind every name, hashed or plain (licences are linked by their plain names)."""
     root = _static_dir()
+    hashed: dict[str, str] = {}
+    files: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".js", ".css"):
-            digest.update(path.name.encode())
-            digest.update(str(path.stat().st_size).encode())
-            digest.update(str(path.stat().st_mtime_ns).encode())
-    return digest.hexdigest()[:10]
+        if not path.is_file():
+            continue
+        name = path.relative_to(root).as_posix()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        stem, dot, suffix = name.rpartition(".")
+        hashed[name] = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+        files[name] = path
+        files[hashed[name]] = path
+    return hashed, files
+
+
+def asset_url(name: str) -> str:
+    """The URL of a static file under its content-hashed name (cached for a year)."""
+    return f"{STATIC_PREFIX}/{_assets()[0][name]}"
+
+
+@router.api_route(STATIC_PREFIX + "/{name:path}", methods=["GET", "HEAD"])
+def static_file(name: str) -> Response:
+    """A static file. Under its content-hashed name it is immutable (browsers keep it a year
+    and never ask again); under its plain name it is revalidated each time."""
+    hashed, files = _assets()
+    path = files.get(name)
+    if path is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    immutable = name not in hashed
+    return FileResponse(
+        path,
+        headers={
+            "Cache-Control": IMMUTABLE if immutable else "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # -- formatting ------------------------------------------------------------------------------
@@ -315,7 +340,7 @@ def render(
         zone=zone,
         today=today,
         offset_min=int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60),
-        static=lambda name: Markup(f"{STATIC_PREFIX}/{name}?v={_asset_version()}"),
+        static=lambda name: Markup(asset_url(name)),
         time=lambda value: format_time(value, zone, today),
         full_time=lambda value: format_full_time(value, zone),
         ranges=tuple(RANGES),
