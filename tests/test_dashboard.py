@@ -67,7 +67,7 @@ def test_pages_render_with_their_content(client: TestClient, realistic: Any) -> 
         "Last 30 days",
         "This month",
         "Today",
-        "Daily cost by model",
+        "Cost by model",
         "Token timeline",
         "Activity",
         "Top sessions",

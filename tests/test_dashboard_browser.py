@@ -574,3 +574,19 @@ def test_no_serious_accessibility_violation_on_any_page(
         assert not found, found
     finally:
         context.close()
+
+
+def test_a_year_reads_as_weekly_bars_with_every_model_named(page: Any, site: Any) -> None:
+    """At 1 year the cost chart draws one bar per ISO week (not ~365 hair-thin days), the top
+    five models apart, and a legend that names every series at once (no paging)."""
+    _, _, url = site
+    open_page(page, url + "/?range=1y")
+    daily = page.evaluate(CHART_DATA)["daily"]
+    assert daily["interval"] == "week" and 52 <= len(daily["days"]) <= 54
+    assert len(daily["series"]) <= 6
+    assert page.evaluate(OPTION, ["#chart-daily", "legend"])[0]["type"] == "plain"
+    labels = page.evaluate(OPTION, ["#chart-daily", "xAxis"])[0]["data"]
+    assert labels[0].startswith("wk ")
+    assert page.evaluate(PAINTED, "#chart-daily") > 500
+    assert "per week" in page.locator("#chart-daily").locator("xpath=..").inner_text()
+    shot(page, "overview-1y")

@@ -1316,12 +1316,15 @@ class ModelSeries:
 @dataclass(frozen=True, slots=True)
 class DailyByModel:
     days: list[date]
+    """The first day of each bar: days, or the Mondays of ISO weeks, or months' first days."""
     series: list[ModelSeries]
     unpriced_models: list[UnpricedModel]
     timezone: str
+    interval: Literal["day", "week", "month"] = "day"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "interval": self.interval,
             "days": [d.isoformat() for d in self.days],
             "series": [s.as_dict() for s in self.series],
             "unpriced_models": unpriced_dicts(self.unpriced_models),
@@ -1336,10 +1339,13 @@ def daily_cost_by_model(
     models: Sequence[str] = (),
     top: int = 8,
     max_days: int = 3 * 366,
+    interval: Literal["day", "week", "month", "auto"] = "day",
 ) -> DailyByModel:
     """Cost per local day and model (for a stacked chart), the ``top`` costliest models apart
     and the others summed; every day from ``since`` (else the first usage) to ``until`` (else
-    the last usage), at most ``max_days`` of them (the newest)."""
+    the last usage), at most ``max_days`` of them (the newest). With ``interval`` ``week`` or
+    ``month`` the days are summed per ISO week or month; ``auto`` picks by the span as the
+    token timeline does (days up to 180 days, then weeks, months past three years)."""
     filters = query.filters()
     span = store.time_range(filters)
     if span is None and (filters.since_ms is None or filters.until_ms is None):
@@ -1350,8 +1356,18 @@ def daily_cost_by_model(
     first = day_to_date((start_ms + offset_ms(query.zone, start_ms)) // DAY_MS)
     last = day_to_date((end_ms - 1 + offset_ms(query.zone, end_ms - 1)) // DAY_MS)
     first = max(first, last - timedelta(days=max_days - 1))
+    chosen = interval
+    if chosen == "auto":
+        picked = auto_interval((last - first).days + 1)
+        chosen = "day" if picked == "hour" else picked
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    position = {d: i for i, d in enumerate(days)}
+    if chosen != "day":  # one bar per week or month: each day counts in its period's bar
+        starts = sorted({_period_start(d, chosen) for d in days})
+        at_start = {d: i for i, d in enumerate(starts)}
+        position = {d: at_start[_period_start(d, chosen)] for d in days}
+        days = starts
+    else:
+        position = {d: i for i, d in enumerate(days)}
     per_model: dict[str | None, dict[int, Totals]] = {}
     for r in store.interval_totals(filters, segments, DAY_MS, by_model=True, models=models):
         at = position.get(day_to_date(r.index))
@@ -1391,7 +1407,9 @@ def daily_cost_by_model(
             unpriced.append(day_figures.unpriced_requests)
         whole_figures = UsageFigures.from_totals(sum(cells.values(), Totals.zero()))
         series.append(ModelSeries(model, values, unpriced, whole_figures))
-    return DailyByModel(days, series, unpriced_models_of(store, filters, models), query.zone_name)
+    return DailyByModel(
+        days, series, unpriced_models_of(store, filters, models), query.zone_name, chosen
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1624,7 +1642,8 @@ def overview_report(
         today=today_block,
         current_run=current_run,
         current_run_block=current_block,
-        daily=daily_cost_by_model(store, query, models=models),
+        # a readable chart at any range: weeks or months past 180 days, five models apart
+        daily=daily_cost_by_model(store, query, models=models, top=5, interval="auto"),
         timeline=token_timeline(store, query, models=models, now=now),
         heatmap=heatmap_report(store, heat_query, heatmap_metric, models=models, now=now),
         top_sessions=top_sessions(store, query, models=models),
