@@ -435,9 +435,11 @@ def odd_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[datetim
         ledger.update_session("alias-session", source="sdk", title="Under the alias")
         ledger.update_session("dated-session", source="sdk", title="Under the dated id")
         ledger.update_session(LAST_YEAR_SESSION, source="sdk", title="Last year")
+        noon = now.replace(hour=12, minute=0, second=0)
         for i in range(3):
-            _record(ledger, "alias-session", OPUS_ALIAS, now - timedelta(days=2, minutes=i), i)
-            _record(ledger, "dated-session", OPUS, now - timedelta(days=1, minutes=i), i)
+            _record(ledger, "alias-session", OPUS_ALIAS, noon - timedelta(days=2, minutes=i), i)
+            _record(ledger, "dated-session", OPUS, noon - timedelta(days=1, minutes=i), i)
+        _record(ledger, "dated-session", OPUS, noon - timedelta(days=1, minutes=5), 9)
         last_year = now.replace(month=6, day=15, hour=9, minute=45, second=0) - timedelta(days=366)
         for i in range(3):
             _record(ledger, LAST_YEAR_SESSION, OPUS, last_year + timedelta(minutes=i), i)
@@ -590,3 +592,37 @@ def test_a_year_reads_as_weekly_bars_with_every_model_named(page: Any, site: Any
     assert page.evaluate(PAINTED, "#chart-daily") > 500
     assert "per week" in page.locator("#chart-daily").locator("xpath=..").inner_text()
     shot(page, "overview-1y")
+
+
+def test_the_overview_answers_whether_spend_is_going_up(page: Any, odd_site: Any) -> None:
+    """Each card against the same length just before it, the range's active days, average
+    and peak day, the month's end as an estimate, and the monthly view."""
+    _, url = odd_site
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    open_page(page, url + f"/?since={yesterday}&until={yesterday}&tz=UTC")
+    trend = page.locator("#card-1 .trend")
+    # yesterday had 4 requests, the day before 3 (of the same model): spend went up
+    assert re.fullmatch(r"▲ \+\d+(\.\d)?% vs \$[\d.,]+ the same length before", trend.inner_text())
+    assert float(trend.get_attribute("data-change")) > 0
+    assert page.locator("#trend-active-days dd").inner_text() == "1 of 1"
+    open_page(page, url + "/?range=7d&tz=UTC")
+    assert page.locator("#trend-active-days dd").inner_text() == "2 of 7"
+    assert page.locator("#trend-peak dd").inner_text().startswith("$")
+    projection = page.locator("#trend-projection")
+    assert "estimate" in projection.inner_text().lower()
+    assert projection.locator("dd").inner_text().startswith("$")
+    months = page.locator("#months tbody tr")
+    assert months.count() >= 1  # this month (and last, early in a month)
+    assert "(so far)" in (months.first.text_content() or "")  # in the closed details
+
+
+def test_an_empty_range_offers_the_days_with_data(page: Any, odd_site: Any) -> None:
+    last_year, url = odd_site
+    open_page(page, url + "/?since=2001-01-01&until=2001-01-31&tz=UTC")
+    note = page.locator("#empty-range")
+    assert "Nothing recorded" in note.inner_text()
+    assert f"{last_year:%b} {last_year.day} {last_year.year}" in note.inner_text()
+    note.locator("a").first.click()
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    assert page.locator("#empty-range").count() == 0
+    assert page.locator("#card-1 .big").inner_text().startswith("$")

@@ -45,6 +45,7 @@ from tokentrail.server.read_api import (
     parse_view,
 )
 from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
+from tokentrail.trends import overview_trends
 from tokentrail.usage import Session
 from tokentrail.watch import BackgroundSync as BackgroundSync  # served with the app
 
@@ -217,6 +218,26 @@ def format_percent(value: float | None) -> str:
     return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
 
 
+def format_change(value: float | None) -> str:
+    """A relative change: +12% / −8% / +0.4% / ×12 for more than ten-fold."""
+    if value is None:
+        return ""
+    if value >= 10:
+        return f"×{value + 1:.0f}"
+    percent = value * 100
+    digits = 1 if abs(percent) < 10 else 0
+    sign = "+" if percent >= 0 else "−"
+    return f"{sign}{abs(percent):.{digits}f}%"
+
+
+def format_day(value: date | None) -> str:
+    """A day as the dashboard writes it: "Mar 3", with its year when not this year's."""
+    if value is None:
+        return ""
+    this_year = datetime.now(UTC).year
+    return f"{value:%b} {value.day}" + (f" {value.year}" if value.year != this_year else "")
+
+
 def format_share(value: float | None) -> str:
     if value is None:
         return ""
@@ -300,6 +321,8 @@ def _env() -> Environment:
         short_path=short_path,
         short_key=short_key,
         model_alias=model_alias,
+        change=format_change,
+        day=format_day,
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     return env
@@ -475,6 +498,8 @@ def overview_page(
         )
         budgets = _budgets(store, ledger, view)
         block = _active_block(store, view)
+        trend = overview_trends(store, view.query, models=model_ids(store, view))
+        data_span = _data_span(store, view) if _empty_range(data) else None
         choices = _choices(store)
         marker = store.change_marker()
     charts = {
@@ -495,10 +520,34 @@ def overview_page(
         charts=charts,
         choices=choices,
         marker=marker,
+        trend=trend,
+        data_span=data_span,
         unpriced_names=_unpriced_names(data.unpriced_models),
         metrics=reports.HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
+
+
+def _empty_range(data: reports.Overview) -> bool:
+    """True when the chosen range holds nothing while the ledger (as filtered) has usage."""
+    return (
+        data.selected is not None
+        and data.selected.figures.requests == 0
+        and data.lifetime.figures.requests > 0
+    )
+
+
+def _data_span(store: Any, view: View) -> tuple[date, date] | None:
+    """The first and last local day with usage (agent and project filters applied), to offer
+    when the chosen range is empty."""
+    filters = view.query.filters()
+    span = store.time_range(Filters(sources=filters.sources, project=filters.project))
+    if span is None:
+        return None
+    first, last = (
+        datetime.fromtimestamp(ms / 1000, UTC).astimezone(view.query.zone).date() for ms in span
+    )
+    return first, last
 
 
 SortQuery = Annotated[str, Query(max_length=20)]
