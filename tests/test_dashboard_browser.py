@@ -413,10 +413,13 @@ OPTION = """([selector, key]) => {
 }"""
 
 
-def _record(ledger: Ledger, key: str, model: str, at: datetime, index: int) -> None:
+def _record(
+    ledger: Ledger, key: str, model: str, at: datetime, index: int, run_id: str | None = None
+) -> None:
     report = UsageReport(
         event_id=f"{key}-{index}",
         session_key=key,
+        run_id=run_id,
         source="sdk",
         model=model,
         timestamp=at,
@@ -443,6 +446,19 @@ def odd_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[datetim
         last_year = now.replace(month=6, day=15, hour=9, minute=45, second=0) - timedelta(days=366)
         for i in range(3):
             _record(ledger, LAST_YEAR_SESSION, OPUS, last_year + timedelta(minutes=i), i)
+        # a run that died without closing (nothing since yesterday) and one alive
+        ledger.start_run(
+            "worker",
+            reason="restart after crash",
+            run_id="run-dead",
+            started_at=noon - timedelta(days=1, hours=1),
+        )
+        ledger.update_session("dead-session", source="sdk", run_id="run-dead", title="Dead work")
+        for i in range(3):
+            at = noon - timedelta(days=1) + timedelta(minutes=5 * i)
+            _record(ledger, "dead-session", OPUS, at, i, run_id="run-dead")
+        ledger.update_run("run-dead", peak_concurrency=3, sessions_launched=1)
+        ledger.start_run("planner", reason="deploy", run_id="run-alive", started_at=now)
         with serving(dashboard_app(ledger)) as url:
             yield last_year, url
 
@@ -483,7 +499,8 @@ def test_a_dated_model_id_and_its_alias_are_one_model(page: Any, odd_site: Any) 
     page.wait_for_url(re.compile("model=claude-opus-4-1"))
     page.wait_for_selector("body[data-charts-ready]", state="attached")
     titles = page.locator("#recent-sessions a.session-link").all_inner_texts()
-    assert sorted(titles) == ["Last year", "Under the alias", "Under the dated id"], titles
+    expected = ["Dead work", "Last year", "Under the alias", "Under the dated id"]
+    assert sorted(titles) == expected, titles
     open_page(page, url + "/sessions/dated-session")
     assert page.locator("#requests td.model").first.inner_text() == OPUS  # the raw id
 
@@ -626,3 +643,31 @@ def test_an_empty_range_offers_the_days_with_data(page: Any, odd_site: Any) -> N
     page.wait_for_selector("body[data-charts-ready]", state="attached")
     assert page.locator("#empty-range").count() == 0
     assert page.locator("#card-1 .big").inner_text().startswith("$")
+
+
+def test_a_run_that_died_without_closing_and_a_run_page(page: Any, odd_site: Any) -> None:
+    """The runs list shows a run silent for hours as "no heartbeat since …", not running; its
+    row opens the run's page: state, restart reason, peak concurrency, its sessions and its
+    spend over time."""
+    _, url = odd_site
+    open_page(page, url + "/runs?range=all&tz=UTC")
+    dead = page.locator("#runs tr[data-run=run-dead]")
+    assert "no heartbeat" in dead.inner_text() and "since" in dead.inner_text()
+    assert "running" not in dead.locator("td").nth(1).inner_text()
+    alive = page.locator("#runs tr[data-run=run-alive]")
+    assert alive.locator(".state").inner_text() == "running"
+    dead.locator("a.session-link").click()
+    page.wait_for_url(re.compile("/runs/run-dead"))
+    page.wait_for_selector("body[data-charts-ready]", state="attached")
+    assert page.locator("h1").inner_text() == "worker"
+    assert "no heartbeat" in page.locator("#run-state").inner_text()
+    assert "restart after crash" in page.locator("#card-run-meta").inner_text()
+    assert page.locator("#run-peak dd").inner_text() == "3"
+    assert page.locator("#run-sessions a.session-link").all_inner_texts() == ["Dead work"]
+    assert page.evaluate(PAINTED, "#chart-cumulative") > 500
+    series = page.evaluate(SERIES, "#chart-cumulative")
+    assert series[0]["points"] == 3
+    shot(page, "run-page")
+    import httpx
+
+    assert httpx.get(url + "/runs/no-such-run").status_code == 404

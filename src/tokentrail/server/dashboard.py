@@ -36,6 +36,7 @@ from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.model_names import aliases_of, model_alias
+from tokentrail.runs_view import run_detail, run_list
 from tokentrail.server.read_api import (
     PAGE_DEFAULT_RANGE,
     RANGES,
@@ -731,10 +732,10 @@ def runs_page(request: Request) -> HTMLResponse:
     view, error = _page_view(request)
     filters = view.query.filters()
     with ledger.reading() as store:
-        rows = reports.runs_report(store)
+        rows = run_list(store)
         choices = _choices(store)
         marker = store.change_marker()
-    shown = [r for r in rows if _started_in(r.started_at, filters)]
+    shown = [r for r in rows if _started_in(r.run.started_at, filters)]
     return render(
         request,
         "runs.html",
@@ -745,6 +746,46 @@ def runs_page(request: Request) -> HTMLResponse:
         marker=marker,
         rows=shown,
         hidden=len(rows) - len(shown),
+    )
+
+
+@router.get("/runs/{run_id:path}", response_class=HTMLResponse)
+def run_page(
+    request: Request,
+    run_id: Annotated[str, PathParam(min_length=1, max_length=MAX_ID_LENGTH)],
+) -> HTMLResponse:
+    """One orchestrator run: its state (or its silence), restart reason, peak concurrency,
+    its sessions and its spend over time."""
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    with ledger.reading() as store:
+        detail = run_detail(store, run_id, view.query.zone, view.query.zone_name)
+        choices = _choices(store)
+        marker = store.change_marker()
+    if detail is None:
+        response = render(
+            request,
+            "missing.html",
+            view,
+            page="runs",
+            error=error,
+            choices=choices,
+            marker=marker,
+            key=run_id,
+        )
+        response.status_code = 404
+        return response
+    return render(
+        request,
+        "run.html",
+        view,
+        page="runs",
+        error=error,
+        choices=choices,
+        marker=marker,
+        detail=detail,
+        chart={"cumulative": detail.points, "timezone": view.query.zone_name},
+        unpriced_names="",
     )
 
 
