@@ -671,3 +671,84 @@ def test_a_run_that_died_without_closing_and_a_run_page(page: Any, odd_site: Any
     import httpx
 
     assert httpx.get(url + "/runs/no-such-run").status_code == 404
+
+
+OVERFLOWING = """() => [...document.querySelectorAll('.table-wrap')]
+  .filter((w) => w.offsetParent !== null && w.scrollWidth > w.clientWidth + 1)
+  .map((w) => (w.querySelector('table') || w).id || w.className)"""
+
+
+def test_a_phone_keeps_the_columns_that_matter_and_folds_the_filters(
+    browser: Any, site: Any
+) -> None:
+    """At 390 px no table scrolls sideways (Tokens and Cost stay in view), the filter fields
+    fold behind a button that opens them, and the page is no wider than the screen."""
+    built, _, url = site
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    tab = context.new_page()
+    try:
+        for path in (
+            "/",
+            "/sessions?range=all",
+            f"/sessions/{built.opus_session}",
+            f"/sessions/{built.webapp_session}",
+            "/runs?range=all",
+            f"/runs/{built.run_id}",
+            "/tools?range=all",
+        ):
+            open_page(tab, url + path)
+            assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+            assert tab.evaluate(OVERFLOWING) == [], path
+            assert tab.locator("select[name=model]").is_hidden(), path
+        toggle = tab.locator("#filters-toggle")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        toggle.click()
+        assert tab.locator("select[name=model]").is_visible()
+        assert toggle.get_attribute("aria-expanded") == "true"
+        open_page(tab, url + f"/sessions/{built.webapp_session}")
+        costs = tab.locator("#requests tbody tr").first.locator("td.num").last
+        assert costs.is_visible() and costs.inner_text().startswith("$")
+    finally:
+        context.close()
+
+
+def test_a_column_no_row_reported_is_left_out_with_a_note(page: Any, site: Any) -> None:
+    """A Claude session reports no reasoning tokens: no Reasoning column of placeholders but
+    one line saying so."""
+    built, _, url = site
+    open_page(page, url + f"/sessions/{built.webapp_session}")
+    headers = page.locator("#requests thead th").all_inner_texts()
+    assert "REASONING" not in [h.upper() for h in headers], headers
+    assert "Reasoning" in page.locator("#requests-hidden").inner_text()
+    assert page.locator("#requests .na").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(1440, "light"), (1440, "dark"), (390, "light"), (390, "dark")]
+)
+def test_screenshots_at_both_widths_and_both_themes(
+    browser: Any, site: Any, width: int, scheme: str
+) -> None:
+    """Screenshots of every page for a look (test-artifacts/), with no page or console error."""
+    built, _, url = site
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, device_scale_factor=1
+    )
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        for name, path in (
+            ("overview", "/"),
+            ("overview-all", "/?range=all"),
+            ("sessions", "/sessions?range=all"),
+            ("session", f"/sessions/{built.opus_session}"),
+            ("runs", "/runs?range=all"),
+            ("run", f"/runs/{built.run_id}"),
+            ("tools", "/tools?range=all"),
+        ):
+            open_page(tab, url + path)
+            shot(tab, f"{name}-{width}-{scheme}")
+        assert not errors, errors
+    finally:
+        context.close()

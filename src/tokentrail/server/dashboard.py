@@ -668,6 +668,9 @@ def session_page(
         "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
     models = _models_by_alias(r.model for r in detail.requests if r.model)
+    columns = [
+        c for c in TOKEN_COLUMNS if any(getattr(r.tokens, c[0]) is not None for r in requests_shown)
+    ]
     return render(
         request,
         "session.html",
@@ -680,6 +683,8 @@ def session_page(
         parent=parent,
         requests_shown=list(reversed(requests_shown)),
         requests_hidden=len(detail.requests) - len(requests_shown),
+        token_columns=columns,
+        hidden_columns=[c[1] for c in TOKEN_COLUMNS if c not in columns],
         unpriced_models=unpriced,
         models=models,
         chart=chart,
@@ -719,6 +724,15 @@ def _cumulative_points(
     ]
 
 
+TOKEN_COLUMNS = (
+    ("input", "Input", True),
+    ("cache_read", "Cache read", True),
+    ("cache_write", "Cache write", True),
+    ("output", "Output", False),
+    ("reasoning", "Reasoning", True),
+)
+"""A request's token columns: (field, label, hidden on a phone). A column no listed request
+reported is left out, with a one-line note, rather than a placeholder on every row."""
 REQUESTS_SHOWN = 500
 """Newest requests listed on a session's page (all of them are in the CSV export)."""
 CHART_REQUESTS = 2_000

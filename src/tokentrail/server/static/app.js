@@ -452,6 +452,19 @@
     resizeTimer = setTimeout(function () { charts.forEach(function (c) { c.resize(); }); }, 120);
   });
 
+  // on a phone the filter fields fold behind a button (CSS hides them once scripts run)
+  document.documentElement.classList.add("js");
+  var toggle = document.getElementById("filters-toggle");
+  if (toggle) {
+    var form = toggle.closest("form");
+    if (document.getElementById("filter-errors")) form.classList.add("open");
+    toggle.setAttribute("aria-expanded", String(form.classList.contains("open")));
+    toggle.addEventListener("click", function () {
+      var open = form.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
   initCharts();
   if (marker) setTimeout(poll, POLL_MS);
 })();
