@@ -53,13 +53,17 @@ class RunDetail:
 
 
 def run_list(store: Store, now: datetime | None = None) -> list[RunListRow]:
-    """Every run, newest first, with its last activity and whether it went silent."""
+    """Every run, newest first, with its last activity and whether it went silent (for a run
+    still marked running, its sessions' activity counts too)."""
     now = now or datetime.now(UTC)
     rows = []
     for r in store.list_runs():
         row = _run_row(r.run, r.totals)
         last = utc_from_ms(r.last_ms) if r.last_ms is not None else None
-        rows.append(_list_row(row, last, now))
+        listed = _list_row(row, last, now)
+        if row.state == "running":
+            listed = _with_sessions(listed, _run_sessions(store, listed, now)[0], now)
+        rows.append(listed)
     return rows
 
 
@@ -69,32 +73,48 @@ def _list_row(row: RunRow, last_request: datetime | None, now: datetime) -> RunL
     return RunListRow(row, last, last if silent else None)
 
 
+def _with_sessions(row: RunListRow, sessions: list[SessionPageEntry], now: datetime) -> RunListRow:
+    """The row with its sessions' activity folded in: a session started or updated under the
+    run is a sign of life too."""
+    seen = [s.last_activity for s in sessions if s.last_activity is not None]
+    if not seen or max(seen) <= row.last_activity:
+        return row
+    return _list_row(row.run, max(seen), now)
+
+
+def _run_sessions(
+    store: Store, row: RunListRow, now: datetime
+) -> tuple[list[SessionPageEntry], bool]:
+    """The run's sessions, oldest first (those active while it ran, of this run), and whether
+    there were more than are listed."""
+    end = max(row.run.stopped_at or now, row.last_activity)
+    span = ReportQuery(
+        zone=UTC,
+        zone_name="UTC",
+        since=row.run.started_at.astimezone(UTC).date(),
+        until=end.astimezone(UTC).date() + timedelta(days=1),
+    )
+    page = session_page_report(
+        store, span, sort="started", descending=False, limit=MAX_RUN_SESSIONS
+    )
+    mine = [s for s in page.rows if s.session.run_id == row.run.run_id]
+    return mine, page.total > MAX_RUN_SESSIONS
+
+
 def run_detail(
-    store: Store, run_id: str, zone: tzinfo, zone_name: str, now: datetime | None = None
+    store: Store, run_id: str, zone: tzinfo, now: datetime | None = None
 ) -> RunDetail | None:
     """One run with its sessions and running total; None when there is no such run."""
     now = now or datetime.now(UTC)
     row = next((r for r in run_list(store, now) if r.run.run_id == run_id), None)
     if row is None:
         return None
-    end = row.run.stopped_at or now
-    span = ReportQuery(
-        zone=zone,
-        zone_name=zone_name,
-        since=row.run.started_at.astimezone(zone).date(),
-        until=max(end, row.last_activity).astimezone(zone).date(),
-    )
-    page = session_page_report(
-        store, span, sort="started", descending=False, limit=MAX_RUN_SESSIONS
-    )
-    sessions = [s for s in page.rows if s.session.run_id == run_id]
+    sessions, more = _run_sessions(store, row, now)
+    row = _with_sessions(row, sessions, now)
     keys = [s.session.key for s in sessions]
     entries = [e for e in store.session_entries(keys) if e.event.run_id == run_id] if keys else []
     return RunDetail(
-        row=row,
-        sessions=sessions,
-        more_sessions=page.total > MAX_RUN_SESSIONS,
-        points=_running_total(entries, zone),
+        row=row, sessions=sessions, more_sessions=more, points=_running_total(entries, zone)
     )
 
 

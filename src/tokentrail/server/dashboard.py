@@ -773,7 +773,7 @@ def run_page(
     ledger = get_ledger(request)
     view, error = _page_view(request)
     with ledger.reading() as store:
-        detail = run_detail(store, run_id, view.query.zone, view.query.zone_name)
+        detail = run_detail(store, run_id, view.query.zone)
         choices = _choices(store)
         marker = store.change_marker()
     if detail is None:
