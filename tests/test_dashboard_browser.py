@@ -673,6 +673,9 @@ def test_a_run_that_died_without_closing_and_a_run_page(page: Any, odd_site: Any
     assert httpx.get(url + "/runs/no-such-run").status_code == 404
 
 
+LEGENDS = """() => [...document.querySelectorAll('.chart')]
+  .map((el) => window.echarts && window.echarts.getInstanceByDom(el)).filter(Boolean)
+  .flatMap((chart) => (chart.getOption().legend || []).map((legend) => legend.type))"""
 OVERFLOWING = """() => [...document.querySelectorAll('.table-wrap')]
   .filter((w) => w.offsetParent !== null && w.scrollWidth > w.clientWidth + 1)
   .map((w) => (w.querySelector('table') || w).id || w.className)"""
@@ -748,6 +751,7 @@ def test_screenshots_at_both_widths_and_both_themes(
             ("tools", "/tools?range=all"),
         ):
             open_page(tab, url + path)
+            assert "scroll" not in tab.evaluate(LEGENDS), path  # every series named at once
             shot(tab, f"{name}-{width}-{scheme}")
         assert not errors, errors
     finally:

@@ -70,9 +70,16 @@
       textStyle: { fontFamily: css("--font") || "system-ui", color: text },
       grid: { left: 8, right: 12, top: 36, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", confine: true, backgroundColor: css("--panel"), borderColor: grid, textStyle: { color: css("--text"), fontSize: 12 } },
-      legend: { type: "scroll", top: 0, left: 0, right: 0, textStyle: { color: text, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
+      legend: { type: "plain", top: 0, left: 0, right: 0, textStyle: { color: text, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
       axisCommon: { axisLine: { lineStyle: { color: grid } }, splitLine: { lineStyle: { color: grid, type: "dashed" } }, axisLabel: { color: text, fontSize: 11 } }
     };
+  }
+
+  // every series named at once (never a paged legend): the legend wraps, the plot moves down
+  function legendGrid(el, b, names) {
+    var chars = names.reduce(function (n, name) { return n + String(name).length + 4; }, 0);
+    var rows = Math.max(1, Math.ceil(chars * 6.5 / Math.max(el.clientWidth, 200)));
+    return Object.assign({}, b.grid, { top: 14 + 20 * rows });
   }
 
   var animate = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -122,12 +129,8 @@
         unpriced: s.unpriced_requests
       };
     });
-    // every model named at once (no paged legend): the legend wraps, the plot moves down
-    var legend = Object.assign({}, b.legend, { type: "plain" });
-    var legendChars = series.reduce(function (n, s) { return n + s.name.length + 4; }, 0);
-    var legendRows = Math.max(1, Math.ceil(legendChars * 6.5 / Math.max(el.clientWidth, 200)));
     make(el).setOption({
-      textStyle: b.textStyle, grid: Object.assign({}, b.grid, { top: 14 + 20 * legendRows }), legend: legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         axisPointer: { type: "shadow" },
         formatter: function (items) {
@@ -168,7 +171,7 @@
       data: t.points.map(function (p) { return p.cumulative_tokens; })
     });
     make(el).setOption({
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var p = t.points[items[0].dataIndex];
@@ -275,7 +278,7 @@
     series.push({ name: "Cumulative cost", type: "line", yAxisIndex: 1, showSymbol: s.requests.length < 60, symbolSize: 4,
       lineStyle: { width: 2, color: css("--text") }, itemStyle: { color: css("--text") }, data: cumulative });
     make(el).setOption({
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var r = s.requests[items[0].dataIndex];
@@ -310,7 +313,7 @@
     var tokenColor = "#6366f1", costColor = css("--text");
     make(el).setOption({
       useUTC: true,
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, ["Cumulative tokens", "Cumulative cost"]), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var p = points[items[0].dataIndex];
