@@ -519,3 +519,21 @@ def test_group_names_list_what_the_ledger_has(realistic: Any) -> None:
         assert store.group_names("source") == ["claude_code", "codex", "sdk"]
         assert UNKNOWN_MODEL in store.group_names("model")
         assert f"/home/dev/code/{XSS}" in store.group_names("project")
+
+
+def test_daily_cost_by_model_sums_weeks_and_months(client: TestClient) -> None:
+    """Per ISO week (each bar starts on a Monday) or month, the same total as per day."""
+    params = {"range": "all", "tz": "UTC"}
+    daily = client.get("/api/v1/daily-cost-by-model", params=params).json()
+    weekly = client.get("/api/v1/daily-cost-by-model", params={**params, "interval": "week"})
+    monthly = client.get("/api/v1/daily-cost-by-model", params={**params, "interval": "month"})
+    assert daily["interval"] == "day"
+    assert weekly.json()["interval"] == "week" and monthly.json()["interval"] == "month"
+    assert all(date.fromisoformat(d).weekday() == 0 for d in weekly.json()["days"])
+    assert all(d.endswith("-01") for d in monthly.json()["days"])
+
+    def total(body: dict[str, Any]) -> float:
+        return round(sum(v or 0 for s in body["series"] for v in s["values"]), 6)
+
+    assert total(daily) == total(weekly.json()) == total(monthly.json()) > 0
+    assert len(weekly.json()["days"]) < len(daily["days"])

@@ -282,6 +282,9 @@ class ModelSeriesOut(BaseModel):
 
 
 class DailyByModelOut(BaseModel):
+    interval: Literal["day", "week", "month"] = Field(
+        "day", description="What each of `days` starts: a day, an ISO week or a month"
+    )
     days: list[str]
     series: list[ModelSeriesOut]
     unpriced_models: list[UnpricedModelOut]
@@ -425,12 +428,17 @@ def daily_cost_by_model(
     ledger: LedgerDep,
     view: ViewDep,
     top: Annotated[int, Query(ge=1, le=50, description="Models shown apart")] = 8,
+    interval: Annotated[
+        Literal["day", "week", "month", "auto"],
+        Query(description="Sum per ISO week or month; auto: by the span, as the overview"),
+    ] = "day",
 ) -> Any:
-    """Cost per local day and model, the costliest ``top`` models apart, the rest summed as
-    ``(other)``; a null value is usage of the model that day without a price."""
+    """Cost per local day (or week, or month) and model, the costliest ``top`` models apart,
+    the rest summed as ``(other)``; a null value is usage of the model that day without a
+    price."""
     with ledger.reading() as store:
         return reports.daily_cost_by_model(
-            store, view.query, models=model_ids(store, view), top=top
+            store, view.query, models=model_ids(store, view), top=top, interval=interval
         ).as_dict()
 
 
