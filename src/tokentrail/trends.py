@@ -4,7 +4,7 @@ Each scope (the selected range, this month, today) is compared with the period o
 length just before it, up to the same moment (this month's first 6 days and 9 hours against
 the 6 days and 9 hours before them); the selected range's days give the active days, the
 average per active day and the peak day; the month's end is projected the way a budget's is
-(:func:`tokentrail.budgets.budget_row`), an estimate; and the last twelve months are listed
+(:func:`tokentrail.budgets.budget_row`), an estimate; and the months of the last year are listed
 with their change.
 """
 
@@ -19,15 +19,14 @@ from tokentrail.budgets import BudgetRow, budget_row
 from tokentrail.config import Budget
 from tokentrail.periods import local_midnight_ms
 from tokentrail.reports import (
+    Heatmap,
+    HeatmapDay,
     ReportQuery,
     UsageFigures,
     heatmap_report,
     model_totals,
-    period_report,
 )
 from tokentrail.store.base import Store
-
-MONTHS_SHOWN = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +42,12 @@ class Change:
     def cost_change(self) -> float | None:
         """The relative change of the priced cost (0.12 is +12%); None when either side is
         unknown (unpriced) or the previous period cost nothing (no base to compare with)."""
-        return _relative(self.current.cost_usd, self.previous.cost_usd)
+        return _relative(_cost(self.current), _cost(self.previous))
 
     @property
     def tokens_change(self) -> float | None:
-        return _relative(self.current.total_tokens, self.previous.total_tokens)
+        current = 0 if self.current.requests == 0 else self.current.total_tokens
+        return _relative(current, self.previous.total_tokens)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,9 +81,45 @@ class RangeDays:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """A month's sums of its days: requests, tokens, priced cost and unpriced requests."""
+
+    requests: int = 0
+    total_tokens: int | None = None
+    priced_usd: float = 0.0
+    priced_days: int = 0
+    unpriced_requests: int = 0
+
+    @property
+    def cost_usd(self) -> float | None:
+        """None when nothing of the month could be priced (unknown, never $0)."""
+        return round(self.priced_usd, 6) if self.priced_days else None
+
+    def plus(self, day: HeatmapDay) -> MonthFigures:
+        tokens = self.total_tokens
+        if day.total_tokens is not None:
+            tokens = (tokens or 0) + day.total_tokens
+        return MonthFigures(
+            requests=self.requests + day.requests,
+            total_tokens=tokens,
+            priced_usd=self.priced_usd + (day.cost_usd or 0.0),
+            priced_days=self.priced_days + (day.cost_usd is not None),
+            unpriced_requests=self.unpriced_requests + day.unpriced_requests,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_requests": self.unpriced_requests,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class MonthRow:
     month: str
-    figures: UsageFigures
+    figures: MonthFigures
     cost_change: float | None
     """Against the month before (None: no base or unknown)."""
 
@@ -126,17 +162,26 @@ def overview_trends(
     *,
     models: Sequence[str] = (),
     now: datetime | None = None,
+    year: Heatmap | None = None,
 ) -> Trends:
-    """The trend answers for the overview's range (``query``), this month and today."""
+    """The trend answers for the overview's range (``query``), this month and today.
+
+    ``year`` is the overview's heatmap (the year of days up to the range's end, with the same
+    filters), read again only when not given: the monthly view and the range's days come from
+    it when it covers them."""
     now = now or datetime.now(UTC)
     zone = query.zone
     today = now.astimezone(zone).date()
     now_ms = int(now.timestamp() * 1000)
+    if year is None:
+        until = query.until or today
+        year_query = replace(query, since=None, until=until)
+        year = heatmap_report(store, year_query, "cost", models=models, now=now)
     selected = None
     days = None
     if query.since is not None:
         selected = _change(store, query, local_midnight_ms(query.since, zone), now_ms, models)
-        days = _range_days(store, query, models, now)
+        days = _range_days(store, query, models, now, year)
     month_start = local_midnight_ms(today.replace(day=1), zone)
     return Trends(
         selected=selected,
@@ -144,7 +189,7 @@ def overview_trends(
         today=_change(store, query, local_midnight_ms(today, zone), now_ms, models),
         days=days,
         projection=_projection(store, query, models, now_ms),
-        months=_months(store, query, today, models),
+        months=_months(year),
     )
 
 
@@ -167,15 +212,20 @@ def _change(
 
 
 def _range_days(
-    store: Store, query: ReportQuery, models: Sequence[str], now: datetime
+    store: Store, query: ReportQuery, models: Sequence[str], now: datetime, year: Heatmap
 ) -> RangeDays:
-    heat = heatmap_report(store, query, "cost", models=models, now=now)
-    active = [d for d in heat.days if d.requests]
+    until = query.until or now.astimezone(query.zone).date()
+    assert query.since is not None
+    if year.since <= query.since and until <= year.until:  # inside the year already read
+        heat_days = [d for d in year.days if query.since <= d.day <= until]
+    else:
+        heat_days = heatmap_report(store, query, "cost", models=models, now=now).days
+    active = [d for d in heat_days if d.requests]
     priced = [d for d in active if d.cost_usd is not None]
     peak = max(priced, key=lambda d: d.cost_usd or 0.0, default=None)
     total = sum(d.cost_usd or 0.0 for d in priced)
     return RangeDays(
-        days=(heat.until - heat.since).days + 1,
+        days=(until - query.since).days + 1,
         active_days=len(active),
         average_cost_usd=total / len(active) if priced else None,
         peak_day=peak.day if peak else None,
@@ -198,20 +248,22 @@ def _projection(
     return budget_row(store, scope, query.zone, now_ms)
 
 
-def _months(store: Store, query: ReportQuery, today: date, models: Sequence[str]) -> list[MonthRow]:
-    """The last twelve months (this one so far), newest first, each against the one before.
-    The model filter is not applied: the monthly report is per model or for all of them."""
-    del models  # period_report has no model filter; the table says so
-    first = today.replace(day=1)
-    for _ in range(MONTHS_SHOWN):  # one month more, to compare the oldest shown
-        first = (first - timedelta(days=1)).replace(day=1)
-    report = period_report(store, "monthly", replace(query, since=first, until=today))
-    rows = [(r.period, r.figures) for r in report.rows]
-    result: list[MonthRow] = []
-    for i, (month, figures) in enumerate(rows):
-        before = rows[i - 1][1].cost_usd if i and _follows(rows[i - 1][0], month) else None
-        result.append(MonthRow(month, figures, _relative(figures.cost_usd, before)))
-    return list(reversed(result[-MONTHS_SHOWN:]))
+def _months(year: Heatmap) -> list[MonthRow]:
+    """The months of the year read (the filters' own, models included), newest first, each
+    against the one before; the first month is left out when the year starts inside it."""
+    sums: dict[str, MonthFigures] = {}
+    for d in year.days:
+        month = f"{d.day:%Y-%m}"
+        if d.day.replace(day=1) < year.since:
+            continue  # a partial first month would read as a drop
+        sums[month] = sums.get(month, MonthFigures()).plus(d)
+    months = sorted(sums)
+    rows = []
+    for i, month in enumerate(months):
+        before = sums[months[i - 1]] if i and _follows(months[i - 1], month) else None
+        change = _relative(sums[month].cost_usd, before.cost_usd if before else None)
+        rows.append(MonthRow(month, sums[month], change))
+    return list(reversed(rows))
 
 
 def _follows(earlier: str, later: str) -> bool:
@@ -219,6 +271,11 @@ def _follows(earlier: str, later: str) -> bool:
     year, month = int(earlier[:4]), int(earlier[5:7])
     year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return later == f"{year:04d}-{month:02d}"
+
+
+def _cost(figures: UsageFigures) -> float | None:
+    """The priced cost, $0 where nothing was used (but unknown where nothing was priced)."""
+    return 0.0 if figures.requests == 0 else figures.cost_usd
 
 
 def _relative(current: float | int | None, previous: float | int | None) -> float | None:

@@ -499,7 +499,7 @@ def overview_page(
         )
         budgets = _budgets(store, ledger, view)
         block = _active_block(store, view)
-        trend = overview_trends(store, view.query, models=model_ids(store, view))
+        trend = overview_trends(store, view.query, models=model_ids(store, view), year=data.heatmap)
         data_span = _data_span(store, view) if _empty_range(data) else None
         choices = _choices(store)
         marker = store.change_marker()
