@@ -250,7 +250,8 @@ def _projection(
 
 def _months(year: Heatmap) -> list[MonthRow]:
     """The months of the year read (the filters' own, models included), newest first, each
-    against the one before; the first month is left out when the year starts inside it."""
+    against the one before; the first month is left out when the year starts inside it, and
+    the last one still going is not compared (the month card compares it fairly)."""
     sums: dict[str, MonthFigures] = {}
     for d in year.days:
         month = f"{d.day:%Y-%m}"
@@ -258,10 +259,14 @@ def _months(year: Heatmap) -> list[MonthRow]:
             continue  # a partial first month would read as a drop
         sums[month] = sums.get(month, MonthFigures()).plus(d)
     months = sorted(sums)
+    # the year's last month, when it is still going, is not compared with a whole month
+    partial = f"{year.until:%Y-%m}" if (year.until + timedelta(days=1)).day != 1 else None
     rows = []
     for i, month in enumerate(months):
         before = sums[months[i - 1]] if i and _follows(months[i - 1], month) else None
         change = _relative(sums[month].cost_usd, before.cost_usd if before else None)
+        if month == partial:
+            change = None
         rows.append(MonthRow(month, sums[month], change))
     return list(reversed(rows))
 

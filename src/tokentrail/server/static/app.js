@@ -271,8 +271,11 @@
     });
     // t is the wall-clock time in the page's zone (as in the table): drawn as it is
     var labels = s.requests.map(function (r) { return shortDay(r.t.slice(0, 10)) + " " + r.t.slice(11, 16); });
+    // many bars: ECharts' large mode draws them as one path, and no entry animation
+    var many = s.requests.length > 300;
     var series = KINDS.map(function (k) {
       return { name: k[1], type: "bar", stack: "tokens", barMaxWidth: 18, itemStyle: { color: k[2] },
+        large: many, animation: !many,
         data: s.requests.map(function (r) { return r[k[0]]; }) };
     });
     series.push({ name: "Cumulative cost", type: "line", yAxisIndex: 1, showSymbol: s.requests.length < 60, symbolSize: 4,
