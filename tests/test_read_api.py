@@ -537,3 +537,14 @@ def test_daily_cost_by_model_sums_weeks_and_months(client: TestClient) -> None:
 
     assert total(daily) == total(weekly.json()) == total(monthly.json()) > 0
     assert len(weekly.json()["days"]) < len(daily["days"])
+
+
+def test_trends_answer_as_the_overview_shows_them(client: TestClient) -> None:
+    body = client.get("/api/v1/trends", params={"range": "7d", "tz": "UTC"}).json()
+    assert body["selected"]["previous"]["requests"] >= 0
+    assert body["days"]["days"] == 7 and 1 <= body["days"]["active_days"] <= 7
+    assert body["month_end_estimate"]["projected_usd"] > 0
+    assert body["months"] and body["months"][0]["requests"] > 0
+    no_projection = client.get("/api/v1/trends", params={"model": "claude-opus-4-1"}).json()
+    assert no_projection["month_end_estimate"] is None  # a model filter cannot be projected
+    assert "reports.trends" in client.get("/api/v1/capabilities").json()["features"]

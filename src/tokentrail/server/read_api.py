@@ -31,6 +31,7 @@ from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_L
 from tokentrail.server.models import CurrentRunOut, Figures
 from tokentrail.server.params import day_param, zone_param
 from tokentrail.store.base import SESSION_SORTS, SessionSort, Store
+from tokentrail.trends import overview_trends
 
 FEATURES = (
     "overview",
@@ -41,6 +42,7 @@ FEATURES = (
     "reports.models",
     "reports.projects",
     "reports.sources",
+    "reports.trends",
     "sessions.list",
     "export.csv",
     "version",
@@ -350,6 +352,51 @@ class OverviewOut(BaseModel):
     timezone: str
 
 
+class ChangeOut(BaseModel):
+    previous: Figures = Field(description="The period of the same length just before")
+    previous_since: str
+    previous_until: str
+    cost_change: float | None = Field(
+        description="Relative change of the priced cost (0.12 is +12%); null without a base"
+    )
+    tokens_change: float | None
+
+
+class RangeDaysOut(BaseModel):
+    days: int
+    active_days: int
+    average_cost_usd: float | None = Field(description="Priced cost per active day")
+    peak_day: str | None
+    peak_cost_usd: float | None
+
+
+class MonthEndOut(BaseModel):
+    projected_usd: float = Field(description="An estimate: spend so far plus the burn rate")
+    projected_low_usd: float | None
+    projected_high_usd: float | None
+
+
+class MonthOut(BaseModel):
+    month: str
+    requests: int
+    total_tokens: int | None
+    cost_usd: float | None
+    unpriced_requests: int
+    cost_change: float | None = Field(description="Against the month before; null if none")
+
+
+class TrendsOut(BaseModel):
+    selected: ChangeOut | None = Field(description="null without a range start")
+    month: ChangeOut
+    today: ChangeOut
+    days: RangeDaysOut | None
+    month_end_estimate: MonthEndOut | None = Field(
+        description="null with a model filter or several agents (a projection cannot be "
+        "scoped to them)"
+    )
+    months: list[MonthOut] = Field(description="Months with usage in the year, newest first")
+
+
 class VersionOut(BaseModel):
     version: str = Field(description="Changes whenever the ledger changes; compare, don't parse.")
 
@@ -387,6 +434,15 @@ def overview(
         return reports.overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=metric
         ).as_dict()
+
+
+@router.get("/trends", response_model=TrendsOut)
+def trends_report(ledger: LedgerDep, view: PageViewDep) -> Any:
+    """The overview's trend answers (default range: the last 30 days): the range, this month
+    and today each against the same length just before it, the range's active days, average
+    and peak day, this month's end projected (an estimate) and the months of the year."""
+    with ledger.reading() as store:
+        return overview_trends(store, view.query, models=model_ids(store, view)).as_dict()
 
 
 @router.get("/heatmap", response_model=HeatmapOut)
