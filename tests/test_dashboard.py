@@ -434,3 +434,21 @@ def test_assets_have_hashed_names_cached_for_a_year_and_responses_are_compressed
     assert "echarts" in client.get(f"/sessions/{built.opus_session}").text
     for path in ("/sessions?range=all", "/runs?range=all", "/tools?range=all"):
         assert "echarts" not in client.get(path).text, path
+
+
+def test_a_silent_run_is_not_shown_as_alive(tmp_path: Path) -> None:
+    """A run still marked running with nothing recorded for hours: the overview's "this run"
+    line and the runs list say "no heartbeat since …"; a fresh one is running."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.start_run("worker", run_id="run-silent", started_at=now - timedelta(hours=3))
+        client = TestClient(dashboard_app(ledger))
+        overview = text_of(client.get("/").text)
+        assert "This run worker no heartbeat since" in overview
+        runs = client.get("/runs").text
+        assert "no heartbeat" in text_of(runs) and "state-running" not in runs
+        ledger.start_run("planner", run_id="run-fresh", started_at=now)
+        assert "no heartbeat" not in text_of(client.get("/").text)  # the newest run: alive
+        assert "state-running" in client.get("/runs").text

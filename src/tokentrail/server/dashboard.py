@@ -501,6 +501,7 @@ def overview_page(
         block = _active_block(store, view)
         trend = overview_trends(store, view.query, models=model_ids(store, view), year=data.heatmap)
         data_span = _data_span(store, view) if _empty_range(data) else None
+        run_silent = _silent_since(store, data.current_run.run_id) if data.current_run else None
         choices = _choices(store)
         marker = store.change_marker()
     charts = {
@@ -523,10 +524,16 @@ def overview_page(
         marker=marker,
         trend=trend,
         data_span=data_span,
+        run_silent=run_silent,
         unpriced_names=_unpriced_names(data.unpriced_models),
         metrics=reports.HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
+
+
+def _silent_since(store: Any, run_id: str) -> datetime | None:
+    """When the run still marked running last showed a sign of life, if it went silent."""
+    return next((r.silent_since for r in run_list(store) if r.run.run_id == run_id), None)
 
 
 def _empty_range(data: reports.Overview) -> bool:
