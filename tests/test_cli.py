@@ -160,7 +160,7 @@ def test_filters_breakdown_and_periods(logs: Path, db_path: Path) -> None:
     assert codex["rows"][0]["cache_write_tokens"] is None
     weekly = json_of("weekly", "-d", str(db_path), "--no-sync", "--breakdown")
     assert {(r["period"], r["model"]) for r in weekly["rows"]} == {
-        ("2026-W19", "claude-sonnet-4-5-20250929"),
+        ("2026-W19", "claude-sonnet-4-5"),
         ("2026-W19", "my-private-model"),
         ("2026-W19", "gpt-5-codex"),
     }

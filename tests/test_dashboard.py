@@ -24,6 +24,7 @@ from dashboard_data import (
     isolated_home,
 )
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_alias
 from tokentrail.server.dashboard import (
     format_duration,
     format_share,
@@ -67,7 +68,7 @@ def test_pages_render_with_their_content(client: TestClient, realistic: Any) -> 
         "Last 30 days",
         "This month",
         "Today",
-        "Daily cost by model",
+        "Cost by model",
         "Token timeline",
         "Activity",
         "Top sessions",
@@ -504,12 +505,13 @@ def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_serv
     facts = text_of(page)
     assert "Span 2m" in facts.replace("  ", " ") and "Active 2m" in facts.replace("  ", " ")
     [served] = re.findall(r"<dt>Models</dt><dd>(.*?)</dd>", page, re.S)
-    assert text_of(served).split() == [SONNET, opus]  # most-used first
+    # most-used first, each dated id shown as its alias
+    assert text_of(served).split() == [model_alias(SONNET), model_alias(opus)]
     [row] = re.findall(r"<tr>\s*<td class=\"session-cell\">.*?</tr>", html, re.S)
     text = text_of(row)
     assert f"webapp · {start:%Y-%m-%d %H:%M} · {SONNET}" in text
     assert key[:8] not in text.split("webapp")[0]  # not only a bare 8-character id
-    assert f"{SONNET} +1" in text
+    assert f"{model_alias(SONNET)} +1" in text
 
 
 def test_the_sessions_page_states_the_one_session_count(client: TestClient) -> None:
@@ -521,3 +523,44 @@ def test_the_sessions_page_states_the_one_session_count(client: TestClient) -> N
     )
     summary = client.get("/api/v1/summary").json()["lifetime"]
     assert summary["sessions"] == 7 and summary["sessions_without_usage"] == 1
+
+
+def test_assets_have_hashed_names_cached_for_a_year_and_responses_are_compressed(
+    client: TestClient, realistic: Any
+) -> None:
+    built: Built = realistic[0]
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    scripts = re.findall(r'<script src="(/static/[^"]+)"', page.text)
+    assert any(re.fullmatch(r"/static/app\.[0-9a-f]{10}\.js", s) for s in scripts), scripts
+    library = next(s for s in scripts if "echarts" in s)
+    served = client.get(library, headers={"Accept-Encoding": "gzip"})
+    assert served.status_code == 200 and served.headers["content-encoding"] == "gzip"
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert served.num_bytes_downloaded < 500_000 < len(served.content)  # 1.1 MB uncompressed
+    plain = client.get("/static/app.js")
+    assert plain.status_code == 200 and plain.headers["cache-control"] == "no-cache"
+    assert client.get("/static/app.0000000000.js").status_code == 404  # not its content
+    assert client.get("/static/../dashboard.py").status_code == 404
+    # the chart library only where a chart is drawn
+    assert "echarts" in client.get(f"/sessions/{built.opus_session}").text
+    for path in ("/sessions?range=all", "/runs?range=all", "/tools?range=all"):
+        assert "echarts" not in client.get(path).text, path
+
+
+def test_a_silent_run_is_not_shown_as_alive(tmp_path: Path) -> None:
+    """A run still marked running with nothing recorded for hours: the overview's "this run"
+    line and the runs list say "no heartbeat since …"; a fresh one is running."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.start_run("worker", run_id="run-silent", started_at=now - timedelta(hours=3))
+        client = TestClient(dashboard_app(ledger))
+        overview = text_of(client.get("/").text)
+        assert "This run worker running for 3h 00m , no heartbeat since" in overview
+        runs = client.get("/runs").text
+        assert "no heartbeat" in text_of(runs) and "state-running" not in runs
+        ledger.start_run("planner", run_id="run-fresh", started_at=now)
+        assert "no heartbeat" not in text_of(client.get("/").text)  # the newest run: alive
+        assert "state-running" in client.get("/runs").text

@@ -26,6 +26,7 @@ from dashboard_data import (
 from tokentrail import reports
 from tokentrail.export import TABLES
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_alias
 from tokentrail.periods import DAY_MS, offset_segments, resolve_timezone
 from tokentrail.store.base import SESSION_SORTS, Filters, SessionPageQuery
 from tokentrail.usage import Session, Tokens, UsageEvent
@@ -96,7 +97,9 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
     assert len(body["recent_sessions"]["rows"]) == 7
     assert body["top_sessions"]["rows"][0]["session_key"] == built.opus_session
     assert body["heatmap"]["metric"] == "cost"
-    assert {s["model"] for s in body["daily_cost_by_model"]["series"]} >= {OPUS, SONNET}
+    # a dated model id is grouped under its alias (tokentrail.model_names)
+    series = {s["model"] for s in body["daily_cost_by_model"]["series"]}
+    assert series >= {model_alias(OPUS), model_alias(SONNET)}
     everything = client.get("/api/v1/overview", params={"range": "all"}).json()
     assert everything["selected"] is None
 
@@ -104,7 +107,7 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
 def test_spend_by_model_source_and_project(client: TestClient) -> None:
     models = client.get("/api/v1/models").json()
     rows = {r["group"]: r for r in models["rows"]}
-    assert models["rows"][0]["group"] == OPUS  # costliest first
+    assert models["rows"][0]["group"] == model_alias(OPUS)  # costliest first
     assert rows[UNKNOWN_MODEL]["cost_usd"] is None  # unknown, not $0
     assert rows[UNKNOWN_MODEL]["unpriced_requests"] == 2
     assert models["share_of"] == "cost"
@@ -341,7 +344,7 @@ def test_daily_cost_by_model_keeps_the_costliest_apart(tmp_path: Path) -> None:
             two = reports.daily_cost_by_model(store, query(), top=2)
             only = reports.daily_cost_by_model(store, query(), models=["no-such-model"])
     assert two.days == [date(2026, 4, 6), date(2026, 4, 7)]
-    assert [s.model for s in two.series] == [OPUS, SONNET, "(other)"]
+    assert [s.model for s in two.series] == [model_alias(OPUS), model_alias(SONNET), "(other)"]
     assert two.series[0].values[1] == 0.0  # no Opus usage that day: a true zero
     assert two.series[2].values[1] is not None and two.series[2].unpriced_requests == [0, 1]
     assert [s.model for s in only.series] == ["no-such-model"]
@@ -519,3 +522,32 @@ def test_group_names_list_what_the_ledger_has(realistic: Any) -> None:
         assert store.group_names("source") == ["claude_code", "codex", "sdk"]
         assert UNKNOWN_MODEL in store.group_names("model")
         assert f"/home/dev/code/{XSS}" in store.group_names("project")
+
+
+def test_daily_cost_by_model_sums_weeks_and_months(client: TestClient) -> None:
+    """Per ISO week (each bar starts on a Monday) or month, the same total as per day."""
+    params = {"range": "all", "tz": "UTC"}
+    daily = client.get("/api/v1/daily-cost-by-model", params=params).json()
+    weekly = client.get("/api/v1/daily-cost-by-model", params={**params, "interval": "week"})
+    monthly = client.get("/api/v1/daily-cost-by-model", params={**params, "interval": "month"})
+    assert daily["interval"] == "day"
+    assert weekly.json()["interval"] == "week" and monthly.json()["interval"] == "month"
+    assert all(date.fromisoformat(d).weekday() == 0 for d in weekly.json()["days"])
+    assert all(d.endswith("-01") for d in monthly.json()["days"])
+
+    def total(body: dict[str, Any]) -> float:
+        return round(sum(v or 0 for s in body["series"] for v in s["values"]), 6)
+
+    assert total(daily) == total(weekly.json()) == total(monthly.json()) > 0
+    assert len(weekly.json()["days"]) < len(daily["days"])
+
+
+def test_trends_answer_as_the_overview_shows_them(client: TestClient) -> None:
+    body = client.get("/api/v1/trends", params={"range": "7d", "tz": "UTC"}).json()
+    assert body["selected"]["previous"]["requests"] >= 0
+    assert body["days"]["days"] == 7 and 1 <= body["days"]["active_days"] <= 7
+    assert body["month_end_estimate"]["projected_usd"] > 0
+    assert body["months"] and body["months"][0]["requests"] > 0
+    no_projection = client.get("/api/v1/trends", params={"model": "claude-opus-4-1"}).json()
+    assert no_projection["month_end_estimate"] is None  # a model filter cannot be projected
+    assert "reports.trends" in client.get("/api/v1/capabilities").json()["features"]

@@ -164,7 +164,7 @@ def test_breakdown_and_filters(ledger: Ledger) -> None:
     report = period_report(ledger.store, "daily", query(breakdown=True))
     assert [(r.period, r.model) for r in report.rows] == [
         ("2026-05-04", "claude-opus-4-5"),
-        ("2026-05-04", "claude-sonnet-4-5-20250929"),
+        ("2026-05-04", "claude-sonnet-4-5"),  # the dated id, under its alias
         ("2026-05-04", "gpt-5-codex"),
     ]
     assert report.as_dict()["rows"][0]["model"] == "claude-opus-4-5"

@@ -219,7 +219,9 @@ def table(
     with ledger.reading() as store:
         if what in ("daily", "weekly", "monthly"):
             kind: reports.Period = what  # type: ignore[assignment]
-            report = reports.period_report(store, kind, _with(query, breakdown=True))
+            report = reports.period_report(
+                store, kind, _with(query, breakdown=True), raw_models=True
+            )
             rows = [r.as_dict(True) for r in report.rows]
             rows = [r for r in rows if not models or r.get("model") in models]
             columns: tuple[str, ...] = ("period", "model", *FIGURES)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
     day_label,
@@ -238,8 +239,11 @@ _LABELS: dict[str, Callable[[date], str]] = {
 }
 
 
-def period_report(store: Store, kind: Period, query: ReportQuery) -> Report:
-    """Usage per local day, ISO week or month (optionally per model)."""
+def period_report(
+    store: Store, kind: Period, query: ReportQuery, *, raw_models: bool = False
+) -> Report:
+    """Usage per local day, ISO week or month (optionally per model: a dated model id and
+    its alias are one row, unless ``raw_models``, as exports keep the ids as logged)."""
     filters = query.filters()
     by = query.group_by
     span = store.time_range(filters)
@@ -253,7 +257,10 @@ def period_report(store: Store, kind: Period, query: ReportQuery) -> Report:
             else store.day_totals_by(filters, segments, by)
         )
         for row in day_rows:
-            key = (label(day_to_date(row.day)), row.model if by in (None, "model") else row.group)
+            group = row.model if by in (None, "model") else row.group
+            if by == "model" and group is not None and not raw_models:
+                group = model_alias(group)  # a dated id and its alias: one row
+            key = (label(day_to_date(row.day)), group)
             grouped[key] = grouped.get(key, Totals.zero()) + row.totals
     team_group = by if by in ("machine", "user") else None
     rows = [
@@ -499,6 +506,23 @@ class SummaryBlock:
         }
 
 
+RUN_SILENT_AFTER = timedelta(hours=1)
+"""How long a run still marked running may record nothing (no request, no session started or
+updated under it) before it is shown as "no heartbeat since …" instead of running: a run has
+no heartbeat of its own, what it records is its pulse."""
+
+
+def run_silent_since(
+    state: str, last_activity: datetime | None, now: datetime | None = None
+) -> datetime | None:
+    """The one rule for a silent run: when a run still marked running was last heard from,
+    if that is longer ago than RUN_SILENT_AFTER; else None."""
+    if state != "running" or last_activity is None:
+        return None
+    quiet = (now or datetime.now(UTC)) - last_activity > RUN_SILENT_AFTER
+    return last_activity if quiet else None
+
+
 @dataclass(frozen=True, slots=True)
 class RunRow:
     run_id: str
@@ -516,13 +540,9 @@ class RunRow:
 
     def silent_since(self, now: datetime | None = None) -> datetime | None:
         """For a run still marked running whose process has shown no sign of life (no
-        request) for longer than IDLE_GAP_SECONDS: when it was last heard from. The process
+        request) for longer than RUN_SILENT_AFTER: when it was last heard from. The process
         may have died; the next run of the app will close it as crashed."""
-        if self.state != "running" or self.last_activity is None:
-            return None
-        now = now or datetime.now(UTC)
-        quiet = (now - self.last_activity).total_seconds() > IDLE_GAP_SECONDS
-        return self.last_activity if quiet else None
+        return run_silent_since(self.state, self.last_activity, now)
 
     def elapsed_seconds(self, now: datetime | None = None) -> float:
         """Time since the run started (to its stop, once stopped)."""
@@ -1251,10 +1271,12 @@ def spend_by(
 
     With ``limit``, the rows past it are summed into one row whose group is ``"(other)"``."""
     filters = query.filters()
-    grouped = [
-        (r.group, r.totals, UsageFigures.from_totals(r.totals))
-        for r in store.group_totals(filters, by, models)
-    ]
+    merged: dict[str | None, Totals] = {}
+    for r in store.group_totals(filters, by, models):
+        # a dated model id and its alias are one model: one row
+        group = model_alias(r.group) if by == "model" and r.group is not None else r.group
+        merged[group] = merged.get(group, Totals.zero()) + r.totals
+    grouped = [(g, t, UsageFigures.from_totals(t)) for g, t in merged.items()]
     grouped.sort(
         key=lambda g: (-_priced_cost(g[2]), -(g[2].total_tokens or 0), g[0] is None, g[0] or "")
     )
@@ -1557,12 +1579,15 @@ class ModelSeries:
 @dataclass(frozen=True, slots=True)
 class DailyByModel:
     days: list[date]
+    """The first day of each bar: days, or the Mondays of ISO weeks, or months' first days."""
     series: list[ModelSeries]
     unpriced_models: list[UnpricedModel]
     timezone: str
+    interval: Literal["day", "week", "month"] = "day"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "interval": self.interval,
             "days": [d.isoformat() for d in self.days],
             "series": [s.as_dict() for s in self.series],
             "unpriced_models": unpriced_dicts(self.unpriced_models),
@@ -1577,10 +1602,13 @@ def daily_cost_by_model(
     models: Sequence[str] = (),
     top: int = 8,
     max_days: int = 3 * 366,
+    interval: Literal["day", "week", "month", "auto"] = "day",
 ) -> DailyByModel:
     """Cost per local day and model (for a stacked chart), the ``top`` costliest models apart
     and the others summed; every day from ``since`` (else the first usage) to ``until`` (else
-    the last usage), at most ``max_days`` of them (the newest)."""
+    the last usage), at most ``max_days`` of them (the newest). With ``interval`` ``week`` or
+    ``month`` the days are summed per ISO week or month; ``auto`` picks by the span as the
+    token timeline does (days up to 180 days, then weeks, months past three years)."""
     filters = query.filters()
     span = store.time_range(filters)
     if span is None and (filters.since_ms is None or filters.until_ms is None):
@@ -1591,13 +1619,23 @@ def daily_cost_by_model(
     first = day_to_date((start_ms + offset_ms(query.zone, start_ms)) // DAY_MS)
     last = day_to_date((end_ms - 1 + offset_ms(query.zone, end_ms - 1)) // DAY_MS)
     first = max(first, last - timedelta(days=max_days - 1))
+    chosen = interval
+    if chosen == "auto":
+        picked = auto_interval((last - first).days + 1)
+        chosen = "day" if picked == "hour" else picked
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    position = {d: i for i, d in enumerate(days)}
+    if chosen != "day":  # one bar per week or month: each day counts in its period's bar
+        starts = sorted({_period_start(d, chosen) for d in days})
+        at_start = {d: i for i, d in enumerate(starts)}
+        position = {d: at_start[_period_start(d, chosen)] for d in days}
+        days = starts
+    else:
+        position = {d: i for i, d in enumerate(days)}
     per_model: dict[str | None, dict[int, Totals]] = {}
     for r in store.interval_totals(filters, segments, DAY_MS, by_model=True, models=models):
         at = position.get(day_to_date(r.index))
         if at is not None:
-            cells = per_model.setdefault(r.model, {})
+            cells = per_model.setdefault(None if r.model is None else model_alias(r.model), {})
             cells[at] = cells.get(at, Totals.zero()) + r.totals
     whole = {m: sum(cells.values(), Totals.zero()) for m, cells in per_model.items()}
     ranked = sorted(
@@ -1632,7 +1670,9 @@ def daily_cost_by_model(
             unpriced.append(day_figures.unpriced_requests)
         whole_figures = UsageFigures.from_totals(sum(cells.values(), Totals.zero()))
         series.append(ModelSeries(model, values, unpriced, whole_figures))
-    return DailyByModel(days, series, unpriced_models_of(store, filters, models), query.zone_name)
+    return DailyByModel(
+        days, series, unpriced_models_of(store, filters, models), query.zone_name, chosen
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1886,7 +1926,8 @@ def overview_report(
         today=today_block,
         current_run=current_run,
         current_run_block=current_block,
-        daily=daily_cost_by_model(store, query, models=models),
+        # a readable chart at any range: weeks or months past 180 days, five models apart
+        daily=daily_cost_by_model(store, query, models=models, top=5, interval="auto"),
         timeline=token_timeline(store, query, models=models, now=now),
         heatmap=heatmap_report(store, heat_query, heatmap_metric, models=models, now=now),
         top_sessions=top_sessions(store, query, models=models),

@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokentrail import insights, reports
@@ -123,10 +124,10 @@ def create_app(
     )
     app.include_router(read_api.router)
     app.include_router(insights_api.router)
-    app.include_router(dashboard.router)
-    dashboard.mount_static(app)
+    app.include_router(dashboard.router)  # pages and their static files
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=1_000)  # pages, JSON, the chart library
     if token:
         app.add_middleware(BearerAuth, token=token)
     app.add_middleware(BrowserGuard, hosts=hosts)

@@ -2,8 +2,7 @@
 charts from the vendored Apache ECharts. Every asset is served by the app itself.
 
     app.state.ledger = ledger
-    app.include_router(dashboard.router)
-    dashboard.mount_static(app)
+    app.include_router(dashboard.router)  # the pages and their static files
 
 Pages: ``/`` (overview), ``/sessions`` (sortable, filterable, paged), ``/sessions/{key}``
 (one session with its requests, subagents, tool calls and efficiency), ``/runs`` and
@@ -19,6 +18,7 @@ import hashlib
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -37,8 +36,18 @@ from tokentrail import insights, reports
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
-from tokentrail.server.read_api import RANGES, View, get_ledger, page_filters, parse_view
+from tokentrail.model_names import aliases_of, model_alias
+from tokentrail.runs_view import run_detail, run_list
+from tokentrail.server.read_api import (
+    PAGE_DEFAULT_RANGE,
+    RANGES,
+    View,
+    get_ledger,
+    model_ids,
+    parse_view,
+)
 from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
+from tokentrail.trends import overview_trends
 from tokentrail.usage import Session
 from tokentrail.watch import BackgroundSync as BackgroundSync  # served with the app
 
@@ -94,9 +103,8 @@ SOURCE_LABELS = {
 }
 
 
-def mount_static(app: FastAPI) -> None:
-    """Serve the dashboard's CSS, JS and the vendored chart library at ``/static``."""
-    app.mount(STATIC_PREFIX, StaticFiles(directory=str(_static_dir())), name="static")
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""Cache-Control of a content-hashed asset: its name changes whenever its content does."""
 
 
 def _static_dir() -> Path:
@@ -104,17 +112,45 @@ def _static_dir() -> Path:
 
 
 @cache
-def _asset_version() -> str:
-    """A hash of the static files, appended to their URLs so a new release is never served
-    from a stale browser cache."""
-    digest = hashlib.sha256()
+def _assets() -> tuple[dict[str, str], dict[str, Path]]:
+    """The static files: each one's content-hashed name (``app.js`` → ``app.1a2b3c4d5e.js``)
+    and the file behind every name, hashed or plain (licences are linked by their plain names)."""
     root = _static_dir()
+    hashed: dict[str, str] = {}
+    files: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".js", ".css"):
-            digest.update(path.name.encode())
-            digest.update(str(path.stat().st_size).encode())
-            digest.update(str(path.stat().st_mtime_ns).encode())
-    return digest.hexdigest()[:10]
+        if not path.is_file():
+            continue
+        name = path.relative_to(root).as_posix()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        stem, dot, suffix = name.rpartition(".")
+        hashed[name] = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
+        files[name] = path
+        files[hashed[name]] = path
+    return hashed, files
+
+
+def asset_url(name: str) -> str:
+    """The URL of a static file under its content-hashed name (cached for a year)."""
+    return f"{STATIC_PREFIX}/{_assets()[0][name]}"
+
+
+@router.api_route(STATIC_PREFIX + "/{name:path}", methods=["GET", "HEAD"])
+def static_file(name: str) -> Response:
+    """A static file. Under its content-hashed name it is immutable (browsers keep it a year
+    and never ask again); under its plain name it is revalidated each time."""
+    hashed, files = _assets()
+    path = files.get(name)
+    if path is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    immutable = name not in hashed
+    return FileResponse(
+        path,
+        headers={
+            "Cache-Control": IMMUTABLE if immutable else "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # -- formatting ------------------------------------------------------------------------------
@@ -188,6 +224,26 @@ def format_percent(value: float | None) -> str:
     return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
 
 
+def format_change(value: float | None) -> str:
+    """A relative change: +12% / −8% / +0.4% / ×12 for more than ten-fold."""
+    if value is None:
+        return ""
+    if value >= 10:
+        return f"×{value + 1:.0f}"
+    percent = value * 100
+    digits = 1 if abs(percent) < 10 else 0
+    sign = "+" if percent >= 0 else "−"
+    return f"{sign}{abs(percent):.{digits}f}%"
+
+
+def format_day(value: date | None) -> str:
+    """A day as the dashboard writes it: "Mar 3", with its year when not this year's."""
+    if value is None:
+        return ""
+    this_year = datetime.now(UTC).year
+    return f"{value:%b} {value.day}" + (f" {value.year}" if value.year != this_year else "")
+
+
 def format_share(value: float | None) -> str:
     if value is None:
         return ""
@@ -206,21 +262,24 @@ def _parse_moment(value: datetime | str | None) -> datetime | None:
 
 
 def format_time(value: datetime | str | None, zone: tzinfo, today: date | None = None) -> str:
-    """A moment in the view's zone: 14:05 today, 'Mon 14:05' this week, else the date."""
+    """A moment in the view's zone, always with its time on a 24-hour clock: "today 14:05",
+    "yesterday 14:05", "Mon 14:05" this week, "Mar 3, 14:05" this year, else "Dec 31 2025,
+    14:05" (a moment of another year keeps its time too)."""
     moment = _parse_moment(value)
     if moment is None:
         return ""
     local = moment.astimezone(zone)
     today = today or datetime.now(zone).date()
+    clock = local.strftime("%H:%M")
     if local.date() == today:
-        return local.strftime("today %H:%M")
+        return f"today {clock}"
     if local.date() == today - timedelta(days=1):
-        return local.strftime("yesterday %H:%M")
-    if today - local.date() < timedelta(days=7):
-        return local.strftime("%a %H:%M")
+        return f"yesterday {clock}"
+    if timedelta(0) < today - local.date() < timedelta(days=7):
+        return f"{local:%a} {clock}"
     if local.year == today.year:
-        return local.strftime("%b %d, %H:%M").replace(" 0", " ")
-    return local.strftime("%Y-%m-%d")
+        return f"{local:%b} {local.day}, {clock}"
+    return f"{local:%b} {local.day} {local.year}, {clock}"
 
 
 def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
@@ -267,6 +326,9 @@ def _env() -> Environment:
         source_label=source_label,
         short_path=short_path,
         short_key=short_key,
+        model_alias=model_alias,
+        change=format_change,
+        day=format_day,
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     return env
@@ -306,7 +368,8 @@ def render(
         view=view,
         zone=zone,
         today=today,
-        static=lambda name: Markup(f"{STATIC_PREFIX}/{name}?v={_asset_version()}"),
+        offset_min=int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60),
+        static=lambda name: Markup(asset_url(name)),
         time=lambda value: format_time(value, zone, today),
         full_time=lambda value: format_full_time(value, zone),
         ranges=tuple(RANGES),
@@ -327,8 +390,9 @@ def render(
     )
 
 
-def _page_view(request: Request) -> tuple[View, str | None]:
-    """The filters of a page; a bad one is reported on the page, the rest still applies."""
+def _page_view(request: Request) -> tuple[View, list[str]]:
+    """The filters of a page; each bad one is named on the page (every one of them, not only
+    the first) and left out, the rest still applies."""
     params = request.query_params
     given: dict[str, Any] = {
         "since": params.get("since"),
@@ -339,30 +403,37 @@ def _page_view(request: Request) -> tuple[View, str | None]:
         "project": params.get("project"),
         "models": params.getlist("model"),
     }
+    errors: list[str] = []
+    for name in ("tz", "since", "until", "range_"):
+        if not given[name]:
+            continue
+        try:  # each filter alone, so that every bad one is named
+            parse_view(**{name: given[name]})
+        except InvalidUsage as exc:
+            errors.append(_error_text(exc))
+            given[name] = None
     try:
-        return page_filters(
-            since=given["since"],
-            until=given["until"],
-            range_=given["range_"],
-            tz=given["tz"],
-            source=given["sources"],
-            project=given["project"],
-            model=given["models"],
-        ), None
-    except InvalidUsage as exc:
-        error = f"{exc.field}: {exc}"
-        for name in ("since", "until", "range_", "tz"):
-            if exc.field == name.rstrip("_"):
-                given[name] = None
-        try:
-            return parse_view(**given, default_range="30d"), error
-        except InvalidUsage:
-            return parse_view(default_range="30d"), error
+        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
+    except InvalidUsage as exc:  # good alone, not together (since after until)
+        errors.append(_error_text(exc))
+        for name in ("since", "until"):
+            given[name] = None
+        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
+
+
+def _error_text(exc: InvalidUsage) -> str:
+    """The message naming its filter once ("since 'x' is not a date", not "since: since …")."""
+    message = exc.message.removeprefix("--")  # the zone's message is the CLI's ("--tz …")
+    if message.startswith(exc.field):
+        return message
+    return f"{exc.field}: {message}"
 
 
 def _choices(store: Any) -> dict[str, list[str]]:
     """Every source, model and project the ledger knows, for the filter menus."""
-    return {by: store.group_names(by) for by in ("source", "model", "project")}
+    names = {by: store.group_names(by) for by in ("source", "model", "project")}
+    names["model"] = aliases_of(names["model"])  # a dated id and its alias: one choice
+    return names
 
 
 def _unpriced_names(models: list[Any]) -> str:
@@ -429,10 +500,13 @@ def overview_page(
     chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
     with ledger.reading() as store:
         data = reports.overview_report(
-            store, view.query, models=view.models, heatmap_metric=chosen_metric
+            store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
         )
         budgets = _budgets(store, ledger, view)
         block = _active_block(store, view)
+        trend = overview_trends(store, view.query, models=model_ids(store, view), year=data.heatmap)
+        data_span = _data_span(store, view) if _empty_range(data) else None
+        run_silent = _silent_since(store, data.current_run.run_id) if data.current_run else None
         choices = _choices(store)
         marker = store.change_marker()
     charts = {
@@ -453,10 +527,40 @@ def overview_page(
         charts=charts,
         choices=choices,
         marker=marker,
+        trend=trend,
+        data_span=data_span,
+        run_silent=run_silent,
         unpriced_names=_unpriced_names(data.unpriced_models),
         metrics=reports.HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
+
+
+def _silent_since(store: Any, run_id: str) -> datetime | None:
+    """When the run still marked running last showed a sign of life, if it went silent."""
+    return next((r.silent_since for r in run_list(store) if r.run.run_id == run_id), None)
+
+
+def _empty_range(data: reports.Overview) -> bool:
+    """True when the chosen range holds nothing while the ledger (as filtered) has usage."""
+    return (
+        data.selected is not None
+        and data.selected.figures.requests == 0
+        and data.lifetime.figures.requests > 0
+    )
+
+
+def _data_span(store: Any, view: View) -> tuple[date, date] | None:
+    """The first and last local day with usage (agent and project filters applied), to offer
+    when the chosen range is empty."""
+    filters = view.query.filters()
+    span = store.time_range(Filters(sources=filters.sources, project=filters.project))
+    if span is None:
+        return None
+    first, last = (
+        datetime.fromtimestamp(ms / 1000, UTC).astimezone(view.query.zone).date() for ms in span
+    )
+    return first, last
 
 
 SortQuery = Annotated[str, Query(max_length=20)]
@@ -480,7 +584,7 @@ def sessions_page(
         result = reports.session_page_report(
             store,
             view.query,
-            models=view.models,
+            models=model_ids(store, view),
             search=q,
             sort=chosen_sort,
             descending=descending,
@@ -489,7 +593,7 @@ def sessions_page(
         )
         choices = _choices(store)
         marker = store.change_marker()
-        unpriced = reports.unpriced_models_of(store, view.query.filters(), view.models)
+        unpriced = reports.unpriced_models_of(store, view.query.filters(), model_ids(store, view))
         # the one session count (docs/counting.md), when the list is not narrowed further
         counts = None if q or view.models else reports.session_counts(store, view.query.filters())
     pages = max(1, math.ceil(result.total / per))
@@ -563,7 +667,8 @@ def session_page(
     chart = {
         "requests": [
             {
-                "t": r.timestamp.isoformat(),
+                # wall-clock time in the view's zone, as the table and running total show it
+                "t": r.timestamp.astimezone(view.query.zone).replace(tzinfo=None).isoformat(),
                 "model": r.model,
                 "session": r.session_key,
                 "input": r.tokens.input,
@@ -578,8 +683,10 @@ def session_page(
         "cumulative": _cumulative_points(detail.requests, extra["timeline"], view.query.zone),
     }
     # the models that served its requests (and its subagents'), most-used first
-    served = Counter(r.model for r in detail.requests if r.model)
-    models = sorted(served, key=lambda model: (-served[model], model))
+    models = _models_by_alias(r.model for r in detail.requests if r.model)
+    columns = [
+        c for c in TOKEN_COLUMNS if any(getattr(r.tokens, c[0]) is not None for r in requests_shown)
+    ]
     return render(
         request,
         "session.html",
@@ -592,6 +699,8 @@ def session_page(
         parent=parent,
         requests_shown=list(reversed(requests_shown)),
         requests_hidden=len(detail.requests) - len(requests_shown),
+        token_columns=columns,
+        hidden_columns=[c[1] for c in TOKEN_COLUMNS if c not in columns],
         unpriced_models=unpriced,
         models=models,
         chart=chart,
@@ -600,6 +709,19 @@ def session_page(
         efficiency=efficiency,
         cache_read_share=insights.cache_read_share(detail.session.figures),
     )
+
+
+def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Each alias with the raw ids it stands for (a dated id and its alias: one model), the
+    most-used first (``models`` holds one model per request served)."""
+    served: Counter[str] = Counter()
+    grouped: dict[str, set[str]] = {}
+    for model in models:
+        alias = model_alias(model)
+        served[alias] += 1
+        grouped.setdefault(alias, set()).add(model)
+    ranked = sorted(grouped, key=lambda alias: (-served[alias], alias))
+    return [(alias, sorted(grouped[alias])) for alias in ranked]
 
 
 def _cumulative_points(
@@ -623,6 +745,15 @@ def _cumulative_points(
     ]
 
 
+TOKEN_COLUMNS = (
+    ("input", "Input", True),
+    ("cache_read", "Cache read", True),
+    ("cache_write", "Cache write", True),
+    ("output", "Output", False),
+    ("reasoning", "Reasoning", True),
+)
+"""A request's token columns: (field, label, hidden on a phone). A column no listed request
+reported is left out, with a one-line note, rather than a placeholder on every row."""
 REQUESTS_SHOWN = 500
 """Newest requests listed on a session's page (all of them are in the CSV export)."""
 CHART_REQUESTS = 2_000
@@ -636,10 +767,10 @@ def runs_page(request: Request) -> HTMLResponse:
     view, error = _page_view(request)
     filters = view.query.filters()
     with ledger.reading() as store:
-        rows = reports.runs_report(store)
+        rows = run_list(store)
         choices = _choices(store)
         marker = store.change_marker()
-    shown = [r for r in rows if _started_in(r.started_at, filters)]
+    shown = [r for r in rows if _started_in(r.run.started_at, filters)]
     return render(
         request,
         "runs.html",
@@ -650,6 +781,46 @@ def runs_page(request: Request) -> HTMLResponse:
         marker=marker,
         rows=shown,
         hidden=len(rows) - len(shown),
+    )
+
+
+@router.get("/runs/{run_id:path}", response_class=HTMLResponse)
+def run_page(
+    request: Request,
+    run_id: Annotated[str, PathParam(min_length=1, max_length=MAX_ID_LENGTH)],
+) -> HTMLResponse:
+    """One orchestrator run: its state (or its silence), restart reason, peak concurrency,
+    its sessions and its spend over time."""
+    ledger = get_ledger(request)
+    view, error = _page_view(request)
+    with ledger.reading() as store:
+        detail = run_detail(store, run_id, view.query.zone)
+        choices = _choices(store)
+        marker = store.change_marker()
+    if detail is None:
+        response = render(
+            request,
+            "missing.html",
+            view,
+            page="runs",
+            error=error,
+            choices=choices,
+            marker=marker,
+            key=run_id,
+        )
+        response.status_code = 404
+        return response
+    return render(
+        request,
+        "run.html",
+        view,
+        page="runs",
+        error=error,
+        choices=choices,
+        marker=marker,
+        detail=detail,
+        chart={"cumulative": detail.points, "timezone": view.query.zone_name},
+        unpriced_names="",
     )
 
 

@@ -26,10 +26,12 @@ from tokentrail import reports
 from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
+from tokentrail.model_names import model_ids_of
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
 from tokentrail.server.params import day_param, zone_param
-from tokentrail.store.base import SESSION_SORTS, SessionSort
+from tokentrail.store.base import SESSION_SORTS, SessionSort, Store
+from tokentrail.trends import overview_trends
 
 FEATURES = (
     "overview",
@@ -40,6 +42,7 @@ FEATURES = (
     "reports.models",
     "reports.projects",
     "reports.sources",
+    "reports.trends",
     "sessions.list",
     "export.csv",
     "version",
@@ -61,6 +64,14 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def model_ids(store: Store, view: View) -> tuple[str, ...]:
+    """The raw model ids the view's model filter names: a dated id and its alias are one
+    model (:mod:`tokentrail.model_names`), so a filter on either matches both."""
+    if not view.models:
+        return ()
+    return model_ids_of(view.models, store.group_names("model"))
 
 
 # -- filters -------------------------------------------------------------------------------
@@ -273,6 +284,9 @@ class ModelSeriesOut(BaseModel):
 
 
 class DailyByModelOut(BaseModel):
+    interval: Literal["day", "week", "month"] = Field(
+        "day", description="What each of `days` starts: a day, an ISO week or a month"
+    )
     days: list[str]
     series: list[ModelSeriesOut]
     unpriced_models: list[UnpricedModelOut]
@@ -357,6 +371,51 @@ class OverviewOut(BaseModel):
     timezone: str
 
 
+class ChangeOut(BaseModel):
+    previous: Figures = Field(description="The period of the same length just before")
+    previous_since: str
+    previous_until: str
+    cost_change: float | None = Field(
+        description="Relative change of the priced cost (0.12 is +12%); null without a base"
+    )
+    tokens_change: float | None
+
+
+class RangeDaysOut(BaseModel):
+    days: int
+    active_days: int
+    average_cost_usd: float | None = Field(description="Priced cost per active day")
+    peak_day: str | None
+    peak_cost_usd: float | None
+
+
+class MonthEndOut(BaseModel):
+    projected_usd: float = Field(description="An estimate: spend so far plus the burn rate")
+    projected_low_usd: float | None
+    projected_high_usd: float | None
+
+
+class MonthOut(BaseModel):
+    month: str
+    requests: int
+    total_tokens: int | None
+    cost_usd: float | None
+    unpriced_requests: int
+    cost_change: float | None = Field(description="Against the month before; null if none")
+
+
+class TrendsOut(BaseModel):
+    selected: ChangeOut | None = Field(description="null without a range start")
+    month: ChangeOut
+    today: ChangeOut
+    days: RangeDaysOut | None
+    month_end_estimate: MonthEndOut | None = Field(
+        description="null with a model filter or several agents (a projection cannot be "
+        "scoped to them)"
+    )
+    months: list[MonthOut] = Field(description="Months with usage in the year, newest first")
+
+
 class VersionOut(BaseModel):
     version: str = Field(description="Changes whenever the ledger changes; compare, don't parse.")
 
@@ -392,8 +451,17 @@ def overview(
     """Everything the dashboard's overview shows (its default range: the last 30 days)."""
     with ledger.reading() as store:
         return reports.overview_report(
-            store, view.query, models=view.models, heatmap_metric=metric
+            store, view.query, models=model_ids(store, view), heatmap_metric=metric
         ).as_dict()
+
+
+@router.get("/trends", response_model=TrendsOut)
+def trends_report(ledger: LedgerDep, view: PageViewDep) -> Any:
+    """The overview's trend answers (default range: the last 30 days): the range, this month
+    and today each against the same length just before it, the range's active days, average
+    and peak day, this month's end projected (an estimate) and the months of the year."""
+    with ledger.reading() as store:
+        return overview_trends(store, view.query, models=model_ids(store, view)).as_dict()
 
 
 @router.get("/heatmap", response_model=HeatmapOut)
@@ -405,7 +473,9 @@ def heatmap(
     """Cost, tokens, output tokens and sessions per local day; ``value`` is ``metric``.
     Without ``since``: the 365 days up to ``until`` (or today)."""
     with ledger.reading() as store:
-        return reports.heatmap_report(store, view.query, metric, models=view.models).as_dict()
+        return reports.heatmap_report(
+            store, view.query, metric, models=model_ids(store, view)
+        ).as_dict()
 
 
 @router.get("/timeline", response_model=TimelineOut)
@@ -421,7 +491,7 @@ def timeline(
     with ledger.reading() as store:
         try:
             result = reports.token_timeline(
-                store, view.query, interval=interval, models=view.models
+                store, view.query, interval=interval, models=model_ids(store, view)
             )
         except ValueError as exc:
             raise _invalid("interval", exc) from None
@@ -433,11 +503,18 @@ def daily_cost_by_model(
     ledger: LedgerDep,
     view: ViewDep,
     top: Annotated[int, Query(ge=1, le=50, description="Models shown apart")] = 8,
+    interval: Annotated[
+        Literal["day", "week", "month", "auto"],
+        Query(description="Sum per ISO week or month; auto: by the span, as the overview"),
+    ] = "day",
 ) -> Any:
-    """Cost per local day and model, the costliest ``top`` models apart, the rest summed as
-    ``(other)``; a null value is usage of the model that day without a price."""
+    """Cost per local day (or week, or month) and model, the costliest ``top`` models apart,
+    the rest summed as ``(other)``; a null value is usage of the model that day without a
+    price."""
     with ledger.reading() as store:
-        return reports.daily_cost_by_model(store, view.query, models=view.models, top=top).as_dict()
+        return reports.daily_cost_by_model(
+            store, view.query, models=model_ids(store, view), top=top, interval=interval
+        ).as_dict()
 
 
 @router.get("/top-sessions", response_model=SessionPageOut)
@@ -450,7 +527,7 @@ def top_sessions(
     """The costliest (or largest) sessions active in the range, subagents rolled up."""
     with ledger.reading() as store:
         return reports.top_sessions(
-            store, view.query, by=by, limit=limit, models=view.models
+            store, view.query, by=by, limit=limit, models=model_ids(store, view)
         ).as_dict()
 
 
@@ -473,7 +550,7 @@ def session_list(
         return reports.session_page_report(
             store,
             view.query,
-            models=view.models,
+            models=model_ids(store, view),
             search=q,
             sort=sort,
             descending=order == "desc",
@@ -491,7 +568,7 @@ def _spend_route(name: str, by: Literal["source", "model", "project"]) -> None:
     ) -> Any:
         with ledger.reading() as store:
             return reports.spend_by(
-                store, view.query, by, models=view.models, limit=limit
+                store, view.query, by, models=model_ids(store, view), limit=limit
             ).as_dict()
 
     spend.__doc__ = (
@@ -528,12 +605,14 @@ def export_csv(
 ) -> StreamingResponse:
     if what == "requests" and not key:
         raise InvalidUsage("key", "is required for the requests of a session")
+    with ledger.reading() as store:
+        models = model_ids(store, view)
     try:
         exported = table(
             ledger,
             what,
             view.query,
-            models=view.models,
+            models=models,
             session_key=key,
             sort=sort,
             descending=order == "desc",

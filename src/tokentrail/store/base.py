@@ -155,6 +155,10 @@ class OffsetSegment:
     offset_ms: int
 
 
+_MEASURE_INDEX = {name: i for i, name in enumerate(MEASURES)}
+"""Where each measure sits in :attr:`Totals.values` (a dict: reports read them by the million)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Sums of :data:`MEASURES` for one group of usage."""
@@ -162,10 +166,10 @@ class Totals:
     values: tuple[int, ...]
 
     def __getattr__(self, name: str) -> int:
-        try:
-            return self.values[MEASURES.index(name)]
-        except ValueError:
-            raise AttributeError(name) from None
+        index = _MEASURE_INDEX.get(name)
+        if index is None:
+            raise AttributeError(name)
+        return self.values[index]
 
     @classmethod
     def zero(cls) -> Totals:

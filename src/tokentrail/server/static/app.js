@@ -40,6 +40,21 @@
     });
   }
 
+  // a moment as the server shows times: the page's zone, a 24-hour clock (14:05:09)
+  var ZONE = document.body.dataset.tz || "UTC";
+  var OFFSET_MIN = Number(document.body.dataset.offsetMin || 0);
+  function clock(moment) {
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" })
+        .formatToParts(moment).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.hour + ":" + parts.minute + ":" + parts.second;
+    } catch (e) {
+      // a zone the browser does not know by name: the offset the server gave
+      return new Date(moment.getTime() + OFFSET_MIN * 60000).toISOString().slice(11, 19);
+    }
+  }
+
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   var PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#a855f7", "#14b8a6", "#ec4899", "#94a3b8"];
   var KINDS = [
@@ -55,9 +70,16 @@
       textStyle: { fontFamily: css("--font") || "system-ui", color: text },
       grid: { left: 8, right: 12, top: 36, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", confine: true, backgroundColor: css("--panel"), borderColor: grid, textStyle: { color: css("--text"), fontSize: 12 } },
-      legend: { type: "scroll", top: 0, left: 0, right: 0, textStyle: { color: text, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
+      legend: { type: "plain", top: 0, left: 0, right: 0, textStyle: { color: text, fontSize: 11 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
       axisCommon: { axisLine: { lineStyle: { color: grid } }, splitLine: { lineStyle: { color: grid, type: "dashed" } }, axisLabel: { color: text, fontSize: 11 } }
     };
+  }
+
+  // every series named at once (never a paged legend): the legend wraps, the plot moves down
+  function legendGrid(el, b, names) {
+    var chars = names.reduce(function (n, name) { return n + String(name).length + 4; }, 0);
+    var rows = Math.max(1, Math.ceil(chars * 6.5 / Math.max(el.clientWidth, 200)));
+    return Object.assign({}, b.grid, { top: 14 + 20 * rows });
   }
 
   var animate = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -85,10 +107,17 @@
     return months[Number(p[1]) - 1] + " " + Number(p[2]);
   }
 
+  // a bar's period: a day ("Mar 3"), an ISO week ("wk of Mar 3") or a month ("Mar 2026")
+  function periodLabel(iso, interval, long) {
+    if (interval === "month") return shortDay(iso).split(" ")[0] + " " + iso.slice(0, 4);
+    if (interval === "week") return (long ? "Week of " : "wk ") + shortDay(iso);
+    return long ? iso : shortDay(iso);
+  }
+
   // -- charts -------------------------------------------------------------------------------
 
   function dailyChart(el, d) {
-    if (!d.days.length) return empty(el, "No usage in this range");
+    if (!d.days.length || !d.series.length) return empty(el, "No usage in this range");
     var b = base();
     var series = d.series.map(function (s, i) {
       return {
@@ -101,7 +130,7 @@
       };
     });
     make(el).setOption({
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         axisPointer: { type: "shadow" },
         formatter: function (items) {
@@ -114,17 +143,17 @@
             var label = v === null ? "unpriced" : usd(v) + (u ? " +" + u + " unpriced" : "");
             lines.push(it.marker + esc(it.seriesName) + ": <b>" + esc(label) + "</b>");
           });
-          return "<b>" + esc(day) + "</b> · " + esc(usd(total)) + (lines.length ? "<br>" + lines.join("<br>") : "<br>no usage");
+          return "<b>" + esc(periodLabel(day, d.interval, true)) + "</b> · " + esc(usd(total)) + (lines.length ? "<br>" + lines.join("<br>") : "<br>no usage");
         }
       }),
-      xAxis: Object.assign({ type: "category", data: d.days.map(shortDay) }, b.axisCommon, { splitLine: { show: false } }),
+      xAxis: Object.assign({ type: "category", data: d.days.map(function (day) { return periodLabel(day, d.interval, false); }) }, b.axisCommon, { splitLine: { show: false } }),
       yAxis: Object.assign({ type: "value", axisLabel: { formatter: function (v) { return usd(v); }, color: b.textStyle.color, fontSize: 11 } }, { splitLine: b.axisCommon.splitLine }),
       series: series
     });
   }
 
   function timelineChart(el, t) {
-    if (!t.points.length) return empty(el, "No usage in this range");
+    if (!t.points.some(function (p) { return p.requests > 0; })) return empty(el, "No usage in this range");
     var b = base();
     var field = { input: "input_tokens", cache_read: "cache_read_tokens", cache_write: "cache_write_tokens", output: "output_tokens" };
     var series = KINDS.map(function (k) {
@@ -142,7 +171,7 @@
       data: t.points.map(function (p) { return p.cumulative_tokens; })
     });
     make(el).setOption({
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var p = t.points[items[0].dataIndex];
@@ -157,8 +186,8 @@
       }),
       xAxis: Object.assign({ type: "category", data: t.points.map(function (p) { return t.interval === "day" ? shortDay(p.label) : p.label; }) }, b.axisCommon, { splitLine: { show: false } }),
       yAxis: [
-        { type: "value", axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: b.axisCommon.splitLine },
-        { type: "value", axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: { show: false } }
+        { type: "value", minInterval: 1, axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: b.axisCommon.splitLine },
+        { type: "value", minInterval: 1, axisLabel: { formatter: tokens, color: b.textStyle.color, fontSize: 11 }, splitLine: { show: false } }
       ],
       series: series
     });
@@ -179,15 +208,35 @@
     var byDate = {};
     h.days.forEach(function (d) { byDate[d.date] = d; });
     var narrow = el.clientWidth < 560;
-    var since = h.since;
+    // a phone shows the whole year the header names, as two half-years one above the other
+    var spans = [[h.since, h.until]];
     if (narrow) {
-      // a phone shows the last 26 weeks: a whole year would be a grey blur
-      var start = new Date(h.until + "T00:00:00Z");
-      start.setUTCDate(start.getUTCDate() - 181);
-      var iso = start.toISOString().slice(0, 10);
-      if (iso > since) since = iso;
+      var mid = new Date(h.since + "T00:00:00Z");
+      mid.setUTCDate(mid.getUTCDate() + Math.floor((Date.parse(h.until) - Date.parse(h.since)) / 86400000 / 2));
+      var midIso = mid.toISOString().slice(0, 10);
+      var next = new Date(mid.getTime() + 86400000).toISOString().slice(0, 10);
+      if (midIso < h.until) spans = [[h.since, midIso], [next, h.until]];
     }
+    var rowHeight = narrow ? 10 : 15;
     var b = base();
+    var calendars = spans.map(function (span, i) {
+      return {
+        range: span, top: (narrow ? 22 : 46) + i * (rowHeight * 7 + 30), left: 34, right: 8,
+        cellSize: ["auto", rowHeight],
+        splitLine: { show: false },
+        itemStyle: { color: css("--heat-0"), borderColor: css("--panel"), borderWidth: 2 },
+        yearLabel: { show: false },
+        monthLabel: { color: b.textStyle.color, fontSize: 11 },
+        dayLabel: { firstDay: 1, nameMap: ["", "Mon", "", "Wed", "", "Fri", ""], color: b.textStyle.color, fontSize: 10 }
+      };
+    });
+    if (narrow) el.style.height = (22 + spans.length * (rowHeight * 7 + 30)) + "px";
+    function inSpan(i) { return function (p) { return p[0] >= spans[i][0] && p[0] <= spans[i][1]; }; }
+    var series = [];
+    spans.forEach(function (span, i) {
+      series.push({ name: METRIC_LABEL[metric], type: "heatmap", coordinateSystem: "calendar", calendarIndex: i, data: known.filter(inSpan(i)) });
+      series.push({ name: "unpriced", type: "heatmap", coordinateSystem: "calendar", calendarIndex: i, data: unknown.filter(inSpan(i)), itemStyle: { color: css("--warn") }, tooltip: {} });
+    });
     make(el).setOption({
       textStyle: b.textStyle,
       tooltip: Object.assign({}, b.tooltip, {
@@ -203,22 +252,12 @@
       }),
       visualMap: {
         show: !narrow, min: 0, max: max || 1, calculable: false, orient: "horizontal", right: 0, top: 0,
-        itemWidth: 10, itemHeight: 90, seriesIndex: 0, text: [fmt(max || 0), "0"], textStyle: { color: b.textStyle.color, fontSize: 11 },
+        itemWidth: 10, itemHeight: 90, seriesIndex: series.map(function (_, i) { return i; }).filter(function (i) { return i % 2 === 0; }),
+        text: [fmt(max || 0), "0"], textStyle: { color: b.textStyle.color, fontSize: 11 },
         inRange: { color: [css("--heat-1"), css("--heat-2"), css("--heat-3"), css("--heat-4")] }
       },
-      calendar: {
-        range: [since, h.until], top: narrow ? 22 : 46, left: 34, right: 8, bottom: 4,
-        cellSize: ["auto", narrow ? 9 : 15],
-        splitLine: { show: false },
-        itemStyle: { color: css("--heat-0"), borderColor: css("--panel"), borderWidth: 2 },
-        yearLabel: { show: false },
-        monthLabel: { color: b.textStyle.color, fontSize: 11 },
-        dayLabel: { firstDay: 1, nameMap: ["", "Mon", "", "Wed", "", "Fri", ""], color: b.textStyle.color, fontSize: 10 }
-      },
-      series: [
-        { name: METRIC_LABEL[metric], type: "heatmap", coordinateSystem: "calendar", data: known },
-        { name: "unpriced", type: "heatmap", coordinateSystem: "calendar", data: unknown, itemStyle: { color: css("--warn") }, tooltip: {} }
-      ]
+      calendar: calendars,
+      series: series
     });
   }
 
@@ -230,19 +269,23 @@
       if (r.cost !== null) { running += r.cost; any = true; }
       cumulative.push(any ? Math.round(running * 1e6) / 1e6 : null);
     });
-    var labels = s.requests.map(function (r) { return r.t.slice(5, 16).replace("T", " "); });
+    // t is the wall-clock time in the page's zone (as in the table): drawn as it is
+    var labels = s.requests.map(function (r) { return shortDay(r.t.slice(0, 10)) + " " + r.t.slice(11, 16); });
+    // many bars: ECharts' large mode draws them as one path, and no entry animation
+    var many = s.requests.length > 300;
     var series = KINDS.map(function (k) {
       return { name: k[1], type: "bar", stack: "tokens", barMaxWidth: 18, itemStyle: { color: k[2] },
+        large: many, animation: !many,
         data: s.requests.map(function (r) { return r[k[0]]; }) };
     });
     series.push({ name: "Cumulative cost", type: "line", yAxisIndex: 1, showSymbol: s.requests.length < 60, symbolSize: 4,
       lineStyle: { width: 2, color: css("--text") }, itemStyle: { color: css("--text") }, data: cumulative });
     make(el).setOption({
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, series.map(function (x) { return x.name; })), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var r = s.requests[items[0].dataIndex];
-          var lines = ["<b>" + esc(r.t.replace("T", " ").slice(0, 19)) + "</b> · " + esc(r.model || "no model")];
+          var lines = ["<b>" + esc(r.t.slice(0, 10) + " " + r.t.slice(11, 19)) + "</b> · " + esc(r.model || "no model")];
           KINDS.forEach(function (k) { lines.push(esc(k[1]) + ": " + esc(tokens(r[k[0]]))); });
           lines.push("Cost: <b>" + esc(usd(r.cost)) + "</b>");
           lines.push("Cumulative: " + esc(usd(cumulative[items[0].dataIndex])));
@@ -273,7 +316,7 @@
     var tokenColor = "#6366f1", costColor = css("--text");
     make(el).setOption({
       useUTC: true,
-      textStyle: b.textStyle, grid: b.grid, legend: b.legend,
+      textStyle: b.textStyle, grid: legendGrid(el, b, ["Cumulative tokens", "Cumulative cost"]), legend: b.legend,
       tooltip: Object.assign({}, b.tooltip, {
         formatter: function (items) {
           var p = points[items[0].dataIndex];
@@ -330,6 +373,8 @@
     if (cumulative && data.cumulative) cumulativeChart(cumulative, data.cumulative);
     bindMetricSwitch(data);
     document.body.dataset.chartsReady = String(charts.length);
+    // for bench/dashboard_bench.py: when the first charts were drawn, from navigation start
+    if (charts.length && !performance.getEntriesByName("charts-drawn").length) performance.mark("charts-drawn");
   }
 
   function currentMetric(fallback) {
@@ -350,7 +395,7 @@
         group.querySelectorAll("a[data-metric]").forEach(function (other) {
           var on = other === link;
           other.classList.toggle("active", on);
-          other.setAttribute("aria-pressed", String(on));
+          if (on) other.setAttribute("aria-current", "true"); else other.removeAttribute("aria-current");
         });
         var heat = document.getElementById("chart-heatmap");
         var old = window.echarts.getInstanceByDom(heat);
@@ -383,8 +428,7 @@
         main.replaceChildren.apply(main, nodes);
         animate = false;
         initCharts();
-        var now = new Date();
-        setLive(true, "Updated " + now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+        setLive(true, "Updated " + clock(new Date()));
         live.classList.remove("updated");
         void live.offsetWidth;
         live.classList.add("updated");
@@ -413,6 +457,19 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () { charts.forEach(function (c) { c.resize(); }); }, 120);
   });
+
+  // on a phone the filter fields fold behind a button (CSS hides them once scripts run)
+  document.documentElement.classList.add("js");
+  var toggle = document.getElementById("filters-toggle");
+  if (toggle) {
+    var form = toggle.closest("form");
+    if (document.getElementById("filter-errors")) form.classList.add("open");
+    toggle.setAttribute("aria-expanded", String(form.classList.contains("open")));
+    toggle.addEventListener("click", function () {
+      var open = form.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
 
   initCharts();
   if (marker) setTimeout(poll, POLL_MS);
