@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
-from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.usage import Cost, Tokens, UsageEvent
@@ -50,6 +49,9 @@ def _never_counted(price_key: str) -> bool:
 
 @cache
 def genai_prices_version() -> str:
+    # importlib.metadata costs more to import than a whole report takes: only when pricing
+    from importlib.metadata import version as package_version
+
     return f"genai-prices {package_version('genai-prices')}"
 
 
