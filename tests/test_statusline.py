@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from tests.builders import claude_assistant, claude_session_file, claude_user, write_jsonl
+from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
 
 from tokentrail.cli import cli
 from tokentrail.statusline import BUSY_MARKER
