@@ -7,7 +7,7 @@ with the dashboard benchmark's builder (a year of four agents and the SDK), and 
 Code transcript whose last turns are recent, in a temporary home. Then times, as a user runs
 them (the ``tokentrail`` executable next to this interpreter, a fresh process each time):
 
-* ``daily --no-sync --json``, ``monthly --no-sync``, ``session --no-sync`` and
+* ``daily --no-sync --json``, ``monthly --no-sync``, ``session --no-sync --json`` and
   ``blocks --active --no-sync`` (issue 14: each ≤ 60 ms), beside a bare interpreter and
   ``import tokentrail.cli``;
 * ``statusline`` fed the status JSON Claude Code sends: the first call (it reads the whole
@@ -48,7 +48,8 @@ SESSION = "0b7e5d2a-4c1f-4e8a-9d3b-5a6c7e8f9a0b"
 REPORTS = (
     ("daily --no-sync --json", ["daily", "--no-sync", "--json"]),
     ("monthly --no-sync", ["monthly", "--no-sync"]),
-    ("session --no-sync", ["session", "--no-sync"]),
+    # JSON: the table of every session (8,000 at 1M requests) is rich's rendering, not the ledger
+    ("session --no-sync --json", ["session", "--no-sync", "--json"]),
     ("blocks --active --no-sync", ["blocks", "--active", "--no-sync"]),
 )
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod. " * 24
