@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
 
+from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
 from tokentrail.cli import cli
 from tokentrail.statusline import BUSY_MARKER
 
@@ -195,3 +195,40 @@ def test_real_stdin_through_the_installed_command(isolated_home: Path, db_path: 
     assert done.returncode == 0 and done.stderr == b""
     assert done.stdout.decode().count("\n") == 1
     assert "21.5k tok" in done.stdout.decode()
+
+
+def test_another_agents_log_is_not_read_as_a_claude_transcript(
+    isolated_home: Path, db_path: Path
+) -> None:
+    elsewhere = write_jsonl(
+        isolated_home / ".qwen" / "tmp" / "chat.jsonl", _turns(SESSION, 0, 1, 5)
+    )
+    line = _run(db_path, _status_json(elsewhere))
+    assert line.startswith("session: nothing recorded yet | today $0.00")
+    assert _requests(db_path) == 0
+
+
+def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Path) -> None:
+    """multiprocessing alone costs more than a status update may take: a statusline that
+    reads a transcript must not import it."""
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    out = db_path.with_name("modules.txt")
+    script = (
+        "import sys\n"
+        "from tokentrail.cli import main\n"
+        "out = sys.argv[2]\n"
+        "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "open(out, 'w').write('\\n'.join(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(db_path), str(out)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "21.5k tok" in done.stdout.decode()
+    modules = set(out.read_text().splitlines())
+    assert "tokentrail.sources.claude_code" in modules
+    assert not {"multiprocessing", "rich"} & modules

@@ -129,6 +129,13 @@ def transcript_roots(transcript: str) -> list[Path]:
     return [path, path.with_suffix("") / "subagents"]
 
 
+def is_claude_transcript(transcript: str) -> bool:
+    """A Claude Code session file (``…/projects/<dir>/<sessionId>.jsonl``): another agent's
+    status JSON may name its own log, which Claude Code's reader must not be given."""
+    path = Path(transcript)
+    return path.suffix == ".jsonl" and path.parent.parent.name == "projects"
+
+
 def catch_up(ledger: Ledger, transcript: str) -> bool:
     """Read what is new in one session's files into the ledger, with the cursors and writes a
     full sync uses (so a later ``tokentrail sync`` goes on from here and counts nothing twice).
@@ -257,7 +264,12 @@ def status_line(
     info = parse_input(raw)
     with Ledger(database, busy_timeout_s=BUSY_TIMEOUT_S) as ledger:
         chosen = tuple(fields) if fields else ledger.config.statusline_fields or DEFAULT_FIELDS
-        written = catch_up(ledger, info.transcript_path) if info.transcript_path else True
+        transcript = info.transcript_path
+        written = (
+            catch_up(ledger, transcript)
+            if transcript and is_claude_transcript(transcript)
+            else True
+        )
         zone, zone_name = resolve_timezone(None)
         figures = read_figures(
             ledger.store, info.session_id, zone, zone_name, now or datetime.now(UTC)
