@@ -15,7 +15,8 @@ them (the ``tokentrail`` executable next to this interpreter, a fresh process ea
   other one (issue 14: ≤ 50 ms p95, ≤ 40 MB peak RSS).
 
 Wall time is the median (and p95) of ``--runs``; CPU time (user + system, from ``wait4``) is
-printed beside it because wall time on a shared machine mostly measures the other work.
+printed beside it because wall time on a shared machine mostly measures the other work. Peak
+RSS is taken from one more run under GNU time (``/usr/bin/time -f %M``).
 Python's bytecode cache is allowed (``PYTHONDONTWRITEBYTECODE`` is dropped from the
 environment): without it every run recompiles every module, which no installed tool does.
 Results also go to bench/out/report-bench-*.json; exit status 2 with ``--strict`` when a
@@ -104,7 +105,28 @@ def measure(command: list[str], env: dict[str, str], runs: int) -> dict[str, flo
         rss.append(usage.ru_maxrss / 1024)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"{' '.join(command)} failed (exit {status})")
-    return _summary(walls, cpus, rss)
+    return {**_summary(walls, cpus, rss), "rss_max_mb": peak_rss_mb(command, env) or max(rss)}
+
+
+def peak_rss_mb(
+    command: list[str], env: dict[str, str], stdin: bytes | None = None
+) -> float | None:
+    """Peak RSS of one run, from GNU time (fork + exec). wait4's figure for a posix_spawn'ed
+    child is not the child's alone: Linux keeps the high-water mark across exec, and a vfork'ed
+    child starts in its parent's memory (this script, with its ledger-building imports)."""
+    if not Path("/usr/bin/time").exists():
+        return None
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *command],
+        env=env,
+        input=stdin or b"",
+        capture_output=True,
+        check=False,
+    )
+    try:
+        return int(done.stderr.decode().strip().splitlines()[-1]) / 1024
+    except (ValueError, IndexError):
+        return None
 
 
 def _devnull_actions() -> list[tuple[Any, ...]]:
@@ -250,11 +272,15 @@ def measure_statusline(
         cpus.append(usage.ru_utime + usage.ru_stime)
         rss.append(usage.ru_maxrss / 1024)
     last = run_once(command, env, payload)["stdout"].decode().strip()
+    with open(transcript, "ab") as handle:  # the peak of a call that records a new turn
+        handle.write(transcript_turn(turns + runs * 2, datetime.now(UTC)))
+    peak = peak_rss_mb(command, env, payload)
     return {
         "first_call_ms": first["wall"] * 1000,
         "first_line": line,
         "last_line": last,
         **_summary(walls, cpus, rss),
+        "rss_max_mb": peak or max(rss),
     }
 
 
