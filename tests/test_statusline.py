@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -232,3 +233,16 @@ def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Pa
     modules = set(out.read_text().splitlines())
     assert "tokentrail.sources.claude_code" in modules
     assert not {"multiprocessing", "rich"} & modules
+
+
+def test_the_line_is_utf_8_whatever_the_locale(isolated_home: Path, db_path: Path) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    done = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "-d", str(db_path)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"},
+    )
+    assert done.returncode == 0 and done.stderr == b""
+    assert " · 21.5k tok | today $" in done.stdout.decode("utf-8")
