@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -90,7 +91,8 @@ def test_reads_the_session_transcript_and_answers(isolated_home: Path, db_path: 
     assert _requests(db_path) == 3
     # 3 requests of 1,000 + 20,000 + 500 tokens, priced
     assert "session $" in line and "64.5k tok" in line
-    assert "today $" in line and "block 4h" in line and "/h" in line
+    # the block began at the hour of the first request, 30 minutes ago: 3.5 to 4.5 hours left
+    assert re.search(r"\| today \$0\.\d+ \| block [34]h\d\dm left · \$\d\.\d+/h$", line), line
     assert BUSY_MARKER not in line
 
 

@@ -148,7 +148,8 @@ def catch_up(ledger: Ledger, transcript: str) -> bool:
     files = [(source, file) for file in source.discover(transcript_roots(transcript))]
     if not files:
         return True
-    tasks = plan_tasks(files, ledger.store.cursors(), SyncSummary(), machine=ledger.machine)
+    cursors = ledger.store.cursors([file.path for _, file in files])
+    tasks = plan_tasks(files, cursors, SyncSummary(), machine=ledger.machine)
     if not tasks:
         return True
     try:
