@@ -360,3 +360,67 @@ def test_sync_names_a_broken_link_on_the_way_to_the_logs(
     assert expected in " ".join(report.stderr.split())  # with the "no logs found" hint
     moved.mkdir(parents=True)  # the link works again: nothing to say
     assert "symbolic link" not in invoke("sync", "-d", str(db_path)).stderr
+
+
+_NEVER_ON_THE_REPORT_PATH = (
+    "fastapi",
+    "pydantic",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "genai_prices",
+    "psycopg",
+    "watchfiles",
+    "multiprocessing",
+    "importlib.metadata",
+    "tokentrail.sync",
+    "tokentrail.sources.claude_code",
+    "tokentrail.sources.codex",
+    "tokentrail.server",
+)
+_IMPORTED = """
+import json, sys
+from tokentrail.cli import main
+sys.argv = ["tokentrail", *sys.argv[2:]]
+try:
+    main()
+except SystemExit:
+    pass
+with open(OUT, "w") as handle:
+    json.dump(sorted(sys.modules), handle)
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "allowed"),
+    [
+        (("daily", "--no-sync", "--json"), ()),
+        (("monthly", "--no-sync"), ("rich",)),
+        (("session", "--no-sync", "--json"), ()),
+        (("blocks", "--active", "--no-sync", "--json"), ()),
+        (("statusline",), ()),
+    ],
+)
+def test_reports_from_the_ledger_import_only_what_they_use(
+    db_path: Path, tmp_path: Path, command: tuple[str, ...], allowed: tuple[str, ...]
+) -> None:
+    """Each module costs start-up time on every run (a statusline runs every few seconds): a
+    report from the ledger must not import the server, the pricing data, the sync machinery or
+    the agents' parsers, nor rich when it prints JSON."""
+    import subprocess
+    import sys
+
+    invoke("daily", "-d", str(db_path), "--no-sync")  # the ledger exists
+    out = tmp_path / "modules.json"
+    script = _IMPORTED.replace("OUT", repr(str(out)))
+    done = subprocess.run(
+        [sys.executable, "-c", script, "-", *command, "-d", str(db_path)],
+        input=b'{"session_id": "s-1"}',
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    modules = set(orjson.loads(out.read_bytes()))
+    forbidden = [*_NEVER_ON_THE_REPORT_PATH, *(() if "rich" in allowed else ("rich",))]
+    loaded = sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
+    assert loaded == []

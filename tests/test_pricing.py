@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import genai_prices
+import orjson
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -163,3 +167,47 @@ def test_override_beats_genai_prices_and_uncached_input_rule() -> None:
 def test_agent_model_names_resolve(model: str, provider: str) -> None:
     cost = Pricer().price(event(model, Tokens(input=1000, output=1000), provider=provider))
     assert cost.status == PRICED and cost.micro_usd and cost.micro_usd > 0
+
+
+def test_rate_cards_kept_between_processes_price_exactly_as_genai_prices(
+    tmp_path: Path,
+) -> None:
+    """A process that finds the rate card in the cache file prices without loading
+    genai-prices' data, and gets the same micro-dollars and version as one that did."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    script = """
+import sys, orjson
+from datetime import datetime
+from tokentrail.pricing import Pricer
+from tokentrail.usage import Tokens, UsageEvent
+when = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
+tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700)
+costs = []
+for model in ("claude-sonnet-4-5-20250929", "gpt-5-codex", "no-such-model-anywhere"):
+    usage = UsageEvent(key="k", source="t", timestamp=when, tokens=tokens, model=model)
+    cost = Pricer().price(usage)
+    costs.append([cost.status, cost.micro_usd, cost.version, cost.cache_saving_micro])
+print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules}).decode())
+"""
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+            capture_output=True,
+            check=True,
+        )
+        return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+    first, second = run(), run()
+    assert (cache / "tokentrail" / "rate-cards.json").exists()
+    assert first["loaded"] and not second["loaded"]
+    assert first["costs"] == second["costs"]
+    assert first["costs"][0][0] == PRICED and first["costs"][2][0] == UNPRICED
+    tokens = Tokens(
+        input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700
+    )
+    assert second["costs"][0][1] == reference_micro("claude-sonnet-4-5-20250929", tokens, WHEN)

@@ -332,6 +332,18 @@ def test_cursors_round_trip_with_the_events_they_cover(ledger: Ledger) -> None:
     assert ledger.store.status().files == 1
 
 
+def test_cursors_of_some_paths_only(ledger: Ledger) -> None:
+    """A statusline reads the cursors of one session's files, not every file's."""
+    cursors = [
+        Cursor(f"/logs/{n}.jsonl", "claude_code", 1, n, 3, 4, 5, 6, 7, "h") for n in range(5)
+    ]
+    ledger.record_batch([ev("a")], [], cursors)
+    wanted = ["/logs/1.jsonl", "/logs/3.jsonl", "/logs/never-read.jsonl"]
+    assert ledger.store.cursors(wanted) == {c.path: c for c in (cursors[1], cursors[3])}
+    assert ledger.store.cursors([]) == {}
+    assert len(ledger.store.cursors()) == 5
+
+
 def test_a_failed_batch_leaves_the_ledger_as_it_was(ledger: Ledger) -> None:
     cursor = Cursor("/f", "codex", 1, 2, 3, 4, 5, 6, 7, "h")
     with pytest.raises(RuntimeError), ledger.store.write() as tx:

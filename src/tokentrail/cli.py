@@ -651,6 +651,26 @@ def live(**options: Any) -> None:
     commands.live(**options)
 
 
+@cli.command()
+@database_option
+@click.option(
+    "--fields",
+    metavar="LIST",
+    help="What to show, comma-separated: model, session, today, block, agent_cost (default: "
+    "the config file's [statusline] fields, else session,today,block).",
+)
+def statusline(database: str | None, fields: str | None) -> None:
+    """One line for Claude Code's status bar: reads its status JSON on stdin, catches up this
+    session's transcript, prints this session's cost, today's spend and the active block.
+
+    Set in ~/.claude/settings.json: "statusLine": {"type": "command", "command": "tokentrail
+    statusline"}. Never waits on a busy ledger; an error is a one-line message, exit status 0.
+    """
+    from tokentrail import statusline as status
+
+    click.echo(status.main(sys.stdin.buffer.read(), database=database, fields=fields))
+
+
 @cli.group()
 def db() -> None:
     """Where the ledger is and what it holds."""

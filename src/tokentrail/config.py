@@ -25,7 +25,7 @@ CONFIG_ENV = "TOKENTRAIL_CONFIG"
 MACHINE_ENV = "TOKENTRAIL_MACHINE"
 USER_ENV = "TOKENTRAIL_USER"
 
-_TOP_KEYS = {"database", "machine", "user", "sources", "prices", "budgets"}
+_TOP_KEYS = {"database", "machine", "user", "sources", "prices", "budgets", "statusline"}
 _SOURCE_KEYS = {"paths", "enabled"}
 _PRICE_KEYS = {"model", "since", "input", "output", "cache_read", "cache_write", "cache_write_1h"}
 _BUDGET_KEYS = {"name", "period", "amount", "soft", "project", "source", "webhook"}
@@ -72,6 +72,8 @@ class Config:
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     prices: tuple[PriceOverride, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    statusline_fields: tuple[str, ...] | None = None
+    """``[statusline] fields``: what ``tokentrail statusline`` shows (None: its default)."""
 
     def source_settings(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
@@ -154,7 +156,30 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         sources=sources,
         prices=prices,
         budgets=budgets,
+        statusline_fields=_parse_statusline(data.get("statusline"), path),
     )
+
+
+def _parse_statusline(value: Any, path: Path) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    where = f"{path} [statusline]"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    _reject_unknown(value, {"fields"}, where)
+    fields = value.get("fields")
+    if fields is None:
+        return None
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise ConfigError(
+            f'{where}: \'fields\' must be a list of strings, e.g. ["session", "today"]'
+        )
+    from tokentrail.statusline import parse_fields
+
+    try:
+        return parse_fields(fields)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _parse_source(name: str, value: Any, path: Path) -> SourceSettings:

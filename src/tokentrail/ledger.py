@@ -81,9 +81,13 @@ class RepriceChange:
     new_unpriced: int
 
 
-def open_store(location: str, *, machine: str | None = None) -> Store:
+def open_store(
+    location: str, *, machine: str | None = None, busy_timeout_s: float | None = None
+) -> Store:
     """Open the store behind a location: a file path (SQLite) or a ``postgresql://`` URL (a
-    team ledger; ``machine`` scopes its file cursors, default: this machine's name)."""
+    team ledger; ``machine`` scopes its file cursors, default: this machine's name).
+    ``busy_timeout_s``: how long a SQLite write waits for another writer (default: the
+    store's own, long enough for any sync)."""
     if location.startswith(("postgresql://", "postgres://")):
         from tokentrail.store.postgres import PostgresStore
 
@@ -95,7 +99,10 @@ def open_store(location: str, *, machine: str | None = None) -> Store:
         )
     from tokentrail.store.sqlite import SQLiteStore
 
-    return SQLiteStore(Path(location) if location != ":memory:" else location)
+    path = Path(location) if location != ":memory:" else location
+    if busy_timeout_s is not None:
+        return SQLiteStore(path, busy_timeout_s=busy_timeout_s)
+    return SQLiteStore(path)
 
 
 class Ledger:
@@ -107,14 +114,19 @@ class Ledger:
         *,
         config: Config | None = None,
         machine: str | None = None,
+        busy_timeout_s: float | None = None,
     ) -> None:
+        """``busy_timeout_s``: how long a write waits for another process's write (see
+        :func:`open_store`); a write that waits longer raises :class:`LedgerBusy`."""
         self.config = config if config is not None else load_config()
         self.database = resolve_database(
             str(database) if database is not None else None, self.config
         )
         """Where the ledger is: a path or a URL, with any password in it (never print it)."""
         self.machine = machine or machine_name(self.config)
-        self.store: Store = open_store(self.database, machine=self.machine)
+        self.store: Store = open_store(
+            self.database, machine=self.machine, busy_timeout_s=busy_timeout_s
+        )
         self.location = self.store.location
         """Where the ledger is, fit to show: a path, or a URL without its password."""
         self.pricer = Pricer(self.config.prices)

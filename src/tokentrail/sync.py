@@ -14,14 +14,12 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -354,6 +352,10 @@ def _run_jobs(
         for job in jobs:
             yield _job_bytes(job), run_job(ledger, job)
         return
+    # imported here: they cost more than a statusline's whole answer, and most syncs are small
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     # Workers take turns on this lock before writing: it wakes the next writer at once,
     # where SQLite's own busy handler would poll with sleeps of up to 100 ms.

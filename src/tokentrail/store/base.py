@@ -364,7 +364,9 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[WriteTransaction]: ...
 
-    def cursors(self) -> dict[str, Cursor]: ...
+    def cursors(self, paths: Sequence[str] | None = None) -> dict[str, Cursor]:
+        """Every file cursor, or only those of ``paths`` (a statusline reads one session's)."""
+        ...
 
     def day_totals(
         self, filters: Filters, segments: Sequence[OffsetSegment], by_model: bool

@@ -354,10 +354,12 @@ class PostgresStore:
         with self._connection() as conn:
             return conn.execute(query, params).fetchall()
 
-    def cursors(self) -> dict[str, Cursor]:
-        rows = self._rows(
-            f"SELECT {_CURSOR_COLUMNS} FROM cursors WHERE machine = %s", (self.machine,)
-        )
+    def cursors(self, paths: Sequence[str] | None = None) -> dict[str, Cursor]:
+        query = f"SELECT {_CURSOR_COLUMNS} FROM cursors WHERE machine = %s"
+        if paths is None:
+            rows = self._rows(query, (self.machine,))
+        else:
+            rows = self._rows(f"{query} AND path = ANY(%s)", (self.machine, list(paths)))
         return {row[0]: _cursor_from_row(row) for row in rows}
 
     def day_totals(

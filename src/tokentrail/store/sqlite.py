@@ -247,10 +247,15 @@ class SQLiteStore:
 
     # -- reading -------------------------------------------------------------------------
 
-    def cursors(self) -> dict[str, Cursor]:
-        rows = self._conn.execute(
+    def cursors(self, paths: Sequence[str] | None = None) -> dict[str, Cursor]:
+        select = (
             "SELECT path, source, device, inode, size, mtime_ns, offset, line_no, "
             "parser_version, head_hash, memory FROM cursors"
+        )
+        rows = (
+            self._conn.execute(select)
+            if paths is None
+            else _select_in(self._conn, select, "path", paths)
         )
         return {row[0]: _cursor_from_row(row) for row in rows}
 

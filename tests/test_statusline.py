@@ -1,0 +1,250 @@
+"""``tokentrail statusline``: real status JSON on stdin, real transcripts, real ledgers."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
+from tokentrail.cli import cli
+from tokentrail.statusline import BUSY_MARKER
+
+SESSION = "5f0c6f4e-1111-4222-8333-944445555666"
+
+
+def _now_iso(minutes_ago: float) -> str:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _status_json(transcript: Path, session: str = SESSION) -> bytes:
+    return orjson.dumps(
+        {
+            "hook_event_name": "Status",
+            "session_id": session,
+            "transcript_path": str(transcript),
+            "cwd": "/home/dev/code/webapp",
+            "model": {"id": "claude-sonnet-4-5-20250929", "display_name": "Sonnet 4.5"},
+            "workspace": {
+                "current_dir": "/home/dev/code/webapp",
+                "project_dir": "/home/dev/code/webapp",
+            },
+            "version": "2.0.14",
+            "output_style": {"name": "default"},
+            "cost": {
+                "total_cost_usd": 0.0123,
+                "total_duration_ms": 45000,
+                "total_api_duration_ms": 2300,
+                "total_lines_added": 156,
+                "total_lines_removed": 23,
+            },
+            "exceeds_200k_tokens": False,
+        }
+    )
+
+
+def _turns(session: str, start: int, count: int, minutes_ago: float) -> list[dict[str, object]]:
+    lines: list[dict[str, object]] = []
+    for i in range(start, start + count):
+        at = minutes_ago - 2 * (i - start)
+        lines.append(claude_user(session, _now_iso(at)))
+        lines.append(
+            claude_assistant(
+                session,
+                _now_iso(at - 0.5),
+                f"msg_{session[:4]}_{i}",
+                input_tokens=1000,
+                output_tokens=500,
+                cache_read=20_000,
+            )
+        )
+    return lines
+
+
+def _run(db: Path, stdin: bytes, *args: str) -> str:
+    result = CliRunner().invoke(
+        cli, ["statusline", "-d", str(db), *args], input=stdin, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("\n") and result.output.count("\n") == 1, result.output
+    return result.output.strip()
+
+
+def _requests(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+    return int(count)
+
+
+def test_reads_the_session_transcript_and_answers(isolated_home: Path, db_path: Path) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 3, 30))
+    line = _run(db_path, _status_json(transcript))
+    assert _requests(db_path) == 3
+    # 3 requests of 1,000 + 20,000 + 500 tokens, priced
+    assert "session $" in line and "64.5k tok" in line
+    # the block began at the hour of the first request, 30 minutes ago: 3.5 to 4.5 hours left
+    assert re.search(r"\| today \$0\.\d+ \| block [34]h\d\dm left · \$\d\.\d+/h$", line), line
+    assert BUSY_MARKER not in line
+
+
+def test_catches_up_incrementally_and_sync_counts_nothing_twice(
+    isolated_home: Path, db_path: Path
+) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 2, 20))
+    _run(db_path, _status_json(transcript))
+    write_jsonl(transcript, _turns(SESSION, 2, 2, 10), append=True)
+    line = _run(db_path, _status_json(transcript))
+    assert _requests(db_path) == 4
+    assert "86.0k tok" in line
+    # a full sync goes on from the statusline's cursor: nothing new, nothing doubled
+    synced = CliRunner().invoke(cli, ["sync", "-d", str(db_path), "--json"])
+    assert orjson.loads(synced.output)["new_events"] == 0
+    assert _requests(db_path) == 4
+
+
+def test_counts_the_sessions_subagents(isolated_home: Path, db_path: Path) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 20))
+    agent_lines = [
+        claude_assistant(
+            SESSION,
+            _now_iso(15),
+            "msg_agent_1",
+            input_tokens=1000,
+            output_tokens=500,
+            cache_read=20_000,
+            sidechain=True,
+            agent_id="a1b2c3",
+        )
+    ]
+    write_jsonl(transcript.with_suffix("") / "subagents" / "agent-a1b2c3.jsonl", agent_lines)
+    line = _run(db_path, _status_json(transcript))
+    assert _requests(db_path) == 2
+    assert "43.0k tok" in line
+
+
+def test_a_locked_ledger_gets_an_answer_from_what_it_has(
+    isolated_home: Path, db_path: Path
+) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 2, 20))
+    _run(db_path, _status_json(transcript))
+    write_jsonl(transcript, _turns(SESSION, 2, 1, 10), append=True)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        line = _run(db_path, _status_json(transcript))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert line.endswith(BUSY_MARKER)
+    assert "43.0k tok" in line  # what the ledger had: the two requests before the append
+    assert _requests(db_path) == 2
+    # once free, the next update catches up
+    assert "64.5k tok" in _run(db_path, _status_json(transcript))
+
+
+def test_works_on_an_empty_ledger_without_a_transcript(db_path: Path) -> None:
+    line = _run(db_path, orjson.dumps({"session_id": SESSION, "model": {"display_name": "Opus"}}))
+    assert line == "session: nothing recorded yet | today $0.00 | no active block"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "expected"),
+    [
+        (b"not json at all", "tokentrail: the input is not JSON"),
+        (b"[1, 2]", "tokentrail: expected Claude Code's status JSON on stdin"),
+        (b"", "tokentrail: expected Claude Code's status JSON on stdin"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_0(db_path: Path, stdin: bytes, expected: str) -> None:
+    assert _run(db_path, stdin).startswith(expected)
+
+
+def test_an_unreadable_ledger_is_one_line_and_exit_0(tmp_path: Path) -> None:
+    not_a_ledger = tmp_path / "junk.db"
+    not_a_ledger.write_bytes(b"this is not a database " * 100)
+    line = _run(not_a_ledger, orjson.dumps({"session_id": SESSION}))
+    assert line.startswith("tokentrail: ") and "Traceback" not in line
+
+
+def test_fields_from_the_option_and_the_config_file(
+    isolated_home: Path, db_path: Path, tmp_path: Path
+) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    line = _run(db_path, _status_json(transcript), "--fields", "model,agent_cost")
+    assert line == "Sonnet 4.5 | CC $0.012"
+    (tmp_path / "config.toml").write_text('[statusline]\nfields = ["model", "today"]\n')
+    assert _run(db_path, _status_json(transcript)).startswith("Sonnet 4.5 | today $")
+    bad = _run(db_path, _status_json(transcript), "--fields", "model,weather")
+    assert bad.startswith("tokentrail: statusline fields 'weather' not known")
+
+
+def test_real_stdin_through_the_installed_command(isolated_home: Path, db_path: Path) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    done = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "-d", str(db_path)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == b""
+    assert done.stdout.decode().count("\n") == 1
+    assert "21.5k tok" in done.stdout.decode()
+
+
+def test_another_agents_log_is_not_read_as_a_claude_transcript(
+    isolated_home: Path, db_path: Path
+) -> None:
+    elsewhere = write_jsonl(
+        isolated_home / ".qwen" / "tmp" / "chat.jsonl", _turns(SESSION, 0, 1, 5)
+    )
+    line = _run(db_path, _status_json(elsewhere))
+    assert line.startswith("session: nothing recorded yet | today $0.00")
+    assert _requests(db_path) == 0
+
+
+def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Path) -> None:
+    """multiprocessing alone costs more than a status update may take: a statusline that
+    reads a transcript must not import it."""
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    out = db_path.with_name("modules.txt")
+    script = (
+        "import sys\n"
+        "from tokentrail.cli import main\n"
+        "out = sys.argv[2]\n"
+        "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "open(out, 'w').write('\\n'.join(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(db_path), str(out)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "21.5k tok" in done.stdout.decode()
+    modules = set(out.read_text().splitlines())
+    assert "tokentrail.sources.claude_code" in modules
+    assert not {"multiprocessing", "rich"} & modules
+
+
+def test_the_line_is_utf_8_whatever_the_locale(isolated_home: Path, db_path: Path) -> None:
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 1, 5))
+    done = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "-d", str(db_path)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"},
+    )
+    assert done.returncode == 0 and done.stderr == b""
+    assert " · 21.5k tok | today $" in done.stdout.decode("utf-8")
