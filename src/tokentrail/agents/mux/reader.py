@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.mux import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     FileKind,
@@ -60,7 +61,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
-SOURCE = "mux"
+SOURCE = AGENT.name
 HOME_VARIABLES = ("XUM_ROOT", "MUX_ROOT")
 HOME_NAMES = (".xum", ".mux", ".cmux")
 CHAT = "chat.jsonl"
@@ -86,7 +87,7 @@ class MuxSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_MUX_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$XUM_ROOT/sessions`` (or ``$MUX_ROOT``), else the ``sessions`` folder of every
