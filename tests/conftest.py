@@ -19,7 +19,7 @@ _OTHER_VARIABLES = (
 )
 
 
-def _isolated_variables() -> tuple[str, ...]:
+def isolated_variables() -> tuple[str, ...]:
     """Every variable that could point a test at real files: each registered agent's own
     (``CODEX_HOME``, ``TOKENTRAIL_CODEX_PATHS``, ...; a new agent is covered by registering
     it), and the general ones."""
@@ -32,7 +32,7 @@ def _isolated_variables() -> tuple[str, ...]:
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     home.mkdir()
-    for name in _isolated_variables():
+    for name in isolated_variables():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TOKENTRAIL_CONFIG", str(tmp_path / "config.toml"))
