@@ -305,7 +305,7 @@ def _locate(meta: _SessionMeta, path: str) -> None:
 
 def _project_root(project_dir: Path) -> str | None:
     try:
-        text = (project_dir / PROJECT_ROOT_MARKER).read_text(encoding="utf-8").strip()
+        text = read_regular(str(project_dir / PROJECT_ROOT_MARKER)).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return text or None

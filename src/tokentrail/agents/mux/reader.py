@@ -50,12 +50,15 @@ from tokentrail.sources.base import (
     FileKind,
     Line,
     LinesEnd,
+    NotRegularFile,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
     iter_complete_lines,
+    open_regular,
     parse_timestamp,
+    read_regular,
     reported_cost,
     text_or_none,
 )
@@ -179,7 +182,7 @@ def _workspace_of(path: str) -> _Workspace:
     workspace_id = folder.name
     config = folder.parent.parent / CONFIG
     try:
-        document = orjson.loads(config.read_bytes())
+        document = orjson.loads(read_regular(str(config)))
     except (OSError, orjson.JSONDecodeError):
         return _Workspace(workspace_id)
     projects = document.get("projects") if isinstance(document, dict) else None
@@ -433,10 +436,12 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
       the growth after that is counted from the snapshot, not the totals the history counted.
     """
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read()
             # the time of the bytes read, not of a file that replaced them since
             mtime = os.fstat(handle.fileno()).st_mtime
+    except NotRegularFile:
+        raise  # skipped by the sync with its reason, like any special file
     except OSError as exc:
         return ParseResult(
             skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state

@@ -386,6 +386,8 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
     try:
         size = Path(path).stat().st_size
         connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
+    except NotRegularFile:
+        raise  # skipped by the sync with its reason, like any special file
     except (OSError, sqlite3.Error) as error:
         return database_failure(path, state, error)
     try:
