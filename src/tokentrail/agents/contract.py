@@ -77,7 +77,8 @@ class LinesKit:
         append_lines(path, lines)
 
     def add_malformed(self, path: Path) -> None:
-        append_lines(path, [b'{"type": "assistant", "message": {"usage": {'])
+        # a request's line with its end garbled: it has every word a reader looks for
+        append_lines(path, [_dumps(self.request(99, INPUT))[:-1] + b",}"])
 
 
 def append_lines(path: Path, lines: Sequence[object]) -> None:
