@@ -9,8 +9,6 @@ requests neither holds the ledger nor the memory for long.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +19,7 @@ import orjson
 
 from tokentrail import reports
 from tokentrail.errors import ConfigError
-from tokentrail.output import spreadsheet_safe
+from tokentrail.output import CsvRows
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
@@ -367,22 +365,19 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return spreadsheet_safe(value)
+    return value
 
 
 def csv_chunks(exported: Table) -> Iterator[str]:
     """The table as CSV text, a chunk per batch (header first). Empty cells are unknown
     (not reported, or not priced), never zero."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(exported.columns)
-    yield buffer.getvalue()
+    out = CsvRows()
+    out.row(exported.columns)
+    yield out.text()
     for rows in exported.batches:
-        buffer.seek(0)
-        buffer.truncate()
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in exported.columns])
-        yield buffer.getvalue()
+            out.row(_cell(row.get(c)) for c in exported.columns)
+        yield out.text()
 
 
 def jsonl_chunks(exported: Table) -> Iterator[bytes]:
