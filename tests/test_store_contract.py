@@ -1001,3 +1001,48 @@ def test_active_time_leaves_idle_gaps_out(ledger: Ledger) -> None:
     )
     found = ledger.store.active_ms(["s1", "s2", "none"], 15 * 60_000)
     assert found == {"s1": (4 + 6 + 1) * 60_000, "s2": 0}
+
+
+def test_sessions_sort_by_the_runtime_their_rows_show(ledger: Ledger) -> None:
+    """``sort="runtime"`` orders by the span a row shows (reports.session_runtime): a session
+    read from logs by its first to its last request, whatever start and end it carries; one an
+    orchestrator closed by its recorded start and end. The page's runtime sums those spans."""
+    from tokentrail.reports import session_page_report
+
+    ledger.record_batch(
+        [
+            ev("a1", session="logs-long-record"),
+            ev("a2", session="logs-long-record", at=T0 + timedelta(minutes=5)),
+            ev("b1", session="logs-two-hours"),
+            ev("b2", session="logs-two-hours", at=T0 + timedelta(hours=2)),
+            ev("c1", session="closed-one-hour"),
+            ev("c2", session="closed-one-hour", at=T0 + timedelta(minutes=3)),
+        ],
+        [
+            # a log session whose start and end span 10 h (its file's first and last line)
+            Session(
+                key="logs-long-record",
+                source="claude_code",
+                started_at=T0 - timedelta(hours=9),
+                ended_at=T0 + timedelta(hours=1),
+            ),
+            Session(key="logs-two-hours", source="claude_code"),
+            Session(
+                key="closed-one-hour",
+                source="sdk",
+                state="completed",
+                started_at=T0,
+                ended_at=T0 + timedelta(hours=1),
+            ),
+        ],
+    )
+    page = session_page_report(ledger.store, query(), sort="runtime", descending=True)
+    shown = [(r.session.key, r.runtime.span_seconds if r.runtime else None) for r in page.rows]
+    assert shown == [
+        ("logs-two-hours", 7200.0),
+        ("closed-one-hour", 3600.0),
+        ("logs-long-record", 300.0),
+    ]
+    assert page.runtime_seconds == 7200 + 3600 + 300
+    ascending = session_page_report(ledger.store, query(), sort="runtime", descending=False)
+    assert [r.session.key for r in ascending.rows] == [k for k, _ in reversed(shown)]

@@ -768,7 +768,9 @@ class SessionPage:
     total: int
     """How many sessions match (on every page)."""
     runtime_ms: int | None
-    """Summed runtime of every matching session that has a start and an end (None if none)."""
+    """Summed wall span of every matching session that has one (None if none): the span a
+    session's row shows (tokentrail.reports.session_runtime), which ``sort="runtime"`` orders
+    by."""
 
 
 def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:

@@ -149,6 +149,16 @@ def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
     return where, [*params, *more]
 
 
+_SPAN = (
+    # the wall span a session's row shows (tokentrail.reports.session_runtime): recorded start
+    # to end when an orchestrator closed it (it has a state), else first to last request
+    "(CASE WHEN s.state IS NOT NULL AND s.ended_ms IS NOT NULL AND s.started_ms IS NOT NULL "
+    "THEN GREATEST(s.ended_ms - s.started_ms, 0) "
+    "WHEN a.first_ms IS NOT NULL AND a.last_ms IS NOT NULL "
+    "THEN GREATEST(a.last_ms - a.first_ms, 0) "
+    "WHEN s.ended_ms IS NOT NULL AND s.started_ms IS NOT NULL "
+    "THEN GREATEST(s.ended_ms - s.started_ms, 0) END)"
+)
 _TOKENS = "(a.input + a.cache_read + a.cache_write_5m + a.cache_write_1h + a.output)"
 _SORT_SQL: dict[str, str] = {
     "last_activity": "COALESCE(a.last_ms, s.ended_ms, s.started_ms)",
@@ -157,7 +167,7 @@ _SORT_SQL: dict[str, str] = {
     "cost": "CASE WHEN a.requests > a.unpriced_requests THEN a.cost_micro END",
     "tokens": _TOKENS,
     "requests": "a.requests",
-    "runtime": "CASE WHEN s.ended_ms >= s.started_ms THEN s.ended_ms - s.started_ms END",
+    "runtime": _SPAN,
     "title": 'lower(COALESCE(s.title, s.session_key)) COLLATE "C"',
     "source": 's.source COLLATE "C"',
 }
@@ -182,8 +192,7 @@ def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
     where, params = _page_where(query)
     base = f"FROM sessions s LEFT JOIN agg a ON a.root = s.session_key {where}"
     ((count, runtime),) = rows(
-        f"{cte} SELECT COUNT(*), CAST(SUM(CASE WHEN s.ended_ms >= s.started_ms "
-        f"THEN s.ended_ms - s.started_ms END) AS BIGINT) {base}",
+        f"{cte} SELECT COUNT(*), CAST(SUM({_SPAN}) AS BIGINT) {base}",
         [*cte_params, *params],
     )
     found: list[SessionPageRow] = []

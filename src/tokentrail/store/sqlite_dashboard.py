@@ -149,6 +149,7 @@ class _Listed:
     identifier: str | None
     started_ms: int | None
     ended_ms: int | None
+    state: str | None = None
     first_ms: int | None = None
     last_ms: int | None = None
     requests: int = 0
@@ -203,7 +204,7 @@ class SessionIndex:
 def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
     rows = conn.execute(
         "SELECT session_key, source, parent_key, relationship, project, title, identifier, "
-        "started_ms, ended_ms FROM sessions"
+        "started_ms, ended_ms, state FROM sessions"
     ).fetchall()
     where = f"WHERE model IN ({', '.join('?' * len(models))})" if models else ""
     usage = {
@@ -219,11 +220,12 @@ def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
     known = {row[0] for row in rows}
     listed: dict[str, _Listed] = {}
     children: dict[str, list[str]] = {}
-    for key, source, parent, relationship, project, title, identifier, started, ended in rows:
+    for key, source, parent, relationship, *described in rows:
         if relationship == "subagent" and parent is not None and parent in known:
             children.setdefault(parent, []).append(key)
         else:
-            listed[key] = _Listed(key, source, project, title, identifier, started, ended)
+            # project, title, identifier, started, ended, state: in _Listed's order
+            listed[key] = _Listed(key, source, *described)
     for entry in listed.values():
         _absorb(entry, usage.get(entry.key))
         # subagents of subagents roll up on the top-level session too
@@ -287,9 +289,19 @@ def _matches(entry: _Listed, query: SessionPageQuery) -> bool:
 
 
 def _runtime(entry: _Listed) -> int | None:
-    if entry.started_ms is None or entry.ended_ms is None or entry.ended_ms < entry.started_ms:
-        return None
-    return entry.ended_ms - entry.started_ms
+    """The wall span a session's row shows (tokentrail.reports.session_runtime): its recorded
+    start to end when an orchestrator closed it (it has a state), else its first to its last
+    request, else its recorded start to end."""
+    recorded = (
+        max(entry.ended_ms - entry.started_ms, 0)
+        if entry.started_ms is not None and entry.ended_ms is not None
+        else None
+    )
+    if entry.state is not None and recorded is not None:
+        return recorded
+    if entry.first_ms is not None and entry.last_ms is not None:
+        return max(entry.last_ms - entry.first_ms, 0)
+    return recorded
 
 
 def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
