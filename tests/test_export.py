@@ -69,7 +69,9 @@ def test_every_cli_table_in_every_text_format(built: Built, db_path: Path) -> No
             assert result.stdout.strip(), (what, fmt)
     sessions = run(db_path, "--what", "sessions")
     rows = list(csv.DictReader(io.StringIO(sessions.stdout)))
-    assert list(rows[0]) == list(SESSION_COLUMNS) and len(rows) == 8
+    assert list(rows[0]) == list(SESSION_COLUMNS) and len(rows) == 7  # with requests
+    idle = run(db_path, "--what", "sessions", "--without-usage")
+    assert len(list(csv.DictReader(io.StringIO(idle.stdout)))) == 8
     opus = next(r for r in rows if r["subagent_count"] == "1")
     assert int(opus["requests"]) == 7 and int(opus["own_requests"]) == 4
     runs = list(csv.DictReader(io.StringIO(run(db_path, "--what", "runs").stdout)))

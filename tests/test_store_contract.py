@@ -31,6 +31,7 @@ from tokentrail.store.base import (
     Filters,
     OffsetSegment,
     PushWatermark,
+    SessionPageQuery,
 )
 from tokentrail.usage import Cost, Session, Tokens, UsageEvent
 
@@ -1046,3 +1047,57 @@ def test_sessions_sort_by_the_runtime_their_rows_show(ledger: Ledger) -> None:
     assert page.runtime_seconds == 7200 + 3600 + 300
     ascending = session_page_report(ledger.store, query(), sort="runtime", descending=False)
     assert [r.session.key for r in ascending.rows] == [k for k, _ in reversed(shown)]
+
+
+def test_a_session_list_holds_the_sessions_of_the_one_count(ledger: Ledger) -> None:
+    """The page of sessions (dashboard, export, API) lists what session_counts counts: a
+    subagent of a parent that made no request is a session of its own, a session without a
+    request is left out unless asked for, and a time range keeps a session by its last
+    request."""
+    from tokentrail.reports import session_counts
+
+    ledger.record_batch(
+        [
+            ev("k1", session="quiet:agent-1"),
+            ev("k2", session="quiet:agent-2", at=T0 + timedelta(hours=1)),
+            ev("m1", session="main", at=T0 - timedelta(days=2)),
+            ev("m2", session="main", at=T0 + timedelta(days=1)),
+            ev("m3", session="main:agent-1"),
+        ],
+        [
+            Session(key="quiet", source="sdk", started_at=T0),  # its subagents did the work
+            *(
+                Session(key=k, source="sdk", parent_key=p, relationship="subagent")
+                for k, p in (
+                    ("quiet:agent-1", "quiet"),
+                    ("quiet:agent-2", "quiet"),
+                    ("main:agent-1", "main"),
+                )
+            ),
+            Session(key="main", source="claude_code"),
+            Session(key="idle", source="sdk", started_at=T0),
+        ],
+    )
+    store = ledger.store
+    ms = int(T0.timestamp() * 1000)
+    for filters in (Filters(), Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS)):
+        counts = session_counts(store, filters)
+        page = store.session_page(SessionPageQuery(filters=filters))
+        every = store.session_page(SessionPageQuery(filters=filters, without_usage=True))
+        assert page.total == counts.sessions, filters
+        assert every.total == counts.sessions + counts.sessions_without_usage, filters
+    listed = store.session_page(SessionPageQuery(without_usage=True))
+    assert {r.session.key for r in listed.rows} == {
+        "quiet:agent-1",
+        "quiet:agent-2",
+        "main",
+        "quiet",
+        "idle",
+    }
+    main = next(r for r in listed.rows if r.session.key == "main")
+    assert main.totals.requests == 3 and main.subagents == 1
+    # "main" ran across the range (last request a day after it): left out of it, as counted
+    ranged = store.session_page(
+        SessionPageQuery(filters=Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS))
+    )
+    assert {r.session.key for r in ranged.rows} == {"quiet:agent-1", "quiet:agent-2"}

@@ -202,6 +202,7 @@ def table(
     search: str | None = None,
     metric: reports.HeatmapMetric = "cost",
     interval: reports.TimelineInterval | Literal["auto"] = "auto",
+    without_usage: bool = False,
 ) -> Table | None:
     """The table ``what`` under the query's filters; None for ``requests`` of an unknown
     session. Raises ValueError for a timeline too fine for its range."""
@@ -211,7 +212,7 @@ def table(
         return Table(
             what,
             SESSION_COLUMNS,
-            _session_batches(ledger, query, models, sort, descending, search),
+            _session_batches(ledger, query, models, sort, descending, search, without_usage),
         )
     rows: list[dict[str, Any]]
     with ledger.reading() as store:
@@ -334,6 +335,7 @@ def _session_batches(
     sort: SessionSort,
     descending: bool,
     search: str | None,
+    without_usage: bool,
 ) -> Iterator[list[dict[str, Any]]]:
     offset = 0
     page_size = 1_000
@@ -348,6 +350,7 @@ def _session_batches(
                 descending=descending,
                 limit=page_size,
                 offset=offset,
+                without_usage=without_usage,
             )
         if not page.rows:
             return
