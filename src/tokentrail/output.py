@@ -113,6 +113,10 @@ _AGENT_LABELS = {
     "qwen": "qwen",
     "pi": "pi",
     "mux": "mux",
+    "goose": "goose",
+    "droid": "droid",
+    "amp": "amp",
+    "kimi": "kimi",
 }
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}

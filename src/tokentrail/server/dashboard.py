@@ -99,6 +99,10 @@ SOURCE_LABELS = {
     "qwen": "Qwen Code",
     "pi": "pi",
     "mux": "mux",
+    "goose": "Goose",
+    "droid": "Factory Droid",
+    "amp": "Amp",
+    "kimi": "Kimi CLI",
     "sdk": "SDK",
 }
 

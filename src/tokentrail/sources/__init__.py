@@ -17,10 +17,14 @@ __all__ = [
 
 def all_sources() -> list[Source]:
     """One instance of every known source, in a stable order."""
+    from tokentrail.sources.amp import AmpSource
     from tokentrail.sources.claude_code import ClaudeCodeSource
     from tokentrail.sources.codex import CodexSource
     from tokentrail.sources.copilot import CopilotSource
+    from tokentrail.sources.droid import DroidSource
     from tokentrail.sources.gemini import GeminiSource
+    from tokentrail.sources.goose import GooseSource
+    from tokentrail.sources.kimi import KimiSource
     from tokentrail.sources.mux import MuxSource
     from tokentrail.sources.opencode import OpenCodeSource
     from tokentrail.sources.pi import PiSource
@@ -35,6 +39,10 @@ def all_sources() -> list[Source]:
         QwenSource(),
         PiSource(),
         MuxSource(),
+        GooseSource(),
+        DroidSource(),
+        AmpSource(),
+        KimiSource(),
     ]
 
 
