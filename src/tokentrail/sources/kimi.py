@@ -18,7 +18,8 @@ Facts this parser relies on (MoonshotAI/kimi-cli: ``src/kimi_cli/share.py``, ``m
   ``StatusUpdate`` records (context size, plan mode, MCP status) carry no ``token_usage``.
 * No model is written in the wire log (it is in the config at the time, which may have changed
   since): the model of every request is "not recorded" (``None``, unpriced), never guessed.
-* Repeats: ``/fork`` and undo copy the records of a session into a new one verbatim, and a
+* Repeats: ``/fork`` and undo copy the records of a session into a new one verbatim (titled
+  ``Fork: …`` or ``Undo: …`` in its ``state.json``: the original owns the copies), and a
   sub-agent's events may be relayed into its parent's log inside a ``SubagentEvent``. So the
   key is the ``message_id`` (a repeated ``message_id`` is one request), or, without one, a hash
   of the record's timestamp and usage, the same in every copy. Relayed sub-agent events are
@@ -46,6 +47,7 @@ from tokentrail.sources.base import (
     SourceFile,
     count_or_none,
     iter_complete_lines,
+    open_regular,
     parse_timestamp,
     text_or_none,
 )
@@ -55,6 +57,9 @@ SOURCE = "kimi"
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
 WIRE = "wire.jsonl"
 METADATA = "kimi.json"
+STATE = "state.json"
+COPY_TITLES = ("Fork: ", "Undo: ")
+"""The title prefixes Kimi gives a session it made by copying another's records."""
 
 PREFILTER: tuple[bytes, ...] = (b'"token_usage"',)
 """Only a StatusUpdate with token usage is a billed request; the rest is conversation."""
@@ -117,6 +122,10 @@ class _Place:
     agent_id: str | None
     project: str | None
     imported: bool
+    title: str | None = None
+    copy: bool = False
+    """A ``/fork`` or undo of another session (its title says so): its first records are
+    that session's, which owns them."""
 
     @classmethod
     def of(cls, path: str) -> _Place:
@@ -127,9 +136,13 @@ class _Place:
             folder = folder.parent.parent
         imported = folder.parent.name == "imported_sessions"
         project = (
-            None if imported else _work_dirs(str(folder.parent.parent)).get(folder.parent.name)
+            None
+            if imported
+            else _work_dirs(str(folder.parent.parent.parent)).get(folder.parent.name)
         )
-        return cls(folder.name, agent_id, project, imported)
+        title = None if agent_id else _custom_title(folder)
+        copy = title is not None and title.startswith(COPY_TITLES)
+        return cls(folder.name, agent_id, project, imported, title, copy)
 
     @property
     def parent_key(self) -> str:
@@ -145,7 +158,9 @@ class _Place:
     def rank(self) -> str:
         # the copy in the session's own log owns a request; a sub-agent's own log is its
         # session; an imported copy counts only when nothing else has the request
-        return "2|" if self.imported else "0|"
+        if self.imported:
+            return "2|"
+        return "1|" if self.copy else "0|"
 
     def session(self, started: datetime | None, ended: datetime | None) -> Session:
         return Session(
@@ -154,9 +169,20 @@ class _Place:
             parent_key=self.parent_key if self.agent_id else None,
             relationship="subagent" if self.agent_id else None,
             project=self.project,
+            title=self.title,
             started_at=started,
             ended_at=ended,
         )
+
+
+def _custom_title(folder: Path) -> str | None:
+    """The session's title from its ``state.json`` (set by the user, or by a fork)."""
+    try:
+        with open_regular(str(folder / STATE)) as handle:
+            document = orjson.loads(handle.read(1024 * 1024))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return text_or_none(document.get("custom_title")) if isinstance(document, dict) else None
 
 
 def _work_dirs(share_dir: str) -> dict[str, str]:
