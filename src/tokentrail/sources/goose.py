@@ -101,8 +101,6 @@ _SESSION_COLUMNS: tuple[str, ...] = (
     "accumulated_cache_read_tokens",
     "accumulated_cache_write_tokens",
     "accumulated_cost",
-    "input_tokens",
-    "output_tokens",
 )
 
 
@@ -156,10 +154,14 @@ def _read(connection: sqlite3.Connection, path: str, state: ParseState) -> Parse
     has_ledger = ledger_columns >= _LEDGER_REQUIRED
     result = ParseResult()
     memory: dict[str, Any] = {}
+    since = state.memory
     if has_ledger:
-        memory.update(_read_ledger(connection, ledger_columns, path, state.memory, result))
+        start = _last_row_still_there(connection, state.memory)
+        if start == 0 and state.memory.get("last_id"):
+            since = {}  # another database now (rebuilt, replaced): its sessions are new too
+        memory.update(_read_ledger(connection, ledger_columns, path, start, state.memory, result))
     memory["sessions_until"] = _read_totals(
-        connection, session_columns, has_ledger, path, state.memory, result
+        connection, session_columns, has_ledger, path, since, result
     )
     owners = sorted({e.session_key for e in result.events if e.session_key})
     found = {
@@ -192,13 +194,12 @@ def _read_ledger(
     connection: sqlite3.Connection,
     columns: set[str],
     path: str,
+    last_id: int,
     memory: Mapping[str, Any],
     result: ParseResult,
 ) -> dict[str, Any]:
-    """The ledger rows added since the last read (``id`` above the highest seen); a ledger
-    rebuilt from scratch (the row remembered as the last one is gone or another) is read
-    again whole, and the ledger's merge keeps one of each row."""
-    last_id = _last_row_still_there(connection, memory)
+    """The ledger rows after ``last_id`` (the highest read, or 0 for a ledger rebuilt from
+    scratch: then all of it again, and the ledger's merge keeps one of each row)."""
     last_row = memory.get("last_row") if last_id else None
     picked = ", ".join(name if name in columns else "NULL" for name in _LedgerRow._fields)
     rows = connection.execute(
@@ -295,8 +296,8 @@ def _read_totals(
 ) -> str | None:
     """One request per session that has no ledger row, holding its running totals; only the
     sessions updated since the last read are looked at. Returns the new watermark."""
-    if "accumulated_input_tokens" not in columns and "input_tokens" not in columns:
-        return None  # no totals in this schema
+    if "accumulated_input_tokens" not in columns:
+        return None  # no running totals in this schema (the last request's counts are not)
     since = memory.get("sessions_until")
     picked = ", ".join(f"s.{name}" if name in columns else "NULL" for name in _SESSION_COLUMNS)
     where = []
@@ -325,15 +326,13 @@ def _read_totals(
 
 
 def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | None:
+    """A session's running totals as one request (``input_tokens`` and ``output_tokens``
+    without ``accumulated_`` are the last request's, the context size: not usage)."""
     session_id = text_or_none(row["id"])
     if session_id is None:
         raise BadRecord("missing_session_id", "a session without an id")
-    accumulated = (
-        row["accumulated_input_tokens"] is not None or row["accumulated_output_tokens"] is not None
-    )
-    prefix = "accumulated_" if accumulated else ""
     split = "accumulated_cache_read_tokens" in columns
-    if split and accumulated:
+    if split:
         tokens = _tokens(
             row["accumulated_input_tokens"],
             row["accumulated_output_tokens"],
@@ -343,8 +342,8 @@ def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | Non
     else:
         # no cache split was written: the input as goose wrote it (cache included)
         tokens = Tokens(
-            input=count_or_none(row[f"{prefix}input_tokens"], f"{prefix}input_tokens"),
-            output=count_or_none(row[f"{prefix}output_tokens"], f"{prefix}output_tokens"),
+            input=count_or_none(row["accumulated_input_tokens"], "accumulated_input_tokens"),
+            output=count_or_none(row["accumulated_output_tokens"], "accumulated_output_tokens"),
         )
     if tokens.is_empty or tokens.total == 0:
         return None  # a session that made no request
@@ -355,11 +354,11 @@ def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | Non
         "derived_from": "sessions totals",
         "kind": "session totals: one request per session",
         "time": "when the session started",
-        "cache_split": split and accumulated,
+        "cache_split": split,
         **{
             name: row[name]
             for name in _SESSION_COLUMNS
-            if name.startswith(("accumulated_", "input_", "output_")) and row[name] is not None
+            if name.startswith("accumulated_") and row[name] is not None
         },
     }
     return UsageEvent(
