@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -275,6 +276,14 @@ def test_a_corrupt_or_foreign_database_is_reported_not_raised(tmp_path: Path) ->
 
     assert [s.reason for s in parse(corrupt).skips] == ["database_unreadable"]
     assert [s.reason for s in parse(foreign).skips] == ["unexpected_schema"]
+
+
+def test_a_fifo_in_the_databases_place_is_not_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "sessions.db"
+    os.mkfifo(fifo)
+
+    with pytest.raises(OSError, match="FIFO"):
+        parse(fifo)
 
 
 # --- through the ledger ----------------------------------------------------------------------

@@ -48,6 +48,7 @@ from tokentrail.sources.base import (
     SourceFile,
     count_or_none,
     database_failure,
+    open_regular,
     open_sqlite_read_only,
     parse_timestamp,
     reported_cost,
@@ -133,6 +134,9 @@ class GooseSource:
                 yield SourceFile(SOURCE, str(database), "database")
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        # SQLite would block on a FIFO put in the database's place: refuse anything irregular
+        # (raises NotRegularFile, which the sync reports)
+        open_regular(file.path).close()
         try:
             connection = open_sqlite_read_only(file.path, BUSY_TIMEOUT_SECONDS)
         except sqlite3.Error as error:
