@@ -12,9 +12,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.amp.reader import AmpSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.amp import AmpSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 

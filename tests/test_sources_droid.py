@@ -13,10 +13,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.droid.reader import DroidSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.droid import DroidSource
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens
 

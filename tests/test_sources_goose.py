@@ -14,11 +14,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.goose import reader as goose
+from tokentrail.agents.goose.reader import GooseSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources import goose
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.goose import GooseSource
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
+from tokentrail.agents.kimi.reader import KimiSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.kimi import KimiSource
 from tokentrail.sync import sync
 from tokentrail.usage import UsageEvent, merge_events
 

@@ -40,6 +40,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import orjson
 
+from tokentrail.agents.goose import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     ParseResult,
@@ -57,7 +58,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-SOURCE = "goose"
+SOURCE = AGENT.name
 DB_NAME = "sessions.db"
 ROOT_VARIABLE = "GOOSE_PATH_ROOT"
 BUSY_TIMEOUT_SECONDS = 2.0
@@ -108,9 +109,9 @@ _SESSION_COLUMNS: tuple[str, ...] = (
 class GooseSource:
     """goose's ``sessions.db``: the usage ledger, else each session's running totals."""
 
-    name: ClassVar[str] = SOURCE
+    name: ClassVar[str] = AGENT.name
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_GOOSE_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         root = env.get(ROOT_VARIABLE, "").strip()

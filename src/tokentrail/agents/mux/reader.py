@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.mux import AGENT
 from tokentrail.sources import snapshots
 from tokentrail.sources.base import (
     BadRecord,
@@ -56,12 +57,13 @@ from tokentrail.sources.base import (
     count_or_none,
     iter_complete_lines,
     parse_timestamp,
+    read_regular,
     reported_cost,
     text_or_none,
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
-SOURCE = "mux"
+SOURCE = AGENT.name
 HOME_VARIABLES = ("XUM_ROOT", "MUX_ROOT")
 HOME_NAMES = (".xum", ".mux", ".cmux")
 CHAT = "chat.jsonl"
@@ -84,7 +86,7 @@ class MuxSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_MUX_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$XUM_ROOT/sessions`` (or ``$MUX_ROOT``), else the ``sessions`` folder of every
@@ -176,7 +178,7 @@ def _workspace_of(path: str) -> _Workspace:
     workspace_id = folder.name
     config = folder.parent.parent / CONFIG
     try:
-        document = orjson.loads(config.read_bytes())
+        document = orjson.loads(read_regular(str(config)))
     except (OSError, orjson.JSONDecodeError):
         return _Workspace(workspace_id)
     projects = document.get("projects") if isinstance(document, dict) else None
@@ -420,7 +422,7 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
     try:
         data, seen_at = snapshots.read_document(path)
     except NotRegularFile:
-        raise  # the sync reports it as not a regular file
+        raise  # skipped by the sync with its reason, like any special file
     except OSError as exc:
         return ParseResult(
             skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.droid import AGENT
 from tokentrail.sources import snapshots
 from tokentrail.sources.base import (
     BadRecord,
@@ -51,7 +52,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-SOURCE = "droid"
+SOURCE = AGENT.name
 SETTINGS_SUFFIX = ".settings.json"
 HISTORY_SUFFIX = ".jsonl"
 
@@ -74,9 +75,9 @@ HEADER_BYTES = 64 * 1024
 class DroidSource:
     """Factory Droid: the growth of each session's ``tokenUsage``."""
 
-    name: ClassVar[str] = SOURCE
+    name: ClassVar[str] = AGENT.name
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_DROID_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``~/.factory/sessions`` (the same under the home on Linux, macOS and Windows)."""

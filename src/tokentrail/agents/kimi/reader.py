@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.kimi import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -53,7 +54,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
-SOURCE = "kimi"
+SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
 WIRE = "wire.jsonl"
 METADATA = "kimi.json"
@@ -68,9 +69,9 @@ PREFILTER: tuple[bytes, ...] = (b'"token_usage"',)
 class KimiSource:
     """Kimi CLI's wire logs: one request per ``StatusUpdate.token_usage``."""
 
-    name: ClassVar[str] = SOURCE
+    name: ClassVar[str] = AGENT.name
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_KIMI_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$KIMI_SHARE_DIR`` (or ``~/.kimi``): its ``sessions`` and ``imported_sessions``."""

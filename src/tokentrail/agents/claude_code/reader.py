@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from tokentrail.sources import edits
+from tokentrail.agents.claude_code import AGENT, edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -57,7 +57,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
 
-SOURCE_NAME = "claude_code"
+SOURCE_NAME = AGENT.name
 SYNTHETIC_MODEL = "<synthetic>"
 """Claude Code's model name for locally generated replies (API errors, interrupts): no billing."""
 
@@ -91,7 +91,7 @@ class ClaudeCodeSource:
     parser_version: ClassVar[int] = 3
     """2: tool calls and results. 3: ranks end with the file's latest timestamp and advisor
     calls are requests: files are read again once (see the 0012 migration)."""
-    env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``<dir>/projects`` for each dir of ``CLAUDE_CONFIG_DIR`` (comma list), else both
@@ -359,7 +359,7 @@ class _FileParser:
                 call_id, name = text_or_none(block.get("id")), text_or_none(block.get("name"))
                 if call_id is None or name is None:
                     continue
-                added, removed = edits.claude_code(name, block.get("input"))
+                added, removed = edits.count_lines(name, block.get("input"))
                 model = text_or_none(message.get("model"))
                 self.tool_calls.append(
                     ToolCall(

@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
+from tokentrail.agents.amp import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     NotRegularFile,
@@ -49,7 +50,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-SOURCE = "amp"
+SOURCE = AGENT.name
 THREAD_GLOB = "T-*.json"
 
 _OPENAI_MODEL = re.compile(r"^(openai/)?(gpt-|o\d)", re.IGNORECASE)
@@ -59,9 +60,9 @@ _OPENAI_MODEL = re.compile(r"^(openai/)?(gpt-|o\d)", re.IGNORECASE)
 class AmpSource:
     """Amp threads: the usage ledger's events, else the assistant messages' usage."""
 
-    name: ClassVar[str] = SOURCE
+    name: ClassVar[str] = AGENT.name
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_AMP_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$XDG_DATA_HOME/amp/threads``, else ``~/.local/share/amp/threads``."""
