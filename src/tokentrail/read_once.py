@@ -6,8 +6,10 @@ ledger's time span (the timeline and the daily chart), the runs (the current run
 silence). Inside one read transaction the answers cannot change, so :func:`read_once` keeps
 them for the page; nothing outlives it.
 
-Usage per local day without models is the sum of the same days per model: when a page has
-already read the per-model days it is summed from them rather than read again.
+Two reads are answered from a wider one, with the same sums: usage per local day without
+models from the per-model days when the page has read those, and usage per source, model or
+project (the overview's three spend tables, each otherwise a pass over the rollups) from
+one read per combination of the three.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from tokentrail.store.base import IntervalRow, Store, Totals
+from tokentrail.store.base import (
+    GroupDimension,
+    GroupsTotalsRow,
+    GroupTotalsRow,
+    IntervalRow,
+    Store,
+    Totals,
+)
 
 _KEPT = frozenset(
     {
@@ -66,6 +75,8 @@ class _ReadOnce:
             return read
         if name == "interval_totals":
             return self._interval_totals
+        if name == "group_totals":
+            return self._group_totals
         return self._kept(name, read)
 
     def _kept(self, name: str, read: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,6 +87,17 @@ class _ReadOnce:
             return _copy(self._answers[key])
 
         return once
+
+    def _group_totals(
+        self, filters: Any, by: GroupDimension, models: Any = ()
+    ) -> list[GroupTotalsRow]:
+        if by not in _COMBINED:
+            found: list[GroupTotalsRow] = self._kept("group_totals", self._store.group_totals)(
+                filters, by, models
+            )
+            return found
+        read = self._kept("group_totals_by", self._store.group_totals_by)
+        return _summed(read(filters, _COMBINED, models), _COMBINED.index(by))
 
     def _interval_totals(
         self,
@@ -106,6 +128,18 @@ class _ReadOnce:
             seen = summed.get(row.index)
             summed[row.index] = row.totals if seen is None else seen + row.totals
         return [IntervalRow(index=i, model=None, totals=t) for i, t in sorted(summed.items())]
+
+
+_COMBINED: tuple[GroupDimension, ...] = ("source", "model", "project")
+
+
+def _summed(rows: list[GroupsTotalsRow], at: int) -> list[GroupTotalsRow]:
+    sums: dict[str | None, Totals] = {}
+    for row in rows:
+        group = row.groups[at]
+        seen = sums.get(group)
+        sums[group] = row.totals if seen is None else seen + row.totals
+    return [GroupTotalsRow(group=g, totals=t) for g, t in sums.items()]
 
 
 def _copy(answer: Any) -> Any:

@@ -542,6 +542,14 @@ class Store(Protocol):
         ``models`` when given. A request without a model or project is grouped under None."""
         ...
 
+    def group_totals_by(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
+    ) -> list[GroupsTotalsRow]:
+        """Usage per combination of several dimensions, in one pass over the rollups (a page
+        showing spend per source, model and project sums each from it): as
+        :meth:`group_totals`, ``groups`` in the order of ``by``."""
+        ...
+
     def interval_totals(
         self,
         filters: Filters,
@@ -718,6 +726,13 @@ GROUP_DIMENSIONS: tuple[GroupDimension, ...] = ("source", "model", "project", "m
 class GroupTotalsRow:
     group: str | None
     """The source, model, project or machine; None when the requests did not report one."""
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsTotalsRow:
+    groups: tuple[str | None, ...]
+    """One value per dimension asked (see :class:`GroupTotalsRow`)."""
     totals: Totals
 
 

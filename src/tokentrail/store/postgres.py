@@ -55,6 +55,7 @@ from tokentrail.store.base import (
     Filters,
     GroupBy,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     MetricDayRow,
@@ -761,6 +762,11 @@ class PostgresStore:
         self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
     ) -> list[GroupTotalsRow]:
         return postgres_dashboard.group_totals(self._rows, filters, by, models)
+
+    def group_totals_by(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
+    ) -> list[GroupsTotalsRow]:
+        return postgres_dashboard.group_totals_by(self._rows, filters, by, models)
 
     def interval_totals(
         self,

@@ -15,6 +15,7 @@ from tokentrail.store.base import (
     MEASURES,
     Filters,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     OffsetSegment,
@@ -66,6 +67,21 @@ def group_totals(
     return [
         GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
         for row in rows(f"SELECT {column}, {_SUMS} FROM rollups {where} GROUP BY 1", params)
+    ]
+
+
+def group_totals_by(
+    rows: Rows, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str]
+) -> list[GroupsTotalsRow]:
+    columns = ", ".join(_GROUP_COLUMN[b] for b in by)
+    where, params = _rollups_where(filters, models)
+    sql = f"SELECT {columns}, {_SUMS} FROM rollups {where} GROUP BY {columns}"
+    width = len(by)
+    return [
+        GroupsTotalsRow(
+            groups=tuple(value or None for value in row[:width]), totals=Totals(tuple(row[width:]))
+        )
+        for row in rows(sql, params)
     ]
 
 

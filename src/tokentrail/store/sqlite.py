@@ -43,6 +43,7 @@ from tokentrail.store.base import (
     Filters,
     GroupBy,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     MetricDayRow,
@@ -678,6 +679,11 @@ class SQLiteStore:
         self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
     ) -> list[GroupTotalsRow]:
         return sqlite_dashboard.group_totals(self._conn, filters, by, models)
+
+    def group_totals_by(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
+    ) -> list[GroupsTotalsRow]:
+        return sqlite_dashboard.group_totals_by(self._conn, filters, by, models)
 
     def interval_totals(
         self,

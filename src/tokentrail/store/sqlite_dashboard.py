@@ -18,6 +18,7 @@ from tokentrail.store.base import (
     SESSION_SORTS,
     Filters,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     OffsetSegment,
@@ -86,6 +87,24 @@ def group_totals(
     sql = f"SELECT {column}, {_SUMS} FROM {rollup_table(filters)} {where} GROUP BY {column}"
     return [
         GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
+        for row in conn.execute(sql, params)
+    ]
+
+
+def group_totals_by(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    by: Sequence[GroupDimension],
+    models: Sequence[str],
+) -> list[GroupsTotalsRow]:
+    columns = ", ".join(_GROUP_COLUMN[b] for b in by)
+    where, params = _rollups_where(filters, models)
+    sql = f"SELECT {columns}, {_SUMS} FROM {rollup_table(filters)} {where} GROUP BY {columns}"
+    width = len(by)
+    return [
+        GroupsTotalsRow(
+            groups=tuple(value or None for value in row[:width]), totals=Totals(tuple(row[width:]))
+        )
         for row in conn.execute(sql, params)
     ]
 
