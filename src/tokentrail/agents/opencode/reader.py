@@ -40,6 +40,7 @@ import orjson
 from tokentrail.agents.opencode import AGENT
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     NotRegularFile,
     ParseResult,
     ParseState,
@@ -47,6 +48,7 @@ from tokentrail.sources.base import (
     SourceFile,
     count_or_none,
     database_failure,
+    find_files,
     open_regular,
     open_sqlite_read_only,
     parse_timestamp,
@@ -58,7 +60,12 @@ from tokentrail.sources.base import (
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
-DATABASE_GLOBS: tuple[str, ...] = ("opencode.db", "opencode-*.db")
+FILES: dict[str, FileKind] = {
+    "opencode.db": "database",
+    "opencode-*.db": "database",  # another channel's (opencode-dev.db)
+    "storage/session/*/*.json": "whole",  # the legacy JSON tree
+    "storage/message/*/*.json": "whole",
+}
 BUSY_TIMEOUT_SECONDS = 5.0
 """How long to wait for a writer holding the database before reporting it busy."""
 LATE_COMMIT_MARGIN_MS = 10 * 60 * 1000
@@ -89,12 +96,7 @@ class OpenCodeSource:
         return roots
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            for item in _files_under(root):
-                if item.path not in seen:
-                    seen.add(item.path)
-                    yield item
+        return find_files(self.name, roots, FILES, root_files={"*.db": "database"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if file.kind == "database":
@@ -103,24 +105,6 @@ class OpenCodeSource:
         if path.parent.parent.name == "session":
             return _parse_session_file(path)
         return _parse_message_file(path)
-
-
-def _files_under(root: Path) -> Iterator[SourceFile]:
-    if root.is_file():
-        if root.suffix == ".db":
-            yield SourceFile(SOURCE, str(root), "database")
-        return
-    if not root.is_dir():
-        return
-    for pattern in DATABASE_GLOBS:
-        for path in sorted(root.glob(pattern)):
-            if path.is_file():
-                yield SourceFile(SOURCE, str(path), "database")
-    storage = root / "storage"
-    for pattern in ("session/*/*.json", "message/*/*.json"):
-        for path in sorted(storage.glob(pattern)):
-            if path.is_file():
-                yield SourceFile(SOURCE, str(path), "whole")
 
 
 # --- token and event mapping (shared by the database and the JSON tree) -------------------
@@ -383,12 +367,12 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
 
     On any failure the incoming state is returned unchanged, so the next sync tries again.
     """
+    # an unreadable or special file raises OSError: the sync reports it (or skips it with
+    # its reason) and keeps no cursor for it
+    size = Path(path).stat().st_size
     try:
-        size = Path(path).stat().st_size
         connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except NotRegularFile:
-        raise  # skipped by the sync with its reason, like any special file
-    except (OSError, sqlite3.Error) as error:
+    except sqlite3.Error as error:
         return database_failure(path, state, error)
     try:
         result = _read_database(connection, path, state)
