@@ -30,26 +30,9 @@ from tokentrail.sync import SyncSummary, sync
 ROOT = Path(__file__).parent.parent
 AGENTS = all_agents()
 
-SPECIAL_FILES_UNSEEN = "discovery leaves out a FIFO or a device without a word (is_file)"
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("incremental", "opencode"): "every message of a changed session is read again (deduped)",
-    ("malformed", "opencode"): "a message row whose data is not JSON is left out silently",
-    ("special", "claude_code"): SPECIAL_FILES_UNSEEN,
-    ("special", "gemini"): SPECIAL_FILES_UNSEEN,
-    ("special", "opencode"): SPECIAL_FILES_UNSEEN,
-    ("special", "copilot"): SPECIAL_FILES_UNSEEN,
-    ("special", "qwen"): SPECIAL_FILES_UNSEEN,
-    ("special", "pi"): SPECIAL_FILES_UNSEEN,
-    ("special", "mux"): SPECIAL_FILES_UNSEEN,
-    ("unreadable", "gemini"): "an unlistable folder is not reported",
-    ("unreadable", "opencode"): "an unlistable folder is not reported",
-    ("unreadable", "copilot"): "an unreadable file or unlistable folder is not reported",
-    ("unreadable", "qwen"): "an unreadable file or unlistable folder is not reported",
-    ("unreadable", "pi"): "an unreadable file or unlistable folder is not reported",
-    ("unreadable", "mux"): "an unreadable file or unlistable folder is not reported",
-}
-"""Clauses an agent does not keep yet, each with why: the test must fail for them (strict), so
-one that starts to pass is taken off this list. Closing these is the follow-up work."""
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
+"""Clauses an agent does not keep yet, each with why (none today): the test must fail for them
+(strict), so one that starts to pass is taken off this list."""
 
 
 def known_gap(request: pytest.FixtureRequest, clause: str, agent: Agent) -> None:
