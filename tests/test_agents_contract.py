@@ -30,9 +30,21 @@ from tokentrail.sync import SyncSummary, sync
 ROOT = Path(__file__).parent.parent
 AGENTS = all_agents()
 
-KNOWN_GAPS: dict[tuple[str, str], str] = {}
-"""Clauses an agent does not keep yet, each with why (none today): the test must fail for them
-(strict), so one that starts to pass is taken off this list."""
+SPECIAL_FILES_UNSEEN = "discovery leaves out a FIFO or a device without a word (is_file)"
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("incremental", "amp"): "a thread is one document rewritten whole: read again (deduped)",
+    ("incremental", "droid"): "a running total, not requests: one event per read that grew",
+    ("special", "goose"): SPECIAL_FILES_UNSEEN,
+    ("special", "droid"): SPECIAL_FILES_UNSEEN,
+    ("special", "amp"): SPECIAL_FILES_UNSEEN,
+    ("special", "kimi"): SPECIAL_FILES_UNSEEN,
+    ("unreadable", "goose"): "an unreadable file or unlistable folder is not reported",
+    ("unreadable", "droid"): "an unreadable file or unlistable folder is not reported",
+    ("unreadable", "amp"): "an unreadable file or unlistable folder is not reported",
+    ("unreadable", "kimi"): "an unreadable file or unlistable folder is not reported",
+}
+"""Clauses an agent does not keep yet, each with why: the test must fail for them (strict), so
+one that starts to pass is taken off this list."""
 
 
 def known_gap(request: pytest.FixtureRequest, clause: str, agent: Agent) -> None:
