@@ -41,6 +41,7 @@ class Dialect:
     """One engine's spelling of the shared SQL, and its schema's differences."""
 
     name: str
+    """``sqlite`` or ``postgres``."""
     mark: Placeholder
     integer: str
     """The integer type to CAST to."""
@@ -62,10 +63,11 @@ class Dialect:
     """Tables whose change sequence is kept in a table of its own (``sessions`` → its);
     the others have a ``change_seq`` column."""
     round_half_away: Callable[[str], str]
+    """An expression rounding a number half away from zero (SQLite's ROUND)."""
 
     @property
     def totals_tables(self) -> tuple[str, ...]:
-        """The tables of sums a request is counted in by key (runs' are kept by run)."""
+        """The tables of sums whose rows go once they are empty (a run's totals stay)."""
         hourly = ("rollups_hourly",) if self.hourly_rollups else ()
         return ("rollups", *hourly, "session_totals")
 
