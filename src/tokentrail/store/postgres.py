@@ -299,6 +299,15 @@ class PostgresStore(SQLReads):
         """Sessions rolled up in SQL (see :mod:`tokentrail.store.postgres_dashboard`)."""
         return postgres_dashboard.ROLLED_UP
 
+    def report_marker(self) -> str | None:
+        return None  # see tokentrail.store.report_cache: computed each time
+
+    def cached_report(self, key: str) -> str | None:
+        return None
+
+    def keep_report(self, key: str, marker: str, body: str) -> bool:
+        return False
+
 
 class _PostgresWrite(SQLWrite):
     """The operations allowed inside one write transaction (the advisory lock is held)."""

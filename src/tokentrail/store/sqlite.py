@@ -22,7 +22,7 @@ from tokentrail.errors import (
     LedgerTooNew,
     StoreError,
 )
-from tokentrail.store import sqlite_dashboard
+from tokentrail.store import report_cache, sqlite_dashboard
 from tokentrail.store.base import (
     BUCKET_MS,
     DAMAGED_ADVICE,
@@ -247,6 +247,22 @@ class SQLiteStore(SQLReads):
     def backup(self, destination: Path) -> None:
         with self._errors():
             _backup(self._conn, destination)
+
+    def report_marker(self) -> str | None:
+        with self._errors():
+            return report_cache.sqlite_marker(self._conn)
+
+    def cached_report(self, key: str) -> str | None:
+        with self._errors():
+            return report_cache.sqlite_get(self._conn, key)
+
+    def keep_report(self, key: str, marker: str, body: str) -> bool:
+        if self._too_new is not None:
+            return False  # a newer tokentrail's ledger is read, never written
+        try:
+            return report_cache.sqlite_put(self._conn, key, marker, body)
+        except sqlite3.DatabaseError:
+            return False  # read-only file, disk full: the answer is printed all the same
 
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
 
