@@ -248,24 +248,13 @@ def export_response(signal: Signal, rejected: int, message: str, encoding: Encod
 
 
 def status_body(code: int, message: str, encoding: Encoding) -> bytes:
-    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors), hand-encoded: field 1
-    ``code`` (an RPC code, e.g. 3 = INVALID_ARGUMENT) and field 2 ``message``."""
+    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors): ``code`` is an RPC
+    code (e.g. 3 = INVALID_ARGUMENT)."""
     if encoding == "json":
         return orjson.dumps({"code": code, "message": message})
-    text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    from google.rpc.status_pb2 import Status  # only errors need it
 
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return Status(code=code, message=message).SerializeToString()
 
 
 # -- the result of mapping --------------------------------------------------------------------

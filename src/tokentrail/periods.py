@@ -60,23 +60,22 @@ def _zones_by_folded_name() -> dict[str, list[str]]:
 
 
 def _local_zone() -> tuple[tzinfo, str]:
-    import os
+    """The machine's zone by tzlocal (``TZ``, then the system's setting); when neither names
+    an IANA zone, the C library's fixed offset of now."""
+    import warnings
 
-    env_tz = os.environ.get("TZ")
-    if env_tz:
-        try:
-            return ZoneInfo(env_tz.lstrip(":")), env_tz.lstrip(":")
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    import tzlocal
+
     try:
-        link = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in link:
-            name = link.split("zoneinfo/", 1)[1]
-            return ZoneInfo(name), name
-    except (OSError, ZoneInfoNotFoundError, ValueError):
-        pass
-    local = datetime.now().astimezone().tzinfo or UTC
-    return local, datetime.now(local).tzname() or "local"
+        with warnings.catch_warnings():
+            # tzlocal warns when it guesses (no setting found, or an offset that disagrees):
+            # its answer is still the best one to be had, and a report is no place for warnings
+            warnings.simplefilter("ignore")
+            zone = tzlocal.get_localzone()
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        local = datetime.now().astimezone().tzinfo or UTC
+        return local, datetime.now(local).tzname() or "local"
+    return zone, zone.key or "local"
 
 
 def offset_ms(zone: tzinfo, at_ms: int) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import JSONResponse, Response
 
 from tokentrail.errors import (
@@ -81,6 +82,10 @@ def store_error_response(exc: StoreError) -> JSONResponse:
         f"the ledger is busy or unavailable: {exc}",
         headers={"Retry-After": "1"},
     )
+
+
+def body_too_large(limit: int) -> str:
+    return f"the request body is larger than {limit:,} bytes; send smaller batches"
 
 
 class ApiError(Exception):
@@ -177,7 +182,10 @@ def install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = _CODES.get(exc.status_code, "error")
         message = str(exc.detail) if exc.detail else code.replace("_", " ")
-        if exc.status_code == 404 and message == "Not Found":
+        if exc.status_code == 413 and MAX_BODY_SIZE_SCOPE_KEY in request.scope:
+            # Starlette's body limit says only "Content Too Large": say how large is too large
+            message = body_too_large(request.scope[MAX_BODY_SIZE_SCOPE_KEY])
+        elif exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
