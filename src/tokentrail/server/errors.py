@@ -27,6 +27,7 @@ from tokentrail.errors import (
 )
 from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import UnknownRun
+from tokentrail.validation import and_more, problems
 
 log = logging.getLogger("tokentrail.server")
 
@@ -148,12 +149,10 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
             "send the body as JSON, with the header 'Content-Type: application/json'",
         )
     field = _field_of(tuple(first.get("loc", ())))
-    message = str(first.get("msg", "is not valid"))
-    message = message.removeprefix("Value error, ")
-    if kind == "missing":
-        message = "is required" if field else "a JSON request body is required"
-    elif kind == "extra_forbidden":
-        message = "is not a known field"
+    problem = problems([first])[0]
+    message = problem.message
+    if kind == "missing" and field is None:
+        message = "a JSON request body is required"
     elif field is None and kind.endswith("_type"):
         return error_response(
             400,
@@ -161,9 +160,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
             f"the request body must be a JSON object, not {json_type(first.get('input'))}",
         )
     text = f"{field}: {message}" if field else message
-    more = len(errors) - 1
-    if more:
-        text += f" (and {more} more problem{'s' if more > 1 else ''})"
+    text += and_more(len(errors) - 1)
     return error_response(422, "invalid_field", text, field)
 
 
