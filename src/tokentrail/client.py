@@ -35,6 +35,7 @@ from urllib.parse import quote
 import httpx
 import tenacity
 
+from tokentrail.errors import ClientError
 from tokentrail.server.limits import API_PREFIX, MAX_BATCH_EVENTS
 
 __all__ = ["Client", "ClientError"]
@@ -42,25 +43,6 @@ __all__ = ["Client", "ClientError"]
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _MAX_BACKOFF_S = 10.0
 _MAX_RETRY_AFTER_S = 30.0
-
-
-class ClientError(Exception):
-    """A request failed: ``status`` is the HTTP status (None when no answer came), ``code``
-    and ``field`` come from the server's error body."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        field: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.field = field
 
 
 class _Retryable(Exception):

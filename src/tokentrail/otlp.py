@@ -87,6 +87,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
 from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.errors import OtlpDecodeError as OtlpDecodeError  # its home before errors.py
 from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample, OtlpReceipt
@@ -126,15 +127,6 @@ count the API left out."""
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=1)
 _MAX_REASONS_IN_MESSAGE = 3
-
-
-class OtlpDecodeError(Exception):
-    """The body cannot be read: ``status`` is the HTTP answer (400, 413 or 415)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # -- decoding ---------------------------------------------------------------------------------

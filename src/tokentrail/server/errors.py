@@ -19,14 +19,14 @@ from starlette.responses import JSONResponse, Response
 
 from tokentrail.errors import (
     ConfigError,
+    InvalidUsage,
     LedgerDamaged,
     LedgerFull,
     LedgerTooNew,
     StoreError,
     TokentrailError,
+    UnknownRun,
 )
-from tokentrail.ingest import InvalidUsage
-from tokentrail.ledger import UnknownRun
 from tokentrail.validation import and_more, problems
 
 log = logging.getLogger("tokentrail.server")
