@@ -74,3 +74,50 @@ def test_prices_keep_their_decimals_and_days(tmp_path: Path) -> None:
         Decimal("1.5"),
         date(2026, 1, 31),
     )
+
+
+FULL = """
+database = "~/ledgers/team.db"
+machine = "laptop"
+[sources.claude_code]
+paths = ["~/elsewhere/.claude/projects"]
+[sources.codex]
+enabled = false
+[[prices]]
+model = "my-private-*"
+since = 2026-01-31
+input = "0.075"
+output = 8
+[[budgets]]
+period = "month"
+amount = 200
+project = "/home/dev/code/webapp/"
+[statusline]
+fields = ["model", "today"]
+"""
+
+
+def test_a_checked_file_is_kept_and_read_back_the_same(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tokentrail.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(FULL)
+    first = load_config(path)
+    assert load_config(path) == first  # the second time, from the kept copy
+    assert first.sources["claude_code"].paths == (
+        Path("~/elsewhere/.claude/projects").expanduser(),
+    )
+    # a new process reads the kept copy without pydantic (start-up time)
+    probe = (
+        "import sys; from pathlib import Path; from tokentrail.config import load_config; "
+        f"c = load_config(Path({str(path)!r})); "
+        "print(len(c.budgets), 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False"]
+    path.write_text(FULL.replace("amount = 200", "amount = 0"))  # changed: checked again
+    with pytest.raises(ConfigError, match="'amount' must be more than 0 USD"):
+        load_config(path)

@@ -125,11 +125,17 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         return Config(path=None)
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from exc
+    key = _kept_key(raw, path)
+    kept = _kept_config(key)
+    if kept is not None:
+        return kept
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file or remove it") from exc
-    return parse_config(data, path)
+    config = parse_config(data, path)
+    _keep_config(key, config)
+    return config
 
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
@@ -307,3 +313,136 @@ def _allowed(table: tuple[str | int, ...]) -> list[str]:
 def _description(loc: tuple[str | int, ...]) -> str | None:
     field = _table_model(loc[:-1]).model_fields.get(str(loc[-1]))
     return field.description if field else None
+
+
+# -- a valid file's configuration, kept between processes ------------------------------------
+
+CONFIG_CACHE_FILE = "config.json"
+"""In the user's cache directory: the last valid configuration file, already checked."""
+
+
+def _kept_key(raw: bytes, path: Path) -> str:
+    """What a kept configuration stands for: the file's text and place, the home its ``~``
+    paths were expanded in, and the code that checked it (its modules' size and time). The
+    text itself, not a digest of it: a file of a few hundred bytes, and no hashlib to import."""
+    here = Path(__file__).parent
+    stamps = []
+    for module in (here / "config.py", here / "config_schema.py"):
+        try:
+            stat = module.stat()
+        except OSError:
+            return ""  # no way to tell the code changed: do not keep
+        stamps.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    home = Path("~").expanduser()
+    return "\x1f".join([*stamps, str(path), str(home), raw.decode("utf-8", "replace")])
+
+
+def _cache_file() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("tokentrail")) / CONFIG_CACHE_FILE
+
+
+def _kept_config(key: str) -> Config | None:
+    """The configuration kept for ``key``; None when there is none (or it cannot be read).
+
+    Checking a file with pydantic costs more start-up time (its import and the schema's
+    build) than a whole report on an empty ledger; the file seldom changes."""
+    if not key:
+        return None
+    import orjson
+
+    try:
+        kept = orjson.loads(_cache_file().read_bytes())
+        if not isinstance(kept, dict) or kept.get("key") != key:
+            return None
+        return _config_from_json(kept["config"])
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError):
+        return None  # missing, or of another shape: check the file again
+
+
+def _keep_config(key: str, config: Config) -> None:
+    """Write the kept configuration (atomically: two processes at once leave one whole file)."""
+    if not key:
+        return
+    import orjson
+
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}")
+        temporary.write_bytes(orjson.dumps({"key": key, "config": _config_to_json(config)}))
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache: the next process checks the file again
+
+
+def _config_to_json(config: Config) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "path": str(config.path) if config.path else None,
+        "database": config.database,
+        "machine": config.machine,
+        "user": config.user,
+        "sources": {
+            name: {
+                "paths": [str(p) for p in s.paths] if s.paths is not None else None,
+                "enabled": s.enabled,
+            }
+            for name, s in config.sources.items()
+        },
+        "prices": [
+            {
+                "model": p.model,
+                "since": p.since.isoformat() if p.since else None,
+                **{
+                    bucket: str(getattr(p, bucket)) if getattr(p, bucket) is not None else None
+                    for bucket in _PRICE_BUCKETS
+                },
+            }
+            for p in config.prices
+        ],
+        "budgets": [asdict(b) for b in config.budgets],
+        "statusline_fields": config.statusline_fields,
+    }
+
+
+def _config_from_json(data: dict[str, Any]) -> Config:
+    from datetime import date
+    from decimal import Decimal
+
+    def decimal(value: str | None) -> Decimal | None:
+        return Decimal(value) if value is not None else None
+
+    fields = data["statusline_fields"]
+    return Config(
+        path=Path(data["path"]) if data["path"] else None,
+        database=data["database"],
+        machine=data["machine"],
+        user=data["user"],
+        sources={
+            name: SourceSettings(
+                paths=tuple(Path(p) for p in s["paths"]) if s["paths"] is not None else None,
+                enabled=s["enabled"],
+            )
+            for name, s in data["sources"].items()
+        },
+        prices=tuple(
+            PriceOverride(
+                model=p["model"],
+                since=date.fromisoformat(p["since"]) if p["since"] else None,
+                input=Decimal(p["input"]),
+                output=Decimal(p["output"]),
+                cache_read=decimal(p["cache_read"]),
+                cache_write=decimal(p["cache_write"]),
+                cache_write_1h=decimal(p["cache_write_1h"]),
+            )
+            for p in data["prices"]
+        ),
+        budgets=tuple(Budget(**b) for b in data["budgets"]),
+        statusline_fields=tuple(fields) if fields is not None else None,
+    )
+
+
+_PRICE_BUCKETS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")

@@ -60,8 +60,32 @@ def _zones_by_folded_name() -> dict[str, list[str]]:
 
 
 def _local_zone() -> tuple[tzinfo, str]:
-    """The machine's zone by tzlocal (``TZ``, then the system's setting); when neither names
-    an IANA zone, the C library's fixed offset of now."""
+    """The machine's zone: ``TZ``, then the zone ``/etc/localtime`` links to, then tzlocal
+    (``/etc/timezone``, a copied ``/etc/localtime``, other systems); a fixed offset only when
+    nothing names an IANA zone.
+
+    The first two answer almost every Linux and macOS machine in well under a millisecond,
+    where tzlocal takes tens (its import, and probing each part of the link as a zone name):
+    a report asks on every run."""
+    import os
+
+    env_tz = os.environ.get("TZ", "").lstrip(":")
+    if env_tz:
+        try:
+            return ZoneInfo(env_tz), env_tz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    link = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" in link:
+        name = link.split("zoneinfo/", 1)[1]
+        try:
+            return ZoneInfo(name), name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return _tzlocal_zone()
+
+
+def _tzlocal_zone() -> tuple[tzinfo, str]:
     import warnings
 
     import tzlocal
@@ -71,7 +95,7 @@ def _local_zone() -> tuple[tzinfo, str]:
             # tzlocal warns when it guesses (no setting found, or an offset that disagrees):
             # its answer is still the best one to be had, and a report is no place for warnings
             warnings.simplefilter("ignore")
-            zone = tzlocal.get_localzone()
+            zone = tzlocal.reload_localzone()  # not its copy kept from an earlier call
     except (ZoneInfoNotFoundError, ValueError, OSError):
         local = datetime.now().astimezone().tzinfo or UTC
         return local, datetime.now(local).tzname() or "local"
