@@ -34,6 +34,7 @@ def test_number_formats() -> None:
         "2d 4h",
     ]
     assert [formatting.share(v) for v in (0.0004, 0.05, 0.5)] == ["<0.1%", "5.0%", "50%"]
+    assert formatting.usd_exact(0.004217) == "$0.004217" and formatting.usd_exact(None) == ""
 
 
 def test_durations_read_at_a_glance_from_seconds_to_months() -> None:

@@ -25,6 +25,12 @@ def usd(value: float | None) -> str:
     return "<$0.0001"
 
 
+def usd_exact(value: float | None) -> str:
+    """Dollars to the micro-dollar, as the ledger keeps them (titles, for who wants it all):
+    $0.004217."""
+    return "" if value is None else f"${value:.6f}"
+
+
 def tokens(value: int | float | None) -> str:
     """Compact token counts: 950 / 12.3k / 123k / 4.56M / 1.2B (three figures at most)."""
     if value is None:

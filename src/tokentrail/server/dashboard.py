@@ -220,6 +220,7 @@ def _env() -> Environment:
     )
     env.filters.update(
         usd=formatting.usd,
+        usd_exact=formatting.usd_exact,
         tokens=formatting.tokens,
         int=formatting.integer,
         duration=formatting.duration,
