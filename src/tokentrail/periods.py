@@ -67,21 +67,11 @@ def _local_zone() -> tuple[tzinfo, str]:
     The first two answer almost every Linux and macOS machine in well under a millisecond,
     where tzlocal takes tens (its import, and probing each part of the link as a zone name):
     a report asks on every run."""
-    import os
+    from tokentrail.cached_reports import local_zone_name
 
-    env_tz = os.environ.get("TZ", "").lstrip(":")
-    if env_tz:
-        try:
-            return ZoneInfo(env_tz), env_tz
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    link = os.path.realpath("/etc/localtime")
-    if "zoneinfo/" in link:
-        name = link.split("zoneinfo/", 1)[1]
-        try:
-            return ZoneInfo(name), name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    name = local_zone_name()
+    if name is not None:
+        return ZoneInfo(name), name
     return _tzlocal_zone()
 
 
