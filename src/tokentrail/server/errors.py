@@ -7,7 +7,6 @@ go to the server's log, never to the client).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -203,21 +202,6 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
         return store_error_response(exc)
-
-    @app.exception_handler(sqlite3.DatabaseError)
-    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
-        if "locked" in str(exc) or "busy" in str(exc):
-            log.warning("database busy: %s", exc)
-            return error_response(
-                503, "unavailable", "the ledger is busy; retry", headers={"Retry-After": "1"}
-            )
-        from tokentrail.store.sqlite import translate_error
-
-        typed = translate_error(exc, "of this server")
-        if isinstance(typed, StoreError):  # a read of a damaged file, or a full disk
-            return store_error_response(typed)
-        log.exception("database error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the server log has the details")
 
     @app.exception_handler(TokentrailError)
     async def tokentrail_error(request: Request, exc: TokentrailError) -> Response:
