@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import orjson
 
+from tokentrail.errors import BadRecord as BadRecord  # its home before errors.py
 from tokentrail.ingest import MAX_COUNT
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (
@@ -481,15 +482,6 @@ def _parse_timestamp(value: object) -> datetime | None:
         # Agents write UTC; a naive stamp is read as UTC rather than as local time.
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-class BadRecord(Exception):
-    """A record that cannot be ingested; the parser turns it into a counted :class:`Skip`."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def count_or_none(value: object, name: str) -> int | None:
