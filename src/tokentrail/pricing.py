@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -415,7 +415,14 @@ def _cache_saving(price_fn: _Pricer, tokens: Tokens, micro: int) -> int | None:
         return None
     if tokens.cache_read == 0:
         return 0
-    uncached = replace(tokens, input=(tokens.input or 0) + tokens.cache_read, cache_read=0)
+    uncached = Tokens(
+        (tokens.input or 0) + tokens.cache_read,
+        0,
+        tokens.cache_write_5m,
+        tokens.cache_write_1h,
+        tokens.output,
+        tokens.reasoning,
+    )
     return price_fn(uncached) - micro
 
 

@@ -258,9 +258,7 @@ def _lines_in(
     return line_no + data.count(b"\n", counted_to, stop)
 
 
-def _matching_lines(
-    data: bytes, stop: int, tokens: Sequence[bytes]
-) -> list[tuple[int, int, int]]:
+def _matching_lines(data: bytes, stop: int, tokens: Sequence[bytes]) -> list[tuple[int, int, int]]:
     """(start, end, token index) of each line of ``data[:stop]`` holding one of ``tokens``, in
     order. Each token is looked for only in the lines no earlier token matched: a line is
     scanned to its end once for the first token, and the later (rarer) tokens search only
@@ -365,6 +363,8 @@ def count_or_none(value: object, name: str) -> int | None:
     """
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value  # the usual case, checked in one go
     if isinstance(value, bool):
         raise BadRecord("invalid_count", f"{name}={value!r}")
     if isinstance(value, float) and value.is_integer():
@@ -386,6 +386,8 @@ def reported_cost(value: object) -> float | None:
 
 def text_or_none(value: object) -> str | None:
     """A non-empty string, else ``None`` (absent, ``null``, empty or another type)."""
+    if type(value) is str:
+        return value or None
     return value if isinstance(value, str) and value else None
 
 
