@@ -166,11 +166,15 @@ def _expand_home(text: str, home: Path) -> Path:
 def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str | OSError]:
     """Real paths of the ``*.jsonl`` files under ``root``, and the error of each folder that
     cannot be listed. Follows directory symlinks, but each directory (by device and inode) is
-    entered once, so a symlink loop ends the walk."""
+    entered once, so a symlink loop ends the walk.
+
+    Every folder walked is a real path (the root resolved once, a symlink resolved where it
+    is met), so a file that is not itself a symlink is named by its real path as listed:
+    resolving each of thousands of files would cost a system call per path component."""
     if root.suffix == ".jsonl" and root.is_file():
         yield os.path.realpath(root)
         return
-    pending = [str(root)]
+    pending = [os.path.realpath(root)]
     while pending:
         directory = pending.pop()
         try:
@@ -191,10 +195,11 @@ def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str 
             continue
         for entry in children:
             try:
+                linked = entry.is_symlink()
                 if entry.is_dir():
-                    pending.append(entry.path)
+                    pending.append(os.path.realpath(entry.path) if linked else entry.path)
                 elif entry.name.endswith(".jsonl") and entry.is_file():
-                    yield os.path.realpath(entry.path)
+                    yield os.path.realpath(entry.path) if linked else entry.path
             except OSError:
                 continue
 
