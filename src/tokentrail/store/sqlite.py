@@ -1140,9 +1140,20 @@ def _ms(value: datetime) -> int:
 
 
 def _cursor_from_row(row: Sequence[Any]) -> Cursor:
-    # positional, in the SELECT's order: a re-sync builds one per file it knows
-    memory = row[10]
-    return Cursor(*row[:10], orjson.loads(memory) if memory else {})
+    path, source, device, inode, size, mtime_ns, offset, line_no, version, head, memory = row
+    return Cursor(
+        path=path,
+        source=source,
+        device=device,
+        inode=inode,
+        size=size,
+        mtime_ns=mtime_ns,
+        offset=offset,
+        line_no=line_no,
+        parser_version=version,
+        head_hash=head,
+        memory=orjson.loads(memory) if memory else {},
+    )
 
 
 # -- SQL helpers ----------------------------------------------------------------------------
