@@ -44,13 +44,10 @@ HEAD_BYTES = 4096
 """How much of a file's beginning, and of the bytes just before where the last read stopped,
 is hashed to notice a file rewritten in place."""
 
-BATCH_EVENTS = 20_000
-BATCH_FILES = 1_000
-"""A batch (one transaction) ends at this many events or files: each costs a commit and a
-pass of the rollup statements, so a cold sync writes in a few large ones."""
-JOB_BYTES = 16 * 1024 * 1024
-"""Small files are parsed in groups of about this many bytes, to keep process overhead low;
-every group ends with a commit."""
+BATCH_EVENTS = 5_000
+BATCH_FILES = 200
+JOB_BYTES = 4 * 1024 * 1024
+"""Small files are parsed in groups of about this many bytes, to keep process overhead low."""
 INLINE_BYTES = 2 * 1024 * 1024
 """Below this much new data, parsing in the main process beats starting workers."""
 
