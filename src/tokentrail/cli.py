@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tokentrail.cli_types import DAY, TIME_ZONE, SourceName
+from tokentrail.cli_types import DAY, TIME_ZONE, OtelAgent, SourceName
 from tokentrail.errors import OptionError, TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -172,6 +172,14 @@ def cli(ctx: click.Context) -> None:
 
 
 def _run_report(kind: str, **options: Any) -> None:
+    if options["no_sync"]:
+        # the answer the ledger keeps, if nothing changed since: without importing the rest
+        from tokentrail.cached_reports import cached_answer
+
+        answer = cached_answer(kind, options)
+        if answer is not None:
+            click.echo(answer, nl=False)
+            return
     from tokentrail import commands
 
     commands.report(kind, **options)
@@ -444,7 +452,7 @@ def serve(
 
 
 @cli.command("otel-env")
-@click.argument("agent", type=click.Choice(("claude", "codex", "gemini")))
+@click.argument("agent", type=OtelAgent())
 @click.option(
     "--endpoint",
     default="http://127.0.0.1:8787",
@@ -581,6 +589,11 @@ def push(
 @_SOURCE
 @_PROJECT
 @click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model.")
+@click.option(
+    "--without-usage",
+    is_flag=True,
+    help="sessions: also the sessions that made no request (counted apart; docs/counting.md).",
+)
 @click.option("--no-sync", is_flag=True, help="Export the ledger without syncing first.")
 def export(**options: Any) -> None:
     """Write a table of the ledger as CSV, JSON Lines or Parquet (an empty cell or null is

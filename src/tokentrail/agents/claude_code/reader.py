@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import msgspec
 import orjson
 
-from tokentrail.sources import edits
+from tokentrail.agents.claude_code import AGENT, edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -68,7 +68,7 @@ from tokentrail.usage import (
     merge_events,
 )
 
-SOURCE_NAME = "claude_code"
+SOURCE_NAME = AGENT.name
 SYNTHETIC_MODEL = "<synthetic>"
 """Claude Code's model name for locally generated replies (API errors, interrupts): no billing."""
 
@@ -103,6 +103,9 @@ _MEM_LAST_TIMESTAMP = "last_timestamp"
 _MEM_FILE_SESSION = "file_session"
 _MEM_FILE_SESSION_PARENT = "file_session_parent"
 _MEM_PENDING_TITLE = "pending_title"
+_MEM_CUSTOM_TITLE = "custom_title"
+"""True once the file held a custom title (the user's /rename): a summary line never
+replaces it."""
 
 
 class ClaudeCodeSource:
@@ -112,7 +115,7 @@ class ClaudeCodeSource:
     parser_version: ClassVar[int] = 3
     """2: tool calls and results. 3: ranks end with the file's latest timestamp and advisor
     calls are requests: files are read again once (see the 0012 migration)."""
-    env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``<dir>/projects`` for each dir of ``CLAUDE_CONFIG_DIR`` (comma list), else both
@@ -454,7 +457,7 @@ class _FileParser:
             return
         kind = record.type
         if kind == "summary":
-            self._note_title(text_or_none(record.summary), None)
+            self._note_title(text_or_none(record.summary), None, custom=False)
             return
         identity = self._identify(record)
         timestamp = _timestamp(record.timestamp)
@@ -467,7 +470,7 @@ class _FileParser:
             return
         draft = self._note_line(identity, record, timestamp)
         if kind == "custom-title":
-            self._note_title(text_or_none(record.customTitle), draft)
+            self._note_title(text_or_none(record.customTitle), draft, custom=True)
             return
         if message is None or message.usage is None or not _is_assistant(record, message):
             return
@@ -520,7 +523,7 @@ class _FileParser:
                     continue
                 edit = name in _EDIT_TOOLS and bool(block.input)
                 arguments = msgspec.json.decode(block.input) if edit else None
-                added, removed = edits.claude_code(name, arguments)
+                added, removed = edits.count_lines(name, arguments)
                 model = text_or_none(message.model)
                 self.tool_calls.append(
                     ToolCall(
@@ -605,19 +608,22 @@ class _FileParser:
         if draft.title is None and isinstance(pending, str):
             draft.title = pending
 
-    def _note_title(self, title: str | None, draft: _SessionDraft | None) -> None:
-        if title is None:
+    def _note_title(self, title: str | None, draft: _SessionDraft | None, *, custom: bool) -> None:
+        # The latest title wins (a session renamed later, in one chunk as across chunks: the
+        # ledger keeps the newest, tokentrail.usage.newer_session), but a summary line never
+        # replaces the user's own custom title.
+        if title is None or (not custom and self.memory.get(_MEM_CUSTOM_TITLE)):
             return
+        if custom:
+            self.memory[_MEM_CUSTOM_TITLE] = True
         if draft is None:
             key = self.memory.get(_MEM_FILE_SESSION)
             if not isinstance(key, str):
-                self.memory.setdefault(_MEM_PENDING_TITLE, title)
+                self.memory[_MEM_PENDING_TITLE] = title
                 return
             parent = self.memory.get(_MEM_FILE_SESSION_PARENT)
             draft = self._draft(key, parent if isinstance(parent, str) else None)
-        # The first title wins, in one chunk as across chunks (merge_sessions keeps the first).
-        if draft.title is None:
-            draft.title = title
+        draft.title = title
 
     def _draft(self, key: str, parent_key: str | None) -> _SessionDraft:
         draft = self.sessions.get(key)
