@@ -113,6 +113,12 @@ _AGENT_LABELS = {
     "qwen": "qwen",
     "pi": "pi",
     "mux": "mux",
+    "cline": "cline",
+    "roo": "roo",
+    "kilo": "kilo",
+    "crush": "crush",
+    "aider": "aider",
+    "cursor": "cursor",
 }
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}

@@ -99,6 +99,12 @@ SOURCE_LABELS = {
     "qwen": "Qwen Code",
     "pi": "pi",
     "mux": "mux",
+    "cline": "Cline",
+    "roo": "Roo Code",
+    "kilo": "Kilo Code",
+    "crush": "Crush",
+    "aider": "Aider",
+    "cursor": "Cursor",
     "sdk": "SDK",
 }
 

@@ -17,14 +17,20 @@ __all__ = [
 
 def all_sources() -> list[Source]:
     """One instance of every known source, in a stable order."""
+    from tokentrail.sources.aider import AiderSource
     from tokentrail.sources.claude_code import ClaudeCodeSource
+    from tokentrail.sources.cline import ClineSource
     from tokentrail.sources.codex import CodexSource
     from tokentrail.sources.copilot import CopilotSource
+    from tokentrail.sources.crush import CrushSource
+    from tokentrail.sources.cursor import CursorSource
     from tokentrail.sources.gemini import GeminiSource
+    from tokentrail.sources.kilo import KiloSource
     from tokentrail.sources.mux import MuxSource
     from tokentrail.sources.opencode import OpenCodeSource
     from tokentrail.sources.pi import PiSource
     from tokentrail.sources.qwen import QwenSource
+    from tokentrail.sources.roo import RooSource
 
     return [
         ClaudeCodeSource(),
@@ -35,6 +41,12 @@ def all_sources() -> list[Source]:
         QwenSource(),
         PiSource(),
         MuxSource(),
+        ClineSource(),
+        RooSource(),
+        KiloSource(),
+        CrushSource(),
+        AiderSource(),
+        CursorSource(),
     ]
 
 
