@@ -68,7 +68,15 @@ HISTORY_ITEM = "history_item.json"
 CONVERSATION = "api_conversation_history.json"
 TASK_HISTORY = ("state", "taskHistory.json")
 
-HOSTS: tuple[str, ...] = ("Code", "Code - Insiders", "Cursor", "Windsurf", "VSCodium")
+HOSTS: tuple[str, ...] = (
+    "Code",
+    "Code - Insiders",
+    "Code - OSS",
+    "Cursor",
+    "Windsurf",
+    "VSCodium",
+    "Positron",
+)
 """VS Code and the forks an extension runs in (their user-data folder names)."""
 SERVER_HOMES: tuple[str, ...] = (".vscode-server", ".vscode-server-insiders", ".cursor-server")
 """Remote-server homes (``~/<home>/data/User``) where the extension runs on a remote host."""
