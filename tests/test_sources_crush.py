@@ -176,3 +176,48 @@ def test_reports_show_crush_tokens_as_not_reported(isolated_home: Path, db_path:
     )
     assert "not reported" in table.output
     assert " 0 tokens" not in table.output
+
+
+def test_cost_only_sessions_report_alike_on_sqlite_and_postgresql(tmp_path: Path) -> None:
+    """Token buckets that were never reported stay NULL in a team ledger too: the same
+    reports, to the byte, and a grown session updated in place on both."""
+    import pgtest
+    from tokentrail.periods import resolve_timezone
+    from tokentrail.reports import ReportQuery, period_report, session_report
+
+    database = project_db(tmp_path / "webapp")
+    first = parse(database)
+    set_cost(database, ROOT, 0.2)
+    grown = parse(database)
+    claude = SourceFile(
+        "cline", str(DATA.parent / "cline/data/tasks/1772445600000/ui_messages.json"), "whole"
+    )
+    from tokentrail.sources.cline import ClineSource  # an agent that reports tokens, mixed in
+
+    others = ClineSource().parse(claude, ParseState())
+    zone, name = resolve_timezone("UTC")
+    query = ReportQuery(zone=zone, zone_name=name, breakdown=True)
+
+    def reports(ledger: Ledger) -> bytes:
+        ledger.record_batch(first.events, first.sessions)
+        ledger.record_batch(grown.events, grown.sessions)
+        ledger.record_batch(others.events, others.sessions)
+        daily = period_report(ledger.store, "daily", query).as_dict()
+        sessions = session_report(ledger.store, query).as_dict()
+        return orjson.dumps([daily, sessions])
+
+    with Ledger(tmp_path / "local.db") as local:
+        expected = reports(local)
+    with pgtest.fresh_database() as url, Ledger(url) as team:
+        got = reports(team)
+    assert got == expected
+    daily = orjson.loads(expected)[0]
+    # Crush's claude-sonnet-4-5 session and Cline's dated requests of it share a row: its
+    # token figures are Cline's alone, and say one request left them out
+    mixed = next(r for r in daily["rows"] if r["model"] == "claude-sonnet-4-5")
+    assert mixed["requests"] == 5 and mixed["requests_without_tokens"] == 1
+    assert mixed["input_tokens"] == 12 + 8 + 5 + 20
+    only_crush = next(r for r in daily["rows"] if r["period"] == "2026-03-04")
+    assert only_crush["input_tokens"] is None and only_crush["total_tokens"] is None
+    assert only_crush["requests_without_tokens"] == 1
+    assert daily["totals"]["requests_without_tokens"] == 2

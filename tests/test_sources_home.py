@@ -53,3 +53,14 @@ def test_sync_reads_every_agent_of_a_home(
     )
     sources = {row["source"] for row in orjson.loads(sessions.stdout)["rows"]}
     assert {"cline", "roo", "kilo", "crush", "aider"} <= sources
+    table = runner.invoke(
+        cli,
+        ["daily", "-d", str(db_path), "--no-sync"],
+        env={"COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    # Crush's sessions report a cost and no tokens: the day's token total leaves them out (a
+    # floor, "+?"), and the agents' own cost is shown beside ours
+    assert "Agent cost" in table.output
+    assert "+?" in table.output
+    assert "tokens not reported" in table.output
