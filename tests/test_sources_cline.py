@@ -149,7 +149,7 @@ def test_a_malformed_message_is_a_counted_skip_and_the_rest_is_read() -> None:
     result = parse(CLINE, cline_file())
     assert [s.reason for s in result.skips] == ["malformed_json"]
     assert "message 9" in result.skips[0].detail
-    assert len(result.events) == 6
+    assert len(result.events) == 7
 
 
 def test_the_session_has_the_project_from_task_history_and_its_times() -> None:
@@ -250,7 +250,7 @@ def test_sync_reads_a_rewritten_task_without_counting_twice(
     path = data / "tasks" / CLINE_TASK / "ui_messages.json"
     with Ledger(db_path) as ledger:
         first = sync(ledger, source_names=["cline"])
-        assert first.new_events == 6
+        assert first.new_events == 7
         again = sync(ledger, source_names=["cline"])
         assert (again.new_events, again.files_unchanged) == (0, 1)
         # Cline rewrites the file: the placeholder gets its usage, one request is added
@@ -278,7 +278,7 @@ def test_sync_reads_a_rewritten_task_without_counting_twice(
         third = sync(ledger, source_names=["cline"])
         assert third.new_events == 2
         totals = ledger.store.totals(Filters(sources=("cline",)))
-    assert totals.requests == 8
+    assert totals.requests == 9
 
 
 def test_daily_report_for_roo_on_a_real_home(isolated_home: Path, db_path: Path) -> None:
@@ -295,3 +295,17 @@ def test_daily_report_for_roo_on_a_real_home(isolated_home: Path, db_path: Path)
     assert report["totals"]["reported_cost_usd"] == pytest.approx(
         0.01128 + 0.00705 + 0.01575 + 0.0018
     )
+
+
+def test_classic_cline_openai_input_holds_the_cache_sdk_era_input_does_not() -> None:
+    events = by_ts(parse(CLINE, cline_file()))
+    # a classic message (with its "request") from an OpenAI provider: prompt_tokens, cache inside
+    assert events["1772446100000"].tokens == Tokens(
+        input=1000, cache_read=1000, cache_write_5m=0, output=100
+    )
+    # written by the SDK-era extension (no "request"): disjoint buckets for every provider
+    assert events["1772446150000"].tokens == Tokens(
+        input=300, cache_read=1000, cache_write_5m=0, output=50
+    )
+    # Claude through Anthropic: uncached input, whatever its size
+    assert events["1772445601000"].tokens.input == 12

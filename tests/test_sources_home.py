@@ -40,7 +40,7 @@ def test_sync_reads_every_agent_of_a_home(
     assert first.exit_code == 0, first.output
     summary = orjson.loads(first.stdout)
     assert summary["new_by_source"] == {
-        "cline": 6,
+        "cline": 7,
         "roo": 5,
         "kilo": 2,
         "crush": 2,

@@ -89,6 +89,12 @@ MAX_SIDE_FILE_BYTES = 256 * 1024 * 1024
 _READ_BEFORE = "read"
 
 
+ANTHROPIC_STYLE_PROVIDERS = frozenset({"anthropic", "bedrock", "vertex", "claude-code"})
+"""Cline providers whose Claude models report Anthropic's uncached input (the cache reads
+and writes apart); the others (OpenAI, OpenRouter, Gemini, Cline's gateway...) report the
+whole prompt, cached tokens inside."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """How one agent of the family writes its task folders."""
@@ -96,9 +102,9 @@ class Dialect:
     source: str
     extension_ids: tuple[str, ...]
     input_includes_cache_since: datetime | None = None
-    """From when ``tokensIn`` holds the whole prompt (cache reads and writes inside it) for
-    every provider; before, only for OpenAI-style providers (``apiProtocol: "openai"``).
-    None: ``tokensIn`` is always the uncached input (Cline)."""
+    """Roo's rule: from when ``tokensIn`` holds the whole prompt (cache reads and writes
+    inside it) for every provider; before, only for OpenAI-style providers (``apiProtocol:
+    "openai"``). None: Cline's rule, by provider (see :meth:`_Task._input_includes_cache`)."""
 
 
 def vscode_roots(dialect: Dialect, env: Mapping[str, str], home: Path) -> list[Path]:
@@ -252,19 +258,33 @@ class _Task:
     ) -> bool:
         """Whether ``tokensIn`` holds cache reads and writes (the whole prompt).
 
-        Roo Code (and Kilo Code, which merges Roo) store the whole prompt since Roo's
-        2025-10-31 change ("tokensIn now stores TOTAL input tokens"), and before it for
-        OpenAI-style providers, whose input count includes cached tokens; Anthropic-style
-        providers' count did not. A count smaller than the cached tokens cannot hold them."""
-        since = self.dialect.input_includes_cache_since
-        if since is None:
-            return False
+        A count smaller than the cached tokens cannot hold them. Otherwise:
+
+        * Roo Code (and Kilo Code, which merges Roo) store the whole prompt since Roo's
+          2025-10-31 change ("tokensIn now stores TOTAL input tokens"), and before it for
+          OpenAI-style providers (``apiProtocol: "openai"``), whose count includes cached
+          tokens; Anthropic-style providers' count did not.
+        * Classic Cline stored each provider's own input count: uncached for Claude through
+          Anthropic, Bedrock, Vertex or Claude Code, the whole prompt for OpenAI-style
+          providers (``prompt_tokens``, cached tokens inside). Its messages carry the
+          ``request`` field; the SDK-era extension writes disjoint buckets (uncached input)
+          for every provider and no ``request``. A provider not known (no ``model_usage``)
+          is read as disjoint, Cline's own convention."""
         cached = (count_or_none(info.get("cacheReads"), "cacheReads") or 0) + (
             count_or_none(info.get("cacheWrites"), "cacheWrites") or 0
         )
         if tokens_in < cached:
             return False
-        return when >= since or info.get("apiProtocol") == "openai"
+        since = self.dialect.input_includes_cache_since
+        if since is not None:
+            return when >= since or info.get("apiProtocol") == "openai"
+        if "request" not in info:
+            return False
+        model, provider = self._model_at(when)
+        if provider is None or provider == "anthropic":
+            return False
+        claude = model is not None and "claude" in model.lower()
+        return not (claude and provider in ANTHROPIC_STYLE_PROVIDERS)
 
     def _model_at(self, when: datetime) -> tuple[str | None, str | None]:
         if self.model_choices:
