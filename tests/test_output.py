@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
+
+from pytest import MonkeyPatch
+from rich.console import Console
+
+from tokentrail import output
 from tokentrail.output import format_duration, format_field, render_csv
+from tokentrail.reports import Report, SessionRow, UsageFigures
+from tokentrail.store.base import Totals
 
 
 def test_durations_read_at_a_glance_from_seconds_to_months() -> None:
@@ -38,3 +47,49 @@ def test_a_subagent_key_keeps_what_tells_it_from_its_parent() -> None:
 def test_an_empty_table_is_its_header() -> None:
     assert render_csv([], blank={"period": None, "own": {"cost_usd": 1}}) == "period,own_cost_usd\n"
     assert render_csv([{"a": 1}], blank={"b": None}) == "a\n1\n"  # rows decide when present
+
+
+def _session_report(count: int) -> Report:
+    figures = UsageFigures.from_totals(Totals.zero())
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    rows = [
+        SessionRow(
+            f"session-{n:05d}",
+            "claude_code",
+            None,
+            "/code/app",
+            None,
+            at,
+            at,
+            figures,
+            figures,
+            None,
+            0,
+            ("claude-sonnet-4-5",),
+            name=f"[fix] bug {n}",
+        )
+        for n in range(count)
+    ]
+    return Report("session", rows, figures, [], "UTC")
+
+
+def test_a_table_of_many_sessions_escapes_each_cell_once(monkeypatch: MonkeyPatch) -> None:
+    """A table's work grows with its cells: each cell is escaped once, however many rows (it
+    once escaped every cell of a column for each row, and 8,000 sessions took minutes)."""
+    calls = 0
+    escape = output._escape
+
+    def counting(text: str) -> str:
+        nonlocal calls
+        calls += 1
+        return escape(text)
+
+    monkeypatch.setattr(output, "_escape", counting)
+    for count in (50, 400):
+        calls = 0
+        console = Console(file=io.StringIO(), width=300, color_system=None)
+        output.print_report(_session_report(count), console=console)
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        columns = len(output._report_columns(_session_report(1)))
+        assert calls <= count * columns + 10
+        assert "session-" in text and f"bug {count - 1}" in text and "[fix]" in text

@@ -172,6 +172,14 @@ def cli(ctx: click.Context) -> None:
 
 
 def _run_report(kind: str, **options: Any) -> None:
+    if options["no_sync"]:
+        # the answer the ledger keeps, if nothing changed since: without importing the rest
+        from tokentrail.cached_reports import cached_answer
+
+        answer = cached_answer(kind, options)
+        if answer is not None:
+            click.echo(answer, nl=False)
+            return
     from tokentrail import commands
 
     commands.report(kind, **options)

@@ -154,6 +154,15 @@ def report(
     )
     if kind == "session" and query.group_by not in (None, "model"):
         raise OptionError(f"--by {by} works with daily, weekly and monthly; sessions: --by model")
+    from tokentrail.cached_reports import key_for
+
+    options = {
+        "since": since, "until": until, "tz": tz, "sources": sources, "project": project,
+        "breakdown": breakdown, "by": by, "machines": machines, "users": users,
+        "as_json": as_json, "as_csv": as_csv,
+    }  # fmt: skip
+    # JSON and CSV never import rich: whether a table goes to a terminal is rich's to say
+    key = key_for(kind, options, terminal=not (as_json or as_csv) and _console().is_terminal)
     summary = None
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
@@ -167,17 +176,43 @@ def report(
                     "which and why.",
                     err=True,
                 )
-        result = compute_report(ledger, kind, query)
-        found_nothing = summary is not None and not summary.files_found and not result.rows
-        if found_nothing and summary is not None and not (as_json or as_csv):
-            _hint_nothing_found(summary.searched)
-    if query.group_by in ("machine", "user") and not (as_json or as_csv):
-        _print_team_breakdown(result, query.group_by)
-        return
-    print_any(result, as_json=as_json, as_csv=as_csv, group_by=query.breakdown_by)
+        if summary is not None and not summary.files_found:
+            key = None  # an empty answer may need the hint below, which the kept one lacks
+        store = ledger.store
+        marker = store.report_marker() if key is not None else None
+        text = store.cached_report(key) if key is not None and marker is not None else None
+        if text is None:
+            result = compute_report(ledger, kind, query)
+            found_nothing = summary is not None and not summary.files_found and not result.rows
+            if found_nothing and summary is not None and not (as_json or as_csv):
+                _hint_nothing_found(summary.searched)
+            text = render_report(result, query, as_json=as_json, as_csv=as_csv)
+            if key is not None and marker is not None and text is not None:
+                store.keep_report(key, marker, text)
+    if text is not None:
+        click.echo(text, nl=False)
 
 
-def _print_team_breakdown(result: Report, by: str) -> None:
+def render_report(result: Report, query: ReportQuery, *, as_json: bool, as_csv: bool) -> str | None:
+    """The report as printed, or None when it was printed to a terminal (a table fitted to
+    its width, in colour: never kept)."""
+    import io
+
+    if as_json or as_csv:
+        return print_any(result, as_json=as_json, as_csv=as_csv, group_by=query.breakdown_by)
+    console = _console()
+    buffer = None
+    if not console.is_terminal:
+        buffer = io.StringIO()
+        console.file = buffer
+    if query.group_by in ("machine", "user"):
+        _print_team_breakdown(result, query.group_by, console)
+    else:
+        print_any(result, as_json=False, as_csv=False, console=console)
+    return buffer.getvalue() if buffer is not None else None
+
+
+def _print_team_breakdown(result: Report, by: str, console: Console) -> None:
     """A period report broken down by machine or user, as a table."""
     from tokentrail.output import print_rows
 
@@ -196,7 +231,7 @@ def _print_team_breakdown(result: Report, by: str) -> None:
         f"{result.kind.capitalize()} usage by {by} ({result.timezone})",
         rows if data["rows"] else [],
         columns,
-        console=_console(),
+        console=console,
         empty="No usage recorded for this selection.",
     )
 
@@ -290,17 +325,24 @@ def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
     raise ValueError(f"unknown report kind {kind!r}")
 
 
-def print_any(result: Report, *, as_json: bool, as_csv: bool, group_by: str | None = None) -> None:
+def print_any(
+    result: Report,
+    *,
+    as_json: bool,
+    as_csv: bool,
+    group_by: str | None = None,
+    console: Console | None = None,
+) -> str | None:
+    """JSON and CSV are returned as the text to print; a table is printed on ``console``."""
     from tokentrail.output import print_report, render_csv, render_json
 
-    data = result.as_dict()
     if as_json:
-        click.echo(render_json(data))
-    elif as_csv:
+        return render_json(result.as_dict()) + "\n"
+    if as_csv:
         blank = _blank_report_row(result, group_by)
-        click.echo(render_csv(data["rows"], blank=blank), nl=False)
-    else:
-        print_report(result, console=_console())
+        return render_csv(result.as_dict()["rows"], blank=blank)
+    print_report(result, console=console or _console())
+    return None
 
 
 # -- the header of an empty CSV table: a row of each table's shape -------------------------

@@ -60,21 +60,11 @@ def _zones_by_folded_name() -> dict[str, list[str]]:
 
 
 def _local_zone() -> tuple[tzinfo, str]:
-    import os
+    from tokentrail.cached_reports import local_zone_name
 
-    env_tz = os.environ.get("TZ")
-    if env_tz:
-        try:
-            return ZoneInfo(env_tz.lstrip(":")), env_tz.lstrip(":")
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        link = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in link:
-            name = link.split("zoneinfo/", 1)[1]
-            return ZoneInfo(name), name
-    except (OSError, ZoneInfoNotFoundError, ValueError):
-        pass
+    name = local_zone_name()
+    if name is not None:
+        return ZoneInfo(name), name
     local = datetime.now().astimezone().tzinfo or UTC
     return local, datetime.now(local).tzname() or "local"
 

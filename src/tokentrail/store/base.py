@@ -574,6 +574,22 @@ class Store(Protocol):
         filter menus); requests without one are not named."""
         ...
 
+    # -- reports kept per generation (SQL in tokentrail.store.report_cache) ---------------
+
+    def report_marker(self) -> str | None:
+        """The generation of everything a report reads, or None where reports are not kept
+        (a team ledger: see tokentrail.store.report_cache)."""
+        ...
+
+    def cached_report(self, key: str) -> str | None:
+        """The answer kept under ``key``, if computed at the ledger's current generation."""
+        ...
+
+    def keep_report(self, key: str, marker: str, body: str) -> bool:
+        """Keep ``body`` under ``key`` if the ledger is still at ``marker``, without waiting
+        for another writer; whether it was kept."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OtlpReceipt:

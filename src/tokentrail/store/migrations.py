@@ -397,4 +397,17 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         "UPDATE events SET rank = 'z' || rank "
         "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
     ),
+    (
+        "0014_report_cache",
+        # The printed answer of a report, kept while the ledger's generation is the one it was
+        # computed at (tokentrail.store.report_cache): a report read again answers in a few
+        # milliseconds instead of summing a year of rollups or every session.
+        """
+        CREATE TABLE report_cache (
+            key TEXT PRIMARY KEY,
+            marker TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        """,
+    ),
 )

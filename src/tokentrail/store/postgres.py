@@ -785,6 +785,15 @@ class PostgresStore:
     def group_names(self, by: GroupDimension) -> list[str]:
         return postgres_dashboard.group_names(self._rows, by)
 
+    def report_marker(self) -> str | None:
+        return None  # see tokentrail.store.report_cache: computed each time
+
+    def cached_report(self, key: str) -> str | None:
+        return None
+
+    def keep_report(self, key: str, marker: str, body: str) -> bool:
+        return False
+
 
 class _PostgresWrite:
     """The operations allowed inside one write transaction (the advisory lock is held)."""

@@ -22,7 +22,14 @@ from tokentrail.errors import (
     StoreError,
 )
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import blocks_sql, push_sql, sqlite_dashboard, sqlite_otlp, tool_sql
+from tokentrail.store import (
+    blocks_sql,
+    push_sql,
+    report_cache,
+    sqlite_dashboard,
+    sqlite_otlp,
+    tool_sql,
+)
 from tokentrail.store.base import (
     ACTIVE_MS_SQL,
     BUCKET_MS,
@@ -696,6 +703,20 @@ class SQLiteStore:
 
     def group_names(self, by: GroupDimension) -> list[str]:
         return self._session_index().names(self._conn, by)
+
+    def report_marker(self) -> str | None:
+        return report_cache.sqlite_marker(self._conn)
+
+    def cached_report(self, key: str) -> str | None:
+        return report_cache.sqlite_get(self._conn, key)
+
+    def keep_report(self, key: str, marker: str, body: str) -> bool:
+        if self._too_new is not None:
+            return False  # a newer tokentrail's ledger is read, never written
+        try:
+            return report_cache.sqlite_put(self._conn, key, marker, body)
+        except sqlite3.DatabaseError:
+            return False  # read-only file, disk full: the answer is printed all the same
 
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
 

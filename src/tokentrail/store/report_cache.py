@@ -1,0 +1,118 @@
+"""Reports kept per ledger generation: the printed answer of a report, valid while nothing it
+reads has changed.
+
+A report reads rollups, sessions and tool calls; every write to them moves one of the
+ever-growing sequences the marker reads (a new or changed request, a session or run written, a
+tool call or result written, a retraction). A cached answer is served only while the ledger's
+marker equals the one it was computed at, so it is always what computing it again would print.
+The first report after a change computes and stores it again (one row per report key; rows of
+an older marker are dropped then).
+
+SQLite only: its writers take turns, so the newest value of each sequence is a true generation.
+On PostgreSQL a transaction can commit a row numbered below one already committed, so the same
+marker could hide a change; a team ledger's reports are computed each time.
+
+This module imports nothing of tokentrail's: ``tokentrail <report> --no-sync`` looks a cached
+answer up before the rest of tokentrail (the reports, the store, the pricing) is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+
+MAX_BODY_CHARS = 64_000_000
+"""Answers larger than this are not kept (a ledger is not a file store)."""
+
+SQLITE_MARKER = (
+    "SELECT (SELECT MAX(id) FROM events), "
+    "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
+    "(SELECT MAX(change_seq) FROM session_changes), "
+    "(SELECT MAX(change_seq) FROM run_changes), "
+    "(SELECT COUNT(*) FROM retractions), "
+    "(SELECT MAX(change_seq) FROM tool_calls), "
+    "(SELECT MAX(change_seq) FROM tool_results)"
+)
+"""The SQLite ledger's generation: a few index lookups (each part an indexed sequence)."""
+
+
+def marker_text(values: Sequence[Any]) -> str:
+    return ".".join(str(value or 0) for value in values)
+
+
+def sqlite_marker(conn: sqlite3.Connection) -> str:
+    return marker_text(conn.execute(SQLITE_MARKER).fetchone())
+
+
+def sqlite_get(conn: sqlite3.Connection, key: str) -> str | None:
+    """The answer kept under ``key`` if it is of the ledger as it is now. Marker and answer
+    are read in one snapshot, so a write in between cannot pair an old answer with a new
+    marker."""
+    conn.execute("BEGIN")
+    try:
+        row = conn.execute("SELECT marker, body FROM report_cache WHERE key = ?", (key,)).fetchone()
+        current = sqlite_marker(conn) if row is not None else None
+    finally:
+        conn.execute("COMMIT")
+    if row is None or row[0] != current:
+        return None
+    body: str = row[1]
+    return body
+
+
+def sqlite_put(conn: sqlite3.Connection, key: str, marker: str, body: str) -> bool:
+    """Keep ``body`` under ``key`` if the ledger is still at ``marker``; never waits for
+    another writer (a report must not queue behind a sync: it is simply not kept then).
+    Returns whether it was kept."""
+    import sqlite3
+
+    if len(body) > MAX_BODY_CHARS:
+        return False
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    try:
+        if sqlite_marker(conn) != marker:
+            conn.execute("ROLLBACK")
+            return False
+        conn.execute("DELETE FROM report_cache WHERE marker <> ?", (marker,))
+        conn.execute(
+            "INSERT OR REPLACE INTO report_cache (key, marker, body) VALUES (?, ?, ?)",
+            (key, marker, body),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+def read_sqlite_file(path: str, key: str) -> str | None:
+    """The cached answer from the SQLite ledger at ``path``, without opening it as a store
+    (no migrations, no pragmas: nothing is written). None when there is none, or when the
+    file cannot answer this way (absent, not migrated yet, locked): the caller computes."""
+    import sqlite3
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("PRAGMA busy_timeout = 50")
+        return sqlite_get(conn, key)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
