@@ -27,8 +27,8 @@ def parse(path: Path, state: ParseState | None = None) -> ParseResult:
     return AIDER.parse(SourceFile("aider", str(path), "append"), state or ParseState())
 
 
-def test_no_log_is_read_unless_one_is_named(tmp_path: Path) -> None:
-    assert AIDER.default_roots({}, tmp_path) == []
+def test_unless_one_is_named_the_suggested_log_is_read(tmp_path: Path) -> None:
+    assert AIDER.default_roots({}, tmp_path) == [tmp_path / ".aider/analytics.jsonl"]
 
 
 def test_aiders_own_variable_and_config_name_the_log(tmp_path: Path) -> None:
@@ -37,7 +37,10 @@ def test_aiders_own_variable_and_config_name_the_log(tmp_path: Path) -> None:
     (tmp_path / ".aider.conf.yml").write_text(
         "model: sonnet\nanalytics-log: '/var/log/aider/analytics.jsonl'  # opt in\n"
     )
-    assert AIDER.default_roots({}, tmp_path) == [Path("/var/log/aider/analytics.jsonl")]
+    assert AIDER.default_roots({}, tmp_path) == [
+        Path("/var/log/aider/analytics.jsonl"),
+        tmp_path / ".aider/analytics.jsonl",
+    ]
 
 
 def test_config_paths_name_the_logs(tmp_path: Path) -> None:

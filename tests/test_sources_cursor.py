@@ -40,8 +40,11 @@ def import_files(db_path: Path, *files: Path) -> dict[str, Any]:
     return orjson.loads(result.stdout)
 
 
-def test_nothing_is_looked_for_on_disk_by_default(tmp_path: Path) -> None:
-    assert CURSOR.default_roots({}, tmp_path) == []
+def test_by_default_a_sync_reads_tokentrails_own_folder_for_exports(tmp_path: Path) -> None:
+    assert CURSOR.default_roots({}, tmp_path) == [tmp_path / ".config/tokentrail/cursor"]
+    assert CURSOR.default_roots({"XDG_CONFIG_HOME": "/c"}, tmp_path) == [
+        Path("/c/tokentrail/cursor")
+    ]
 
 
 def test_csv_columns_map_onto_uncached_input_cache_writes_reads_and_output() -> None:

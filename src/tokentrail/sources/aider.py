@@ -53,6 +53,9 @@ from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 SOURCE = "aider"
 LOG_VARIABLE = "AIDER_ANALYTICS_LOG"
 CONFIG_FILE = ".aider.conf.yml"
+SUGGESTED_LOG = (".aider", "analytics.jsonl")
+"""Where tokentrail's docs suggest pointing ``--analytics-log`` (beside Aider's own
+``~/.aider/analytics.json``): read without further configuration."""
 PREFILTER: tuple[bytes, ...] = (b'"message_send"', b'"launched"')
 """The billed exchanges and the process starts; the rest (commands, warnings) is not usage."""
 REPEAT_WINDOW_SECONDS = 120
@@ -71,13 +74,15 @@ class AiderSource:
     env_var: ClassVar[str] = "TOKENTRAIL_AIDER_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """``$AIDER_ANALYTICS_LOG``, else the ``analytics-log`` of ``~/.aider.conf.yml``;
-        ``[sources.aider] paths`` in tokentrail's config names any others."""
+        """``$AIDER_ANALYTICS_LOG``, else the ``analytics-log`` of ``~/.aider.conf.yml``, and
+        ``~/.aider/analytics.jsonl`` (the place the docs suggest); ``[sources.aider] paths``
+        in tokentrail's config names any others."""
         named = env.get(LOG_VARIABLE, "").strip()
         if named:
             return [Path(named).expanduser()]
+        suggested = home.joinpath(*SUGGESTED_LOG)
         from_config = _configured_log(home / CONFIG_FILE)
-        return [from_config] if from_config is not None else []
+        return [from_config, suggested] if from_config is not None else [suggested]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Each root that is a file; in a folder, its ``*.jsonl`` files."""

@@ -2,8 +2,9 @@
 
 Cursor keeps no token counts on disk; its dashboard (Settings → Usage → Export) gives every
 request with its tokens and cost. ``tokentrail import cursor FILE`` reads such a file, and a
-sync reads the files or folders named by ``TOKENTRAIL_CURSOR_PATHS`` or ``[sources.cursor]
-paths`` (there is no default place).
+sync reads the exports in ``~/.config/tokentrail/cursor/`` (tokentrail's own folder for them)
+or in the files and folders named by ``TOKENTRAIL_CURSOR_PATHS`` or ``[sources.cursor]
+paths``.
 
 Facts this parser relies on (Cursor's export and the dashboard's
 ``get-filtered-usage-events`` answer, as the public parsers of tokscale, agent-walker and
@@ -73,8 +74,12 @@ class CursorSource:
     env_var: ClassVar[str] = "TOKENTRAIL_CURSOR_PATHS"
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """None: Cursor writes no usage on disk; exports are imported or named in config."""
-        return []
+        """Cursor writes no usage on disk: exports are imported (``tokentrail import
+        cursor``), or dropped in ``$XDG_CONFIG_HOME/tokentrail/cursor`` (default
+        ``~/.config/tokentrail/cursor``), which every sync reads."""
+        config_home = env.get("XDG_CONFIG_HOME")
+        base = Path(config_home).expanduser() if config_home else home / ".config"
+        return [base / "tokentrail" / "cursor"]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Each root that is a file; in a folder, its ``*.csv`` and ``*.json`` files."""
