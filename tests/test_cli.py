@@ -374,8 +374,8 @@ _NEVER_ON_THE_REPORT_PATH = (
     "multiprocessing",
     "importlib.metadata",
     "tokentrail.sync",
-    "tokentrail.sources.claude_code",
-    "tokentrail.sources.codex",
+    "tokentrail.agents.claude_code.reader",
+    "tokentrail.agents.codex.reader",
     "tokentrail.server",
 )
 _IMPORTED = """

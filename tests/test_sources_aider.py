@@ -9,10 +9,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.aider.reader import AiderSource
 from tokentrail.cli import cli
 from tokentrail.config import load_config
 from tokentrail.ledger import Ledger
-from tokentrail.sources.aider import AiderSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
 from tokentrail.store.base import Filters
 from tokentrail.sync import source_roots, sync

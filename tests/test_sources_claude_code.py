@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from tokentrail.agents.claude_code.reader import ClaudeCodeSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.claude_code import ClaudeCodeSource
 from tokentrail.usage import Session, Tokens, UsageEvent, merge_events, merge_sessions
 
 DATA = Path(__file__).parent / "data" / "claude_code"

@@ -10,12 +10,12 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.cline.reader import ClineSource
+from tokentrail.agents.roo.reader import RooSource
 from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.cline import ClineSource
-from tokentrail.sources.roo import RooSource
 from tokentrail.store.base import Filters
 from tokentrail.sync import source_roots, sync
 from tokentrail.usage import Tokens

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.crush.reader import CrushSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.crush import CrushSource
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens
@@ -192,7 +192,7 @@ def test_cost_only_sessions_report_alike_on_sqlite_and_postgresql(tmp_path: Path
     claude = SourceFile(
         "cline", str(DATA.parent / "cline/data/tasks/1772445600000/ui_messages.json"), "whole"
     )
-    from tokentrail.sources.cline import ClineSource  # an agent that reports tokens, mixed in
+    from tokentrail.agents.cline.reader import ClineSource  # an agent that reports tokens, mixed in
 
     others = ClineSource().parse(claude, ParseState())
     zone, name = resolve_timezone("UTC")

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.cursor.reader import CursorSource, parse_export
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.cursor import CursorSource, parse_export
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tokentrail.cli_types import DAY, TIME_ZONE, SourceName
+from tokentrail.cli_types import DAY, TIME_ZONE, OtelAgent, SourceName
 from tokentrail.errors import OptionError, TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -452,7 +452,7 @@ def serve(
 
 
 @cli.command("otel-env")
-@click.argument("agent", type=click.Choice(("claude", "codex", "gemini")))
+@click.argument("agent", type=OtelAgent())
 @click.option(
     "--endpoint",
     default="http://127.0.0.1:8787",

@@ -755,13 +755,12 @@ def serve(
 
 
 def otel_env(*, agent: str, endpoint: str, token: str | None) -> None:
-    from tokentrail.otel_env import AGENTS, snippet
+    from tokentrail.otel_env import agent_commands, snippet
 
-    for known in AGENTS:
-        if known == agent:
-            click.echo(snippet(known, endpoint, token), nl=False)
-            return
-    raise ConfigError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
+    if agent not in agent_commands():
+        known = ", ".join(agent_commands())
+        raise ConfigError(f"unknown agent {agent!r}; choose one of {known}")
+    click.echo(snippet(agent, endpoint, token), nl=False)
 
 
 def reconcile(
@@ -965,8 +964,8 @@ def db_check(*, database: str | None) -> None:
 def import_cursor(*, database: str | None, files: Sequence[Path], as_json: bool) -> None:
     """``tokentrail import cursor FILE...``: every file is read before anything is recorded,
     so a file that cannot be read records nothing."""
+    from tokentrail.agents.cursor.reader import import_export
     from tokentrail.output import render_json
-    from tokentrail.sources.cursor import import_export
     from tokentrail.usage import SkipSummary
 
     results = []

@@ -104,22 +104,13 @@ _TOKEN_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("Total", "total_tokens", 0),
 )
 
-_AGENT_LABELS = {
-    "claude_code": "claude",
-    "codex": "codex",
-    "gemini": "gemini",
-    "opencode": "opencode",
-    "copilot": "copilot",
-    "qwen": "qwen",
-    "pi": "pi",
-    "mux": "mux",
-    "cline": "cline",
-    "roo": "roo",
-    "kilo": "kilo",
-    "crush": "crush",
-    "aider": "aider",
-    "cursor": "cursor",
-}
+
+def _agent_labels() -> dict[str, str]:
+    """Each registered agent's short label (its column in terminal tables)."""
+    from tokentrail.agents import all_agents
+
+    return {a.name: a.short_label for a in all_agents()}
+
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}
 
@@ -237,6 +228,7 @@ def _report_columns(report: Report) -> list[Column]:
     sessions = [r for r in rows if isinstance(r, SessionRow)]
     columns: list[Column] = []
     if sessions:
+        labels = _agent_labels()
         columns += [
             Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
             Column(
@@ -248,7 +240,7 @@ def _report_columns(report: Report) -> list[Column]:
             ),
             Column(
                 "Agent",
-                [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
+                [labels.get(r.source, r.source) for r in sessions],
                 right=False,
                 drop_order=3,
             ),

@@ -1030,15 +1030,21 @@ class Reconciliation:
         }
 
 
-_METRIC_TOKEN_KINDS = {
-    # metric -> token types that count as tokens (the rest, like Codex's "total" and
-    # "cached_input", are parts or sums of these)
-    "claude_code.token.usage": ("input", "output", "cacheRead", "cacheCreation"),
-    "codex.turn.token_usage": ("input", "output"),
-    "gemini_cli.token.usage": ("input", "output", "thought", "cache", "tool"),
-    "gen_ai.client.token.usage": ("input", "output"),
-}
-_METRIC_COST = "claude_code.cost.usage"
+def _metric_kinds() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Metric -> the token types that count as tokens (the rest, like Codex's "total" and
+    "cached_input", are parts or sums of these), and the cost metrics: the agents' from the
+    registry, plus the OpenTelemetry GenAI metric."""
+    from tokentrail.agents import telemetry_agents
+
+    tokens: dict[str, tuple[str, ...]] = {"gen_ai.client.token.usage": ("input", "output")}
+    costs: set[str] = set()
+    for _, telemetry in telemetry_agents():
+        for metric in telemetry.metrics:
+            if metric.cost:
+                costs.add(metric.name)
+            else:
+                tokens[metric.name] = metric.token_kinds
+    return tokens, frozenset(costs)
 
 
 def reconciliation_report(store: Store, query: ReportQuery) -> Reconciliation:
@@ -1061,10 +1067,11 @@ def reconciliation_report(store: Store, query: ReportQuery) -> Reconciliation:
     otlp_rows = {(r.day, r.source): r for r in store.otlp_day_totals(filters, segments)}
     metric_tokens: dict[tuple[int, str], dict[str, float]] = {}
     metric_cost: dict[tuple[int, str], float] = {}
+    token_kinds, cost_metrics = _metric_kinds()
     for m in store.metric_day_totals(filters, segments):
-        if m.name == _METRIC_COST:
+        if m.name in cost_metrics:
             metric_cost[(m.day, m.source)] = metric_cost.get((m.day, m.source), 0.0) + m.value
-        elif m.kind in _METRIC_TOKEN_KINDS.get(m.name, ()):
+        elif m.kind in token_kinds.get(m.name, ()):
             kinds = metric_tokens.setdefault((m.day, m.source), {})
             kinds[m.kind] = kinds.get(m.kind, 0.0) + m.value
     keys = sorted({*ledger_rows, *otlp_rows, *metric_tokens, *metric_cost})

@@ -373,7 +373,8 @@ class ToolCall:
     machine: str | None = None
     lines_added: int | None = None
     """Lines an edit tool call added, counted from its arguments (None: not an edit, or not
-    known). Only log files carry these; see tokentrail.sources.edits."""
+    known). Only log files carry these; see tokentrail.sources.edits
+    and each agent's ``edits`` module."""
     lines_removed: int | None = None
     model: str | None = None
     """The model of the request that made the call (log files only)."""

@@ -90,23 +90,25 @@ RANGE_TITLES = {
     "90d": "Last 90 days",
     "1y": "Last 12 months",
 }
-SOURCE_LABELS = {
-    "claude_code": "Claude Code",
-    "codex": "Codex CLI",
-    "gemini": "Gemini CLI",
-    "opencode": "OpenCode",
-    "copilot": "Copilot CLI",
-    "qwen": "Qwen Code",
-    "pi": "pi",
-    "mux": "mux",
-    "cline": "Cline",
-    "roo": "Roo Code",
-    "kilo": "Kilo Code",
-    "crush": "Crush",
-    "aider": "Aider",
-    "cursor": "Cursor",
-    "sdk": "SDK",
-}
+OTHER_SOURCE_LABELS = {"sdk": "SDK"}
+"""Labels of sources that are not agents (the agents' come from the registry)."""
+
+
+def source_labels() -> dict[str, str]:
+    """Every known source's label: the registered agents', then the HTTP API's ``sdk``."""
+    from tokentrail.agents import all_agents
+
+    return {**{a.name: a.label for a in all_agents()}, **OTHER_SOURCE_LABELS}
+
+
+def agent_colours() -> str:
+    """A CSS rule per registered agent giving its colour to its ``.source-<name>`` marker (the
+    stylesheet has the others'); goes in an inline ``<style>``, which the CSP allows."""
+    from tokentrail.agents import all_agents
+
+    return "".join(
+        f".source-{a.name}::before {{ background: {a.colour}; }}\n" for a in all_agents()
+    )
 
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -298,7 +300,7 @@ def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
 def source_label(name: str | None) -> str:
     if not name:
         return ""
-    return SOURCE_LABELS.get(name, name)
+    return source_labels().get(name, name)
 
 
 def short_path(path: str | None) -> str:
@@ -336,6 +338,7 @@ def _env() -> Environment:
         change=format_change,
         day=format_day,
     )
+    env.globals["agent_colours"] = agent_colours
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     return env
 

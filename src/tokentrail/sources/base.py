@@ -58,6 +58,35 @@ def unlisted_folder(source: str, path: str, error: OSError) -> SourceFile:
     return SourceFile(source, path, problem=f"cannot list this folder: {error.strerror or error}")
 
 
+def files_named(
+    source: str, roots: Sequence[Path], suffixes: Sequence[str], kind: FileKind
+) -> Iterator[SourceFile]:
+    """Discovery for an agent whose logs are files the user names: each root that is not a
+    folder (a special file is refused with a reason when read), and in a folder its files
+    ending in one of ``suffixes``; a folder that cannot be listed is reported."""
+    found: set[str] = set()
+    for root in roots:
+        path = Path(root)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue  # missing: not written yet, or not installed
+        if not stat.S_ISDIR(mode):
+            found.add(str(path))
+            continue
+        try:
+            with os.scandir(path) as entries:
+                found.update(
+                    e.path
+                    for e in entries
+                    if e.name.lower().endswith(tuple(suffixes)) and not e.is_dir()
+                )
+        except OSError as error:
+            yield unlisted_folder(source, str(path), error)
+    for item in sorted(found):
+        yield SourceFile(source, item, kind)
+
+
 class NotRegularFile(OSError):
     """A log path that is a FIFO, a device, a socket or a folder: reading it could block
     forever (a FIFO) or never end (``/dev/zero``), so it is skipped with this reason."""
@@ -365,8 +394,11 @@ def open_sqlite_read_only(path: str, timeout: float) -> sqlite3.Connection:
 
     ``mode=ro`` writes nothing (no journal, no schema, no WAL checkpoint) and still reads the
     rows its writer keeps in the ``-wal`` file; ``timeout`` bounds the wait for a writer that
-    holds a lock, so the agent is never locked out by us for longer than one read.
+    holds a lock, so the agent is never locked out by us for longer than one read. The path
+    is checked with :func:`open_regular` first, like every other log file.
     """
+    with open_regular(path):
+        pass  # a FIFO or a device named like a database: NotRegularFile, never a hang
     uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
     connection = sqlite3.connect(uri, uri=True, timeout=timeout)
     connection.execute("PRAGMA query_only = ON")

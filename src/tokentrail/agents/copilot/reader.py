@@ -1,0 +1,586 @@
+"""GitHub Copilot CLI: its session store (SQLite) and, where that holds no usage, the per-session
+event logs.
+
+Facts this parser relies on (GitHub's "Copilot CLI configuration directory" reference, and
+what other usage tools learned from real stores and logs; Copilot CLI is not open source):
+
+* Everything lives in the Copilot home: ``$COPILOT_HOME`` (or ``--config-dir``) when set,
+  else ``~/.copilot`` on Linux, macOS and Windows (``%USERPROFILE%\\.copilot``). Versions up to
+  0.0.421 honoured ``$XDG_CONFIG_HOME/.copilot``.
+* ``session-store.db`` (SQLite, WAL mode: recent rows sit in ``session-store.db-wal``) has
+  ``assistant_usage_events``: one row per model call, with an autoincrement ``id``,
+  ``session_id``, ``model`` (the model that ran), ``copilot_usage_model`` (a billing model,
+  usually NULL), ``input_tokens`` (INCLUDES ``cache_read_tokens`` and ``cache_write_tokens``),
+  ``output_tokens`` (includes ``reasoning_tokens``), ``total_nano_aiu`` (this call's charge;
+  10^9 nano-AIU = 1 AI credit = $0.01, so 10^11 = $1 under usage-based billing), ``agent_id``
+  and ``parent_tool_call_id`` for a subagent's calls, and ``created_at``. The rows of a session
+  add up to its shutdown totals, nano-AIU included: each row is its own charge.
+* ``session-state/<session id>/events.jsonl`` is an append-only event log
+  (``{type, data, id, timestamp, parentId}``). Per-call usage there is ephemeral (not
+  written); ``session.shutdown`` carries ``modelMetrics`` per model (``requests``, ``usage
+  {inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens}``,
+  ``totalNanoAiu``). A resumed session writes one shutdown per process. Older builds wrote
+  each process's own figures (they add up); builds that write ``eventsFileSizeBytes`` restore
+  the previous totals on resume, so each shutdown is cumulative and the process's share is
+  the difference from the shutdown before it (the first cumulative shutdown after an older
+  one includes just that one).
+* A session whose calls are in the store is counted from the store; its shutdowns would
+  count the same calls again. A shutdown is only read for a stretch of a session the store
+  has no rows for (older versions, or a store that was deleted).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import orjson
+
+from tokentrail.agents.copilot import AGENT
+from tokentrail.sources.base import (
+    BadRecord,
+    Line,
+    ParseResult,
+    ParseState,
+    SchemaError,
+    SourceFile,
+    count_or_none,
+    database_failure,
+    iter_complete_lines,
+    open_sqlite_read_only,
+    parse_timestamp,
+    reported_cost,
+    table_columns,
+    text_or_none,
+)
+from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+
+SOURCE = AGENT.name
+STORE_NAME = "session-store.db"
+EVENTS_NAME = "events.jsonl"
+NANO_AIU_PER_USD = 10**11
+BUSY_TIMEOUT_SECONDS = 2.0
+"""How long to wait for Copilot holding its store before reporting it busy (and retrying
+at the next sync); a read-only reader never blocks Copilot's own writes in WAL mode."""
+IN_CLAUSE_BATCH = 500
+
+# Only these lines of an event log carry session facts or usage; the rest is conversation.
+EVENTS_PREFILTER: tuple[bytes, ...] = (
+    b'"session.start"',
+    b'"session.resume"',
+    b'"session.shutdown"',
+)
+
+
+class _UsageRow(NamedTuple):
+    """The columns of ``assistant_usage_events`` this parser reads, in query order."""
+
+    id: object
+    session_id: object
+    input_tokens: object
+    output_tokens: object
+    model: object
+    copilot_usage_model: object
+    cache_read_tokens: object
+    cache_write_tokens: object
+    reasoning_tokens: object
+    total_nano_aiu: object
+    agent_id: object
+    created_at: object
+
+
+_USAGE_REQUIRED = frozenset(_UsageRow._fields[:4])
+"""Without these a row is not usage; the others may be missing in older stores (NULL)."""
+
+
+class CopilotSource:
+    """GitHub Copilot CLI: ``session-store.db`` and ``session-state/*/events.jsonl``."""
+
+    name: ClassVar[str] = SOURCE
+    parser_version: ClassVar[int] = 1
+    env_var: ClassVar[str] = AGENT.override
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        roots: list[Path] = []
+        copilot_home = env.get("COPILOT_HOME")
+        if copilot_home:
+            roots.append(Path(copilot_home).expanduser())
+        config_home = env.get("XDG_CONFIG_HOME")
+        if config_home:
+            roots.append(Path(config_home).expanduser() / ".copilot")
+        roots.append(home / ".copilot")
+        return list(dict.fromkeys(roots))
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        seen: set[str] = set()
+        for root in roots:
+            for item in _files_under(root):
+                if item.path not in seen:
+                    seen.add(item.path)
+                    yield item
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        if file.kind == "database":
+            return _parse_store(file.path, state)
+        return _parse_events(file.path, state)
+
+
+def _files_under(root: Path) -> Iterator[SourceFile]:
+    """The store and the event logs of a Copilot home (or a store named directly)."""
+    if root.is_file():
+        if root.suffix == ".db":
+            yield SourceFile(SOURCE, str(root), "database")
+        return
+    if not root.is_dir():
+        return
+    store = root / STORE_NAME
+    if store.is_file():
+        yield SourceFile(SOURCE, str(store), "database")
+    for path in sorted(root.glob(f"session-state/*/{EVENTS_NAME}")):
+        if path.is_file():
+            yield SourceFile(SOURCE, str(path), "append")
+
+
+# --- one rule for Copilot's counts ------------------------------------------------------------
+
+
+def _tokens(
+    prompt: object, output: object, cache_read: object, cache_write: object, reasoning: object
+) -> Tokens:
+    """Copilot's counts as the ledger's buckets: its input INCLUDES cache reads and writes, so
+    uncached input = input − cache read − cache write; reasoning is inside output."""
+    total_in = count_or_none(prompt, "input_tokens")
+    read = count_or_none(cache_read, "cache_read_tokens")
+    write = count_or_none(cache_write, "cache_write_tokens")
+    uncached = None
+    if total_in is not None:
+        uncached = total_in - (read or 0) - (write or 0)
+        if uncached < 0:
+            raise BadRecord(
+                "invalid_count", f"input={total_in} < cache read {read} + write {write}"
+            )
+    return Tokens(
+        input=uncached,
+        cache_read=read,
+        cache_write_5m=write,
+        output=count_or_none(output, "output_tokens"),
+        reasoning=count_or_none(reasoning, "reasoning_tokens"),
+    )
+
+
+def _cost_usd(nano_aiu: object) -> float | None:
+    """Copilot's own charge in dollars (10^11 nano-AIU = $1); None when not reported."""
+    nano = reported_cost(nano_aiu)
+    return None if nano is None else nano / NANO_AIU_PER_USD
+
+
+def _session_key(session_id: str, agent_id: str | None = None) -> str:
+    return f"{SOURCE}:{session_id}:agent:{agent_id}" if agent_id else f"{SOURCE}:{session_id}"
+
+
+# --- the session store ------------------------------------------------------------------------
+
+
+def _parse_store(path: str, state: ParseState) -> ParseResult:
+    """Read the usage rows added since the last read (``id`` above the highest seen).
+
+    Row ids only grow while the store lives. A store rebuilt from scratch numbers its rows
+    from 1 again, which the row remembered as the last one read no longer being there (or
+    being another call) gives away: then all rows are read again (the ledger merges rows it
+    already has). On any failure the incoming state comes back unchanged, so the next sync
+    tries again.
+    """
+    try:
+        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
+    except sqlite3.Error as error:
+        return database_failure(path, state, error)
+    try:
+        result = _read_store(connection, path, state)
+    except (SchemaError, sqlite3.Error) as error:
+        return database_failure(path, state, error)
+    finally:
+        connection.close()
+    return result
+
+
+def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
+    columns = table_columns(connection, ("assistant_usage_events", "sessions"))
+    usage_columns = columns.get("assistant_usage_events", set())
+    if not usage_columns >= _USAGE_REQUIRED:
+        raise SchemaError(f"no assistant_usage_events({', '.join(sorted(_USAGE_REQUIRED))})")
+    last_id = _last_row_still_there(connection, usage_columns, state.memory)
+    picked = ", ".join(name if name in usage_columns else "NULL" for name in _UsageRow._fields)
+    rows = connection.execute(
+        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (last_id,)
+    )
+    last_row = state.memory.get("last_row") if last_id else None
+    result = ParseResult()
+    agents: dict[str, set[str]] = {}
+    for row in map(_UsageRow._make, rows):
+        if isinstance(row.id, int) and row.id > last_id:
+            last_id, last_row = row.id, _row_identity(row.session_id, row.created_at)
+        try:
+            event = _row_event(row)
+        except BadRecord as bad:
+            result.skips.append(Skip(bad.reason, path, None, f"row {row.id}: {bad.detail}"))
+            continue
+        result.events.append(event)
+        calls_of = agents.setdefault(str(row.session_id), set())
+        if isinstance(row.agent_id, str) and row.agent_id:
+            calls_of.add(row.agent_id)
+    result.state = ParseState(offset=0, memory={"last_id": last_id, "last_row": last_row})
+    if "sessions" in columns and agents:
+        result.sessions.extend(_store_sessions(connection, columns["sessions"], list(agents)))
+    result.sessions.extend(_subagent_sessions(agents))
+    return result
+
+
+def _row_identity(session_id: object, created_at: object) -> str:
+    return f"{session_id}|{created_at}"
+
+
+def _last_row_still_there(
+    connection: sqlite3.Connection, columns: set[str], memory: Mapping[str, Any]
+) -> int:
+    """The id to read on from: the last one read, unless the store was rebuilt since."""
+    last_id = memory.get("last_id")
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
+        return 0
+    created = "created_at" if "created_at" in columns else "NULL"
+    row = connection.execute(
+        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?", (last_id,)
+    ).fetchone()
+    if row is None or _row_identity(*row) != memory.get("last_row"):
+        return 0  # another store now: its ids started again
+    return last_id
+
+
+def _row_event(row: _UsageRow) -> UsageEvent:
+    session_id = text_or_none(row.session_id)
+    if session_id is None:
+        raise BadRecord("missing_session_id", "usage row without a session")
+    timestamp = parse_timestamp(row.created_at)
+    if timestamp is None:
+        raise BadRecord("invalid_timestamp", repr(row.created_at))
+    counts = (
+        row.input_tokens,
+        row.output_tokens,
+        row.cache_read_tokens,
+        row.cache_write_tokens,
+        row.reasoning_tokens,
+    )
+    raw = {
+        name: value
+        for name, value in row._asdict().items()
+        if value is not None and (name.endswith("_tokens") or name == "total_nano_aiu")
+    }
+    return UsageEvent(
+        key=f"{SOURCE}:{session_id}:{row.id}",
+        source=SOURCE,
+        timestamp=timestamp,
+        tokens=_tokens(*counts),
+        # the model that ran is the one whose tokens these are; the billing model is a label
+        model=text_or_none(row.model) or text_or_none(row.copilot_usage_model),
+        session_key=_session_key(session_id, text_or_none(row.agent_id)),
+        reported_cost_usd=_cost_usd(row.total_nano_aiu),
+        raw_usage=orjson.dumps(raw),
+        rank=f"0|{timestamp.isoformat()}|",
+    )
+
+
+def _store_sessions(
+    connection: sqlite3.Connection, columns: set[str], ids: Sequence[str]
+) -> Iterable[Session]:
+    """The sessions of the rows just read: folder, summary, branch and times."""
+    if "id" not in columns:
+        return
+    picked = ", ".join(
+        name if name in columns else "NULL"
+        for name in ("cwd", "summary", "branch", "created_at", "updated_at")
+    )
+    for start in range(0, len(ids), IN_CLAUSE_BATCH):
+        batch = ids[start : start + IN_CLAUSE_BATCH]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT id, {picked} FROM sessions WHERE id IN ({marks})"
+        for session_id, cwd, summary, branch, created, updated in connection.execute(query, batch):
+            if isinstance(session_id, str):
+                yield Session(
+                    key=_session_key(session_id),
+                    source=SOURCE,
+                    project=text_or_none(cwd),
+                    title=text_or_none(summary),
+                    git_branch=text_or_none(branch),
+                    started_at=parse_timestamp(created),
+                    ended_at=parse_timestamp(updated),
+                )
+
+
+def _subagent_sessions(agents: Mapping[str, set[str]]) -> Iterator[Session]:
+    """A child session per subagent run: its calls are billed to the session, shown apart."""
+    for session_id, agent_ids in agents.items():
+        for agent_id in sorted(agent_ids):
+            yield Session(
+                key=_session_key(session_id, agent_id),
+                source=SOURCE,
+                parent_key=_session_key(session_id),
+                relationship="subagent",
+            )
+
+
+# --- the per-session event logs ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _LogState:
+    """What an event log's reader remembers between reads (kept in ``state.memory``)."""
+
+    session_id: str | None = None
+    cwd: str | None = None
+    branch: str | None = None
+    started: str | None = None
+    last_shutdown_at: str | None = None
+    previous: dict[str, Any] = field(default_factory=dict)
+    """The model metrics of the last shutdown, to take a cumulative one's difference."""
+    store_rows: list[str] | None = None
+    """When the store's rows of this session were made (read once per parse, not kept)."""
+
+    @classmethod
+    def from_memory(cls, memory: Mapping[str, Any]) -> _LogState:
+        log = cls()
+        for name in ("session_id", "cwd", "branch", "started", "last_shutdown_at"):
+            value = memory.get(name)
+            if isinstance(value, str):
+                setattr(log, name, value)
+        previous = memory.get("previous")
+        if isinstance(previous, dict):
+            log.previous = previous
+        return log
+
+    def to_memory(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "cwd": self.cwd,
+            "branch": self.branch,
+            "started": self.started,
+            "last_shutdown_at": self.last_shutdown_at,
+            "previous": self.previous,
+        }
+
+
+class _StoreUnreadable(Exception):
+    """The session store exists but could not be read now (busy, corrupt)."""
+
+
+def _parse_events(path: str, state: ParseState) -> ParseResult:
+    """``session-state/<id>/events.jsonl``, read from ``state.offset`` on."""
+    log = _LogState.from_memory(state.memory)
+    log.session_id = log.session_id or Path(path).parent.name
+    result = ParseResult()
+    try:
+        for item in iter_complete_lines(path, state, prefilter=EVENTS_PREFILTER):
+            if isinstance(item, Line):
+                _read_event(item, path, log, result)
+            else:
+                result.state = item.state
+                result.pending_partial_line = item.pending_partial_line
+    except OSError as error:
+        return ParseResult(state=state, skips=[Skip("unreadable", path, None, str(error))])
+    except _StoreUnreadable as error:
+        # whether the store already counts this session cannot be told now: read it later
+        return ParseResult(
+            state=state, skips=[Skip("database_busy", path, None, str(error))], retry=True
+        )
+    result.state.memory = log.to_memory()
+    result.sessions.append(
+        Session(
+            key=_session_key(log.session_id),
+            source=SOURCE,
+            project=log.cwd,
+            git_branch=log.branch,
+            started_at=parse_timestamp(log.started),
+            ended_at=parse_timestamp(log.last_shutdown_at),
+        )
+    )
+    return result
+
+
+def _read_event(line: Line, path: str, log: _LogState, result: ParseResult) -> None:
+    try:
+        record = orjson.loads(line.data)
+    except orjson.JSONDecodeError as error:
+        result.skips.append(Skip("invalid_json", path, line.number, str(error)))
+        return
+    if not isinstance(record, dict):
+        result.skips.append(Skip("not_an_object", path, line.number, type(record).__name__))
+        return
+    kind, data = record.get("type"), record.get("data")
+    if not isinstance(data, dict):
+        return
+    if kind == "session.start":
+        log.session_id = text_or_none(data.get("sessionId")) or log.session_id
+        log.started = text_or_none(data.get("startTime")) or text_or_none(record.get("timestamp"))
+    if kind in ("session.start", "session.resume"):
+        context = data.get("context")
+        if isinstance(context, dict):
+            log.cwd = text_or_none(context.get("cwd")) or log.cwd
+            log.branch = text_or_none(context.get("branch")) or log.branch
+    elif kind == "session.shutdown":
+        _read_shutdown(record, data, line, path, log, result)
+
+
+def _read_shutdown(
+    record: Mapping[str, Any],
+    data: Mapping[str, Any],
+    line: Line,
+    path: str,
+    log: _LogState,
+    result: ParseResult,
+) -> None:
+    """One process's usage per model: the shutdown's own figures, or for a cumulative
+    shutdown its growth since the shutdown before it."""
+    when = parse_timestamp(record.get("timestamp"))
+    if when is None:
+        detail = repr(record.get("timestamp"))
+        result.skips.append(Skip("invalid_timestamp", path, line.number, detail))
+        return
+    metrics = data.get("modelMetrics")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    cumulative = "eventsFileSizeBytes" in data and bool(log.previous)
+    since = parse_timestamp(log.last_shutdown_at)
+    covered = _store_covers(path, log, since, when)
+    shutdown_id = text_or_none(record.get("id")) or f"line{line.number}"
+    for model, figures in metrics.items():
+        if not isinstance(figures, dict):
+            continue
+        own = _growth(figures, log.previous.get(model)) if cumulative else figures
+        if covered:
+            result.duplicates += 1  # the store's rows of this stretch are these calls
+            continue
+        try:
+            event = _shutdown_event(log, shutdown_id, model, own, when)
+        except BadRecord as bad:
+            result.skips.append(Skip(bad.reason, path, line.number, f"{model}: {bad.detail}"))
+            continue
+        if event is not None:
+            result.events.append(event)
+    log.previous = metrics
+    log.last_shutdown_at = when.isoformat()
+
+
+_METRIC_PATHS: tuple[tuple[str, ...], ...] = (
+    ("usage", "inputTokens"),
+    ("usage", "outputTokens"),
+    ("usage", "cacheReadTokens"),
+    ("usage", "cacheWriteTokens"),
+    ("usage", "reasoningTokens"),
+    ("requests", "count"),
+    ("totalNanoAiu",),
+)
+
+
+def _figure(figures: object, keys: tuple[str, ...]) -> object:
+    value = figures
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _growth(current: Mapping[str, Any], previous: object) -> dict[str, Any]:
+    """A cumulative shutdown's figures minus the previous shutdown's, per figure.
+
+    A figure that went down means the running totals started again (a session rebuilt
+    without its history): then the new figures are all this process's own, never negative."""
+    pairs = {keys: (_number(current, keys), _number(previous, keys)) for keys in _METRIC_PATHS}
+    if any(now is not None and old is not None and now < old for now, old in pairs.values()):
+        return dict(current)
+    grown: dict[str, Any] = {}
+    for keys, (now, old) in pairs.items():
+        target = grown
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = (
+            now - old if now is not None and old is not None else _figure(current, keys)
+        )
+    return grown
+
+
+def _number(figures: object, keys: tuple[str, ...]) -> int | float | None:
+    value = _figure(figures, keys)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _shutdown_event(
+    log: _LogState, shutdown_id: str, model: str, figures: Mapping[str, Any], when: datetime
+) -> UsageEvent | None:
+    usage = figures.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    tokens = _tokens(
+        usage.get("inputTokens"),
+        usage.get("outputTokens"),
+        usage.get("cacheReadTokens"),
+        usage.get("cacheWriteTokens"),
+        usage.get("reasoningTokens"),
+    )
+    requests = count_or_none(_figure(figures, ("requests", "count")), "requests.count")
+    if tokens.total == 0 and not requests:
+        return None  # the model was not used in this process
+    assert log.session_id is not None
+    return UsageEvent(
+        key=f"{SOURCE}:{log.session_id}:shutdown:{shutdown_id}:{model}",
+        source=SOURCE,
+        timestamp=when,
+        tokens=tokens,
+        model=model,
+        session_key=_session_key(log.session_id),
+        project=log.cwd,
+        git_branch=log.branch,
+        reported_cost_usd=_cost_usd(figures.get("totalNanoAiu")),
+        raw_usage=orjson.dumps(dict(figures)),
+        rank=f"0|{when.isoformat()}|",
+    )
+
+
+def _store_covers(
+    events_path: str, log: _LogState, since: datetime | None, until: datetime
+) -> bool:
+    """Whether the session store next to this log holds calls of the session made between the
+    previous shutdown and this one (then they are counted from the store)."""
+    if log.store_rows is None:
+        log.store_rows = _store_row_times(events_path, log.session_id or "")
+    for text in log.store_rows:
+        made = parse_timestamp(text)
+        if made is not None and (since is None or made > since) and made <= until:
+            return True
+    return False
+
+
+def _store_row_times(events_path: str, session_id: str) -> list[str]:
+    """When the store's usage rows of a session were made; none when there is no store."""
+    store = Path(events_path).parent.parent.parent / STORE_NAME
+    if not store.is_file():
+        return []
+    try:
+        connection = open_sqlite_read_only(str(store), BUSY_TIMEOUT_SECONDS)
+    except sqlite3.Error as error:
+        raise _StoreUnreadable(f"{store}: {error}") from error
+    try:
+        if "created_at" not in table_columns(connection, ("assistant_usage_events",)).get(
+            "assistant_usage_events", set()
+        ):
+            return []
+        rows = connection.execute(
+            "SELECT created_at FROM assistant_usage_events WHERE session_id = ?", (session_id,)
+        )
+        return [text for (text,) in rows if isinstance(text, str)]
+    except sqlite3.Error as error:
+        raise _StoreUnreadable(f"{store}: {error}") from error
+    finally:
+        connection.close()

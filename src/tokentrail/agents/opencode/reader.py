@@ -1,0 +1,564 @@
+"""OpenCode (sst/opencode, now anomalyco/opencode): its SQLite database and legacy JSON tree.
+
+Facts this parser relies on (opencode ``packages/opencode/src``):
+
+* Data lives in ``Global.Path.data`` = ``$XDG_DATA_HOME/opencode`` (``xdg-basedir``, default
+  ``~/.local/share/opencode``). The database is ``opencode.db`` (``opencode-<channel>.db`` for
+  other release channels); ``$OPENCODE_DB`` moves it (absolute, or relative to the data dir).
+* Tables (``session/session.sql.ts``): ``session(id, parent_id, directory, title, version,
+  time_created, time_updated, ...)``, ``message(id, session_id, time_created, time_updated,
+  data)`` and ``part(id, message_id, session_id, time_created, time_updated, data)``; ``data``
+  is the JSON of the message or part without its ids. Upserts bump ``time_updated``.
+* Before the database (and still readable by its migration, ``storage/json-migration.ts``):
+  ``storage/session/<projectID>/<sessionID>.json``, ``storage/message/<sessionID>/<msgID>.json``
+  and ``storage/part/<msgID>/<partID>.json``; ids come from the file names.
+* An assistant message has ``modelID``, ``providerID``, ``time.created`` (epoch ms), ``cost``
+  (USD, summed over its steps) and ``tokens {total?, input, output, reasoning, cache {read,
+  write}}`` (``session/message-v2.ts``), computed by ``Session.getUsage``: ``input`` is the
+  prompt minus cache reads and writes (UNCACHED input); ``cache.write`` is the prompt-cache
+  write (opencode marks cache breakpoints ``ephemeral``, the 5-minute TTL).
+* ``tokens`` holds the LAST step's usage (the processor assigns it at every ``finish-step``
+  while it adds up ``cost``); every step also writes a ``step-finish`` part with its own
+  ``tokens`` and ``cost``. Versions that ran many tool steps in one assistant message would be
+  undercounted by the message alone, so each step-finish part is one request here.
+* Whether ``output`` includes ``reasoning`` changed over time: opencode PR #21047 stores
+  ``output = outputTokens - reasoningTokens`` (reasoning billed on top); older versions stored
+  the SDK's ``outputTokens``, which includes reasoning for OpenAI-style APIs but not for
+  Google's (``candidatesTokenCount`` excludes thoughts). See :func:`_reasoning_outside_output`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from tokentrail.agents.opencode import AGENT
+from tokentrail.sources.base import (
+    BadRecord,
+    NotRegularFile,
+    ParseResult,
+    ParseState,
+    SchemaError,
+    SourceFile,
+    count_or_none,
+    database_failure,
+    open_regular,
+    open_sqlite_read_only,
+    parse_timestamp,
+    read_regular,
+    reported_cost,
+    table_columns,
+    text_or_none,
+)
+from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+
+SOURCE = AGENT.name
+DATABASE_GLOBS: tuple[str, ...] = ("opencode.db", "opencode-*.db")
+BUSY_TIMEOUT_SECONDS = 5.0
+"""How long to wait for a writer holding the database before reporting it busy."""
+LATE_COMMIT_MARGIN_MS = 10 * 60 * 1000
+"""Rows are re-read from this long before the newest ``time_updated`` seen: a transaction
+that stamped its rows earlier may commit after our read. Re-read rows merge by key."""
+IN_CLAUSE_BATCH = 500
+STEP_PART_MAX_BYTES = 64 * 1024
+"""A step-finish part is a few hundred bytes; bigger part files are text or tool output."""
+GOOGLE_PROVIDERS: tuple[str, ...] = ("google", "google-vertex")
+
+
+class OpenCodeSource:
+    """OpenCode's own SQLite database and its legacy JSON storage tree."""
+
+    name: ClassVar[str] = SOURCE
+    parser_version: ClassVar[int] = 1
+    env_var: ClassVar[str] = AGENT.override
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        data_home = env.get("XDG_DATA_HOME")
+        base = Path(data_home).expanduser() if data_home else home / ".local" / "share"
+        data_dir = base / "opencode"
+        roots = [data_dir]
+        database = env.get("OPENCODE_DB")
+        if database and database != ":memory:":
+            path = Path(database).expanduser()
+            roots.append(path if path.is_absolute() else data_dir / path)
+        return roots
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        return discover_opencode_shaped(SOURCE, roots, DATABASE_GLOBS)
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        return parse_opencode_shaped(SOURCE, file, state)
+
+
+# --- shared with the agents built on OpenCode (Kilo Code's CLI: sources/kilo.py) -----------
+
+
+def discover_opencode_shaped(
+    source: str, roots: Sequence[Path], database_globs: Sequence[str]
+) -> Iterator[SourceFile]:
+    """The databases (``database_globs`` in each data dir) and legacy JSON files under
+    ``roots`` of an agent that keeps OpenCode's storage, as files of ``source``."""
+    seen: set[str] = set()
+    for root in roots:
+        for item in _files_under(source, root, database_globs):
+            if item.path not in seen:
+                seen.add(item.path)
+                yield item
+
+
+def parse_opencode_shaped(source: str, file: SourceFile, state: ParseState) -> ParseResult:
+    """Parse one file of OpenCode's storage; events and sessions are keyed ``<source>:<id>``."""
+    if file.kind == "database":
+        return _parse_database(file.path, state, source)
+    path = Path(file.path)
+    if path.parent.parent.name == "session":
+        return _parse_session_file(path, source)
+    return _parse_message_file(path, source)
+
+
+def _files_under(source: str, root: Path, database_globs: Sequence[str]) -> Iterator[SourceFile]:
+    if root.is_file():
+        if root.suffix == ".db":
+            yield SourceFile(source, str(root), "database")
+        return
+    if not root.is_dir():
+        return
+    for pattern in database_globs:
+        for path in sorted(root.glob(pattern)):
+            if path.is_file():
+                yield SourceFile(source, str(path), "database")
+    storage = root / "storage"
+    for pattern in ("session/*/*.json", "message/*/*.json"):
+        for path in sorted(storage.glob(pattern)):
+            if path.is_file():
+                yield SourceFile(source, str(path), "whole")
+
+
+# --- token and event mapping (shared by the database and the JSON tree) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One billed request: a ``step-finish`` part, or the message itself."""
+
+    key: str
+    tokens: Mapping[str, Any]
+    cost: object
+
+
+@dataclass(slots=True)
+class _Found:
+    events: list[UsageEvent] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+
+
+def _message_usage(
+    message_id: str,
+    session_id: str | None,
+    info: Mapping[str, Any],
+    steps: Sequence[tuple[str, Mapping[str, Any]]],
+    where: tuple[str, int | None],
+    source: str,
+) -> _Found:
+    """The usage events of one message (none unless it is an assistant reply with tokens).
+
+    ``steps`` are the message's ``step-finish`` parts as ``(part id, data)``, in id order.
+    With two or more, each is its own request; the last one keeps the message's key (its
+    tokens are the message's tokens), so a copy of the message read without its parts
+    merges with it instead of adding to it.
+    """
+    found = _Found()
+    if info.get("role") != "assistant" or not isinstance(info.get("tokens"), dict):
+        return found
+    path, line = where
+    try:
+        timestamp = parse_timestamp(_nested(info, "time", "created"))
+        if timestamp is None:
+            raise BadRecord("invalid_timestamp", repr(_nested(info, "time", "created")))
+    except BadRecord as bad:
+        found.skips.append(Skip(bad.reason, path, line, f"message {message_id}: {bad.detail}"))
+        return found
+    for step in _billed_steps(message_id, info, steps, source):
+        try:
+            tokens = _tokens(step.tokens, text_or_none(info.get("providerID")))
+        except BadRecord as bad:
+            found.skips.append(Skip(bad.reason, path, line, f"{step.key}: {bad.detail}"))
+            continue
+        if tokens.total == 0 and not tokens.reasoning:
+            continue  # written when the reply started; usage arrives in a later update
+        found.events.append(
+            UsageEvent(
+                key=step.key,
+                source=source,
+                timestamp=timestamp,
+                tokens=tokens,
+                model=text_or_none(info.get("modelID")),
+                provider=text_or_none(info.get("providerID")),
+                session_key=f"{source}:{session_id}" if session_id else None,
+                project=text_or_none(_nested(info, "path", "cwd")),
+                reported_cost_usd=reported_cost(step.cost),
+                raw_usage=orjson.dumps(dict(step.tokens)),
+                rank=f"0|{timestamp.isoformat()}|",
+            )
+        )
+    return found
+
+
+def _billed_steps(
+    message_id: str,
+    info: Mapping[str, Any],
+    steps: Sequence[tuple[str, Mapping[str, Any]]],
+    source: str,
+) -> list[_Step]:
+    message_key = f"{source}:{message_id}"
+    usable = [(part_id, part) for part_id, part in steps if isinstance(part.get("tokens"), dict)]
+    if len(usable) < 2:
+        tokens = info["tokens"]
+        return [_Step(message_key, tokens, info.get("cost"))]
+    last = len(usable) - 1
+    return [
+        _Step(
+            message_key if index == last else f"{message_key}:{part_id}",
+            part["tokens"],
+            part.get("cost"),
+        )
+        for index, (part_id, part) in enumerate(usable)
+    ]
+
+
+def _tokens(raw: Mapping[str, Any], provider: str | None) -> Tokens:
+    """Map OpenCode's counts onto the ledger's buckets (input uncached, output incl. reasoning)."""
+    uncached = count_or_none(raw.get("input"), "input")
+    output = count_or_none(raw.get("output"), "output")
+    reasoning = count_or_none(raw.get("reasoning"), "reasoning")
+    cache = raw.get("cache")
+    cache = cache if isinstance(cache, dict) else {}
+    cache_read = count_or_none(cache.get("read"), "cache.read")
+    cache_write = count_or_none(cache.get("write"), "cache.write")
+    if reasoning and _reasoning_outside_output(
+        raw, uncached, output, reasoning, cache_read, cache_write, provider
+    ):
+        output = (output or 0) + reasoning
+    return Tokens(
+        input=uncached,
+        cache_read=cache_read,
+        cache_write_5m=cache_write,
+        output=output,
+        reasoning=reasoning,
+    )
+
+
+def _reasoning_outside_output(
+    raw: Mapping[str, Any],
+    uncached: int | None,
+    output: int | None,
+    reasoning: int,
+    cache_read: int | None,
+    cache_write: int | None,
+    provider: str | None,
+) -> bool:
+    """Whether ``output`` excludes ``reasoning`` (so reasoning must be added to it).
+
+    1. ``total`` (the SDK's total, when stored) says so exactly: it equals prompt + output +
+       reasoning when reasoning is apart, prompt + output when it is inside.
+    2. Reasoning larger than output cannot be inside it.
+    3. Google's API reports thoughts apart from candidates, and the AI SDK's Google provider
+       passed candidates on as output.
+    4. Otherwise (OpenAI-style completion tokens) it is inside: never bill a token twice.
+    """
+    prompt = (uncached or 0) + (cache_read or 0) + (cache_write or 0)
+    total = raw.get("total")
+    if isinstance(total, int) and not isinstance(total, bool):
+        if total == prompt + (output or 0) + reasoning:
+            return True
+        if total == prompt + (output or 0):
+            return False
+    if reasoning > (output or 0):
+        return True
+    return provider in GOOGLE_PROVIDERS
+
+
+def _nested(mapping: Mapping[str, Any], *keys: str) -> object:
+    value: object = mapping
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _session(
+    session_id: str,
+    parent_id: object,
+    directory: object,
+    title: object,
+    created: object,
+    updated: object,
+    source: str,
+) -> Session:
+    parent = text_or_none(parent_id)
+    return Session(
+        key=f"{source}:{session_id}",
+        source=source,
+        parent_key=f"{source}:{parent}" if parent else None,
+        relationship="subagent" if parent else None,
+        project=text_or_none(directory),
+        title=text_or_none(title),
+        started_at=parse_timestamp(created),
+        ended_at=parse_timestamp(updated),
+    )
+
+
+def _load_object(data: bytes | str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise BadRecord("invalid_json", str(error)) from error
+    if not isinstance(value, dict):
+        raise BadRecord("not_an_object", type(value).__name__)
+    return value
+
+
+# --- the legacy JSON tree ------------------------------------------------------------------
+
+
+def _parse_message_file(path: Path, source: str) -> ParseResult:
+    """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
+    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
+    result = ParseResult(state=ParseState(offset=len(data)))
+    try:
+        info = _load_object(data)
+    except BadRecord as bad:
+        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+        return result
+    # like opencode's own migration, ids come from the file layout
+    message_id, session_id = path.stem, path.parent.name
+    steps: list[tuple[str, Mapping[str, Any]]] = []
+    if info.get("role") == "assistant":
+        steps = _legacy_steps(path.parents[2] / "part" / message_id, result.skips)
+    found = _message_usage(message_id, session_id, info, steps, (str(path), None), source)
+    result.events.extend(found.events)
+    result.skips.extend(found.skips)
+    return result
+
+
+def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[str, Any]]]:
+    steps: list[tuple[str, Mapping[str, Any]]] = []
+    if not part_dir.is_dir():
+        return steps
+    for part_path in sorted(part_dir.glob("*.json")):
+        try:
+            with open_regular(str(part_path)) as handle:
+                data = handle.read(STEP_PART_MAX_BYTES + 1)
+            if len(data) > STEP_PART_MAX_BYTES:
+                continue
+        except NotRegularFile as exc:
+            skips.append(Skip("not_a_regular_file", str(part_path), None, exc.kind))
+            continue
+        except OSError:
+            continue  # removed while we read; the message file still has the last step
+        if b"step-finish" not in data:
+            continue  # text, tool output, ...: not usage
+        try:
+            part = _load_object(data)
+        except BadRecord as bad:
+            skips.append(Skip(bad.reason, str(part_path), None, bad.detail))
+            continue
+        if part.get("type") == "step-finish":
+            steps.append((part_path.stem, part))
+    return steps
+
+
+def _parse_session_file(path: Path, source: str) -> ParseResult:
+    """``storage/session/<projectID>/<sessionID>.json``: titles, directory and parent."""
+    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
+    result = ParseResult(state=ParseState(offset=len(data)))
+    try:
+        info = _load_object(data)
+    except BadRecord as bad:
+        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+        return result
+    result.sessions.append(
+        _session(
+            path.stem,
+            info.get("parentID"),
+            info.get("directory"),
+            info.get("title"),
+            _nested(info, "time", "created"),
+            _nested(info, "time", "updated"),
+            source,
+        )
+    )
+    return result
+
+
+# --- the SQLite database -------------------------------------------------------------------
+
+
+def _parse_database(path: str, state: ParseState, source: str) -> ParseResult:
+    """Read sessions and assistant messages changed since the last read.
+
+    On any failure the incoming state is returned unchanged, so the next sync tries again.
+    """
+    try:
+        size = Path(path).stat().st_size
+        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
+    except NotRegularFile:
+        raise  # skipped by the sync with its reason, like any special file
+    except (OSError, sqlite3.Error) as error:
+        return database_failure(path, state, error)
+    try:
+        result = _read_database(connection, path, state, source)
+    except (SchemaError, sqlite3.Error) as error:
+        return database_failure(path, state, error)
+    finally:
+        connection.close()
+    result.state.offset = size
+    return result
+
+
+def _read_database(
+    connection: sqlite3.Connection, path: str, state: ParseState, source: str
+) -> ParseResult:
+    columns = table_columns(connection, ("session", "message", "part"))
+    message_columns = columns.get("message", set())
+    if not {"id", "session_id", "data"} <= message_columns:
+        raise SchemaError("no message(id, session_id, data) table")
+    memory = dict(state.memory)
+    result = ParseResult(state=ParseState(memory=memory))
+    if {"id", "directory", "title"} <= columns.get("session", set()):
+        _read_sessions(connection, columns["session"], memory, result, source)
+    _read_messages(connection, message_columns, "part" in columns, path, memory, result, source)
+    return result
+
+
+def _since(memory: Mapping[str, Any], name: str) -> int | None:
+    seen = memory.get(name)
+    if isinstance(seen, int) and not isinstance(seen, bool):
+        return seen - LATE_COMMIT_MARGIN_MS
+    return None
+
+
+def _changed_rows(
+    connection: sqlite3.Connection,
+    select: str,
+    table_columns: set[str],
+    memory: Mapping[str, Any],
+    watermark: str,
+    extra_condition: str = "",
+) -> Iterable[tuple[Any, ...]]:
+    """``select`` rows updated since the last read (all rows the first time)."""
+    conditions = [extra_condition] if extra_condition else []
+    parameters: list[int] = []
+    since = _since(memory, watermark)
+    if since is not None and "time_updated" in table_columns:
+        conditions.append("time_updated >= ?")
+        parameters.append(since)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return connection.execute(select + where, parameters)
+
+
+def _optional(columns: set[str], name: str) -> str:
+    return name if name in columns else "NULL"
+
+
+def _read_sessions(
+    connection: sqlite3.Connection,
+    columns: set[str],
+    memory: dict[str, Any],
+    result: ParseResult,
+    source: str,
+) -> None:
+    select = (
+        f"SELECT id, {_optional(columns, 'parent_id')}, directory, title, "
+        f"{_optional(columns, 'time_created')}, {_optional(columns, 'time_updated')} FROM session"
+    )
+    newest = memory.get("sessions_updated")
+    for session_id, parent, directory, title, created, updated in _changed_rows(
+        connection, select, columns, memory, "sessions_updated"
+    ):
+        if not isinstance(session_id, str):
+            continue
+        result.sessions.append(
+            _session(session_id, parent, directory, title, created, updated, source)
+        )
+        newest = _newer(newest, updated)
+    if newest is not None:
+        memory["sessions_updated"] = newest
+
+
+def _read_messages(
+    connection: sqlite3.Connection,
+    columns: set[str],
+    has_parts: bool,
+    path: str,
+    memory: dict[str, Any],
+    result: ParseResult,
+    source: str,
+) -> None:
+    select = f"SELECT id, session_id, {_optional(columns, 'time_updated')}, data FROM message"
+    # a cheap byte test before JSON parsing: user messages and tool output are most rows
+    rows = list(
+        _changed_rows(
+            connection, select, columns, memory, "messages_updated", "instr(data, 'assistant') > 0"
+        )
+    )
+    newest = memory.get("messages_updated")
+    infos: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for message_id, session_id, updated, data in rows:
+        newest = _newer(newest, updated)
+        if not isinstance(message_id, str) or not isinstance(data, str | bytes):
+            continue
+        try:
+            info = _load_object(data)
+        except BadRecord as bad:
+            result.skips.append(Skip(bad.reason, path, None, f"message {message_id}: {bad.detail}"))
+            continue
+        if info.get("role") == "assistant":
+            infos[message_id] = (session_id if isinstance(session_id, str) else None, info)
+    steps = _database_steps(connection, list(infos), path, result) if has_parts else {}
+    for message_id, (session_id, info) in infos.items():
+        found = _message_usage(
+            message_id, session_id, info, steps.get(message_id, []), (path, None), source
+        )
+        result.events.extend(found.events)
+        result.skips.extend(found.skips)
+    if newest is not None:
+        memory["messages_updated"] = newest
+
+
+def _database_steps(
+    connection: sqlite3.Connection, message_ids: list[str], path: str, result: ParseResult
+) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    steps: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for start in range(0, len(message_ids), IN_CLAUSE_BATCH):
+        batch = message_ids[start : start + IN_CLAUSE_BATCH]
+        marks = ", ".join("?" * len(batch))
+        query = (
+            f"SELECT id, message_id, data FROM part WHERE message_id IN ({marks}) "
+            "AND instr(data, 'step-finish') > 0 ORDER BY message_id, id"
+        )
+        for part_id, message_id, data in connection.execute(query, batch):
+            if not isinstance(part_id, str) or not isinstance(data, str | bytes):
+                continue
+            try:
+                part = _load_object(data)
+            except BadRecord as bad:
+                detail = f"part {part_id}: {bad.detail}"
+                result.skips.append(Skip(bad.reason, path, None, detail))
+                continue
+            if part.get("type") == "step-finish":
+                steps.setdefault(message_id, []).append((part_id, part))
+    return steps
+
+
+def _newer(current: object, candidate: object) -> int | None:
+    known = current if isinstance(current, int) and not isinstance(current, bool) else None
+    if isinstance(candidate, int) and not isinstance(candidate, bool):
+        return candidate if known is None else max(known, candidate)
+    return known
