@@ -589,6 +589,11 @@ def push(
 @_SOURCE
 @_PROJECT
 @click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model.")
+@click.option(
+    "--without-usage",
+    is_flag=True,
+    help="sessions: also the sessions that made no request (counted apart; docs/counting.md).",
+)
 @click.option("--no-sync", is_flag=True, help="Export the ledger without syncing first.")
 def export(**options: Any) -> None:
     """Write a table of the ledger as CSV, JSON Lines or Parquet (an empty cell or null is

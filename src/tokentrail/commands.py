@@ -1063,6 +1063,7 @@ def export(
     project: str | None,
     models: tuple[str, ...],
     no_sync: bool,
+    without_usage: bool = False,
 ) -> None:
     from tokentrail.export import table, write
 
@@ -1072,7 +1073,7 @@ def export(
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and output is not None)
-        exported = table(ledger, what, query, models=models)
+        exported = table(ledger, what, query, models=models, without_usage=without_usage)
         assert exported is not None  # only a session's requests can be missing
         rows = write(exported, fmt, output if output is not None else sys.stdout.buffer)
     if output is not None:

@@ -713,24 +713,34 @@ class SessionListRow:
 
 
 def recent_sessions(
-    store: Store, query: ReportQuery, *, limit: int = 20, offset: int = 0
+    store: Store,
+    query: ReportQuery,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    without_usage: bool = False,
 ) -> list[SessionListRow]:
-    """Top-level sessions, most recently active first (subagents' spend rolled up)."""
-    filters = Filters(sources=query.sources, project=query.project)
-    rows = store.recent_sessions(filters, limit, offset)
-    keys = [r.session.key for r in rows]
-    children = _subagent_totals(store, keys)
-    active, models = _activity(store, keys)
+    """Top-level sessions (as the one session count: with at least one request, unless
+    ``without_usage``), most recently active first, subagents' spend rolled up."""
+    page = store.session_page(
+        SessionPageQuery(
+            filters=Filters(sources=query.sources, project=query.project),
+            limit=limit,
+            offset=offset,
+            without_usage=without_usage,
+        )
+    )
+    active, models = _activity(store, [r.session.key for r in page.rows])
     return [
         SessionListRow(
             session=r.session,
-            figures=UsageFigures.from_totals(r.totals + children.get(r.session.key, Totals.zero())),
-            last_activity=_from_ms(r.last_ms) or r.session.ended_at,
+            figures=UsageFigures.from_totals(r.totals),
+            last_activity=_from_ms(r.last_ms) or r.session.ended_at or r.session.started_at,
             runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
             models=models.get(r.session.key, ()),
             first_ms=r.first_ms,
         )
-        for r in rows
+        for r in page.rows
     ]
 
 
@@ -814,18 +824,6 @@ def _activity(
         if r.session.key in wanted
     ]
     return store.active_ms(keys, IDLE_GAP_SECONDS * 1000), _models_served(per_model)
-
-
-def _subagent_totals(store: Store, parent_keys: Sequence[str]) -> dict[str, Totals]:
-    if not parent_keys:
-        return {}
-    wanted = set(parent_keys)
-    totals: dict[str, Totals] = {}
-    for row in store.session_totals(Filters(), by_model=False, family=parent_keys):
-        parent = row.session.parent_key
-        if row.session.relationship == "subagent" and parent in wanted:
-            totals[parent] = totals.get(parent, Totals.zero()) + row.totals
-    return totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -1770,9 +1768,11 @@ def session_page_report(
     descending: bool = True,
     limit: int = 50,
     offset: int = 0,
+    without_usage: bool = False,
 ) -> SessionPageReport:
     """One page of top-level sessions active in the query's range, sorted, subagents rolled
-    up (see :meth:`tokentrail.store.base.Store.session_page`)."""
+    up: the sessions of the one session count, and with ``without_usage`` those that made no
+    request too (see :meth:`tokentrail.store.base.Store.session_page`)."""
     if sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {sort!r}; use one of {', '.join(SESSION_SORTS)}")
     page = store.session_page(
@@ -1784,6 +1784,7 @@ def session_page_report(
             descending=descending,
             limit=limit,
             offset=offset,
+            without_usage=without_usage,
         )
     )
     active, served = _activity(store, [r.session.key for r in page.rows])

@@ -583,8 +583,11 @@ def sessions_page(
     page: Annotated[int, Query(ge=1, le=10**7)] = 1,
     per: Annotated[int, Query(ge=1, le=1000)] = 50,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    without_usage: Annotated[str | None, Query(max_length=1)] = None,
 ) -> HTMLResponse:
     ledger = get_ledger(request)
+    # the sessions of the one session count; those that made no request on demand
+    idle = without_usage == "1"
     view, error = _page_view(request)
     chosen_sort: SessionSort = sort if sort in SESSION_SORTS else "last_activity"
     descending = order != "asc"
@@ -599,6 +602,7 @@ def sessions_page(
             descending=descending,
             limit=per,
             offset=(page - 1) * per,
+            without_usage=idle,
         )
         choices = _choices(store)
         marker = store.change_marker()
@@ -623,6 +627,7 @@ def sessions_page(
         per=per,
         per_choices=PER_PAGE_CHOICES,
         search=q or "",
+        without_usage=idle,
         unpriced_names=_unpriced_names(unpriced),
         sorts=SESSION_SORTS,
         page_params={
@@ -631,6 +636,7 @@ def sessions_page(
             "order": "asc" if not descending else "",
             "per": str(per) if per != 50 else "",
             "page": str(page) if page > 1 else "",
+            "without_usage": "1" if idle else "",
         },
     )
 
