@@ -1,4 +1,6 @@
-"""The small interface every store implements, and the rules shared by all backends.
+"""The interface every store implements, and the rules shared by all backends (the measures
+and filters are in :mod:`tokentrail.store.figures`, the rows of the OpenTelemetry, block and
+dashboard queries in :mod:`tokentrail.store.records`; both are named here too).
 
 Only ``store/`` speaks SQL. Callers (the ledger, sync, reports) see these types and nothing
 else, so a PostgreSQL store can follow without touching them.
@@ -16,48 +18,87 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from tokentrail.errors import LedgerTooNew
-from tokentrail.pricing import WEB_SEARCH_MICRO_USD
 from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store.figures import (
+    ACTIVE_MS_SQL as ACTIVE_MS_SQL,
+)
+from tokentrail.store.figures import (  # re-exported: the stores' vocabulary is here
+    BUCKET_MS as BUCKET_MS,
+)
+from tokentrail.store.figures import (
+    MEASURE_SQL as MEASURE_SQL,
+)
+from tokentrail.store.figures import (
+    MEASURES as MEASURES,
+)
+from tokentrail.store.figures import (
+    Filters as Filters,
+)
+from tokentrail.store.figures import (
+    OffsetSegment as OffsetSegment,
+)
+from tokentrail.store.figures import (
+    Totals as Totals,
+)
+from tokentrail.store.records import (
+    GROUP_DIMENSIONS as GROUP_DIMENSIONS,
+)
+from tokentrail.store.records import (
+    SESSION_SORTS as SESSION_SORTS,
+)
+from tokentrail.store.records import (
+    GroupDimension as GroupDimension,
+)
+from tokentrail.store.records import (
+    GroupTotalsRow as GroupTotalsRow,
+)
+from tokentrail.store.records import (
+    IntervalRow as IntervalRow,
+)
+from tokentrail.store.records import (
+    MetricDayRow as MetricDayRow,
+)
+from tokentrail.store.records import (
+    MetricSample as MetricSample,
+)
+from tokentrail.store.records import (
+    MinuteRow as MinuteRow,
+)
+from tokentrail.store.records import (
+    OtlpDayRow as OtlpDayRow,
+)
+from tokentrail.store.records import (  # re-exported
+    OtlpReceipt as OtlpReceipt,
+)
+from tokentrail.store.records import (
+    SessionPage as SessionPage,
+)
+from tokentrail.store.records import (
+    SessionPageQuery as SessionPageQuery,
+)
+from tokentrail.store.records import (
+    SessionPageRow as SessionPageRow,
+)
+from tokentrail.store.records import (
+    SessionSort as SessionSort,
+)
+from tokentrail.store.records import (
+    SourceDayRow as SourceDayRow,
+)
+from tokentrail.store.records import (
+    ToolCallRow as ToolCallRow,
+)
+from tokentrail.store.records import (
+    ToolStatRow as ToolStatRow,
+)
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
     Run,
     Session,
-    Tokens,
     ToolCall,
     ToolResult,
     UsageEvent,
 )
-
-BUCKET_MS = 15 * 60 * 1000
-"""Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
-quarter hours from UTC (+05:30, +05:45, +12:45 …), so local days of any zone are unions of
-buckets, and DST transitions fall on bucket boundaries."""
-
-MEASURES: tuple[str, ...] = (
-    "requests",
-    "input",
-    "cache_read",
-    "cache_write_5m",
-    "cache_write_1h",
-    "output",
-    "reasoning",
-    "n_input",
-    "n_cache_read",
-    "n_cache_write",
-    "n_output",
-    "n_reasoning",
-    "cost_micro",
-    "unpriced_requests",
-    "unpriced_tokens",
-    "reported_cost_micro",
-    "n_reported_cost",
-    "cache_saving_micro",
-    "n_cache_saving",
-    "web_searches",
-    "unpriced_web_searches",
-)
-"""Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
-so a sum over requests that never reported it reads as "not reported", not as 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,50 +110,6 @@ class Entry:
     user: str | None = None
     """Who the usage is attributed to in a team ledger (``tokentrail push --user``). A local
     (SQLite) ledger belongs to one person and keeps no user: it is always None there."""
-
-
-MEASURE_SQL: dict[str, str] = {
-    "requests": "COUNT(*)",
-    "input": "COALESCE(SUM(input), 0)",
-    "cache_read": "COALESCE(SUM(cache_read), 0)",
-    "cache_write_5m": "COALESCE(SUM(cache_write_5m), 0)",
-    "cache_write_1h": "COALESCE(SUM(cache_write_1h), 0)",
-    "output": "COALESCE(SUM(output), 0)",
-    "reasoning": "COALESCE(SUM(reasoning), 0)",
-    "n_input": "COUNT(input)",
-    "n_cache_read": "COUNT(cache_read)",
-    "n_cache_write": "SUM(CASE WHEN cache_write_5m IS NOT NULL OR cache_write_1h IS NOT NULL "
-    "THEN 1 ELSE 0 END)",
-    "n_output": "COUNT(output)",
-    "n_reasoning": "COUNT(reasoning)",
-    "cost_micro": "COALESCE(SUM(cost_micro), 0)",
-    "unpriced_requests": "SUM(CASE WHEN cost_micro IS NULL THEN 1 ELSE 0 END)",
-    "unpriced_tokens": "SUM(CASE WHEN cost_micro IS NULL THEN COALESCE(input, 0) "
-    "+ COALESCE(cache_read, 0) + COALESCE(cache_write_5m, 0) + COALESCE(cache_write_1h, 0) "
-    "+ COALESCE(output, 0) ELSE 0 END)",
-    "reported_cost_micro": "COALESCE(SUM(CAST(ROUND(reported_cost_usd * 1000000) AS BIGINT)), 0)",
-    "n_reported_cost": "COUNT(reported_cost_usd)",
-    "cache_saving_micro": "COALESCE(SUM(cache_saving_micro), 0)",
-    "n_cache_saving": "COUNT(cache_saving_micro)",
-    "web_searches": "COALESCE(SUM(web_searches), 0)",
-    # searches of a provider with no known per-search price (see tokentrail.pricing): the
-    # cost of their rows is a floor
-    "unpriced_web_searches": "COALESCE(SUM(CASE WHEN provider IN "
-    + "("
-    + ", ".join(f"'{name}'" for name in WEB_SEARCH_MICRO_USD)
-    + ")"
-    + " THEN 0 ELSE web_searches END), 0)",
-}
-"""How each measure is computed from a group of rows of the ``events`` table: the one
-definition, in standard SQL, of what a rollup holds."""
-
-ACTIVE_MS_SQL = (
-    "SELECT session_key, SUM(CASE WHEN gap <= {gap} THEN gap ELSE 0 END) FROM ("
-    "SELECT session_key, ts_ms - LAG(ts_ms) OVER (PARTITION BY session_key ORDER BY ts_ms) "
-    "AS gap FROM events WHERE session_key IN ({keys})) g GROUP BY session_key"
-)
-"""Active time per session (Store.active_ms), in standard SQL: ``{gap}`` and ``{keys}`` are
-the backend's placeholders."""
 
 
 @dataclass(slots=True)
@@ -130,53 +127,6 @@ class Cursor:
     parser_version: int
     head_hash: str
     memory: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Which usage a query covers. Times are UTC epoch milliseconds, ``until`` exclusive."""
-
-    since_ms: int | None = None
-    until_ms: int | None = None
-    sources: tuple[str, ...] = ()
-    project: str | None = None
-    """Substring of the project (working directory) to match."""
-    machines: tuple[str, ...] = ()
-    """Only usage recorded on these machines (exact names)."""
-    users: tuple[str, ...] = ()
-    """Only usage attributed to these users (team ledgers; a local ledger has no users)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OffsetSegment:
-    """From ``start_ms`` (inclusive, UTC) on, local time is UTC + ``offset_ms``."""
-
-    start_ms: int
-    offset_ms: int
-
-
-_MEASURE_INDEX = {name: i for i, name in enumerate(MEASURES)}
-"""Where each measure sits in :attr:`Totals.values` (a dict: reports read them by the million)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """Sums of :data:`MEASURES` for one group of usage."""
-
-    values: tuple[int, ...]
-
-    def __getattr__(self, name: str) -> int:
-        index = _MEASURE_INDEX.get(name)
-        if index is None:
-            raise AttributeError(name)
-        return self.values[index]
-
-    @classmethod
-    def zero(cls) -> Totals:
-        return cls((0,) * len(MEASURES))
-
-    def __add__(self, other: Totals) -> Totals:
-        return Totals(tuple(a + b for a, b in zip(self.values, other.values, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,209 +539,6 @@ class Store(Protocol):
         """Keep ``body`` under ``key`` if the ledger is still at ``marker``, without waiting
         for another writer; whether it was kept."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class OtlpReceipt:
-    """One request as an OpenTelemetry export reported it, under the key it arrived with."""
-
-    key: str
-    source: str
-    timestamp_ms: int
-    tokens: Tokens
-    reported_cost_usd: float | None = None
-    machine: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSample:
-    """One data point of an agent's usage metric (``claude_code.token.usage``, …). Kept to
-    reconcile against the ledger, never added to its totals."""
-
-    source: str
-    name: str
-    kind: str
-    """The token type or other split the agent tags the point with (``input``, ``cacheRead``,
-    ``USD`` for cost, …)."""
-    model: str | None
-    session: str | None
-    series: str
-    """Identity of the time series the point belongs to (a hash of its resource, metric,
-    attributes and start time)."""
-    time_ms: int
-    value: float
-    """The counter's value, or the histogram's sum."""
-    cumulative: bool
-    """True when ``value`` counts from ``start_ms`` (cumulative temporality), False when it
-    counts since the previous export (delta)."""
-    start_ms: int | None = None
-    count: int | None = None
-    """A histogram's count of observations (None for counters)."""
-    machine: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRow:
-    """One tool call with its result joined: what tool statistics and efficiency read."""
-
-    source: str
-    session_key: str | None
-    tool_name: str
-    timestamp_ms: int
-    duration_ms: int | None
-    success: bool | None
-    lines_added: int | None
-    lines_removed: int | None
-    model: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MinuteRow:
-    """The requests of one UTC minute and model (see :meth:`Store.minute_totals`)."""
-
-    minute: int
-    """UTC epoch milliseconds divided by 60,000."""
-    model: str | None
-    first_ms: int
-    last_ms: int
-    totals: Totals
-
-
-@dataclass(frozen=True, slots=True)
-class SourceDayRow:
-    day: int
-    source: str
-    totals: Totals
-
-
-@dataclass(frozen=True, slots=True)
-class OtlpDayRow:
-    """OTLP receipts of one local day and source."""
-
-    day: int
-    source: str
-    requests: int
-    tokens: int
-    """Every token OTLP reported: input + cache read + cache write + output."""
-    output: int
-    reported_cost_micro: int
-    n_reported_cost: int
-    matched: int
-    """Requests a log file also had (their two copies are one ledger row)."""
-    matched_tokens: int
-    """Tokens OTLP reported for the matched requests."""
-    matched_ledger_tokens: int
-    """Tokens the ledger keeps for the matched requests."""
-    matched_ledger_cost_micro: int = 0
-    """The ledger's computed cost of the matched requests."""
-    only_otlp_cost_micro: int = 0
-    """The ledger's computed cost of the requests no log file had."""
-
-
-@dataclass(frozen=True, slots=True)
-class MetricDayRow:
-    day: int
-    source: str
-    name: str
-    kind: str
-    value: float
-    samples: int
-
-
-@dataclass(frozen=True, slots=True)
-class ToolStatRow:
-    source: str
-    tool_name: str
-    calls: int
-    failures: int
-    duration_ms: int
-
-
-# -- dashboard ----------------------------------------------------------------------------------
-
-GroupDimension = Literal["source", "model", "project", "machine"]
-"""What usage can be grouped by from the rollups."""
-GROUP_DIMENSIONS: tuple[GroupDimension, ...] = ("source", "model", "project", "machine")
-
-
-@dataclass(frozen=True, slots=True)
-class GroupTotalsRow:
-    group: str | None
-    """The source, model, project or machine; None when the requests did not report one."""
-    totals: Totals
-
-
-@dataclass(frozen=True, slots=True)
-class IntervalRow:
-    index: int
-    """Local time in milliseconds divided by the interval (days since 1970-01-01 for days)."""
-    model: str | None
-    totals: Totals
-
-
-SessionSort = Literal[
-    "last_activity", "started", "cost", "tokens", "requests", "runtime", "title", "source"
-]
-SESSION_SORTS: tuple[SessionSort, ...] = (
-    "last_activity",
-    "started",
-    "cost",
-    "tokens",
-    "requests",
-    "runtime",
-    "title",
-    "source",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPageQuery:
-    """Which sessions a page lists, in which order.
-
-    The sessions are those of the one session count (tokentrail.reports.session_counts,
-    docs/counting.md): top-level sessions with at least one request, a subagent rolled up on
-    a parent that made a request (else a session of its own). ``filters.since_ms``/``until_ms``
-    keep the sessions whose last request (rolled up) falls in that time, a session without
-    usage by its start; ``sources`` and ``project`` are the session's. A session's figures are
-    always whole (not cut to the time range). Machines and users do not apply.
-    """
-
-    filters: Filters = field(default_factory=Filters)
-    models: tuple[str, ...] = ()
-    """Only usage of these models; sessions that used none of them are left out."""
-    search: str | None = None
-    """Case-insensitive text in the title, key, project or issue identifier."""
-    sort: SessionSort = "last_activity"
-    descending: bool = True
-    limit: int = 50
-    offset: int = 0
-    without_usage: bool = False
-    """Also list the top-level sessions that made no request (counted apart as
-    ``sessions_without_usage``); never with ``models``."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPageRow:
-    session: Session
-    totals: Totals
-    """The session's usage with its subagents' rolled up."""
-    own: Totals
-    """The session's own usage."""
-    first_ms: int | None
-    last_ms: int | None
-    subagents: int
-    """How many subagent sessions roll up on this one."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPage:
-    rows: list[SessionPageRow]
-    total: int
-    """How many sessions match (on every page)."""
-    runtime_ms: int | None
-    """Summed wall span of every matching session that has one (None if none): the span a
-    session's row shows (tokentrail.reports.session_runtime), which ``sort="runtime"`` orders
-    by."""
 
 
 def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:

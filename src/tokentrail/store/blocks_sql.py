@@ -7,10 +7,11 @@ placeholder, and how each backend spells its measures, differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import Filters, MinuteRow, Totals
+from tokentrail.store.dialect import Executemany, Rows
 from tokentrail.store.scope_sql import Placeholder, marks, scope_where
 from tokentrail.store.tool_sql import next_change
 
@@ -20,21 +21,13 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-class _Cursor(Protocol):
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
-
-
-class _Conn(Protocol):
-    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
-
-
 def put_rate_limits(
-    cursor: _Cursor, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
+    executemany: Executemany, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
 ) -> None:
     """Insert snapshots; one already recorded (same source, machine, window and time) stays."""
     if not snapshots:
         return
-    cursor.executemany(
+    executemany(
         f"INSERT INTO rate_limits ({SNAPSHOT_COLUMNS}, change_seq) "
         f"VALUES ({marks(mark, 8)}, {next_change('rate_limits')}) ON CONFLICT DO NOTHING",
         [
@@ -53,14 +46,14 @@ def put_rate_limits(
     )
 
 
-def rate_limits(conn: _Conn, mark: Placeholder, filters: Filters) -> list[RateLimitSnapshot]:
+def rate_limits(rows: Rows, mark: Placeholder, filters: Filters) -> list[RateLimitSnapshot]:
     where, params = scope_where(filters, mark, ts="observed_ms")
-    rows = conn.execute(
+    found = rows(
         f"SELECT {SNAPSHOT_COLUMNS} FROM rate_limits {where} "
         "ORDER BY observed_ms, source, limit_window, machine",
         params,
-    ).fetchall()
-    return [snapshot_from_row(row) for row in rows]
+    )
+    return [snapshot_from_row(row) for row in found]
 
 
 def snapshot_from_row(row: Sequence[Any]) -> RateLimitSnapshot:

@@ -44,7 +44,7 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
-    files_named,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     reported_cost,
@@ -88,7 +88,7 @@ class AiderSource:
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Each root that is a file; in a folder, its ``*.jsonl`` files."""
-        yield from files_named(SOURCE, roots, (".jsonl",), "append")
+        yield from find_files(SOURCE, roots, {"*.jsonl": "append"}, root_files={"*": "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _LogParser(file.path, _Memory.load(state.memory))

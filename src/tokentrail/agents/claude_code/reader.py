@@ -30,8 +30,6 @@ nothing else to tell a copy from a second request.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,11 +47,11 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     reported_cost,
     text_or_none,
-    unlisted_folder,
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
 
@@ -111,16 +109,13 @@ class ClaudeCodeSource:
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Every ``*.jsonl`` under ``roots`` (recursively: subagents live in subfolders), once
         per real file even when reached through two roots or a symlink, in sorted order."""
-        visited_dirs: set[tuple[int, int]] = set()
-        found: set[str] = set()
-        for root in roots:
-            for path in _walk_jsonl(Path(root), visited_dirs):
-                if isinstance(path, OSError):
-                    yield unlisted_folder(SOURCE_NAME, str(path.filename), path)
-                else:
-                    found.add(path)
-        for path in sorted(found):
-            yield SourceFile(SOURCE_NAME, path, "append")
+        return find_files(
+            SOURCE_NAME,
+            roots,
+            {"**/*.jsonl": "append"},
+            root_files={"*.jsonl": "append"},
+            real_paths=True,
+        )
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _FileParser(_FileContext.of(file.path), dict(state.memory))
@@ -143,42 +138,6 @@ def _expand_home(text: str, home: Path) -> Path:
     if text.startswith("~/"):
         return home / text[2:]
     return Path(text).expanduser()
-
-
-def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str | OSError]:
-    """Real paths of the ``*.jsonl`` files under ``root``, and the error of each folder that
-    cannot be listed. Follows directory symlinks, but each directory (by device and inode) is
-    entered once, so a symlink loop ends the walk."""
-    if root.suffix == ".jsonl" and root.is_file():
-        yield os.path.realpath(root)
-        return
-    pending = [str(root)]
-    while pending:
-        directory = pending.pop()
-        try:
-            info = os.stat(directory)
-        except OSError:
-            continue  # missing root (agent not installed) or a broken link: normal
-        identity = (info.st_dev, info.st_ino)
-        if not stat.S_ISDIR(info.st_mode) or identity in visited_dirs:
-            continue
-        visited_dirs.add(identity)
-        try:
-            with os.scandir(directory) as entries:
-                children = list(entries)
-        except FileNotFoundError:
-            continue  # removed since the stat
-        except OSError as error:
-            yield error
-            continue
-        for entry in children:
-            try:
-                if entry.is_dir():
-                    pending.append(entry.path)
-                elif entry.name.endswith(".jsonl") and entry.is_file():
-                    yield os.path.realpath(entry.path)
-            except OSError:
-                continue
 
 
 # --- what the path tells ----------------------------------------------------------------------

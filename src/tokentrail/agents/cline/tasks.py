@@ -40,9 +40,7 @@ RooCodeInc/Roo-Code ``src/core/task/Task.ts``, ``src/shared/cost.ts``,
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,16 +51,17 @@ import orjson
 
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     open_regular,
     parse_timestamp,
     read_regular,
     reported_cost,
     text_or_none,
-    unlisted_folder,
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
@@ -131,62 +130,19 @@ def vscode_roots(dialect: Dialect, env: Mapping[str, str], home: Path) -> list[P
     ]
 
 
+TASK_FILES: dict[str, FileKind] = {
+    f"tasks/*/{UI_MESSAGES}": "whole",  # a root that is the extension's storage folder
+    f"*/{UI_MESSAGES}": "whole",  # a root that is a tasks folder
+    UI_MESSAGES: "whole",  # a root that is one task's folder
+}
+
+
 def discover_tasks(source: str, roots: Sequence[Path]) -> Iterator[SourceFile]:
     """``tasks/*/ui_messages.json`` under each root (a storage folder, a ``tasks`` folder, a
-    task folder or the file itself). A missing root is normal: the extension is not there.
-    A folder that cannot be listed is yielded as such (the sync reports it); a special file
-    named like a log is yielded too, and refused with a reason when read."""
-    found: set[str] = set()
-    for root in roots:
-        for item in _task_files(Path(root)):
-            if isinstance(item, OSError):
-                yield unlisted_folder(source, str(item.filename), item)
-            else:
-                found.add(item)
-    for path in sorted(found):
-        yield SourceFile(source, path, "whole")
-
-
-def _task_files(root: Path) -> Iterator[str | OSError]:
-    if root.name == UI_MESSAGES:
-        if _is_log(root):
-            yield str(root)
-        return
-    if not root.is_dir():
-        return
-    tasks = root / "tasks"
-    folder = tasks if tasks.is_dir() else root
-    yield from _log_in(root)  # the root may be a task folder itself
-    try:
-        with os.scandir(folder) as entries:
-            children = [Path(e.path) for e in entries if e.is_dir()]
-    except OSError as error:
-        error.filename = str(folder)
-        yield error
-        return
-    for child in sorted(children):
-        yield from _log_in(child)
-
-
-def _log_in(folder: Path) -> Iterator[str | OSError]:
-    try:
-        mode = os.stat(folder / UI_MESSAGES).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as error:  # the folder cannot be searched
-        error.filename = str(folder)
-        yield error
-        return
-    if not stat.S_ISDIR(mode):
-        yield str(folder / UI_MESSAGES)
-
-
-def _is_log(path: Path) -> bool:
-    """It exists and is not a folder (a FIFO or a device is refused when read, with a reason)."""
-    try:
-        return not stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
+    task folder or the file itself), through the one discovery walk (a folder that cannot be
+    listed and a special file named like a log are reported). A missing root is normal: the
+    extension is not there."""
+    return find_files(source, roots, TASK_FILES, root_files={UI_MESSAGES: "whole"})
 
 
 def parse_task(dialect: Dialect, file: SourceFile, state: ParseState) -> ParseResult:

@@ -53,7 +53,7 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
-    files_named,
+    find_files,
     parse_timestamp,
     read_regular,
     reported_cost,
@@ -85,7 +85,12 @@ class CursorSource:
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Each root that is a file; in a folder, its ``*.csv`` and ``*.json`` files."""
-        yield from files_named(SOURCE, roots, EXPORT_SUFFIXES, "whole")
+        yield from find_files(
+            SOURCE,
+            roots,
+            {f"*{suffix}": "whole" for suffix in EXPORT_SUFFIXES},
+            root_files={"*": "whole"},
+        )
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         data = read_regular(file.path)  # unreadable: OSError, reported by the caller

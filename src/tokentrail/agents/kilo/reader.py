@@ -28,11 +28,16 @@ from tokentrail.agents.cline.tasks import (
 )
 from tokentrail.agents.kilo import AGENT
 from tokentrail.agents.opencode.reader import discover_opencode_shaped, parse_opencode_shaped
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.base import FileKind, ParseResult, ParseState, SourceFile
 
 SOURCE = AGENT.name
 DIALECT = Dialect(SOURCE, ("kilocode.kilo-code",), ROO_TOTAL_INPUT_SINCE)
-DATABASE_GLOBS: tuple[str, ...] = ("kilo.db", "kilo-*.db")
+FILES: dict[str, FileKind] = {
+    "kilo.db": "database",
+    "kilo-*.db": "database",  # another release channel's
+    "storage/session/*/*.json": "whole",  # the legacy JSON tree
+    "storage/message/*/*.json": "whole",
+}
 
 
 class KiloSource:
@@ -50,7 +55,7 @@ class KiloSource:
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         seen: set[str] = set()
         for file in (
-            *discover_opencode_shaped(SOURCE, roots, DATABASE_GLOBS),
+            *discover_opencode_shaped(SOURCE, roots, FILES),
             *discover_tasks(SOURCE, roots),
         ):
             if file.path not in seen:
