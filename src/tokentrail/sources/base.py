@@ -352,6 +352,9 @@ class Source(Protocol):
 class Line:
     number: int  # 1-based
     data: bytes
+    token: int = -1
+    """With a pre-filter: the index of the first of its byte strings this line holds (it holds
+    none of those before it), so a parser knows without scanning the line again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +384,13 @@ def iter_complete_lines(
         if offset > 0 and _resumes_after_unterminated_line(handle, offset):
             offset += 1  # the newline that completed a line consumed without one
         handle.seek(offset)
+        # ask for what the file holds (plus room to see it grew), not a whole chunk: a read
+        # of CHUNK_BYTES allocates that much for every small file, which costs more than
+        # reading it
+        expected = os.fstat(handle.fileno()).st_size - offset
         while True:
-            block = handle.read(CHUNK_BYTES)
+            block = handle.read(min(CHUNK_BYTES, max(expected + 1, 64 * 1024)))
+            expected -= len(block)
             if not block:
                 break
             data = carry + block if carry else block
@@ -397,8 +405,12 @@ def iter_complete_lines(
     pending = False
     if carry:
         if carry.strip() and _is_complete_json(carry):
-            if prefilter is None or any(token in carry for token in prefilter):
+            if prefilter is None:
                 yield Line(line_no + 1, carry)
+            else:
+                token = next((i for i, t in enumerate(prefilter) if t in carry), -1)
+                if token >= 0:
+                    yield Line(line_no + 1, carry, token)
             line_no += 1
             offset += len(carry)
         else:
@@ -419,20 +431,51 @@ def _lines_in(
         for index, raw in enumerate(parts):
             yield Line(line_no + index + 1, raw)
         return line_no + len(parts)
-    spans: set[tuple[int, int]] = set()
-    for token in prefilter:
-        found = data.find(token, 0, stop)
-        while found >= 0:
-            start = data.rfind(b"\n", 0, found) + 1
-            end = data.find(b"\n", found, stop)
-            spans.add((start, end))
-            found = data.find(token, end, stop)
+    spans = _matching_lines(data, stop, prefilter)
+    # newlines are counted in the lines between matches only: a matching line holds one
     counted_to = 0
-    for start, end in sorted(spans):
-        line_no += data.count(b"\n", counted_to, start)
-        counted_to = start
-        yield Line(line_no + 1, data[start:end])
+    for start, end, token in spans:
+        line_no += data.count(b"\n", counted_to, start) + 1
+        counted_to = end + 1
+        yield Line(line_no, data[start:end], token)
     return line_no + data.count(b"\n", counted_to, stop)
+
+
+def _matching_lines(data: bytes, stop: int, tokens: Sequence[bytes]) -> list[tuple[int, int, int]]:
+    """(start, end, token index) of each line of ``data[:stop]`` holding one of ``tokens``, in
+    order. Each token is looked for only in the lines no earlier token matched: a line is
+    scanned to its end once for the first token, and the later (rarer) tokens search only
+    the gaps between lines already found, not the whole block again."""
+    spans: list[tuple[int, int, int]] = []
+    gaps = [(0, stop)]
+    for index, token in enumerate(tokens):
+        found_here: list[tuple[int, int, int]] = []
+        for gap_start, gap_end in gaps:
+            found = data.find(token, gap_start, gap_end)
+            while found >= 0:
+                start = max(data.rfind(b"\n", gap_start, found) + 1, gap_start)
+                end = data.find(b"\n", found, gap_end)
+                if end < 0:
+                    end = gap_end
+                found_here.append((start, end, index))
+                found = data.find(token, end, gap_end)
+        if not found_here:
+            continue
+        spans = sorted(spans + found_here) if spans else found_here
+        gaps = _gaps_between(spans, stop)
+    return spans
+
+
+def _gaps_between(spans: Sequence[tuple[int, int, int]], stop: int) -> list[tuple[int, int]]:
+    gaps: list[tuple[int, int]] = []
+    at = 0
+    for start, end, _ in spans:
+        if start > at:
+            gaps.append((at, start))
+        at = end + 1
+    if at < stop:
+        gaps.append((at, stop))
+    return gaps
 
 
 def _resumes_after_unterminated_line(handle: BinaryIO, offset: int) -> bool:
@@ -494,6 +537,8 @@ def count_or_none(value: object, name: str) -> int | None:
     """
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value  # the usual case, checked in one go
     if isinstance(value, bool):
         raise BadRecord("invalid_count", f"{name}={value!r}")
     if isinstance(value, float) and value.is_integer():
@@ -515,6 +560,8 @@ def reported_cost(value: object) -> float | None:
 
 def text_or_none(value: object) -> str | None:
     """A non-empty string, else ``None`` (absent, ``null``, empty or another type)."""
+    if type(value) is str:
+        return value or None
     return value if isinstance(value, str) and value else None
 
 

@@ -81,7 +81,7 @@ def put_log_tool_calls(
             "change_seq = excluded.change_seq "
             "WHERE (tool_calls.duration_ms IS NULL AND excluded.duration_ms IS NOT NULL) "
             "OR (tool_calls.success IS NULL AND excluded.success IS NOT NULL)",
-            [
+            sorted(  # in key order, for the key index (see SQLiteStore.insert_entries)
                 (
                     c.key,
                     c.source,
@@ -97,7 +97,7 @@ def put_log_tool_calls(
                     c.lines_removed,
                 )
                 for c in calls
-            ],
+            ),
         )
     if results:
         executemany(
