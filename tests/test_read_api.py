@@ -462,6 +462,11 @@ def test_postgres_dashboard_queries_agree_with_sqlite(tmp_path: Path) -> None:
                 pg_queries.group_totals(rows, Filters(), by, ()), key=key
             )
         for models in ((), (OPUS,)):
+            combined = ("source", "model", "project")
+            assert sorted(ls.group_totals_by(Filters(), combined, models), key=str) == sorted(
+                pg_queries.group_totals_by(rows, Filters(), combined, models), key=str
+            )
+        for models in ((), (OPUS,)):
             for interval in (DAY_MS, 3_600_000):
                 assert ls.interval_totals(Filters(), segments, interval, True, models) == (
                     pg_queries.interval_totals(rows, Filters(), segments, interval, True, models)
@@ -484,6 +489,51 @@ def test_postgres_dashboard_queries_agree_with_sqlite(tmp_path: Path) -> None:
                         sort,
                         descending,
                     )
+
+
+def test_read_once_answers_as_the_store(tmp_path: Path) -> None:
+    """A page's store reads each answer once: the spend per source, model and project summed
+    from one combined read, and the days without models from the per-model days, are the
+    store's own answers, and the overview built on it is the same."""
+    from tokentrail.read_once import read_once
+
+    t = datetime(2026, 3, 28, 22, tzinfo=UTC)
+    events = [
+        event(
+            f"e{i}",
+            t + timedelta(hours=5 * i),
+            session=f"s{i % 4}",
+            model=(OPUS, SONNET, "no-such-model", None)[i % 4],
+            project=(f"/p/{i % 3}", None)[i % 5 == 0],
+            source=("claude_code", "codex", "sdk")[i % 3],
+        )
+        for i in range(50)
+    ]
+    zone, _ = resolve_timezone("Europe/Berlin")
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.record_events(events)
+        with ledger.reading() as store:
+            once = read_once(store)
+            span = store.time_range(Filters())
+            assert span is not None and once.time_range(Filters()) == span
+            segments = offset_segments(zone, span[0] - DAY_MS, span[1] + DAY_MS)
+            for filters in (Filters(), Filters(since_ms=span[0] + DAY_MS, sources=("codex",))):
+                for models in ((), (OPUS, SONNET)):
+                    for by in ("source", "model", "project", "machine"):
+                        key = lambda r: r.group or ""  # noqa: E731
+                        assert sorted(once.group_totals(filters, by, models), key=key) == sorted(
+                            store.group_totals(filters, by, models), key=key
+                        )
+                    for interval in (DAY_MS, 3_600_000):
+                        for by_model in (True, False):
+                            asked = (filters, segments, interval, by_model, models)
+                            assert once.interval_totals(*asked) == store.interval_totals(*asked)
+            query = reports.ReportQuery(zone=zone, zone_name="Europe/Berlin")
+            now = t + timedelta(days=20)
+            assert (
+                reports.overview_report(read_once(store), query, now=now).as_dict()
+                == reports.overview_report(store, query, now=now).as_dict()
+            )
 
 
 def test_hourly_rollups_match_the_quarter_hour_ones(tmp_path: Path) -> None:

@@ -391,34 +391,65 @@ def session_counts(store: Store, filters: Filters, run_id: str | None = None) ->
     """The sessions of the filters' sources and project (and of ``run_id``): with a time
     range, those whose last request falls in it (as in the session report); sessions without
     usage by their start."""
-    whole = Filters(
-        sources=filters.sources,
-        project=filters.project,
-        machines=filters.machines,
-        users=filters.users,
-    )
-    rows = [
-        r
-        for r in store.session_totals(whole, by_model=False)
-        if r.totals.requests and (run_id is None or r.session.run_id == run_id)
-    ]
-    parents, children = _families(rows)
-    counted = [r for r in parents if _in_range(_family_last_ms(r, children), filters)]
-    spans = [
-        span
-        for r in counted
-        if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
-        is not None
-    ]
-    kids = sum(1 for group in children.values() for k in group if _in_range(k.last_ms, filters))
-    started, _ = store.session_stats(filters, run_id=run_id)
-    with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
-    return SessionCounts(
-        len(counted),
-        kids,
-        max(started - with_usage_started, 0),
-        sum(spans) if spans else None,
-    )
+    return SessionCounter(store).counts(filters, run_id)
+
+
+_Family = tuple[
+    list[SessionTotalsRow],
+    list[tuple[SessionTotalsRow, int | None]],
+    dict[tuple[str, str | None], list[SessionTotalsRow]],
+]
+"""A scope's sessions with usage, its top-level ones with the last request of each (its
+subagents' included), and the subagents rolled up on each."""
+
+
+class SessionCounter:
+    """:func:`session_counts` of several scopes (a page's blocks: all time, the range, this
+    month, today, the current run) from one read of the per-session totals per scope of
+    sources and project: each read is a pass over every session of the ledger."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._rows: dict[Filters, list[SessionTotalsRow]] = {}
+        self._families: dict[tuple[Filters, str | None], _Family] = {}
+
+    def counts(self, filters: Filters, run_id: str | None = None) -> SessionCounts:
+        rows, parents, children = self._family(filters, run_id)
+        counted = [r for r, last in parents if _in_range(last, filters)]
+        spans = [
+            span
+            for r in counted
+            if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
+            is not None
+        ]
+        kids = sum(1 for group in children.values() for k in group if _in_range(k.last_ms, filters))
+        started, _ = self._store.session_stats(filters, run_id=run_id)
+        with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
+        return SessionCounts(
+            len(counted),
+            kids,
+            max(started - with_usage_started, 0),
+            sum(spans) if spans else None,
+        )
+
+    def _family(self, filters: Filters, run_id: str | None) -> _Family:
+        whole = Filters(
+            sources=filters.sources,
+            project=filters.project,
+            machines=filters.machines,
+            users=filters.users,
+        )
+        found = self._families.get((whole, run_id))
+        if found is None:
+            every = self._rows.get(whole)
+            if every is None:
+                read = self._store.session_totals(whole, by_model=False)
+                every = self._rows[whole] = [r for r in read if r.totals.requests]
+            rows = [r for r in every if run_id is None or r.session.run_id == run_id]
+            parents, children = _families(rows)
+            lasts = [(r, _family_last_ms(r, children)) for r in parents]
+            found = self._families[(whole, run_id)] = (rows, lasts, children)
+        return found
 
 
 def _family_last_ms(
@@ -611,8 +642,11 @@ def summary_report(
         project=query.project,
     )
     runs = store.count_runs()
-    lifetime = _block(store, base, runs=runs)
-    today_block = _block(store, today_filters, runs=_runs_started_today(store, today_filters))
+    counter = SessionCounter(store)
+    lifetime = _block(store, base, runs=runs, counter=counter)
+    today_block = _block(
+        store, today_filters, runs=_runs_started_today(store, today_filters), counter=counter
+    )
     current: RunRow | None = None
     current_block: SummaryBlock | None = None
     candidates = store.list_runs()
@@ -624,18 +658,18 @@ def summary_report(
     )
     if chosen is not None:
         current = _run_row(chosen.run, chosen.totals, chosen.last_ms)
-        current_block = _run_block(store, current)
+        current_block = _run_block(store, current, counter)
     return Summary(lifetime, today_block, current, current_block, query.zone_name)
 
 
-def _run_block(store: Store, row: RunRow) -> SummaryBlock:
+def _run_block(store: Store, row: RunRow, counter: SessionCounter | None = None) -> SummaryBlock:
     """A run's block: its usage, sessions and their runtime."""
-    counts = session_counts(store, Filters(), row.run_id)
+    counts = (counter or SessionCounter(store)).counts(Filters(), row.run_id)
     return SummaryBlock(row.figures, counts.runtime_seconds, counts, 1)
 
 
-def _block(store: Store, filters: Filters, *, runs: int) -> SummaryBlock:
-    counts = session_counts(store, filters)
+def _block(store: Store, filters: Filters, *, runs: int, counter: SessionCounter) -> SummaryBlock:
+    counts = counter.counts(filters)
     totals = UsageFigures.from_totals(store.totals(filters))
     return SummaryBlock(totals, counts.runtime_seconds, counts, runs)
 
@@ -1841,16 +1875,20 @@ class ScopeBlock:
 
 
 def scope_block(
-    store: Store, query: ReportQuery, label: str, *, models: Sequence[str] = ()
+    store: Store,
+    query: ReportQuery,
+    label: str,
+    *,
+    models: Sequence[str] = (),
+    counter: SessionCounter | None = None,
 ) -> ScopeBlock:
     filters = query.filters()
-    page = store.session_page(SessionPageQuery(filters=filters, models=tuple(models), limit=0))
-    # the one session count; with a model filter the page holds only sessions that used
-    # those models, which all made requests
-    counts = None if models else session_counts(store, filters)
-    if counts is not None:
+    if not models:  # the one session count
+        counts = (counter or SessionCounter(store)).counts(filters)
         sessions, runtime = counts.sessions, counts.runtime_seconds
     else:
+        # with a model filter: the sessions that used those models, which all made requests
+        page = store.session_page(SessionPageQuery(filters=filters, models=tuple(models), limit=0))
         sessions = page.total
         runtime = page.runtime_ms / 1000 if page.runtime_ms is not None else None
     return ScopeBlock(
@@ -1921,19 +1959,24 @@ def overview_report(
     now = now or datetime.now(UTC)
     today = now.astimezone(query.zone).date()
     everything = replace(query, since=None, until=None)
-    lifetime = scope_block(store, everything, "All time", models=models)
+    counter = SessionCounter(store)  # each block's session count from one read
+    lifetime = scope_block(store, everything, "All time", models=models, counter=counter)
     selected = (
-        scope_block(store, query, "Selected range", models=models)
+        scope_block(store, query, "Selected range", models=models, counter=counter)
         if query.since or query.until
         else None
     )
     month = scope_block(
-        store, replace(query, since=today.replace(day=1), until=today), "This month", models=models
+        store,
+        replace(query, since=today.replace(day=1), until=today),
+        "This month",
+        models=models,
+        counter=counter,
     )
     today_block = scope_block(
-        store, replace(query, since=today, until=today), "Today", models=models
+        store, replace(query, since=today, until=today), "Today", models=models, counter=counter
     )
-    current_run, current_block = _current_run(store)
+    current_run, current_block = _current_run(store, counter)
     heat_query = replace(everything, until=query.until or today)
     return Overview(
         lifetime=lifetime,
@@ -1956,10 +1999,12 @@ def overview_report(
     )
 
 
-def _current_run(store: Store) -> tuple[RunRow | None, SummaryBlock | None]:
+def _current_run(
+    store: Store, counter: SessionCounter | None = None
+) -> tuple[RunRow | None, SummaryBlock | None]:
     """The most recently started run still running, with its sessions (as the summary's)."""
     chosen = next((r for r in store.list_runs() if r.run.state == "running"), None)
     if chosen is None:
         return None, None
     row = _run_row(chosen.run, chosen.totals, chosen.last_ms)
-    return row, _run_block(store, row)
+    return row, _run_block(store, row, counter)

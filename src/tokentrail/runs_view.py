@@ -24,7 +24,7 @@ from tokentrail.reports import (
     run_silent_since,
     session_page_report,
 )
-from tokentrail.store.base import Store
+from tokentrail.store.base import SessionPageQuery, Store
 from tokentrail.usage import utc_from_ms
 
 MAX_RUN_SESSIONS = 1_000
@@ -62,7 +62,7 @@ def run_list(store: Store, now: datetime | None = None) -> list[RunListRow]:
         last = utc_from_ms(r.last_ms) if r.last_ms is not None else None
         listed = _list_row(row, last, now)
         if row.state == "running":
-            listed = _with_sessions(listed, _run_sessions(store, listed, now)[0], now)
+            listed = _with_activity(listed, _sessions_last_activity(store, listed, now), now)
         rows.append(listed)
     return rows
 
@@ -75,10 +75,46 @@ def _list_row(row: RunRow, last_request: datetime | None, now: datetime) -> RunL
 def _with_sessions(row: RunListRow, sessions: list[SessionPageEntry], now: datetime) -> RunListRow:
     """The row with its sessions' activity folded in: a session started or updated under the
     run is a sign of life too."""
-    seen = [s.last_activity for s in sessions if s.last_activity is not None]
+    return _with_activity(row, [s.last_activity for s in sessions], now)
+
+
+def _with_activity(row: RunListRow, activity: list[datetime | None], now: datetime) -> RunListRow:
+    seen = [moment for moment in activity if moment is not None]
     if not seen or max(seen) <= row.last_activity:
         return row
     return _list_row(row.run, max(seen), now)
+
+
+def _run_span(row: RunListRow, now: datetime) -> ReportQuery:
+    """The days a run's sessions are looked for in: while it ran, in UTC."""
+    end = max(row.run.stopped_at or now, row.last_activity)
+    return ReportQuery(
+        zone=UTC,
+        zone_name="UTC",
+        since=row.run.started_at.astimezone(UTC).date(),
+        until=end.astimezone(UTC).date() + timedelta(days=1),
+    )
+
+
+def _sessions_last_activity(store: Store, row: RunListRow, now: datetime) -> list[datetime | None]:
+    """The last activity of the sessions :func:`_run_sessions` lists, from the session page
+    alone: the list of runs needs no more of them (their figures and models cost a read of
+    their requests)."""
+    page = store.session_page(
+        SessionPageQuery(
+            filters=_run_span(row, now).filters(),
+            sort="started",
+            descending=False,
+            limit=MAX_RUN_SESSIONS,
+        )
+    )
+    return [
+        (utc_from_ms(r.last_ms) if r.last_ms is not None else None)
+        or r.session.ended_at
+        or r.session.started_at
+        for r in page.rows
+        if r.session.run_id == row.run.run_id
+    ]
 
 
 def _run_sessions(
@@ -86,15 +122,8 @@ def _run_sessions(
 ) -> tuple[list[SessionPageEntry], bool]:
     """The run's sessions, oldest first (those active while it ran, of this run), and whether
     there were more than are listed."""
-    end = max(row.run.stopped_at or now, row.last_activity)
-    span = ReportQuery(
-        zone=UTC,
-        zone_name="UTC",
-        since=row.run.started_at.astimezone(UTC).date(),
-        until=end.astimezone(UTC).date() + timedelta(days=1),
-    )
     page = session_page_report(
-        store, span, sort="started", descending=False, limit=MAX_RUN_SESSIONS
+        store, _run_span(row, now), sort="started", descending=False, limit=MAX_RUN_SESSIONS
     )
     mine = [s for s in page.rows if s.session.run_id == row.run.run_id]
     return mine, page.total > MAX_RUN_SESSIONS

@@ -37,6 +37,7 @@ from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.model_names import aliases_of, model_alias
+from tokentrail.read_once import read_once
 from tokentrail.runs_view import run_detail, run_list
 from tokentrail.server.read_api import (
     PAGE_DEFAULT_RANGE,
@@ -411,7 +412,8 @@ def overview_page(
     ledger = get_ledger(request)
     view, error = _page_view(request)
     chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
-    with ledger.reading() as store:
+    with ledger.reading() as read:
+        store = read_once(read)  # the page's reports ask some of the same questions
         data = reports.overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
         )

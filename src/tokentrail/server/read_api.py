@@ -27,6 +27,7 @@ from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_ids_of
+from tokentrail.read_once import read_once
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
 from tokentrail.server.params import WITHOUT_USAGE, day_param, zone_param
@@ -449,7 +450,8 @@ def overview(
     metric: Annotated[reports.HeatmapMetric, Query(description="The heatmap's value")] = "cost",
 ) -> Any:
     """Everything the dashboard's overview shows (its default range: the last 30 days)."""
-    with ledger.reading() as store:
+    with ledger.reading() as read:
+        store = read_once(read)  # its reports ask some of the same questions
         return reports.overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=metric
         ).as_dict()

@@ -50,6 +50,9 @@ from tokentrail.store.records import (
     GroupDimension as GroupDimension,
 )
 from tokentrail.store.records import (
+    GroupsTotalsRow as GroupsTotalsRow,
+)
+from tokentrail.store.records import (
     GroupTotalsRow as GroupTotalsRow,
 )
 from tokentrail.store.records import (
@@ -490,6 +493,14 @@ class Store(Protocol):
     ) -> list[GroupTotalsRow]:
         """Usage per source, model, project or machine (from the rollups); only usage of
         ``models`` when given. A request without a model or project is grouped under None."""
+        ...
+
+    def group_totals_by(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
+    ) -> list[GroupsTotalsRow]:
+        """Usage per combination of several dimensions, in one pass over the rollups (a page
+        showing spend per source, model and project sums each from it): as
+        :meth:`group_totals`, ``groups`` in the order of ``by``."""
         ...
 
     def interval_totals(

@@ -15,6 +15,7 @@ from tokentrail.store.base import (
     MEASURES,
     Filters,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     OffsetSegment,
@@ -84,6 +85,24 @@ def group_totals(
     )
     return [
         GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
+        for row in rows(sql, params)
+    ]
+
+
+def group_totals_by(
+    d: Dialect, rows: Rows, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str]
+) -> list[GroupsTotalsRow]:
+    columns = ", ".join(GROUP_COLUMN[b] for b in by)
+    where, params = _rollups_where(d, filters, models)
+    sql = (
+        f"SELECT {columns}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
+        f"GROUP BY {columns}"
+    )
+    width = len(by)
+    return [
+        GroupsTotalsRow(
+            groups=tuple(value or None for value in row[:width]), totals=Totals(tuple(row[width:]))
+        )
         for row in rows(sql, params)
     ]
 

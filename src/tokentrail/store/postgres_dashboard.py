@@ -29,6 +29,7 @@ from tokentrail.store.rows import SESSION_COLUMN_LIST, session_from_row
 # the shared views in this dialect, by the names the tests compare with SQLite's
 change_marker = partial(dashboard_sql.change_marker, POSTGRES)
 group_totals = partial(dashboard_sql.group_totals, POSTGRES)
+group_totals_by = partial(dashboard_sql.group_totals_by, POSTGRES)
 interval_totals = partial(dashboard_sql.interval_totals, POSTGRES)
 
 

@@ -140,6 +140,13 @@ class GroupTotalsRow:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupsTotalsRow:
+    groups: tuple[str | None, ...]
+    """One value per dimension asked (see :class:`GroupTotalsRow`)."""
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
 class IntervalRow:
     index: int
     """Local time in milliseconds divided by the interval (days since 1970-01-01 for days)."""

@@ -24,6 +24,7 @@ from tokentrail.store.base import (
     Filters,
     GroupBy,
     GroupDimension,
+    GroupsTotalsRow,
     GroupTotalsRow,
     IntervalRow,
     MinuteRow,
@@ -450,6 +451,11 @@ class SQLReads(OtlpReads):
         self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
     ) -> list[GroupTotalsRow]:
         return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+
+    def group_totals_by(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
+    ) -> list[GroupsTotalsRow]:
+        return dashboard_sql.group_totals_by(self.dialect, self._rows, filters, by, models)
 
     def interval_totals(
         self,
