@@ -455,11 +455,12 @@ def test_claude_request_seen_in_log_and_otlp_is_counted_once(
     assert event.timestamp == RECENT + timedelta(seconds=1)
 
 
-def test_claude_both_copies_in_one_batch_are_one_request(ledger: Ledger) -> None:
+def test_claude_both_copies_in_one_batch_are_one_request(ledger: Ledger, tmp_path: Path) -> None:
     from tokentrail.agents.claude_code.reader import ClaudeCodeSource
     from tokentrail.sources.base import ParseState, SourceFile
 
-    path = _claude_log(Path(ledger.location).parent / "h", output=480)
+    # a folder of the test's own: on PostgreSQL the ledger's location is a URL, not a path
+    path = _claude_log(tmp_path / "h", output=480)
     parsed = ClaudeCodeSource().parse(SourceFile("claude_code", str(path)), ParseState())
     batch = otlp.map_logs(_claude_otlp(), now=NOW)  # type: ignore[arg-type]
     ledger.record_batch([*batch.events, *parsed.events])
