@@ -8,17 +8,20 @@ platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
 from __future__ import annotations
 
 import os
-import socket
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.errors import ConfigError
-from tokentrail.pricing import PriceOverride
+
+if TYPE_CHECKING:
+    # imported where a file asks for them: a status line without a configuration file
+    # must not pay for the pricing, the TOML parser or the network module
+    from decimal import Decimal
+
+    from tokentrail.pricing import PriceOverride
 
 DB_ENV = "TOKENTRAIL_DB"
 CONFIG_ENV = "TOKENTRAIL_CONFIG"
@@ -107,7 +110,11 @@ def resolve_database(
 
 def machine_name(config: Config, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
-    return env.get(MACHINE_ENV) or config.machine or socket.gethostname()
+    if env.get(MACHINE_ENV) or config.machine:
+        return env.get(MACHINE_ENV) or config.machine or ""
+    import socket
+
+    return socket.gethostname()
 
 
 def user_name(config: Config, env: Mapping[str, str] | None = None) -> str | None:
@@ -125,6 +132,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         return Config(path=None)
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from exc
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -202,6 +211,8 @@ def _parse_source(name: str, value: Any, path: Path) -> SourceSettings:
 
 
 def _parse_price(index: int, item: Any, path: Path) -> PriceOverride:
+    from tokentrail.pricing import PriceOverride
+
     where = f"{path} [[prices]] #{index}"
     if not isinstance(item, dict):
         raise ConfigError(f"{where} must be a table")
@@ -322,6 +333,8 @@ def _optional_price(item: Mapping[str, Any], key: str, where: str) -> Decimal | 
 
 
 def _price(value: Any, key: str, where: str) -> Decimal:
+    from decimal import Decimal, InvalidOperation
+
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(f"{where}: '{key}' must be a number of USD per million tokens")
     try:

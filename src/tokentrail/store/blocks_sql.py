@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.base import Filters, MinuteRow, Totals
+from tokentrail.store.measures import Filters, MinuteRow, Totals
 from tokentrail.store.scope_sql import Placeholder, marks, scope_where
-from tokentrail.store.tool_sql import next_change
 
 SNAPSHOT_COLUMNS = (
     "source, limit_window, observed_ms, used_percent, window_minutes, resets_at_ms, "
@@ -32,6 +31,8 @@ def put_rate_limits(
     cursor: _Cursor, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
 ) -> None:
     """Insert snapshots; one already recorded (same source, machine, window and time) stays."""
+    from tokentrail.store.tool_sql import next_change  # the write side: not for readers
+
     if not snapshots:
         return
     cursor.executemany(
