@@ -340,19 +340,27 @@ def _active_from_rollups(
     hours = reader.usage_hours(replace(base, since_ms=_hour(lookback_ms), until_ms=None))
     if not hours:
         return []
-    start = previous = hours[0]
-    before_start: int | None = None  # the last hour with usage before the block, if any
+    # the chain of block starts (with the last hour of usage before each), up to the first
+    # start after now: the block holding now ends there at the latest
+    starts: list[tuple[int, int | None]] = [(hours[0], None)]
+    previous = hours[0]
     for hour in hours[1:]:
+        if starts[-1][0] > now_ms:
+            break
         spacing = hour - previous
         gap = spacing > BLOCK_MS or (
             spacing == BLOCK_MS and (_gap_ms(reader, base, previous, hour) or 0) >= BLOCK_MS
         )
-        if hour >= start + BLOCK_MS or gap:
-            start, before_start = hour, previous
+        if hour >= starts[-1][0] + BLOCK_MS or gap:
+            starts.append((hour, previous))
         previous = hour
-    if start + BLOCK_MS <= now_ms:
-        return []  # the last block has ended: nothing is active
-    span = reader.request_span(replace(base, since_ms=start, until_ms=None))
+    current = [i for i, (start, _) in enumerate(starts) if start <= now_ms]
+    if not current or starts[current[-1]][0] + BLOCK_MS <= now_ms:
+        return []  # no usage yet, or the last block has ended: nothing is active
+    start, before_start = starts[current[-1]]
+    following = starts[current[-1] + 1][0] if current[-1] + 1 < len(starts) else None
+    scope = replace(base, since_ms=start, until_ms=following)
+    span = reader.request_span(scope)
     if span is None:  # pragma: no cover - the hour holds usage
         return []
     first_ms, last_ms = span
@@ -362,7 +370,7 @@ def _active_from_rollups(
         idle_before = idle if idle is not None and idle >= BLOCK_MS else None
     rows = [
         MinuteRow(minute=first_ms // 60_000, model=m, first_ms=first_ms, last_ms=last_ms, totals=t)
-        for m, t in reader.model_totals(replace(base, since_ms=start, until_ms=None))
+        for m, t in reader.model_totals(scope)
     ]
     return [_finish(rows, start, now_ms, idle_before)] if rows else []
 

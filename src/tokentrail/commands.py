@@ -1108,10 +1108,12 @@ def blocks(
             raise OptionError("--live shows a screen; it cannot be combined with --json or --csv")
         run_live_view(database=database, query=query, no_sync=no_sync, exit_after=None)
         return
-    with open_ledger(database, sources=query.sources) as ledger:
-        if not no_sync:
-            sync_first(ledger, machine_readable=as_json or as_csv)
-        report = blocks_report(ledger.store, query)
+    report = quick_blocks(database, query) if no_sync else None
+    if report is None:
+        with open_ledger(database, sources=query.sources) as ledger:
+            if not no_sync:
+                sync_first(ledger, machine_readable=as_json or as_csv)
+            report = blocks_report(ledger.store, query)
     data = report.as_dict()
     if as_json:
         click.echo(render_json(data))
@@ -1119,6 +1121,27 @@ def blocks(
         click.echo(render_csv(report.csv_rows(), blank=report.blank_csv_row()), nl=False)
     else:
         print_blocks(report, console=_console())
+
+
+def quick_blocks(database: str | None, query: Any) -> Any:
+    """The blocks from the quick reader of a SQLite ledger (``--no-sync``: nothing to write),
+    without importing the ledger, the store's write side or the pricing; None when the ledger
+    cannot be read that way (a team ledger, a ledger to create or migrate) or a ``--source``
+    has to be checked against it: the full way then."""
+    if query.sources:
+        return None
+    from tokentrail.blocks import blocks_report
+    from tokentrail.cached_reports import ledger_file
+    from tokentrail.store.quick import NotQuick, QuickReader
+
+    location = ledger_file(database)
+    if location is None:
+        return None
+    try:
+        with QuickReader(location) as reader:
+            return blocks_report(reader, query)
+    except NotQuick:
+        return None
 
 
 def live(
