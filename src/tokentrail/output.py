@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from tokentrail.store.base import NO_MODEL
+from tokentrail.store.measures import NO_MODEL
 
 if TYPE_CHECKING:
     # only types here: `tokentrail sync` prints through this module without the reports
