@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol, runtime_checkable
 
-from tokentrail.figures import UsageFigures
+from tokentrail.figures import UsageFigures, unpriced_dicts
 from tokentrail.periods import DAY_MS, local_moment
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.measures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
@@ -202,8 +202,6 @@ class BlocksReport:
         return local_moment(ms, self.zone).isoformat()
 
     def row_dict(self, row: BlockRow) -> dict[str, Any]:
-        from tokentrail.reports import unpriced_dicts
-
         rate = row.burn_rate
         projection = row.projection
         return {

@@ -1090,8 +1090,6 @@ def blocks(
     as_csv: bool,
 ) -> None:
     from tokentrail.blocks import blocks_report
-    from tokentrail.blocks_view import print_blocks
-    from tokentrail.output import render_csv, render_json
 
     _check_format(as_json, as_csv)
     query = blocks_query(
@@ -1114,12 +1112,17 @@ def blocks(
             if not no_sync:
                 sync_first(ledger, machine_readable=as_json or as_csv)
             report = blocks_report(ledger.store, query)
-    data = report.as_dict()
     if as_json:
-        click.echo(render_json(data))
+        from tokentrail.output import render_json
+
+        click.echo(render_json(report.as_dict()))
     elif as_csv:
+        from tokentrail.output import render_csv
+
         click.echo(render_csv(report.csv_rows(), blank=report.blank_csv_row()), nl=False)
     else:
+        from tokentrail.blocks_view import print_blocks
+
         print_blocks(report, console=_console())
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tokentrail.store.measures import Totals
+    from collections.abc import Sequence
+
+    from tokentrail.store.measures import Totals, UnpricedModel
 
 WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
 """The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10
@@ -86,3 +88,8 @@ class UsageFigures:
             "web_searches": self.web_searches,
             "unpriced_web_searches": self.unpriced_web_searches,
         }
+
+
+def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
+    """Models without a price as every JSON face shows them."""
+    return [{"model": m.model, "requests": m.requests, "tokens": m.tokens} for m in models]

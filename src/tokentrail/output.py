@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-import orjson
 
 from tokentrail.store.measures import NO_MODEL
 
@@ -24,6 +20,8 @@ MISSING = "—"
 
 
 def render_json(data: Any) -> str:
+    import orjson  # not for a table
+
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -48,6 +46,9 @@ def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | 
     columns: list[str] = []
     for row in flat or ([_flatten(blank)] if blank is not None else []):
         columns.extend(c for c in row if c not in columns)
+    import csv  # only for CSV: the other outputs never need it
+    import io
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from tokentrail.figures import UsageFigures as UsageFigures  # re-exported
+from tokentrail.figures import unpriced_dicts as unpriced_dicts
 from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
@@ -1152,11 +1153,6 @@ def unpriced_models_of(
         return found
     wanted = set(models)
     return [m for m in found if m.model in wanted]
-
-
-def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
-    """Models without a price as every JSON face shows them."""
-    return [{"model": m.model, "requests": m.requests, "tokens": m.tokens} for m in models]
 
 
 @dataclass(frozen=True, slots=True)
