@@ -188,9 +188,10 @@ def catch_up(ledger: Ledger, transcript: str) -> bool:
     Returns False when another process held the ledger's write lock: nothing was written."""
     from tokentrail.errors import LedgerBusy
     from tokentrail.sources.claude_code import ClaudeCodeSource
-    from tokentrail.sync import SyncSummary, plan_tasks, run_job
+    from tokentrail.sync import SyncSummary, plan_tasks, run_job, use_source
 
     source = ClaudeCodeSource()
+    use_source(source)
     files = [(source, file) for file in source.discover(transcript_roots(transcript))]
     if not files:
         return True
@@ -385,7 +386,12 @@ def _full_way(
 
     with Ledger(database, config=config, busy_timeout_s=BUSY_TIMEOUT_S) as ledger:
         written = catch_up(ledger, transcript) if transcript is not None else True
-        figures = read_figures(ledger.store, info.session_id, zone, zone_name, now)
+        reader = _quick_reader(ledger.database)
+        if reader is None:  # a team ledger
+            figures = read_figures(ledger.store, info.session_id, zone, zone_name, now)
+    if reader is not None:  # what was just written, read as the quick way reads it
+        with reader:
+            figures = quick_figures(reader, info.session_id, zone, zone_name, now)
     return render(chosen, info, figures, busy=not written)
 
 

@@ -330,9 +330,15 @@ _SOURCES_BY_NAME: dict[str, Source] = {}
 
 
 def _source_named(name: str) -> Source:
-    if not _SOURCES_BY_NAME:
+    if name not in _SOURCES_BY_NAME:
         _SOURCES_BY_NAME.update({s.name: s for s in all_sources()})
     return _SOURCES_BY_NAME[name]
+
+
+def use_source(source: Source) -> None:
+    """Parse the files of ``source.name`` with this instance: a caller that reads one agent's
+    files (the status line) need not import every agent's parser to find it again."""
+    _SOURCES_BY_NAME.setdefault(source.name, source)
 
 
 def _run_jobs(
