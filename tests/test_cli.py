@@ -391,7 +391,7 @@ _NOT_ON_THE_QUICK_PATH = (
 record) read the ledger's rollups without its write side, the usage model or the pricing."""
 _IMPORTED = """
 import json, sys
-from tokentrail.cli import main
+from tokentrail.launch import main
 sys.argv = ["tokentrail", *sys.argv[2:]]
 try:
     main()

@@ -218,7 +218,7 @@ def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Pa
     out = db_path.with_name("modules.txt")
     script = (
         "import sys\n"
-        "from tokentrail.cli import main\n"
+        "from tokentrail.launch import main\n"
         "out = sys.argv[2]\n"
         "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
@@ -334,7 +334,7 @@ def test_an_unchanged_transcript_imports_no_reader_and_no_write_side(
     out = db_path.with_name("modules.txt")
     script = (
         "import sys\n"
-        "from tokentrail.cli import main\n"
+        "from tokentrail.launch import main\n"
         "out = sys.argv[2]\n"
         "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
@@ -360,5 +360,44 @@ def test_an_unchanged_transcript_imports_no_reader_and_no_write_side(
         "tokentrail.usage",
         "orjson",
         "rich",
+        "click",  # the entry point sends a status line with its own options straight to it
     }
     assert heavy & modules == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"database": None, "fields": None}),
+        (["-d", "x.db"], {"database": "x.db", "fields": None}),
+        (["--database=x.db", "--fields", "model"], {"database": "x.db", "fields": "model"}),
+        (["--fields=model,today"], {"database": None, "fields": "model,today"}),
+        (["--help"], None),
+        (["-d"], None),
+        (["-d", "a", "-d", "b"], None),
+        (["--weather", "x"], None),
+        (["-d=x.db"], None),
+    ],
+)
+def test_the_entry_point_takes_the_status_lines_own_options_and_leaves_the_rest_to_click(
+    args: list[str], expected: dict[str, str | None] | None
+) -> None:
+    from tokentrail.launch import statusline_options
+
+    assert statusline_options(args) == expected
+
+
+def test_help_and_wrong_options_still_go_through_click(db_path: Path) -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "--help"],
+        capture_output=True,
+        check=False,
+    )
+    assert helped.returncode == 0 and b"settings.json" in helped.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "--weather"],
+        input=b"{}",
+        capture_output=True,
+        check=False,
+    )
+    assert wrong.returncode == 2 and b"No such option" in wrong.stderr
