@@ -98,10 +98,16 @@ class QuickReader:
         return [(row[0] or None, Totals(tuple(row[1:]))) for row in self._query(sql, params)]
 
     def request_span(self, filters: Filters) -> tuple[int, int] | None:
-        """The first and last request time in ``filters``' range (two index lookups)."""
+        """The first and last request time in ``filters``' range: two walks of the time
+        index, each stopping at its first match (one ``MIN(), MAX()`` reads the whole range)."""
         where, params = scope_where(filters, "?", ts="ts_ms", project="project")
-        (row,) = self._query(f"SELECT MIN(ts_ms), MAX(ts_ms) FROM events {where}", params)
-        return None if row[0] is None else (int(row[0]), int(row[1]))
+        spans = [
+            self._query(f"SELECT ts_ms FROM events {where} ORDER BY ts_ms {way} LIMIT 1", params)
+            for way in ("ASC", "DESC")
+        ]
+        if not spans[0] or not spans[1]:
+            return None
+        return int(spans[0][0][0]), int(spans[1][0][0])
 
     # -- what the status line reads --------------------------------------------------------
 
