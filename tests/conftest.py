@@ -1,5 +1,6 @@
 """Every test runs in its own home directory, with its own ledger and no configuration, so
-nothing on the machine (real agent logs, a real ledger) leaks in or is touched."""
+nothing on the machine (real agent logs, a real ledger) leaks in or is touched: every
+registered agent's variables are cleared, so its default folders are inside that home."""
 
 from __future__ import annotations
 
@@ -8,38 +9,30 @@ from pathlib import Path
 
 import pytest
 
-_AGENT_VARIABLES = (
-    "CLAUDE_CONFIG_DIR",
-    "CODEX_HOME",
-    "GEMINI_CLI_HOME",
+_OTHER_VARIABLES = (
     "XDG_DATA_HOME",
     "XDG_CONFIG_HOME",
     "XDG_STATE_HOME",
     "XDG_CACHE_HOME",
-    "OPENCODE_DATA_DIR",
     "TOKENTRAIL_DB",
     "TOKENTRAIL_MACHINE",
-    "TOKENTRAIL_CLAUDE_CODE_PATHS",
-    "TOKENTRAIL_CODEX_PATHS",
-    "TOKENTRAIL_GEMINI_PATHS",
-    "TOKENTRAIL_OPENCODE_PATHS",
-    "COPILOT_HOME",
-    "TOKENTRAIL_COPILOT_PATHS",
-    "QWEN_RUNTIME_DIR",
-    "TOKENTRAIL_QWEN_PATHS",
-    "PI_CODING_AGENT_DIR",
-    "XUM_ROOT",
-    "MUX_ROOT",
-    "TOKENTRAIL_PI_PATHS",
-    "TOKENTRAIL_MUX_PATHS",
 )
+
+
+def isolated_variables() -> tuple[str, ...]:
+    """Every variable that could point a test at real files: each registered agent's own
+    (``CODEX_HOME``, ``TOKENTRAIL_CODEX_PATHS``, ...; a new agent is covered by registering
+    it), and the general ones."""
+    from tokentrail.agents import all_agents
+
+    return (*_OTHER_VARIABLES, *(name for a in all_agents() for name in a.variables))
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     home.mkdir()
-    for name in _AGENT_VARIABLES:
+    for name in isolated_variables():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TOKENTRAIL_CONFIG", str(tmp_path / "config.toml"))

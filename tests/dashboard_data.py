@@ -337,12 +337,12 @@ def isolated_home(root: Path) -> Iterator[Path]:
     function-scoped one)."""
     import pytest
 
-    from conftest import _AGENT_VARIABLES
+    from conftest import isolated_variables
 
     home = root / "home"
     home.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
-        for name in _AGENT_VARIABLES:
+        for name in isolated_variables():
             mp.delenv(name, raising=False)
         mp.setenv("HOME", str(home))
         mp.setenv("TOKENTRAIL_CONFIG", str(root / "config.toml"))

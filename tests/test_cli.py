@@ -374,8 +374,8 @@ _NEVER_ON_THE_REPORT_PATH = (
     "multiprocessing",
     "importlib.metadata",
     "tokentrail.sync",
-    "tokentrail.sources.claude_code",
-    "tokentrail.sources.codex",
+    "tokentrail.agents.claude_code.reader",
+    "tokentrail.agents.codex.reader",
     "tokentrail.server",
 )
 _NOT_ON_THE_QUICK_PATH = (
@@ -386,6 +386,7 @@ _NOT_ON_THE_QUICK_PATH = (
     "tokentrail.pricing",
     "tokentrail.usage",
     "tokentrail.sources",
+    "tokentrail.agents",
 )
 """The quick reader's answers (``blocks --active --no-sync``, a status line with nothing new to
 record) read the ledger's rollups without its write side, the usage model or the pricing."""

@@ -82,7 +82,7 @@ def test_pages_render_with_their_content(client: TestClient, realistic: Any) -> 
     assert 'id="chart-data"' in overview.text
 
     sessions = client.get("/sessions", params={"range": "all"})
-    assert "8 sessions" in text_of(sessions.text)
+    assert "7 sessions" in text_of(sessions.text)
     detail = client.get(f"/sessions/{built.opus_session}")
     detail_text = text_of(detail.text)
     assert "Subagents and forks" in detail_text and "Rolled-up total" in detail_text
@@ -129,7 +129,7 @@ def test_filters_are_kept_in_every_link(client: TestClient) -> None:
 def test_a_filter_changes_the_numbers(client: TestClient) -> None:
     everything = text_of(client.get("/sessions", params={"range": "all"}).text)
     codex = text_of(client.get("/sessions", params={"range": "all", "source": "codex"}).text)
-    assert "8 sessions" in everything and "1 session: 1 with requests" in codex
+    assert "7 sessions" in everything and "1 session: 1 with requests" in codex
     sonnet = client.get("/api/v1/overview", params={"model": SONNET}).json()
     whole = client.get("/api/v1/overview").json()
     assert 0 < sonnet["selected"]["requests"] < whole["selected"]["requests"]
@@ -147,7 +147,7 @@ def test_missing_data_shows_a_placeholder_with_its_reason(
     client: TestClient, realistic: Any
 ) -> None:
     built: Built = realistic[0]
-    html = client.get("/sessions", params={"range": "all"}).text
+    html = client.get("/sessions", params={"range": "all", "without_usage": "1"}).text
     reasons = titles_of(html)
     assert "No usage has been recorded here yet" in reasons  # the idle session's cost
     assert any("No end time recorded" in r for r in reasons)  # its runtime
@@ -517,12 +517,25 @@ def test_the_session_list_names_untitled_sessions_and_shows_the_models_that_serv
 def test_the_sessions_page_states_the_one_session_count(client: TestClient) -> None:
     html = client.get("/sessions?range=all").text
     [header] = re.findall(r'<span class="sub" id="session-count">.*?</span>\s*<a', html, re.S)
-    # the idle SDK session is listed but counted apart; the subagent is rolled up
-    assert "8 sessions: 7 with requests, 1 without usage · 1 subagent session rolled up" in (
-        text_of(header)
-    )
+    # the list holds the sessions counted: the idle SDK session is counted apart and listed
+    # on demand; the subagent is rolled up
+    said = " ".join(text_of(header).replace("( ", "(").replace(" )", ")").split())
+    assert "7 sessions: 7 with requests, 1 without usage (list them) · 1 subagent session" in said
+    assert len(re.findall(r'<td class="session-cell">', html)) == 7
+    [shown] = re.findall(r'href="\?([^"]*)" id="without-usage"', html)
+    every = client.get(f"/sessions?{shown.replace('&amp;', '&')}").text
+    assert "8 sessions" in text_of(every) and "listed · hide" in text_of(every)
+    assert len(re.findall(r'<td class="session-cell">', every)) == 8
     summary = client.get("/api/v1/summary").json()["lifetime"]
     assert summary["sessions"] == 7 and summary["sessions_without_usage"] == 1
+    # every list and export of sessions holds the same sessions as the count
+    listed = client.get("/api/v1/session-list", params={"range": "all"}).json()
+    api = client.get("/api/v1/sessions", params={"limit": 100}).json()["rows"]
+    exported = client.get("/api/v1/export/sessions.csv", params={"range": "all"}).text
+    assert listed["total"] == len(api) == exported.count("\n") - 1 == summary["sessions"]
+    assert all(r["requests"] > 0 for r in [*listed["rows"], *api])
+    idle = client.get("/api/v1/sessions", params={"limit": 100, "without_usage": "true"})
+    assert len(idle.json()["rows"]) == 8
 
 
 def test_assets_have_hashed_names_cached_for_a_year_and_responses_are_compressed(

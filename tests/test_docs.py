@@ -33,3 +33,51 @@ def test_readme_says_how_to_run_the_postgresql_tests_as_their_skip_reason_does()
     command = f"{pgtest.ENV}={pgtest.EXAMPLE_URL} pytest"
     assert command in section
     assert command in pgtest.SKIP_REASON and "README: Run the tests" in pgtest.SKIP_REASON
+
+
+def agents_table() -> str:
+    """The README's "Where tokentrail looks" table and note, from the agent registry."""
+    from tokentrail.agents import all_agents
+
+    agents = all_agents()
+    rows = [
+        f"| {a.heading} | {a.locations} | {a.moved_by or ', '.join(f'`{v}`' for v in a.env)} |"
+        for a in agents
+    ]
+    overrides = ", ".join(f"`{a.override}`" for a in agents)
+    return "\n".join(
+        [
+            "| agent | default location | moved by |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+            "A missing folder just means that agent is not installed. Each location can also be"
+            f" replaced by {overrides} (`:`-separated) or by the configuration file.",
+        ]
+    )
+
+
+def test_readme_lists_every_registered_agent_as_the_registry_does() -> None:
+    """The table is generated: run ``python tests/test_docs.py`` after adding an agent."""
+    readme = (ROOT / "README.md").read_text()
+    start = "<!-- agents table: generated from tokentrail.agents by tests/test_docs.py -->\n"
+    end = "\n<!-- end of agents table -->"
+    current = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert current == agents_table(), "run: python tests/test_docs.py"
+
+
+def test_counting_md_has_a_section_per_registered_agent() -> None:
+    from tokentrail.agents import all_agents
+
+    counting = (ROOT / "docs" / "counting.md").read_text()
+    missing = [a.heading for a in all_agents() if f"\n## {a.heading}\n" not in counting]
+    assert missing == []
+
+
+if __name__ == "__main__":
+    readme_path = ROOT / "README.md"
+    text = readme_path.read_text()
+    begin = "<!-- agents table: generated from tokentrail.agents by tests/test_docs.py -->\n"
+    stop = "\n<!-- end of agents table -->"
+    head, tail = text[: text.index(begin) + len(begin)], text[text.index(stop) :]
+    readme_path.write_text(head + agents_table() + tail)

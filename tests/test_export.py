@@ -69,7 +69,9 @@ def test_every_cli_table_in_every_text_format(built: Built, db_path: Path) -> No
             assert result.stdout.strip(), (what, fmt)
     sessions = run(db_path, "--what", "sessions")
     rows = list(csv.DictReader(io.StringIO(sessions.stdout)))
-    assert list(rows[0]) == list(SESSION_COLUMNS) and len(rows) == 8
+    assert list(rows[0]) == list(SESSION_COLUMNS) and len(rows) == 7  # with requests
+    idle = run(db_path, "--what", "sessions", "--without-usage")
+    assert len(list(csv.DictReader(io.StringIO(idle.stdout)))) == 8
     opus = next(r for r in rows if r["subagent_count"] == "1")
     assert int(opus["requests"]) == 7 and int(opus["own_requests"]) == 4
     runs = list(csv.DictReader(io.StringIO(run(db_path, "--what", "runs").stdout)))
@@ -192,18 +194,49 @@ def test_csv_cells_never_start_a_formula(db_path: Path) -> None:
     for what in ("events", "sessions"):
         result = run(db_path, "--what", what)
         assert result.exit_code == 0, result.output
-        # Python's csv writer leaves a lone CR unquoted (its line ends are "\n"): look at the
-        # CR cell as written, and read the others as CSV
-        assert ",'\rcmd," in result.stdout and ",\rcmd," not in result.stdout
-        lines = [line for line in result.stdout.split("\n") if "\r" not in line]
-        rows = list(csv.DictReader(lines))
+        rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode(), newline="")))
         cells = [value for row in rows for value in row.values() if value]
-        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t"))], what
-        assert {r["project"] for r in rows} == {"'" + f for f in FORMULAS if f[0] != "\r"}
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], what
+        assert {r["project"] for r in rows} == {"'" + f for f in FORMULAS}
     # a report's --csv goes through the same rule
     sessions = CliRunner().invoke(cli, ["sessions", "--csv", "--no-sync", "-d", str(db_path)])
     assert sessions.exit_code == 0, sessions.output
     assert "'=HYPERLINK" in sessions.stdout and ",=" not in sessions.stdout
+
+
+def test_a_carriage_return_inside_a_cell_stays_in_its_row(db_path: Path) -> None:
+    """A title or path with a CR (or CR LF) in the middle is quoted: a CSV reader (and a
+    spreadsheet) sees one row per record, the text intact."""
+    from tokentrail.ledger import Ledger
+    from tokentrail.usage import Session, Tokens, UsageEvent
+
+    texts = ["fix\rthe build", "/home/a\r\nb", "two\nlines"]
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key=f"sdk:cr{i}",
+                    source="sdk",
+                    timestamp=datetime(2026, 5, 4, 10, tzinfo=UTC),
+                    model=SONNET,
+                    project=text,
+                    session_key=f"cr{i}",
+                    tokens=Tokens(input=10, output=1),
+                )
+                for i, text in enumerate(texts)
+            ],
+            [Session(key=f"cr{i}", source="sdk", title=t, project=t) for i, t in enumerate(texts)],
+        )
+    for what in ("events", "sessions"):
+        result = run(db_path, "--what", what)
+        assert result.exit_code == 0, result.output
+        # stdout_bytes: click's stdout turns CR LF into LF
+        rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode(), newline="")))
+        assert sorted(r["project"] for r in rows) == sorted(texts), what
+    report = CliRunner().invoke(cli, ["session", "--csv", "--no-sync", "-d", str(db_path)])
+    assert report.exit_code == 0, report.output
+    rows = list(csv.DictReader(io.StringIO(report.stdout_bytes.decode(), newline="")))
+    assert sorted(r["title"] for r in rows) == sorted(texts)
 
 
 def test_numbers_stay_numbers_in_csv() -> None:

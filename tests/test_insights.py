@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from tokentrail import insights
+from tokentrail.agents.claude_code.edits import count_lines as claude_edit_lines
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.reports import ReportQuery
@@ -155,10 +156,10 @@ def edit_session(tmp_path: Path) -> Path:
 
 def test_edit_line_counts_from_the_arguments() -> None:
     assert edits.replacement("a\nb\nc", "a\nB\nc\nd") == (2, 1)
-    assert edits.claude_code("Write", {"content": "1\n2\n3\n"}) == (3, None)
-    assert edits.claude_code("Read", {"file_path": "x"}) == (None, None)
+    assert claude_edit_lines("Write", {"content": "1\n2\n3\n"}) == (3, None)
+    assert claude_edit_lines("Read", {"file_path": "x"}) == (None, None)
     multi = {"edits": [{"old_string": "x = 1", "new_string": "x = 2"}, {"old_string": "y\nz"}]}
-    assert edits.claude_code("MultiEdit", multi) == (1, 1)
+    assert claude_edit_lines("MultiEdit", multi) == (1, 1)
     patch = (
         "*** Begin Patch\n*** Update File: src/app.py\n@@ def main():\n-    old()\n+    new()\n"
         "+    more()\n     same()\n*** Add File: NEW.md\n+# New\n+text\n*** End Patch"

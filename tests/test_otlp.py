@@ -445,8 +445,8 @@ def test_claude_request_seen_in_log_and_otlp_is_counted_once(
 
 
 def test_claude_both_copies_in_one_batch_are_one_request(ledger: Ledger) -> None:
+    from tokentrail.agents.claude_code.reader import ClaudeCodeSource
     from tokentrail.sources.base import ParseState, SourceFile
-    from tokentrail.sources.claude_code import ClaudeCodeSource
 
     path = _claude_log(Path(ledger.location).parent / "h", output=480)
     parsed = ClaudeCodeSource().parse(SourceFile("claude_code", str(path)), ParseState())

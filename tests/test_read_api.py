@@ -94,7 +94,7 @@ def test_overview_has_every_block_of_the_page(client: TestClient, realistic: Any
     assert body["current_run"]["requests"] == 5 and body["current_run"]["sessions"] == 1
     assert body["current_run"]["sessions_without_usage"] == 1  # counted apart, labelled
     assert [u["model"] for u in body["unpriced_models"]] == [UNKNOWN_MODEL]
-    assert len(body["recent_sessions"]["rows"]) == 7
+    assert len(body["recent_sessions"]["rows"]) == 6  # the idle session is counted apart
     assert body["top_sessions"]["rows"][0]["session_key"] == built.opus_session
     assert body["heatmap"]["metric"] == "cost"
     # a dated model id is grouped under its alias (tokentrail.model_names)
@@ -130,7 +130,7 @@ def test_spend_by_model_source_and_project(client: TestClient) -> None:
 def test_session_list_sorts_pages_searches_and_rolls_up(client: TestClient, realistic: Any) -> None:
     built: Built = realistic[0]
     every = client.get("/api/v1/session-list", params={"range": "all"}).json()
-    assert every["total"] == 8 and len(every["rows"]) == 8
+    assert every["total"] == 7 and len(every["rows"]) == 7  # the idle session counted apart
     by_cost = client.get("/api/v1/session-list", params={"range": "all", "sort": "cost"}).json()
     top = by_cost["rows"][0]
     assert top["session_key"] == built.opus_session
@@ -139,10 +139,10 @@ def test_session_list_sorts_pages_searches_and_rolls_up(client: TestClient, real
     assert top["cost_usd"] > top["own"]["cost_usd"]
     # sessions of unknown cost (no usage, or nothing priced) come last in both orders
     unknown = {built.idle_session, built.unpriced_session}
+    listed = {"range": "all", "sort": "cost", "without_usage": "true"}
+    by_cost = client.get("/api/v1/session-list", params=listed).json()
     assert {r["session_key"] for r in by_cost["rows"][-2:]} == unknown
-    ascending = client.get(
-        "/api/v1/session-list", params={"range": "all", "sort": "cost", "order": "asc"}
-    ).json()["rows"]
+    ascending = client.get("/api/v1/session-list", params={**listed, "order": "asc"}).json()["rows"]
     assert {r["session_key"] for r in ascending[-2:]} == unknown
     assert ascending[0]["cost_usd"] is not None
     assert ascending[0]["cost_usd"] <= ascending[1]["cost_usd"]
@@ -150,7 +150,7 @@ def test_session_list_sorts_pages_searches_and_rolls_up(client: TestClient, real
     page = client.get(
         "/api/v1/session-list", params={"range": "all", "limit": 3, "offset": 3}
     ).json()
-    assert page["total"] == 8 and [r["session_key"] for r in page["rows"]] == [
+    assert page["total"] == 7 and [r["session_key"] for r in page["rows"]] == [
         r["session_key"] for r in every["rows"][3:6]
     ]
     found = client.get("/api/v1/session-list", params={"range": "all", "q": "LOGIN"}).json()
@@ -167,7 +167,7 @@ def test_session_list_sorts_pages_searches_and_rolls_up(client: TestClient, real
 def test_top_sessions_and_timeline_and_heatmap(client: TestClient, realistic: Any) -> None:
     built: Built = realistic[0]
     top = client.get("/api/v1/top-sessions", params={"limit": 2, "range": "7d"}).json()
-    assert len(top["rows"]) == 2 and top["total"] == 7
+    assert len(top["rows"]) == 2 and top["total"] == 6  # with requests in the last 7 days
     assert top["rows"][0]["session_key"] == built.opus_session
     by_tokens = client.get("/api/v1/top-sessions", params={"by": "tokens"}).json()["rows"]
     assert by_tokens[0]["total_tokens"] >= by_tokens[1]["total_tokens"]
@@ -178,7 +178,8 @@ def test_top_sessions_and_timeline_and_heatmap(client: TestClient, realistic: An
     heat = client.get("/api/v1/heatmap", params={"metric": "sessions"}).json()
     assert heat["until"] == built.now.date().isoformat()
     assert (date.fromisoformat(heat["until"]) - date.fromisoformat(heat["since"])).days == 364
-    assert sum(d["value"] for d in heat["days"]) == 8  # every top-level session started once
+    # every top-level session with a request started once (the idle one is counted apart)
+    assert sum(d["value"] for d in heat["days"]) == 7
     unpriced_day = next(d for d in heat["days"] if d["unpriced_requests"])
     assert client.get("/api/v1/heatmap").json()["days"]  # cost by default
     cost_days = {d["date"]: d for d in client.get("/api/v1/heatmap").json()["days"]}
@@ -371,7 +372,8 @@ def test_session_page_rolls_up_subagents_not_forks_or_orphans(tmp_path: Path) ->
     with Ledger(tmp_path / "l.db") as ledger:
         ledger.record_batch(events, sessions)
         with ledger.reading() as store:
-            page = store.session_page(SessionPageQuery(sort="requests"))
+            page = store.session_page(SessionPageQuery(sort="requests", without_usage=True))
+            counted = store.session_page(SessionPageQuery())
             in_range = store.session_page(
                 SessionPageQuery(filters=Filters(since_ms=int(t.timestamp() * 1000)))
             )
@@ -395,7 +397,9 @@ def test_session_page_rolls_up_subagents_not_forks_or_orphans(tmp_path: Path) ->
     assert {r.session.key for r in in_range.rows} == {"parent", "fork", "orphan"}
     assert [r.session.key for r in opus.rows] == ["orphan"]
     day = int(t.timestamp() * 1000) // DAY_MS
-    assert dict(starts) == {day: 3, day - 9: 1}  # fork and orphan start with their request
+    # fork and orphan start with their request; the idle session is counted apart
+    assert dict(starts) == {day: 3}
+    assert counted.total == 3 and "idle" not in {r.session.key for r in counted.rows}
 
 
 def test_postgres_dashboard_queries_agree_with_sqlite(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from types import FrameType
 
 import pytest
 
+from tokentrail.agents import load
 from tokentrail.ingest import MAX_COUNT
-from tokentrail.sources import all_sources
 from tokentrail.sources.base import (
     BadRecord,
     NotRegularFile,
@@ -58,7 +58,7 @@ def test_every_reader_refuses_a_fifo_without_blocking(
     fifo = tmp_path / where
     fifo.parent.mkdir(parents=True)
     os.mkfifo(fifo)
-    reader = {s.name: s for s in all_sources()}[source]
+    reader = load(source)
     with fails_instead_of_hanging(10), pytest.raises(NotRegularFile) as refused:
         reader.parse(SourceFile(source, str(fifo), kind), ParseState())  # type: ignore[arg-type]
     assert refused.value.kind == "a FIFO"

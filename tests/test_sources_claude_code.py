@@ -13,9 +13,15 @@ from typing import Any
 import orjson
 import pytest
 
+from tokentrail.agents.claude_code.reader import ClaudeCodeSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.claude_code import ClaudeCodeSource
-from tokentrail.usage import Session, Tokens, UsageEvent, merge_events, merge_sessions
+from tokentrail.usage import (
+    Session,
+    Tokens,
+    UsageEvent,
+    merge_events,
+    newer_session,
+)
 
 DATA = Path(__file__).parent / "data" / "claude_code"
 
@@ -184,7 +190,7 @@ def merged_sessions(results: Iterable[ParseResult]) -> dict[str, Session]:
     for result in results:
         for session in result.sessions:
             known = sessions.get(session.key)
-            sessions[session.key] = session if known is None else merge_sessions(known, session)
+            sessions[session.key] = session if known is None else newer_session(known, session)
     return sessions
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from tokentrail.agents.codex.reader import CodexSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.codex import CodexSource
 from tokentrail.usage import Session, Tokens, UsageEvent, merge_events, merge_sessions
 
 FIXTURES = Path("/work/shared/fixtures/codex")

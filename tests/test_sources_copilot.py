@@ -15,11 +15,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.copilot import reader as copilot
+from tokentrail.agents.copilot.reader import CopilotSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources import copilot
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.copilot import CopilotSource
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
@@ -756,10 +756,8 @@ def test_a_second_sync_without_changes_reads_nothing(isolated_home: Path, db_pat
 
 
 def test_the_dashboard_names_and_colours_copilot() -> None:
-    from importlib import resources
+    from tokentrail.server.dashboard import agent_colours, source_label
 
-    from tokentrail.server.dashboard import source_label
-
-    css = (resources.files("tokentrail.server") / "static" / "app.css").read_text()
+    css = agent_colours()
     assert source_label("copilot") == "Copilot CLI"
     assert ".source-copilot::before" in css

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
+from tokentrail.agents.gemini.reader import GeminiSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.gemini import GeminiSource
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
 DATA = Path(__file__).parent / "data" / "gemini"

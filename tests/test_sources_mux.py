@@ -14,11 +14,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.mux.reader import MuxSource
 from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.mux import MuxSource
 from tokentrail.sync import source_roots, sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 

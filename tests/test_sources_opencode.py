@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from tokentrail.sources import opencode
+from tokentrail.agents.opencode import reader as opencode
+from tokentrail.agents.opencode.reader import OpenCodeSource
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.opencode import OpenCodeSource
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
 DATA = Path(__file__).parent / "data" / "opencode"

@@ -12,10 +12,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from tokentrail.agents.qwen.reader import QwenSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
-from tokentrail.sources.qwen import QwenSource
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
@@ -379,10 +379,8 @@ def test_a_second_sync_without_changes_reads_nothing(isolated_home: Path, db_pat
 
 
 def test_the_dashboard_names_and_colours_qwen() -> None:
-    from importlib import resources
+    from tokentrail.server.dashboard import agent_colours, source_label
 
-    from tokentrail.server.dashboard import source_label
-
-    css = (resources.files("tokentrail.server") / "static" / "app.css").read_text()
+    css = agent_colours()
     assert source_label("qwen") == "Qwen Code"
     assert ".source-qwen::before" in css

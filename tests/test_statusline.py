@@ -233,7 +233,7 @@ def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Pa
     assert done.returncode == 0, done.stderr.decode()
     assert "21.5k tok" in done.stdout.decode()
     modules = set(out.read_text().splitlines())
-    assert "tokentrail.sources.claude_code" in modules
+    assert "tokentrail.agents.claude_code.reader" in modules
     assert not {"multiprocessing", "rich"} & modules
 
 
@@ -350,7 +350,8 @@ def test_an_unchanged_transcript_imports_no_reader_and_no_write_side(
     assert "43.0k tok" in done.stdout.decode()
     modules = set(out.read_text().splitlines())
     heavy = {
-        "tokentrail.sources.claude_code",
+        "tokentrail.agents",
+        "tokentrail.sources",
         "tokentrail.sync",
         "tokentrail.ledger",
         "tokentrail.store.base",

@@ -31,6 +31,7 @@ from tokentrail.store.base import (
     Filters,
     OffsetSegment,
     PushWatermark,
+    SessionPageQuery,
 )
 from tokentrail.usage import Cost, Session, Tokens, UsageEvent
 
@@ -1001,3 +1002,102 @@ def test_active_time_leaves_idle_gaps_out(ledger: Ledger) -> None:
     )
     found = ledger.store.active_ms(["s1", "s2", "none"], 15 * 60_000)
     assert found == {"s1": (4 + 6 + 1) * 60_000, "s2": 0}
+
+
+def test_sessions_sort_by_the_runtime_their_rows_show(ledger: Ledger) -> None:
+    """``sort="runtime"`` orders by the span a row shows (reports.session_runtime): a session
+    read from logs by its first to its last request, whatever start and end it carries; one an
+    orchestrator closed by its recorded start and end. The page's runtime sums those spans."""
+    from tokentrail.reports import session_page_report
+
+    ledger.record_batch(
+        [
+            ev("a1", session="logs-long-record"),
+            ev("a2", session="logs-long-record", at=T0 + timedelta(minutes=5)),
+            ev("b1", session="logs-two-hours"),
+            ev("b2", session="logs-two-hours", at=T0 + timedelta(hours=2)),
+            ev("c1", session="closed-one-hour"),
+            ev("c2", session="closed-one-hour", at=T0 + timedelta(minutes=3)),
+        ],
+        [
+            # a log session whose start and end span 10 h (its file's first and last line)
+            Session(
+                key="logs-long-record",
+                source="claude_code",
+                started_at=T0 - timedelta(hours=9),
+                ended_at=T0 + timedelta(hours=1),
+            ),
+            Session(key="logs-two-hours", source="claude_code"),
+            Session(
+                key="closed-one-hour",
+                source="sdk",
+                state="completed",
+                started_at=T0,
+                ended_at=T0 + timedelta(hours=1),
+            ),
+        ],
+    )
+    page = session_page_report(ledger.store, query(), sort="runtime", descending=True)
+    shown = [(r.session.key, r.runtime.span_seconds if r.runtime else None) for r in page.rows]
+    assert shown == [
+        ("logs-two-hours", 7200.0),
+        ("closed-one-hour", 3600.0),
+        ("logs-long-record", 300.0),
+    ]
+    assert page.runtime_seconds == 7200 + 3600 + 300
+    ascending = session_page_report(ledger.store, query(), sort="runtime", descending=False)
+    assert [r.session.key for r in ascending.rows] == [k for k, _ in reversed(shown)]
+
+
+def test_a_session_list_holds_the_sessions_of_the_one_count(ledger: Ledger) -> None:
+    """The page of sessions (dashboard, export, API) lists what session_counts counts: a
+    subagent of a parent that made no request is a session of its own, a session without a
+    request is left out unless asked for, and a time range keeps a session by its last
+    request."""
+    from tokentrail.reports import session_counts
+
+    ledger.record_batch(
+        [
+            ev("k1", session="quiet:agent-1"),
+            ev("k2", session="quiet:agent-2", at=T0 + timedelta(hours=1)),
+            ev("m1", session="main", at=T0 - timedelta(days=2)),
+            ev("m2", session="main", at=T0 + timedelta(days=1)),
+            ev("m3", session="main:agent-1"),
+        ],
+        [
+            Session(key="quiet", source="sdk", started_at=T0),  # its subagents did the work
+            *(
+                Session(key=k, source="sdk", parent_key=p, relationship="subagent")
+                for k, p in (
+                    ("quiet:agent-1", "quiet"),
+                    ("quiet:agent-2", "quiet"),
+                    ("main:agent-1", "main"),
+                )
+            ),
+            Session(key="main", source="claude_code"),
+            Session(key="idle", source="sdk", started_at=T0),
+        ],
+    )
+    store = ledger.store
+    ms = int(T0.timestamp() * 1000)
+    for filters in (Filters(), Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS)):
+        counts = session_counts(store, filters)
+        page = store.session_page(SessionPageQuery(filters=filters))
+        every = store.session_page(SessionPageQuery(filters=filters, without_usage=True))
+        assert page.total == counts.sessions, filters
+        assert every.total == counts.sessions + counts.sessions_without_usage, filters
+    listed = store.session_page(SessionPageQuery(without_usage=True))
+    assert {r.session.key for r in listed.rows} == {
+        "quiet:agent-1",
+        "quiet:agent-2",
+        "main",
+        "quiet",
+        "idle",
+    }
+    main = next(r for r in listed.rows if r.session.key == "main")
+    assert main.totals.requests == 3 and main.subagents == 1
+    # "main" ran across the range (last request a day after it): left out of it, as counted
+    ranged = store.session_page(
+        SessionPageQuery(filters=Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS))
+    )
+    assert {r.session.key for r in ranged.rows} == {"quiet:agent-1", "quiet:agent-2"}

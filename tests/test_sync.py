@@ -467,8 +467,8 @@ def test_a_gemini_rewind_rewritten_in_place_never_removes_billed_requests(
 def test_a_ledger_recorded_before_the_rule_gives_the_copies_back_once_upgraded(
     isolated_home: Path, db_path: Path
 ) -> None:
+    from tokentrail.agents.claude_code.reader import ClaudeCodeSource
     from tokentrail.sources.base import ParseState, SourceFile
-    from tokentrail.sources.claude_code import ClaudeCodeSource
 
     original_lines = claude_lines(ORIGINAL, 5)
     original = write_jsonl(claude_session_file(isolated_home, ORIGINAL), original_lines)
@@ -759,3 +759,72 @@ def test_a_worker_without_the_kernels_help_still_ends_with_its_parent() -> None:
         assert worker_pid and wait_for(lambda: not is_running(worker_pid), 20), worker_pid
         # the worker held the pipe's write end too: the pipe closes with it
         assert pipe.read() == b""
+
+
+def _titles(db: Path) -> dict[str, str | None]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT session_key, title FROM sessions").fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_later_rename_replaces_the_stored_title(isolated_home: Path, db_path: Path) -> None:
+    """A Codex thread renamed later, a Claude Code custom title set later: the newest title
+    wins on an incremental sync (appended bytes only) and on a sync from scratch; a later
+    Claude summary line never replaces the user's custom title."""
+    claude = write_jsonl(
+        claude_session_file(isolated_home, "s-a"),
+        [
+            {"type": "summary", "summary": "Checkout work", "leafUuid": "u0"},
+            *claude_lines("s-a", 2),
+            {"type": "custom-title", "customTitle": "first name", "sessionId": "s-a"},
+        ],
+    )
+    codex = write_jsonl(
+        codex_file(isolated_home, "2026-05-04", "c-1"),
+        [
+            codex_meta("c-1", "2026-05-04T10:00:00Z"),
+            codex_turn("2026-05-04T10:00:01Z"),
+            codex_tokens("2026-05-04T10:00:03Z", (1000, 200, 50, 10), (1000, 200, 50, 10)),
+            {
+                "timestamp": "2026-05-04T10:00:04Z",
+                "type": "event_msg",
+                "payload": {"type": "thread_name_updated", "thread_id": "c-1", "thread_name": "a"},
+            },
+        ],
+    )
+    run(db_path)
+    assert _titles(db_path) == {"s-a": "first name", "c-1": "a"}
+    sizes = claude.stat().st_size + codex.stat().st_size
+    write_jsonl(
+        claude,
+        [
+            {"type": "custom-title", "customTitle": "renamed", "sessionId": "s-a"},
+            *claude_lines("s-a", 1, start_minute=30),
+            {"type": "summary", "summary": "Auto summary", "leafUuid": "u9"},
+        ],
+        append=True,
+    )
+    write_jsonl(
+        codex,
+        [
+            {
+                "timestamp": "2026-05-04T11:00:00Z",
+                "type": "event_msg",
+                "payload": {
+                    "type": "thread_name_updated",
+                    "thread_id": "c-1",
+                    "thread_name": "billing fix",
+                },
+            },
+            codex_tokens("2026-05-04T11:00:03Z", (10, 0, 5, 0), (1010, 200, 55, 10)),
+        ],
+        append=True,
+    )
+    grew = run(db_path)
+    assert grew.bytes_read == claude.stat().st_size + codex.stat().st_size - sizes
+    assert _titles(db_path) == {"s-a": "renamed", "c-1": "billing fix"}
+    fresh = db_path.with_name("fresh.db")
+    run(fresh)
+    assert _titles(fresh) == {"s-a": "renamed", "c-1": "billing fix"}

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tokentrail.cli_types import DAY, TIME_ZONE, SourceName
+from tokentrail.cli_types import DAY, TIME_ZONE, OtelAgent, SourceName
 from tokentrail.errors import OptionError, TokentrailError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -452,7 +452,7 @@ def serve(
 
 
 @cli.command("otel-env")
-@click.argument("agent", type=click.Choice(("claude", "codex", "gemini")))
+@click.argument("agent", type=OtelAgent())
 @click.option(
     "--endpoint",
     default="http://127.0.0.1:8787",
@@ -589,6 +589,11 @@ def push(
 @_SOURCE
 @_PROJECT
 @click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model.")
+@click.option(
+    "--without-usage",
+    is_flag=True,
+    help="sessions: also the sessions that made no request (counted apart; docs/counting.md).",
+)
 @click.option("--no-sync", is_flag=True, help="Export the ledger without syncing first.")
 def export(**options: Any) -> None:
     """Write a table of the ledger as CSV, JSON Lines or Parquet (an empty cell or null is

@@ -48,6 +48,24 @@ class TimeZone(click.ParamType[str]):
             self.fail(str(exc).removeprefix("--tz "), param, ctx)
 
 
+class OtelAgent(click.Choice[str]):
+    """An agent that exports OpenTelemetry, by its ``otel-env`` name (``claude``): the choices
+    come from the agent registry, read only when the command line is checked."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from tokentrail.otel_env import agent_commands
+
+        return agent_commands()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        """click.Choice sets its choices once; these are the registry's."""
+
+
 class SourceName(click.ParamType[str]):
     """A source: one of the agents whose logs tokentrail reads (from the sources registry),
     in any letter case, or with ``reported`` also the HTTP API's default ``sdk`` and any other
@@ -60,10 +78,10 @@ class SourceName(click.ParamType[str]):
         self.reported = reported
 
     def known(self) -> tuple[str, ...]:
+        from tokentrail.agents import agent_names
         from tokentrail.ingest import DEFAULT_SOURCE
-        from tokentrail.sources import source_names
 
-        agents = source_names()
+        agents = agent_names()
         return (*agents, DEFAULT_SOURCE) if self.reported else agents
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:

@@ -755,13 +755,12 @@ def serve(
 
 
 def otel_env(*, agent: str, endpoint: str, token: str | None) -> None:
-    from tokentrail.otel_env import AGENTS, snippet
+    from tokentrail.otel_env import agent_commands, snippet
 
-    for known in AGENTS:
-        if known == agent:
-            click.echo(snippet(known, endpoint, token), nl=False)
-            return
-    raise ConfigError(f"unknown agent {agent!r}; choose one of {', '.join(AGENTS)}")
+    if agent not in agent_commands():
+        known = ", ".join(agent_commands())
+        raise ConfigError(f"unknown agent {agent!r}; choose one of {known}")
+    click.echo(snippet(agent, endpoint, token), nl=False)
 
 
 def reconcile(
@@ -1011,6 +1010,7 @@ def export(
     project: str | None,
     models: tuple[str, ...],
     no_sync: bool,
+    without_usage: bool = False,
 ) -> None:
     from tokentrail.export import table, write
 
@@ -1020,7 +1020,7 @@ def export(
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and output is not None)
-        exported = table(ledger, what, query, models=models)
+        exported = table(ledger, what, query, models=models, without_usage=without_usage)
         assert exported is not None  # only a session's requests can be missing
         rows = write(exported, fmt, output if output is not None else sys.stdout.buffer)
     if output is not None:

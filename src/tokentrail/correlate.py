@@ -27,6 +27,8 @@ agent's own cost, and a larger output count (Claude Code transcripts can keep a 
 
 from __future__ import annotations
 
+from functools import cache
+
 from tokentrail.usage import Tokens, UsageEvent
 
 OTLP_RANK = "9|otlp|"
@@ -39,8 +41,14 @@ arrives live (exporters retry for minutes, not days), so an older log line can o
 OTLP copy that was recorded first, which is found by its key without the index. This keeps a
 cold sync of months of history from writing an index entry per request."""
 
-FINGERPRINT_SOURCES = frozenset({"codex", "gemini"})
-"""Sources whose log copies and OTLP copies can only be matched by :func:`fingerprint`."""
+
+@cache
+def fingerprint_sources() -> frozenset[str]:
+    """Sources whose log copies and OTLP copies can only be matched by :func:`fingerprint`
+    (the registry's agents whose ``Telemetry.fingerprint`` is set)."""
+    from tokentrail.agents import telemetry_agents
+
+    return frozenset(agent.name for agent, telemetry in telemetry_agents() if telemetry.fingerprint)
 
 
 def is_otlp(event: UsageEvent) -> bool:
@@ -49,12 +57,13 @@ def is_otlp(event: UsageEvent) -> bool:
 
 
 def fingerprint(source: str, session_key: str | None, tokens: Tokens) -> str | None:
-    """``<source>:fp:<session>:<prompt>:<cache read>:<output>`` for Codex and Gemini, else None.
+    """``<source>:fp:<session>:<prompt>:<cache read>:<output>`` for the
+    :func:`fingerprint_sources` (Codex, Gemini), else None.
 
     The prompt is every input-side token (uncached + cache read + cache write) and the output
     includes reasoning: the sums both channels agree on however an agent splits its buckets.
     """
-    if source not in FINGERPRINT_SOURCES or not session_key or tokens.is_empty:
+    if source not in fingerprint_sources() or not session_key or tokens.is_empty:
         return None
     return (
         f"{source}:fp:{session_key}:{tokens.prompt}:{tokens.cache_read or 0}:{tokens.output or 0}"

@@ -9,8 +9,6 @@ requests neither holds the ledger nor the memory for long.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +19,7 @@ import orjson
 
 from tokentrail import reports
 from tokentrail.errors import ConfigError
-from tokentrail.output import spreadsheet_safe
+from tokentrail.output import CsvRows
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
@@ -204,6 +202,7 @@ def table(
     search: str | None = None,
     metric: reports.HeatmapMetric = "cost",
     interval: reports.TimelineInterval | Literal["auto"] = "auto",
+    without_usage: bool = False,
 ) -> Table | None:
     """The table ``what`` under the query's filters; None for ``requests`` of an unknown
     session. Raises ValueError for a timeline too fine for its range."""
@@ -213,7 +212,7 @@ def table(
         return Table(
             what,
             SESSION_COLUMNS,
-            _session_batches(ledger, query, models, sort, descending, search),
+            _session_batches(ledger, query, models, sort, descending, search, without_usage),
         )
     rows: list[dict[str, Any]]
     with ledger.reading() as store:
@@ -336,6 +335,7 @@ def _session_batches(
     sort: SessionSort,
     descending: bool,
     search: str | None,
+    without_usage: bool,
 ) -> Iterator[list[dict[str, Any]]]:
     offset = 0
     page_size = 1_000
@@ -350,6 +350,7 @@ def _session_batches(
                 descending=descending,
                 limit=page_size,
                 offset=offset,
+                without_usage=without_usage,
             )
         if not page.rows:
             return
@@ -367,22 +368,19 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return spreadsheet_safe(value)
+    return value
 
 
 def csv_chunks(exported: Table) -> Iterator[str]:
     """The table as CSV text, a chunk per batch (header first). Empty cells are unknown
     (not reported, or not priced), never zero."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(exported.columns)
-    yield buffer.getvalue()
+    out = CsvRows()
+    out.row(exported.columns)
+    yield out.text()
     for rows in exported.batches:
-        buffer.seek(0)
-        buffer.truncate()
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in exported.columns])
-        yield buffer.getvalue()
+            out.row(_cell(row.get(c)) for c in exported.columns)
+        yield out.text()
 
 
 def jsonl_chunks(exported: Table) -> Iterator[bytes]:

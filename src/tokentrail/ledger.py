@@ -41,7 +41,7 @@ from tokentrail.usage import (
     ToolResult,
     UsageEvent,
     merge_events,
-    merge_sessions,
+    newer_session,
     tool_duration_ms,
     utc_from_ms,
 )
@@ -317,7 +317,7 @@ class Ledger:
                 known = tx.get_sessions(list(session_updates))
                 tx.put_sessions(
                     [
-                        merge_sessions(known[key], s) if key in known else s
+                        newer_session(known[key], s) if key in known else s
                         for key, s in session_updates.items()
                     ]
                 )
@@ -593,5 +593,5 @@ def _collapse_sessions(sessions: Iterable[Session]) -> dict[str, Session]:
         if session.title is not None and len(session.title) > TITLE_MAX:
             session = replace(session, title=session.title[: TITLE_MAX - 1] + "…")
         previous = collapsed.get(session.key)
-        collapsed[session.key] = merge_sessions(previous, session) if previous else session
+        collapsed[session.key] = newer_session(previous, session) if previous else session
     return collapsed

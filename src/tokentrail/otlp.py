@@ -8,40 +8,10 @@ serves it.
 
 What each agent sends (checked against the agents' own code and docs):
 
-* **Claude Code** (``service.name`` ``claude-code``). Log records with body
-  ``claude_code.<event>`` and attribute ``event.name`` = ``<event>``; the standard attributes
-  ``session.id``, ``user.id``, ``organization.id``, ``user.email``, ``terminal.type``,
-  ``event.timestamp``, ``event.sequence`` and ``prompt.id``. ``api_request`` carries
-  ``model``, ``input_tokens`` (uncached), ``output_tokens``, ``cache_read_tokens``,
-  ``cache_creation_tokens``, ``cost_usd``, ``duration_ms``, ``request_id`` and ``speed``
-  (``fast``/``normal``) -- every number **as a string** (cli.js of @anthropic-ai/claude-code
-  2.1.112: ``input_tokens:String(A.input_tokens)`` …, ``String(undefined)`` when the API
-  omitted a count; a 2.0.62 capture shows ``{"stringValue": "372"}``). ``tool_result``
-  carries ``tool_name``, ``success`` ("true"/"false"), ``duration_ms`` and, with
-  ``OTEL_LOG_TOOL_DETAILS``, ``tool_parameters``/``tool_input`` (dropped here). Metrics
-  ``claude_code.token.usage`` (attribute ``type``: input, output, cacheRead, cacheCreation)
-  and ``claude_code.cost.usage`` (USD), per ``model`` (docs.anthropic.com, Claude Code
-  "Monitoring").
-* **Codex CLI** (``codex-rs/otel/src/events/session_telemetry.rs``). Log records whose
-  ``event.name`` attribute is ``codex.sse_event``; with ``event.kind`` = ``response.completed``
-  they carry ``input_token_count`` (INCLUDES cached), ``output_token_count`` (includes
-  reasoning), ``cached_token_count``, ``reasoning_token_count`` and ``tool_token_count``
-  (some as strings: they are recorded with ``%`` Display), plus on every event
-  ``conversation.id`` (the rollout's session id), ``model``, ``slug``, ``app.version``,
-  ``event.timestamp``. ``codex.tool_result`` has ``tool_name``, ``call_id``, ``duration_ms``,
-  ``success`` and the tool's ``arguments``/``output`` (dropped here). The histogram
-  ``codex.turn.token_usage`` (attribute ``token_type``: total, input, cached_input, output,
-  reasoning_output) is per turn and has no session id: kept for reconciliation only.
-* **Gemini CLI** (``packages/core/src/telemetry/types.ts``, ``sdk.ts``). Resource
-  ``service.name`` = ``gemini-cli`` and ``session.id``; the log record attribute
-  ``event.name`` = ``gemini_cli.api_response`` with ``model``, ``input_token_count``
-  (``promptTokenCount``, INCLUDES ``cached_content_token_count``), ``output_token_count``,
-  ``thoughts_token_count`` (billed as output), ``tool_token_count``, ``total_token_count``,
-  ``duration_ms``, ``prompt_id`` and, unless disabled, ``response_text`` (dropped here).
-  ``gemini_cli.tool_call`` has ``function_name``, ``duration_ms``, ``success`` and
-  ``function_args`` (dropped). Metric ``gemini_cli.token.usage`` (attribute ``type``).
-  Gemini also writes ``gen_ai.client.inference.operation.details`` records with
-  ``gen_ai.usage.*``: the same requests again, so they are not counted a second time.
+* **Each agent that exports OpenTelemetry** (Claude Code, Codex CLI, Gemini CLI, …): what it
+  sends, checked against its own code and docs, and how its events map onto ledger events are
+  in its package, ``tokentrail.agents.<name>.otel``; the registry (:mod:`tokentrail.agents`)
+  says which service names, event names and usage metrics are its.
 * **Any other app** following the OpenTelemetry GenAI conventions: spans or log records with
   ``gen_ai.usage.input_tokens`` (which "SHOULD include all types of input tokens, including
   cached tokens"), ``gen_ai.usage.output_tokens``, ``gen_ai.usage.cache_read.input_tokens``,
@@ -63,9 +33,10 @@ import hashlib
 import math
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
@@ -86,7 +57,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
-from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.correlate import OTLP_RANK
 from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample, OtlpReceipt
@@ -105,18 +76,24 @@ MAX_OTLP_BODY_BYTES = 5 * 1024 * 1024
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-CLAUDE_SERVICE = "claude-code"
-GEMINI_SERVICE = "gemini-cli"
+GENAI_USAGE_METRIC = "gen_ai.client.token.usage"
 
-USAGE_METRICS: dict[str, tuple[str, str]] = {
-    "claude_code.token.usage": ("claude_code", "type"),
-    "claude_code.cost.usage": ("claude_code", ""),
-    "codex.turn.token_usage": ("codex", "token_type"),
-    "gemini_cli.token.usage": ("gemini", "type"),
-    "gen_ai.client.token.usage": ("", "gen_ai.token.type"),
-}
-"""The usage metrics kept (for reconciliation only): metric name -> (source, or "" for the
-service's own name; the attribute that splits the points by token type)."""
+
+@cache
+def usage_metrics() -> dict[str, tuple[str, str]]:
+    """The usage metrics kept (for reconciliation only): metric name -> (source, or "" for the
+    service's own name; the attribute that splits the points by token type). The agents'
+    come from the registry."""
+    from tokentrail.agents import telemetry_agents
+
+    known = {
+        metric.name: (agent.name, metric.split)
+        for agent, telemetry in telemetry_agents()
+        for metric in telemetry.metrics
+    }
+    known[GENAI_USAGE_METRIC] = ("", "gen_ai.token.type")
+    return known
+
 
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
@@ -334,7 +311,7 @@ def attributes(pairs: Iterable[KeyValue]) -> Attrs:
     return {kv.key: _value(kv.value) for kv in pairs}
 
 
-def _text(attrs: Mapping[str, Any], *names: str) -> str | None:
+def text(attrs: Mapping[str, Any], *names: str) -> str | None:
     for name in names:
         value = attrs.get(name)
         if isinstance(value, str) and value and value.lower() not in _UNREPORTED:
@@ -369,7 +346,7 @@ def count(attrs: Mapping[str, Any], name: str) -> int | None:
     return int(value)
 
 
-def _number(attrs: Mapping[str, Any], name: str) -> float | None:
+def number(attrs: Mapping[str, Any], name: str) -> float | None:
     """A non-negative finite number (cost, duration); ``None`` when absent or unusable."""
     value = attrs.get(name)
     if isinstance(value, bool) or value is None or value is _NOT_SCALAR:
@@ -418,63 +395,58 @@ def _from_nanos(nanos: int) -> datetime | None:
         return None
 
 
-def _digest(*parts: object) -> str:
+def digest(*parts: object) -> str:
     return hashlib.sha256(orjson.dumps(parts, default=str)).hexdigest()[:32]
 
 
-def _raw(attrs: Mapping[str, Any], names: Iterable[str]) -> bytes:
+def raw_usage(attrs: Mapping[str, Any], names: Iterable[str]) -> bytes:
     """The usage attributes as received (numbers and ids only, never text content)."""
     return orjson.dumps({n: attrs[n] for n in names if isinstance(attrs.get(n), str | int | float)})
 
 
 def source_of_service(service: str | None) -> str:
     """The ledger source of a service name: an agent's own name, else the service name."""
-    if service == CLAUDE_SERVICE:
-        return "claude_code"
-    if service == GEMINI_SERVICE:
-        return "gemini"
-    if service and service.startswith("codex"):
-        return "codex"
+    from tokentrail.agents import telemetry_agents
+
+    for agent, telemetry in telemetry_agents():
+        if telemetry.owns_service(service):
+            return agent.name
     return (service or "otel")[:MAX_ID_LENGTH]
 
 
 def _is_agent_service(service: str | None) -> bool:
-    return source_of_service(service) in ("claude_code", "codex", "gemini")
+    from tokentrail.agents import telemetry_agents
+
+    return any(telemetry.owns_service(service) for _, telemetry in telemetry_agents())
+
+
+LogHandler = Callable[["OtlpBatch", "OtlpContext", datetime, Attrs], None]
+"""Maps one log event of an agent (``tokentrail.agents.<name>.otel.LOG_HANDLERS``)."""
+
+
+@cache
+def _log_handlers() -> dict[str, LogHandler]:
+    """Every agent's log handlers, by full event name (their modules imported on first use)."""
+    from tokentrail.agents import telemetry_agents
+
+    handlers: dict[str, LogHandler] = {}
+    for agent, _ in telemetry_agents():
+        handlers.update(agent.module("otel").LOG_HANDLERS)
+    return handlers
+
+
+def _event_prefix(service: str | None) -> str:
+    """The prefix completing a short ``event.name`` of this service's agent, or ""."""
+    from tokentrail.agents import telemetry_agents
+
+    for _, telemetry in telemetry_agents():
+        if telemetry.event_prefix and service in telemetry.services:
+            return telemetry.event_prefix
+    return ""
 
 
 # -- logs -------------------------------------------------------------------------------------
 
-_CLAUDE_USAGE_FIELDS = (
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "cost_usd",
-    "duration_ms",
-    "request_id",
-    "speed",
-)
-_CODEX_USAGE_FIELDS = (
-    "model",
-    "input_token_count",
-    "output_token_count",
-    "cached_token_count",
-    "reasoning_token_count",
-    "tool_token_count",
-    "duration_ms",
-)
-_GEMINI_USAGE_FIELDS = (
-    "model",
-    "input_token_count",
-    "output_token_count",
-    "cached_content_token_count",
-    "thoughts_token_count",
-    "tool_token_count",
-    "total_token_count",
-    "duration_ms",
-    "prompt_id",
-)
 _GENAI_USAGE_FIELDS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
@@ -490,7 +462,7 @@ _GENAI_USAGE_FIELDS = (
 
 
 @dataclass(slots=True)
-class _Context:
+class OtlpContext:
     """What the resource says about every record under it."""
 
     service: str | None
@@ -505,9 +477,9 @@ def map_logs(request: ExportLogsServiceRequest, *, now: datetime | None = None) 
     now = now or datetime.now(UTC)
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
-        context = _Context(
-            service=_text(resource, "service.name"),
-            machine=_text(resource, "host.name"),
+        context = OtlpContext(
+            service=text(resource, "service.name"),
+            machine=text(resource, "host.name"),
             resource=resource,
             now=now,
         )
@@ -529,153 +501,35 @@ def map_logs(request: ExportLogsServiceRequest, *, now: datetime | None = None) 
     return batch
 
 
-def _log_name(record: Any, attrs: Attrs, context: _Context) -> str:
+def _log_name(record: Any, attrs: Attrs, context: OtlpContext) -> str:
     """The event's full name: ``event.name``, the record's ``event_name`` or its body, with
     Claude Code's short ``event.name`` (``api_request``) completed from its body."""
     body = record.body.string_value if record.body.WhichOneof("value") == "string_value" else ""
     name = attrs.get("event.name")
     name = name if isinstance(name, str) else ""
+    handlers = _log_handlers()
     for candidate in (name, record.event_name, body):
-        if candidate in _LOG_HANDLERS:
+        if candidate in handlers:
             return str(candidate)
-    if name and context.service == CLAUDE_SERVICE:
-        return f"claude_code.{name}"
+    prefix = _event_prefix(context.service)
+    if name and prefix:
+        return f"{prefix}.{name}"
     return name or str(record.event_name)
 
 
 def _map_log(
-    batch: OtlpBatch, context: _Context, nanos: int, observed: int, name: str, attrs: Attrs
+    batch: OtlpBatch, context: OtlpContext, nanos: int, observed: int, name: str, attrs: Attrs
 ) -> None:
-    handler = _LOG_HANDLERS.get(name)
+    handler = _log_handlers().get(name)
     if handler is not None:
         handler(batch, context, _timestamp(nanos, attrs, observed, context.now), attrs)
         return
     if not _is_agent_service(context.service) and _has_genai_usage(attrs):
         when = _timestamp(nanos, attrs, observed, context.now)
-        basis = _text(attrs, "gen_ai.response.id") or _digest(nanos, sorted(attrs.items()))
+        basis = text(attrs, "gen_ai.response.id") or digest(nanos, sorted(attrs.items()))
         _genai_event(batch, context, when, attrs, basis)
         return
     batch.ignored += 1
-
-
-def _claude_request(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    tokens = Tokens(
-        input=count(attrs, "input_tokens"),
-        cache_read=count(attrs, "cache_read_tokens"),
-        cache_write_5m=count(attrs, "cache_creation_tokens"),
-        output=count(attrs, "output_tokens"),
-    )
-    if tokens.is_empty:
-        raise BadRecord("empty_usage", "claude_code.api_request without token counts")
-    session = _text(attrs, "session.id")
-    request_id = _text(attrs, "request_id")
-    if request_id is not None:
-        key = f"claude_code:req:{request_id}"
-    else:
-        basis = _digest(session, attrs.get("event.sequence"), when.isoformat(), tokens.as_tuple())
-        key = f"claude_code:otlp:{basis}"
-    model = _text(attrs, "model")
-    speed = _text(attrs, "speed")
-    _add_event(
-        batch,
-        context,
-        UsageEvent(
-            key=key,
-            source="claude_code",
-            timestamp=when,
-            tokens=tokens,
-            model=model,
-            provider="anthropic" if model and model.startswith("claude") else None,
-            session_key=session,
-            reported_cost_usd=_number(attrs, "cost_usd"),
-            pricing_context=(("speed", speed),) if speed and speed != "normal" else (),
-            raw_usage=_raw(attrs, _CLAUDE_USAGE_FIELDS),
-            rank=OTLP_RANK,
-            machine=context.machine,
-        ),
-    )
-
-
-def _codex_event(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    if attrs.get("event.kind") != "response.completed" or "input_token_count" not in attrs:
-        batch.ignored += 1  # other SSE events, and failed responses (no usage)
-        return
-    prompt = count(attrs, "input_token_count")
-    cached = count(attrs, "cached_token_count")
-    output = count(attrs, "output_token_count")
-    reasoning = count(attrs, "reasoning_token_count")
-    if prompt is not None and cached is not None and cached > prompt:
-        raise BadRecord("invalid_count", f"cached_token_count={cached} > input={prompt}")
-    if reasoning is not None and output is not None and reasoning > output:
-        reasoning = None  # display only: never worth the request
-    tokens = Tokens(
-        input=None if prompt is None else prompt - (cached or 0),
-        cache_read=cached,
-        output=output,
-        reasoning=reasoning,
-    )
-    session = _text(attrs, "conversation.id")
-    key = fingerprint("codex", session, tokens) or (
-        f"codex:otlp:{_digest(session, when.isoformat(), tokens.as_tuple())}"
-    )
-    _add_event(
-        batch,
-        context,
-        UsageEvent(
-            key=key,
-            source="codex",
-            timestamp=when,
-            tokens=tokens,
-            model=_text(attrs, "model", "slug"),
-            provider="openai",
-            session_key=session,
-            raw_usage=_raw(attrs, _CODEX_USAGE_FIELDS),
-            rank=OTLP_RANK,
-            machine=context.machine,
-        ),
-    )
-
-
-def _gemini_response(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    prompt = count(attrs, "input_token_count")
-    cached = count(attrs, "cached_content_token_count")
-    candidates = count(attrs, "output_token_count")
-    thoughts = count(attrs, "thoughts_token_count")
-    tool = count(attrs, "tool_token_count")
-    if cached is not None and cached > (prompt or 0):
-        raise BadRecord("invalid_count", f"cached_content_token_count={cached} > input={prompt}")
-    # the same mapping as the chat recordings (tokentrail.sources.gemini): input uncached
-    # plus the tools' prompt, output with the thoughts
-    uncached = None
-    if prompt is not None or tool is not None:
-        uncached = (prompt or 0) - (cached or 0) + (tool or 0)
-    output = None
-    if candidates is not None or thoughts is not None:
-        output = (candidates or 0) + (thoughts or 0)
-    tokens = Tokens(input=uncached, cache_read=cached, output=output, reasoning=thoughts)
-    if tokens.is_empty:
-        raise BadRecord("empty_usage", "gemini_cli.api_response without token counts")
-    session_id = _text(attrs, "session.id") or _text(context.resource, "session.id")
-    session = f"gemini:{session_id}" if session_id else None
-    key = fingerprint("gemini", session, tokens) or (
-        f"gemini:otlp:{_digest(session, when.isoformat(), tokens.as_tuple())}"
-    )
-    _add_event(
-        batch,
-        context,
-        UsageEvent(
-            key=key,
-            source="gemini",
-            timestamp=when,
-            tokens=tokens,
-            model=_text(attrs, "model"),
-            provider="google",
-            session_key=session,
-            raw_usage=_raw(attrs, _GEMINI_USAGE_FIELDS),
-            rank=OTLP_RANK,
-            machine=context.machine,
-        ),
-    )
 
 
 def _has_genai_usage(attrs: Mapping[str, Any]) -> bool:
@@ -683,7 +537,7 @@ def _has_genai_usage(attrs: Mapping[str, Any]) -> bool:
 
 
 def _genai_event(
-    batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs, basis: str
+    batch: OtlpBatch, context: OtlpContext, when: datetime, attrs: Attrs, basis: str
 ) -> None:
     """An OpenTelemetry GenAI span or log record: ``gen_ai.usage.input_tokens`` includes the
     cache reads and writes, which are taken out of the uncached input here."""
@@ -710,7 +564,7 @@ def _genai_event(
     if tokens.is_empty:
         raise BadRecord("empty_usage", "no gen_ai.usage counts")
     source = source_of_service(context.service)
-    _add_event(
+    add_event(
         batch,
         context,
         UsageEvent(
@@ -718,17 +572,17 @@ def _genai_event(
             source=source,
             timestamp=when,
             tokens=tokens,
-            model=_text(attrs, "gen_ai.response.model", "gen_ai.request.model"),
-            provider=_text(attrs, "gen_ai.provider.name", "gen_ai.system"),
-            session_key=_text(attrs, "gen_ai.conversation.id", "session.id"),
-            raw_usage=_raw(attrs, _GENAI_USAGE_FIELDS),
+            model=text(attrs, "gen_ai.response.model", "gen_ai.request.model"),
+            provider=text(attrs, "gen_ai.provider.name", "gen_ai.system"),
+            session_key=text(attrs, "gen_ai.conversation.id", "session.id"),
+            raw_usage=raw_usage(attrs, _GENAI_USAGE_FIELDS),
             rank=OTLP_RANK,
             machine=context.machine,
         ),
     )
 
 
-def _add_event(batch: OtlpBatch, context: _Context, event: UsageEvent) -> None:
+def add_event(batch: OtlpBatch, context: OtlpContext, event: UsageEvent) -> None:
     if len(event.key) > 2 * MAX_ID_LENGTH + 60:
         raise BadRecord("invalid_id", f"key of {len(event.key)} characters")
     batch.events.append(event)
@@ -759,36 +613,12 @@ def _tool_call(
 ) -> str:
     if name is None:
         raise BadRecord("missing_tool_name", source)
-    return f"{source}:tool:{_digest(session, *identity)}"
+    return f"{source}:tool:{digest(session, *identity)}"
 
 
-def _claude_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    session = _text(attrs, "session.id")
-    name = _text(attrs, "tool_name")
-    sequence = attrs.get("event.sequence")
-    identity = (sequence, name) if sequence is not None else (when.isoformat(), name)
-    _add_tool(batch, context, "claude_code", session, name, identity, when, attrs, "success")
-
-
-def _codex_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    session = _text(attrs, "conversation.id")
-    name = _text(attrs, "tool_name")
-    call_id = _text(attrs, "call_id")
-    identity = (call_id,) if call_id else (when.isoformat(), name)
-    _add_tool(batch, context, "codex", session, name, identity, when, attrs, "success")
-
-
-def _gemini_tool(batch: OtlpBatch, context: _Context, when: datetime, attrs: Attrs) -> None:
-    session_id = _text(attrs, "session.id") or _text(context.resource, "session.id")
-    session = f"gemini:{session_id}" if session_id else None
-    name = _text(attrs, "function_name")
-    identity = (_text(attrs, "prompt_id"), name, when.isoformat())
-    _add_tool(batch, context, "gemini", session, name, identity, when, attrs, "success")
-
-
-def _add_tool(
+def add_tool(
     batch: OtlpBatch,
-    context: _Context,
+    context: OtlpContext,
     source: str,
     session: str | None,
     name: str | None,
@@ -798,7 +628,7 @@ def _add_tool(
     success_name: str,
 ) -> None:
     key = _tool_call(source, session, identity, name)
-    duration = _number(attrs, "duration_ms")
+    duration = number(attrs, "duration_ms")
     batch.tool_calls.append(
         ToolCall(
             key=key,
@@ -813,16 +643,6 @@ def _add_tool(
     )
 
 
-_LOG_HANDLERS = {
-    "claude_code.api_request": _claude_request,
-    "claude_code.tool_result": _claude_tool,
-    "codex.sse_event": _codex_event,
-    "codex.tool_result": _codex_tool,
-    "gemini_cli.api_response": _gemini_response,
-    "gemini_cli.tool_call": _gemini_tool,
-}
-
-
 # -- traces -----------------------------------------------------------------------------------
 
 
@@ -833,9 +653,9 @@ def map_traces(request: ExportTraceServiceRequest, *, now: datetime | None = Non
     now = now or datetime.now(UTC)
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
-        context = _Context(
-            service=_text(resource, "service.name"),
-            machine=_text(resource, "host.name"),
+        context = OtlpContext(
+            service=text(resource, "service.name"),
+            machine=text(resource, "host.name"),
             resource=resource,
             now=now,
         )
@@ -851,7 +671,7 @@ def map_traces(request: ExportTraceServiceRequest, *, now: datetime | None = Non
                     when = _timestamp(span.end_time_unix_nano, {}, span.start_time_unix_nano, now)
                     basis = f"{span.trace_id.hex()}:{span.span_id.hex()}"
                     if not span.span_id:
-                        basis = _digest(span.name, span.start_time_unix_nano, sorted(attrs.items()))
+                        basis = digest(span.name, span.start_time_unix_nano, sorted(attrs.items()))
                     _genai_event(batch, context, when, attrs, basis)
                 except BadRecord as bad:
                     batch.reject(bad.reason, bad.detail)
@@ -866,8 +686,8 @@ def map_metrics(request: ExportMetricsServiceRequest) -> OtlpBatch:
     batch = OtlpBatch()
     for resource_metrics in request.resource_metrics:
         resource = attributes(resource_metrics.resource.attributes)
-        service = _text(resource, "service.name")
-        machine = _text(resource, "host.name")
+        service = text(resource, "service.name")
+        machine = text(resource, "host.name")
         resource_id = sorted((k, str(v)) for k, v in resource.items())
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
@@ -893,7 +713,7 @@ def map_metrics(request: ExportMetricsServiceRequest) -> OtlpBatch:
                     points = metric.exponential_histogram.data_points
                 elif kind == "summary":
                     points = metric.summary.data_points
-                known = USAGE_METRICS.get(metric.name)
+                known = usage_metrics().get(metric.name)
                 for point in points:
                     batch.items += 1
                     if known is None or kind not in ("sum", "histogram"):
@@ -947,10 +767,8 @@ def _sample(
     if point.time_unix_nano <= 0:
         raise BadRecord("bad_timestamp", f"{name} point without a time")
     split = known[1]
-    kind = (_text(attrs, split) if split else None) or (
-        "USD" if name.endswith("cost.usage") else ""
-    )
-    series = _digest(
+    kind = (text(attrs, split) if split else None) or ("USD" if name.endswith("cost.usage") else "")
+    series = digest(
         source,
         name,
         resource_id,
@@ -961,8 +779,8 @@ def _sample(
         source=source,
         name=name,
         kind=kind,
-        model=_text(attrs, "model", "gen_ai.response.model", "gen_ai.request.model"),
-        session=_text(attrs, "session.id", "conversation.id"),
+        model=text(attrs, "model", "gen_ai.response.model", "gen_ai.request.model"),
+        session=text(attrs, "session.id", "conversation.id"),
         series=series,
         time_ms=point.time_unix_nano // 1_000_000,
         value=float(value),

@@ -38,6 +38,33 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+class CsvRows:
+    """Rows written as CSV text with ``\n`` line ends, every cell containing a line break
+    (``\n`` or ``\r``) quoted. Python's csv writer (before 3.13) quotes only the characters of
+    its own line terminator, so with ``\n`` a lone CR in a title or path was written raw and a
+    reader split the record in two; it writes ``\r\n`` here (which quotes both) and each
+    row's terminator is turned back into ``\n``. Cells pass through :func:`spreadsheet_safe`."""
+
+    def __init__(self) -> None:
+        import csv  # only for CSV: the other outputs never need it
+
+        self._lines: list[str] = []
+        self._writer = csv.writer(self, lineterminator="\r\n")
+
+    def write(self, line: str) -> None:
+        # the csv writer hands over one whole row per call, ending in its terminator
+        self._lines.append(line[:-2] + "\n" if line.endswith("\r\n") else line)
+
+    def row(self, cells: Iterable[Any]) -> None:
+        self._writer.writerow(spreadsheet_safe(c) for c in cells)
+
+    def text(self) -> str:
+        """The rows written since the last call, as one string."""
+        out = "".join(self._lines)
+        self._lines.clear()
+        return out
+
+
 def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | None) -> str:
     """The rows as CSV with a header line, nested fields flattened (``own_cost_usd``).
     ``blank`` is a row of the table's shape (its values unused): its keys are the header when
@@ -46,15 +73,11 @@ def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | 
     columns: list[str] = []
     for row in flat or ([_flatten(blank)] if blank is not None else []):
         columns.extend(c for c in row if c not in columns)
-    import csv  # only for CSV: the other outputs never need it
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    out = CsvRows()
+    out.row(columns)
     for row in flat:
-        writer.writerow({k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()})
-    return buffer.getvalue()
+        out.row("" if (v := row.get(c)) is None else v for c in columns)
+    return out.text()
 
 
 def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -105,16 +128,13 @@ _TOKEN_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("Total", "total_tokens", 0),
 )
 
-_AGENT_LABELS = {
-    "claude_code": "claude",
-    "codex": "codex",
-    "gemini": "gemini",
-    "opencode": "opencode",
-    "copilot": "copilot",
-    "qwen": "qwen",
-    "pi": "pi",
-    "mux": "mux",
-}
+
+def _agent_labels() -> dict[str, str]:
+    """Each registered agent's short label (its column in terminal tables)."""
+    from tokentrail.agents import all_agents
+
+    return {a.name: a.short_label for a in all_agents()}
+
 
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}
 
@@ -220,6 +240,7 @@ def _report_columns(report: Report) -> list[Column]:
     sessions = [r for r in rows if isinstance(r, SessionRow)]
     columns: list[Column] = []
     if sessions:
+        labels = _agent_labels()
         columns += [
             Column("Session", [_short_key(r.key) for r in sessions], "Total", right=False),
             Column(
@@ -231,7 +252,7 @@ def _report_columns(report: Report) -> list[Column]:
             ),
             Column(
                 "Agent",
-                [_AGENT_LABELS.get(r.source, r.source) for r in sessions],
+                [labels.get(r.source, r.source) for r in sessions],
                 right=False,
                 drop_order=3,
             ),

@@ -639,24 +639,34 @@ class SessionListRow:
 
 
 def recent_sessions(
-    store: Store, query: ReportQuery, *, limit: int = 20, offset: int = 0
+    store: Store,
+    query: ReportQuery,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    without_usage: bool = False,
 ) -> list[SessionListRow]:
-    """Top-level sessions, most recently active first (subagents' spend rolled up)."""
-    filters = Filters(sources=query.sources, project=query.project)
-    rows = store.recent_sessions(filters, limit, offset)
-    keys = [r.session.key for r in rows]
-    children = _subagent_totals(store, keys)
-    active, models = _activity(store, keys)
+    """Top-level sessions (as the one session count: with at least one request, unless
+    ``without_usage``), most recently active first, subagents' spend rolled up."""
+    page = store.session_page(
+        SessionPageQuery(
+            filters=Filters(sources=query.sources, project=query.project),
+            limit=limit,
+            offset=offset,
+            without_usage=without_usage,
+        )
+    )
+    active, models = _activity(store, [r.session.key for r in page.rows])
     return [
         SessionListRow(
             session=r.session,
-            figures=UsageFigures.from_totals(r.totals + children.get(r.session.key, Totals.zero())),
-            last_activity=_from_ms(r.last_ms) or r.session.ended_at,
+            figures=UsageFigures.from_totals(r.totals),
+            last_activity=_from_ms(r.last_ms) or r.session.ended_at or r.session.started_at,
             runtime=session_runtime(r.session, r.first_ms, r.last_ms, active.get(r.session.key)),
             models=models.get(r.session.key, ()),
             first_ms=r.first_ms,
         )
-        for r in rows
+        for r in page.rows
     ]
 
 
@@ -740,18 +750,6 @@ def _activity(
         if r.session.key in wanted
     ]
     return store.active_ms(keys, IDLE_GAP_SECONDS * 1000), _models_served(per_model)
-
-
-def _subagent_totals(store: Store, parent_keys: Sequence[str]) -> dict[str, Totals]:
-    if not parent_keys:
-        return {}
-    wanted = set(parent_keys)
-    totals: dict[str, Totals] = {}
-    for row in store.session_totals(Filters(), by_model=False, family=parent_keys):
-        parent = row.session.parent_key
-        if row.session.relationship == "subagent" and parent in wanted:
-            totals[parent] = totals.get(parent, Totals.zero()) + row.totals
-    return totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -956,15 +954,21 @@ class Reconciliation:
         }
 
 
-_METRIC_TOKEN_KINDS = {
-    # metric -> token types that count as tokens (the rest, like Codex's "total" and
-    # "cached_input", are parts or sums of these)
-    "claude_code.token.usage": ("input", "output", "cacheRead", "cacheCreation"),
-    "codex.turn.token_usage": ("input", "output"),
-    "gemini_cli.token.usage": ("input", "output", "thought", "cache", "tool"),
-    "gen_ai.client.token.usage": ("input", "output"),
-}
-_METRIC_COST = "claude_code.cost.usage"
+def _metric_kinds() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Metric -> the token types that count as tokens (the rest, like Codex's "total" and
+    "cached_input", are parts or sums of these), and the cost metrics: the agents' from the
+    registry, plus the OpenTelemetry GenAI metric."""
+    from tokentrail.agents import telemetry_agents
+
+    tokens: dict[str, tuple[str, ...]] = {"gen_ai.client.token.usage": ("input", "output")}
+    costs: set[str] = set()
+    for _, telemetry in telemetry_agents():
+        for metric in telemetry.metrics:
+            if metric.cost:
+                costs.add(metric.name)
+            else:
+                tokens[metric.name] = metric.token_kinds
+    return tokens, frozenset(costs)
 
 
 def reconciliation_report(store: Store, query: ReportQuery) -> Reconciliation:
@@ -987,10 +991,11 @@ def reconciliation_report(store: Store, query: ReportQuery) -> Reconciliation:
     otlp_rows = {(r.day, r.source): r for r in store.otlp_day_totals(filters, segments)}
     metric_tokens: dict[tuple[int, str], dict[str, float]] = {}
     metric_cost: dict[tuple[int, str], float] = {}
+    token_kinds, cost_metrics = _metric_kinds()
     for m in store.metric_day_totals(filters, segments):
-        if m.name == _METRIC_COST:
+        if m.name in cost_metrics:
             metric_cost[(m.day, m.source)] = metric_cost.get((m.day, m.source), 0.0) + m.value
-        elif m.kind in _METRIC_TOKEN_KINDS.get(m.name, ()):
+        elif m.kind in token_kinds.get(m.name, ()):
             kinds = metric_tokens.setdefault((m.day, m.source), {})
             kinds[m.kind] = kinds.get(m.kind, 0.0) + m.value
     keys = sorted({*ledger_rows, *otlp_rows, *metric_tokens, *metric_cost})
@@ -1684,9 +1689,11 @@ def session_page_report(
     descending: bool = True,
     limit: int = 50,
     offset: int = 0,
+    without_usage: bool = False,
 ) -> SessionPageReport:
     """One page of top-level sessions active in the query's range, sorted, subagents rolled
-    up (see :meth:`tokentrail.store.base.Store.session_page`)."""
+    up: the sessions of the one session count, and with ``without_usage`` those that made no
+    request too (see :meth:`tokentrail.store.base.Store.session_page`)."""
     if sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {sort!r}; use one of {', '.join(SESSION_SORTS)}")
     page = store.session_page(
@@ -1698,6 +1705,7 @@ def session_page_report(
             descending=descending,
             limit=limit,
             offset=offset,
+            without_usage=without_usage,
         )
     )
     active, served = _activity(store, [r.session.key for r in page.rows])

@@ -186,12 +186,11 @@ def catch_up(ledger: Ledger, transcript: str) -> bool:
     """Read what is new in one session's files into the ledger, with the cursors and writes a
     full sync uses (so a later ``tokentrail sync`` goes on from here and counts nothing twice).
     Returns False when another process held the ledger's write lock: nothing was written."""
+    from tokentrail.agents.claude_code.reader import ClaudeCodeSource
     from tokentrail.errors import LedgerBusy
-    from tokentrail.sources.claude_code import ClaudeCodeSource
-    from tokentrail.sync import SyncSummary, plan_tasks, run_job, use_source
+    from tokentrail.sync import SyncSummary, plan_tasks, run_job
 
     source = ClaudeCodeSource()
-    use_source(source)
     files = [(source, file) for file in source.discover(transcript_roots(transcript))]
     if not files:
         return True

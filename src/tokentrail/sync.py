@@ -25,14 +25,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
 from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.sources import Source, all_sources
 from tokentrail.sources.base import (
     NotRegularFile,
     ParseResult,
     ParseState,
+    Source,
     SourceFile,
     env_paths,
     open_regular,
@@ -138,10 +139,13 @@ def source_roots(source: Source, config: Config, env: Mapping[str, str], home: P
 
 
 def enabled_sources(config: Config, names: Sequence[str] = ()) -> list[Source]:
-    sources = [s for s in all_sources() if config.source_settings(s.name).enabled]
-    if names:
-        sources = [s for s in sources if s.name in names]
-    return sources
+    """The readers of the registered agents the config enables (of ``names``, when given);
+    only their modules are imported."""
+    return [
+        a.source()
+        for a in all_agents()
+        if config.source_settings(a.name).enabled and (not names or a.name in names)
+    ]
 
 
 def sync(
@@ -331,14 +335,8 @@ _SOURCES_BY_NAME: dict[str, Source] = {}
 
 def _source_named(name: str) -> Source:
     if name not in _SOURCES_BY_NAME:
-        _SOURCES_BY_NAME.update({s.name: s for s in all_sources()})
+        _SOURCES_BY_NAME[name] = agent(name).source()
     return _SOURCES_BY_NAME[name]
-
-
-def use_source(source: Source) -> None:
-    """Parse the files of ``source.name`` with this instance: a caller that reads one agent's
-    files (the status line) need not import every agent's parser to find it again."""
-    _SOURCES_BY_NAME.setdefault(source.name, source)
 
 
 def _run_jobs(

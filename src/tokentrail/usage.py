@@ -13,7 +13,7 @@ Token buckets follow one convention everywhere, whatever the agent wrote:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -261,6 +261,17 @@ def merge_sessions(a: Session, b: Session) -> Session:
     return Session(**values)
 
 
+def newer_session(old: Session, new: Session) -> Session:
+    """A session as a later read shows it: ``new`` fills the gaps of ``old`` as in
+    :func:`merge_sessions`, and its title, when it has one, replaces the old (a thread or
+    session renamed later: the newest title wins). A reader names a session only from what it
+    read in this pass, so an incremental sync that read no title leaves the stored one."""
+    merged = merge_sessions(old, new)
+    if new.title is not None and new.title != merged.title:
+        merged = replace(merged, title=new.title)
+    return merged
+
+
 def _min_time(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None or b is None:
         return a or b
@@ -373,7 +384,8 @@ class ToolCall:
     machine: str | None = None
     lines_added: int | None = None
     """Lines an edit tool call added, counted from its arguments (None: not an edit, or not
-    known). Only log files carry these; see tokentrail.sources.edits."""
+    known). Only log files carry these; see tokentrail.sources.edits
+    and each agent's ``edits`` module."""
     lines_removed: int | None = None
     model: str | None = None
     """The model of the request that made the call (log files only)."""

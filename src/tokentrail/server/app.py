@@ -59,7 +59,7 @@ from tokentrail.server.models import (
 )
 from tokentrail.server.otlp_routes import FEATURES as OTLP_FEATURES
 from tokentrail.server.otlp_routes import include_otlp
-from tokentrail.server.params import report_query
+from tokentrail.server.params import WITHOUT_USAGE, report_query
 from tokentrail.usage import Run, Session
 
 FEATURES = (
@@ -381,11 +381,15 @@ def _add_routes(
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
         source: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
         project: QueryText = None,
+        without_usage: Annotated[bool, Query(description=WITHOUT_USAGE)] = False,
     ) -> Any:
-        """Top-level sessions, most recently active first, subagents' spend rolled up."""
+        """Top-level sessions with at least one request (the one session count), most
+        recently active first, subagents' spend rolled up."""
         query = report_query(sources=source, project=project)
         with ledger.reading() as store:
-            rows = reports.recent_sessions(store, query, limit=limit, offset=offset)
+            rows = reports.recent_sessions(
+                store, query, limit=limit, offset=offset, without_usage=without_usage
+            )
             summaries = insights.list_summaries(store, rows)
             return {
                 "rows": [

@@ -90,17 +90,25 @@ RANGE_TITLES = {
     "90d": "Last 90 days",
     "1y": "Last 12 months",
 }
-SOURCE_LABELS = {
-    "claude_code": "Claude Code",
-    "codex": "Codex CLI",
-    "gemini": "Gemini CLI",
-    "opencode": "OpenCode",
-    "copilot": "Copilot CLI",
-    "qwen": "Qwen Code",
-    "pi": "pi",
-    "mux": "mux",
-    "sdk": "SDK",
-}
+OTHER_SOURCE_LABELS = {"sdk": "SDK"}
+"""Labels of sources that are not agents (the agents' come from the registry)."""
+
+
+def source_labels() -> dict[str, str]:
+    """Every known source's label: the registered agents', then the HTTP API's ``sdk``."""
+    from tokentrail.agents import all_agents
+
+    return {**{a.name: a.label for a in all_agents()}, **OTHER_SOURCE_LABELS}
+
+
+def agent_colours() -> str:
+    """A CSS rule per registered agent giving its colour to its ``.source-<name>`` marker (the
+    stylesheet has the others'); goes in an inline ``<style>``, which the CSP allows."""
+    from tokentrail.agents import all_agents
+
+    return "".join(
+        f".source-{a.name}::before {{ background: {a.colour}; }}\n" for a in all_agents()
+    )
 
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -292,7 +300,7 @@ def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
 def source_label(name: str | None) -> str:
     if not name:
         return ""
-    return SOURCE_LABELS.get(name, name)
+    return source_labels().get(name, name)
 
 
 def short_path(path: str | None) -> str:
@@ -330,6 +338,7 @@ def _env() -> Environment:
         change=format_change,
         day=format_day,
     )
+    env.globals["agent_colours"] = agent_colours
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     return env
 
@@ -574,8 +583,11 @@ def sessions_page(
     page: Annotated[int, Query(ge=1, le=10**7)] = 1,
     per: Annotated[int, Query(ge=1, le=1000)] = 50,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    without_usage: Annotated[str | None, Query(max_length=1)] = None,
 ) -> HTMLResponse:
     ledger = get_ledger(request)
+    # the sessions of the one session count; those that made no request on demand
+    idle = without_usage == "1"
     view, error = _page_view(request)
     chosen_sort: SessionSort = sort if sort in SESSION_SORTS else "last_activity"
     descending = order != "asc"
@@ -590,6 +602,7 @@ def sessions_page(
             descending=descending,
             limit=per,
             offset=(page - 1) * per,
+            without_usage=idle,
         )
         choices = _choices(store)
         marker = store.change_marker()
@@ -614,6 +627,7 @@ def sessions_page(
         per=per,
         per_choices=PER_PAGE_CHOICES,
         search=q or "",
+        without_usage=idle,
         unpriced_names=_unpriced_names(unpriced),
         sorts=SESSION_SORTS,
         page_params={
@@ -622,6 +636,7 @@ def sessions_page(
             "order": "asc" if not descending else "",
             "per": str(per) if per != 50 else "",
             "page": str(page) if page > 1 else "",
+            "without_usage": "1" if idle else "",
         },
     )
 

@@ -10,6 +10,12 @@ from tokentrail.errors import ConfigError
 from tokentrail.ingest import InvalidUsage
 from tokentrail.periods import parse_day, resolve_timezone
 
+WITHOUT_USAGE = (
+    "Also list the sessions that made no request (counted apart as sessions_without_usage; "
+    "docs/counting.md)."
+)
+"""The description of a session list's ``without_usage`` parameter."""
+
 FIRST_YEAR = 1970
 LAST_YEAR = 9998
 """The years a day parameter may name (a day's local midnight must fit the ledger's clock)."""

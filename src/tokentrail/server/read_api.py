@@ -29,7 +29,7 @@ from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_ids_of
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
-from tokentrail.server.params import day_param, zone_param
+from tokentrail.server.params import WITHOUT_USAGE, day_param, zone_param
 from tokentrail.store.base import SESSION_SORTS, SessionSort, Store
 from tokentrail.trends import overview_trends
 
@@ -543,9 +543,11 @@ def session_list(
     limit: Annotated[int, Query(ge=1, le=MAX_SESSIONS_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     q: Annotated[str | None, Query(max_length=200, description="Text in title/key/project")] = None,
+    without_usage: Annotated[bool, Query(description=WITHOUT_USAGE)] = False,
 ) -> Any:
-    """Top-level sessions active in the range, sorted and paged, with the number of all that
-    match; subagents are rolled up on their parent."""
+    """Top-level sessions with at least one request (the one session count) active in the
+    range, sorted and paged, with the number of all that match; subagents are rolled up on
+    their parent."""
     with ledger.reading() as store:
         return reports.session_page_report(
             store,
@@ -556,6 +558,7 @@ def session_list(
             descending=order == "desc",
             limit=limit,
             offset=offset,
+            without_usage=without_usage,
         ).as_dict()
 
 
@@ -588,7 +591,8 @@ _spend_route("projects", "project")
     responses={200: {"content": {"text/csv": {}}, "description": "CSV with a header row"}},
     description=f"Any table as CSV: {', '.join(TABLES)}. The filters apply as to the JSON "
     "endpoints; `requests` (a session's requests) needs `key`; `sessions` takes the session "
-    "list's `sort`, `order` and `q`. An empty cell is unknown (not reported or not priced).",
+    "list's `sort`, `order`, `q` and `without_usage`. An empty cell is unknown (not reported "
+    "or not priced).",
 )
 def export_csv(
     ledger: LedgerDep,
@@ -602,6 +606,7 @@ def export_csv(
     q: Annotated[str | None, Query(max_length=200)] = None,
     metric: Annotated[reports.HeatmapMetric, Query()] = "cost",
     interval: Annotated[Literal["auto", "hour", "day", "week", "month"], Query()] = "auto",
+    without_usage: Annotated[bool, Query(description=WITHOUT_USAGE)] = False,
 ) -> StreamingResponse:
     if what == "requests" and not key:
         raise InvalidUsage("key", "is required for the requests of a session")
@@ -619,6 +624,7 @@ def export_csv(
             search=q,
             metric=metric,
             interval=interval,
+            without_usage=without_usage,
         )
     except ValueError as exc:
         raise _invalid("interval", exc) from None

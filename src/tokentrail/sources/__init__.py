@@ -1,4 +1,11 @@
-"""Agent log formats. Each module parses one agent's files into usage events."""
+"""What every agent reader is made of: :mod:`tokentrail.sources.base` (the reader protocol,
+the shared line reader, :func:`~tokentrail.sources.base.open_regular`, count checks) and
+:mod:`tokentrail.sources.edits` (the edit-line rules). The readers themselves live in the
+agents' packages, listed by the registry :mod:`tokentrail.agents`.
+
+The three functions below are a compatibility facade over that registry, for code written
+before it; new code asks :mod:`tokentrail.agents`.
+"""
 
 from __future__ import annotations
 
@@ -16,36 +23,20 @@ __all__ = [
 
 
 def all_sources() -> list[Source]:
-    """One instance of every known source, in a stable order."""
-    from tokentrail.sources.claude_code import ClaudeCodeSource
-    from tokentrail.sources.codex import CodexSource
-    from tokentrail.sources.copilot import CopilotSource
-    from tokentrail.sources.gemini import GeminiSource
-    from tokentrail.sources.mux import MuxSource
-    from tokentrail.sources.opencode import OpenCodeSource
-    from tokentrail.sources.pi import PiSource
-    from tokentrail.sources.qwen import QwenSource
+    """One reader of every registered agent, in the registry's order."""
+    from tokentrail.agents import all_agents
 
-    return [
-        ClaudeCodeSource(),
-        CodexSource(),
-        GeminiSource(),
-        OpenCodeSource(),
-        CopilotSource(),
-        QwenSource(),
-        PiSource(),
-        MuxSource(),
-    ]
+    return [agent.source() for agent in all_agents()]
 
 
 def source_names() -> tuple[str, ...]:
     """The names of the agents whose logs tokentrail reads (``--source`` choices)."""
-    return tuple(source.name for source in all_sources())
+    from tokentrail.agents import agent_names
+
+    return agent_names()
 
 
 def get_source(name: str) -> Source:
-    for source in all_sources():
-        if source.name == name:
-            return source
-    known = ", ".join(s.name for s in all_sources())
-    raise KeyError(f"unknown source {name!r}; known sources: {known}")
+    from tokentrail.agents import load
+
+    return load(name)

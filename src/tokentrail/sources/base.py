@@ -365,8 +365,11 @@ def open_sqlite_read_only(path: str, timeout: float) -> sqlite3.Connection:
 
     ``mode=ro`` writes nothing (no journal, no schema, no WAL checkpoint) and still reads the
     rows its writer keeps in the ``-wal`` file; ``timeout`` bounds the wait for a writer that
-    holds a lock, so the agent is never locked out by us for longer than one read.
+    holds a lock, so the agent is never locked out by us for longer than one read. The path
+    is checked with :func:`open_regular` first, like every other log file.
     """
+    with open_regular(path):
+        pass  # a FIFO or a device named like a database: NotRegularFile, never a hang
     uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
     connection = sqlite3.connect(uri, uri=True, timeout=timeout)
     connection.execute("PRAGMA query_only = ON")

@@ -1,6 +1,8 @@
 """Lines an edit tool call adds and removes, counted from its arguments (never stored).
 
-One rule per kind of edit (docs/insights.md, "Efficiency"):
+The rules every agent's edit-line counter is made of (each agent's own counter, which maps
+its tool names and arguments onto these, is ``tokentrail.agents.<name>.edits``). One rule per
+kind of edit (docs/insights.md, "Efficiency"):
 
 * a replacement (Claude Code ``Edit``, each edit of ``MultiEdit``, Gemini ``replace``): the
   old and new text are compared line by line, as ``diff`` would, so unchanged lines around
@@ -15,9 +17,7 @@ One rule per kind of edit (docs/insights.md, "Efficiency"):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from difflib import SequenceMatcher
-from typing import Any
 
 LineCounts = tuple[int | None, int | None]
 """(added, removed); None = not known."""
@@ -92,59 +92,3 @@ def combine(counts: list[LineCounts]) -> LineCounts:
     added = [a for a, _ in counts if a is not None]
     removed = [r for _, r in counts if r is not None]
     return (sum(added) if added else None, sum(removed) if removed else None)
-
-
-CLAUDE_EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
-
-
-def claude_code(name: str, arguments: object) -> LineCounts:
-    """Claude Code: ``Edit`` (old_string/new_string), ``MultiEdit`` (edits[]), ``Write``
-    (content). Other tools change no lines the logs can show."""
-    if not isinstance(arguments, Mapping):
-        return NOT_AN_EDIT
-    if name == "Edit":
-        return replacement(arguments.get("old_string"), arguments.get("new_string"))
-    if name == "MultiEdit":
-        edits = arguments.get("edits")
-        if not isinstance(edits, list):
-            return NOT_AN_EDIT
-        return combine(
-            [
-                replacement(e.get("old_string"), e.get("new_string"))
-                for e in edits
-                if isinstance(e, Mapping)
-            ]
-        )
-    if name == "Write":
-        return write(arguments.get("content"))
-    return NOT_AN_EDIT
-
-
-def gemini(name: str, arguments: object) -> LineCounts:
-    """Gemini CLI: ``replace`` (old_string/new_string), ``write_file`` (content)."""
-    if not isinstance(arguments, Mapping):
-        return NOT_AN_EDIT
-    if name in ("replace", "edit"):
-        return replacement(arguments.get("old_string"), arguments.get("new_string"))
-    if name == "write_file":
-        return write(arguments.get("content"))
-    return NOT_AN_EDIT
-
-
-def codex_patch_text(name: str, arguments: Any) -> str | None:
-    """The patch of a Codex call: ``apply_patch``'s input, or the patch handed to a shell
-    call as ``["apply_patch", "<patch>"]`` (older versions) or a heredoc."""
-    if name == "apply_patch":
-        if isinstance(arguments, str):
-            return arguments
-        if isinstance(arguments, Mapping):
-            text = arguments.get("input") or arguments.get("patch")
-            return text if isinstance(text, str) else None
-        return None
-    if isinstance(arguments, Mapping):
-        command = arguments.get("command")
-        if isinstance(command, list):
-            for part in command:
-                if isinstance(part, str) and "*** Begin Patch" in part:
-                    return part
-    return None

@@ -622,9 +622,11 @@ SESSION_SORTS: tuple[SessionSort, ...] = (
 class SessionPageQuery:
     """Which sessions a page lists, in which order.
 
-    ``filters.since_ms``/``until_ms`` keep the sessions active in that time (their first
-    request before ``until`` and their last at or after ``since``; a session without usage by
-    its start and end); ``sources`` and ``project`` are the session's. A session's figures are
+    The sessions are those of the one session count (tokentrail.reports.session_counts,
+    docs/counting.md): top-level sessions with at least one request, a subagent rolled up on
+    a parent that made a request (else a session of its own). ``filters.since_ms``/``until_ms``
+    keep the sessions whose last request (rolled up) falls in that time, a session without
+    usage by its start; ``sources`` and ``project`` are the session's. A session's figures are
     always whole (not cut to the time range). Machines and users do not apply.
     """
 
@@ -637,6 +639,9 @@ class SessionPageQuery:
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    without_usage: bool = False
+    """Also list the top-level sessions that made no request (counted apart as
+    ``sessions_without_usage``); never with ``models``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,7 +663,9 @@ class SessionPage:
     total: int
     """How many sessions match (on every page)."""
     runtime_ms: int | None
-    """Summed runtime of every matching session that has a start and an end (None if none)."""
+    """Summed wall span of every matching session that has one (None if none): the span a
+    session's row shows (tokentrail.reports.session_runtime), which ``sort="runtime"`` orders
+    by."""
 
 
 def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:

@@ -96,9 +96,16 @@ def interval_totals(
     ]
 
 
+# the one session rule (tokentrail.reports.session_counts): a subagent rolls up on a parent
+# that made a request (of any model); else it is a session of its own
+_PARENT_USED = (
+    "EXISTS (SELECT 1 FROM session_totals p WHERE p.session_key = {0}.parent_key "
+    "AND p.requests > 0)"
+)
 _TOP_LEVEL = (
-    "(COALESCE(s.relationship, '') != 'subagent' OR s.parent_key IS NULL OR NOT EXISTS "
-    "(SELECT 1 FROM sessions p WHERE p.session_key = s.parent_key))"
+    "(COALESCE(s.relationship, '') != 'subagent' OR s.parent_key IS NULL OR NOT "
+    + _PARENT_USED.format("s")
+    + ")"
 )
 
 
@@ -113,7 +120,7 @@ def _rolled_up(models: Sequence[str]) -> tuple[str, list[Any]]:
         f"WITH RECURSIVE roots(key, root, depth) AS (SELECT s.session_key, s.session_key, 0 "
         f"FROM sessions s WHERE {_TOP_LEVEL} UNION ALL SELECT c.session_key, r.root, "
         "r.depth + 1 FROM sessions c JOIN roots r ON c.parent_key = r.key "
-        "WHERE c.relationship = 'subagent' AND r.depth < 64), "
+        f"WHERE c.relationship = 'subagent' AND {_PARENT_USED.format('c')} AND r.depth < 64), "
         "kids AS (SELECT root, COUNT(*) - 1 AS n FROM roots GROUP BY root), "
         "agg AS (SELECT r.root AS root, MIN(t.first_ms) AS first_ms, MAX(t.last_ms) AS last_ms, "
         + ", ".join(f"CAST(SUM(t.{m}) AS BIGINT) AS {m}" for m in MEASURES)
@@ -129,13 +136,15 @@ def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
     clauses = [_TOP_LEVEL]
     params: list[Any] = []
     f = query.filters
-    if query.models:
-        clauses.append("a.root IS NOT NULL")
+    if query.models or not query.without_usage:
+        clauses.append("COALESCE(a.requests, 0) > 0")
+    # as the one session count: by its last request, or a session without usage by its start
+    when = "(CASE WHEN COALESCE(a.requests, 0) > 0 THEN a.last_ms ELSE s.started_ms END)"
     if f.until_ms is not None:
-        clauses.append("COALESCE(a.first_ms, s.started_ms) < %s")
+        clauses.append(f"{when} < %s")
         params.append(f.until_ms)
     if f.since_ms is not None:
-        clauses.append("COALESCE(a.last_ms, s.ended_ms, s.started_ms) >= %s")
+        clauses.append(f"{when} >= %s")
         params.append(f.since_ms)
     if query.search:
         clauses.append(
@@ -149,6 +158,16 @@ def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
     return where, [*params, *more]
 
 
+_SPAN = (
+    # the wall span a session's row shows (tokentrail.reports.session_runtime): recorded start
+    # to end when an orchestrator closed it (it has a state), else first to last request
+    "(CASE WHEN s.state IS NOT NULL AND s.ended_ms IS NOT NULL AND s.started_ms IS NOT NULL "
+    "THEN GREATEST(s.ended_ms - s.started_ms, 0) "
+    "WHEN a.first_ms IS NOT NULL AND a.last_ms IS NOT NULL "
+    "THEN GREATEST(a.last_ms - a.first_ms, 0) "
+    "WHEN s.ended_ms IS NOT NULL AND s.started_ms IS NOT NULL "
+    "THEN GREATEST(s.ended_ms - s.started_ms, 0) END)"
+)
 _TOKENS = "(a.input + a.cache_read + a.cache_write_5m + a.cache_write_1h + a.output)"
 _SORT_SQL: dict[str, str] = {
     "last_activity": "COALESCE(a.last_ms, s.ended_ms, s.started_ms)",
@@ -157,7 +176,7 @@ _SORT_SQL: dict[str, str] = {
     "cost": "CASE WHEN a.requests > a.unpriced_requests THEN a.cost_micro END",
     "tokens": _TOKENS,
     "requests": "a.requests",
-    "runtime": "CASE WHEN s.ended_ms >= s.started_ms THEN s.ended_ms - s.started_ms END",
+    "runtime": _SPAN,
     "title": 'lower(COALESCE(s.title, s.session_key)) COLLATE "C"',
     "source": 's.source COLLATE "C"',
 }
@@ -182,8 +201,7 @@ def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
     where, params = _page_where(query)
     base = f"FROM sessions s LEFT JOIN agg a ON a.root = s.session_key {where}"
     ((count, runtime),) = rows(
-        f"{cte} SELECT COUNT(*), CAST(SUM(CASE WHEN s.ended_ms >= s.started_ms "
-        f"THEN s.ended_ms - s.started_ms END) AS BIGINT) {base}",
+        f"{cte} SELECT COUNT(*), CAST(SUM({_SPAN}) AS BIGINT) {base}",
         [*cte_params, *params],
     )
     found: list[SessionPageRow] = []
@@ -223,9 +241,7 @@ def session_day_counts(
     if not segments:
         raise ValueError("session_day_counts needs at least one UTC offset segment")
     cte, cte_params = _rolled_up(models)
-    clauses = [_TOP_LEVEL]
-    if models:
-        clauses.append("a.root IS NOT NULL")
+    clauses = [_TOP_LEVEL, "COALESCE(a.requests, 0) > 0"]
     where, params = _session_where(
         Filters(sources=filters.sources, project=filters.project), *clauses
     )

@@ -149,6 +149,7 @@ class _Listed:
     identifier: str | None
     started_ms: int | None
     ended_ms: int | None
+    state: str | None = None
     first_ms: int | None = None
     last_ms: int | None = None
     requests: int = 0
@@ -203,7 +204,7 @@ class SessionIndex:
 def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
     rows = conn.execute(
         "SELECT session_key, source, parent_key, relationship, project, title, identifier, "
-        "started_ms, ended_ms FROM sessions"
+        "started_ms, ended_ms, state FROM sessions"
     ).fetchall()
     where = f"WHERE model IN ({', '.join('?' * len(models))})" if models else ""
     usage = {
@@ -216,14 +217,27 @@ def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
             models,
         )
     }
-    known = {row[0] for row in rows}
+    # the one session rule (tokentrail.reports.session_counts): a subagent rolls up on a
+    # parent that made a request (of any model); else it is a session of its own
+    known = (
+        {key for key, figures in usage.items() if figures[2]}
+        if not models
+        else {
+            row[0]
+            for row in conn.execute(
+                "SELECT session_key FROM session_totals GROUP BY session_key "
+                "HAVING SUM(requests) > 0"
+            )
+        }
+    )
     listed: dict[str, _Listed] = {}
     children: dict[str, list[str]] = {}
-    for key, source, parent, relationship, project, title, identifier, started, ended in rows:
+    for key, source, parent, relationship, *described in rows:
         if relationship == "subagent" and parent is not None and parent in known:
             children.setdefault(parent, []).append(key)
         else:
-            listed[key] = _Listed(key, source, project, title, identifier, started, ended)
+            # project, title, identifier, started, ended, state: in _Listed's order
+            listed[key] = _Listed(key, source, *described)
     for entry in listed.values():
         _absorb(entry, usage.get(entry.key))
         # subagents of subagents roll up on the top-level session too
@@ -262,22 +276,21 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def _matches(entry: _Listed, query: SessionPageQuery) -> bool:
     """The filters of a page, as the SQL of the PostgreSQL store applies them."""
     f = query.filters
-    if query.models and not entry.has_usage:
+    if not entry.requests and (query.models or not query.without_usage):
         return False
     if f.sources and entry.source not in f.sources:
         return False
     if f.project and f.project not in (entry.project or ""):
         return False
-    if f.until_ms is not None:
-        start = entry.first_ms if entry.first_ms is not None else entry.started_ms
-        if start is None or start >= f.until_ms:
+    # as the one session count: by its last request, or a session without usage by its start
+    when = entry.last_ms if entry.requests else entry.started_ms
+    if when is None:
+        if f.since_ms is not None or f.until_ms is not None:
             return False
-    if f.since_ms is not None:
-        end = next(
-            (v for v in (entry.last_ms, entry.ended_ms, entry.started_ms) if v is not None), None
-        )
-        if end is None or end < f.since_ms:
-            return False
+    elif (f.since_ms is not None and when < f.since_ms) or (
+        f.until_ms is not None and when >= f.until_ms
+    ):
+        return False
     if query.search:
         needle = query.search.translate(_ASCII_LOWER)
         texts = (entry.title or "", entry.key, entry.project or "", entry.identifier or "")
@@ -287,9 +300,19 @@ def _matches(entry: _Listed, query: SessionPageQuery) -> bool:
 
 
 def _runtime(entry: _Listed) -> int | None:
-    if entry.started_ms is None or entry.ended_ms is None or entry.ended_ms < entry.started_ms:
-        return None
-    return entry.ended_ms - entry.started_ms
+    """The wall span a session's row shows (tokentrail.reports.session_runtime): its recorded
+    start to end when an orchestrator closed it (it has a state), else its first to its last
+    request, else its recorded start to end."""
+    recorded = (
+        max(entry.ended_ms - entry.started_ms, 0)
+        if entry.started_ms is not None and entry.ended_ms is not None
+        else None
+    )
+    if entry.state is not None and recorded is not None:
+        return recorded
+    if entry.first_ms is not None and entry.last_ms is not None:
+        return max(entry.last_ms - entry.first_ms, 0)
+    return recorded
 
 
 def _sort_value(entry: _Listed, sort: SessionSort) -> Any:

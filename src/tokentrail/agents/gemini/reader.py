@@ -39,7 +39,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-from tokentrail.sources import edits
+from tokentrail.agents.gemini import AGENT, edits
+from tokentrail.agents.gemini.usage import usage_tokens
 from tokentrail.sources.base import (
     BadRecord,
     FileKind,
@@ -47,14 +48,13 @@ from tokentrail.sources.base import (
     ParseResult,
     ParseState,
     SourceFile,
-    count_or_none,
     iter_complete_lines,
     parse_timestamp,
     read_regular,
 )
-from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
+from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 
-SOURCE = "gemini"
+SOURCE = AGENT.name
 PROVIDER = "google"
 PROJECT_ROOT_MARKER = ".project_root"
 
@@ -164,7 +164,7 @@ class GeminiSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 2  # 2: tool calls
-    env_var: ClassVar[str] = "TOKENTRAIL_GEMINI_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         roots: list[Path] = []
@@ -305,7 +305,7 @@ def _locate(meta: _SessionMeta, path: str) -> None:
 
 def _project_root(project_dir: Path) -> str | None:
     try:
-        text = (project_dir / PROJECT_ROOT_MARKER).read_text(encoding="utf-8").strip()
+        text = read_regular(str(project_dir / PROJECT_ROOT_MARKER)).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return text or None
@@ -376,7 +376,7 @@ def _tool_calls(message: object, meta: _SessionMeta) -> list[ToolCall | ToolResu
             continue
         key = f"{SOURCE}:call:{meta.session_id}:{call_id}"
         at_ms = int(when.timestamp() * 1000)
-        added, removed = edits.gemini(name, call.get("args"))
+        added, removed = edits.count_lines(name, call.get("args"))
         found.append(
             ToolCall(
                 key=key,
@@ -394,60 +394,3 @@ def _tool_calls(message: object, meta: _SessionMeta) -> list[ToolCall | ToolResu
         if isinstance(status, str) and status in _FINAL_STATUS:
             found.append(ToolResult(key, SOURCE, at_ms, _FINAL_STATUS[status], meta.session_key))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class UsageFields:
-    """Where the counts of Gemini's ``usageMetadata`` sit in one agent's record."""
-
-    prompt: str
-    cached: str
-    candidates: str
-    thoughts: str
-    tool: str
-    total: str
-
-
-CLI_TOKENS = UsageFields("input", "cached", "output", "thoughts", "tool", "total")
-"""gemini-cli's ``tokens`` object (its own names for the API's counts)."""
-
-USAGE_METADATA = UsageFields(
-    "promptTokenCount",
-    "cachedContentTokenCount",
-    "candidatesTokenCount",
-    "thoughtsTokenCount",
-    "toolUsePromptTokenCount",
-    "totalTokenCount",
-)
-"""The API's ``usageMetadata`` as received (Qwen Code records it as is)."""
-
-
-def usage_tokens(raw: Mapping[str, Any], names: UsageFields = CLI_TOKENS) -> Tokens:
-    """Map Gemini-shaped counts onto the ledger's buckets (input uncached, output incl.
-    thoughts); the one place for this rule, whichever agent recorded the counts.
-
-    The prompt count includes the cached tokens: uncached = prompt − cached (+ the built-in
-    tools' prompt tokens, reported apart). Gemini reports thoughts apart from candidates and
-    bills them as output; OpenAI-style backends (Qwen Code's) put reasoning inside the
-    completion count, which the total then shows (total = prompt + candidates): never bill
-    a thought twice.
-    """
-    prompt = count_or_none(raw.get(names.prompt), names.prompt)
-    cached = count_or_none(raw.get(names.cached), names.cached)
-    candidates = count_or_none(raw.get(names.candidates), names.candidates)
-    thoughts = count_or_none(raw.get(names.thoughts), names.thoughts)
-    tool = count_or_none(raw.get(names.tool), names.tool)
-    total = count_or_none(raw.get(names.total), names.total)
-    if cached is not None and cached > (prompt or 0):
-        raise BadRecord("invalid_count", f"{names.cached}={cached} > {names.prompt}={prompt}")
-    if tool and total == (prompt or 0) + (candidates or 0) + (thoughts or 0):
-        tool = None  # the record's own total says its input holds them already
-    uncached = None
-    if prompt is not None or tool is not None:
-        uncached = (prompt or 0) - (cached or 0) + (tool or 0)
-    output = None
-    if candidates is not None or thoughts is not None:
-        output = (candidates or 0) + (thoughts or 0)
-        if thoughts and total == (prompt or 0) + (tool or 0) + (candidates or 0):
-            output = candidates or 0  # the thoughts are inside the candidates already
-    return Tokens(input=uncached, cache_read=cached, output=output, reasoning=thoughts)

@@ -35,32 +35,35 @@ between two reads (see :func:`_parse_snapshot`).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.mux import AGENT
+from tokentrail.sources import snapshots
 from tokentrail.sources.base import (
     BadRecord,
     FileKind,
     Line,
     LinesEnd,
+    NotRegularFile,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
     iter_complete_lines,
     parse_timestamp,
+    read_regular,
     reported_cost,
     text_or_none,
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
-SOURCE = "mux"
+SOURCE = AGENT.name
 HOME_VARIABLES = ("XUM_ROOT", "MUX_ROOT")
 HOME_NAMES = (".xum", ".mux", ".cmux")
 CHAT = "chat.jsonl"
@@ -75,9 +78,6 @@ PREFILTER: tuple[bytes, ...] = (b'"usage"',)
 SNAPSHOT_BUCKETS: tuple[str, ...] = ("input", "cached", "cacheCreate", "output", "reasoning")
 """The buckets of a ``session-usage.json`` model entry, in the order kept in parser memory."""
 
-_MEM_GENERATION = "generation"
-_MEM_TOTALS = "totals"
-_MEM_COSTS = "costs"
 _MEM_CHILDREN = "rolled_up"
 
 
@@ -86,7 +86,7 @@ class MuxSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_MUX_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$XUM_ROOT/sessions`` (or ``$MUX_ROOT``), else the ``sessions`` folder of every
@@ -178,7 +178,7 @@ def _workspace_of(path: str) -> _Workspace:
     workspace_id = folder.name
     config = folder.parent.parent / CONFIG
     try:
-        document = orjson.loads(config.read_bytes())
+        document = orjson.loads(read_regular(str(config)))
     except (OSError, orjson.JSONDecodeError):
         return _Workspace(workspace_id)
     projects = document.get("projects") if isinstance(document, dict) else None
@@ -396,18 +396,6 @@ def _first_count(*candidates: tuple[str, Mapping[str, Any]]) -> int | None:
 # --- the cumulative snapshot ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _ModelTotals:
-    tokens: tuple[int, ...]
-    """Counts in :data:`SNAPSHOT_BUCKETS` order."""
-    cost: float | None
-    """The sum of the buckets' ``cost_usd``; None unless every bucket has one."""
-
-    @property
-    def total(self) -> int:
-        return sum(self.tokens)
-
-
 def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
     """The growth of ``session-usage.json`` since the last read, as one event per model.
 
@@ -432,10 +420,9 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
       the growth after that is counted from the snapshot, not the totals the history counted.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-            # the time of the bytes read, not of a file that replaced them since
-            mtime = os.fstat(handle.fileno()).st_mtime
+        data, seen_at = snapshots.read_document(path)
+    except NotRegularFile:
+        raise  # skipped by the sync with its reason, like any special file
     except OSError as exc:
         return ParseResult(
             skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state
@@ -450,10 +437,9 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
         skip = Skip("malformed_json", path, None, "no byModel object")
         return ParseResult(skips=[skip], state=kept)
     workspace = _workspace_of(path)
-    seen_at = datetime.fromtimestamp(mtime, tz=UTC)
     result = ParseResult(state=kept)
-    totals: dict[str, _ModelTotals] = {}
-    previous = _remembered(state.memory)
+    totals: dict[str, snapshots.Totals] = {}
+    previous = snapshots.remembered(state.memory, len(SNAPSHOT_BUCKETS))
     for model, entry in by_model.items():
         try:
             totals[model] = _model_totals(entry, model)
@@ -461,36 +447,37 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
             result.skips.append(Skip(bad.reason, path, None, bad.detail))
             if model in previous:
                 totals[model] = previous[model]  # unread: as last counted, until it reads again
-    generation = _generation(state.memory)
-    shrunk = _shrunk(previous, totals)
+    compared = snapshots.step(state.memory, totals, SNAPSHOT_BUCKETS)
     children = _rolled_up(document)
     known_children = set(_strings(state.memory.get(_MEM_CHILDREN)))
     new_children = {
         child: entry for child, entry in children.items() if child not in known_children
     }
     from_history = _has_history(Path(path).parent)
-    if shrunk is not None:
-        generation += 1
+    if compared.rebuilt is not None:
         if not from_history:
-            result.skips.append(Skip("snapshot_rebuilt", path, None, shrunk))
+            result.skips.append(Skip("snapshot_rebuilt", path, None, compared.rebuilt))
     elif not from_history:
-        growth = _growth(previous, totals)
+        growth = compared.growth
         withheld = _take_off_rollups(growth, new_children, path, result.skips)
         if not withheld:
             for model, (tokens, cost) in sorted(growth.items()):
-                start = previous[model].total if model in previous else 0
                 result.events.append(
                     _snapshot_event(
-                        workspace, generation, model, start, tokens, cost, seen_at, path
+                        workspace,
+                        compared.generation,
+                        model,
+                        compared.start(model),
+                        tokens,
+                        cost,
+                        seen_at,
+                        path,
                     )
                 )
     # what was counted (or deliberately not) becomes the baseline; a model that failed to read
     # kept its old totals above, so its growth is counted once it reads again
-    baseline = totals
     result.state.memory = {
-        _MEM_GENERATION: generation,
-        _MEM_TOTALS: {model: list(t.tokens) for model, t in baseline.items()},
-        _MEM_COSTS: {model: t.cost for model, t in baseline.items()},
+        **snapshots.remember(compared.generation, totals),
         _MEM_CHILDREN: sorted(known_children | set(children)),
     }
     if not from_history:
@@ -502,7 +489,7 @@ def _has_history(workspace: Path) -> bool:
     return any((workspace / name).is_file() for name in (CHAT, ARCHIVE))
 
 
-def _model_totals(entry: object, model: str) -> _ModelTotals:
+def _model_totals(entry: object, model: str) -> snapshots.Totals:
     if not isinstance(entry, dict):
         raise BadRecord("malformed_usage", f"byModel[{model!r}] is not an object")
     counts: list[int] = []
@@ -517,68 +504,11 @@ def _model_totals(entry: object, model: str) -> _ModelTotals:
         counts.append(count)
         bucket_cost = reported_cost(item.get("cost_usd"))
         cost = None if cost is None or bucket_cost is None else cost + bucket_cost
-    return _ModelTotals(tuple(counts), None if cost is None else round(cost, 9))
-
-
-def _remembered(memory: Mapping[str, Any]) -> dict[str, _ModelTotals]:
-    """The totals last counted, from parser memory (anything malformed there is ignored)."""
-    totals = memory.get(_MEM_TOTALS)
-    costs = memory.get(_MEM_COSTS)
-    costs = costs if isinstance(costs, dict) else {}
-    remembered: dict[str, _ModelTotals] = {}
-    for model, counts in totals.items() if isinstance(totals, dict) else ():
-        if (
-            isinstance(counts, list)
-            and len(counts) == len(SNAPSHOT_BUCKETS)
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
-        ):
-            cost = costs.get(model)
-            remembered[model] = _ModelTotals(
-                tuple(counts), float(cost) if isinstance(cost, int | float) else None
-            )
-    return remembered
-
-
-def _generation(memory: Mapping[str, Any]) -> int:
-    value = memory.get(_MEM_GENERATION)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return snapshots.Totals(tuple(counts), None if cost is None else round(cost, 9))
 
 
 def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _shrunk(previous: Mapping[str, _ModelTotals], totals: Mapping[str, _ModelTotals]) -> str | None:
-    """Why the snapshot cannot be a later state of the remembered one, or None."""
-    for model, before in sorted(previous.items()):
-        now = totals.get(model)
-        if now is None:
-            return f"{model} vanished"
-        for bucket, old, new in zip(SNAPSHOT_BUCKETS, before.tokens, now.tokens, strict=True):
-            if new < old:
-                return f"{model} {bucket} went from {old} to {new}"
-    return None
-
-
-_Growth = dict[str, tuple[list[int], float | None]]
-
-
-def _growth(previous: Mapping[str, _ModelTotals], totals: Mapping[str, _ModelTotals]) -> _Growth:
-    growth: _Growth = {}
-    for model, now in totals.items():
-        before = previous.get(model)
-        old = before.tokens if before else (0,) * len(SNAPSHOT_BUCKETS)
-        delta = [new - was for new, was in zip(now.tokens, old, strict=True)]
-        if not any(delta):
-            continue
-        cost = None
-        if now.cost is not None:
-            if before is None:
-                cost = now.cost
-            elif before.cost is not None:
-                cost = max(round(now.cost - before.cost, 9), 0.0)
-        growth[model] = (delta, cost)
-    return growth
 
 
 _ROLLUP_FIELDS = (
@@ -596,7 +526,7 @@ def _rolled_up(document: Mapping[str, Any]) -> dict[str, object]:
 
 
 def _take_off_rollups(
-    growth: _Growth, children: Mapping[str, object], path: str, skips: list[Skip]
+    growth: snapshots.Growth, children: Mapping[str, object], path: str, skips: list[Skip]
 ) -> bool:
     """Subtract newly rolled-up sub-agents from the growth; True when that cannot be done
     and the read's growth is withheld instead."""

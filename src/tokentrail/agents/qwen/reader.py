@@ -16,7 +16,7 @@ Facts this parser relies on (qwen-code, ``packages/core/src/config/storage.ts`` 
 * ``promptTokenCount`` INCLUDES ``cachedContentTokenCount``. For OpenAI-compatible backends
   (most Qwen Code setups) the reasoning tokens are inside ``candidatesTokenCount`` and
   ``totalTokenCount`` = prompt + candidates: thoughts are counted once
-  (:func:`tokentrail.sources.gemini.usage_tokens` holds that rule).
+  (:func:`tokentrail.agents.gemini.usage.tokens_from` holds that rule).
 * ``system`` records with ``subtype: "ui_telemetry"`` repeat each response's counts for the
   UI: not counted. ``custom_title`` records name the session, ``parent_session`` records
   name the session that spawned it.
@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.gemini.usage import USAGE_METADATA, usage_tokens
+from tokentrail.agents.qwen import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -46,10 +48,9 @@ from tokentrail.sources.base import (
     parse_timestamp,
     text_or_none,
 )
-from tokentrail.sources.gemini import USAGE_METADATA, usage_tokens
 from tokentrail.usage import Session, Skip, UsageEvent
 
-SOURCE = "qwen"
+SOURCE = AGENT.name
 
 # Only these lines can carry usage or session facts; the rest is prompts and tool output.
 PREFILTER: tuple[bytes, ...] = (b'"usageMetadata"', b'"custom_title"', b'"parent_session"')
@@ -60,7 +61,7 @@ class QwenSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_QWEN_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         roots: list[Path] = []

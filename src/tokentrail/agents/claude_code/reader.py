@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from tokentrail.sources import edits
+from tokentrail.agents.claude_code import AGENT, edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -57,7 +57,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
 
-SOURCE_NAME = "claude_code"
+SOURCE_NAME = AGENT.name
 SYNTHETIC_MODEL = "<synthetic>"
 """Claude Code's model name for locally generated replies (API errors, interrupts): no billing."""
 
@@ -82,6 +82,9 @@ _MEM_LAST_TIMESTAMP = "last_timestamp"
 _MEM_FILE_SESSION = "file_session"
 _MEM_FILE_SESSION_PARENT = "file_session_parent"
 _MEM_PENDING_TITLE = "pending_title"
+_MEM_CUSTOM_TITLE = "custom_title"
+"""True once the file held a custom title (the user's /rename): a summary line never
+replaces it."""
 
 
 class ClaudeCodeSource:
@@ -91,7 +94,7 @@ class ClaudeCodeSource:
     parser_version: ClassVar[int] = 3
     """2: tool calls and results. 3: ranks end with the file's latest timestamp and advisor
     calls are requests: files are read again once (see the 0012 migration)."""
-    env_var: ClassVar[str] = "TOKENTRAIL_CLAUDE_CODE_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``<dir>/projects`` for each dir of ``CLAUDE_CONFIG_DIR`` (comma list), else both
@@ -297,7 +300,7 @@ class _FileParser:
             return
         kind = record.get("type")
         if kind == "summary":
-            self._note_title(text_or_none(record.get("summary")), None)
+            self._note_title(text_or_none(record.get("summary")), None, custom=False)
             return
         identity = self._identify(record)
         timestamp = parse_timestamp(record.get("timestamp"))
@@ -308,7 +311,7 @@ class _FileParser:
             return
         draft = self._note_line(identity, record, timestamp)
         if kind == "custom-title":
-            self._note_title(text_or_none(record.get("customTitle")), draft)
+            self._note_title(text_or_none(record.get("customTitle")), draft, custom=True)
             return
         message = _assistant_message(record)
         if message is None or message.get("usage") is None:
@@ -359,7 +362,7 @@ class _FileParser:
                 call_id, name = text_or_none(block.get("id")), text_or_none(block.get("name"))
                 if call_id is None or name is None:
                     continue
-                added, removed = edits.claude_code(name, block.get("input"))
+                added, removed = edits.count_lines(name, block.get("input"))
                 model = text_or_none(message.get("model"))
                 self.tool_calls.append(
                     ToolCall(
@@ -434,19 +437,22 @@ class _FileParser:
         if draft.title is None and isinstance(pending, str):
             draft.title = pending
 
-    def _note_title(self, title: str | None, draft: _SessionDraft | None) -> None:
-        if title is None:
+    def _note_title(self, title: str | None, draft: _SessionDraft | None, *, custom: bool) -> None:
+        # The latest title wins (a session renamed later, in one chunk as across chunks: the
+        # ledger keeps the newest, tokentrail.usage.newer_session), but a summary line never
+        # replaces the user's own custom title.
+        if title is None or (not custom and self.memory.get(_MEM_CUSTOM_TITLE)):
             return
+        if custom:
+            self.memory[_MEM_CUSTOM_TITLE] = True
         if draft is None:
             key = self.memory.get(_MEM_FILE_SESSION)
             if not isinstance(key, str):
-                self.memory.setdefault(_MEM_PENDING_TITLE, title)
+                self.memory[_MEM_PENDING_TITLE] = title
                 return
             parent = self.memory.get(_MEM_FILE_SESSION_PARENT)
             draft = self._draft(key, parent if isinstance(parent, str) else None)
-        # The first title wins, in one chunk as across chunks (merge_sessions keeps the first).
-        if draft.title is None:
-            draft.title = title
+        draft.title = title
 
     def _draft(self, key: str, parent_key: str | None) -> _SessionDraft:
         draft = self.sessions.get(key)

@@ -39,8 +39,8 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from tokentrail.agents.codex import AGENT, edits
 from tokentrail.ratelimits import RateLimitSnapshot, read_codex_rate_limits
-from tokentrail.sources import edits
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -89,12 +89,12 @@ ReplayPhase = Literal["none", "active", "done"]
 class CodexSource:
     """OpenAI Codex CLI (and Codex Desktop / IDE) rollout files."""
 
-    name: ClassVar[str] = "codex"
+    name: ClassVar[str] = AGENT.name
     parser_version: ClassVar[int] = 4
     """2: also reads the official ``rate_limits`` figures (files read by 1 are read again
     once to find them; the ledger merges the requests it already has). 3: tool calls.
     4: thread names (``thread_name_updated``) as session titles."""
-    env_var: ClassVar[str] = "TOKENTRAIL_CODEX_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$CODEX_HOME`` (default ``~/.codex``): live and archived session directories."""
@@ -347,8 +347,7 @@ class _RolloutReader:
             return
         raw = payload.get("arguments") if kind == "function_call" else payload.get("input")
         arguments = _json_or_text(raw)
-        patch = edits.codex_patch_text(name, arguments)
-        added, removed = edits.patch(patch) if patch is not None else edits.NOT_AN_EDIT
+        added, removed = edits.count_lines(name, arguments)
         self.tool_calls.append(
             ToolCall(
                 key=key,

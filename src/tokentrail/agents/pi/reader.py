@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.pi import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -51,7 +52,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
-SOURCE = "pi"
+SOURCE = AGENT.name
 AGENT_DIR_VARIABLE = "PI_CODING_AGENT_DIR"
 
 PREFILTER: tuple[bytes, ...] = (b'"usage"', b'"type":"session')
@@ -67,7 +68,7 @@ class PiSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_PI_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$PI_CODING_AGENT_DIR/sessions``, else ``~/.pi/agent/sessions``."""

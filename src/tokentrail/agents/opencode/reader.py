@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tokentrail.agents.opencode import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     NotRegularFile,
@@ -56,7 +57,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-SOURCE = "opencode"
+SOURCE = AGENT.name
 DATABASE_GLOBS: tuple[str, ...] = ("opencode.db", "opencode-*.db")
 BUSY_TIMEOUT_SECONDS = 5.0
 """How long to wait for a writer holding the database before reporting it busy."""
@@ -74,7 +75,7 @@ class OpenCodeSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_OPENCODE_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         data_home = env.get("XDG_DATA_HOME")
@@ -385,6 +386,8 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
     try:
         size = Path(path).stat().st_size
         connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
+    except NotRegularFile:
+        raise  # skipped by the sync with its reason, like any special file
     except (OSError, sqlite3.Error) as error:
         return database_failure(path, state, error)
     try:

@@ -40,6 +40,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import orjson
 
+from tokentrail.agents.copilot import AGENT
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -58,7 +59,7 @@ from tokentrail.sources.base import (
 )
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
-SOURCE = "copilot"
+SOURCE = AGENT.name
 STORE_NAME = "session-store.db"
 EVENTS_NAME = "events.jsonl"
 NANO_AIU_PER_USD = 10**11
@@ -101,7 +102,7 @@ class CopilotSource:
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
-    env_var: ClassVar[str] = "TOKENTRAIL_COPILOT_PATHS"
+    env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         roots: list[Path] = []

@@ -1,0 +1,111 @@
+"""What an agent package gives ``tests/test_agents_contract.py`` (its ``contract.KIT``), so one
+generic test checks every registered agent: discovery, its override, incremental reading,
+kill-safety and bad input.
+
+A kit writes minimal valid logs: request ``i`` has ``input`` uncached input tokens (100 unless
+the test asks for a corrupt count such as ``1e20`` or ``2**63``) and :data:`OUTPUT` output
+tokens, nothing cached; requests are a second apart from :data:`START`. Not used at run time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+
+import orjson
+
+INPUT = 100
+OUTPUT = 10
+START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+SESSION = "0f1e2d3c-4b5a-4969-8877-665544332211"
+
+Count = int | float
+Storage = Literal["lines", "database"]
+
+
+def when(index: int) -> datetime:
+    return START + timedelta(seconds=index)
+
+
+def iso(index: int) -> str:
+    return when(index).isoformat().replace("+00:00", "Z")
+
+
+def millis(index: int) -> int:
+    return int(when(index).timestamp() * 1000)
+
+
+class ContractKit(Protocol):
+    storage: Storage
+    """``lines`` (an append-only JSON Lines file) or ``database`` (the agent's SQLite file)."""
+
+    def log_path(self, root: Path) -> Path:
+        """Where the minimal log goes under ``root`` (a folder the agent's override names)."""
+        ...
+
+    def add(self, path: Path, first: int, count: int, *, input: Count = INPUT) -> None:
+        """Write requests ``first`` .. ``first + count - 1`` (creating the log if needed)."""
+        ...
+
+    def add_malformed(self, path: Path) -> None:
+        """Add one record that cannot be read (not JSON, or not the shape of one)."""
+        ...
+
+
+class LinesKit:
+    """A kit for an append-only JSON Lines log: a subclass says where the file goes, what
+    starts it, and what one request's line is."""
+
+    storage: Storage = "lines"
+
+    def log_path(self, root: Path) -> Path:
+        raise NotImplementedError
+
+    def header(self) -> Sequence[object]:
+        return ()
+
+    def request(self, index: int, input: Count) -> object:
+        raise NotImplementedError
+
+    def add(self, path: Path, first: int, count: int, *, input: Count = INPUT) -> None:
+        lines = [] if path.exists() else list(self.header())
+        lines += [self.request(i, input) for i in range(first, first + count)]
+        append_lines(path, lines)
+
+    def add_malformed(self, path: Path) -> None:
+        # a request's line with its end garbled: it has every word a reader looks for
+        append_lines(path, [_dumps(self.request(99, INPUT))[:-1] + b",}"])
+
+
+def append_lines(path: Path, lines: Sequence[object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        for line in lines:
+            handle.write(line if isinstance(line, bytes) else _dumps(line))
+            handle.write(b"\n")
+
+
+def _dumps(value: object) -> bytes:
+    """JSON, with counts of any size (``2**63`` is past what orjson writes)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        import json
+
+        return json.dumps(value).encode()
+
+
+def execute(path: Path, script: str, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+    """Run ``script`` once (when the database is new), then ``statements``, and commit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with closing(sqlite3.connect(path)) as db:
+        if new:
+            db.executescript(script)
+        for sql, params in statements:
+            db.execute(sql, params)
+        db.commit()

@@ -1,0 +1,300 @@
+"""Kimi CLI (Kimi Code CLI) sessions: ``~/.kimi/sessions/<work dir hash>/<session>/wire.jsonl``.
+
+Facts this parser relies on (MoonshotAI/kimi-cli: ``src/kimi_cli/share.py``, ``metadata.py``,
+``session.py``, ``wire/file.py``, ``wire/types.py``, ``soul/kimisoul.py``,
+``subagents/store.py``, ``session_fork.py``, kosong's ``TokenUsage`` and
+``docs/en/configuration/data-locations.md``):
+
+* The share dir is ``$KIMI_SHARE_DIR`` when set, else ``~/.kimi`` (``Path.home()``: the same
+  name on macOS and Windows). Sessions live in ``sessions/<md5 of the work dir>/<session
+  id>/`` (``<kaos>_<md5>`` for a remote work dir); ``kimi.json`` lists the work dirs, so the
+  hash names the project. Sub-agents write their own ``subagents/<agent id>/wire.jsonl`` in the
+  session's folder; sessions imported with ``kimi vis`` sit in ``imported_sessions/<id>/``.
+* ``wire.jsonl`` is append-only: a ``{"type": "metadata", "protocol_version"}`` header, then
+  ``{"timestamp": <epoch seconds>, "message": {"type", "payload"}}`` records. After every LLM
+  step Kimi writes a ``StatusUpdate`` whose payload has ``token_usage`` =
+  ``{input_other, output, input_cache_read, input_cache_creation}`` (disjoint: ``input_other``
+  excludes both cache buckets) and ``message_id`` (the provider's id of the reply). Other
+  ``StatusUpdate`` records (context size, plan mode, MCP status) carry no ``token_usage``.
+* No model is written in the wire log (it is in the config at the time, which may have changed
+  since): the model of every request is "not recorded" (``None``, unpriced), never guessed.
+* Repeats: ``/fork`` and undo copy the records of a session into a new one verbatim (titled
+  ``Fork: …`` or ``Undo: …`` in its ``state.json``: the original owns the copies), and a
+  sub-agent's events may be relayed into its parent's log inside a ``SubagentEvent``. So the
+  key is the ``message_id`` (a repeated ``message_id`` is one request), or, without one, a hash
+  of the record's timestamp and usage, the same in every copy. Relayed sub-agent events are
+  not read: the sub-agent's own log counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from tokentrail.agents.kimi import AGENT
+from tokentrail.sources.base import (
+    BadRecord,
+    Line,
+    LinesEnd,
+    NotRegularFile,
+    ParseResult,
+    ParseState,
+    SourceFile,
+    count_or_none,
+    iter_complete_lines,
+    open_regular,
+    parse_timestamp,
+    text_or_none,
+)
+from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+
+SOURCE = AGENT.name
+SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
+WIRE = "wire.jsonl"
+METADATA = "kimi.json"
+STATE = "state.json"
+COPY_TITLES = ("Fork: ", "Undo: ")
+"""The title prefixes Kimi gives a session it made by copying another's records."""
+
+PREFILTER: tuple[bytes, ...] = (b'"token_usage"',)
+"""Only a StatusUpdate with token usage is a billed request; the rest is conversation."""
+
+
+class KimiSource:
+    """Kimi CLI's wire logs: one request per ``StatusUpdate.token_usage``."""
+
+    name: ClassVar[str] = AGENT.name
+    parser_version: ClassVar[int] = 1
+    env_var: ClassVar[str] = AGENT.override
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """``$KIMI_SHARE_DIR`` (or ``~/.kimi``): its ``sessions`` and ``imported_sessions``."""
+        share = env.get(SHARE_DIR_VARIABLE, "").strip()
+        base = Path(share).expanduser() if share else home / ".kimi"
+        return [base / "sessions", base / "imported_sessions"]
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        found: set[str] = set()
+        for root in roots:
+            found.update(_wire_files(Path(root)))
+        for path in sorted(found):
+            yield SourceFile(SOURCE, path, "append")
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        parser = _WireParser(file.path, _Place.of(file.path))
+        try:
+            for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
+                if isinstance(item, LinesEnd):
+                    return parser.result(item)
+                parser.handle(item)
+        except NotRegularFile:
+            raise  # the sync reports it as not a regular file
+        except OSError as exc:
+            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
+            return ParseResult(skips=[skip], state=state)
+        raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+
+
+def _wire_files(root: Path) -> Iterator[str]:
+    if root.name == WIRE and root.is_file():
+        yield str(root)
+        return
+    if not root.is_dir():
+        return  # Kimi not installed: normal
+    try:
+        found = [path for path in root.rglob(WIRE) if path.is_file()]
+    except OSError:
+        return
+    yield from (str(path) for path in found)
+
+
+# --- where a log sits: its session, sub-agent and project ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    session_id: str
+    agent_id: str | None
+    project: str | None
+    imported: bool
+    title: str | None = None
+    copy: bool = False
+    """A ``/fork`` or undo of another session (its title says so): its first records are
+    that session's, which owns them."""
+
+    @classmethod
+    def of(cls, path: str) -> _Place:
+        folder = Path(path).parent
+        agent_id = None
+        if folder.parent.name == "subagents":
+            agent_id = folder.name
+            folder = folder.parent.parent
+        imported = folder.parent.name == "imported_sessions"
+        project = (
+            None
+            if imported
+            else _work_dirs(str(folder.parent.parent.parent)).get(folder.parent.name)
+        )
+        title = None if agent_id else _custom_title(folder)
+        copy = title is not None and title.startswith(COPY_TITLES)
+        return cls(folder.name, agent_id, project, imported, title, copy)
+
+    @property
+    def parent_key(self) -> str:
+        return f"{SOURCE}:{self.session_id}"
+
+    @property
+    def session_key(self) -> str:
+        if self.agent_id:
+            return f"{self.parent_key}:agent:{self.agent_id}"
+        return self.parent_key
+
+    @property
+    def rank(self) -> str:
+        # the copy in the session's own log owns a request; a sub-agent's own log is its
+        # session; an imported copy counts only when nothing else has the request
+        if self.imported:
+            return "2|"
+        return "1|" if self.copy else "0|"
+
+    def session(self, started: datetime | None, ended: datetime | None) -> Session:
+        return Session(
+            key=self.session_key,
+            source=SOURCE,
+            parent_key=self.parent_key if self.agent_id else None,
+            relationship="subagent" if self.agent_id else None,
+            project=self.project,
+            title=self.title,
+            started_at=started,
+            ended_at=ended,
+        )
+
+
+def _custom_title(folder: Path) -> str | None:
+    """The session's title from its ``state.json`` (set by the user, or by a fork)."""
+    try:
+        with open_regular(str(folder / STATE)) as handle:
+            document = orjson.loads(handle.read(1024 * 1024))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return text_or_none(document.get("custom_title")) if isinstance(document, dict) else None
+
+
+def _work_dirs(share_dir: str) -> dict[str, str]:
+    """``kimi.json``'s work dirs by the folder name Kimi gives their sessions."""
+    try:
+        document = orjson.loads((Path(share_dir) / METADATA).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    entries = document.get("work_dirs") if isinstance(document, dict) else None
+    folders: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else ():
+        path = text_or_none(entry.get("path")) if isinstance(entry, dict) else None
+        if path is None:
+            continue
+        digest = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
+        kaos = text_or_none(entry.get("kaos")) or "local"
+        folders[digest if kaos == "local" else f"{kaos}_{digest}"] = path
+    return folders
+
+
+# --- the records ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _WireParser:
+    path: str
+    place: _Place
+    events: dict[str, UsageEvent] = field(default_factory=dict)
+    skips: list[Skip] = field(default_factory=list)
+    duplicates: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def handle(self, line: Line) -> None:
+        try:
+            record = orjson.loads(line.data)
+        except orjson.JSONDecodeError as exc:
+            self._skip("malformed_json", line, str(exc))
+            return
+        if not isinstance(record, dict):
+            self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
+            return
+        message = record.get("message")
+        if not isinstance(message, dict) or message.get("type") != "StatusUpdate":
+            return  # SubagentEvent relays are counted from the sub-agent's own log
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or payload.get("token_usage") is None:
+            return
+        try:
+            event = self._event(record, payload)
+        except BadRecord as bad:
+            self._skip(bad.reason, line, bad.detail)
+            return
+        self._see(event.timestamp)
+        earlier = self.events.get(event.key)
+        if earlier is not None:
+            self.duplicates += 1
+            event = merge_events(earlier, event)
+        self.events[event.key] = event
+
+    def _event(self, record: Mapping[str, Any], payload: Mapping[str, Any]) -> UsageEvent:
+        usage = payload.get("token_usage")
+        if not isinstance(usage, dict):
+            raise BadRecord("empty_usage", f"token_usage is a {type(usage).__name__}")
+        when = parse_timestamp(record.get("timestamp"))
+        if when is None:
+            raise BadRecord("bad_timestamp", repr(record.get("timestamp"))[:60])
+        tokens = Tokens(
+            input=count_or_none(usage.get("input_other"), "input_other"),
+            cache_read=count_or_none(usage.get("input_cache_read"), "input_cache_read"),
+            cache_write_5m=count_or_none(usage.get("input_cache_creation"), "input_cache_creation"),
+            output=count_or_none(usage.get("output"), "output"),
+        )
+        if tokens.is_empty:
+            raise BadRecord("empty_usage", "no token counts")
+        return UsageEvent(
+            key=_event_key(record, payload, usage),
+            source=SOURCE,
+            timestamp=when,
+            tokens=tokens,
+            model=None,  # not recorded in the wire log: unpriced, never guessed
+            session_key=self.place.session_key,
+            project=self.place.project,
+            raw_usage=orjson.dumps(usage),
+            rank=self.place.rank,
+        )
+
+    def _see(self, when: datetime) -> None:
+        if self.first is None or when < self.first:
+            self.first = when
+        if self.last is None or when > self.last:
+            self.last = when
+
+    def _skip(self, reason: str, line: Line, detail: str) -> None:
+        self.skips.append(Skip(reason, self.path, line.number, detail))
+
+    def result(self, end: LinesEnd) -> ParseResult:
+        return ParseResult(
+            events=list(self.events.values()),
+            sessions=[self.place.session(self.first, self.last)],
+            skips=self.skips,
+            state=end.state,
+            duplicates=self.duplicates,
+            pending_partial_line=end.pending_partial_line,
+        )
+
+
+def _event_key(record: Mapping[str, Any], payload: Mapping[str, Any], usage: object) -> str:
+    """The reply's id (the same in a fork's copy), else what the record says."""
+    message_id = text_or_none(payload.get("message_id"))
+    if message_id is not None:
+        return f"{SOURCE}:{message_id}"
+    basis = orjson.dumps([record.get("timestamp"), usage], option=orjson.OPT_SORT_KEYS)
+    return f"{SOURCE}:h:{hashlib.sha256(basis).hexdigest()[:32]}"

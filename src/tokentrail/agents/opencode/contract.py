@@ -1,0 +1,80 @@
+"""The contract kit of OpenCode: assistant messages in its SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from tokentrail.agents.contract import OUTPUT, SESSION, Count, Storage, execute, millis
+
+SCHEMA = """
+CREATE TABLE project (
+    id TEXT PRIMARY KEY, worktree TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL
+);
+CREATE TABLE session (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, parent_id TEXT, slug TEXT NOT NULL,
+    directory TEXT NOT NULL, title TEXT NOT NULL, version TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL
+);
+CREATE TABLE message (
+    id TEXT PRIMARY KEY, session_id TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE part (
+    id TEXT PRIMARY KEY, message_id TEXT NOT NULL, session_id TEXT NOT NULL,
+    time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL
+);
+INSERT INTO project VALUES ('prj_1', '/src/webapp', 1, 1);
+"""
+
+_MESSAGE = "INSERT INTO message VALUES (?, ?, ?, ?, ?)"
+
+
+def _data(index: int, input: Count) -> str:
+    tokens = {"input": input, "output": OUTPUT, "reasoning": 0, "cache": {"read": 0, "write": 0}}
+    data = {
+        "role": "assistant",
+        "time": {"created": millis(index), "completed": millis(index) + 500},
+        "modelID": "claude-sonnet-4-5",
+        "providerID": "anthropic",
+        "path": {"cwd": "/src/webapp", "root": "/src/webapp"},
+        "tokens": tokens,
+    }
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # a count past 64 bits
+        import json
+
+        return json.dumps(data)
+
+
+class OpenCodeKit:
+    storage: Storage = "database"
+
+    def log_path(self, root: Path) -> Path:
+        return root / "opencode.db"
+
+    def add(self, path: Path, first: int, count: int, *, input: Count = 100) -> None:
+        session = (
+            "INSERT OR IGNORE INTO session VALUES (?, 'prj_1', NULL, 'otter', '/src/webapp', "
+            "'Contract', '1.1.20', ?, ?)",
+            (SESSION, millis(0), millis(0)),
+        )
+        execute(
+            path,
+            SCHEMA,
+            [session]
+            + [
+                (_MESSAGE, (f"msg_{i:06d}", SESSION, millis(i), millis(i), _data(i, input)))
+                for i in range(first, first + count)
+            ],
+        )
+
+    def add_malformed(self, path: Path) -> None:
+        row = ("msg_malformed", SESSION, millis(0), millis(0), "{not json")
+        execute(path, SCHEMA, [(_MESSAGE, row)])
+
+
+KIT = OpenCodeKit()
