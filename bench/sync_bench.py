@@ -50,12 +50,23 @@ PEER_BIN = PEER_DIR / "node_modules" / ".bin" / "ccusage"
 
 MB = 1_000_000
 SAMPLE_INTERVAL = 0.02
-TARGET_COLD_SYNC_S = 6.0
-TARGET_RESYNC_S = 0.3
-TARGET_DAILY_S = 0.2
-TARGET_PEAK_RSS_MB = 400.0
+# issue 14's targets: the cold sync no slower than the peer's full read in the same run, with
+# at most twice its CPU time; answers from the ledger in milliseconds
+TARGET_COLD_OVER_PEER = 1.0
+TARGET_CPU_OVER_PEER = 2.0
+TARGET_RESYNC_S = 0.1
+TARGET_APPEND_RESYNC_S = 0.15
+TARGET_DAILY_S = 0.06
+TARGET_PEAK_RSS_MB = 250.0
 SOURCES = ("claude_code", "codex", "gemini")
-ENV_REMOVED = ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+ENV_REMOVED = (
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    # a user's Python keeps its bytecode cache: without it every run compiles every module
+    "PYTHONDONTWRITEBYTECODE",
+)
 # token buckets as (label, tokentrail totals key, ccusage totals key, manifest truth key)
 BUCKETS = (
     ("requests", "requests", None, "requests"),
@@ -166,6 +177,8 @@ class Run:
     peak_single_rss: int | None = None
     kernel_max_rss: int | None = None  # wait4 ru_maxrss: the largest process of the tree
     processes: int | None = None
+    cpu_s: float | None = None
+    """User + system CPU seconds of the process and the children it waited for (wait4)."""
 
     @property
     def ok(self) -> bool:
@@ -201,6 +214,7 @@ def run_command(argv: Sequence[str], env: dict[str, str], sample_memory: bool = 
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
+            cpu_s=usage.ru_utime + usage.ru_stime,
         )
     if sampler:
         run.peak_tree_rss = sampler.peak_tree
@@ -222,6 +236,11 @@ def repeat(times: int, make_run: Callable[[], Run]) -> list[Run]:
 
 def best(runs: Sequence[Run]) -> float | None:
     good = [run.seconds for run in runs if run.ok]
+    return min(good) if good else None
+
+
+def least_cpu(runs: Sequence[Run]) -> float | None:
+    good = [run.cpu_s for run in runs if run.ok and run.cpu_s is not None]
     return min(good) if good else None
 
 
@@ -367,7 +386,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def bench_tokentrail(
-    report: Report, exe: str, corpus: Path, workdir: Path, append_files: int
+    report: Report, exe: str, corpus: Path, workdir: Path, append_files: int, cold_runs: int = 1
 ) -> bool:
     home = corpus / "home"
     env = tokentrail_env(home, workdir)
@@ -377,11 +396,18 @@ def bench_tokentrail(
         return False
     figures = report.figures
 
-    cold = run_command([exe, "sync", "--quiet"], env, sample_memory=True)
-    if not cold.ok:
-        report.problems.append("cold sync failed: " + cold.failure())
-        return False
+    colds: list[Run] = []
+    for _ in range(max(1, cold_runs)):
+        for stale in workdir.glob("ledger.db*"):
+            stale.unlink()  # every cold sync starts from an empty ledger
+        colds.append(run_command([exe, "sync", "--quiet"], env, sample_memory=True))
+        if not colds[-1].ok:
+            report.problems.append("cold sync failed: " + colds[-1].failure())
+            return False
+    cold = min(colds, key=lambda run: run.seconds)
     figures["cold_sync_s"] = cold.seconds
+    figures["cold_sync_runs_s"] = [run.seconds for run in colds]
+    figures["cold_sync_cpu_s"] = least_cpu(colds)
     figures["cold_sync_mb_per_s"] = report.corpus_bytes / MB / cold.seconds
     figures["peak_tree_rss_mb"] = (cold.peak_tree_rss or 0) / MB
     figures["peak_single_rss_mb"] = (cold.peak_single_rss or 0) / MB
@@ -493,6 +519,7 @@ def bench_peer(report: Report, corpus: Path, runs: int) -> None:
     figures = report.figures
     figures["peer"] = f"ccusage {PEER_VERSION}"
     figures["peer_best_s"], figures["peer_median_s"] = best(timed), median(timed)
+    figures["peer_cpu_s"] = least_cpu(timed)
     figures["peer_peak_tree_rss_mb"] = (first.peak_tree_rss or 0) / MB
     all_agents = parse_json(timed[-1])
     report.totals["peer_all"] = all_agents.get("totals") if all_agents else None
@@ -511,6 +538,8 @@ def compare_ratios(report: Report) -> None:
     )
     if peer and cold:
         figures["ratio_cold_over_peer"] = cold / peer
+    if figures.get("peer_cpu_s") and figures.get("cold_sync_cpu_s"):
+        figures["ratio_cpu_over_peer"] = figures["cold_sync_cpu_s"] / figures["peer_cpu_s"]
     if peer and resync:
         figures["ratio_peer_over_resync"] = peer / resync
 
@@ -537,10 +566,16 @@ def performance_rows(report: Report) -> list[tuple[str, str, str, str]]:
     f = report.figures
     rows = [
         (
-            "cold sync (tokentrail sync --quiet)",
+            "cold sync (tokentrail sync --quiet), best",
             _seconds(f.get("cold_sync_s")),
-            f"<= {TARGET_COLD_SYNC_S:g} s",
-            _verdict(f.get("cold_sync_s"), TARGET_COLD_SYNC_S, False),
+            "<= peer",
+            "",
+        ),
+        (
+            "  CPU (user + system, all processes)",
+            _seconds(f.get("cold_sync_cpu_s")),
+            f"<= {TARGET_CPU_OVER_PEER:g}x peer",
+            "",
         ),
         (
             "  throughput (corpus bytes / time)",
@@ -551,8 +586,8 @@ def performance_rows(report: Report) -> list[tuple[str, str, str, str]]:
         (
             "  peak RSS, process tree (sum)",
             _mb(f.get("peak_tree_rss_mb")),
-            f"< {TARGET_PEAK_RSS_MB:g} MB",
-            _verdict(f.get("peak_tree_rss_mb"), TARGET_PEAK_RSS_MB, True),
+            f"<= {TARGET_PEAK_RSS_MB:g} MB",
+            _verdict(f.get("peak_tree_rss_mb"), TARGET_PEAK_RSS_MB, False),
         ),
         (
             "  peak RSS, largest process (sampled / kernel)",
@@ -563,21 +598,21 @@ def performance_rows(report: Report) -> list[tuple[str, str, str, str]]:
         (
             "no-change re-sync (best / median of 3)",
             f"{_seconds(f.get('resync_best_s'))} / {_seconds(f.get('resync_median_s'))}",
-            f"< {TARGET_RESYNC_S:g} s",
-            _verdict(f.get("resync_best_s"), TARGET_RESYNC_S, True),
+            f"<= {TARGET_RESYNC_S:g} s",
+            _verdict(f.get("resync_best_s"), TARGET_RESYNC_S, False),
         ),
         (
             "re-sync after appending to 10 files (best / median of 3)",
             f"{_seconds(f.get('append_resync_best_s'))} / "
             f"{_seconds(f.get('append_resync_median_s'))}",
-            "",
-            "",
+            f"<= {TARGET_APPEND_RESYNC_S:g} s",
+            _verdict(f.get("append_resync_best_s"), TARGET_APPEND_RESYNC_S, False),
         ),
         (
             "daily --no-sync --json (best / median of 5)",
             f"{_seconds(f.get('daily_best_s'))} / {_seconds(f.get('daily_median_s'))}",
-            f"< {TARGET_DAILY_S:g} s",
-            _verdict(f.get("daily_best_s"), TARGET_DAILY_S, True),
+            f"<= {TARGET_DAILY_S:g} s",
+            _verdict(f.get("daily_best_s"), TARGET_DAILY_S, False),
         ),
         (
             "  of which: python start / import tokentrail.cli",
@@ -595,6 +630,12 @@ def performance_rows(report: Report) -> list[tuple[str, str, str, str]]:
                 f"peak RSS {_mb(f.get('peer_peak_tree_rss_mb'))}",
             ),
             (
+                "  CPU (user + system), least of the runs",
+                _seconds(f.get("peer_cpu_s")),
+                "",
+                "",
+            ),
+            (
                 "  ccusage claude daily --json --offline",
                 _seconds(f.get("peer_claude_only_s")),
                 "",
@@ -603,8 +644,14 @@ def performance_rows(report: Report) -> list[tuple[str, str, str, str]]:
             (
                 "ratio tokentrail cold / ccusage (<1: tokentrail faster)",
                 f"{f['ratio_cold_over_peer']:.2f}x" if "ratio_cold_over_peer" in f else "n/a",
-                "< 1",
-                _verdict(f.get("ratio_cold_over_peer"), 1.0, True),
+                f"<= {TARGET_COLD_OVER_PEER:g}",
+                _verdict(f.get("ratio_cold_over_peer"), TARGET_COLD_OVER_PEER, False),
+            ),
+            (
+                "ratio tokentrail cold CPU / ccusage CPU",
+                f"{f['ratio_cpu_over_peer']:.2f}x" if "ratio_cpu_over_peer" in f else "n/a",
+                f"<= {TARGET_CPU_OVER_PEER:g}",
+                _verdict(f.get("ratio_cpu_over_peer"), TARGET_CPU_OVER_PEER, False),
             ),
             (
                 "ratio ccusage / tokentrail re-sync",
@@ -728,10 +775,12 @@ def all_sources_truth(truth: dict[str, dict[str, int | None]]) -> dict[str, int 
 def missed_targets(report: Report) -> list[str]:
     f = report.figures
     checks = [
-        ("cold sync", f.get("cold_sync_s"), TARGET_COLD_SYNC_S, False),
-        ("no-change re-sync", f.get("resync_best_s"), TARGET_RESYNC_S, True),
-        ("daily --no-sync", f.get("daily_best_s"), TARGET_DAILY_S, True),
-        ("peak RSS", f.get("peak_tree_rss_mb"), TARGET_PEAK_RSS_MB, True),
+        ("cold sync / peer", f.get("ratio_cold_over_peer"), TARGET_COLD_OVER_PEER, False),
+        ("cold sync CPU / peer", f.get("ratio_cpu_over_peer"), TARGET_CPU_OVER_PEER, False),
+        ("no-change re-sync", f.get("resync_best_s"), TARGET_RESYNC_S, False),
+        ("re-sync after append", f.get("append_resync_best_s"), TARGET_APPEND_RESYNC_S, False),
+        ("daily --no-sync", f.get("daily_best_s"), TARGET_DAILY_S, False),
+        ("peak RSS", f.get("peak_tree_rss_mb"), TARGET_PEAK_RSS_MB, False),
     ]
     return [name for name, value, limit, less in checks if _verdict(value, limit, less) == "MISSED"]
 
@@ -757,6 +806,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-peer", action="store_true", help="do not run ccusage")
     parser.add_argument("--peer-runs", type=int, default=3, help="ccusage runs (default 3)")
     parser.add_argument("--append-files", type=int, default=10, help="files per append round")
+    parser.add_argument(
+        "--cold-runs", type=int, default=3, help="cold syncs, each on an empty ledger (best kept)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 2 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -779,7 +831,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"running {exe} on {corpus} (ledger in {workdir}) ...", flush=True)
-            tokentrail_ok = bench_tokentrail(report, exe, corpus, workdir, args.append_files)
+            tokentrail_ok = bench_tokentrail(
+                report, exe, corpus, workdir, args.append_files, args.cold_runs
+            )
             if tokentrail_ok:
                 session_truth_check(report, corpus, workdir)
         if args.skip_peer:

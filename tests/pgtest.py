@@ -64,3 +64,20 @@ def query(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
+
+
+BACKENDS = ("sqlite", "postgres")
+"""The engines a store test runs on (the PostgreSQL runs skip without a server)."""
+
+
+@contextmanager
+def ledger_on(kind: str, db_path: Any) -> Iterator[Any]:
+    """An open ledger: on the SQLite file ``db_path``, or in a fresh PostgreSQL database."""
+    from tokentrail.ledger import Ledger
+
+    if kind == "sqlite":
+        with Ledger(db_path) as ledger:
+            yield ledger
+        return
+    with fresh_database() as url, Ledger(url) as ledger:
+        yield ledger

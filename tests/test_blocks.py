@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+import pgtest
 from builders import codex_file, codex_meta, codex_turn, write_jsonl
 from tokentrail.blocks import BlocksQuery, active_block, blocks_report, build_blocks
 from tokentrail.cli import cli
@@ -26,9 +27,15 @@ SONNET = "claude-sonnet-4-5-20250929"
 UTC_QUERY = BlocksQuery(zone=UTC, zone_name="UTC", since_ms=0)
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.db") as opened:
+@pytest.fixture(params=pgtest.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The engine a test's own ledger is on."""
+    return str(request.param)
+
+
+@pytest.fixture(params=pgtest.BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    with pgtest.ledger_on(request.param, tmp_path / "ledger.db") as opened:
         yield opened
 
 
@@ -273,10 +280,10 @@ def write_rollout(home: Path) -> Path:
 
 
 def test_codex_rate_limits_are_parsed_stored_once_and_shown(
-    tmp_path: Path, isolated_home: Path
+    backend: str, tmp_path: Path, isolated_home: Path
 ) -> None:
     rollout = write_rollout(isolated_home)
-    with Ledger(tmp_path / "ledger.db") as ledger:
+    with pgtest.ledger_on(backend, tmp_path / "ledger.db") as ledger:
         sync(ledger, workers=1)
         first = ledger.store.rate_limits(_all())
         sync(ledger, workers=1)  # nothing new
@@ -324,7 +331,7 @@ def _all() -> Any:
 
 
 def test_rate_limits_of_a_forked_rollout_replay_are_not_kept(
-    tmp_path: Path, isolated_home: Path
+    backend: str, tmp_path: Path, isolated_home: Path
 ) -> None:
     child = "019a9800-0000-7000-8000-000000000001"
     path = codex_file(isolated_home, "2026-05-05", child)
@@ -339,7 +346,7 @@ def test_rate_limits_of_a_forked_rollout_replay_are_not_kept(
             codex_count("2026-05-05T15:01:00.000Z", 11000, limits(13.0, 63.0)),
         ],
     )
-    with Ledger(tmp_path / "ledger.db") as ledger:
+    with pgtest.ledger_on(backend, tmp_path / "ledger.db") as ledger:
         sync(ledger, workers=1)
         kept = ledger.store.rate_limits(_all())
     assert sorted(s.used_percent for s in kept) == [13.0, 63.0]

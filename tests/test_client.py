@@ -231,6 +231,40 @@ def test_503_and_429_are_retried(server: Server) -> None:
     assert len(transport.requests) == 3
 
 
+def test_retry_after_as_seconds_or_an_http_date() -> None:
+    from tokentrail.client import retry_after
+
+    now = datetime(2026, 10, 21, 7, 27, tzinfo=UTC)
+    assert retry_after("120", now) == 120.0
+    assert retry_after("Wed, 21 Oct 2026 07:28:00 GMT", now) == 60.0
+    assert retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now) == 0.0  # past: at once
+    assert retry_after("soon", now) is None and retry_after(None, now) is None
+
+
+def test_the_wait_is_what_retry_after_asks_seconds_or_date(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email.utils import format_datetime
+
+    past = format_datetime(datetime(2020, 1, 1, tzinfo=UTC), usegmt=True)
+    answers = iter([("Retry-After", "2"), ("Retry-After", past), ("X-None", "")])
+
+    def hook(request: httpx.Request, forward: Callable[[], httpx.Response]) -> httpx.Response:
+        header = next(answers, None)
+        if header is not None:
+            return httpx.Response(503, headers=[header], json={})
+        return forward()
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    transport = Hooked(hook)
+    with Client(server.url, retries=3, backoff=1, transport=transport) as tt:
+        assert tt.record(events("d", 1))[0]["status"] == "created"
+    assert len(transport.requests) == 4
+    # two seconds; a date long past (at once); no header: backoff * 2**2 * (0.5 to 1)
+    assert waits[:2] == [2.0, 0.0] and 2 <= waits[2] <= 4
+
+
 def test_bad_input_raises_a_typed_error_at_once(server: Server) -> None:
     transport = passthrough()
     with Client(server.url, retries=5, transport=transport) as tt:

@@ -25,13 +25,7 @@ from dashboard_data import (
 )
 from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_alias
-from tokentrail.server.dashboard import (
-    format_duration,
-    format_share,
-    format_tokens,
-    format_usd,
-    short_path,
-)
+from tokentrail.server.dashboard import short_path
 
 
 @pytest.fixture(scope="module")
@@ -185,32 +179,7 @@ def test_runs_page_filters_by_start(client: TestClient) -> None:
     assert "nightly" not in old and "1 older or newer not shown" in text_of(old)
 
 
-def test_number_formats() -> None:
-    assert [format_usd(v) for v in (0, 0.004217, 0.00001, 0.42, 12.345, 1234.5, None)] == [
-        "$0.00",
-        "$0.0042",
-        "<$0.0001",
-        "$0.42",
-        "$12.35",
-        "$1,234",
-        "",
-    ]
-    assert [format_tokens(v) for v in (0, 950, 9_999, 12_345, 123_456, 4_560_000, 1.2e9)] == [
-        "0",
-        "950",
-        "10k",
-        "12.3k",
-        "123k",
-        "4.56M",
-        "1.2B",
-    ]
-    assert [format_duration(s) for s in (45, 750, 3 * 3600 + 300, 52 * 3600)] == [
-        "45s",
-        "12m 30s",
-        "3h 05m",
-        "2d 4h",
-    ]
-    assert [format_share(v) for v in (0.0004, 0.05, 0.5)] == ["<0.1%", "5.0%", "50%"]
+def test_short_paths() -> None:
     assert short_path("/home/dev/code/webapp") == "code/webapp" and short_path(None) == ""
 
 

@@ -51,8 +51,10 @@ def agents_table() -> str:
             "| --- | --- | --- |",
             *rows,
             "",
-            "A missing folder just means that agent is not installed. Each location can also be"
-            f" replaced by {overrides} (`:`-separated) or by the configuration file.",
+            "A missing folder just means that agent is not installed; one tokentrail may not"
+            " list or read (or a FIFO or device named like a log) is reported by every sync."
+            f" Each location can also be replaced by {overrides} (`:`-separated, `;` on"
+            " Windows) or by the configuration file.",
         ]
     )
 
@@ -64,6 +66,35 @@ def test_readme_lists_every_registered_agent_as_the_registry_does() -> None:
     end = "\n<!-- end of agents table -->"
     current = readme[readme.index(start) + len(start) : readme.index(end)]
     assert current == agents_table(), "run: python tests/test_docs.py"
+
+
+SOURCE_ROW = "| `--source NAME` |"
+
+
+def source_option_row() -> str:
+    """The README's ``--source NAME`` row (a row of a table: no markers around it)."""
+    from tokentrail.agents import agent_names
+
+    names = ", ".join(f"`{name}`" for name in agent_names())
+    return (
+        f"{SOURCE_ROW} an agent tokentrail reads ({names}, in any letter case), `sdk` (the HTTP"
+        " API's default), or another name usage was reported under; a name the ledger has never"
+        " seen is refused (repeatable) |"
+    )
+
+
+def with_source_option_row(readme: str) -> str:
+    lines = readme.split("\n")
+    rows = [index for index, line in enumerate(lines) if line.startswith(SOURCE_ROW)]
+    assert len(rows) == 1, f"README.md needs one row starting {SOURCE_ROW}"
+    lines[rows[0]] = source_option_row()
+    return "\n".join(lines)
+
+
+def test_readme_source_option_lists_every_registered_agent() -> None:
+    """The row is generated: run ``python tests/test_docs.py`` after adding an agent."""
+    readme = (ROOT / "README.md").read_text()
+    assert readme == with_source_option_row(readme), "run: python tests/test_docs.py"
 
 
 def test_counting_md_has_a_section_per_registered_agent() -> None:
@@ -80,4 +111,4 @@ if __name__ == "__main__":
     begin = "<!-- agents table: generated from tokentrail.agents by tests/test_docs.py -->\n"
     stop = "\n<!-- end of agents table -->"
     head, tail = text[: text.index(begin) + len(begin)], text[text.index(stop) :]
-    readme_path.write_text(head + agents_table() + tail)
+    readme_path.write_text(with_source_option_row(head + agents_table() + tail))

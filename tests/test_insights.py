@@ -222,7 +222,7 @@ def test_claude_code_edits_failures_durations_and_summary(
         extras.edits["s-edit"],
         extras.tools["s-edit"],
     )
-    assert summary.startswith(f"3 requests to {MODEL}, <$0.01, ")
+    assert summary.startswith(f"3 requests to {MODEL}, $0.0040, ")
     assert summary.endswith("90% of input from cache, 10 lines changed, 1 failed tool call")
 
 
@@ -240,8 +240,8 @@ def test_session_json_summary_and_no_edit_data_is_none(
     out = CliRunner().invoke(cli, ["session", "-d", db, "--json"])
     assert out.exit_code == 0, out.output
     rows = {r["session_key"]: r for r in json.loads(out.output)["rows"]}
-    assert rows["s-edit"]["summary"].startswith(f"3 requests to {MODEL} over 1 h 12 min, <$0.01, ")
-    assert rows["s-chat"]["summary"].startswith(f"1 request to {MODEL}, <$0.01")
+    assert rows["s-edit"]["summary"].startswith(f"3 requests to {MODEL} over 1h 12m, $0.0040, ")
+    assert rows["s-chat"]["summary"].startswith(f"1 request to {MODEL}, $0.0010")
     assert "lines" not in rows["s-chat"]["summary"]
 
     out = CliRunner().invoke(cli, ["efficiency", "-d", db, "--no-sync", "--json"])
@@ -497,7 +497,7 @@ def test_efficiency_table_formats_shares_dollars_and_numbers_right_aligned(
     lines = table.output.splitlines()
     header = next(line for line in lines if "Cache %" in line)
     line = next(line for line in lines if line.strip().startswith(MODEL))
-    share = f"{row['cache_read_share']:.1%}"  # 0.xxxx -> xx.x%
+    share = f"{row['cache_read_share']:.0%}"  # 0.xxxx -> xx% (tokentrail.formatting.share)
     saved = f"${row['cache_savings_usd']:.4f}"  # under a cent: four decimals
     per_line = f"{row['tokens_per_changed_line']:,.1f}"
     for text in (share, saved, per_line):

@@ -3,12 +3,14 @@ both through OpenTelemetry and in its log file counted once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
+import pgtest
 from builders import (
     claude_assistant,
     claude_session_file,
@@ -53,8 +55,15 @@ def at(seconds: int) -> str:
     return (RECENT + timedelta(seconds=seconds)).isoformat().replace("+00:00", ".000Z")
 
 
+@pytest.fixture(params=pgtest.BACKENDS)
+def ledger(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Ledger]:
+    with pgtest.ledger_on(request.param, db_path) as opened:
+        yield opened
+
+
 @pytest.fixture
-def ledger(db_path: Path) -> Ledger:
+def sqlite_ledger(db_path: Path) -> Iterator[Ledger]:
+    """A ledger whose file a test reads byte by byte."""
     with Ledger(db_path) as opened:
         yield opened
 
@@ -137,7 +146,8 @@ def test_old_claude_code_without_request_id_still_counts_idempotently(ledger: Le
     assert len(keys) == 1 and keys[0].startswith("claude_code:otlp:")
 
 
-def test_tool_result_is_counted_without_its_text(ledger: Ledger, db_path: Path) -> None:
+def test_tool_result_is_counted_without_its_text(sqlite_ledger: Ledger, db_path: Path) -> None:
+    ledger = sqlite_ledger
     _ingest(ledger, logs_request([claude_tool_result("s")], CLAUDE_RESOURCE))
     with ledger.reading() as store:
         stats = store.tool_call_stats(Filters())
@@ -236,8 +246,9 @@ def test_codex_completed_response_input_includes_cached(ledger: Ledger) -> None:
 
 
 def test_gemini_response_drops_text_and_bills_thoughts_as_output(
-    ledger: Ledger, db_path: Path
+    sqlite_ledger: Ledger, db_path: Path
 ) -> None:
+    ledger = sqlite_ledger
     records = [
         gemini_api_response("g-1", input_tokens=1200, cached=1000, output=80, thoughts=40),
         gemini_semantic_details("g-1"),  # the same response in GenAI terms: not counted again

@@ -186,6 +186,10 @@ def test_malformed_bodies_are_400(client: TestClient, ledger: Ledger) -> None:
     response = client.post("/v1/metrics", content=b"\xff\xff\xff", headers=protobuf)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/x-protobuf"
+    from google.rpc.status_pb2 import Status
+
+    status = Status.FromString(response.content)  # the body is a google.rpc.Status
+    assert status.code == 3 and "not a valid OTLP metrics protobuf body" in status.message
     assert _requests(ledger) == 0
 
 

@@ -9,29 +9,18 @@ from pytest import MonkeyPatch
 from rich.console import Console
 
 from tokentrail import output
-from tokentrail.output import format_duration, format_field, render_csv
+from tokentrail.output import format_field, render_csv
 from tokentrail.reports import Report, SessionRow, UsageFigures
 from tokentrail.store.base import Totals
 
 
-def test_durations_read_at_a_glance_from_seconds_to_months() -> None:
-    cases = (12, 245, 4320, 47 * 3600 + 60, 2373 * 3600 + 16 * 60)
-    assert [format_duration(s) for s in cases] == [
-        "12 s",
-        "4 min 05 s",
-        "1 h 12 min",
-        "47 h 01 min",
-        "98 d 21 h",
-    ]
-
-
 def test_insight_fields_read_as_shares_dollars_and_quantities() -> None:
-    assert format_field("cache_read_share", 0.7973) == "79.7%"
+    assert format_field("cache_read_share", 0.7973) == "80%"
     assert format_field("cache_savings_usd", 551.373955) == "$551.37"
     assert format_field("cost_per_changed_line", 0.000396) == "$0.0004"
     assert format_field("tokens_per_changed_line", 20832.1) == "20,832.1"
     assert format_field("tokens_per_changed_line", 3.14159) == "3.14"
-    assert format_field("avg_duration_seconds", 1.234) == "1.23"
+    assert format_field("avg_duration_seconds", 1.234) == "1.2s"
     assert format_field("lines_added", 1234) == "1,234"
     assert format_field("cache_read_share", None) == "—"  # unknown stays unknown
     assert format_field("model", "Total") == "Total"

@@ -58,3 +58,13 @@ def test_bad_inputs_name_the_option_and_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"--since '2026-13-01'.*YYYY-MM-DD"):
         parse_day("2026-13-01", "--since")
     assert parse_day("20260504", "--until") == date(2026, 5, 4)
+
+
+def test_the_local_zone_when_the_quick_ways_do_not_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokentrail.periods import _tzlocal_zone
+
+    # tzlocal, where neither TZ nor an /etc/localtime link names the zone (here: TZ)
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    assert _tzlocal_zone() == (ZoneInfo("Asia/Kolkata"), "Asia/Kolkata")
+    monkeypatch.setenv("TZ", "UTC")
+    assert _tzlocal_zone() == (ZoneInfo("UTC"), "UTC")

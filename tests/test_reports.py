@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pgtest
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
 from tokentrail.reports import ReportQuery, period_report, session_report
@@ -57,9 +59,16 @@ def query(tz: str = "UTC", **kw: Any) -> ReportQuery:
     return ReportQuery(zone=zone, zone_name=name, **kw)
 
 
-@pytest.fixture
-def ledger(db_path: Path) -> Ledger:
-    return Ledger(db_path)
+@pytest.fixture(params=pgtest.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The engine a test's own ledger is on."""
+    return str(request.param)
+
+
+@pytest.fixture(params=pgtest.BACKENDS)
+def ledger(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Ledger]:
+    with pgtest.ledger_on(request.param, db_path) as opened:
+        yield opened
 
 
 def periods(report: Any) -> list[tuple[str, int]]:
@@ -205,9 +214,11 @@ def test_sessions_roll_subagents_up_and_show_them_apart(ledger: Ledger) -> None:
     assert [r.key for r in limited.rows] == ["c1"]
 
 
-def test_a_sessions_models_are_those_that_served_it_most_used_first(db_path: Path) -> None:
+def test_a_sessions_models_are_those_that_served_it_most_used_first(
+    backend: str, db_path: Path
+) -> None:
     opus = "claude-opus-4-1-20250805"
-    with Ledger(db_path) as ledger:
+    with pgtest.ledger_on(backend, db_path) as ledger:
         ledger.record_batch(
             [
                 claude("a1", at(2026, 5, 4, 9), session="adv"),
@@ -222,12 +233,12 @@ def test_a_sessions_models_are_those_that_served_it_most_used_first(db_path: Pat
     assert row.models == ("claude-sonnet-4-5-20250929", opus)
 
 
-def test_one_session_count_for_every_face(db_path: Path) -> None:
+def test_one_session_count_for_every_face(backend: str, db_path: Path) -> None:
     from tokentrail.reports import session_counts, summary_report
     from tokentrail.store.base import Filters
 
     when = at(2026, 5, 4, 9)
-    with Ledger(db_path) as ledger:
+    with pgtest.ledger_on(backend, db_path) as ledger:
         ledger.record_batch(
             [
                 claude("p1", when, session="p"),
@@ -267,13 +278,13 @@ def test_one_session_count_for_every_face(db_path: Path) -> None:
 
 
 def test_runtime_is_a_labelled_span_and_active_time_and_sessions_have_names(
-    db_path: Path,
+    backend: str, db_path: Path
 ) -> None:
     from tokentrail.reports import IDLE_GAP_SECONDS, recent_sessions, session_detail
 
     copied_from = at(2026, 5, 1, 9)  # a resumed file starts with copies of its parent's lines
     own = [at(2026, 5, 3, 10), at(2026, 5, 3, 10, 5), at(2026, 5, 3, 16), at(2026, 5, 3, 16, 2)]
-    with Ledger(db_path) as ledger:
+    with pgtest.ledger_on(backend, db_path) as ledger:
         ledger.record_batch(
             [claude(f"r{n}", when, session="resumer") for n, when in enumerate(own)],
             [

@@ -1094,3 +1094,48 @@ def test_web_searches_are_read_from_server_tool_use(tmp_path: Path) -> None:
     events = merged([parse(path)])
     assert events["claude_code:msg_s"].web_searches == 4
     assert events["claude_code:msg_n"].web_searches is None  # not reported, not zero
+
+
+# --- typed decoding: lines of unusual shape read exactly as before ---------------------------
+
+
+def test_lines_of_unusual_shape_are_read_as_the_dict_parser_read_them(tmp_path: Path) -> None:
+    # a string `message` (no message), content holding a non-object block (passed over), an
+    # Edit whose arguments are counted, and a `sessionId` of another type (falls back)
+    odd_block = assistant(
+        "msg_odd",
+        "req_odd",
+        "10:00:01.000",
+        usage(out=7),
+        content=[
+            "a stray string",  # type: ignore[list-item]
+            *tool_use("toolu_edit", "Edit", old_string="a", new_string="b\nc"),
+        ],
+    )
+    string_message = {**envelope("assistant", ts("10:00:02.000")), "message": "not an object"}
+    odd_session = {**assistant("msg_num", "req_num", "10:00:03.000", usage(out=3)), "sessionId": 42}
+    path = write(session_file(tmp_path), [odd_block, string_message, odd_session])
+
+    result = parse(path)
+
+    assert sorted(e.key for e in result.events) == ["claude_code:msg_num", "claude_code:msg_odd"]
+    assert {e.key: e.tokens.output for e in result.events}["claude_code:msg_odd"] == 7
+    # a non-string sessionId names no session: the file's own name does
+    assert {e.session_key for e in result.events} == {SESSION}
+    [call] = [c for c in result.tool_calls if c.key == "claude_code:call:toolu_edit"]
+    assert (call.lines_added, call.lines_removed) == (2, 1)  # type: ignore[union-attr]
+    assert result.skips == []
+
+
+def test_invalid_utf8_anywhere_in_a_line_is_refused_as_before(tmp_path: Path) -> None:
+    # the bad bytes sit in text the typed decoder skips: the line is still refused, as orjson
+    # (which reads every byte) refused it
+    line = orjson.dumps(assistant("msg_bad", "req_bad", "10:00:01.000", usage(out=5)))
+    broken = line.replace(b"Let me look", b"Let me \xff look")
+    good = assistant("msg_ok", "req_ok", "10:00:02.000", usage(out=6))
+    path = write(session_file(tmp_path), [broken, good])
+
+    result = parse(path)
+
+    assert [e.key for e in result.events] == ["claude_code:msg_ok"]
+    assert [(s.reason, s.line) for s in result.skips] == [("malformed_json", 1)]

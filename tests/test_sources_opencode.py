@@ -340,6 +340,18 @@ def test_broken_message_json_is_reported(db: OpenCodeDb) -> None:
     ]
 
 
+def test_a_message_row_that_is_not_json_at_all_is_reported(db: OpenCodeDb) -> None:
+    with closing(sqlite3.connect(db.path)) as raw:
+        raw.execute("INSERT INTO message VALUES ('msg_x', ?, 1, 1, '{not json')", (SESSION,))
+        raw.commit()
+
+    result = parse_db(db.path)
+
+    assert [(skip.reason, "msg_x" in skip.detail) for skip in result.skips] == [
+        ("invalid_json", True)
+    ]
+
+
 def test_each_step_of_a_multi_step_reply_is_a_request(db: OpenCodeDb) -> None:
     """The message keeps only its last step's tokens; the step-finish parts have them all."""
     steps = [tokens(input=900, output=120), tokens(input=400, output=60), tokens(input=50)]
@@ -374,10 +386,42 @@ def test_incremental_reads_only_recent_rows_and_equals_one_read(tmp_path: Path) 
     second = parse_db(database.path, first.state)
     once = parse_db(database.path)
 
-    # rows older than the newest seen minus the late-commit margin are not read again
-    assert sorted(e.key for e in second.events) == ["opencode:msg_a2", "opencode:msg_a3"]
+    # only the new row is read: msg_a2, in the late-commit margin, is known unchanged
+    assert [e.key for e in second.events] == ["opencode:msg_a3"]
     assert by_key(first.events + second.events) == by_key(once.events)
     assert second.state.memory["messages_updated"] == CREATED_MS + 2 * hour
+    assert parse_db(database.path, second.state).events == []
+
+
+def test_a_row_committed_late_with_an_older_time_is_still_read(db: OpenCodeDb) -> None:
+    db.message("msg_a2", assistant(tokens(input=20), created=CREATED_MS + 60_000))
+    first = parse_db(db.path)
+    # a transaction that stamped its row before msg_a2's, committed after the read
+    db.message("msg_a1", assistant(tokens(input=10), created=CREATED_MS))
+
+    second = parse_db(db.path, first.state)
+
+    assert [e.key for e in second.events] == ["opencode:msg_a1"]
+
+
+def test_a_step_written_after_its_message_was_read_is_read(db: OpenCodeDb) -> None:
+    db.message("msg_a1", assistant(tokens(input=400, output=60)))
+    db.part("prt_1", "msg_a1", step_finish(tokens(input=900, output=120), 0.02))
+    first = parse_db(db.path)
+    # opencode updates the message, then writes the step's part: a read came in between
+    late_step = orjson.dumps(step_finish(tokens(input=400, output=60), 0.01)).decode()
+    with closing(sqlite3.connect(db.path)) as raw:
+        raw.execute(
+            "INSERT INTO part VALUES ('prt_2', 'msg_a1', ?, ?, ?, ?)",
+            (SESSION, CREATED_MS + 1, CREATED_MS + 1, late_step),
+        )
+        raw.commit()
+
+    second = parse_db(db.path, first.state)
+
+    assert [e.key for e in first.events] == ["opencode:msg_a1"]
+    assert len(second.events) == 2, second.events
+    assert parse_db(db.path, second.state).events == []
 
 
 def test_an_updated_row_is_read_again(db: OpenCodeDb) -> None:

@@ -1004,6 +1004,96 @@ def test_active_time_leaves_idle_gaps_out(ledger: Ledger) -> None:
     assert found == {"s1": (4 + 6 + 1) * 60_000, "s2": 0}
 
 
+SCHEMA_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
+    # table: (columns only SQLite has, columns only PostgreSQL has)
+    "events": (set(), {"user_name"}),
+    "rollups": (set(), {"user_name"}),
+    "session_totals": (set(), {"machine", "user_name"}),
+    "sessions": (set(), {"change_seq"}),  # SQLite keeps it in session_changes
+    "runs": (set(), {"change_seq"}),  # SQLite keeps it in run_changes
+    "cursors": ({"offset"}, {"machine", "byte_offset"}),  # OFFSET is reserved in PostgreSQL
+}
+"""Where a team ledger's schema differs from a local one's on purpose (see dialect.py)."""
+SQLITE_ONLY_TABLES = {"rollups_hourly", "session_changes", "run_changes", "report_cache"}
+"""Tables a local ledger has alone: the hourly rollups, change sequences of their own, the
+reports kept per generation (see tokentrail.store.report_cache)."""
+
+
+def test_both_engines_migrate_to_the_same_schema(tmp_path: Path) -> None:
+    """The two migration histories are kept in step: every table and column one engine has,
+    the other has too, but for the differences a team ledger needs."""
+    lite_db = tmp_path / "ledger.db"
+    with Ledger(lite_db):
+        pass
+    conn = sqlite3.connect(lite_db)
+    try:
+        tables = [
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        lite = {t: {row[1] for row in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+    finally:
+        conn.close()
+    with pgtest.fresh_database() as url:
+        with Ledger(url):
+            pass
+        team: dict[str, set[str]] = {}
+        for table, column in pgtest.query(
+            url,
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'",
+        ):
+            team.setdefault(table, set()).add(column)
+    assert set(lite) - SQLITE_ONLY_TABLES == set(team)
+    for table, columns in team.items():
+        only_lite, only_team = SCHEMA_DIFFERENCES.get(table, (set(), set()))
+        assert (lite[table] - columns, columns - lite[table]) == (only_lite, only_team), table
+
+
+def test_dashboard_session_views_agree_on_both_engines(backend: Backend, ledger: Ledger) -> None:
+    from tokentrail.store.base import SessionPageQuery
+
+    day = timedelta(days=1)
+    ledger.record_batch(
+        [
+            ev("a1", at=T0, session="a"),
+            ev("a2", at=T0 + timedelta(hours=1), session="a"),
+            ev("sub1", at=T0, session="a:sub", model="claude-opus-4-1-20250805"),
+            ev("b1", at=T0 + 2 * day, session="b", source="codex", model="gpt-5"),
+        ],
+        [
+            Session(key="a", source="claude_code", title="Alpha", started_at=T0, ended_at=T0),
+            Session(key="a:sub", source="claude_code", parent_key="a", relationship="subagent"),
+            Session(key="b", source="codex", title="Beta", started_at=T0 + 2 * day),
+            Session(key="idle", source="codex", started_at=T0 + 5 * day),
+        ],
+    )
+    store = ledger.store
+    start = int(T0.timestamp() * 1000)
+    utc = [OffsetSegment(start_ms=0, offset_ms=0)]
+    assert store.group_names("source") == ["claude_code", "codex"]
+    page = store.session_page(
+        SessionPageQuery(filters=Filters(until_ms=start + DAY_MS), sort="title", descending=False)
+    )
+    assert [(r.session.key, r.subagents, r.totals.requests, r.own.requests) for r in page.rows] == [
+        ("a", 1, 3, 2)
+    ]
+    assert page.runtime_ms == 3_600_000  # first to last request, the subagent's with them
+    opus = store.session_page(SessionPageQuery(models=("claude-opus-4-1-20250805",)))
+    assert [r.session.key for r in opus.rows] == ["a"]
+    first = start // DAY_MS
+    assert store.session_day_counts(Filters(), utc) == [(first, 1), (first + 2, 1)]  # not idle
+    window = Filters(since_ms=start + DAY_MS, until_ms=start + 3 * DAY_MS)
+    assert store.session_day_counts(window, utc) == [(first + 2, 1)]
+    with pytest.raises(ValueError, match="cannot sort sessions by"):
+        store.session_page(SessionPageQuery(sort="colour"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one UTC offset segment"):
+        store.session_day_counts(Filters(), [])
+    assert store.check() == []
+    if backend.kind == "postgres":
+        with pytest.raises(StoreError, match="pg_dump"):
+            store.backup(Path("copy.dump"))
+
+
 def test_sessions_sort_by_the_runtime_their_rows_show(ledger: Ledger) -> None:
     """``sort="runtime"`` orders by the span a row shows (reports.session_runtime): a session
     read from logs by its first to its last request, whatever start and end it carries; one an

@@ -307,3 +307,34 @@ def test_a_sound_ledger_checks_ok(db_path: Path) -> None:
         ledger.record_batch(_events(20))
     checked = CliRunner().invoke(cli, ["db", "check", "-d", str(db_path)])
     assert checked.exit_code == 0 and "ok: no damage found" in checked.output
+
+
+def test_migration_statements_end_where_sqlite_says_they_do() -> None:
+    from tokentrail.store.sqlite import split_statements
+
+    script = """
+        CREATE TABLE notes (body TEXT DEFAULT 'a;b');
+        CREATE TRIGGER stamp AFTER INSERT ON notes BEGIN
+            UPDATE notes SET body = body || ';' WHERE rowid = new.rowid;
+        END;
+        -- a comment; with a semicolon
+        INSERT INTO notes (body) VALUES ('x')
+    """
+    statements = split_statements(script)
+    assert len(statements) == 3
+    conn = sqlite3.connect(":memory:")
+    for statement in statements:
+        conn.execute(statement)
+    assert conn.execute("SELECT body FROM notes").fetchall() == [("x;",)]
+
+
+def test_a_failed_read_is_a_store_error_not_a_sqlite_one(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    try:
+        other = sqlite3.connect(db_path)
+        other.execute("DROP TABLE run_totals")
+        other.close()
+        with pytest.raises(StoreError, match="no such table: run_totals"):
+            store.run_totals("some-run")
+    finally:
+        store.close()

@@ -29,15 +29,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from tokentrail.errors import ConfigError, LedgerBusy, StoreError, TokentrailError
-    from tokentrail.ingest import InvalidUsage
+    from tokentrail.errors import ConfigError, InvalidUsage, LedgerBusy, StoreError, TokentrailError
     from tokentrail.ledger import Ledger
     from tokentrail.providers import anthropic_usage, gemini_usage, openai_usage
     from tokentrail.usage import Run, Session, Tokens, UsageEvent
 
 _HOMES = {
     "Ledger": "tokentrail.ledger",
-    "InvalidUsage": "tokentrail.ingest",
+    "InvalidUsage": "tokentrail.errors",
     "TokentrailError": "tokentrail.errors",
     "ConfigError": "tokentrail.errors",
     "StoreError": "tokentrail.errors",

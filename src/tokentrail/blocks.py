@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from tokentrail.figures import UsageFigures, unpriced_dicts
 from tokentrail.periods import DAY_MS, local_moment
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.measures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
+from tokentrail.store.figures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
 
 
 class BlocksReader(Protocol):

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from tokentrail import formatting
 from tokentrail.config import Budget
 from tokentrail.periods import (
     DAY_MS,
@@ -143,15 +144,16 @@ class BudgetRow:
             "soft": "is past its soft level",
             "hard": "is past its hard level",
         }[self.status]
+        usd = formatting.usd
         text = (
             f"tokentrail: budget {self.budget.name!r} ({self.label}) {state}: "
-            f"{at_least}${self.spent_usd:,.2f} of ${self.budget.amount:,.2f} "
-            f"({self.spent_share:.0%}); projected ${self.projected_usd:,.2f} by "
+            f"{at_least}{usd(self.spent_usd)} of {usd(self.budget.amount)} "
+            f"({self.spent_share:.0%}); projected {usd(self.projected_usd)} by "
             f"{self.end.strftime('%Y-%m-%d %H:%M')}"
         )
         if self.status == "hard":
             since = f" since {self.reached_on.isoformat()}" if self.reached_on else ""
-            text += f"; ${self.over_usd:,.2f} over{since}"
+            text += f"; {usd(self.over_usd)} over{since}"
         if not self.complete:
             names = ", ".join(m.model for m in self.unpriced_models) or "unknown models"
             text += f"; {self.unpriced_requests:,} requests have no price ({names})"

@@ -9,7 +9,6 @@ value or combination); ``budget`` has its own (see its help).
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,15 +45,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except OptionError as exc:  # the default command, run without a context of its own
             raise click.UsageError(str(exc), ctx) from exc
-        except TokentrailError as exc:
+        except TokentrailError as exc:  # the stores' errors too (a damaged ledger file, …)
             raise click.ClickException(str(exc)) from exc
-        except sqlite3.DatabaseError as exc:  # a read of a damaged ledger file
-            from tokentrail.store.sqlite import translate_error
-
-            typed = translate_error(exc, "(see 'tokentrail db path')")
-            if typed is exc:
-                raise
-            raise click.ClickException(str(typed)) from exc
 
 
 def database_option(func: F) -> F:

@@ -23,49 +23,44 @@ already has). An error the server will not change its mind about (4xx) raises
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import tenacity
 
+from tokentrail.errors import ClientError
 from tokentrail.server.limits import API_PREFIX, MAX_BATCH_EVENTS
 
 __all__ = ["Client", "ClientError"]
 
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_MAX_BACKOFF_S = 10.0
+_MAX_RETRY_AFTER_S = 30.0
 
 
-class ClientError(Exception):
-    """A request failed: ``status`` is the HTTP status (None when no answer came), ``code``
-    and ``field`` come from the server's error body."""
+class _Retryable(Exception):
+    """A failure worth another attempt: ``retry_after`` is the server's wish, in seconds."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        field: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.field = field
+    def __init__(self, problem: ClientError, retry_after: float | None = None) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+        self.retry_after = retry_after
 
 
 class Client:
     """A tokentrail server's API. Use as a context manager or call :meth:`close`.
 
     ``retries`` is how many times a failed request is sent again (so at most
-    ``retries + 1`` attempts), waiting ``backoff * 2**n`` seconds (with jitter, at most 10 s,
-    or the server's ``Retry-After``) before the n-th retry.
+    ``retries + 1`` attempts), waiting ``backoff * 2**n`` seconds (with jitter, at most 10 s)
+    before the n-th retry, or what the server's ``Retry-After`` asks (seconds or an HTTP-date,
+    at most 30 s).
     """
 
     def __init__(
@@ -203,32 +198,48 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                response = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError as exc:
-                problem: ClientError = ClientError(
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            sleep=time.sleep,
+        )
+        try:
+            return retrying(self._attempt, method, path, json, params)
+        except tenacity.RetryError as exhausted:
+            failure = exhausted.last_attempt.exception()
+            assert isinstance(failure, _Retryable)
+            raise failure.problem from None
+
+    def _attempt(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> Any:
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                ClientError(
                     f"{method} {path}: no answer from the server ({type(exc).__name__}: {exc})"
                 )
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                problem = _error_from(method, path, response)
-                if response.status_code not in _RETRY_STATUSES:
-                    raise problem
-                retry_after = _retry_after(response)
-            if attempt >= self.retries:
-                raise problem
-            time.sleep(self._delay(attempt, retry_after))
-            attempt += 1
+            ) from exc
+        if response.status_code < 400:
+            return response.json()
+        problem = _error_from(method, path, response)
+        if response.status_code not in _RETRY_STATUSES:
+            raise problem
+        raise _Retryable(problem, retry_after(response.headers.get("Retry-After")))
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, 30.0)
-        base: float = min(self.backoff * 2**attempt, 10.0)
-        return base * (0.5 + random.random() / 2)
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """The server's Retry-After when it gave one (at most 30 s), else exponential backoff
+        with jitter (at most 10 s)."""
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, _Retryable) and failure.retry_after is not None:
+            return min(failure.retry_after, _MAX_RETRY_AFTER_S)
+        # half fixed, half random: backoff * 2**n * (0.5 to 1), so clients that failed
+        # together do not all come back at the same moment
+        half, cap = self.backoff / 2, _MAX_BACKOFF_S / 2
+        backoff = tenacity.wait_exponential(multiplier=half, max=cap) + (
+            tenacity.wait_random_exponential(multiplier=half, max=cap)
+        )
+        return float(backoff(state))
 
 
 def _segment(value: str) -> str:
@@ -271,11 +282,20 @@ def _error_from(method: str, path: str, response: httpx.Response) -> ClientError
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: a number of seconds or an HTTP-date
+    (RFC 9110); None when absent or unreadable. A date in the past means now."""
     if value is None:
         return None
+    value = value.strip()
     try:
         return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000": the sender's zone is unknown; HTTP-dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

@@ -116,14 +116,16 @@ def run_sync(ledger: Ledger, sources: Sequence[str], *, show_progress: bool) -> 
 
 
 def sync(*, database: str | None, sources: Sequence[str], quiet: bool, as_json: bool) -> None:
-    from tokentrail.output import render_json, sync_as_dict, sync_lines
-
     with open_ledger(database) as ledger:
         summary = run_sync(ledger, sources, show_progress=not quiet and sys.stderr.isatty())
     _warn_broken_links(summary.searched)
     if as_json:
+        from tokentrail.output import render_json, sync_as_dict
+
         click.echo(render_json(sync_as_dict(summary)))
     elif not quiet:
+        from tokentrail.output import sync_lines  # not imported by a quiet sync
+
         for line in sync_lines(summary):
             click.echo(line)
 

@@ -8,19 +8,20 @@ platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.errors import ConfigError
 
 if TYPE_CHECKING:
-    # imported where a file asks for them: a status line without a configuration file
-    # must not pay for the pricing, the TOML parser or the network module
-    from decimal import Decimal
-
+    # PriceOverride, the TOML parser and the network module are imported where a file or a
+    # machine name asks for them: a status line without a configuration file pays for none
+    from tokentrail.config_schema import BudgetTable as ConfigBudget
+    from tokentrail.config_schema import PriceTable as ConfigPrice
+    from tokentrail.config_schema import SourceTable as ConfigSource
+    from tokentrail.config_schema import StatuslineTable as ConfigStatusline
     from tokentrail.pricing import PriceOverride
 
 DB_ENV = "TOKENTRAIL_DB"
@@ -28,10 +29,6 @@ CONFIG_ENV = "TOKENTRAIL_CONFIG"
 MACHINE_ENV = "TOKENTRAIL_MACHINE"
 USER_ENV = "TOKENTRAIL_USER"
 
-_TOP_KEYS = {"database", "machine", "user", "sources", "prices", "budgets", "statusline"}
-_SOURCE_KEYS = {"paths", "enabled"}
-_PRICE_KEYS = {"model", "since", "input", "output", "cache_read", "cache_write", "cache_write_1h"}
-_BUDGET_KEYS = {"name", "period", "amount", "soft", "project", "source", "webhook"}
 BUDGET_PERIODS = ("day", "week", "month")
 DEFAULT_SOFT = 0.8
 
@@ -132,123 +129,83 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         return Config(path=None)
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from exc
+    key = _kept_key(raw, path)
+    kept = _kept_config(key)
+    if kept is not None:
+        return kept
     import tomllib
 
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file or remove it") from exc
-    return parse_config(data, path)
+    config = parse_config(data, path)
+    _keep_config(key, config)
+    return config
 
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
-    _reject_unknown(data, _TOP_KEYS, f"{path}")
-    sources = {
-        name: _parse_source(name, value, path) for name, value in data.get("sources", {}).items()
-    }
-    prices_raw = data.get("prices", [])
-    if not isinstance(prices_raw, list):
-        raise ConfigError(f"{path}: 'prices' must be an array of tables ([[prices]])")
-    prices = tuple(_parse_price(i, item, path) for i, item in enumerate(prices_raw, start=1))
-    budgets = parse_budgets(data.get("budgets", []), path)
-    database = data.get("database")
-    machine = data.get("machine")
-    user = data.get("user")
-    for key, value in (("database", database), ("machine", machine), ("user", user)):
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{path}: '{key}' must be a string")
-    return Config(
-        path=path,
-        database=database,
-        machine=machine,
-        user=user,
-        sources=sources,
-        prices=prices,
-        budgets=budgets,
-        statusline_fields=_parse_statusline(data.get("statusline"), path),
-    )
+    """The configuration in ``data`` (a parsed TOML file at ``path``, named in messages)."""
+    from pydantic import ValidationError
 
-
-def _parse_statusline(value: Any, path: Path) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    where = f"{path} [statusline]"
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a table")
-    _reject_unknown(value, {"fields"}, where)
-    fields = value.get("fields")
-    if fields is None:
-        return None
-    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-        raise ConfigError(
-            f'{where}: \'fields\' must be a list of strings, e.g. ["session", "today"]'
-        )
-    from tokentrail.statusline import parse_fields
+    from tokentrail.config_schema import ConfigFile
 
     try:
-        return parse_fields(fields)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raw = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_config_problem(exc.errors(include_url=False), path)) from None
+    return Config(
+        path=path,
+        database=raw.database,
+        machine=raw.machine,
+        user=raw.user,
+        sources={name: _source(table) for name, table in raw.sources.items()},
+        prices=tuple(_price(table) for table in raw.prices),
+        budgets=_unique_names(tuple(_budget(table) for table in raw.budgets), path),
+        statusline_fields=_statusline_fields(raw.statusline, path),
+    )
 
 
-def _parse_source(name: str, value: Any, path: Path) -> SourceSettings:
-    where = f"{path} [sources.{name}]"
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a table")
-    _reject_unknown(value, _SOURCE_KEYS, where)
-    paths = value.get("paths")
-    if paths is not None and (
-        not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)
-    ):
-        raise ConfigError(f"{where}: 'paths' must be a list of strings")
-    enabled = value.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{where}: 'enabled' must be true or false")
+def _source(table: ConfigSource) -> SourceSettings:
+    paths = table.paths
     return SourceSettings(
         paths=tuple(Path(p).expanduser() for p in paths) if paths is not None else None,
-        enabled=enabled,
+        enabled=table.enabled,
     )
 
 
-def _parse_price(index: int, item: Any, path: Path) -> PriceOverride:
+def _price(table: ConfigPrice) -> PriceOverride:
     from tokentrail.pricing import PriceOverride
 
-    where = f"{path} [[prices]] #{index}"
-    if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be a table")
-    _reject_unknown(item, _PRICE_KEYS, where)
-    model = item.get("model")
-    if not isinstance(model, str) or not model:
-        raise ConfigError(
-            f"{where}: 'model' (a model name or glob such as 'my-model-*') is required"
-        )
-    since = item.get("since")
-    if isinstance(since, str):
-        try:
-            since = date.fromisoformat(since)
-        except ValueError:
-            raise ConfigError(f"{where}: 'since' must be a date like 2026-01-31") from None
-    if since is not None and not isinstance(since, date):
-        raise ConfigError(f"{where}: 'since' must be a date like 2026-01-31")
-    for required in ("input", "output"):
-        if required not in item:
-            raise ConfigError(f"{where}: '{required}' (USD per million tokens) is required")
     return PriceOverride(
-        model=model,
-        since=since,
-        input=_price(item["input"], "input", where),
-        output=_price(item["output"], "output", where),
-        cache_read=_optional_price(item, "cache_read", where),
-        cache_write=_optional_price(item, "cache_write", where),
-        cache_write_1h=_optional_price(item, "cache_write_1h", where),
+        model=table.model,
+        since=table.since,
+        input=table.input,
+        output=table.output,
+        cache_read=table.cache_read,
+        cache_write=table.cache_write,
+        cache_write_1h=table.cache_write_1h,
     )
 
 
-def parse_budgets(raw: Any, path: Path) -> tuple[Budget, ...]:
-    """The ``[[budgets]]`` tables; names (given or derived) must be unique."""
-    if not isinstance(raw, list):
-        raise ConfigError(f"{path}: 'budgets' must be an array of tables ([[budgets]])")
-    budgets = tuple(_parse_budget(i, item, path) for i, item in enumerate(raw, start=1))
+def _budget(table: ConfigBudget) -> Budget:
+    period = table.period or ""  # checked by the schema
+    amount = table.amount or 0.0
+    project = table.project
+    if project and len(project) > 1:
+        project = project.rstrip("/") or project  # projects are kept without the slash
+    return Budget(
+        name=table.name or _budget_name(period, project, table.source),
+        period=period,
+        amount=amount,
+        soft=table.soft,
+        project=project,
+        source=table.source,
+        webhook=table.webhook,
+    )
+
+
+def _unique_names(budgets: tuple[Budget, ...], path: Path) -> tuple[Budget, ...]:
     seen: dict[str, int] = {}
     for index, budget in enumerate(budgets, start=1):
         if budget.name in seen:
@@ -260,45 +217,15 @@ def parse_budgets(raw: Any, path: Path) -> tuple[Budget, ...]:
     return budgets
 
 
-def _parse_budget(index: int, item: Any, path: Path) -> Budget:
-    where = f"{path} [[budgets]] #{index}"
-    if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be a table")
-    _reject_unknown(item, _BUDGET_KEYS, where)
-    period = item.get("period")
-    if period not in BUDGET_PERIODS:
-        shown = "missing" if period is None else repr(period)
-        raise ConfigError(
-            f"{where}: 'period' is {shown}; it must be one of {', '.join(BUDGET_PERIODS)}"
-        )
-    if "amount" not in item:
-        raise ConfigError(f"{where}: 'amount' (USD per {period}, e.g. amount = 200.0) is required")
-    amount = _budget_number(item["amount"], "amount", where)
-    if amount <= 0:
-        raise ConfigError(f"{where}: 'amount' must be more than 0 USD, got {item['amount']!r}")
-    soft = _budget_number(item.get("soft", DEFAULT_SOFT), "soft", where)
-    if not 0 < soft <= 1:
-        raise ConfigError(
-            f"{where}: 'soft' is the warning level as a fraction of 'amount' and must be more "
-            f"than 0 and at most 1 (e.g. 0.8 warns at 80%), got {item['soft']!r}"
-        )
-    project = _budget_text(item, "project", where)
-    if project and len(project) > 1:
-        project = project.rstrip("/") or project  # projects are kept without the slash
-    source = _budget_text(item, "source", where)
-    webhook = _budget_text(item, "webhook", where)
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: 'webhook' must be an http:// or https:// URL")
-    name = _budget_text(item, "name", where) or _budget_name(period, project, source)
-    return Budget(
-        name=name,
-        period=period,
-        amount=amount,
-        soft=soft,
-        project=project,
-        source=source,
-        webhook=webhook,
-    )
+def _statusline_fields(table: ConfigStatusline | None, path: Path) -> tuple[str, ...] | None:
+    if table is None or table.fields is None:
+        return None
+    from tokentrail.statusline import parse_fields
+
+    try:
+        return parse_fields(table.fields)
+    except ConfigError as exc:
+        raise ConfigError(f"{path} [statusline]: {exc}") from None
 
 
 def _budget_name(period: str, project: str | None, source: str | None) -> str:
@@ -310,46 +237,222 @@ def _budget_name(period: str, project: str | None, source: str | None) -> str:
     return " ".join([base, *scope])
 
 
-def _budget_number(value: Any, key: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ConfigError(f"{where}: '{key}' must be a finite number, got {value!r}")
-    return number
+# -- messages -------------------------------------------------------------------------------
+
+_PHRASES = {
+    "float_type": "must be a number, got {input!r}",
+    "int_type": "must be a number, got {input!r}",
+    "decimal_type": "must be a number of USD per million tokens, got {input!r}",
+    "decimal_parsing": "must be a number, got {input!r}",
+    "finite_number": "must be a finite number, got {input!r}",
+    "greater_than_equal": "must be a non-negative number, got {input!r}",
+    "string_type": "must be a string",
+    "string_too_short": "must be a non-empty string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list of strings",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "date_type": "must be a date like 2026-01-31",
+    "date_parsing": "must be a date like 2026-01-31",
+    "date_from_datetime_parsing": "must be a date like 2026-01-31",
+    "date_from_datetime_inexact": "must be a date like 2026-01-31",
+}
+"""pydantic's error types in this file's words (the rest: :mod:`tokentrail.validation`)."""
 
 
-def _budget_text(item: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: '{key}' must be a non-empty string")
-    return value.strip()
+def _config_problem(errors: Sequence[Mapping[str, Any]], path: Path) -> str:
+    """The first problem of a configuration file, as file, table, key, problem and fix."""
+    from tokentrail.validation import and_more, problems
 
-
-def _optional_price(item: Mapping[str, Any], key: str, where: str) -> Decimal | None:
-    return _price(item[key], key, where) if key in item else None
-
-
-def _price(value: Any, key: str, where: str) -> Decimal:
-    from decimal import Decimal, InvalidOperation
-
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ConfigError(f"{where}: '{key}' must be a number of USD per million tokens")
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}") from None
-    if not price.is_finite() or price < 0:
-        raise ConfigError(f"{where}: '{key}' must be a non-negative number, got {value!r}")
-    return price
-
-
-def _reject_unknown(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
+    found = problems(errors, _PHRASES)
+    unknown = [p for p in found if p.kind == "extra_forbidden"]
+    if unknown:  # a misspelt key first: it is often why another one is missing
+        table = unknown[0].loc[:-1]
+        keys = [p.loc[-1] for p in unknown if p.loc[:-1] == table]
+        where, _ = _where(table, path)
+        text = (
+            f"{where}: unknown key(s) {', '.join(map(repr, keys))}; "
+            f"allowed: {', '.join(sorted(_allowed(table)))}"
         )
+        return text + and_more(len(found) - len(keys))
+    first = found[0]
+    where, key = _where(first.loc, path)
+    if key is None:
+        text = f"{where} {first.message}"
+    elif first.kind == "list_type" and first.loc in (("prices",), ("budgets",)):
+        text = f"{where}: {key} must be an array of tables ([[{first.loc[0]}]])"
+    elif first.kind in ("missing", "string_too_short") and (hint := _description(first.loc)):
+        text = f"{where}: {key} ({hint}) is required"
+    else:
+        text = f"{where}: {key} {first.message}"
+    return text + and_more(len(found) - 1)
+
+
+def _where(loc: tuple[str | int, ...], path: Path) -> tuple[str, str | None]:
+    """The file and table of ``loc`` (``config.toml [[prices]] #2``), and its key if any."""
+    top, rest = (loc[0], loc[1:]) if loc else ("", ())
+    if top in ("prices", "budgets") and rest:
+        where, rest = f"{path} [[{top}]] #{int(rest[0]) + 1}", rest[1:]
+    elif top == "sources" and rest:
+        where, rest = f"{path} [sources.{rest[0]}]", rest[1:]
+    elif top == "statusline":
+        where = f"{path} [statusline]"
+    else:
+        where, rest = f"{path}", loc
+    if not rest:
+        return where, None
+    key = f"'{rest[0]}'" + "".join(f" #{int(i) + 1}" for i in rest[1:] if isinstance(i, int))
+    return where, key
+
+
+def _table_model(table: tuple[str | int, ...]) -> Any:
+    """The model of the table at ``table`` (a validation error's location less its key)."""
+    from tokentrail.config_schema import TABLES, ConfigFile
+
+    if table[:1] == ("statusline",) or len(table) > 1:
+        return TABLES[str(table[0])]
+    return ConfigFile
+
+
+def _allowed(table: tuple[str | int, ...]) -> list[str]:
+    return list(_table_model(table).model_fields)
+
+
+def _description(loc: tuple[str | int, ...]) -> str | None:
+    field = _table_model(loc[:-1]).model_fields.get(str(loc[-1]))
+    return field.description if field else None
+
+
+# -- a valid file's configuration, kept between processes ------------------------------------
+
+CONFIG_CACHE_FILE = "config.json"
+"""In the user's cache directory: the last valid configuration file, already checked."""
+
+
+def _kept_key(raw: bytes, path: Path) -> str:
+    """What a kept configuration stands for: the file's text and place, the home its ``~``
+    paths were expanded in, and the code that checked it (its modules' size and time). The
+    text itself, not a digest of it: a file of a few hundred bytes, and no hashlib to import."""
+    here = Path(__file__).parent
+    stamps = []
+    for module in (here / "config.py", here / "config_schema.py"):
+        try:
+            stat = module.stat()
+        except OSError:
+            return ""  # no way to tell the code changed: do not keep
+        stamps.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    home = Path("~").expanduser()
+    return "\x1f".join([*stamps, str(path), str(home), raw.decode("utf-8", "replace")])
+
+
+def _cache_file() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("tokentrail")) / CONFIG_CACHE_FILE
+
+
+def _kept_config(key: str) -> Config | None:
+    """The configuration kept for ``key``; None when there is none (or it cannot be read).
+
+    Checking a file with pydantic costs more start-up time (its import and the schema's
+    build) than a whole report on an empty ledger; the file seldom changes."""
+    if not key:
+        return None
+    import orjson
+
+    try:
+        kept = orjson.loads(_cache_file().read_bytes())
+        if not isinstance(kept, dict) or kept.get("key") != key:
+            return None
+        return _config_from_json(kept["config"])
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError):
+        return None  # missing, or of another shape: check the file again
+
+
+def _keep_config(key: str, config: Config) -> None:
+    """Write the kept configuration (atomically: two processes at once leave one whole file)."""
+    if not key:
+        return
+    import orjson
+
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}")
+        temporary.write_bytes(orjson.dumps({"key": key, "config": _config_to_json(config)}))
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache: the next process checks the file again
+
+
+def _config_to_json(config: Config) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "path": str(config.path) if config.path else None,
+        "database": config.database,
+        "machine": config.machine,
+        "user": config.user,
+        "sources": {
+            name: {
+                "paths": [str(p) for p in s.paths] if s.paths is not None else None,
+                "enabled": s.enabled,
+            }
+            for name, s in config.sources.items()
+        },
+        "prices": [
+            {
+                "model": p.model,
+                "since": p.since.isoformat() if p.since else None,
+                **{
+                    bucket: str(getattr(p, bucket)) if getattr(p, bucket) is not None else None
+                    for bucket in _PRICE_BUCKETS
+                },
+            }
+            for p in config.prices
+        ],
+        "budgets": [asdict(b) for b in config.budgets],
+        "statusline_fields": config.statusline_fields,
+    }
+
+
+def _config_from_json(data: dict[str, Any]) -> Config:
+    from datetime import date
+    from decimal import Decimal
+
+    from tokentrail.pricing import PriceOverride
+
+    def decimal(value: str | None) -> Decimal | None:
+        return Decimal(value) if value is not None else None
+
+    fields = data["statusline_fields"]
+    return Config(
+        path=Path(data["path"]) if data["path"] else None,
+        database=data["database"],
+        machine=data["machine"],
+        user=data["user"],
+        sources={
+            name: SourceSettings(
+                paths=tuple(Path(p) for p in s["paths"]) if s["paths"] is not None else None,
+                enabled=s["enabled"],
+            )
+            for name, s in data["sources"].items()
+        },
+        prices=tuple(
+            PriceOverride(
+                model=p["model"],
+                since=date.fromisoformat(p["since"]) if p["since"] else None,
+                input=Decimal(p["input"]),
+                output=Decimal(p["output"]),
+                cache_read=decimal(p["cache_read"]),
+                cache_write=decimal(p["cache_write"]),
+                cache_write_1h=decimal(p["cache_write_1h"]),
+            )
+            for p in data["prices"]
+        ),
+        budgets=tuple(Budget(**b) for b in data["budgets"]),
+        statusline_fields=tuple(fields) if fields is not None else None,
+    )
+
+
+_PRICE_BUCKETS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")

@@ -72,6 +72,8 @@ def fingerprint(source: str, session_key: str | None, tokens: Tokens) -> str | N
 
 def aliases_of(event: UsageEvent) -> tuple[str, ...]:
     """Every other key this (log) copy of a request may have been received under."""
+    if not event.aliases and event.source not in fingerprint_sources():
+        return ()  # the usual case of most sources, answered before any string is built
     if is_otlp(event):
         return ()
     found = fingerprint(event.source, event.session_key, event.tokens)

@@ -1,6 +1,6 @@
 """Figures shared by the store, the reports and the fast answers, importing nothing of
 tokentrail's: what a group of usage adds up to (:class:`UsageFigures`, from the store's
-:class:`~tokentrail.store.measures.Totals`), and the price of a web search (a rollup keeps
+:class:`~tokentrail.store.figures.Totals`), and the price of a web search (a rollup keeps
 searches of an unpriced provider apart). :mod:`tokentrail.reports` and
 :mod:`tokentrail.pricing` re-export these names.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tokentrail.store.measures import Totals, UnpricedModel
+    from tokentrail.store.figures import Totals, UnpricedModel
 
 WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
 """The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tokentrail.errors import TokentrailError
+from tokentrail.errors import InvalidUsage as InvalidUsage  # its home before errors.py
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Tokens, UsageEvent
 
 DEFAULT_SOURCE = "sdk"
@@ -36,15 +36,6 @@ TOKEN_FIELDS: tuple[str, ...] = (
 """The token fields a client may send: ``input_tokens`` is uncached input, the cache fields are
 the cached parts of the prompt (``cache_write_tokens`` the 5-minute writes), and
 ``reasoning_tokens`` is the part of ``output_tokens`` spent reasoning."""
-
-
-class InvalidUsage(TokentrailError):
-    """A reported usage cannot be recorded; ``field`` names the offending field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from tokentrail import formatting
 from tokentrail.reports import (
     Report,
     ReportQuery,
@@ -344,27 +345,6 @@ def _saving(totals: Totals) -> int | None:
 # -- session summary ----------------------------------------------------------------------------
 
 
-def duration_text(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``1 h 12 min``, ``2 d 3 h``."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def _money(usd: float) -> str:
-    if 0 < usd < 0.01:
-        return "<$0.01"
-    return f"${usd:,.2f}"
-
-
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count:,} {one if count == 1 else many}"
 
@@ -379,7 +359,7 @@ def summary_text(
 ) -> str:
     """One sentence about a session; a part whose inputs are missing is left out.
 
-    "42 requests to claude-sonnet-4-5 over 1 h 12 min, $3.10, 61% of input from cache,
+    "42 requests to claude-sonnet-4-5 over 1h 12m, $3.10, 61% of input from cache,
     180 lines changed, 2 failed tool calls"
     """
     head = _plural(figures.requests, "request", "requests")
@@ -388,13 +368,13 @@ def summary_text(
     elif len(models) > 1:
         head += f" to {len(models)} models"
     if started is not None and ended is not None and ended > started:
-        head += f" over {duration_text((ended - started).total_seconds())}"
+        head += f" over {formatting.duration((ended - started).total_seconds())}"
     parts = [head]
     if figures.cost_usd is not None:
-        parts.append(_money(figures.cost_usd))
+        parts.append(formatting.usd(figures.cost_usd))
     share = cache_read_share(figures)
     if share is not None:
-        parts.append(f"{round(share * 100)}% of input from cache")
+        parts.append(f"{formatting.share(share)} of input from cache")
     if edits is not None and edits.lines_changed is not None:
         parts.append(f"{_plural(edits.lines_changed, 'line', 'lines')} changed")
     if tools is not None and tools.calls:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from tokentrail import correlate
 from tokentrail.config import Config, load_config, machine_name, resolve_database
-from tokentrail.errors import StoreError, TokentrailError
+from tokentrail.errors import StoreError
+from tokentrail.errors import UnknownRun as UnknownRun  # its home before errors.py
 from tokentrail.ingest import DEFAULT_SOURCE, InvalidUsage
 from tokentrail.pricing import Pricer
 from tokentrail.ratelimits import RateLimitSnapshot
@@ -50,14 +51,6 @@ if TYPE_CHECKING:
     from tokentrail.sdk import RunRecorder, SessionRecorder
 
 _SESSION_FIELDS = {f.name for f in fields(Session)} - {"key"}
-
-
-class UnknownRun(TokentrailError):
-    """No run has this id."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"no run with id {run_id!r}; start it first (POST /api/v1/runs)")
-        self.run_id = run_id
 
 
 @dataclass(slots=True)

@@ -58,6 +58,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
 from tokentrail.correlate import OTLP_RANK
+from tokentrail.errors import OtlpDecodeError as OtlpDecodeError  # its home before errors.py
 from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample, OtlpReceipt
@@ -103,15 +104,6 @@ count the API left out."""
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=1)
 _MAX_REASONS_IN_MESSAGE = 3
-
-
-class OtlpDecodeError(Exception):
-    """The body cannot be read: ``status`` is the HTTP answer (400, 413 or 415)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # -- decoding ---------------------------------------------------------------------------------
@@ -225,24 +217,13 @@ def export_response(signal: Signal, rejected: int, message: str, encoding: Encod
 
 
 def status_body(code: int, message: str, encoding: Encoding) -> bytes:
-    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors), hand-encoded: field 1
-    ``code`` (an RPC code, e.g. 3 = INVALID_ARGUMENT) and field 2 ``message``."""
+    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors): ``code`` is an RPC
+    code (e.g. 3 = INVALID_ARGUMENT)."""
     if encoding == "json":
         return orjson.dumps({"code": code, "message": message})
-    text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    from google.rpc.status_pb2 import Status  # only errors need it
 
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return Status(code=code, message=message).SerializeToString()
 
 
 # -- the result of mapping --------------------------------------------------------------------

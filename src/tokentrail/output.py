@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tokentrail.store.measures import NO_MODEL
+from tokentrail import formatting
+from tokentrail.store.figures import NO_MODEL
 
 if TYPE_CHECKING:
     # only types here: `tokentrail sync` prints through this module without the reports
@@ -94,29 +95,16 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def format_int(value: int | None) -> str:
-    return MISSING if value is None else f"{value:,}"
+    return MISSING if value is None else formatting.integer(value)
 
 
 def format_tokens(value: int | None) -> str:
-    """Compact token counts for tables: 9,999 / 12.3k / 4.56M / 1.2B."""
-    if value is None:
-        return MISSING
-    magnitude = abs(value)
-    if magnitude < 10_000:
-        return f"{value:,}"
-    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if magnitude >= limit:
-            scaled = value / limit
-            return f"{scaled:.{2 if abs(scaled) < 10 else 1}f}{suffix}"
-    return f"{value:,}"  # pragma: no cover - unreachable
+    """Compact token counts for tables (:func:`tokentrail.formatting.tokens`)."""
+    return MISSING if value is None else formatting.tokens(value)
 
 
 def format_usd(value: float | None) -> str:
-    if value is None:
-        return MISSING
-    if value != 0 and abs(value) < 0.01:
-        return f"${value:.4f}"
-    return f"${value:,.2f}"
+    return MISSING if value is None else formatting.usd(value)
 
 
 _TOKEN_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -400,21 +388,13 @@ def _is_numeric(field: str, values: Sequence[Any]) -> bool:
 
 
 def format_percent(share: float | None) -> str:
-    """A share (0.7973) as a percentage for tables: 79.7%."""
-    return MISSING if share is None else f"{share:.1%}"
+    """A share (0.7973) as a percentage for tables: 80%."""
+    return MISSING if share is None else formatting.share(share)
 
 
 def format_number(value: float | None) -> str:
-    """A measured quantity (not a count) for tables: 20,832.1 / 3.25 / 0.004."""
-    if value is None:
-        return MISSING
-    if value == 0 or abs(value) >= 100:
-        return f"{value:,.1f}"
-    return f"{value:.3g}"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
+    """A measured quantity (not a count) for tables: 20,832.1 / 3.14 / 0.004."""
+    return MISSING if value is None else formatting.number(value)
 
 
 _FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
@@ -424,8 +404,8 @@ _FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "cache_savings_usd": lambda v: format_usd(float(v)),
     "tokens_per_changed_line": lambda v: format_number(float(v)),
     "cache_read_share": lambda v: format_percent(float(v)),
-    "avg_duration_seconds": lambda v: _seconds(float(v)),
-    "p95_duration_seconds": lambda v: _seconds(float(v)),
+    "avg_duration_seconds": lambda v: formatting.seconds(float(v)),
+    "p95_duration_seconds": lambda v: formatting.seconds(float(v)),
 }
 """Fields that are money, shares or measured quantities (right-aligned in tables)."""
 
@@ -464,18 +444,8 @@ def _local_minute(iso: str) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """3 d 04 h, 1 h 12 min, 4 min 05 s, 12 s (days from 48 hours on)."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours >= 48:
-        days, hours = divmod(hours, 24)
-        return f"{days} d {hours:02d} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+    """45s, 12m 30s, 1h 12m, 2d 4h (:func:`tokentrail.formatting.duration`)."""
+    return formatting.duration(seconds)
 
 
 def _print_unpriced(report: Report, console: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -129,8 +129,17 @@ class RateCard:
     version: str
     per_request: Decimal = Decimal(0)
     _levels: tuple[_Level, ...] = field(init=False, repr=False, compare=False)
+    _per_request_scaled: int | None = field(init=False, repr=False, compare=False)
+    """``per_request`` in the integer units ``micro_usd`` sums, or None when it has more
+    decimals than those hold (then the request is priced with decimals)."""
 
     def __post_init__(self) -> None:
+        per_request = self.per_request * _SCALE * _SCALE
+        object.__setattr__(
+            self,
+            "_per_request_scaled",
+            int(per_request) if per_request == per_request.to_integral_value() else None,
+        )
         prices: dict[str, Decimal | None] = {name: getattr(self, name) for name in _BUCKETS}
         levels = [_level(-1, prices)]
         for tier in self.tiers:  # ascending; genai-prices: the highest tier passed applies
@@ -141,10 +150,10 @@ class RateCard:
     def micro_usd(self, tokens: Tokens) -> int:
         """Integer micro-dollars for one request, rounded half to even."""
         level = self._level_for(tokens.prompt)
-        per_request = self.per_request * _SCALE * _SCALE
-        if level.scaled is None or per_request != per_request.to_integral_value():
+        per_request = self._per_request_scaled
+        if level.scaled is None or per_request is None:
             return to_micro(self._usd(tokens, level.prices))
-        total = int(per_request)
+        total = per_request
         for name, count in _leaves(tokens, level.prices).items():
             price = level.scaled[name]
             if price is not None and count:
@@ -411,7 +420,14 @@ def _cache_saving(price_fn: _Pricer, tokens: Tokens, micro: int) -> int | None:
         return None
     if tokens.cache_read == 0:
         return 0
-    uncached = replace(tokens, input=(tokens.input or 0) + tokens.cache_read, cache_read=0)
+    uncached = Tokens(
+        (tokens.input or 0) + tokens.cache_read,
+        0,
+        tokens.cache_write_5m,
+        tokens.cache_write_1h,
+        tokens.output,
+        tokens.reasoning,
+    )
     return price_fn(uncached) - micro
 
 

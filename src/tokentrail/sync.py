@@ -196,6 +196,10 @@ def plan_tasks(
             summary.unreadable.append(f"{file.path}: {exc.strerror or exc}")
             continue
         cursor = cursors.get(file.path)
+        if cursor is not None and _unchanged(source, stat, cursor):
+            # the usual case of a re-sync, for almost every file: decided from the stat alone
+            summary.files_unchanged += 1
+            continue
         task = _task_for(source, file, stat, cursor)
         if task is not None and machine is not None:
             task = replace(task, machine=machine)
@@ -205,6 +209,16 @@ def plan_tasks(
             tasks.append(task)
             summary.files_reread += int(task.reset and cursor is not None)
     return tasks
+
+
+def _unchanged(source: Source, stat: FileStat, cursor: Cursor) -> bool:
+    return (
+        cursor.parser_version == source.parser_version
+        and cursor.size == stat.size
+        and cursor.mtime_ns == stat.mtime_ns
+        and cursor.inode == stat.inode
+        and cursor.device == stat.device
+    )
 
 
 def _task_for(
@@ -218,13 +232,7 @@ def _task_for(
         fresh = replace(fresh, state=ParseState(memory=dict(cursor.memory)))
     if cursor is None or cursor.parser_version != source.parser_version:
         return fresh
-    unchanged = (cursor.device, cursor.inode, cursor.size, cursor.mtime_ns) == (
-        stat.device,
-        stat.inode,
-        stat.size,
-        stat.mtime_ns,
-    )
-    if unchanged:
+    if _unchanged(source, stat, cursor):
         return None
     state = ParseState(cursor.offset, cursor.line_no, dict(cursor.memory))
     if file.kind == "database":

@@ -45,6 +45,13 @@ class Tokens:
     reasoning: int | None = None
 
     def __post_init__(self) -> None:
+        # the usual case (plain ints or None) in one pass; anything else is looked at closely
+        for value in self.as_tuple():
+            if value is not None and (type(value) is not int or value < 0):
+                self._check_closely()
+                return
+
+    def _check_closely(self) -> None:
         for name in TOKEN_BUCKETS:
             value = getattr(self, name)
             if value is None:
@@ -77,14 +84,22 @@ class Tokens:
     @property
     def is_empty(self) -> bool:
         """True when no bucket was reported at all."""
-        return all(getattr(self, name) is None for name in TOKEN_BUCKETS)
+        return self.as_tuple() == _NOTHING_REPORTED
 
     def snapshot_size(self) -> tuple[int, int]:
         """Ordering used to keep the largest of several streaming snapshots of one reply."""
         return (self.total, self.output or 0)
 
     def as_tuple(self) -> tuple[int | None, ...]:
-        return tuple(getattr(self, name) for name in TOKEN_BUCKETS)
+        # spelled out, in TOKEN_BUCKETS order: this runs for every request a sync reads
+        return (
+            self.input,
+            self.cache_read,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.output,
+            self.reasoning,
+        )
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # compact pickling: parsed events cross from worker processes by the hundred thousand
@@ -93,6 +108,9 @@ class Tokens:
     @classmethod
     def from_tuple(cls, values: tuple[int | None, ...]) -> Tokens:
         return cls(*values)
+
+
+_NOTHING_REPORTED: tuple[None, ...] = (None,) * len(TOKEN_BUCKETS)
 
 
 class InvalidTokens(ValueError):
@@ -155,14 +173,24 @@ class UsageEvent:
 
     def evolve(self, **changes: Any) -> UsageEvent:
         """A copy with some fields changed (several times faster than dataclasses.replace,
-        which matters on the sync's hot path)."""
-        values = {name: getattr(self, name) for name in _EVENT_FIELDS}
-        values.update(changes)
-        return UsageEvent(**values)
+        which matters on the sync's hot path): the fields are copied as they are, and only
+        a new timestamp is checked again."""
+        new = object.__new__(UsageEvent)
+        setter = object.__setattr__
+        for name in _STORED_FIELDS:
+            setter(new, name, getattr(self, name))
+        for name, value in changes.items():
+            if name not in _EVENT_FIELD_SET:
+                raise TypeError(f"UsageEvent has no field {name!r} to change")
+            setter(new, name, value)
+        if "timestamp" in changes:
+            new.__post_init__()
+        return new
 
 
 _EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent) if f.init)
 _STORED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UsageEvent))
+_EVENT_FIELD_SET = frozenset(_EVENT_FIELDS)
 
 
 def _restore(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:

@@ -22,16 +22,17 @@ from fastapi import Body, FastAPI, Path, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
+from starlette.datastructures import Headers
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokentrail import insights, reports
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
 from tokentrail.server import dashboard, insights_api, read_api
 from tokentrail.server.auth import BearerAuth, BrowserGuard
-from tokentrail.server.errors import ApiError, error_response, install_handlers
+from tokentrail.server.errors import ApiError, body_too_large, error_response, install_handlers
 from tokentrail.server.events import record_batch
 from tokentrail.server.limits import (
     API_PREFIX,
@@ -174,47 +175,32 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed."""
+    """ASGI middleware: 413 for a body over ``max_bytes``, announced or streamed.
+
+    A streamed body is counted by Starlette's ``RequestBodyLimitMiddleware`` (its 413 is worded
+    by :func:`~tokentrail.server.errors.install_handlers`). An announced Content-Length over
+    the limit is answered here, before it: Starlette answers that one in plain text, in place
+    of whatever the app answered, and every error of this API is a JSON body."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    announced = int(value)
-                except ValueError:
-                    announced = -1
-                if announced < 0 or announced > self.max_bytes:
-                    await self._too_large(scope, receive, send, announced)
-                    return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, self._message())
-            return message
-
-        await self.app(scope, limited, send)
-
-    def _message(self) -> str:
-        return f"the request body is larger than {self.max_bytes:,} bytes; send smaller batches"
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
-        if size < 0:
-            response = error_response(400, "bad_request", "the Content-Length header is not valid")
-        else:
-            response = error_response(413, "too_large", self._message())
-        await response(scope, receive, send)
+        announced = Headers(scope=scope).get("content-length") if scope["type"] == "http" else None
+        if announced is not None:
+            size = int(announced) if announced.isdigit() else -1
+            if size < 0:
+                response = error_response(
+                    400, "bad_request", "the Content-Length header is not valid"
+                )
+                await response(scope, receive, send)
+                return
+            if size > self.max_bytes:
+                response = error_response(413, "too_large", body_too_large(self.max_bytes))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _run_out(run: Run) -> RunOut:

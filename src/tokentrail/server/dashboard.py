@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from tokentrail import insights, reports
+from tokentrail import formatting, insights, reports
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
@@ -161,104 +161,7 @@ def static_file(name: str) -> Response:
     )
 
 
-# -- formatting ------------------------------------------------------------------------------
-
-
-def format_usd(value: float | None) -> str:
-    """Dollars with sensible precision: $1,234 / $12.34 / $0.42 / $0.0042 / <$0.0001."""
-    if value is None:
-        return ""
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"${value:,.0f}"
-    if magnitude >= 0.01 or value == 0:
-        return f"${value:,.2f}"
-    if magnitude >= 0.0001:
-        return f"${value:.4f}"
-    return "<$0.0001"
-
-
-def format_tokens(value: int | float | None) -> str:
-    """Compact token counts: 950 / 12.3k / 123k / 4.56M / 1.2B."""
-    if value is None:
-        return ""
-    n = float(value)
-    magnitude = abs(n)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            scaled = n / limit
-            digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
-            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
-            return text + suffix
-    return f"{int(n):,}"
-
-
-def format_int(value: int | float | None) -> str:
-    return "" if value is None else f"{int(value):,}"
-
-
-def format_duration(seconds: float | None) -> str:
-    """45s / 12m 30s / 3h 05m / 2d 4h."""
-    if seconds is None:
-        return ""
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    minutes, s = divmod(s, 60)
-    if minutes < 60:
-        return f"{minutes}m {s:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
-
-
-def format_seconds(seconds: float | None) -> str:
-    """Short durations with their fraction (tool calls): 0.42s / 4.2s, then as durations."""
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds:.2f}s"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    return format_duration(seconds)
-
-
-def format_percent(value: float | None) -> str:
-    """A percentage as a provider reported it (0-100): 42% / 7.5%."""
-    if value is None:
-        return ""
-    return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
-
-
-def format_change(value: float | None) -> str:
-    """A relative change: +12% / −8% / +0.4% / ×12 for more than ten-fold."""
-    if value is None:
-        return ""
-    if value >= 10:
-        return f"×{value + 1:.0f}"
-    percent = value * 100
-    digits = 1 if abs(percent) < 10 else 0
-    sign = "+" if percent >= 0 else "−"
-    return f"{sign}{abs(percent):.{digits}f}%"
-
-
-def format_day(value: date | None) -> str:
-    """A day as the dashboard writes it: "Mar 3", with its year when not this year's."""
-    if value is None:
-        return ""
-    this_year = datetime.now(UTC).year
-    return f"{value:%b} {value.day}" + (f" {value.year}" if value.year != this_year else "")
-
-
-def format_share(value: float | None) -> str:
-    if value is None:
-        return ""
-    percent = value * 100
-    if 0 < percent < 0.1:
-        return "<0.1%"
-    return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
+# -- formatting (numbers, money and durations: tokentrail.formatting, as the CLI) -----------
 
 
 def _parse_moment(value: datetime | str | None) -> datetime | None:
@@ -324,19 +227,20 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        usd=format_usd,
-        tokens=format_tokens,
-        int=format_int,
-        duration=format_duration,
-        duration_s=format_seconds,
-        share=format_share,
-        percent=format_percent,
+        usd=formatting.usd,
+        usd_exact=formatting.usd_exact,
+        tokens=formatting.tokens,
+        int=formatting.integer,
+        duration=formatting.duration,
+        duration_s=formatting.seconds,
+        share=formatting.share,
+        percent=formatting.percent,
         source_label=source_label,
         short_path=short_path,
         short_key=short_key,
         model_alias=model_alias,
-        change=format_change,
-        day=format_day,
+        change=formatting.change,
+        day=formatting.day,
     )
     env.globals["agent_colours"] = agent_colours
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
@@ -490,7 +394,7 @@ def _window_label(snapshot: dict[str, Any]) -> str:
     elif minutes == 7 * 24 * 60:
         span = "weekly"
     elif minutes:
-        span = format_duration(minutes * 60).replace(" 00m", "").replace(" 0h", "")
+        span = formatting.duration(minutes * 60).replace(" 00m", "").replace(" 0h", "")
     else:
         span = snapshot["window"]
     return f"{source_label(snapshot['source'])} {span} window"

@@ -7,25 +7,26 @@ go to the server's log, never to the client).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import JSONResponse, Response
 
 from tokentrail.errors import (
     ConfigError,
+    InvalidUsage,
     LedgerDamaged,
     LedgerFull,
     LedgerTooNew,
     StoreError,
     TokentrailError,
+    UnknownRun,
 )
-from tokentrail.ingest import InvalidUsage
-from tokentrail.ledger import UnknownRun
+from tokentrail.validation import and_more, problems
 
 log = logging.getLogger("tokentrail.server")
 
@@ -81,6 +82,10 @@ def store_error_response(exc: StoreError) -> JSONResponse:
         f"the ledger is busy or unavailable: {exc}",
         headers={"Retry-After": "1"},
     )
+
+
+def body_too_large(limit: int) -> str:
+    return f"the request body is larger than {limit:,} bytes; send smaller batches"
 
 
 class ApiError(Exception):
@@ -143,12 +148,10 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
             "send the body as JSON, with the header 'Content-Type: application/json'",
         )
     field = _field_of(tuple(first.get("loc", ())))
-    message = str(first.get("msg", "is not valid"))
-    message = message.removeprefix("Value error, ")
-    if kind == "missing":
-        message = "is required" if field else "a JSON request body is required"
-    elif kind == "extra_forbidden":
-        message = "is not a known field"
+    problem = problems([first])[0]
+    message = problem.message
+    if kind == "missing" and field is None:
+        message = "a JSON request body is required"
     elif field is None and kind.endswith("_type"):
         return error_response(
             400,
@@ -156,9 +159,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
             f"the request body must be a JSON object, not {json_type(first.get('input'))}",
         )
     text = f"{field}: {message}" if field else message
-    more = len(errors) - 1
-    if more:
-        text += f" (and {more} more problem{'s' if more > 1 else ''})"
+    text += and_more(len(errors) - 1)
     return error_response(422, "invalid_field", text, field)
 
 
@@ -177,7 +178,10 @@ def install_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = _CODES.get(exc.status_code, "error")
         message = str(exc.detail) if exc.detail else code.replace("_", " ")
-        if exc.status_code == 404 and message == "Not Found":
+        if exc.status_code == 413 and MAX_BODY_SIZE_SCOPE_KEY in request.scope:
+            # Starlette's body limit says only "Content Too Large": say how large is too large
+            message = body_too_large(request.scope[MAX_BODY_SIZE_SCOPE_KEY])
+        elif exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
@@ -198,21 +202,6 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
         return store_error_response(exc)
-
-    @app.exception_handler(sqlite3.DatabaseError)
-    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
-        if "locked" in str(exc) or "busy" in str(exc):
-            log.warning("database busy: %s", exc)
-            return error_response(
-                503, "unavailable", "the ledger is busy; retry", headers={"Retry-After": "1"}
-            )
-        from tokentrail.store.sqlite import translate_error
-
-        typed = translate_error(exc, "of this server")
-        if isinstance(typed, StoreError):  # a read of a damaged file, or a full disk
-            return store_error_response(typed)
-        log.exception("database error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the server log has the details")
 
     @app.exception_handler(TokentrailError)
     async def tokentrail_error(request: Request, exc: TokentrailError) -> Response:

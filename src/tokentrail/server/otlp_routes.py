@@ -18,7 +18,6 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -122,7 +121,7 @@ async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: 
         message = "the disk holding the ledger is full; retry later"
         retry = {"Retry-After": str(FULL_RETRY_AFTER_S)}
         return _status(507, _RPC_RESOURCE_EXHAUSTED, message, encoding, retry)
-    except (StoreError, sqlite3.OperationalError) as error:
+    except StoreError as error:  # a busy or unavailable ledger, on either engine
         log.warning("OTLP %s not recorded: %s", signal, error)
         return _status(
             503, _RPC_UNAVAILABLE, "the ledger is busy; retry later", encoding, {"Retry-After": "5"}

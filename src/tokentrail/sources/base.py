@@ -13,12 +13,14 @@ import stat
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Literal, Protocol
 from urllib.parse import quote
 
 import orjson
 
+from tokentrail.errors import BadRecord as BadRecord  # its home before errors.py
 from tokentrail.ingest import MAX_COUNT
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import (
@@ -56,6 +58,187 @@ def unlisted_folder(source: str, path: str, error: OSError) -> SourceFile:
     """What discovery yields for a folder it cannot list, so the sync reports it every time
     instead of missing its files without a word."""
     return SourceFile(source, path, problem=f"cannot list this folder: {error.strerror or error}")
+
+
+# -- discovery ----------------------------------------------------------------------------
+
+
+def find_files(
+    source: str,
+    roots: Sequence[Path],
+    patterns: Mapping[str, FileKind],
+    *,
+    root_files: Mapping[str, FileKind] | None = None,
+    real_paths: bool = False,
+) -> Iterator[SourceFile]:
+    """Every file under ``roots`` that one of ``patterns`` names, once each (in the order of
+    ``patterns``, then of paths), after a :class:`SourceFile` with a ``problem`` for each
+    folder that cannot be looked in.
+    Every reader's ``discover`` is this call, so all agents find files the same way:
+
+    * ``patterns`` maps a path relative to a root to the kind of file it names, e.g.
+      ``{"**/*.jsonl": "append"}`` or ``{"*/chats/session-*.json": "whole"}``. Segments are
+      separated by ``/``; each is an :mod:`fnmatch` pattern (``*``, ``?``, ``[...]``, matched
+      case-sensitively, never across a ``/``), and ``**`` stands for any number of folders,
+      none included. The first pattern that matches gives the kind; only folders a pattern
+      can reach are listed.
+    * ``root_files`` maps a file name pattern to a kind for a root that is itself a file
+      (``{"*.jsonl": "append"}``, for a log named directly); without it, a root must be a folder.
+    * ``real_paths`` yields each file by its real path (symlinks resolved), so a file reached
+      through two roots or a link is one file; otherwise paths are the root joined with the
+      names found (``root / "proj" / "chats" / "x.jsonl"``), and cursors are kept by them.
+
+    A name that matches is yielded whatever it is: a FIFO, a device or a socket named like a
+    log is then skipped by the sync with the reason ``not_a_regular_file`` (the parse opens
+    it with :func:`open_regular`, which never blocks), not left out without a word. A link
+    to nothing is left out, like a missing file. Folder links are followed, each folder
+    (device and inode) entered once, so a link loop ends the walk. A missing root is what an
+    agent that is not installed looks like: nothing is yielded. A folder that cannot be
+    listed, or a root hidden by a parent that cannot be looked in (``chmod 000`` on the
+    folder holding it), is yielded as :func:`unlisted_folder`, which the sync reports on every
+    sync; its files are found on the first sync after it becomes readable.
+    """
+    compiled = [(tuple(pattern.split("/")), kind) for pattern, kind in patterns.items()]
+    walk = _Walk(compiled, real_paths)
+    for root in roots:
+        walk.root(Path(root), root_files or {})
+    for path in walk.problems:
+        yield SourceFile(source, path, problem=walk.problems[path])
+    for (_, path), kind in sorted(walk.found.items()):
+        yield SourceFile(source, path, kind)
+
+
+_Pattern = tuple[tuple[str, ...], FileKind]
+_Position = tuple[int, int]
+"""How far a folder is into a pattern: (which pattern, how many of its segments matched)."""
+
+
+class _Walk:
+    """One discovery's walk: what it found, what it could not list, where it has been."""
+
+    def __init__(self, patterns: Sequence[_Pattern], real_paths: bool) -> None:
+        self.patterns = patterns
+        self.real_paths = real_paths
+        self.found: dict[tuple[int, str], FileKind] = {}
+        """By (the index of the pattern that found it, path); a root named directly is -1."""
+        self.paths: set[str] = set()
+        self.problems: dict[str, str] = {}
+        self.visited: set[tuple[int, int]] = set()
+
+    def root(self, root: Path, root_files: Mapping[str, FileKind]) -> None:
+        try:
+            info = os.stat(root)
+        except FileNotFoundError:
+            return  # not installed (or a link to nothing): normal
+        except OSError as error:
+            self._hidden_root(root, error)
+            return
+        if stat.S_ISDIR(info.st_mode):
+            start = self._advance({(index, 0) for index in range(len(self.patterns))})
+            self._folder(str(root), start, (info.st_dev, info.st_ino))
+            return
+        kind = next((k for name, k in root_files.items() if fnmatchcase(root.name, name)), None)
+        if kind is not None:
+            self._add(str(root), -1, kind)
+
+    def _hidden_root(self, root: Path, error: OSError) -> None:
+        """A root whose stat failed for another reason than being absent: the nearest parent
+        that exists is the folder that cannot be looked in (or the root itself)."""
+        if not isinstance(error, PermissionError):
+            return  # NotADirectoryError, a link loop ...: nothing to read there
+        for parent in root.parents:
+            try:
+                os.stat(parent)
+            except OSError:
+                continue
+            self._problem(str(parent), error)
+            return
+
+    def _folder(self, path: str, positions: set[_Position], identity: tuple[int, int]) -> None:
+        if identity in self.visited:
+            return
+        self.visited.add(identity)
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except FileNotFoundError:
+            return  # removed since it was found
+        except OSError as error:
+            self._problem(path, error)
+            return
+        for entry in entries:
+            self._entry(entry, positions)
+
+    def _entry(self, entry: os.DirEntry[str], positions: set[_Position]) -> None:
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False  # a link into a folder we may not look in: a file, reported
+        if is_folder:
+            inside = self._advance(self._step(positions, entry.name))
+            if inside:
+                try:
+                    info = os.stat(entry.path)
+                except OSError:
+                    return  # removed since it was listed
+                self._folder(entry.path, inside, (info.st_dev, info.st_ino))
+            return
+        pattern = self._pattern(positions, entry.name)
+        if pattern is None:
+            return
+        try:
+            if not entry.is_file():
+                os.stat(entry.path)  # a FIFO or device is kept; a link to nothing is not
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass  # cannot tell: kept, and the sync reports why it cannot be read
+        self._add(entry.path, pattern, self.patterns[pattern][1])
+
+    def _step(self, positions: set[_Position], name: str) -> set[_Position]:
+        """Where a folder called ``name`` is, inside a folder at ``positions``."""
+        moved: set[_Position] = set()
+        for index, done in positions:
+            segments = self.patterns[index][0]
+            if done >= len(segments) - 1:
+                continue  # only a file can match the last segment
+            if segments[done] == "**":
+                moved.add((index, done))
+            elif fnmatchcase(name, segments[done]):
+                moved.add((index, done + 1))
+        return moved
+
+    def _advance(self, positions: set[_Position]) -> set[_Position]:
+        """``positions`` with each ``**`` also taken as no folder at all."""
+        pending, closed = list(positions), set(positions)
+        while pending:
+            index, done = pending.pop()
+            segments = self.patterns[index][0]
+            if done < len(segments) - 1 and segments[done] == "**":
+                following = (index, done + 1)
+                if following not in closed:
+                    closed.add(following)
+                    pending.append(following)
+        return closed
+
+    def _pattern(self, positions: set[_Position], name: str) -> int | None:
+        """The first pattern a file called ``name`` completes, if any."""
+        matching = [
+            index
+            for index, done in positions
+            if done == len(self.patterns[index][0]) - 1
+            and fnmatchcase(name, self.patterns[index][0][done])
+        ]
+        return min(matching) if matching else None
+
+    def _add(self, path: str, pattern: int, kind: FileKind) -> None:
+        path = os.path.realpath(path) if self.real_paths else path
+        if path not in self.paths:
+            self.paths.add(path)
+            self.found[pattern, path] = kind
+
+    def _problem(self, path: str, error: OSError) -> None:
+        self.problems.setdefault(path, unlisted_folder("", path, error).problem or "")
 
 
 class NotRegularFile(OSError):
@@ -169,6 +352,9 @@ class Source(Protocol):
 class Line:
     number: int  # 1-based
     data: bytes
+    token: int = -1
+    """With a pre-filter: the index of the first of its byte strings this line holds (it holds
+    none of those before it), so a parser knows without scanning the line again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +384,13 @@ def iter_complete_lines(
         if offset > 0 and _resumes_after_unterminated_line(handle, offset):
             offset += 1  # the newline that completed a line consumed without one
         handle.seek(offset)
+        # ask for what the file holds (plus room to see it grew), not a whole chunk: a read
+        # of CHUNK_BYTES allocates that much for every small file, which costs more than
+        # reading it
+        expected = os.fstat(handle.fileno()).st_size - offset
         while True:
-            block = handle.read(CHUNK_BYTES)
+            block = handle.read(min(CHUNK_BYTES, max(expected + 1, 64 * 1024)))
+            expected -= len(block)
             if not block:
                 break
             data = carry + block if carry else block
@@ -214,8 +405,12 @@ def iter_complete_lines(
     pending = False
     if carry:
         if carry.strip() and _is_complete_json(carry):
-            if prefilter is None or any(token in carry for token in prefilter):
+            if prefilter is None:
                 yield Line(line_no + 1, carry)
+            else:
+                token = next((i for i, t in enumerate(prefilter) if t in carry), -1)
+                if token >= 0:
+                    yield Line(line_no + 1, carry, token)
             line_no += 1
             offset += len(carry)
         else:
@@ -236,20 +431,51 @@ def _lines_in(
         for index, raw in enumerate(parts):
             yield Line(line_no + index + 1, raw)
         return line_no + len(parts)
-    spans: set[tuple[int, int]] = set()
-    for token in prefilter:
-        found = data.find(token, 0, stop)
-        while found >= 0:
-            start = data.rfind(b"\n", 0, found) + 1
-            end = data.find(b"\n", found, stop)
-            spans.add((start, end))
-            found = data.find(token, end, stop)
+    spans = _matching_lines(data, stop, prefilter)
+    # newlines are counted in the lines between matches only: a matching line holds one
     counted_to = 0
-    for start, end in sorted(spans):
-        line_no += data.count(b"\n", counted_to, start)
-        counted_to = start
-        yield Line(line_no + 1, data[start:end])
+    for start, end, token in spans:
+        line_no += data.count(b"\n", counted_to, start) + 1
+        counted_to = end + 1
+        yield Line(line_no, data[start:end], token)
     return line_no + data.count(b"\n", counted_to, stop)
+
+
+def _matching_lines(data: bytes, stop: int, tokens: Sequence[bytes]) -> list[tuple[int, int, int]]:
+    """(start, end, token index) of each line of ``data[:stop]`` holding one of ``tokens``, in
+    order. Each token is looked for only in the lines no earlier token matched: a line is
+    scanned to its end once for the first token, and the later (rarer) tokens search only
+    the gaps between lines already found, not the whole block again."""
+    spans: list[tuple[int, int, int]] = []
+    gaps = [(0, stop)]
+    for index, token in enumerate(tokens):
+        found_here: list[tuple[int, int, int]] = []
+        for gap_start, gap_end in gaps:
+            found = data.find(token, gap_start, gap_end)
+            while found >= 0:
+                start = max(data.rfind(b"\n", gap_start, found) + 1, gap_start)
+                end = data.find(b"\n", found, gap_end)
+                if end < 0:
+                    end = gap_end
+                found_here.append((start, end, index))
+                found = data.find(token, end, gap_end)
+        if not found_here:
+            continue
+        spans = sorted(spans + found_here) if spans else found_here
+        gaps = _gaps_between(spans, stop)
+    return spans
+
+
+def _gaps_between(spans: Sequence[tuple[int, int, int]], stop: int) -> list[tuple[int, int]]:
+    gaps: list[tuple[int, int]] = []
+    at = 0
+    for start, end, _ in spans:
+        if start > at:
+            gaps.append((at, start))
+        at = end + 1
+    if at < stop:
+        gaps.append((at, stop))
+    return gaps
 
 
 def _resumes_after_unterminated_line(handle: BinaryIO, offset: int) -> bool:
@@ -301,15 +527,6 @@ def _parse_timestamp(value: object) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-class BadRecord(Exception):
-    """A record that cannot be ingested; the parser turns it into a counted :class:`Skip`."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
 def count_or_none(value: object, name: str) -> int | None:
     """A token count as an int, ``None`` when absent.
 
@@ -320,6 +537,8 @@ def count_or_none(value: object, name: str) -> int | None:
     """
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value  # the usual case, checked in one go
     if isinstance(value, bool):
         raise BadRecord("invalid_count", f"{name}={value!r}")
     if isinstance(value, float) and value.is_integer():
@@ -341,6 +560,8 @@ def reported_cost(value: object) -> float | None:
 
 def text_or_none(value: object) -> str | None:
     """A non-empty string, else ``None`` (absent, ``null``, empty or another type)."""
+    if type(value) is str:
+        return value or None
     return value if isinstance(value, str) and value else None
 
 

@@ -7,11 +7,14 @@ placeholder, and how each backend spells its measures, differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.measures import Filters, MinuteRow, Totals
+from tokentrail.store.figures import Filters, MinuteRow, Totals
 from tokentrail.store.scope_sql import Placeholder, marks, scope_where
+
+if TYPE_CHECKING:  # the quick reader imports this module: only the light part at run time
+    from tokentrail.store.dialect import Executemany, Rows
 
 SNAPSHOT_COLUMNS = (
     "source, limit_window, observed_ms, used_percent, window_minutes, resets_at_ms, "
@@ -19,23 +22,15 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-class _Cursor(Protocol):
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
-
-
-class _Conn(Protocol):
-    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
-
-
 def put_rate_limits(
-    cursor: _Cursor, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
+    executemany: Executemany, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
 ) -> None:
     """Insert snapshots; one already recorded (same source, machine, window and time) stays."""
     from tokentrail.store.tool_sql import next_change  # the write side: not for readers
 
     if not snapshots:
         return
-    cursor.executemany(
+    executemany(
         f"INSERT INTO rate_limits ({SNAPSHOT_COLUMNS}, change_seq) "
         f"VALUES ({marks(mark, 8)}, {next_change('rate_limits')}) ON CONFLICT DO NOTHING",
         [
@@ -54,14 +49,14 @@ def put_rate_limits(
     )
 
 
-def rate_limits(conn: _Conn, mark: Placeholder, filters: Filters) -> list[RateLimitSnapshot]:
+def rate_limits(rows: Rows, mark: Placeholder, filters: Filters) -> list[RateLimitSnapshot]:
     where, params = scope_where(filters, mark, ts="observed_ms")
-    rows = conn.execute(
+    found = rows(
         f"SELECT {SNAPSHOT_COLUMNS} FROM rate_limits {where} "
         "ORDER BY observed_ms, source, limit_window, machine",
         params,
-    ).fetchall()
-    return [snapshot_from_row(row) for row in rows]
+    )
+    return [snapshot_from_row(row) for row in found]
 
 
 def snapshot_from_row(row: Sequence[Any]) -> RateLimitSnapshot:

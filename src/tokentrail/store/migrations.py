@@ -26,6 +26,29 @@ _MEASURE_COLUMNS = """
     n_reported_cost INTEGER NOT NULL DEFAULT 0
 """
 
+
+def push_tracking_of_rate_limits(integer: str) -> str:
+    """The end of both stores' push-tracking migrations (0009_push_tool_rows on SQLite,
+    0005_push_tool_rows on PostgreSQL): rate-limit snapshots, a table without rowid, numbered
+    in time order, and how far each table was pushed kept in the push watermark."""
+    watermarks = "".join(
+        f"ALTER TABLE push_watermarks ADD COLUMN {column} {integer} NOT NULL DEFAULT 0;\n"
+        for column in ("tool_call_change", "tool_result_change", "rate_limit_change")
+    )
+    return (
+        f"ALTER TABLE rate_limits ADD COLUMN change_seq {integer};\n"
+        "UPDATE rate_limits SET change_seq = numbered.seq FROM (\n"
+        "    SELECT source, machine, limit_window, observed_ms, ROW_NUMBER() OVER (\n"
+        "        ORDER BY observed_ms, source, machine, limit_window) AS seq\n"
+        "    FROM rate_limits) AS numbered\n"
+        "WHERE numbered.source = rate_limits.source AND numbered.machine = rate_limits.machine\n"
+        "    AND numbered.limit_window = rate_limits.limit_window\n"
+        "    AND numbered.observed_ms = rate_limits.observed_ms;\n"
+        "CREATE INDEX rate_limits_change ON rate_limits(change_seq);\n"
+        f"{watermarks}"
+    )
+
+
 SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "0001_initial",
@@ -335,20 +358,8 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         UPDATE tool_results SET change_seq = rowid;
         CREATE INDEX tool_results_change ON tool_results(change_seq);
 
-        ALTER TABLE rate_limits ADD COLUMN change_seq INTEGER;
-        UPDATE rate_limits SET change_seq = numbered.seq FROM (
-            SELECT source, machine, limit_window, observed_ms, ROW_NUMBER() OVER (
-                ORDER BY observed_ms, source, machine, limit_window) AS seq
-            FROM rate_limits) AS numbered
-        WHERE numbered.source = rate_limits.source AND numbered.machine = rate_limits.machine
-            AND numbered.limit_window = rate_limits.limit_window
-            AND numbered.observed_ms = rate_limits.observed_ms;
-        CREATE INDEX rate_limits_change ON rate_limits(change_seq);
-
-        ALTER TABLE push_watermarks ADD COLUMN tool_call_change INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE push_watermarks ADD COLUMN tool_result_change INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE push_watermarks ADD COLUMN rate_limit_change INTEGER NOT NULL DEFAULT 0;
-        """,
+        """
+        + push_tracking_of_rate_limits("INTEGER"),
     ),
     (
         "0010_cache_savings",

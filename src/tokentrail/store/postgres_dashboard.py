@@ -1,6 +1,7 @@
-"""SQL behind the dashboard's views for the PostgreSQL store: the same queries as
-:mod:`tokentrail.store.sqlite_dashboard`, in PostgreSQL's dialect (sums cast back to BIGINT,
-``= ANY(array)``, ``strpos``; text sorted byte-wise, as SQLite does).
+"""The dashboard's session views for the PostgreSQL store: the pages and day counts that
+:mod:`tokentrail.store.sqlite_dashboard` computes from an in-memory index, here rolled up in
+one query (subagents on their top-level session; text sorted byte-wise, as SQLite does). The
+shared views (:mod:`tokentrail.store.dashboard_sql`) are named here too, in this dialect.
 
 :class:`tokentrail.store.postgres.PostgresStore` delegates to these functions, passing its
 ``_rows`` (run one query on a pooled connection, return its rows).
@@ -8,92 +9,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from tokentrail.store.base import (
-    MEASURES,
-    Filters,
+from tokentrail.store import dashboard_sql
+from tokentrail.store.dashboard_sql import Days, Models, Segments
+from tokentrail.store.dialect import POSTGRES, Rows, local_time_sql
+from tokentrail.store.figures import MEASURES, Filters, Totals
+from tokentrail.store.records import (
     GroupDimension,
-    GroupTotalsRow,
-    IntervalRow,
-    OffsetSegment,
     SessionPage,
     SessionPageQuery,
     SessionPageRow,
     SessionSort,
-    Totals,
 )
+from tokentrail.store.rows import SESSION_COLUMN_LIST, session_from_row
 
-Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-
-_SUMS = ", ".join(f"CAST(SUM({m}) AS BIGINT)" for m in MEASURES)
-_GROUP_COLUMN: dict[str, str] = {
-    "source": "source",
-    "model": "model",
-    "project": "project",
-    "machine": "machine",
-}
-
-
-def change_marker(rows: Rows) -> str:
-    ((*values,),) = rows(
-        "SELECT (SELECT MAX(id) FROM events), "
-        "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
-        "(SELECT MAX(change_seq) FROM sessions), "
-        "(SELECT MAX(change_seq) FROM runs), "
-        "(SELECT COUNT(*) FROM retractions)",
-        (),
-    )
-    return ".".join(str(value or 0) for value in values)
-
-
-def _rollups_where(filters: Filters, models: Sequence[str]) -> tuple[str, list[Any]]:
-    from tokentrail.store.postgres import _rollup_where
-
-    where, params = _rollup_where(filters)
-    if models:
-        where = f"{where} AND model = ANY(%s)" if where else "WHERE model = ANY(%s)"
-        params = [*params, list(models)]
-    return where, params
-
-
-def group_totals(
-    rows: Rows, filters: Filters, by: GroupDimension, models: Sequence[str]
-) -> list[GroupTotalsRow]:
-    column = _GROUP_COLUMN[by]
-    where, params = _rollups_where(filters, models)
-    return [
-        GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
-        for row in rows(f"SELECT {column}, {_SUMS} FROM rollups {where} GROUP BY 1", params)
-    ]
-
-
-def interval_totals(
-    rows: Rows,
-    filters: Filters,
-    segments: Sequence[OffsetSegment],
-    interval_ms: int,
-    by_model: bool,
-    models: Sequence[str],
-) -> list[IntervalRow]:
-    from tokentrail.store.postgres import _local_time_sql
-
-    if not segments:
-        raise ValueError("interval_totals needs at least one UTC offset segment")
-    if interval_ms <= 0:
-        raise ValueError("interval_ms must be positive")
-    where, params = _rollups_where(filters, models)
-    local = _local_time_sql("bucket_ms", segments)
-    model_col = "model" if by_model else "''"
-    query = (
-        f"SELECT ({local}) / {int(interval_ms)} AS idx, {model_col} AS m, {_SUMS} "
-        f"FROM rollups {where} GROUP BY 1, 2 ORDER BY 1, 2"
-    )
-    return [
-        IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
-        for row in rows(query, params)
-    ]
+# the shared views in this dialect, by the names the tests compare with SQLite's
+change_marker = partial(dashboard_sql.change_marker, POSTGRES)
+group_totals = partial(dashboard_sql.group_totals, POSTGRES)
+interval_totals = partial(dashboard_sql.interval_totals, POSTGRES)
 
 
 # the one session rule (tokentrail.reports.session_counts): a subagent rolls up on a parent
@@ -131,8 +67,6 @@ def _rolled_up(models: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
-    from tokentrail.store.postgres import _session_where
-
     clauses = [_TOP_LEVEL]
     params: list[Any] = []
     f = query.filters
@@ -154,7 +88,7 @@ def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
             "OR strpos(lower(COALESCE(s.identifier, '')), %s) > 0)"
         )
         params.extend([query.search.lower()] * 4)
-    where, more = _session_where(f, *clauses)
+    where, more = POSTGRES.session_where(f, *clauses)
     return where, [*params, *more]
 
 
@@ -192,9 +126,6 @@ def _order_by(sort: SessionSort, descending: bool) -> str:
 
 
 def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
-    from tokentrail.store.postgres import _SESSION_COLUMN_LIST
-    from tokentrail.store.sqlite import _session_from_row
-
     if query.sort not in _SORT_SQL:
         raise ValueError(f"cannot sort sessions by {query.sort!r}")
     cte, cte_params = _rolled_up(query.models)
@@ -206,7 +137,7 @@ def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
     )
     found: list[SessionPageRow] = []
     if query.limit > 0 and query.offset < count:
-        columns = ", ".join(f"s.{c}" for c in _SESSION_COLUMN_LIST)
+        columns = ", ".join(f"s.{c}" for c in SESSION_COLUMN_LIST)
         sums = ", ".join(f"COALESCE(a.{m}, 0)" for m in MEASURES)
         own = ", ".join(f"COALESCE(a.own_{m}, 0)" for m in MEASURES)
         sql = (
@@ -215,12 +146,12 @@ def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
             f"{base} "
             f"{_order_by(query.sort, query.descending)} LIMIT %s OFFSET %s"
         )
-        width = len(_SESSION_COLUMN_LIST)
+        width = len(SESSION_COLUMN_LIST)
         n = len(MEASURES)
         for row in rows(sql, [*cte_params, *params, query.limit, query.offset]):
             found.append(
                 SessionPageRow(
-                    session=_session_from_row(row[:width]),
+                    session=session_from_row(row[:width]),
                     first_ms=row[width],
                     last_ms=row[width + 1],
                     totals=Totals(tuple(int(v) for v in row[width + 2 : width + 2 + n])),
@@ -234,15 +165,13 @@ def session_page(rows: Rows, query: SessionPageQuery) -> SessionPage:
 
 
 def session_day_counts(
-    rows: Rows, filters: Filters, segments: Sequence[OffsetSegment], models: Sequence[str]
+    rows: Rows, filters: Filters, segments: Segments, models: Sequence[str]
 ) -> list[tuple[int, int]]:
-    from tokentrail.store.postgres import _local_time_sql, _session_where
-
     if not segments:
         raise ValueError("session_day_counts needs at least one UTC offset segment")
     cte, cte_params = _rolled_up(models)
     clauses = [_TOP_LEVEL, "COALESCE(a.requests, 0) > 0"]
-    where, params = _session_where(
+    where, params = POSTGRES.session_where(
         Filters(sources=filters.sources, project=filters.project), *clauses
     )
     bounds = ["start_ms IS NOT NULL"]
@@ -253,7 +182,7 @@ def session_day_counts(
     if filters.until_ms is not None:
         bounds.append("start_ms < %s")
         bound_params.append(filters.until_ms)
-    local = _local_time_sql("start_ms", segments)
+    local = local_time_sql("start_ms", segments)
     sql = (
         f"{cte} SELECT ({local}) / 86400000 AS day, COUNT(*) FROM ("
         "SELECT COALESCE(s.started_ms, a.first_ms) AS start_ms "
@@ -264,6 +193,22 @@ def session_day_counts(
 
 
 def group_names(rows: Rows, by: GroupDimension) -> list[str]:
-    column = _GROUP_COLUMN[by]
+    column = dashboard_sql.GROUP_COLUMN[by]
     found = rows(f"SELECT DISTINCT {column} FROM rollups WHERE {column} != ''", ())
     return sorted(row[0] for row in found if row[0])
+
+
+class RolledUp:
+    """The session views of :class:`~tokentrail.store.dashboard_sql.SessionViews`, in SQL."""
+
+    def day_counts(self, rows: Rows, filters: Filters, segments: Segments, models: Models) -> Days:
+        return session_day_counts(rows, filters, segments, models)
+
+    def page(self, rows: Rows, query: SessionPageQuery) -> SessionPage:
+        return session_page(rows, query)
+
+    def names(self, rows: Rows, by: GroupDimension) -> list[str]:
+        return group_names(rows, by)
+
+
+ROLLED_UP = RolledUp()

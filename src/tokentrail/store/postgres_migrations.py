@@ -16,6 +16,7 @@ totals tables are updated in place by every batch: they leave room on each page
 from __future__ import annotations
 
 from tokentrail.store.base import MEASURES
+from tokentrail.store.migrations import push_tracking_of_rate_limits
 
 _FIRST_MEASURES = MEASURES[:17]
 """The measures as 0001_initial created them (measures are only ever appended). A migration that
@@ -280,20 +281,8 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         WHERE numbered.call_key = tool_results.call_key;
         CREATE INDEX tool_results_change ON tool_results(change_seq);
 
-        ALTER TABLE rate_limits ADD COLUMN change_seq BIGINT;
-        UPDATE rate_limits SET change_seq = numbered.seq FROM (
-            SELECT source, machine, limit_window, observed_ms, ROW_NUMBER() OVER (
-                ORDER BY observed_ms, source, machine, limit_window) AS seq
-            FROM rate_limits) AS numbered
-        WHERE numbered.source = rate_limits.source AND numbered.machine = rate_limits.machine
-            AND numbered.limit_window = rate_limits.limit_window
-            AND numbered.observed_ms = rate_limits.observed_ms;
-        CREATE INDEX rate_limits_change ON rate_limits(change_seq);
-
-        ALTER TABLE push_watermarks ADD COLUMN tool_call_change BIGINT NOT NULL DEFAULT 0;
-        ALTER TABLE push_watermarks ADD COLUMN tool_result_change BIGINT NOT NULL DEFAULT 0;
-        ALTER TABLE push_watermarks ADD COLUMN rate_limit_change BIGINT NOT NULL DEFAULT 0
-        """,
+        """
+        + push_tracking_of_rate_limits("BIGINT"),
     ),
     (
         "0006_cache_savings",

@@ -8,18 +8,13 @@ Every write of these tables gives the row the next change sequence of its table
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.blocks_sql import SNAPSHOT_COLUMNS, snapshot_from_row
+from tokentrail.store.dialect import Rows
 from tokentrail.store.scope_sql import Placeholder
 from tokentrail.usage import ToolCall, ToolResult
-
-
-class _Conn(Protocol):
-    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
-
 
 _CALL_COLUMNS = (
     "change_seq, call_key, source, session_key, tool_name, ts_ms, duration_ms, success, "
@@ -29,13 +24,12 @@ _RESULT_COLUMNS = "change_seq, call_key, source, session_key, ts_ms, success, ma
 
 
 def _changed(
-    conn: _Conn, mark: Placeholder, table: str, columns: str, after_seq: int, limit: int
-) -> list[Sequence[Any]]:
-    rows: list[Sequence[Any]] = conn.execute(
+    rows: Rows, mark: Placeholder, table: str, columns: str, after_seq: int, limit: int
+) -> list[tuple[Any, ...]]:
+    return rows(
         f"SELECT {columns} FROM {table} WHERE change_seq > {mark} ORDER BY change_seq LIMIT {mark}",
         (after_seq, limit),
-    ).fetchall()
-    return rows
+    )
 
 
 def _int(value: Any) -> int | None:
@@ -47,7 +41,7 @@ def _bool(value: Any) -> bool | None:
 
 
 def tool_calls_changed_after(
-    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+    rows: Rows, mark: Placeholder, after_seq: int, limit: int
 ) -> list[tuple[int, ToolCall]]:
     return [
         (
@@ -67,12 +61,12 @@ def tool_calls_changed_after(
                 lines_removed=_int(row[12]),
             ),
         )
-        for row in _changed(conn, mark, "tool_calls", _CALL_COLUMNS, after_seq, limit)
+        for row in _changed(rows, mark, "tool_calls", _CALL_COLUMNS, after_seq, limit)
     ]
 
 
 def tool_results_changed_after(
-    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+    rows: Rows, mark: Placeholder, after_seq: int, limit: int
 ) -> list[tuple[int, ToolResult]]:
     return [
         (
@@ -86,15 +80,15 @@ def tool_results_changed_after(
                 machine=row[6] or None,
             ),
         )
-        for row in _changed(conn, mark, "tool_results", _RESULT_COLUMNS, after_seq, limit)
+        for row in _changed(rows, mark, "tool_results", _RESULT_COLUMNS, after_seq, limit)
     ]
 
 
 def rate_limits_changed_after(
-    conn: _Conn, mark: Placeholder, after_seq: int, limit: int
+    rows: Rows, mark: Placeholder, after_seq: int, limit: int
 ) -> list[tuple[int, RateLimitSnapshot]]:
     columns = f"change_seq, {SNAPSHOT_COLUMNS}"
     return [
         (int(row[0]), snapshot_from_row(row[1:]))
-        for row in _changed(conn, mark, "rate_limits", columns, after_seq, limit)
+        for row in _changed(rows, mark, "rate_limits", columns, after_seq, limit)
     ]

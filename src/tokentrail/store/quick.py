@@ -8,7 +8,7 @@ migrated to this version's schema, damaged) raises :class:`NotQuick`: the caller
 full path, which creates, migrates or reports it.
 
 The sums are the store's own: the same rollup tables and measure definitions
-(:mod:`tokentrail.store.measures`), the same per-minute query (:mod:`tokentrail.store.blocks_sql`).
+(:mod:`tokentrail.store.figures`), the same per-minute query (:mod:`tokentrail.store.blocks_sql`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tokentrail.store import blocks_sql
-from tokentrail.store.measures import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.figures import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
 from tokentrail.store.scope_sql import scope_where
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class QuickReader:
 
     def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
         try:
-            return blocks_sql.rate_limits(self._conn, "?", filters)
+            return blocks_sql.rate_limits(self._query, "?", filters)
         except sqlite3.Error as exc:
             raise NotQuick(str(exc)) from None
 
@@ -139,7 +139,7 @@ class QuickReader:
         sql = f"SELECT path, device, inode, size, mtime_ns FROM cursors WHERE path IN ({marks})"
         return {row[0]: tuple(row[1:]) for row in self._query(sql, list(paths))}
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:

@@ -1,13 +1,12 @@
-"""SQL behind the dashboard's views for the SQLite store: change marker, usage grouped by a
-rollup dimension or by local interval, session counts per day, and sorted pages of sessions.
+"""The dashboard's session views for the SQLite store: session counts per day and sorted
+pages of sessions (the shared views are in :mod:`tokentrail.store.dashboard_sql`).
 
-:class:`tokentrail.store.sqlite.SQLiteStore` delegates to these functions; each reads the
-rollups or the per-session totals, never the raw events.
+:class:`tokentrail.store.sqlite.SQLiteStore` delegates to these functions, passing its
+``_rows``; each reads the per-session totals, never the raw events.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,116 +17,23 @@ from tokentrail.store.base import (
     SESSION_SORTS,
     Filters,
     GroupDimension,
-    GroupTotalsRow,
-    IntervalRow,
-    OffsetSegment,
     SessionPage,
     SessionPageQuery,
     SessionPageRow,
     SessionSort,
     Totals,
 )
+from tokentrail.store.dashboard_sql import GROUP_COLUMN, Days, Models, Segments, change_marker
+from tokentrail.store.dialect import HOUR_MS, SQLITE, Rows
+from tokentrail.store.rows import SESSION_COLUMNS, session_from_row
 
 _SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
-_GROUP_COLUMN: dict[str, str] = {
-    "source": "source",
-    "model": "model",
-    "project": "project",
-    "machine": "machine",
-}
 
 
-HOUR_MS = 3_600_000
+def rollup_table(filters: Filters, segments: Segments = (), interval_ms: int = HOUR_MS) -> str:
+    """The SQLite store's rollups for these bounds (see :func:`dialect.hourly_fits`)."""
+    return SQLITE.rollup_table(filters, segments, interval_ms)
 
-
-def rollup_table(
-    filters: Filters, segments: Sequence[OffsetSegment] = (), interval_ms: int = HOUR_MS
-) -> str:
-    """``rollups_hourly`` when every bound, every change of UTC offset (after the first
-    segment's start) and the interval are whole hours: local days and hours are then unions
-    of UTC hours, and the hourly rollups give the same sums from a fraction of the rows.
-    Otherwise (zones such as Asia/Kolkata, +05:30) the 15-minute ``rollups``."""
-    bounds = [filters.since_ms, filters.until_ms, *(s.start_ms for s in segments[1:])]
-    if any(ms is not None and ms % HOUR_MS for ms in bounds):
-        return "rollups"
-    if any(s.offset_ms % HOUR_MS for s in segments) or interval_ms % HOUR_MS:
-        return "rollups"
-    return "rollups_hourly"
-
-
-def change_marker(conn: sqlite3.Connection) -> str:
-    # each part is the newest value of an indexed, ever-growing sequence: a few index lookups
-    row = conn.execute(
-        "SELECT (SELECT MAX(id) FROM events), "
-        "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
-        "(SELECT MAX(change_seq) FROM session_changes), "
-        "(SELECT MAX(change_seq) FROM run_changes), "
-        "(SELECT COUNT(*) FROM retractions)"
-    ).fetchone()
-    return ".".join(str(value or 0) for value in row)
-
-
-def _rollups_where(filters: Filters, models: Sequence[str]) -> tuple[str, list[Any]]:
-    from tokentrail.store.sqlite import _rollup_where
-
-    where, params = _rollup_where(filters)
-    if models:
-        clause = f"model IN ({', '.join('?' * len(models))})"
-        where = f"{where} AND {clause}" if where else f"WHERE {clause}"
-        params = [*params, *models]
-    return where, params
-
-
-def group_totals(
-    conn: sqlite3.Connection, filters: Filters, by: GroupDimension, models: Sequence[str]
-) -> list[GroupTotalsRow]:
-    column = _GROUP_COLUMN[by]
-    where, params = _rollups_where(filters, models)
-    sql = f"SELECT {column}, {_SUMS} FROM {rollup_table(filters)} {where} GROUP BY {column}"
-    return [
-        GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
-        for row in conn.execute(sql, params)
-    ]
-
-
-def interval_totals(
-    conn: sqlite3.Connection,
-    filters: Filters,
-    segments: Sequence[OffsetSegment],
-    interval_ms: int,
-    by_model: bool,
-    models: Sequence[str],
-) -> list[IntervalRow]:
-    from tokentrail.store.sqlite import _local_time_sql
-
-    if not segments:
-        raise ValueError("interval_totals needs at least one UTC offset segment")
-    if interval_ms <= 0:
-        raise ValueError("interval_ms must be positive")
-    where, params = _rollups_where(filters, models)
-    local = _local_time_sql("bucket_ms", segments)
-    table = rollup_table(filters, segments, interval_ms)
-    if by_model:
-        sql = (
-            f"SELECT ({local}) / {int(interval_ms)} AS idx, model AS m, {_SUMS} "
-            f"FROM {table} {where} GROUP BY idx, m ORDER BY idx, m"
-        )
-    else:
-        # sum each bucket first, in the table's own order (no sort), then the few buckets
-        # of each interval: a third faster than grouping every row by its interval
-        per_bucket = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
-        sql = (
-            f"SELECT ({local}) / {int(interval_ms)} AS idx, '' AS m, {_SUMS} FROM "
-            f"(SELECT bucket_ms, {per_bucket} FROM {table} {where} GROUP BY bucket_ms) "
-            "GROUP BY idx ORDER BY idx"
-        )
-    return [
-        IntervalRow(index=row[0], model=row[1] or None, totals=Totals(tuple(row[2:])))
-        for row in conn.execute(sql, params)
-    ]
-
-
-# -- sessions --------------------------------------------------------------------------------
 
 # -- sessions --------------------------------------------------------------------------------
 #
@@ -173,43 +79,50 @@ class SessionIndex:
         self._by_models: dict[tuple[str, ...], _Index] = {}
         self._names: dict[str, list[str]] = {}
 
-    def _check(self, conn: sqlite3.Connection) -> None:
-        marker = change_marker(conn)
+    def _check(self, rows: Rows) -> None:
+        marker = change_marker(SQLITE, rows)
         if marker != self._marker:
             self._by_models.clear()
             self._names.clear()
             self._marker = marker
 
-    def names(self, conn: sqlite3.Connection, by: GroupDimension) -> list[str]:
+    def names(self, rows: Rows, by: GroupDimension) -> list[str]:
         """The distinct values of a rollup dimension (cached like the index)."""
-        self._check(conn)
+        self._check(rows)
         found = self._names.get(by)
         if found is None:
-            column = _GROUP_COLUMN[by]
-            rows = conn.execute(f"SELECT DISTINCT {column} FROM rollups_hourly")
-            found = self._names[by] = sorted(row[0] for row in rows if row[0])
+            column = GROUP_COLUMN[by]
+            values = rows(f"SELECT DISTINCT {column} FROM rollups_hourly", ())
+            found = self._names[by] = sorted(row[0] for row in values if row[0])
         return list(found)
 
-    def get(self, conn: sqlite3.Connection, models: Sequence[str]) -> _Index:
-        self._check(conn)
+    def day_counts(self, rows: Rows, filters: Filters, segments: Segments, models: Models) -> Days:
+        return session_day_counts(rows, filters, segments, models, self)
+
+    def page(self, rows: Rows, query: SessionPageQuery) -> SessionPage:
+        return session_page(rows, query, self)
+
+    def get(self, rows: Rows, models: Sequence[str]) -> _Index:
+        self._check(rows)
         key = tuple(sorted(set(models)))
         index = self._by_models.get(key)
         if index is None:
             if len(self._by_models) >= 8:
                 self._by_models.pop(next(iter(self._by_models)))
-            index = self._by_models[key] = _build_index(conn, key)
+            index = self._by_models[key] = _build_index(rows, key)
         return index
 
 
-def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
-    rows = conn.execute(
+def _build_index(rows: Rows, models: tuple[str, ...]) -> _Index:
+    sessions = rows(
         "SELECT session_key, source, parent_key, relationship, project, title, identifier, "
-        "started_ms, ended_ms, state FROM sessions"
-    ).fetchall()
+        "started_ms, ended_ms, state FROM sessions",
+        (),
+    )
     where = f"WHERE model IN ({', '.join('?' * len(models))})" if models else ""
     usage = {
         row[0]: row[1:]
-        for row in conn.execute(
+        for row in rows(
             "SELECT session_key, MIN(first_ms), MAX(last_ms), SUM(requests), "
             "SUM(unpriced_requests), SUM(cost_micro), "
             "SUM(input + cache_read + cache_write_5m + cache_write_1h + output) "
@@ -224,15 +137,16 @@ def _build_index(conn: sqlite3.Connection, models: tuple[str, ...]) -> _Index:
         if not models
         else {
             row[0]
-            for row in conn.execute(
+            for row in rows(
                 "SELECT session_key FROM session_totals GROUP BY session_key "
-                "HAVING SUM(requests) > 0"
+                "HAVING SUM(requests) > 0",
+                (),
             )
         }
     )
     listed: dict[str, _Listed] = {}
     children: dict[str, list[str]] = {}
-    for key, source, parent, relationship, *described in rows:
+    for key, source, parent, relationship, *described in sessions:
         if relationship == "subagent" and parent is not None and parent in known:
             children.setdefault(parent, []).append(key)
         else:
@@ -338,14 +252,10 @@ def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
     raise ValueError(f"cannot sort sessions by {sort!r}")
 
 
-def session_page(
-    conn: sqlite3.Connection, query: SessionPageQuery, index: SessionIndex
-) -> SessionPage:
-    from tokentrail.store.sqlite import _SESSION_COLUMNS, _select_in, _session_from_row
-
+def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> SessionPage:
     if query.sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {query.sort!r}")
-    chosen = [e for e in index.get(conn, query.models).sessions if _matches(e, query)]
+    chosen = [e for e in index.get(rows, query.models).sessions if _matches(e, query)]
     runtimes = [r for e in chosen if (r := _runtime(e)) is not None]
     page = SessionPage(rows=[], total=len(chosen), runtime_ms=sum(runtimes) if runtimes else None)
     if query.limit <= 0 or query.offset >= len(chosen):
@@ -366,16 +276,16 @@ def session_page(
     sums: dict[str, Totals] = {}
     for start in range(0, len(wanted), 400):
         chunk = wanted[start : start + 400]
-        for row in conn.execute(
+        for row in rows(
             f"SELECT session_key, {_SUMS} FROM session_totals WHERE session_key IN "
             f"({', '.join('?' * len(chunk))}){where} GROUP BY session_key",
             [*chunk, *query.models],
         ):
             sums[row[0]] = Totals(tuple(row[1:]))
     sessions = {
-        row[0]: _session_from_row(row)
-        for row in _select_in(
-            conn, f"SELECT {_SESSION_COLUMNS} FROM sessions", "session_key", [e.key for e in shown]
+        row[0]: session_from_row(row)
+        for row in SQLITE.select_in(
+            rows, f"SELECT {SESSION_COLUMNS} FROM sessions", "session_key", [e.key for e in shown]
         )
     }
     for e in shown:
@@ -395,9 +305,9 @@ def session_page(
 
 
 def session_day_counts(
-    conn: sqlite3.Connection,
+    rows: Rows,
     filters: Filters,
-    segments: Sequence[OffsetSegment],
+    segments: Segments,
     models: Sequence[str],
     index: SessionIndex,
 ) -> list[tuple[int, int]]:
@@ -408,7 +318,7 @@ def session_day_counts(
         filters=Filters(sources=filters.sources, project=filters.project), models=tuple(models)
     )
     days: dict[int, int] = {}
-    for e in index.get(conn, models).sessions:
+    for e in index.get(rows, models).sessions:
         start = e.started_ms if e.started_ms is not None else e.first_ms
         if start is None or not _matches(e, scope):
             continue

@@ -9,19 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
 
 from tokentrail.store.base import Filters, ToolCallRow
+from tokentrail.store.dialect import Executemany, Rows
 from tokentrail.store.scope_sql import Placeholder, contains, marks, scope_clauses
 from tokentrail.usage import ToolCall, ToolResult
-
-
-class _Cursor(Protocol):
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
-
-
-class _Conn(Protocol):
-    def execute(self, sql: str, params: Sequence[Any]) -> Any: ...
 
 
 def next_change(table: str) -> str:
@@ -35,13 +27,15 @@ def next_change(table: str) -> str:
 _OTLP_COLUMNS = ("source", "session_key", "tool_name", "ts_ms", "duration_ms", "success", "machine")
 
 
-def put_otlp_tool_calls(cursor: _Cursor, mark: Placeholder, calls: Sequence[ToolCall]) -> None:
+def put_otlp_tool_calls(
+    executemany: Executemany, mark: Placeholder, calls: Sequence[ToolCall]
+) -> None:
     """Tool calls an OpenTelemetry exporter reported; a call sent again replaces its row (an
     exporter's retry, or an update of the same call)."""
     if not calls:
         return
     updates = ", ".join(f"{c} = excluded.{c}" for c in _OTLP_COLUMNS)
-    cursor.executemany(
+    executemany(
         f"INSERT INTO tool_calls (call_key, {', '.join(_OTLP_COLUMNS)}, change_seq) "
         f"VALUES ({marks(mark, 8)}, {next_change('tool_calls')}) "
         f"ON CONFLICT (call_key) DO UPDATE SET {updates}, change_seq = excluded.change_seq",
@@ -62,7 +56,7 @@ def put_otlp_tool_calls(cursor: _Cursor, mark: Placeholder, calls: Sequence[Tool
 
 
 def put_log_tool_calls(
-    cursor: _Cursor,
+    executemany: Executemany,
     mark: Placeholder,
     calls: Sequence[ToolCall],
     results: Sequence[ToolResult],
@@ -71,7 +65,7 @@ def put_log_tool_calls(
     resumed or forked session carry the same call ids and change nothing), except that a
     call's missing outcome is filled in from a later copy that has it."""
     if calls:
-        cursor.executemany(
+        executemany(
             "INSERT INTO tool_calls (call_key, source, session_key, tool_name, ts_ms, "
             "duration_ms, success, machine, origin, model, lines_added, lines_removed, "
             f"change_seq) VALUES ({marks(mark, 12)}, {next_change('tool_calls')}) "
@@ -87,7 +81,7 @@ def put_log_tool_calls(
             "change_seq = excluded.change_seq "
             "WHERE (tool_calls.duration_ms IS NULL AND excluded.duration_ms IS NOT NULL) "
             "OR (tool_calls.success IS NULL AND excluded.success IS NOT NULL)",
-            [
+            sorted(  # in key order, for the key index (see SQLiteStore.insert_entries)
                 (
                     c.key,
                     c.source,
@@ -103,10 +97,10 @@ def put_log_tool_calls(
                     c.lines_removed,
                 )
                 for c in calls
-            ],
+            ),
         )
     if results:
-        cursor.executemany(
+        executemany(
             "INSERT INTO tool_results (call_key, source, session_key, ts_ms, success, machine, "
             f"change_seq) VALUES ({marks(mark, 6)}, {next_change('tool_results')}) "
             "ON CONFLICT (call_key) DO NOTHING",
@@ -125,7 +119,7 @@ def put_log_tool_calls(
 
 
 def tool_call_rows(
-    conn: _Conn, mark: Placeholder, filters: Filters, session_keys: Sequence[str] = ()
+    rows: Rows, mark: Placeholder, filters: Filters, session_keys: Sequence[str] = ()
 ) -> list[ToolCallRow]:
     """Calls with their results joined (see :meth:`tokentrail.store.base.Store.tool_call_rows`)."""
     # tool calls are never attributed to a user; their project is their session's
@@ -165,5 +159,5 @@ def tool_call_rows(
             lines_removed=None if row[7] is None else int(row[7]),
             model=row[8],
         )
-        for row in conn.execute(sql, params).fetchall()
+        for row in rows(sql, params)
     ]

@@ -39,11 +39,12 @@ import orjson
 from tokentrail.agents.amp import AGENT
 from tokentrail.sources.base import (
     BadRecord,
-    NotRegularFile,
+    FileKind,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     parse_timestamp,
     read_regular,
     text_or_none,
@@ -71,20 +72,13 @@ class AmpSource:
         return [base / "amp" / "threads"]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        found: set[str] = set()
-        for root in roots:
-            found.update(_thread_files(Path(root)))
-        for path in sorted(found):
-            yield SourceFile(SOURCE, path, "whole")
+        """The ``T-*.json`` threads of each root (a thread may be named directly)."""
+        files: dict[str, FileKind] = {THREAD_GLOB: "whole"}
+        return find_files(SOURCE, roots, files, root_files={"*.json": "whole"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        try:
-            data = read_regular(file.path)
-        except NotRegularFile:
-            raise  # the sync reports it as not a regular file
-        except OSError as exc:
-            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        data = read_regular(file.path)
         kept = ParseState(len(data), 0, {})
         try:
             document = orjson.loads(data)
@@ -98,19 +92,6 @@ class AmpSource:
         reader = _ThreadReader(file.path, _Thread.of(file.path, document))
         reader.read(document)
         return reader.result(kept)
-
-
-def _thread_files(root: Path) -> Iterator[str]:
-    if root.is_file() and root.suffix == ".json":
-        yield str(root)
-        return
-    if not root.is_dir():
-        return  # Amp not installed: normal
-    try:
-        found = [path for path in root.glob(THREAD_GLOB) if path.is_file()]
-    except OSError:
-        return
-    yield from (str(path) for path in found)
 
 
 # --- the thread -------------------------------------------------------------------------------

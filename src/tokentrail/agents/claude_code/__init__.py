@@ -11,7 +11,8 @@ AGENT = Agent(
     override="TOKENTRAIL_CLAUDE_CODE_PATHS",
     reader="tokentrail.agents.claude_code.reader:ClaudeCodeSource",
     locations=(
-        "`~/.config/claude/projects`, `~/.claude/projects` (recursively, subagents included)"
+        "`~/.config/claude/projects`, `~/.claude/projects` (recursively, subagents included);"
+        " Windows: `%USERPROFILE%\\.claude\\projects`, `%USERPROFILE%\\.config\\claude\\projects`"
     ),
     env=("CLAUDE_CONFIG_DIR",),
     moved_by="`CLAUDE_CONFIG_DIR` (comma list)",

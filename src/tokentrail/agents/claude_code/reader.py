@@ -30,14 +30,13 @@ nothing else to tell a copy from a second request.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import msgspec
 import orjson
 
 from tokentrail.agents.claude_code import AGENT, edits
@@ -49,13 +48,23 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     reported_cost,
     text_or_none,
-    unlisted_folder,
 )
-from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent, merge_events
+from tokentrail.usage import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    Session,
+    Skip,
+    Tokens,
+    ToolCall,
+    ToolResult,
+    UsageEvent,
+    merge_events,
+)
 
 SOURCE_NAME = AGENT.name
 SYNTHETIC_MODEL = "<synthetic>"
@@ -69,6 +78,16 @@ _USAGE = PREFILTER[0]
 TOOL_PREFILTER: tuple[bytes, ...] = (b'"tool_result"',)
 """User lines holding a tool's result (its outcome is read, never its output). Tool calls sit
 on assistant lines, which the usage pre-filter already lets through."""
+
+_SCAN_ORDER: tuple[bytes, ...] = (_USAGE, *TOOL_PREFILTER, *PREFILTER[1:])
+"""The pre-filter's tokens in the order the line reader looks for them: ``"usage"`` first, so
+``Line.token == 0`` tells a line holds it (and any other value that it does not) without a
+second scan, then the tool results, which hold most of the bytes, then the rare ones in
+what is left."""
+_USAGE_TOKEN = 0
+
+_EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write"})
+"""The tools whose arguments are read (see tokentrail.sources.edits); others' are skipped."""
 
 ADVISOR_ITERATION = "advisor_message"
 """The ``usage.iterations[]`` entry type of an advisor call: its own billed request."""
@@ -111,21 +130,18 @@ class ClaudeCodeSource:
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Every ``*.jsonl`` under ``roots`` (recursively: subagents live in subfolders), once
         per real file even when reached through two roots or a symlink, in sorted order."""
-        visited_dirs: set[tuple[int, int]] = set()
-        found: set[str] = set()
-        for root in roots:
-            for path in _walk_jsonl(Path(root), visited_dirs):
-                if isinstance(path, OSError):
-                    yield unlisted_folder(SOURCE_NAME, str(path.filename), path)
-                else:
-                    found.add(path)
-        for path in sorted(found):
-            yield SourceFile(SOURCE_NAME, path, "append")
+        return find_files(
+            SOURCE_NAME,
+            roots,
+            {"**/*.jsonl": "append"},
+            root_files={"*.jsonl": "append"},
+            real_paths=True,
+        )
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _FileParser(_FileContext.of(file.path), dict(state.memory))
         # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-        lines = iter_complete_lines(file.path, state, prefilter=PREFILTER + TOOL_PREFILTER)
+        lines = iter_complete_lines(file.path, state, prefilter=_SCAN_ORDER)
         for item in lines:
             if isinstance(item, LinesEnd):
                 return parser.result(item)
@@ -143,42 +159,6 @@ def _expand_home(text: str, home: Path) -> Path:
     if text.startswith("~/"):
         return home / text[2:]
     return Path(text).expanduser()
-
-
-def _walk_jsonl(root: Path, visited_dirs: set[tuple[int, int]]) -> Iterator[str | OSError]:
-    """Real paths of the ``*.jsonl`` files under ``root``, and the error of each folder that
-    cannot be listed. Follows directory symlinks, but each directory (by device and inode) is
-    entered once, so a symlink loop ends the walk."""
-    if root.suffix == ".jsonl" and root.is_file():
-        yield os.path.realpath(root)
-        return
-    pending = [str(root)]
-    while pending:
-        directory = pending.pop()
-        try:
-            info = os.stat(directory)
-        except OSError:
-            continue  # missing root (agent not installed) or a broken link: normal
-        identity = (info.st_dev, info.st_ino)
-        if not stat.S_ISDIR(info.st_mode) or identity in visited_dirs:
-            continue
-        visited_dirs.add(identity)
-        try:
-            with os.scandir(directory) as entries:
-                children = list(entries)
-        except FileNotFoundError:
-            continue  # removed since the stat
-        except OSError as error:
-            yield error
-            continue
-        for entry in children:
-            try:
-                if entry.is_dir():
-                    pending.append(entry.path)
-                elif entry.name.endswith(".jsonl") and entry.is_file():
-                    yield os.path.realpath(entry.path)
-            except OSError:
-                continue
 
 
 # --- what the path tells ----------------------------------------------------------------------
@@ -229,6 +209,130 @@ def _project_dir_name(file: Path, subagents: Path | None) -> str | None:
             return parts[index + 1]
     holder = subagents.parent.parent if subagents is not None else file.parent
     return holder.name or None
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+class _Block(msgspec.Struct):
+    """One ``message.content[]`` block: what a tool call or result says, never its text."""
+
+    type: Any = None
+    id: Any = None
+    name: Any = None
+    input: msgspec.Raw = msgspec.Raw(b"")
+    """Left undecoded: only an edit's arguments are read (``_EDIT_TOOLS``)."""
+    tool_use_id: Any = None
+    is_error: Any = None
+
+
+class _Message(msgspec.Struct):
+    id: Any = None
+    model: Any = None
+    role: Any = None
+    usage: Any = None
+    content: list[_Block] | str | None = None
+
+
+class _Record(msgspec.Struct):
+    """The fields of a transcript line this parser reads. Decoding into it skips the rest
+    (prompts, tool output, thinking text: most of the bytes) without building objects. Field
+    names are the transcript's own keys."""
+
+    type: Any = None
+    timestamp: Any = None
+    sessionId: Any = None
+    isSidechain: Any = None
+    agentId: Any = None
+    cwd: Any = None
+    gitBranch: Any = None
+    requestId: Any = None
+    costUSD: Any = None
+    summary: Any = None
+    customTitle: Any = None
+    message: _Message | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Record)
+
+
+def _decode(data: bytes) -> _Record | dict[str, Any] | list[Any] | str | float | None:
+    """The line as a :class:`_Record`, or, when the typed decoder cannot take it (a field of
+    another shape than usual, e.g. a string ``message``), as orjson reads it, to be
+    converted leniently. Raises ``orjson.JSONDecodeError`` for a line that is not JSON."""
+    try:
+        record = _DECODER.decode(data)
+    except msgspec.DecodeError:
+        return orjson.loads(data)  # type: ignore[no-any-return]
+    # orjson refuses invalid UTF-8 anywhere in a line; msgspec only checks the strings it
+    # keeps, so the rest is checked here, to read exactly the lines orjson reads
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return orjson.loads(data)  # type: ignore[no-any-return]
+    return record
+
+
+def _record_from_dict(raw: dict[str, Any]) -> _Record:
+    """A line the typed decoder refused, read as the dict-based parser read it: a
+    ``message`` that is not an object is no message, ``content`` that is not a list holds no
+    blocks, and a block that is not an object is passed over."""
+    message = raw.get("message")
+    return _Record(
+        type=raw.get("type"),
+        timestamp=raw.get("timestamp"),
+        sessionId=raw.get("sessionId"),
+        isSidechain=raw.get("isSidechain"),
+        agentId=raw.get("agentId"),
+        cwd=raw.get("cwd"),
+        gitBranch=raw.get("gitBranch"),
+        requestId=raw.get("requestId"),
+        costUSD=raw.get("costUSD"),
+        summary=raw.get("summary"),
+        customTitle=raw.get("customTitle"),
+        message=_message_from_dict(message) if isinstance(message, dict) else None,
+    )
+
+
+def _message_from_dict(raw: dict[str, Any]) -> _Message:
+    content = raw.get("content")
+    blocks = (
+        [_block_from_dict(block) for block in content if isinstance(block, dict)]
+        if isinstance(content, list)
+        else None
+    )
+    return _Message(
+        id=raw.get("id"),
+        model=raw.get("model"),
+        role=raw.get("role"),
+        usage=raw.get("usage"),
+        content=blocks,
+    )
+
+
+def _block_from_dict(raw: dict[str, Any]) -> _Block:
+    arguments = msgspec.Raw(orjson.dumps(raw["input"])) if "input" in raw else msgspec.Raw(b"")
+    return _Block(
+        type=raw.get("type"),
+        id=raw.get("id"),
+        name=raw.get("name"),
+        input=arguments,
+        tool_use_id=raw.get("tool_use_id"),
+        is_error=raw.get("is_error"),
+    )
+
+
+def _timestamp(value: object) -> datetime | None:
+    """:func:`parse_timestamp`, with the usual ``...Z`` string read in one call."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return parse_timestamp(value)
+        if parsed.tzinfo is UTC and EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            return parsed
+    return parse_timestamp(value)
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -286,35 +390,43 @@ class _FileParser:
     skips: list[Skip] = field(default_factory=list)
     duplicates: int = 0
     tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
+    identities: dict[tuple[object, bool, object], _Identity] = field(default_factory=dict)
+    last_seen: datetime | None = None
+    """The latest timestamp of this chunk (memory keeps it as text, see result)."""
 
     def handle(self, line: Line) -> None:
         try:
-            record = orjson.loads(line.data)
+            decoded = _decode(line.data)
         except orjson.JSONDecodeError as exc:
             if any(token in line.data for token in PREFILTER):
                 self._skip("malformed_json", line, str(exc))
             # else a broken tool result line (e.g. cut-off tool output): no usage lost
             return
-        if not isinstance(record, dict):
-            self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
+        if isinstance(decoded, _Record):
+            record = decoded
+        elif isinstance(decoded, dict):
+            record = _record_from_dict(decoded)
+        else:
+            self._skip("malformed_json", line, f"a JSON {type(decoded).__name__}, not an object")
             return
-        kind = record.get("type")
+        kind = record.type
         if kind == "summary":
-            self._note_title(text_or_none(record.get("summary")), None, custom=False)
+            self._note_title(text_or_none(record.summary), None, custom=False)
             return
         identity = self._identify(record)
-        timestamp = parse_timestamp(record.get("timestamp"))
-        self._note_tools(record, identity, timestamp)
-        if kind != "custom-title" and _USAGE not in line.data:
-            # a tool result line only: it says nothing about usage or the session (one scan
-            # of the line, not one per token: tool result lines are the biggest there are)
+        timestamp = _timestamp(record.timestamp)
+        message = record.message
+        if message is not None and timestamp is not None and isinstance(message.content, list):
+            self._note_tools(message, message.content, identity, timestamp)
+        if kind != "custom-title" and line.token != _USAGE_TOKEN:
+            # a tool result line only: it says nothing about usage or the session (the line
+            # reader found it holds no "usage": tool result lines are the biggest there are)
             return
         draft = self._note_line(identity, record, timestamp)
         if kind == "custom-title":
-            self._note_title(text_or_none(record.get("customTitle")), draft, custom=True)
+            self._note_title(text_or_none(record.customTitle), draft, custom=True)
             return
-        message = _assistant_message(record)
-        if message is None or message.get("usage") is None:
+        if message is None or message.usage is None or not _is_assistant(record, message):
             return
         try:
             event = self._event(record, message, identity, timestamp)
@@ -328,6 +440,11 @@ class _FileParser:
             self._add_event(advisor)
 
     def result(self, end: LinesEnd) -> ParseResult:
+        if self.last_seen is not None:
+            stamp = _iso(self.last_seen)
+            last = self.memory.get(_MEM_LAST_TIMESTAMP)
+            if not isinstance(last, str) or stamp > last:
+                self.memory[_MEM_LAST_TIMESTAMP] = stamp
         end.state.memory = self.memory
         return ParseResult(
             events=self._ranked_events(),
@@ -342,28 +459,26 @@ class _FileParser:
     # -- tool calls --
 
     def _note_tools(
-        self, record: dict[str, Any], identity: _Identity, timestamp: datetime | None
+        self,
+        message: _Message,
+        content: list[_Block],
+        identity: _Identity,
+        timestamp: datetime,
     ) -> None:
         """``tool_use`` blocks of an assistant line (name, id, lines an edit changes) and
         ``tool_result`` blocks of a user line (``is_error``); never their text."""
-        message = record.get("message")
-        if timestamp is None or not isinstance(message, dict):
-            return
-        content = message.get("content")
-        if not isinstance(content, list):
-            return
         at_ms = int(timestamp.timestamp() * 1000)
         session = identity.session_key
         for block in content:
-            if not isinstance(block, dict):
-                continue
-            kind = block.get("type")
+            kind = block.type
             if kind == "tool_use":
-                call_id, name = text_or_none(block.get("id")), text_or_none(block.get("name"))
+                call_id, name = text_or_none(block.id), text_or_none(block.name)
                 if call_id is None or name is None:
                     continue
-                added, removed = edits.count_lines(name, block.get("input"))
-                model = text_or_none(message.get("model"))
+                edit = name in _EDIT_TOOLS and bool(block.input)
+                arguments = msgspec.json.decode(block.input) if edit else None
+                added, removed = edits.count_lines(name, arguments)
+                model = text_or_none(message.model)
                 self.tool_calls.append(
                     ToolCall(
                         key=f"{SOURCE_NAME}:call:{call_id}",
@@ -378,7 +493,7 @@ class _FileParser:
                     )
                 )
             elif kind == "tool_result":
-                call_id = text_or_none(block.get("tool_use_id"))
+                call_id = text_or_none(block.tool_use_id)
                 if call_id is None:
                     continue
                 self.tool_calls.append(
@@ -387,19 +502,30 @@ class _FileParser:
                         source=SOURCE_NAME,
                         timestamp_ms=at_ms,
                         # Claude Code marks failures only: a result without the flag succeeded
-                        success=block.get("is_error") is not True,
+                        success=block.is_error is not True,
                         session_key=session,
                     )
                 )
 
     # -- sessions --
 
-    def _identify(self, record: dict[str, Any]) -> _Identity:
+    def _identify(self, record: _Record) -> _Identity:
+        marked_sidechain = record.isSidechain is True
+        line_agent = record.agentId if marked_sidechain else None
+        known = (record.sessionId, marked_sidechain, line_agent)
+        try:
+            return self.identities[known]  # a file names one or a few sessions, line after line
+        except (KeyError, TypeError):  # TypeError: an id of an odd type, not hashable
+            pass
+        identity = self._new_identity(record.sessionId, marked_sidechain, line_agent)
+        if all(isinstance(part, str | bool | None) for part in known):
+            self.identities[known] = identity
+        return identity
+
+    def _new_identity(self, session: object, marked_sidechain: bool, agent: object) -> _Identity:
         context = self.context
-        session_id = text_or_none(record.get("sessionId")) or context.fallback_session_id
-        marked_sidechain = record.get("isSidechain") is True
-        line_agent = text_or_none(record.get("agentId")) if marked_sidechain else None
-        agent_id = line_agent or context.agent_id
+        session_id = text_or_none(session) or context.fallback_session_id
+        agent_id = text_or_none(agent) or context.agent_id
         if agent_id is None:
             # Old versions wrote sidechains into the main file without an agentId: they stay
             # in the main session, but rank behind main-thread copies.
@@ -409,21 +535,20 @@ class _FileParser:
         return _Identity(f"{session_id}:{_AGENT_FILE_PREFIX}{agent_id}", session_id, True)
 
     def _note_line(
-        self, identity: _Identity, record: dict[str, Any], timestamp: datetime | None
+        self, identity: _Identity, record: _Record, timestamp: datetime | None
     ) -> _SessionDraft:
         draft = self._draft(identity.session_key, identity.parent_key)
         if draft.project is None:
             draft.project = self._project(record)
         if draft.git_branch is None:
-            draft.git_branch = text_or_none(record.get("gitBranch"))
+            draft.git_branch = text_or_none(record.gitBranch)
         if timestamp is not None:
             draft.see_time(timestamp)
-            stamp = _iso(timestamp)
             if self.memory.get(_MEM_FIRST_TIMESTAMP) is None:
-                self.memory[_MEM_FIRST_TIMESTAMP] = stamp
-            last = self.memory.get(_MEM_LAST_TIMESTAMP)
-            if not isinstance(last, str) or stamp > last:
-                self.memory[_MEM_LAST_TIMESTAMP] = stamp
+                self.memory[_MEM_FIRST_TIMESTAMP] = _iso(timestamp)
+            # the latest goes into memory as text once, when the chunk ends (result)
+            if self.last_seen is None or timestamp > self.last_seen:
+                self.last_seen = timestamp
         if self.memory.get(_MEM_FILE_SESSION) is None:
             self._adopt_file_session(draft)
         return draft
@@ -460,26 +585,26 @@ class _FileParser:
             draft = self.sessions[key] = _SessionDraft(key, parent_key)
         return draft
 
-    def _project(self, record: dict[str, Any]) -> str | None:
-        return text_or_none(record.get("cwd")) or self.context.project_dir
+    def _project(self, record: _Record) -> str | None:
+        return text_or_none(record.cwd) or self.context.project_dir
 
     # -- events --
 
     def _event(
         self,
-        record: dict[str, Any],
-        message: dict[str, Any],
+        record: _Record,
+        message: _Message,
         identity: _Identity,
         timestamp: datetime | None,
     ) -> UsageEvent:
-        usage = message.get("usage")
+        usage = message.usage
         if not isinstance(usage, dict):
             raise BadRecord("empty_usage", f"usage is a {type(usage).__name__}, not an object")
-        model = text_or_none(message.get("model"))
+        model = text_or_none(message.model)
         if model == SYNTHETIC_MODEL:
             raise BadRecord("synthetic_model")
         if timestamp is None:
-            raise BadRecord("bad_timestamp", repr(record.get("timestamp"))[:60])
+            raise BadRecord("bad_timestamp", repr(record.timestamp)[:60])
         tokens = _tokens(usage)
         if tokens.is_empty:
             raise BadRecord("empty_usage", "no token counts")
@@ -492,8 +617,8 @@ class _FileParser:
             provider="anthropic" if model is not None and model.startswith("claude") else None,
             session_key=identity.session_key,
             project=self._project(record),
-            git_branch=text_or_none(record.get("gitBranch")),
-            reported_cost_usd=reported_cost(record.get("costUSD")),
+            git_branch=text_or_none(record.gitBranch),
+            reported_cost_usd=reported_cost(record.costUSD),
             pricing_context=_pricing_context(usage),
             raw_usage=orjson.dumps(usage),
             rank=self._rank(identity),
@@ -502,7 +627,7 @@ class _FileParser:
         )
 
     def _advisor_events(
-        self, event: UsageEvent, message: dict[str, Any], line: Line
+        self, event: UsageEvent, message: _Message, line: Line
     ) -> Iterator[UsageEvent]:
         """Advisor calls: ``usage.iterations[]`` entries of type ``advisor_message``.
 
@@ -513,7 +638,7 @@ class _FileParser:
         reply does. ``message`` entries repeat the top-level counters and a
         ``fallback_message`` entry is an attempt the top level already holds (or an
         unbilled failure): neither is counted."""
-        iterations = message["usage"].get("iterations")
+        iterations = message.usage.get("iterations")
         if not isinstance(iterations, list):
             return
         for index, entry in enumerate(iterations):
@@ -580,15 +705,10 @@ class _FileParser:
 # --- reading one usage object -----------------------------------------------------------------
 
 
-def _assistant_message(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The message of an assistant line, ``None`` for every other line."""
-    message = record.get("message")
-    if not isinstance(message, dict):
-        return None
-    kind = record.get("type")
-    if kind == "assistant" or (kind is None and message.get("role") == "assistant"):
-        return message
-    return None
+def _is_assistant(record: _Record, message: _Message) -> bool:
+    """True for an assistant line's message, false for every other line's."""
+    kind = record.type
+    return kind == "assistant" or (kind is None and message.role == "assistant")
 
 
 def _tokens(usage: dict[str, Any]) -> Tokens:
@@ -663,26 +783,26 @@ def _pricing_context(usage: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def _event_key(
-    record: dict[str, Any], message: dict[str, Any], usage: dict[str, Any], timestamp: datetime
+    record: _Record, message: _Message, usage: dict[str, Any], timestamp: datetime
 ) -> str:
-    message_id = text_or_none(message.get("id"))
+    message_id = text_or_none(message.id)
     if message_id is not None:
         return f"{SOURCE_NAME}:{message_id}"
-    request_id = text_or_none(record.get("requestId"))
+    request_id = text_or_none(record.requestId)
     if request_id is not None:
         return f"{SOURCE_NAME}:req:{request_id}"
     basis = orjson.dumps(
-        [text_or_none(record.get("sessionId")), _iso(timestamp), usage], option=orjson.OPT_SORT_KEYS
+        [text_or_none(record.sessionId), _iso(timestamp), usage], option=orjson.OPT_SORT_KEYS
     )
     return f"{SOURCE_NAME}:hash:{hashlib.sha256(basis).hexdigest()[:32]}"
 
 
-def _aliases(record: dict[str, Any], message: dict[str, Any]) -> tuple[str, ...]:
+def _aliases(record: _Record, message: _Message) -> tuple[str, ...]:
     """The key Claude Code's OpenTelemetry ``api_request`` event gives this request
     (``claude_code:req:<request_id>``, the line's ``requestId``), when the line's own key is
     its message id; see :mod:`tokentrail.correlate`."""
-    request_id = text_or_none(record.get("requestId"))
-    if request_id is None or text_or_none(message.get("id")) is None:
+    request_id = text_or_none(record.requestId)
+    if request_id is None or text_or_none(message.id) is None:
         return ()
     return (f"{SOURCE_NAME}:req:{request_id}",)
 

@@ -10,7 +10,10 @@ AGENT = Agent(
     order=20,
     override="TOKENTRAIL_CODEX_PATHS",
     reader="tokentrail.agents.codex.reader:CodexSource",
-    locations="`~/.codex/sessions`, `~/.codex/archived_sessions`",
+    locations=(
+        "`~/.codex/sessions`, `~/.codex/archived_sessions`;"
+        " Windows: `%USERPROFILE%\\.codex\\sessions`, `%USERPROFILE%\\.codex\\archived_sessions`"
+    ),
     env=("CODEX_HOME",),
     telemetry=Telemetry(
         command="codex",

@@ -29,7 +29,6 @@ Counting rules (why each exists is in the function that applies it):
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -49,10 +48,10 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     text_or_none,
-    unlisted_folder,
 )
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
@@ -104,15 +103,9 @@ class CodexSource:
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Every ``*.jsonl`` under the roots, sorted; a root may also be a single file."""
-        found: set[str] = set()
-        for root in roots:
-            for path in _jsonl_files(root):
-                if isinstance(path, OSError):
-                    yield unlisted_folder(self.name, str(path.filename), path)
-                else:
-                    found.add(path)
-        for path in sorted(found):
-            yield SourceFile(self.name, path, "append")
+        return find_files(
+            self.name, roots, {"**/*.jsonl": "append"}, root_files={"*.jsonl": "append"}
+        )
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         reader = _RolloutReader(file.path, state.memory)
@@ -135,21 +128,6 @@ class CodexSource:
             rate_limits=reader.rate_limits,
             tool_calls=reader.tool_calls,
         )
-
-
-def _jsonl_files(root: Path) -> Iterator[str | OSError]:
-    """The ``*.jsonl`` paths under ``root``, and the error of each folder that cannot be
-    listed (a missing root is what an agent that is not installed looks like: no error)."""
-    if root.is_file():
-        if root.name.endswith(".jsonl"):
-            yield str(root)
-        return
-    unlisted: list[OSError] = []
-    for directory, _subdirs, names in os.walk(root, onerror=unlisted.append):
-        for name in names:
-            if name.endswith(".jsonl"):
-                yield os.path.join(directory, name)
-    yield from (error for error in unlisted if not isinstance(error, FileNotFoundError))
 
 
 @dataclass(slots=True)

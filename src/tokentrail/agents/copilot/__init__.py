@@ -11,6 +11,9 @@ AGENT = Agent(
     order=50,
     override="TOKENTRAIL_COPILOT_PATHS",
     reader="tokentrail.agents.copilot.reader:CopilotSource",
-    locations="`~/.copilot/session-store.db`, else `~/.copilot/session-state/*/events.jsonl`",
+    locations=(
+        "`~/.copilot/session-store.db`, else `~/.copilot/session-state/*/events.jsonl`;"
+        " Windows: `%USERPROFILE%\\.copilot`"
+    ),
     env=("COPILOT_HOME", "XDG_CONFIG_HOME"),
 )

@@ -17,9 +17,11 @@ CREATE TABLE assistant_usage_events (
 """
 
 _INSERT = (
-    "INSERT INTO assistant_usage_events (session_id, model, input_tokens, output_tokens, "
-    "cache_read_tokens, cache_write_tokens, created_at) VALUES (?, 'gpt-5', ?, ?, 0, 0, ?)"
+    "INSERT INTO assistant_usage_events (id, session_id, model, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_tokens, created_at) VALUES (?, ?, 'gpt-5', ?, ?, 0, 0, ?)"
 )
+"""Request ``i`` is row ``i + 1``: the row id is part of its key, so two stores holding other
+requests of one session (the contract's two roots) do not look like one store twice."""
 
 
 _SESSION = "INSERT OR IGNORE INTO sessions VALUES (?, '/src/webapp', ?, ?)"
@@ -42,11 +44,14 @@ class CopilotKit:
                     (SESSION, iso(0), iso(0)),
                 )
             ]
-            + [(_INSERT, (SESSION, value, OUTPUT, iso(i))) for i in range(first, first + count)],
+            + [
+                (_INSERT, (i + 1, SESSION, value, OUTPUT, iso(i)))
+                for i in range(first, first + count)
+            ],
         )
 
     def add_malformed(self, path: Path) -> None:
-        execute(path, SCHEMA, [(_INSERT, (SESSION, "many", OUTPUT, "not a time"))])
+        execute(path, SCHEMA, [(_INSERT, (None, SESSION, "many", OUTPUT, "not a time"))])
 
 
 KIT = CopilotKit()

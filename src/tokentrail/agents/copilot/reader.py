@@ -43,6 +43,7 @@ import orjson
 from tokentrail.agents.copilot import AGENT
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     Line,
     ParseResult,
     ParseState,
@@ -50,6 +51,7 @@ from tokentrail.sources.base import (
     SourceFile,
     count_or_none,
     database_failure,
+    find_files,
     iter_complete_lines,
     open_sqlite_read_only,
     parse_timestamp,
@@ -62,6 +64,7 @@ from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 SOURCE = AGENT.name
 STORE_NAME = "session-store.db"
 EVENTS_NAME = "events.jsonl"
+EVENT_LOGS = f"session-state/*/{EVENTS_NAME}"
 NANO_AIU_PER_USD = 10**11
 BUSY_TIMEOUT_SECONDS = 2.0
 """How long to wait for Copilot holding its store before reporting it busy (and retrying
@@ -116,33 +119,14 @@ class CopilotSource:
         return list(dict.fromkeys(roots))
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            for item in _files_under(root):
-                if item.path not in seen:
-                    seen.add(item.path)
-                    yield item
+        """The store and the event logs of a Copilot home (or a store named directly)."""
+        files: dict[str, FileKind] = {STORE_NAME: "database", EVENT_LOGS: "append"}
+        return find_files(self.name, roots, files, root_files={"*.db": "database"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if file.kind == "database":
             return _parse_store(file.path, state)
         return _parse_events(file.path, state)
-
-
-def _files_under(root: Path) -> Iterator[SourceFile]:
-    """The store and the event logs of a Copilot home (or a store named directly)."""
-    if root.is_file():
-        if root.suffix == ".db":
-            yield SourceFile(SOURCE, str(root), "database")
-        return
-    if not root.is_dir():
-        return
-    store = root / STORE_NAME
-    if store.is_file():
-        yield SourceFile(SOURCE, str(store), "database")
-    for path in sorted(root.glob(f"session-state/*/{EVENTS_NAME}")):
-        if path.is_file():
-            yield SourceFile(SOURCE, str(path), "append")
 
 
 # --- one rule for Copilot's counts ------------------------------------------------------------
@@ -380,6 +364,7 @@ def _parse_events(path: str, state: ParseState) -> ParseResult:
     log = _LogState.from_memory(state.memory)
     log.session_id = log.session_id or Path(path).parent.name
     result = ParseResult()
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
     try:
         for item in iter_complete_lines(path, state, prefilter=EVENTS_PREFILTER):
             if isinstance(item, Line):
@@ -387,8 +372,6 @@ def _parse_events(path: str, state: ParseState) -> ParseResult:
             else:
                 result.state = item.state
                 result.pending_partial_line = item.pending_partial_line
-    except OSError as error:
-        return ParseResult(state=state, skips=[Skip("unreadable", path, None, str(error))])
     except _StoreUnreadable as error:
         # whether the store already counts this session cannot be told now: read it later
         return ParseResult(
@@ -569,7 +552,7 @@ def _store_row_times(events_path: str, session_id: str) -> list[str]:
         return []
     try:
         connection = open_sqlite_read_only(str(store), BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
+    except (OSError, sqlite3.Error) as error:  # the store itself is reported on its own
         raise _StoreUnreadable(f"{store}: {error}") from error
     try:
         if "created_at" not in table_columns(connection, ("assistant_usage_events",)).get(

@@ -41,11 +41,12 @@ from tokentrail.agents.droid import AGENT
 from tokentrail.sources import snapshots
 from tokentrail.sources.base import (
     BadRecord,
-    NotRegularFile,
+    FileKind,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     open_regular,
     parse_timestamp,
     text_or_none,
@@ -84,20 +85,13 @@ class DroidSource:
         return [home / ".factory" / "sessions"]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        found: set[str] = set()
-        for root in roots:
-            found.update(_settings_files(Path(root)))
-        for path in sorted(found):
-            yield SourceFile(SOURCE, path, "whole")
+        """Every ``*.settings.json`` under the roots, recursively."""
+        files: dict[str, FileKind] = {f"**/*{SETTINGS_SUFFIX}": "whole"}
+        return find_files(SOURCE, roots, files, root_files={f"*{SETTINGS_SUFFIX}": "whole"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        try:
-            data, seen_at = snapshots.read_document(file.path)
-        except NotRegularFile:
-            raise  # the sync reports it as not a regular file
-        except OSError as exc:
-            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        data, seen_at = snapshots.read_document(file.path)
         kept = ParseState(len(data), 0, dict(state.memory))
         try:
             settings = _settings(data)
@@ -121,20 +115,6 @@ class DroidSource:
             )
         result.state.memory = snapshots.remember(compared.generation, {ENTRY: totals})
         return result
-
-
-def _settings_files(root: Path) -> Iterator[str]:
-    if root.name.endswith(SETTINGS_SUFFIX) and root.is_file():
-        yield str(root)
-        return
-    if not root.is_dir():
-        return  # Droid not installed: normal
-    # rglob does not follow directory symlinks, so a link loop cannot trap the walk
-    try:
-        found = [path for path in root.rglob(f"*{SETTINGS_SUFFIX}") if path.is_file()]
-    except OSError:
-        return
-    yield from (str(path) for path in found)
 
 
 def _session_id(path: str) -> str:

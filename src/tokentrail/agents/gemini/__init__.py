@@ -10,7 +10,10 @@ AGENT = Agent(
     order=30,
     override="TOKENTRAIL_GEMINI_PATHS",
     reader="tokentrail.agents.gemini.reader:GeminiSource",
-    locations="`~/.gemini/tmp/*/chats/session-*.json` and `.jsonl`",
+    locations=(
+        "`~/.gemini/tmp/*/chats/session-*.json` and `.jsonl`;"
+        " Windows: `%USERPROFILE%\\.gemini\\tmp\\*\\chats`"
+    ),
     env=("GEMINI_CLI_HOME",),
     telemetry=Telemetry(
         command="gemini",

@@ -48,6 +48,7 @@ from tokentrail.sources.base import (
     ParseResult,
     ParseState,
     SourceFile,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     read_regular,
@@ -57,6 +58,11 @@ from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 SOURCE = AGENT.name
 PROVIDER = "google"
 PROJECT_ROOT_MARKER = ".project_root"
+CHAT_FILES: dict[str, FileKind] = {
+    "*/chats/session-*.json": "whole",  # the legacy format: one document, rewritten
+    "*/chats/session-*.jsonl": "append",
+    "*/chats/*/*.jsonl": "append",  # a subagent's, in a folder named after its parent
+}
 
 # Only these lines can carry usage or session metadata; everything else is prompt text.
 JSONL_PREFILTER: tuple[bytes, ...] = (b'"tokens"', b'"sessionId"', b'"$set"', b'"toolCalls"')
@@ -177,15 +183,8 @@ class GeminiSource:
         return _unique(roots)
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            for path in _chat_files(root):
-                text = str(path)
-                if text in seen:
-                    continue
-                seen.add(text)
-                kind: FileKind = "append" if path.suffix == ".jsonl" else "whole"
-                yield SourceFile(self.name, text, kind)
+        """``<root>/<project>/chats/session-*.json[l]`` and subagent ``chats/<parent>/*.jsonl``."""
+        return find_files(self.name, roots, CHAT_FILES)
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if file.path.endswith(".jsonl"):
@@ -199,24 +198,6 @@ def _unique(paths: Sequence[Path]) -> list[Path]:
         if path not in unique:
             unique.append(path)
     return unique
-
-
-def _chat_files(root: Path) -> Iterator[Path]:
-    """``<root>/<project>/chats/session-*.json[l]`` and subagent ``chats/<parent>/*.jsonl``."""
-    if not root.is_dir():
-        return
-    for chats in sorted(root.glob("*/chats")):
-        if not chats.is_dir():
-            continue
-        for path in sorted(chats.glob("session-*.json")):
-            if path.is_file():
-                yield path
-        for path in sorted(chats.glob("session-*.jsonl")):
-            if path.is_file():
-                yield path
-        for path in sorted(chats.glob("*/*.jsonl")):
-            if path.is_file():
-                yield path
 
 
 def _parse_whole_json(path: str) -> ParseResult:

@@ -43,12 +43,14 @@ import orjson
 from tokentrail.agents.goose import AGENT
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     ParseResult,
     ParseState,
     SchemaError,
     SourceFile,
     count_or_none,
     database_failure,
+    find_files,
     open_regular,
     open_sqlite_read_only,
     parse_timestamp,
@@ -126,13 +128,9 @@ class GooseSource:
         return list(dict.fromkeys(path / "sessions" for path in roots))
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            path = Path(root)
-            database = path if path.suffix == ".db" else path / DB_NAME
-            if database.is_file() and str(database) not in seen:
-                seen.add(str(database))
-                yield SourceFile(SOURCE, str(database), "database")
+        """The sessions database of each root (a database may be named directly)."""
+        files: dict[str, FileKind] = {DB_NAME: "database"}
+        return find_files(SOURCE, roots, files, root_files={"*.db": "database"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         # SQLite would block on a FIFO put in the database's place: refuse anything irregular

@@ -40,13 +40,14 @@ import orjson
 from tokentrail.agents.kimi import AGENT
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     Line,
     LinesEnd,
-    NotRegularFile,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     open_regular,
     parse_timestamp,
@@ -80,38 +81,18 @@ class KimiSource:
         return [base / "sessions", base / "imported_sessions"]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        found: set[str] = set()
-        for root in roots:
-            found.update(_wire_files(Path(root)))
-        for path in sorted(found):
-            yield SourceFile(SOURCE, path, "append")
+        """Every ``wire.jsonl`` under the roots, recursively (sub-agents included)."""
+        files: dict[str, FileKind] = {f"**/{WIRE}": "append"}
+        return find_files(SOURCE, roots, files, root_files={WIRE: "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _WireParser(file.path, _Place.of(file.path))
-        try:
-            for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-                if isinstance(item, LinesEnd):
-                    return parser.result(item)
-                parser.handle(item)
-        except NotRegularFile:
-            raise  # the sync reports it as not a regular file
-        except OSError as exc:
-            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
+            if isinstance(item, LinesEnd):
+                return parser.result(item)
+            parser.handle(item)
         raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
-
-
-def _wire_files(root: Path) -> Iterator[str]:
-    if root.name == WIRE and root.is_file():
-        yield str(root)
-        return
-    if not root.is_dir():
-        return  # Kimi not installed: normal
-    try:
-        found = [path for path in root.rglob(WIRE) if path.is_file()]
-    except OSError:
-        return
-    yield from (str(path) for path in found)
 
 
 # --- where a log sits: its session, sub-agent and project ------------------------------------

@@ -12,7 +12,7 @@ AGENT = Agent(
     reader="tokentrail.agents.mux.reader:MuxSource",
     locations=(
         "`~/.xum/sessions`, `~/.mux/sessions`, `~/.cmux/sessions`: each workspace's history,"
-        " else its `session-usage.json`"
+        " else its `session-usage.json`; Windows: the same three under `%USERPROFILE%`"
     ),
     env=("XUM_ROOT", "MUX_ROOT"),
 )

@@ -50,11 +50,11 @@ from tokentrail.sources.base import (
     FileKind,
     Line,
     LinesEnd,
-    NotRegularFile,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     read_regular,
@@ -70,6 +70,12 @@ CHAT = "chat.jsonl"
 ARCHIVE = "chat-archive.jsonl"
 HEADLESS = "headless-usage.jsonl"
 SNAPSHOT = "session-usage.json"
+WORKSPACE_FILES: dict[str, FileKind] = {
+    f"*/{ARCHIVE}": "append",
+    f"*/{CHAT}": "append",
+    f"*/{HEADLESS}": "append",
+    f"*/{SNAPSHOT}": "whole",
+}
 CONFIG = "config.json"
 
 PREFILTER: tuple[bytes, ...] = (b'"usage"',)
@@ -99,39 +105,15 @@ class MuxSource:
         return [home / name / "sessions" for name in HOME_NAMES]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            for path, kind in _workspace_files(Path(root)):
-                if path not in seen:
-                    seen.add(path)
-                    yield SourceFile(SOURCE, path, kind)
+        """In each ``<root>/<workspaceId>/``: the histories, the headless log, and the
+        snapshot (read even beside a history, to keep its baseline current: see
+        ``_parse_snapshot``)."""
+        return find_files(SOURCE, roots, WORKSPACE_FILES)
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if file.kind == "whole":
             return _parse_snapshot(file.path, state)
         return _parse_history(file.path, state)
-
-
-def _workspace_files(root: Path) -> Iterator[tuple[str, FileKind]]:
-    """The files to read in each ``<root>/<workspaceId>/``: the history when there is one,
-    else the snapshot."""
-    try:
-        workspaces = sorted(root.iterdir())
-    except OSError:
-        return  # mux not installed (or another home), or a folder it cannot list: normal
-    for workspace in workspaces:
-        if not workspace.is_dir():
-            continue
-        history = [workspace / name for name in (ARCHIVE, CHAT) if (workspace / name).is_file()]
-        for path in history:
-            yield str(path), "append"
-        headless = workspace / HEADLESS
-        if headless.is_file():
-            yield str(headless), "append"
-        snapshot = workspace / SNAPSHOT
-        if snapshot.is_file():
-            # read even beside a history, to keep its baseline current: see _parse_snapshot
-            yield str(snapshot), "whole"
 
 
 # --- the workspace ----------------------------------------------------------------------------
@@ -338,15 +320,11 @@ class _HistoryParser:
 
 def _parse_history(path: str, state: ParseState) -> ParseResult:
     parser = _HistoryParser(path, _workspace_of(path), headless=Path(path).name == HEADLESS)
-    try:
-        for item in iter_complete_lines(path, state, prefilter=PREFILTER):
-            if isinstance(item, LinesEnd):
-                return parser.result(item)
-            parser.handle(item)
-    except OSError as exc:
-        return ParseResult(
-            skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state
-        )
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+    for item in iter_complete_lines(path, state, prefilter=PREFILTER):
+        if isinstance(item, LinesEnd):
+            return parser.result(item)
+        parser.handle(item)
     raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
 
 
@@ -419,14 +397,8 @@ def _parse_snapshot(path: str, state: ParseState) -> ParseResult:
       the baseline. So when mux deletes the history (clearing it removes ``chat.jsonl``), only
       the growth after that is counted from the snapshot, not the totals the history counted.
     """
-    try:
-        data, seen_at = snapshots.read_document(path)
-    except NotRegularFile:
-        raise  # skipped by the sync with its reason, like any special file
-    except OSError as exc:
-        return ParseResult(
-            skips=[Skip("unreadable_file", path, None, type(exc).__name__)], state=state
-        )
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+    data, seen_at = snapshots.read_document(path)
     kept = ParseState(len(data), 0, dict(state.memory))
     try:
         document = orjson.loads(data)

@@ -10,6 +10,9 @@ AGENT = Agent(
     order=40,
     override="TOKENTRAIL_OPENCODE_PATHS",
     reader="tokentrail.agents.opencode.reader:OpenCodeSource",
-    locations="`~/.local/share/opencode/opencode.db` and the legacy `storage/` JSON tree",
+    locations=(
+        "`~/.local/share/opencode/opencode.db` and the legacy `storage/` JSON tree;"
+        " Windows: `%USERPROFILE%\\.local\\share\\opencode\\opencode.db`"
+    ),
     env=("XDG_DATA_HOME", "OPENCODE_DB"),
 )

@@ -30,7 +30,7 @@ Facts this parser relies on (opencode ``packages/opencode/src``):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +40,7 @@ import orjson
 from tokentrail.agents.opencode import AGENT
 from tokentrail.sources.base import (
     BadRecord,
+    FileKind,
     NotRegularFile,
     ParseResult,
     ParseState,
@@ -47,6 +48,7 @@ from tokentrail.sources.base import (
     SourceFile,
     count_or_none,
     database_failure,
+    find_files,
     open_regular,
     open_sqlite_read_only,
     parse_timestamp,
@@ -58,12 +60,18 @@ from tokentrail.sources.base import (
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
-DATABASE_GLOBS: tuple[str, ...] = ("opencode.db", "opencode-*.db")
+FILES: dict[str, FileKind] = {
+    "opencode.db": "database",
+    "opencode-*.db": "database",  # another channel's (opencode-dev.db)
+    "storage/session/*/*.json": "whole",  # the legacy JSON tree
+    "storage/message/*/*.json": "whole",
+}
 BUSY_TIMEOUT_SECONDS = 5.0
 """How long to wait for a writer holding the database before reporting it busy."""
 LATE_COMMIT_MARGIN_MS = 10 * 60 * 1000
-"""Rows are re-read from this long before the newest ``time_updated`` seen: a transaction
-that stamped its rows earlier may commit after our read. Re-read rows merge by key."""
+"""Rows are looked at again from this long before the newest ``time_updated`` seen: a
+transaction that stamped its rows earlier may commit after our read. The rows of that margin
+already read (their ids and ``time_updated``, kept in the cursor) are not read again."""
 IN_CLAUSE_BATCH = 500
 STEP_PART_MAX_BYTES = 64 * 1024
 """A step-finish part is a few hundred bytes; bigger part files are text or tool output."""
@@ -89,12 +97,7 @@ class OpenCodeSource:
         return roots
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            for item in _files_under(root):
-                if item.path not in seen:
-                    seen.add(item.path)
-                    yield item
+        return find_files(self.name, roots, FILES, root_files={"*.db": "database"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if file.kind == "database":
@@ -103,24 +106,6 @@ class OpenCodeSource:
         if path.parent.parent.name == "session":
             return _parse_session_file(path)
         return _parse_message_file(path)
-
-
-def _files_under(root: Path) -> Iterator[SourceFile]:
-    if root.is_file():
-        if root.suffix == ".db":
-            yield SourceFile(SOURCE, str(root), "database")
-        return
-    if not root.is_dir():
-        return
-    for pattern in DATABASE_GLOBS:
-        for path in sorted(root.glob(pattern)):
-            if path.is_file():
-                yield SourceFile(SOURCE, str(path), "database")
-    storage = root / "storage"
-    for pattern in ("session/*/*.json", "message/*/*.json"):
-        for path in sorted(storage.glob(pattern)):
-            if path.is_file():
-                yield SourceFile(SOURCE, str(path), "whole")
 
 
 # --- token and event mapping (shared by the database and the JSON tree) -------------------
@@ -383,12 +368,12 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
 
     On any failure the incoming state is returned unchanged, so the next sync tries again.
     """
+    # an unreadable or special file raises OSError: the sync reports it (or skips it with
+    # its reason) and keeps no cursor for it
+    size = Path(path).stat().st_size
     try:
-        size = Path(path).stat().st_size
         connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except NotRegularFile:
-        raise  # skipped by the sync with its reason, like any special file
-    except (OSError, sqlite3.Error) as error:
+    except sqlite3.Error as error:
         return database_failure(path, state, error)
     try:
         result = _read_database(connection, path, state)
@@ -409,7 +394,7 @@ def _read_database(connection: sqlite3.Connection, path: str, state: ParseState)
     result = ParseResult(state=ParseState(memory=memory))
     if {"id", "directory", "title"} <= columns.get("session", set()):
         _read_sessions(connection, columns["session"], memory, result)
-    _read_messages(connection, message_columns, "part" in columns, path, memory, result)
+    _read_messages(connection, message_columns, columns.get("part"), path, memory, result)
     return result
 
 
@@ -422,21 +407,57 @@ def _since(memory: Mapping[str, Any], name: str) -> int | None:
 
 def _changed_rows(
     connection: sqlite3.Connection,
-    select: str,
+    table: str,
+    fields: str,
     table_columns: set[str],
-    memory: Mapping[str, Any],
+    memory: dict[str, Any],
     watermark: str,
     extra_condition: str = "",
-) -> Iterable[tuple[Any, ...]]:
-    """``select`` rows updated since the last read (all rows the first time)."""
+) -> list[tuple[Any, ...]]:
+    """``SELECT id, time_updated, <fields>`` of the rows of ``table`` inserted or updated since
+    the last read (all of them the first time).
+
+    The cursor is ``memory[watermark]``, the newest ``time_updated`` seen, and
+    ``memory[watermark + "_rows"]``, the ``time_updated`` of each row read in the late-commit
+    margin before it: a row of the margin is read again only when its ``time_updated`` moved.
+    A table without ``time_updated`` is read whole every time (the ledger merges by key).
+    """
+    timed = "time_updated" in table_columns
+    select = f"SELECT id, {'time_updated' if timed else 'NULL'}, {fields} FROM {table}"
     conditions = [extra_condition] if extra_condition else []
     parameters: list[int] = []
     since = _since(memory, watermark)
-    if since is not None and "time_updated" in table_columns:
+    if since is not None and timed:
         conditions.append("time_updated >= ?")
         parameters.append(since)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return connection.execute(select + where, parameters)
+    rows = connection.execute(select + where, parameters).fetchall()
+    seen = memory.get(f"{watermark}_rows")
+    read_before: Mapping[str, Any] = seen if isinstance(seen, dict) and since is not None else {}
+    changed = [row for row in rows if not _read_unchanged(read_before, row[0], row[1])]
+    newest = memory.get(watermark)
+    for row in rows:
+        newest = _newer(newest, row[1])
+    if newest is not None:
+        memory[watermark] = newest
+    if timed and newest is not None:
+        margin = newest - LATE_COMMIT_MARGIN_MS
+        kept = {key: at for key, at in read_before.items() if _is_int(at) and at >= margin}
+        kept.update(
+            (row[0], row[1])
+            for row in changed
+            if isinstance(row[0], str) and _is_int(row[1]) and row[1] >= margin
+        )
+        memory[f"{watermark}_rows"] = kept
+    return changed
+
+
+def _read_unchanged(read_before: Mapping[str, Any], row_id: object, updated: object) -> bool:
+    return isinstance(row_id, str) and _is_int(updated) and read_before.get(row_id) == updated
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _optional(columns: set[str], name: str) -> str:
@@ -446,41 +467,35 @@ def _optional(columns: set[str], name: str) -> str:
 def _read_sessions(
     connection: sqlite3.Connection, columns: set[str], memory: dict[str, Any], result: ParseResult
 ) -> None:
-    select = (
-        f"SELECT id, {_optional(columns, 'parent_id')}, directory, title, "
-        f"{_optional(columns, 'time_created')}, {_optional(columns, 'time_updated')} FROM session"
+    fields = (
+        f"{_optional(columns, 'parent_id')}, directory, title, {_optional(columns, 'time_created')}"
     )
-    newest = memory.get("sessions_updated")
-    for session_id, parent, directory, title, created, updated in _changed_rows(
-        connection, select, columns, memory, "sessions_updated"
+    for session_id, updated, parent, directory, title, created in _changed_rows(
+        connection, "session", fields, columns, memory, "sessions_updated"
     ):
-        if not isinstance(session_id, str):
-            continue
-        result.sessions.append(_session(session_id, parent, directory, title, created, updated))
-        newest = _newer(newest, updated)
-    if newest is not None:
-        memory["sessions_updated"] = newest
+        if isinstance(session_id, str):
+            result.sessions.append(_session(session_id, parent, directory, title, created, updated))
 
 
 def _read_messages(
     connection: sqlite3.Connection,
     columns: set[str],
-    has_parts: bool,
+    part_columns: set[str] | None,
     path: str,
     memory: dict[str, Any],
     result: ParseResult,
 ) -> None:
-    select = f"SELECT id, session_id, {_optional(columns, 'time_updated')}, data FROM message"
-    # a cheap byte test before JSON parsing: user messages and tool output are most rows
-    rows = list(
-        _changed_rows(
-            connection, select, columns, memory, "messages_updated", "instr(data, 'assistant') > 0"
-        )
+    # a cheap byte test before JSON parsing: user messages are most rows (a row that is not
+    # JSON at all is kept, to be reported)
+    wanted = f"(instr(data, 'assistant') > 0{_not_json(connection)})"
+    rows = _changed_rows(
+        connection, "message", "session_id, data", columns, memory, "messages_updated", wanted
     )
-    newest = memory.get("messages_updated")
+    if part_columns is not None:
+        read = {row[0] for row in rows}
+        rows += _messages_of_new_steps(connection, columns, part_columns, memory, read)
     infos: dict[str, tuple[str | None, dict[str, Any]]] = {}
-    for message_id, session_id, updated, data in rows:
-        newest = _newer(newest, updated)
+    for message_id, _updated, session_id, data in rows:
         if not isinstance(message_id, str) or not isinstance(data, str | bytes):
             continue
         try:
@@ -490,15 +505,59 @@ def _read_messages(
             continue
         if info.get("role") == "assistant":
             infos[message_id] = (session_id if isinstance(session_id, str) else None, info)
-    steps = _database_steps(connection, list(infos), path, result) if has_parts else {}
+    steps = (
+        _database_steps(connection, list(infos), path, result) if part_columns is not None else {}
+    )
     for message_id, (session_id, info) in infos.items():
         found = _message_usage(
             message_id, session_id, info, steps.get(message_id, []), (path, None)
         )
         result.events.extend(found.events)
         result.skips.extend(found.skips)
-    if newest is not None:
-        memory["messages_updated"] = newest
+
+
+def _messages_of_new_steps(
+    connection: sqlite3.Connection,
+    message_columns: set[str],
+    part_columns: set[str],
+    memory: dict[str, Any],
+    read: set[Any],
+) -> list[tuple[Any, ...]]:
+    """The message rows (as :func:`_changed_rows` gives them) of step-finish parts written
+    since the last read whose message row did not change: opencode writes a step's part just
+    after updating its message, so a read between the two finds the step only this way."""
+    if "message_id" not in part_columns:
+        return []
+    if "parts_updated" not in memory and "messages_updated" in memory:
+        # a cursor from before parts had their own: they were read up to the messages' time
+        memory["parts_updated"] = memory["messages_updated"]
+    steps = _changed_rows(
+        connection,
+        "part",
+        "message_id",
+        part_columns,
+        memory,
+        "parts_updated",
+        "instr(data, 'step-finish') > 0",
+    )
+    late = sorted({row[2] for row in steps if isinstance(row[2], str)} - read)
+    rows: list[tuple[Any, ...]] = []
+    updated = _optional(message_columns, "time_updated")
+    for start in range(0, len(late), IN_CLAUSE_BATCH):
+        batch = late[start : start + IN_CLAUSE_BATCH]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT id, {updated}, session_id, data FROM message WHERE id IN ({marks})"
+        rows += connection.execute(query, batch).fetchall()
+    return rows
+
+
+def _not_json(connection: sqlite3.Connection) -> str:
+    """`` OR NOT json_valid(data)`` where SQLite has JSON functions (built in since 3.38)."""
+    try:
+        connection.execute("SELECT json_valid('{}')").fetchone()
+    except sqlite3.OperationalError:
+        return ""
+    return " OR NOT json_valid(data)"
 
 
 def _database_steps(

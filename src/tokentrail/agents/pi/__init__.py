@@ -10,6 +10,9 @@ AGENT = Agent(
     order=70,
     override="TOKENTRAIL_PI_PATHS",
     reader="tokentrail.agents.pi.reader:PiSource",
-    locations="`~/.pi/agent/sessions/**/*.jsonl` (forks, branches and subagents included)",
+    locations=(
+        "`~/.pi/agent/sessions/**/*.jsonl` (forks, branches and subagents included);"
+        " Windows: `%USERPROFILE%\\.pi\\agent\\sessions`"
+    ),
     env=("PI_CODING_AGENT_DIR",),
 )

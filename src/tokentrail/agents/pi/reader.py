@@ -45,6 +45,7 @@ from tokentrail.sources.base import (
     ParseState,
     SourceFile,
     count_or_none,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     reported_cost,
@@ -79,22 +80,15 @@ class PiSource:
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Every ``*.jsonl`` under ``roots``, recursively (subagent folders included)."""
-        found: set[str] = set()
-        for root in roots:
-            found.update(_session_files(Path(root)))
-        for path in sorted(found):
-            yield SourceFile(SOURCE, path, "append")
+        return find_files(SOURCE, roots, {"**/*.jsonl": "append"}, root_files={"*.jsonl": "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _FileParser(file.path, _Header.from_memory(state.memory, file.path))
-        try:
-            for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-                if isinstance(item, LinesEnd):
-                    return parser.result(item)
-                parser.handle(item)
-        except OSError as exc:
-            skip = Skip("unreadable_file", file.path, None, type(exc).__name__)
-            return ParseResult(skips=[skip], state=state)
+        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
+            if isinstance(item, LinesEnd):
+                return parser.result(item)
+            parser.handle(item)
         raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
 
 
@@ -105,20 +99,6 @@ def _expand_home(text: str, home: Path) -> Path:
     if text.startswith("~/"):
         return home / text[2:]
     return Path(text)
-
-
-def _session_files(root: Path) -> Iterator[str]:
-    if root.suffix == ".jsonl" and root.is_file():
-        yield str(root)
-        return
-    if not root.is_dir():
-        return  # pi not installed: normal
-    # rglob does not follow directory symlinks, so a link loop cannot trap the walk
-    try:
-        found = [path for path in root.rglob("*.jsonl") if path.is_file()]
-    except OSError:
-        return  # a folder that cannot be listed: nothing to read there
-    yield from (str(path) for path in found)
 
 
 # --- what the file says about its session ---------------------------------------------------

@@ -10,6 +10,8 @@ AGENT = Agent(
     order=60,
     override="TOKENTRAIL_QWEN_PATHS",
     reader="tokentrail.agents.qwen.reader:QwenSource",
-    locations="`~/.qwen/projects/*/chats/*.jsonl`",
+    locations=(
+        "`~/.qwen/projects/*/chats/*.jsonl`; Windows: `%USERPROFILE%\\.qwen\\projects\\*\\chats`"
+    ),
     env=("QWEN_RUNTIME_DIR",),
 )

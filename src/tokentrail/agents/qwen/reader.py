@@ -44,6 +44,7 @@ from tokentrail.sources.base import (
     ParseResult,
     ParseState,
     SourceFile,
+    find_files,
     iter_complete_lines,
     parse_timestamp,
     text_or_none,
@@ -74,14 +75,7 @@ class QwenSource:
         return list(dict.fromkeys(roots))
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        seen: set[str] = set()
-        for root in roots:
-            if not root.is_dir():
-                continue
-            for path in sorted(root.glob("*/chats/**/*.jsonl")):
-                if path.is_file() and str(path) not in seen:
-                    seen.add(str(path))
-                    yield SourceFile(self.name, str(path), "append")
+        return find_files(self.name, roots, {"*/chats/**/*.jsonl": "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         return _parse(file.path, state)
@@ -181,15 +175,13 @@ def _parse(path: str, state: ParseState) -> ParseResult:
     meta = _Meta.from_memory(state.memory)
     collector = _Collector(path)
     result = ParseResult()
-    try:
-        for item in iter_complete_lines(path, state, prefilter=PREFILTER):
-            if isinstance(item, Line):
-                _read_record(item, meta, collector)
-            else:
-                result.state = item.state
-                result.pending_partial_line = item.pending_partial_line
-    except OSError as error:
-        return ParseResult(state=state, skips=[Skip("unreadable", path, None, str(error))])
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+    for item in iter_complete_lines(path, state, prefilter=PREFILTER):
+        if isinstance(item, Line):
+            _read_record(item, meta, collector)
+        else:
+            result.state = item.state
+            result.pending_partial_line = item.pending_partial_line
     result.state.memory = meta.to_memory()
     result.events.extend(collector.events.values())
     result.skips.extend(collector.skips)

@@ -1,16 +1,11 @@
-"""The light part of the store's interface: the measures a rollup keeps, how they are summed,
-and the small value types of the read side (filters, totals, per-minute rows).
-
-Kept apart from :mod:`tokentrail.store.base` so the fast answers (``tokentrail statusline``,
-``blocks --active``) can read the ledger without importing the write side's types, the pricing
-or the usage model; :mod:`tokentrail.store.base` re-exports every name here.
-"""
+"""What a query asks for (:class:`Filters`, :class:`OffsetSegment`) and the sums it answers
+with (:data:`MEASURES`, defined once in :data:`MEASURE_SQL`, held in :class:`Totals`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tokentrail.figures import WEB_SEARCH_MICRO_USD
+from tokentrail.figures import WEB_SEARCH_MICRO_USD  # not tokentrail.pricing: this stays light
 
 BUCKET_MS = 15 * 60 * 1000
 """Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
@@ -42,6 +37,7 @@ MEASURES: tuple[str, ...] = (
 )
 """Additive sums kept per rollup row. ``n_<bucket>`` counts requests that reported the bucket,
 so a sum over requests that never reported it reads as "not reported", not as 0."""
+
 
 MEASURE_SQL: dict[str, str] = {
     "requests": "COUNT(*)",
@@ -77,6 +73,14 @@ MEASURE_SQL: dict[str, str] = {
 }
 """How each measure is computed from a group of rows of the ``events`` table: the one
 definition, in standard SQL, of what a rollup holds."""
+
+ACTIVE_MS_SQL = (
+    "SELECT session_key, SUM(CASE WHEN gap <= {gap} THEN gap ELSE 0 END) FROM ("
+    "SELECT session_key, ts_ms - LAG(ts_ms) OVER (PARTITION BY session_key ORDER BY ts_ms) "
+    "AS gap FROM events WHERE {keys}) g GROUP BY session_key"
+)
+"""Active time per session (Store.active_ms), in standard SQL: ``{gap}`` is the backend's
+placeholder, ``{keys}`` its test of ``session_key`` against a list of keys."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,127 @@
+"""How numbers, money, shares and durations read, on every face: the CLI's tables and messages
+(:mod:`tokentrail.output`), the dashboard's pages (Jinja filters in
+:mod:`tokentrail.server.dashboard`) and the session summaries both show. One rule each.
+
+Each function takes None (unknown) and answers ``""``; a face that shows unknown otherwise
+(the CLI's tables write ``—``) says so itself. Pure standard library, cheap to import.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def usd(value: float | None) -> str:
+    """Dollars with the precision that matters: $1,234 / $12.34 / $0.42 / $0.0042 / <$0.0001."""
+    if value is None:
+        return ""
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"${value:,.0f}"
+    if magnitude >= 0.01 or value == 0:
+        return f"${value:,.2f}"
+    if magnitude >= 0.0001:
+        return f"${value:.4f}"
+    return "<$0.0001"
+
+
+def usd_exact(value: float | None) -> str:
+    """Dollars to the micro-dollar, as the ledger keeps them (titles, for who wants it all):
+    $0.004217."""
+    return "" if value is None else f"${value:.6f}"
+
+
+def tokens(value: int | float | None) -> str:
+    """Compact token counts: 950 / 12.3k / 123k / 4.56M / 1.2B (three figures at most)."""
+    if value is None:
+        return ""
+    n = float(value)
+    magnitude = abs(n)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= limit:
+            scaled = n / limit
+            digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
+            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
+            return text + suffix
+    return f"{int(n):,}"
+
+
+def integer(value: int | float | None) -> str:
+    """A count with thousands separators: 1,234."""
+    return "" if value is None else f"{int(value):,}"
+
+
+def number(value: float | None) -> str:
+    """A measured quantity (not a count): 20,832.1 / 3.14 / 0.004."""
+    if value is None:
+        return ""
+    if value == 0 or abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def duration(seconds: float | None) -> str:
+    """45s / 12m 30s / 3h 05m / 2d 4h (days from 48 hours on)."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    minutes, s = divmod(s, 60)
+    if minutes < 60:
+        return f"{minutes}m {s:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def seconds(value: float | None) -> str:
+    """Short durations with their fraction (tool calls): 0.42s / 4.2s, then as durations."""
+    if value is None:
+        return ""
+    if value < 1:
+        return f"{value:.2f}s"
+    if value < 10:
+        return f"{value:.1f}s"
+    return duration(value)
+
+
+def share(value: float | None) -> str:
+    """A fraction of a whole (0 to 1) as a percentage: 0% / <0.1% / 5.0% / 50%."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0%"
+    percent = value * 100
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
+
+
+def percent(value: float | None) -> str:
+    """A percentage as a provider reports it (0 to 100): 42% / 7.5%."""
+    if value is None:
+        return ""
+    return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
+
+
+def change(value: float | None) -> str:
+    """A relative change: +12% / −8% / +0.4% / ×12 for more than ten-fold."""
+    if value is None:
+        return ""
+    if value >= 10:
+        return f"×{value + 1:.0f}"
+    percent = value * 100
+    digits = 1 if abs(percent) < 10 else 0
+    sign = "+" if percent >= 0 else "−"
+    return f"{sign}{abs(percent):.{digits}f}%"
+
+
+def day(value: date | None) -> str:
+    """A day: "Mar 3", with its year when not this year's."""
+    if value is None:
+        return ""
+    this_year = datetime.now(UTC).year
+    return f"{value:%b} {value.day}" + (f" {value.year}" if value.year != this_year else "")

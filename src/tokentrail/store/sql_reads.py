@@ -1,0 +1,464 @@
+"""The reads both stores share: one statement each, spelled for the engine by its
+:class:`~tokentrail.store.dialect.Dialect`.
+
+:class:`SQLReads` is the base of :class:`~tokentrail.store.sqlite.SQLiteStore` and
+:class:`~tokentrail.store.postgres.PostgresStore`; each engine supplies ``_rows`` (run one
+query, return its rows, errors typed) and what is its own (connections, cursors, sizes, the
+dashboard's session listing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from tokentrail.ratelimits import RateLimitSnapshot
+from tokentrail.store import blocks_sql, dashboard_sql, push_sql, tool_sql
+from tokentrail.store.base import (
+    ACTIVE_MS_SQL,
+    MEASURES,
+    NO_MODEL,
+    DayRow,
+    Entry,
+    Filters,
+    GroupBy,
+    GroupDimension,
+    GroupTotalsRow,
+    IntervalRow,
+    MinuteRow,
+    OffsetSegment,
+    PushWatermark,
+    RunTotalsRow,
+    SessionPage,
+    SessionPageQuery,
+    SessionTotalsRow,
+    StoreStatus,
+    ToolCallRow,
+    Totals,
+    UnpricedModel,
+)
+from tokentrail.store.dialect import Dialect, local_time_sql
+from tokentrail.store.otlp_sql import OtlpReads
+from tokentrail.store.rows import (
+    RUN_COLUMN_LIST,
+    SESSION_COLUMN_LIST,
+    WATERMARK_COLUMNS,
+    entry_from_row,
+    prefixed,
+    run_from_row,
+    session_from_row,
+    watermark_from_row,
+)
+from tokentrail.store.sql_write import SQLWrite, get_watermark, runs_by_key, sessions_by_key
+from tokentrail.usage import Run, Session, ToolCall, ToolResult, utc_from_ms
+
+
+class SQLReads(OtlpReads):
+    """What a store reads, in SQL both engines run."""
+
+    dialect: Dialect
+    location: str
+
+    def _rows(
+        self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one query; ``prepare=False``: plan it for these values only."""
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[SQLWrite]:
+        raise NotImplementedError
+
+    def applied_migrations(self) -> list[str]:
+        return [row[0] for row in self._rows("SELECT name FROM _migrations ORDER BY name")]
+
+    def _size_bytes(self) -> int | None:
+        raise NotImplementedError
+
+    # -- totals ------------------------------------------------------------------------
+
+    def _day_rows(
+        self, filters: Filters, segments: Sequence[OffsetSegment], group: str
+    ) -> list[tuple[Any, ...]]:
+        where, params = self.dialect.rollup_where(filters)
+        sql = (
+            f"SELECT ({local_time_sql('bucket_ms', segments)}) / 86400000 AS day, {group} AS g, "
+            f"{self.dialect.measure_sums()} FROM {self.dialect.rollup_table(filters, segments)} "
+            f"{where} GROUP BY day, g ORDER BY day, g"
+        )
+        return self._rows(sql, params)
+
+    def day_totals(
+        self, filters: Filters, segments: Sequence[OffsetSegment], by_model: bool
+    ) -> list[DayRow]:
+        if not segments:
+            raise ValueError("day_totals needs at least one UTC offset segment")
+        rows = self._day_rows(filters, segments, "model" if by_model else "''")
+        return [
+            DayRow(
+                day=row[0],
+                model=(row[1] or None) if by_model else None,
+                totals=Totals(tuple(row[2:])),
+            )
+            for row in rows
+        ]
+
+    def day_totals_by(
+        self, filters: Filters, segments: Sequence[OffsetSegment], by: GroupBy
+    ) -> list[DayRow]:
+        if not segments:
+            raise ValueError("day_totals_by needs at least one UTC offset segment")
+        # a local ledger keeps no users: grouped by user, everything is one group (None)
+        user = self.dialect.user_column or "''"
+        group = {"model": "model", "machine": "machine", "user": user}[by]
+        return [
+            DayRow(
+                day=row[0],
+                model=(row[1] or None) if by == "model" else None,
+                totals=Totals(tuple(row[2:])),
+                group=row[1] or None,
+            )
+            for row in self._day_rows(filters, segments, group)
+        ]
+
+    def _session_totals_from(self, filters: Filters) -> tuple[str, list[Any], list[str], list[Any]]:
+        """The per-session totals to read for the filters' machines and users: a table (or
+        subquery) with its parameters, and clauses on it (alias ``t``) with theirs."""
+        raise NotImplementedError
+
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
+        d = self.dialect
+        if family is not None and d.in_chunk is not None and len(family) > d.in_chunk:
+            # a session can be in two chunks' families (its own and its parent's): once each
+            unique = {
+                (row.session.key, row.model): row
+                for start in range(0, len(family), d.in_chunk)
+                for row in self.session_totals(
+                    filters, by_model, family[start : start + d.in_chunk]
+                )
+            }
+            return list(unique.values())
+        table, params, clauses, clause_params = self._session_totals_from(filters)
+        if family is not None:
+            own, keys = d.in_list("s.session_key", family)
+            parent, _ = d.in_list("s.parent_key", family)
+            clauses = [f"({own} OR {parent})", *clauses]
+            params = [*params, *keys, *keys]
+        where, more = d.session_where(filters, *clauses)
+        more = [*clause_params, *more]
+        group = "s.session_key, t.model" if by_model else "s.session_key"
+        sql = (
+            f"SELECT {prefixed(SESSION_COLUMN_LIST, 's')}, "
+            f"{'t.model' if by_model else 'NULL'}, MIN(t.first_ms), MAX(t.last_ms), "
+            f"{d.measure_sums('t.')} FROM {table} t "
+            f"JOIN sessions s ON s.session_key = t.session_key {where} GROUP BY {group}"
+        )
+        width = len(SESSION_COLUMN_LIST)
+        return [
+            SessionTotalsRow(
+                session=session_from_row(row[:width]),
+                model=(row[width] or None) if by_model else None,
+                totals=Totals(tuple(row[width + 3 :])),
+                first_ms=row[width + 1],
+                last_ms=row[width + 2],
+            )
+            for row in self._rows(sql, [*params, *more])
+        ]
+
+    def unpriced_models(self, filters: Filters) -> list[UnpricedModel]:
+        d = self.dialect
+        where, params = d.rollup_where(filters, "unpriced_requests > 0")
+        sql = (
+            f"SELECT model, {d.sum('unpriced_requests')}, {d.sum('unpriced_tokens')} "
+            f"FROM {d.rollup_table(filters)} {where} GROUP BY model ORDER BY model"
+        )
+        return [
+            UnpricedModel(model=row[0] or NO_MODEL, requests=row[1], tokens=row[2])
+            for row in self._rows(sql, params)
+        ]
+
+    def time_range(self, filters: Filters) -> tuple[int, int] | None:
+        where, params = self.dialect.rollup_where(filters)
+        (row,) = self._rows(f"SELECT MIN(bucket_ms), MAX(bucket_ms) FROM rollups {where}", params)
+        if row[0] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def totals(self, filters: Filters) -> Totals:
+        d = self.dialect
+        where, params = d.rollup_where(filters)
+        (row,) = self._rows(
+            f"SELECT {d.measure_sums()} FROM {d.rollup_table(filters)} {where}", params
+        )
+        return Totals(tuple(v or 0 for v in row))
+
+    def run_totals(self, run_id: str) -> Totals:
+        rows = self._rows(
+            f"SELECT {', '.join(MEASURES)} FROM run_totals WHERE run_id = {self.dialect.mark}",
+            (run_id,),
+        )
+        return Totals(tuple(rows[0])) if rows else Totals.zero()
+
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]:
+        d = self.dialect
+        measures = ", ".join(d.as_int(d.measure_sql[m]) for m in MEASURES)
+        sql, params = blocks_sql.minute_totals_query(filters, d.mark, measures, user=d.user_column)
+        # planned for the range at hand: a plan kept for another range may scan all events
+        return [blocks_sql.minute_row(row) for row in self._rows(sql, params, prepare=False)]
+
+    # -- sessions and runs -------------------------------------------------------------
+
+    def sessions_by_key(self, keys: Sequence[str]) -> dict[str, Session]:
+        return sessions_by_key(self.dialect, self._rows, keys)
+
+    def runs_by_id(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        return runs_by_key(self.dialect, self._rows, run_ids)
+
+    def list_runs(self, limit: int | None = None, app: str | None = None) -> list[RunTotalsRow]:
+        mark = self.dialect.mark
+        where = f"WHERE r.app = {mark}" if app else ""
+        params: list[Any] = [app] if app else []
+        sql = (
+            f"SELECT {prefixed(RUN_COLUMN_LIST, 'r')}, t.first_ms, t.last_ms, "
+            f"{', '.join('COALESCE(t.' + m + ', 0)' for m in MEASURES)} "
+            f"FROM runs r LEFT JOIN run_totals t ON t.run_id = r.run_id {where} "
+            "ORDER BY r.started_ms DESC, r.run_id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {mark}"
+            params.append(limit)
+        width = len(RUN_COLUMN_LIST)
+        return [
+            RunTotalsRow(
+                run=run_from_row(row[:width]),
+                first_ms=row[width],
+                last_ms=row[width + 1],
+                totals=Totals(tuple(row[width + 2 :])),
+            )
+            for row in self._rows(sql, params)
+        ]
+
+    def session_stats(
+        self, filters: Filters, run_id: str | None = None
+    ) -> tuple[int, float | None]:
+        """How many sessions (started in the filters' time range, of its sources and project,
+        of ``run_id`` if given) and the sum of their runtimes in seconds (None when no session
+        has both a start and an end)."""
+        d = self.dialect
+        clauses = []
+        params: list[Any] = []
+        for clause, value in (
+            (f"s.started_ms >= {d.mark}", filters.since_ms),
+            (f"s.started_ms < {d.mark}", filters.until_ms),
+            (f"s.run_id = {d.mark}", run_id),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where, more = d.session_where(filters, *clauses)
+        runtime = d.sum("CASE WHEN s.ended_ms >= s.started_ms THEN s.ended_ms - s.started_ms END")
+        ((count, runtime_ms),) = self._rows(
+            f"SELECT COUNT(*), {runtime} FROM sessions s {where}", [*params, *more]
+        )
+        return int(count), (runtime_ms / 1000 if runtime_ms is not None else None)
+
+    def count_runs(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM runs")[0][0])
+
+    def count_sessions(self, filters: Filters) -> int:
+        where, params = self.dialect.session_where(filters)
+        return int(self._rows(f"SELECT COUNT(*) FROM sessions s {where}", params)[0][0])
+
+    def recent_sessions(
+        self, filters: Filters, limit: int, offset: int = 0
+    ) -> list[SessionTotalsRow]:
+        """Top-level sessions, most recently active first, with their own totals."""
+        d = self.dialect
+        where, params = d.session_where(
+            filters, "(s.relationship IS NULL OR s.relationship != 'subagent')"
+        )
+        sums = ", ".join(f"{d.sum(m)} AS {m}" for m in MEASURES)
+        sql = (
+            f"SELECT {prefixed(SESSION_COLUMN_LIST, 's')}, t.first_ms, t.last_ms, "
+            + ", ".join(f"COALESCE(t.{m}, 0)" for m in MEASURES)
+            + " FROM sessions s LEFT JOIN (SELECT session_key, MIN(first_ms) AS first_ms, "
+            f"MAX(last_ms) AS last_ms, {sums} FROM session_totals GROUP BY session_key) t "
+            f"ON t.session_key = s.session_key {where} "
+            # SQLite sorts NULL lowest: last when descending
+            f"ORDER BY COALESCE(s.ended_ms, t.last_ms, s.started_ms) DESC{d.nulls_last}, "
+            f"s.session_key LIMIT {d.mark} OFFSET {d.mark}"
+        )
+        width = len(SESSION_COLUMN_LIST)
+        return [
+            SessionTotalsRow(
+                session=session_from_row(row[:width]),
+                model=None,
+                totals=Totals(tuple(row[width + 2 :])),
+                first_ms=row[width],
+                last_ms=row[width + 1],
+            )
+            for row in self._rows(sql, [*params, limit, offset])
+        ]
+
+    def active_ms(self, session_keys: Sequence[str], idle_gap_ms: int) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for clause, params in self.dialect.key_lists("session_key", session_keys):
+            sql = ACTIVE_MS_SQL.format(gap=self.dialect.mark, keys=clause)
+            for key, active in self._rows(sql, [idle_gap_ms, *params]):
+                found[key] = int(active or 0)
+        return found
+
+    # -- requests ----------------------------------------------------------------------
+
+    def session_entries(self, session_keys: Sequence[str]) -> list[Entry]:
+        """Every request of these sessions, oldest first (a session's timeline)."""
+        d = self.dialect
+        rows = d.select_in(
+            self._rows, f"SELECT {d.event_columns} FROM events", "session_key", session_keys
+        )
+        entries = [entry_from_row(row) for row in rows]
+        entries.sort(key=lambda e: (e.event.timestamp_ms, e.event.key))
+        return entries
+
+    def iter_entries(self, batch_size: int = 5000) -> Iterator[list[Entry]]:
+        last_id = 0
+        while True:
+            batch = self.entries_after(last_id, batch_size)
+            if not batch:
+                return
+            last_id = batch[-1][0]
+            yield [entry for _, entry in batch]
+
+    def _entries_by(self, seq: str, after: int, limit: int) -> list[tuple[int, Entry]]:
+        d = self.dialect
+        rows = self._rows(
+            f"SELECT {seq}, {d.event_columns} FROM events WHERE {seq} > {d.mark} "
+            f"ORDER BY {seq} LIMIT {d.mark}",
+            (after, limit),
+        )
+        return [(row[0], entry_from_row(row[1:])) for row in rows]
+
+    def entries_after(self, after_id: int, limit: int) -> list[tuple[int, Entry]]:
+        return self._entries_by("id", after_id, limit)
+
+    def entries_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Entry]]:
+        return self._entries_by("changed_seq", after_seq, limit)
+
+    def status(self) -> StoreStatus:
+        ((events, first, last),) = self._rows("SELECT COUNT(*), MIN(ts_ms), MAX(ts_ms) FROM events")
+        counts = [
+            int(self._rows(f"SELECT COUNT(*) FROM {table}")[0][0])
+            for table in ("sessions", "cursors", "retractions")
+        ]
+        size = self._size_bytes()
+        migrations = tuple(self.applied_migrations())
+        return StoreStatus(
+            location=self.location,
+            schema_version=len(migrations),
+            migrations=migrations,
+            events=int(events),
+            sessions=counts[0],
+            files=counts[1],
+            first_event=utc_from_ms(first) if first is not None else None,
+            last_event=utc_from_ms(last) if last is not None else None,
+            size_bytes=size,
+            retracted=counts[2],
+        )
+
+    # -- team mode -----------------------------------------------------------------------
+
+    def ledger_id(self) -> str:
+        found = self._rows("SELECT value FROM meta WHERE key = 'ledger_id'")
+        if found:
+            return str(found[0][0])
+        with self.write() as tx:  # a ledger a newer tokentrail wrote raises: read-only
+            return tx.ledger_id()
+
+    def _changed(
+        self, table: str, alias: str, key: str, columns: Sequence[str], after: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        mark = self.dialect.mark
+        source, seq = self.dialect.changes(table, alias, key)
+        return self._rows(
+            f"SELECT {seq}, {prefixed(columns, alias)} FROM {source} WHERE {seq} > {mark} "
+            f"ORDER BY {seq} LIMIT {mark}",
+            (after, limit),
+        )
+
+    def sessions_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Session]]:
+        rows = self._changed("sessions", "s", "session_key", SESSION_COLUMN_LIST, after_seq, limit)
+        return [(row[0], session_from_row(row[1:])) for row in rows]
+
+    def runs_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Run]]:
+        rows = self._changed("runs", "r", "run_id", RUN_COLUMN_LIST, after_seq, limit)
+        return [(row[0], run_from_row(row[1:])) for row in rows]
+
+    def tool_calls_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, ToolCall]]:
+        return push_sql.tool_calls_changed_after(self._rows, self.dialect.mark, after_seq, limit)
+
+    def tool_results_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, ToolResult]]:
+        return push_sql.tool_results_changed_after(self._rows, self.dialect.mark, after_seq, limit)
+
+    def rate_limits_changed_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[int, RateLimitSnapshot]]:
+        return push_sql.rate_limits_changed_after(self._rows, self.dialect.mark, after_seq, limit)
+
+    def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
+        return get_watermark(self.dialect, self._rows, machine, ledger_id)
+
+    def push_watermarks(self) -> list[PushWatermark]:
+        rows = self._rows(
+            f"SELECT {WATERMARK_COLUMNS} FROM push_watermarks ORDER BY machine, ledger_id"
+        )
+        return [watermark_from_row(row) for row in rows]
+
+    # -- blocks and tools ----------------------------------------------------------------
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
+        return blocks_sql.rate_limits(self._rows, self.dialect.mark, filters)
+
+    def tool_call_rows(
+        self, filters: Filters, session_keys: Sequence[str] = ()
+    ) -> list[ToolCallRow]:
+        return tool_sql.tool_call_rows(self._rows, self.dialect.mark, filters, session_keys)
+
+    # -- dashboard (SQL in tokentrail.store.dashboard_sql) ---------------------------------
+
+    def _session_views(self) -> dashboard_sql.SessionViews:
+        raise NotImplementedError
+
+    def session_day_counts(
+        self, filters: Filters, segments: Sequence[OffsetSegment], models: Sequence[str] = ()
+    ) -> list[tuple[int, int]]:
+        return self._session_views().day_counts(self._rows, filters, segments, models)
+
+    def session_page(self, query: SessionPageQuery) -> SessionPage:
+        return self._session_views().page(self._rows, query)
+
+    def group_names(self, by: GroupDimension) -> list[str]:
+        return self._session_views().names(self._rows, by)
+
+    def change_marker(self) -> str:
+        return dashboard_sql.change_marker(self.dialect, self._rows)
+
+    def group_totals(
+        self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
+    ) -> list[GroupTotalsRow]:
+        return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+
+    def interval_totals(
+        self,
+        filters: Filters,
+        segments: Sequence[OffsetSegment],
+        interval_ms: int,
+        by_model: bool,
+        models: Sequence[str] = (),
+    ) -> list[IntervalRow]:
+        return dashboard_sql.interval_totals(
+            self.dialect, self._rows, filters, segments, interval_ms, by_model, models
+        )
