@@ -459,6 +459,8 @@ def test_until_lists_blocks_starting_on_or_before_that_day(busy_db: str) -> None
 def _quick(ledger: Ledger) -> Any:
     from tokentrail.store.quick import QuickReader
 
+    if "://" in ledger.database:
+        pytest.skip("the quick reader reads SQLite ledgers only (a team ledger: the full way)")
     return QuickReader(ledger.store.location)
 
 
@@ -472,6 +474,8 @@ def test_the_active_block_from_the_rollups_is_the_one_the_minutes_give(
     usage goes on, two models and two sources."""
     import random
 
+    if "://" in ledger.database:
+        pytest.skip("the quick reader reads SQLite ledgers only (a team ledger: the full way)")
     rng = random.Random(seed)
     moment = at("2026-05-04T00:00:00+00:00")
     events: list[UsageEvent] = []
