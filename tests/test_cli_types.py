@@ -78,10 +78,10 @@ def json_of(*args: str) -> Any:
 def test_every_command_refuses_an_unknown_source_the_same_way(
     db: str, command: tuple[str, ...]
 ) -> None:
-    result = on_ledger(db, *command, "--source", "cursor")
+    result = on_ledger(db, *command, "--source", "zed")
     assert result.exit_code == 2, result.output
     assert f" {command[0]} [OPTIONS]" in result.output
-    assert "--source 'cursor' is not an agent tokentrail reads" in result.output
+    assert "--source 'zed' is not an agent tokentrail reads" in result.output
     assert "claude_code" in result.output and "my-app" in result.output  # what there is
 
 

@@ -676,6 +676,30 @@ def statusline(database: str | None, fields: str | None) -> None:
     click.echo(status.main(sys.stdin.buffer.read(), database=database, fields=fields))
 
 
+@cli.group("import")
+def import_group() -> None:
+    """Record usage from a file an agent's service lets you download."""
+
+
+@import_group.command("cursor")
+@database_option
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE...",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_cursor(database: str | None, files: tuple[Path, ...], as_json: bool) -> None:
+    """Record the requests of a usage export downloaded from Cursor's dashboard (CSV, or
+    its JSON), with Cursor's cost kept as the reported cost. Importing the same or an
+    overlapping export again records nothing twice."""
+    from tokentrail import commands
+
+    commands.import_cursor(database=database, files=files, as_json=as_json)
+
+
 @cli.group()
 def db() -> None:
     """Where the ledger is and what it holds."""

@@ -41,6 +41,10 @@ class UsageFigures:
     """Server-side web searches (billed per search, priced where the price is known)."""
     unpriced_web_searches: int = 0
     """Web searches of a provider with no known per-search price: the cost is a floor."""
+    requests_without_tokens: int = 0
+    """Requests whose agent reported a cost but no token counts (a Crush session): the token
+    figures of the group leave them out, so they are a floor (None when no request of the
+    group reported any). Counted as the requests beyond the most that reported any bucket."""
 
     @property
     def cost_is_floor(self) -> bool:
@@ -71,6 +75,9 @@ class UsageFigures:
             else None,
             web_searches=t.web_searches,
             unpriced_web_searches=t.unpriced_web_searches,
+            requests_without_tokens=max(
+                t.requests - max(t.n_input, t.n_cache_read, t.n_cache_write, t.n_output), 0
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +94,7 @@ class UsageFigures:
             "reported_cost_usd": self.reported_cost_usd,
             "web_searches": self.web_searches,
             "unpriced_web_searches": self.unpriced_web_searches,
+            "requests_without_tokens": self.requests_without_tokens,
         }
 
 

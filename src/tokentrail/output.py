@@ -127,6 +127,18 @@ def _agent_labels() -> dict[str, str]:
 _FIRST_COLUMN = {"daily": "Date", "weekly": "Week", "monthly": "Month", "session": "Session"}
 
 
+def _tokens_cell(figures: UsageFigures, attr: str) -> str:
+    cell = format_tokens(getattr(figures, attr))
+    # some requests of this row reported a cost but no tokens (Crush): the figure is a floor
+    if attr == "total_tokens" and figures.requests_without_tokens and cell != MISSING:
+        return cell + "+?"
+    return cell
+
+
+def _reported_cell(figures: UsageFigures) -> str:
+    return format_usd(figures.reported_cost_usd)
+
+
 def _cost_cell(figures: UsageFigures) -> str:
     cost = format_usd(figures.cost_usd)
     # some requests of this row have no known price: the cost shown is a floor
@@ -287,12 +299,22 @@ def _report_columns(report: Report) -> list[Column]:
         columns.append(
             Column(
                 name,
-                [format_tokens(getattr(r.figures, attr)) for r in rows],
-                format_tokens(getattr(report.totals, attr)),
+                [_tokens_cell(r.figures, attr) for r in rows],
+                _tokens_cell(report.totals, attr),
                 drop_order=drop_order,
             )
         )
     columns.append(Column("Cost", [_cost_cell(r.figures) for r in rows], _cost_cell(report.totals)))
+    if report.totals.requests_without_tokens:
+        # usage known by its cost alone (Crush sessions): the agent's own cost is all there is
+        columns.append(
+            Column(
+                "Agent cost",
+                [_reported_cell(r.figures) for r in rows],
+                _reported_cell(report.totals),
+                drop_order=7,
+            )
+        )
     return columns
 
 
@@ -452,15 +474,21 @@ def _print_unpriced(report: Report, console: Any) -> None:
     if not report.unpriced_models:
         return
     names = ", ".join(
-        f"{_escape(m.model)} ({m.requests:,} requests, {m.tokens:,} tokens)"
+        f"{_escape(m.model)} ({m.requests:,} requests, "
+        + (f"{m.tokens:,} tokens)" if m.tokens else "tokens not reported)")
         for m in report.unpriced_models
     )
-    named = [m for m in report.unpriced_models if m.model != NO_MODEL]
+    named = [m for m in report.unpriced_models if m.model != NO_MODEL and m.tokens]
     advice = []
     if named:
         advice.append(PRICE_ADVICE)
-    if len(named) < len(report.unpriced_models):
+    if any(m.model == NO_MODEL for m in report.unpriced_models):
         advice.append(f"Requests shown as {NO_MODEL} did not say which model answered them.")
+    if any(not m.tokens for m in report.unpriced_models):
+        advice.append(
+            "Requests whose tokens were not reported (e.g. Crush sessions) cannot be priced: "
+            "their agent's own cost is shown as the agent cost."
+        )
     console.print(
         f"[yellow]Unpriced (no known price, not counted in cost):[/yellow] {names}. "
         + _escape(" ".join(advice))

@@ -24,7 +24,7 @@ START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 SESSION = "0f1e2d3c-4b5a-4969-8877-665544332211"
 
 Count = int | float
-Storage = Literal["lines", "database"]
+Storage = Literal["lines", "database", "document"]
 
 
 def when(index: int) -> datetime:
@@ -41,7 +41,8 @@ def millis(index: int) -> int:
 
 class ContractKit(Protocol):
     storage: Storage
-    """``lines`` (an append-only JSON Lines file) or ``database`` (the agent's SQLite file)."""
+    """``lines`` (an append-only JSON Lines file), ``database`` (the agent's SQLite file) or
+    ``document`` (a file the agent rewrites whole, read whole again when it changes)."""
 
     def log_path(self, root: Path) -> Path:
         """Where the minimal log goes under ``root`` (a folder the agent's override names)."""
@@ -79,6 +80,20 @@ class LinesKit:
     def add_malformed(self, path: Path) -> None:
         # a request's line with its end garbled: it has every word a reader looks for
         append_lines(path, [_dumps(self.request(99, INPUT))[:-1] + b",}"])
+
+
+class CostOnly:
+    """Marks the kit of an agent that reports a cost and no token counts (Crush): request
+    ``i`` costs ``input`` micro-dollars, its token buckets are not reported (NULL), and a
+    corrupt cost is skipped as ``invalid_cost``."""
+
+    cost_only = True
+    bad_count_reason = "invalid_cost"
+
+
+def dumps(value: object) -> bytes:
+    """JSON, with counts of any size (``2**63`` is past what orjson writes)."""
+    return _dumps(value)
 
 
 def append_lines(path: Path, lines: Sequence[object]) -> None:

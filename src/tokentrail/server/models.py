@@ -241,6 +241,11 @@ class Figures(BaseModel):
     unpriced_web_searches: int = Field(
         0, description="Web searches with no known per-search price: cost_usd is a floor."
     )
+    requests_without_tokens: int = Field(
+        0,
+        description="Requests whose agent reported a cost but no token counts (e.g. Crush "
+        "sessions): the token figures leave them out, so they are a floor.",
+    )
 
 
 class SummaryBlockOut(Figures):

@@ -102,7 +102,11 @@ _SPAN = (
     "WHEN s.ended_ms IS NOT NULL AND s.started_ms IS NOT NULL "
     "THEN GREATEST(s.ended_ms - s.started_ms, 0) END)"
 )
-_TOKENS = "(a.input + a.cache_read + a.cache_write_5m + a.cache_write_1h + a.output)"
+# a session none of whose requests reported a token count (Crush) has unknown tokens
+_TOKENS = (
+    "CASE WHEN a.n_input + a.n_cache_read + a.n_cache_write + a.n_output > 0 "
+    "THEN a.input + a.cache_read + a.cache_write_5m + a.cache_write_1h + a.output END"
+)
 _SORT_SQL: dict[str, str] = {
     "last_activity": "COALESCE(a.last_ms, s.ended_ms, s.started_ms)",
     "started": "COALESCE(s.started_ms, a.first_ms)",

@@ -62,6 +62,8 @@ class _Listed:
     unpriced: int = 0
     cost_micro: int = 0
     tokens: int = 0
+    has_tokens: bool = False
+    """Some request reported a token count (a Crush session reports its cost alone)."""
     has_usage: bool = False
     kids: list[str] = field(default_factory=list)
 
@@ -125,7 +127,8 @@ def _build_index(rows: Rows, models: tuple[str, ...]) -> _Index:
         for row in rows(
             "SELECT session_key, MIN(first_ms), MAX(last_ms), SUM(requests), "
             "SUM(unpriced_requests), SUM(cost_micro), "
-            "SUM(input + cache_read + cache_write_5m + cache_write_1h + output) "
+            "SUM(input + cache_read + cache_write_5m + cache_write_1h + output), "
+            "SUM(n_input + n_cache_read + n_cache_write + n_output) "
             f"FROM session_totals {where} GROUP BY session_key",
             models,
         )
@@ -172,7 +175,7 @@ _MAX_DEPTH = 64
 def _absorb(entry: _Listed, figures: tuple[Any, ...] | None) -> None:
     if figures is None:
         return
-    first, last, requests, unpriced, cost, tokens = figures
+    first, last, requests, unpriced, cost, tokens, reported_buckets = figures
     entry.has_usage = True
     if first is not None:
         entry.first_ms = first if entry.first_ms is None else min(entry.first_ms, first)
@@ -182,6 +185,7 @@ def _absorb(entry: _Listed, figures: tuple[Any, ...] | None) -> None:
     entry.unpriced += unpriced or 0
     entry.cost_micro += cost or 0
     entry.tokens += tokens or 0
+    entry.has_tokens = entry.has_tokens or bool(reported_buckets)
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -240,7 +244,7 @@ def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
         # a session none of whose requests could be priced has an unknown cost: it sorts last
         return entry.cost_micro if entry.requests > entry.unpriced else None
     if sort == "tokens":
-        return entry.tokens if entry.has_usage else None
+        return entry.tokens if entry.has_tokens else None
     if sort == "requests":
         return entry.requests if entry.has_usage else None
     if sort == "runtime":

@@ -97,15 +97,31 @@ class OpenCodeSource:
         return roots
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        return find_files(self.name, roots, FILES, root_files={"*.db": "database"})
+        return discover_opencode_shaped(self.name, roots, FILES)
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        if file.kind == "database":
-            return _parse_database(file.path, state)
-        path = Path(file.path)
-        if path.parent.parent.name == "session":
-            return _parse_session_file(path)
-        return _parse_message_file(path)
+        return parse_opencode_shaped(self.name, file, state)
+
+
+# --- shared with the agents built on OpenCode (Kilo Code's CLI: agents/kilo/reader.py) -----
+
+
+def discover_opencode_shaped(
+    source: str, roots: Sequence[Path], files: Mapping[str, FileKind]
+) -> Iterator[SourceFile]:
+    """The databases and legacy JSON files (``files``: OpenCode's :data:`FILES` under the
+    agent's own names) under ``roots`` of an agent that keeps OpenCode's storage."""
+    return find_files(source, roots, files, root_files={"*.db": "database"})
+
+
+def parse_opencode_shaped(source: str, file: SourceFile, state: ParseState) -> ParseResult:
+    """Parse one file of OpenCode's storage; events and sessions are keyed ``<source>:<id>``."""
+    if file.kind == "database":
+        return _parse_database(file.path, state, source)
+    path = Path(file.path)
+    if path.parent.parent.name == "session":
+        return _parse_session_file(path, source)
+    return _parse_message_file(path, source)
 
 
 # --- token and event mapping (shared by the database and the JSON tree) -------------------
@@ -132,6 +148,7 @@ def _message_usage(
     info: Mapping[str, Any],
     steps: Sequence[tuple[str, Mapping[str, Any]]],
     where: tuple[str, int | None],
+    source: str,
 ) -> _Found:
     """The usage events of one message (none unless it is an assistant reply with tokens).
 
@@ -151,7 +168,7 @@ def _message_usage(
     except BadRecord as bad:
         found.skips.append(Skip(bad.reason, path, line, f"message {message_id}: {bad.detail}"))
         return found
-    for step in _billed_steps(message_id, info, steps):
+    for step in _billed_steps(message_id, info, steps, source):
         try:
             tokens = _tokens(step.tokens, text_or_none(info.get("providerID")))
         except BadRecord as bad:
@@ -162,12 +179,12 @@ def _message_usage(
         found.events.append(
             UsageEvent(
                 key=step.key,
-                source=SOURCE,
+                source=source,
                 timestamp=timestamp,
                 tokens=tokens,
                 model=text_or_none(info.get("modelID")),
                 provider=text_or_none(info.get("providerID")),
-                session_key=f"{SOURCE}:{session_id}" if session_id else None,
+                session_key=f"{source}:{session_id}" if session_id else None,
                 project=text_or_none(_nested(info, "path", "cwd")),
                 reported_cost_usd=reported_cost(step.cost),
                 raw_usage=orjson.dumps(dict(step.tokens)),
@@ -178,9 +195,12 @@ def _message_usage(
 
 
 def _billed_steps(
-    message_id: str, info: Mapping[str, Any], steps: Sequence[tuple[str, Mapping[str, Any]]]
+    message_id: str,
+    info: Mapping[str, Any],
+    steps: Sequence[tuple[str, Mapping[str, Any]]],
+    source: str,
 ) -> list[_Step]:
-    message_key = f"{SOURCE}:{message_id}"
+    message_key = f"{source}:{message_id}"
     usable = [(part_id, part) for part_id, part in steps if isinstance(part.get("tokens"), dict)]
     if len(usable) < 2:
         tokens = info["tokens"]
@@ -264,12 +284,13 @@ def _session(
     title: object,
     created: object,
     updated: object,
+    source: str,
 ) -> Session:
     parent = text_or_none(parent_id)
     return Session(
-        key=f"{SOURCE}:{session_id}",
-        source=SOURCE,
-        parent_key=f"{SOURCE}:{parent}" if parent else None,
+        key=f"{source}:{session_id}",
+        source=source,
+        parent_key=f"{source}:{parent}" if parent else None,
         relationship="subagent" if parent else None,
         project=text_or_none(directory),
         title=text_or_none(title),
@@ -291,7 +312,7 @@ def _load_object(data: bytes | str) -> dict[str, Any]:
 # --- the legacy JSON tree ------------------------------------------------------------------
 
 
-def _parse_message_file(path: Path) -> ParseResult:
+def _parse_message_file(path: Path, source: str) -> ParseResult:
     """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
     data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
@@ -305,7 +326,7 @@ def _parse_message_file(path: Path) -> ParseResult:
     steps: list[tuple[str, Mapping[str, Any]]] = []
     if info.get("role") == "assistant":
         steps = _legacy_steps(path.parents[2] / "part" / message_id, result.skips)
-    found = _message_usage(message_id, session_id, info, steps, (str(path), None))
+    found = _message_usage(message_id, session_id, info, steps, (str(path), None), source)
     result.events.extend(found.events)
     result.skips.extend(found.skips)
     return result
@@ -338,7 +359,7 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
     return steps
 
 
-def _parse_session_file(path: Path) -> ParseResult:
+def _parse_session_file(path: Path, source: str) -> ParseResult:
     """``storage/session/<projectID>/<sessionID>.json``: titles, directory and parent."""
     data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
@@ -355,6 +376,7 @@ def _parse_session_file(path: Path) -> ParseResult:
             info.get("title"),
             _nested(info, "time", "created"),
             _nested(info, "time", "updated"),
+            source,
         )
     )
     return result
@@ -363,7 +385,7 @@ def _parse_session_file(path: Path) -> ParseResult:
 # --- the SQLite database -------------------------------------------------------------------
 
 
-def _parse_database(path: str, state: ParseState) -> ParseResult:
+def _parse_database(path: str, state: ParseState, source: str) -> ParseResult:
     """Read sessions and assistant messages changed since the last read.
 
     On any failure the incoming state is returned unchanged, so the next sync tries again.
@@ -376,7 +398,7 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
     except sqlite3.Error as error:
         return database_failure(path, state, error)
     try:
-        result = _read_database(connection, path, state)
+        result = _read_database(connection, path, state, source)
     except (SchemaError, sqlite3.Error) as error:
         return database_failure(path, state, error)
     finally:
@@ -385,7 +407,9 @@ def _parse_database(path: str, state: ParseState) -> ParseResult:
     return result
 
 
-def _read_database(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
+def _read_database(
+    connection: sqlite3.Connection, path: str, state: ParseState, source: str
+) -> ParseResult:
     columns = table_columns(connection, ("session", "message", "part"))
     message_columns = columns.get("message", set())
     if not {"id", "session_id", "data"} <= message_columns:
@@ -393,8 +417,8 @@ def _read_database(connection: sqlite3.Connection, path: str, state: ParseState)
     memory = dict(state.memory)
     result = ParseResult(state=ParseState(memory=memory))
     if {"id", "directory", "title"} <= columns.get("session", set()):
-        _read_sessions(connection, columns["session"], memory, result)
-    _read_messages(connection, message_columns, columns.get("part"), path, memory, result)
+        _read_sessions(connection, columns["session"], memory, result, source)
+    _read_messages(connection, message_columns, columns.get("part"), path, memory, result, source)
     return result
 
 
@@ -465,7 +489,11 @@ def _optional(columns: set[str], name: str) -> str:
 
 
 def _read_sessions(
-    connection: sqlite3.Connection, columns: set[str], memory: dict[str, Any], result: ParseResult
+    connection: sqlite3.Connection,
+    columns: set[str],
+    memory: dict[str, Any],
+    result: ParseResult,
+    source: str,
 ) -> None:
     fields = (
         f"{_optional(columns, 'parent_id')}, directory, title, {_optional(columns, 'time_created')}"
@@ -474,7 +502,9 @@ def _read_sessions(
         connection, "session", fields, columns, memory, "sessions_updated"
     ):
         if isinstance(session_id, str):
-            result.sessions.append(_session(session_id, parent, directory, title, created, updated))
+            result.sessions.append(
+                _session(session_id, parent, directory, title, created, updated, source)
+            )
 
 
 def _read_messages(
@@ -484,6 +514,7 @@ def _read_messages(
     path: str,
     memory: dict[str, Any],
     result: ParseResult,
+    source: str,
 ) -> None:
     # a cheap byte test before JSON parsing: user messages are most rows (a row that is not
     # JSON at all is kept, to be reported)
@@ -510,7 +541,7 @@ def _read_messages(
     )
     for message_id, (session_id, info) in infos.items():
         found = _message_usage(
-            message_id, session_id, info, steps.get(message_id, []), (path, None)
+            message_id, session_id, info, steps.get(message_id, []), (path, None), source
         )
         result.events.extend(found.events)
         result.skips.extend(found.skips)

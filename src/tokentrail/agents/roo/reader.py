@@ -1,0 +1,43 @@
+"""Roo Code (RooCodeInc/Roo-Code): task folders of the VS Code extension.
+
+Where: ``globalStorage/rooveterinaryinc.roo-cline/tasks/<task>/`` in every VS Code host (see
+:func:`tokentrail.agents.cline.tasks.vscode_roots`). The format and the counting rules are in
+:mod:`tokentrail.agents.cline.tasks`. Roo's ``tokensIn`` holds the whole prompt (cache reads
+and writes inside it) since 2025-10-31, and before that for OpenAI-style providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from tokentrail.agents.cline.tasks import (
+    ROO_TOTAL_INPUT_SINCE,
+    Dialect,
+    discover_tasks,
+    parse_task,
+    vscode_roots,
+)
+from tokentrail.agents.roo import AGENT
+from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+
+SOURCE = AGENT.name
+DIALECT = Dialect(SOURCE, ("rooveterinaryinc.roo-cline",), ROO_TOTAL_INPUT_SINCE)
+
+
+class RooSource:
+    """Roo Code's task folders in VS Code, VS Code Insiders, Cursor, Windsurf and VSCodium."""
+
+    name: ClassVar[str] = SOURCE
+    parser_version: ClassVar[int] = 1
+    env_var: ClassVar[str] = AGENT.override
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return vscode_roots(DIALECT, env, home)
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        return discover_tasks(SOURCE, roots)
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        return parse_task(DIALECT, file, state)
