@@ -170,6 +170,7 @@ def _summary(walls: list[float], cpus: list[float], rss: list[float]) -> dict[st
         "wall_p95_ms": p95 * 1000,
         "wall_min_ms": ordered[0] * 1000,
         "cpu_median_ms": statistics.median(cpus) * 1000,
+        "cpu_p95_ms": sorted(cpus)[min(len(cpus) - 1, round(0.95 * (len(cpus) - 1)))] * 1000,
         "rss_max_mb": max(rss),
     }
 
@@ -271,8 +272,10 @@ def measure_statusline(
     walls: list[float] = []
     cpus: list[float] = []
     rss: list[float] = []
+    kinds: list[bool] = []  # True: a turn was appended before the call
     line = first["stdout"].decode().strip()
     for index in range(runs * 2):
+        kinds.append(index % 2 == 0)
         if index % 2 == 0:
             with open(transcript, "ab") as handle:
                 handle.write(transcript_turn(turns + index, datetime.now(UTC)))
@@ -299,12 +302,19 @@ def measure_statusline(
     with open(transcript, "ab") as handle:  # the peak of a call that records a new turn
         handle.write(transcript_turn(turns + runs * 2, datetime.now(UTC)))
     peak = peak_rss_mb(command, env, payload)
+
+    def part(appended: bool) -> dict[str, float]:
+        chosen = [i for i, kind in enumerate(kinds) if kind == appended]
+        return _summary([walls[i] for i in chosen], [cpus[i] for i in chosen], [0.0])
+
     return {
         "first_call_ms": first["wall"] * 1000,
         "first_line": line,
         "last_line": last,
         **_summary(walls, cpus, rss),
         "rss_max_mb": peak or max(rss),
+        "nothing_new": part(False),
+        "turn_appended": part(True),
     }
 
 
@@ -373,7 +383,9 @@ def report(results: dict[str, Any], strict: bool) -> int:
         f"\n{results['events']:,}-request ledger, Python {results['python']}, "
         f"{results['cpus']} CPUs, load average {results['load_average'][0]:.1f} at the start\n"
     )
-    print(f"{'command':34} {'wall median':>12} {'p95':>8} {'CPU':>8} {'peak RSS':>9}")
+    print(
+        f"{'command':34} {'wall median':>12} {'p95':>8} {'CPU':>8} {'CPU p95':>8} {'peak RSS':>9}"
+    )
     missed: list[str] = []
     rows = [
         *((name, r, None) for name, r in results["baselines"].items()),
@@ -382,7 +394,8 @@ def report(results: dict[str, Any], strict: bool) -> int:
     for name, row, target in rows:
         print(
             f"{name:34} {row['wall_median_ms']:9.0f} ms {row['wall_p95_ms']:5.0f} ms "
-            f"{row['cpu_median_ms']:5.0f} ms {row['rss_max_mb']:6.0f} MB"
+            f"{row['cpu_median_ms']:5.0f} ms {row['cpu_p95_ms']:5.0f} ms "
+            f"{row['rss_max_mb']:6.0f} MB"
         )
         if target is not None and row["wall_median_ms"] > target:
             missed.append(f"{name}: {row['wall_median_ms']:.0f} ms > {target:.0f} ms")
@@ -400,6 +413,13 @@ def report(results: dict[str, Any], strict: bool) -> int:
         f"{status['wall_p95_ms']:.0f} ms, CPU {status['cpu_median_ms']:.0f} ms, peak RSS "
         f"{status['rss_max_mb']:.0f} MB"
     )
+    for name, label in (("nothing_new", "nothing new"), ("turn_appended", "a turn appended")):
+        row = status[name]
+        print(
+            f"  {label:16} wall median {row['wall_median_ms']:.0f} ms, p95 "
+            f"{row['wall_p95_ms']:.0f} ms; CPU median {row['cpu_median_ms']:.0f} ms, p95 "
+            f"{row['cpu_p95_ms']:.0f} ms"
+        )
     print(f"  first line: {status['first_line']}\n  last line:  {status['last_line']}")
     if status["wall_p95_ms"] > STATUS_TARGET_MS:
         missed.append(f"statusline p95 {status['wall_p95_ms']:.0f} ms > {STATUS_TARGET_MS:.0f}")

@@ -454,3 +454,59 @@ def test_until_lists_blocks_starting_on_or_before_that_day(busy_db: str) -> None
     until = starts_of("--since", "2026-05-01", "--until", "2026-05-05")
     assert until == [s for s in every if s < "2026-05-06"]
     assert starts_of("--since", "2026-05-05", "--until", "2026-05-05") == ["2026-05-05T14:00"]
+
+
+def _quick(ledger: Ledger) -> Any:
+    from tokentrail.store.quick import QuickReader
+
+    if "://" in ledger.database:
+        pytest.skip("the quick reader reads SQLite ledgers only (a team ledger: the full way)")
+    return QuickReader(ledger.store.location)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_active_block_from_the_rollups_is_the_one_the_minutes_give(
+    ledger: Ledger, seed: int
+) -> None:
+    """The quick reader answers the active block from the hourly rollups (a few index lookups
+    of the raw requests); at every moment it must be the block build_blocks makes of the
+    minutes: gaps just under, at and over 5 hours, hours exactly 5 apart, blocks ending while
+    usage goes on, two models and two sources."""
+    import random
+
+    if "://" in ledger.database:
+        pytest.skip("the quick reader reads SQLite ledgers only (a team ledger: the full way)")
+    rng = random.Random(seed)
+    moment = at("2026-05-04T00:00:00+00:00")
+    events: list[UsageEvent] = []
+    for index in range(160):
+        step = rng.choice(
+            [
+                timedelta(minutes=rng.randint(1, 50)),
+                timedelta(hours=4, minutes=rng.randint(30, 59)),
+                timedelta(hours=5),
+                timedelta(hours=5, minutes=rng.randint(0, 59)),
+                timedelta(hours=4, minutes=rng.randint(0, 59)),
+                timedelta(hours=6, minutes=rng.randint(0, 59)),
+            ]
+            if rng.random() < 0.2
+            else [timedelta(minutes=rng.randint(1, 40))]
+        )
+        moment += step
+        model = SONNET if rng.random() < 0.7 else "claude-opus-4-1-20250805"
+        source = "claude_code" if rng.random() < 0.8 else "codex"
+        events.append(request(f"r{index}", moment, model=model, source=source))
+    ledger.record_events(events)
+    first, last = events[0].timestamp, events[-1].timestamp
+    checked = 0
+    with _quick(ledger) as reader:
+        now = first - timedelta(minutes=30)
+        while now < last + timedelta(hours=6):
+            for sources in ((), ("claude_code",)):
+                query = BlocksQuery(zone=UTC, zone_name="UTC", sources=sources)
+                full = active_block(ledger.store, query, now=now)
+                quick = active_block(reader, query, now=now)
+                assert quick.rows == full.rows, (now, sources)
+                checked += bool(full.rows)
+            now += timedelta(minutes=rng.randint(7, 97))
+    assert checked > 20

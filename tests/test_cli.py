@@ -378,9 +378,21 @@ _NEVER_ON_THE_REPORT_PATH = (
     "tokentrail.agents.codex.reader",
     "tokentrail.server",
 )
+_NOT_ON_THE_QUICK_PATH = (
+    "tokentrail.ledger",
+    "tokentrail.store.base",
+    "tokentrail.store.sqlite",
+    "tokentrail.reports",
+    "tokentrail.pricing",
+    "tokentrail.usage",
+    "tokentrail.sources",
+    "tokentrail.agents",
+)
+"""The quick reader's answers (``blocks --active --no-sync``, a status line with nothing new to
+record) read the ledger's rollups without its write side, the usage model or the pricing."""
 _IMPORTED = """
 import json, sys
-from tokentrail.cli import main
+from tokentrail.launch import main
 sys.argv = ["tokentrail", *sys.argv[2:]]
 try:
     main()
@@ -397,8 +409,9 @@ with open(OUT, "w") as handle:
         (("daily", "--no-sync", "--json"), ()),
         (("monthly", "--no-sync"), ("rich",)),
         (("session", "--no-sync", "--json"), ()),
-        (("blocks", "--active", "--no-sync", "--json"), ()),
-        (("statusline",), ()),
+        (("blocks", "--active", "--no-sync", "--json"), ("quick",)),
+        (("blocks", "--active", "--no-sync"), ("quick", "rich")),
+        (("statusline",), ("quick",)),
     ],
 )
 def test_reports_from_the_ledger_import_only_what_they_use(
@@ -421,6 +434,10 @@ def test_reports_from_the_ledger_import_only_what_they_use(
     )
     assert done.returncode == 0, done.stderr.decode()
     modules = set(orjson.loads(out.read_bytes()))
-    forbidden = [*_NEVER_ON_THE_REPORT_PATH, *(() if "rich" in allowed else ("rich",))]
+    forbidden = [
+        *_NEVER_ON_THE_REPORT_PATH,
+        *(() if "rich" in allowed else ("rich",)),
+        *(_NOT_ON_THE_QUICK_PATH if "quick" in allowed else ()),
+    ]
     loaded = sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
     assert loaded == []

@@ -218,7 +218,7 @@ def test_catching_up_starts_no_worker_processes(isolated_home: Path, db_path: Pa
     out = db_path.with_name("modules.txt")
     script = (
         "import sys\n"
-        "from tokentrail.cli import main\n"
+        "from tokentrail.launch import main\n"
         "out = sys.argv[2]\n"
         "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
@@ -248,3 +248,157 @@ def test_the_line_is_utf_8_whatever_the_locale(isolated_home: Path, db_path: Pat
     )
     assert done.returncode == 0 and done.stderr == b""
     assert " · 21.5k tok | today $" in done.stdout.decode("utf-8")
+
+
+def test_the_line_shows_what_the_full_reports_show(isolated_home: Path, db_path: Path) -> None:
+    """The quick way (no new lines: the quick reader, neither the transcript reader nor the
+    ledger's write side imported) and the full way (new lines recorded first) must show the
+    numbers the reports give: this session with its subagents, today's spend of every agent,
+    the active block of Claude Code."""
+    from tokentrail.blocks import BlocksQuery, active_block
+    from tokentrail.config import Config
+    from tokentrail.ledger import Ledger
+    from tokentrail.periods import resolve_timezone
+    from tokentrail.statusline import quick_figures, read_figures
+    from tokentrail.store.quick import QuickReader
+    from tokentrail.usage import Tokens, UsageEvent
+
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 3, 40))
+    agent = claude_assistant(
+        SESSION,
+        _now_iso(35),
+        "msg_agent_9",
+        input_tokens=700,
+        output_tokens=90,
+        cache_read=10,
+        sidechain=True,
+        agent_id="f00d",
+    )
+    write_jsonl(transcript.with_suffix("") / "subagents" / "agent-f00d.jsonl", [agent])
+    other = _turns("6a1b2c3d-0000-4000-8000-000000000001", 0, 2, 50)
+    write_jsonl(claude_session_file(isolated_home, "6a1b2c3d-0000-4000-8000-000000000001"), other)
+    full_line = _run(db_path, _status_json(transcript))  # the full way: records the session
+    with Ledger(db_path, config=Config()) as ledger:
+        ledger.record_events(  # another agent's spend today, which "today" includes
+            [
+                UsageEvent(
+                    key="codex:today",
+                    source="codex",
+                    timestamp=datetime.now(UTC) - timedelta(minutes=5),
+                    model="gpt-5-codex",
+                    provider="openai",
+                    tokens=Tokens(input=1000, cache_read=0, output=400),
+                    session_key="codex-1",
+                )
+            ]
+        )
+        CliRunner().invoke(cli, ["sync", "-d", str(db_path), "--quiet"], catch_exceptions=False)
+        zone, name = resolve_timezone(None)
+        now = datetime.now(UTC)
+        full = read_figures(ledger.store, SESSION, zone, name, now)
+        with QuickReader(str(db_path)) as reader:
+            quick = quick_figures(reader, SESSION, zone, name, now)
+        block = active_block(
+            ledger.store, BlocksQuery(zone=zone, zone_name=name, sources=("claude_code",)), now=now
+        )
+    assert quick == full
+    assert quick.block == block.rows[0]
+    # and the reports say the same
+    sessions = orjson.loads(
+        CliRunner().invoke(cli, ["session", "-d", str(db_path), "--no-sync", "--json"]).output
+    )
+    (mine,) = [row for row in sessions["rows"] if row["session_key"] == SESSION]
+    assert quick.session is not None
+    assert (mine["total_tokens"], mine["cost_usd"]) == (
+        quick.session.total_tokens,
+        quick.session.cost_usd,
+    )
+    daily = orjson.loads(
+        CliRunner().invoke(cli, ["daily", "-d", str(db_path), "--no-sync", "--json"]).output
+    )
+    today = now.astimezone(zone).date().isoformat()
+    (day,) = [row for row in daily["rows"] if row["period"] == today]
+    assert day["cost_usd"] == quick.today.cost_usd and day["requests"] == quick.today.requests
+    line = _run(db_path, _status_json(transcript))  # the quick way: nothing new
+    assert line.split(" | ")[0] == full_line.split(" | ")[0]
+    assert f"today ${quick.today.cost_usd:,.2f}" in line
+
+
+def test_an_unchanged_transcript_imports_no_reader_and_no_write_side(
+    isolated_home: Path, db_path: Path
+) -> None:
+    """The quick way: with nothing new in the session's files, neither the transcript reader
+    nor the ledger, the store's write side, the pricing nor orjson is imported."""
+    transcript = write_jsonl(claude_session_file(isolated_home, SESSION), _turns(SESSION, 0, 2, 5))
+    _run(db_path, _status_json(transcript))  # records it
+    out = db_path.with_name("modules.txt")
+    script = (
+        "import sys\n"
+        "from tokentrail.launch import main\n"
+        "out = sys.argv[2]\n"
+        "sys.argv = ['tokentrail', 'statusline', '-d', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "open(out, 'w').write('\\n'.join(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(db_path), str(out)],
+        input=_status_json(transcript),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "43.0k tok" in done.stdout.decode()
+    modules = set(out.read_text().splitlines())
+    heavy = {
+        "tokentrail.agents",
+        "tokentrail.sources",
+        "tokentrail.sync",
+        "tokentrail.ledger",
+        "tokentrail.store.base",
+        "tokentrail.store.sqlite",
+        "tokentrail.reports",
+        "tokentrail.pricing",
+        "tokentrail.usage",
+        "orjson",
+        "rich",
+        "click",  # the entry point sends a status line with its own options straight to it
+    }
+    assert heavy & modules == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"database": None, "fields": None}),
+        (["-d", "x.db"], {"database": "x.db", "fields": None}),
+        (["--database=x.db", "--fields", "model"], {"database": "x.db", "fields": "model"}),
+        (["--fields=model,today"], {"database": None, "fields": "model,today"}),
+        (["--help"], None),
+        (["-d"], None),
+        (["-d", "a", "-d", "b"], None),
+        (["--weather", "x"], None),
+        (["-d=x.db"], None),
+    ],
+)
+def test_the_entry_point_takes_the_status_lines_own_options_and_leaves_the_rest_to_click(
+    args: list[str], expected: dict[str, str | None] | None
+) -> None:
+    from tokentrail.launch import statusline_options
+
+    assert statusline_options(args) == expected
+
+
+def test_help_and_wrong_options_still_go_through_click(db_path: Path) -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "--help"],
+        capture_output=True,
+        check=False,
+    )
+    assert helped.returncode == 0 and b"settings.json" in helped.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tokentrail", "statusline", "--weather"],
+        input=b"{}",
+        capture_output=True,
+        check=False,
+    )
+    assert wrong.returncode == 2 and b"No such option" in wrong.stderr

@@ -1,3 +1,3 @@
-from tokentrail.cli import main
+from tokentrail.launch import main
 
 main()

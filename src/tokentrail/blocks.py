@@ -24,12 +24,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from tokentrail.figures import UsageFigures, unpriced_dicts
 from tokentrail.periods import DAY_MS, local_moment
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.reports import UsageFigures, unpriced_dicts
-from tokentrail.store.base import NO_MODEL, Filters, MinuteRow, Store, Totals, UnpricedModel
+from tokentrail.store.figures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
+
+
+class BlocksReader(Protocol):
+    """What the blocks read of a ledger: any store, or the fast reader of
+    :mod:`tokentrail.store.quick` (``blocks --active`` and the status line import no more)."""
+
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]: ...
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]: ...
+
+
+@runtime_checkable
+class RollupReader(Protocol):
+    """A reader that answers the active block from its hourly rollups (the quick reader of
+    :mod:`tokentrail.store.quick`): the hours holding usage, per-model sums over whole hours
+    and the first and last request of a range."""
+
+    def usage_hours(self, filters: Filters) -> list[int]: ...
+
+    def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]: ...
+
+    def request_span(self, filters: Filters) -> tuple[int, int] | None: ...
+
 
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
@@ -234,7 +257,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def blocks_report(store: Store, query: BlocksQuery, *, now: datetime | None = None) -> BlocksReport:
+def blocks_report(
+    store: BlocksReader, query: BlocksQuery, *, now: datetime | None = None
+) -> BlocksReport:
     """The 5-hour blocks ending after ``query.since_ms`` (or only the active one)."""
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     if query.active_only and not query.token_limit_max:
@@ -244,10 +269,14 @@ def blocks_report(store: Store, query: BlocksQuery, *, now: datetime | None = No
     # the live view and the dashboard ask for the active block every few seconds: a day of
     # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage)
     lookbacks = LOOKBACKS_MS[:1] if query.active_only else LOOKBACKS_MS
-    minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
+    if query.active_only and not query.token_limit_max and isinstance(store, RollupReader):
+        blocks = _active_from_rollups(store, query.filters(), since_ms - lookbacks[0], now_ms)
+    else:
+        minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
+        blocks = build_blocks(minutes, now_ms)
     blocks = [
         b
-        for b in build_blocks(minutes, now_ms)
+        for b in blocks
         if b.end_ms > since_ms and (query.until_ms is None or b.start_ms < query.until_ms)
     ]
     snapshots = store.rate_limits(
@@ -278,16 +307,77 @@ def blocks_report(store: Store, query: BlocksQuery, *, now: datetime | None = No
 
 
 def _read_minutes(
-    store: Store, base: Filters, since_ms: int, lookbacks: Sequence[int]
+    store: BlocksReader, base: Filters, since_ms: int, lookbacks: Sequence[int]
 ) -> list[MinuteRow]:
     """The minutes from far enough before ``since_ms`` that block boundaries are anchored."""
     rows: list[MinuteRow] = []
     for lookback in lookbacks:
-        start = since_ms - lookback
+        start = _hour(since_ms - lookback)  # whole hours: the rollups' chain starts there too
         rows = store.minute_totals(replace(base, since_ms=start, until_ms=None))
         if _anchored(rows, start, since_ms):
             break
     return rows
+
+
+def _hour(ms: int) -> int:
+    return ms - ms % HOUR_MS
+
+
+def _active_from_rollups(
+    reader: RollupReader, base: Filters, lookback_ms: int, now_ms: int
+) -> list[BlockRow]:
+    """The block holding ``now`` (or none), from the hourly rollups: the same blocks
+    :func:`build_blocks` makes of the minutes from the same whole hour, reading the raw
+    requests only for a few index lookups.
+
+    Only the first request of an hour can start a block (a block starts at a whole hour and
+    lasts whole hours; a gap inside one hour is under 5 hours), and it starts one when its hour
+    is 5 hours or more past the block's start, or 5 hours or more after the last request
+    before it. Between hours 6 or more apart that gap is certain, between hours 4 or fewer
+    apart impossible; hours exactly 5 apart ask the requests (:func:`_gap_between`)."""
+    hours = reader.usage_hours(replace(base, since_ms=_hour(lookback_ms), until_ms=None))
+    if not hours:
+        return []
+    # the chain of block starts (with the last hour of usage before each), up to the first
+    # start after now: the block holding now ends there at the latest
+    starts: list[tuple[int, int | None]] = [(hours[0], None)]
+    previous = hours[0]
+    for hour in hours[1:]:
+        if starts[-1][0] > now_ms:
+            break
+        spacing = hour - previous
+        gap = spacing > BLOCK_MS or (
+            spacing == BLOCK_MS and (_gap_ms(reader, base, previous, hour) or 0) >= BLOCK_MS
+        )
+        if hour >= starts[-1][0] + BLOCK_MS or gap:
+            starts.append((hour, previous))
+        previous = hour
+    current = [i for i, (start, _) in enumerate(starts) if start <= now_ms]
+    if not current or starts[current[-1]][0] + BLOCK_MS <= now_ms:
+        return []  # no usage yet, or the last block has ended: nothing is active
+    start, before_start = starts[current[-1]]
+    following = starts[current[-1] + 1][0] if current[-1] + 1 < len(starts) else None
+    scope = replace(base, since_ms=start, until_ms=following)
+    span = reader.request_span(scope)
+    if span is None:  # pragma: no cover - the hour holds usage
+        return []
+    first_ms, last_ms = span
+    idle_before = None
+    if before_start is not None and start - before_start >= BLOCK_MS:
+        idle = _gap_ms(reader, base, before_start, start)
+        idle_before = idle if idle is not None and idle >= BLOCK_MS else None
+    rows = [
+        MinuteRow(minute=first_ms // 60_000, model=m, first_ms=first_ms, last_ms=last_ms, totals=t)
+        for m, t in reader.model_totals(scope)
+    ]
+    return [_finish(rows, start, now_ms, idle_before)] if rows else []
+
+
+def _gap_ms(reader: RollupReader, base: Filters, earlier: int, later: int) -> int | None:
+    """The time from the last request of hour ``earlier`` to the first of hour ``later``."""
+    before = reader.request_span(replace(base, since_ms=earlier, until_ms=earlier + HOUR_MS))
+    after = reader.request_span(replace(base, since_ms=later, until_ms=later + HOUR_MS))
+    return None if before is None or after is None else after[0] - before[1]
 
 
 def _anchored(rows: Sequence[MinuteRow], start_ms: int, since_ms: int) -> bool:
@@ -407,6 +497,8 @@ def latest_per_window(snapshots: Sequence[RateLimitSnapshot]) -> list[RateLimitS
     return [latest[key] for key in sorted(latest)]
 
 
-def active_block(store: Store, query: BlocksQuery, *, now: datetime | None = None) -> BlocksReport:
+def active_block(
+    store: BlocksReader, query: BlocksQuery, *, now: datetime | None = None
+) -> BlocksReport:
     """Only the block holding ``now`` (reads the last 6 hours, plus the anchoring lookback)."""
     return blocks_report(store, replace(query, active_only=True), now=now)

@@ -104,7 +104,7 @@ def key_for(kind: str, options: dict[str, Any], *, terminal: bool) -> str | None
     return report_key(kind, options, zone_name, fmt)
 
 
-def _location(database: str | None) -> str | None:
+def ledger_file(database: str | None) -> str | None:
     """The SQLite ledger's path as :func:`tokentrail.config.resolve_database` decides it,
     reading the configuration file only when neither the option nor the variable names it;
     None for a team ledger (a URL)."""
@@ -125,7 +125,7 @@ def cached_answer(kind: str, options: dict[str, Any]) -> str | None:
         return None
     try:
         key = key_for(kind, options, terminal=sys.stdout.isatty())
-        location = _location(options.get("database"))
+        location = ledger_file(options.get("database"))
     except Exception:  # e.g. an unreadable configuration file: the full path says what
         return None
     if key is None or location is None:

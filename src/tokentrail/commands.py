@@ -1145,8 +1145,6 @@ def blocks(
     as_csv: bool,
 ) -> None:
     from tokentrail.blocks import blocks_report
-    from tokentrail.blocks_view import print_blocks
-    from tokentrail.output import render_csv, render_json
 
     _check_format(as_json, as_csv)
     query = blocks_query(
@@ -1163,17 +1161,45 @@ def blocks(
             raise OptionError("--live shows a screen; it cannot be combined with --json or --csv")
         run_live_view(database=database, query=query, no_sync=no_sync, exit_after=None)
         return
-    with open_ledger(database, sources=query.sources) as ledger:
-        if not no_sync:
-            sync_first(ledger, machine_readable=as_json or as_csv)
-        report = blocks_report(ledger.store, query)
-    data = report.as_dict()
+    report = quick_blocks(database, query) if no_sync else None
+    if report is None:
+        with open_ledger(database, sources=query.sources) as ledger:
+            if not no_sync:
+                sync_first(ledger, machine_readable=as_json or as_csv)
+            report = blocks_report(ledger.store, query)
     if as_json:
-        click.echo(render_json(data))
+        from tokentrail.output import render_json
+
+        click.echo(render_json(report.as_dict()))
     elif as_csv:
+        from tokentrail.output import render_csv
+
         click.echo(render_csv(report.csv_rows(), blank=report.blank_csv_row()), nl=False)
     else:
+        from tokentrail.blocks_view import print_blocks
+
         print_blocks(report, console=_console())
+
+
+def quick_blocks(database: str | None, query: Any) -> Any:
+    """The blocks from the quick reader of a SQLite ledger (``--no-sync``: nothing to write),
+    without importing the ledger, the store's write side or the pricing; None when the ledger
+    cannot be read that way (a team ledger, a ledger to create or migrate) or a ``--source``
+    has to be checked against it: the full way then."""
+    if query.sources:
+        return None
+    from tokentrail.blocks import blocks_report
+    from tokentrail.cached_reports import ledger_file
+    from tokentrail.store.quick import NotQuick, QuickReader
+
+    location = ledger_file(database)
+    if location is None:
+        return None
+    try:
+        with QuickReader(location) as reader:
+            return blocks_report(reader, query)
+    except NotQuick:
+        return None
 
 
 def live(

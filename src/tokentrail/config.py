@@ -8,21 +8,21 @@ platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
 from __future__ import annotations
 
 import os
-import socket
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.errors import ConfigError
-from tokentrail.pricing import PriceOverride
 
 if TYPE_CHECKING:
+    # PriceOverride, the TOML parser and the network module are imported where a file or a
+    # machine name asks for them: a status line without a configuration file pays for none
     from tokentrail.config_schema import BudgetTable as ConfigBudget
     from tokentrail.config_schema import PriceTable as ConfigPrice
     from tokentrail.config_schema import SourceTable as ConfigSource
     from tokentrail.config_schema import StatuslineTable as ConfigStatusline
+    from tokentrail.pricing import PriceOverride
 
 DB_ENV = "TOKENTRAIL_DB"
 CONFIG_ENV = "TOKENTRAIL_CONFIG"
@@ -107,7 +107,11 @@ def resolve_database(
 
 def machine_name(config: Config, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
-    return env.get(MACHINE_ENV) or config.machine or socket.gethostname()
+    if env.get(MACHINE_ENV) or config.machine:
+        return env.get(MACHINE_ENV) or config.machine or ""
+    import socket
+
+    return socket.gethostname()
 
 
 def user_name(config: Config, env: Mapping[str, str] | None = None) -> str | None:
@@ -129,6 +133,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     kept = _kept_config(key)
     if kept is not None:
         return kept
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -169,6 +175,8 @@ def _source(table: ConfigSource) -> SourceSettings:
 
 
 def _price(table: ConfigPrice) -> PriceOverride:
+    from tokentrail.pricing import PriceOverride
+
     return PriceOverride(
         model=table.model,
         since=table.since,
@@ -411,6 +419,8 @@ def _config_to_json(config: Config) -> dict[str, Any]:
 def _config_from_json(data: dict[str, Any]) -> Config:
     from datetime import date
     from decimal import Decimal
+
+    from tokentrail.pricing import PriceOverride
 
     def decimal(value: str | None) -> Decimal | None:
         return Decimal(value) if value is not None else None

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
-
 from tokentrail import formatting
-from tokentrail.store.base import NO_MODEL
+from tokentrail.store.figures import NO_MODEL
 
 if TYPE_CHECKING:
     # only types here: `tokentrail sync` prints through this module without the reports
@@ -24,6 +21,8 @@ MISSING = "—"
 
 
 def render_json(data: Any) -> str:
+    import orjson  # not for a table
+
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -48,6 +47,8 @@ class CsvRows:
     row's terminator is turned back into ``\n``. Cells pass through :func:`spreadsheet_safe`."""
 
     def __init__(self) -> None:
+        import csv  # only for CSV: the other outputs never need it
+
         self._lines: list[str] = []
         self._writer = csv.writer(self, lineterminator="\r\n")
 

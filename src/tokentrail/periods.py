@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tokentrail.errors import ConfigError
-from tokentrail.store.base import BUCKET_MS, OffsetSegment
+from tokentrail.store.figures import BUCKET_MS, OffsetSegment
 
 DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tokentrail.figures import WEB_SEARCH_MICRO_USD as WEB_SEARCH_MICRO_USD
 from tokentrail.usage import Cost, Tokens, UsageEvent
 
 if TYPE_CHECKING:
@@ -31,11 +32,6 @@ PER_MTOK = Decimal(1_000_000)
 
 PRICED = "priced"
 UNPRICED = "unpriced"
-
-WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
-"""The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10
-per 1,000 searches, on top of the tokens). genai-prices has no per-search prices. Searches of
-another provider are counted but not priced: the cost of their requests is a floor."""
 
 # genai-prices price keys for the ledger's buckets, and which bucket a leaf rolls up into when
 # a model has no price of its own for it (genai-prices' decomposition: an unpriced cache-write

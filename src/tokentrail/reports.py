@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from tokentrail.figures import UsageFigures as UsageFigures  # re-exported
+from tokentrail.figures import unpriced_dicts as unpriced_dicts
 from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
@@ -73,82 +75,6 @@ class ReportQuery:
             machines=self.machines,
             users=self.users,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class UsageFigures:
-    """Token and cost figures of one group. ``None`` means not reported (or, for cost, that
-    nothing in the group could be priced) — never a silent zero."""
-
-    requests: int
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
-    total_tokens: int | None
-    cost_usd: float | None
-    unpriced_requests: int
-    reported_cost_usd: float | None
-    web_searches: int = 0
-    """Server-side web searches (billed per search, priced where the price is known)."""
-    unpriced_web_searches: int = 0
-    """Web searches of a provider with no known per-search price: the cost is a floor."""
-    requests_without_tokens: int = 0
-    """Requests whose agent reported a cost but no token counts (a Crush session): the token
-    figures of the group leave them out, so they are a floor (None when no request of the
-    group reported any). Counted as the requests beyond the most that reported any bucket."""
-
-    @property
-    def cost_is_floor(self) -> bool:
-        """Some of this group's spend has no known price: the cost shown is a floor."""
-        return bool(self.unpriced_requests or self.unpriced_web_searches)
-
-    @classmethod
-    def from_totals(cls, t: Totals) -> UsageFigures:
-        def reported(value: int, count: int) -> int | None:
-            return value if count else None
-
-        any_tokens = t.n_input or t.n_cache_read or t.n_cache_write or t.n_output
-        priced = t.requests - t.unpriced_requests
-        return cls(
-            requests=t.requests,
-            input_tokens=reported(t.input, t.n_input),
-            cache_read_tokens=reported(t.cache_read, t.n_cache_read),
-            cache_write_tokens=reported(t.cache_write_5m + t.cache_write_1h, t.n_cache_write),
-            output_tokens=reported(t.output, t.n_output),
-            reasoning_tokens=reported(t.reasoning, t.n_reasoning),
-            total_tokens=(t.input + t.cache_read + t.cache_write_5m + t.cache_write_1h + t.output)
-            if any_tokens
-            else None,
-            cost_usd=round(t.cost_micro / 1_000_000, 6) if priced > 0 else None,
-            unpriced_requests=t.unpriced_requests,
-            reported_cost_usd=round(t.reported_cost_micro / 1_000_000, 6)
-            if t.n_reported_cost
-            else None,
-            web_searches=t.web_searches,
-            unpriced_web_searches=t.unpriced_web_searches,
-            requests_without_tokens=max(
-                t.requests - max(t.n_input, t.n_cache_read, t.n_cache_write, t.n_output), 0
-            ),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "input_tokens": self.input_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "output_tokens": self.output_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd,
-            "unpriced_requests": self.unpriced_requests,
-            "reported_cost_usd": self.reported_cost_usd,
-            "web_searches": self.web_searches,
-            "unpriced_web_searches": self.unpriced_web_searches,
-            "requests_without_tokens": self.requests_without_tokens,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -1266,11 +1192,6 @@ def unpriced_models_of(
         return found
     wanted = set(models)
     return [m for m in found if m.model in wanted]
-
-
-def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
-    """Models without a price as every JSON face shows them."""
-    return [{"model": m.model, "requests": m.requests, "tokens": m.tokens} for m in models]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,11 @@ from tokentrail.errors import ConfigError, TokentrailError
 
 if TYPE_CHECKING:
     from tokentrail.blocks import BlockRow
+    from tokentrail.config import Config
+    from tokentrail.figures import UsageFigures
     from tokentrail.ledger import Ledger
-    from tokentrail.reports import UsageFigures
     from tokentrail.store.base import Store
+    from tokentrail.store.quick import QuickReader
 
 FIELDS: dict[str, str] = {
     "model": "the model Claude Code names (its display name)",
@@ -86,12 +88,12 @@ def parse_fields(text: str | Sequence[str]) -> tuple[str, ...]:
 
 def parse_input(raw: bytes) -> StatusInput:
     """The agent's status JSON. Missing keys are missing, never an error: only the shape."""
-    import orjson
+    import json  # the standard library's: a third of orjson's import time, for a few hundred bytes
 
     try:
-        data = orjson.loads(raw) if raw.strip() else None
-    except orjson.JSONDecodeError as exc:
-        raise StatusInputError(f"the input is not JSON ({exc.args[0]})") from None
+        data = json.loads(raw) if raw.strip() else None
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise StatusInputError(f"the input is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise StatusInputError(
             "expected Claude Code's status JSON on stdin; "
@@ -136,6 +138,50 @@ def is_claude_transcript(transcript: str) -> bool:
     return path.suffix == ".jsonl" and path.parent.parent.name == "projects"
 
 
+def session_files(transcript: str) -> dict[str, tuple[int, int, int, int]]:
+    """The session's files as a sync finds them (real paths), each with its device, inode,
+    size and modification time: what a cursor keeps to tell that a file has not changed."""
+    import os
+
+    found: dict[str, tuple[int, int, int, int]] = {}
+    visited: set[tuple[int, int]] = set()
+    main, subagents = transcript_roots(transcript)
+    pending = [str(subagents)]
+    candidates = [str(main)]
+    while pending:  # subagents' files, in subfolders too (a folder entered once: no loops)
+        folder = pending.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in visited:
+                continue
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        pending.append(entry.path)
+                    elif entry.name.endswith(".jsonl"):
+                        candidates.append(entry.path)
+        except OSError:
+            continue
+    for path in candidates:
+        try:
+            real = os.path.realpath(path)
+            st = os.stat(real)
+        except OSError:
+            continue
+        if not os.path.isdir(real):
+            found[real] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return found
+
+
+def up_to_date(reader: QuickReader, transcript: str) -> bool:
+    """True when every file of the session is as the ledger last read it (so the reader and
+    the ledger's write side need not be imported). A file the cursors do not know, or one
+    that changed, sends the update the full way, whose discovery and cursors decide."""
+    files = session_files(transcript)
+    return reader.cursor_stats(list(files)) == files
+
+
 def catch_up(ledger: Ledger, transcript: str) -> bool:
     """Read what is new in one session's files into the ledger, with the cursors and writes a
     full sync uses (so a later ``tokentrail sync`` goes on from here and counts nothing twice).
@@ -162,12 +208,37 @@ def catch_up(ledger: Ledger, transcript: str) -> bool:
 # -- reading ------------------------------------------------------------------------------
 
 
+def quick_figures(
+    reader: QuickReader, session_id: str | None, zone: tzinfo, zone_name: str, now: datetime
+) -> StatusFigures:
+    """The figures from the quick reader: the same rollups, session totals and block rules
+    as :func:`read_figures` on a store, with a fraction of the imports."""
+    from tokentrail.blocks import BlocksQuery, active_block
+    from tokentrail.figures import UsageFigures
+    from tokentrail.periods import local_midnight_ms
+
+    session_totals = reader.session_totals(session_id) if session_id is not None else None
+    day = now.astimezone(zone).date()
+    today = reader.totals(
+        local_midnight_ms(day, zone), local_midnight_ms(day + timedelta(days=1), zone)
+    )
+    blocks = active_block(
+        reader, BlocksQuery(zone=zone, zone_name=zone_name, sources=(SOURCE,)), now=now
+    )
+    return StatusFigures(
+        session=None if session_totals is None else UsageFigures.from_totals(session_totals),
+        today=UsageFigures.from_totals(today),
+        block=next((row for row in blocks.rows if row.active), None),
+        now_ms=int(now.timestamp() * 1000),
+    )
+
+
 def read_figures(
     store: Store, session_id: str | None, zone: tzinfo, zone_name: str, now: datetime
 ) -> StatusFigures:
     from tokentrail.blocks import BlocksQuery, active_block
+    from tokentrail.figures import UsageFigures
     from tokentrail.periods import local_midnight_ms
-    from tokentrail.reports import UsageFigures
     from tokentrail.store.base import Filters, Totals
 
     session = None
@@ -258,23 +329,68 @@ def status_line(
     now: datetime | None = None,
 ) -> str:
     """The line for one status update (``raw``: the agent's JSON). Raises on any problem;
-    :func:`main` turns that into a one-line message."""
-    from tokentrail.ledger import Ledger
+    :func:`main` turns that into a one-line message.
+
+    The quick way first: when the session's files are as the ledger last read them, the
+    figures come from the quick reader (:mod:`tokentrail.store.quick`) and neither the
+    transcript reader nor the ledger's write side is imported. Otherwise the new lines are
+    read and recorded as a sync records them, then the figures are read."""
+    from tokentrail.config import load_config, resolve_database
     from tokentrail.periods import resolve_timezone
 
     info = parse_input(raw)
-    with Ledger(database, busy_timeout_s=BUSY_TIMEOUT_S) as ledger:
-        chosen = tuple(fields) if fields else ledger.config.statusline_fields or DEFAULT_FIELDS
-        transcript = info.transcript_path
-        written = (
-            catch_up(ledger, transcript)
-            if transcript and is_claude_transcript(transcript)
-            else True
-        )
-        zone, zone_name = resolve_timezone(None)
-        figures = read_figures(
-            ledger.store, info.session_id, zone, zone_name, now or datetime.now(UTC)
-        )
+    config = load_config()
+    chosen = tuple(fields) if fields else config.statusline_fields or DEFAULT_FIELDS
+    location = resolve_database(database, config)
+    transcript = info.transcript_path
+    if transcript is not None and not is_claude_transcript(transcript):
+        transcript = None
+    zone, zone_name = resolve_timezone(None)
+    moment = now or datetime.now(UTC)
+    reader = _quick_reader(location)
+    try:
+        if reader is not None and (transcript is None or up_to_date(reader, transcript)):
+            figures = quick_figures(reader, info.session_id, zone, zone_name, moment)
+            return render(chosen, info, figures, busy=False)
+    finally:
+        if reader is not None:
+            reader.close()
+    return _full_way(info, chosen, database, config, transcript, zone, zone_name, moment)
+
+
+def _quick_reader(location: str) -> QuickReader | None:
+    if "://" in location:
+        return None  # a team ledger: the full way
+    from tokentrail.store.quick import NotQuick, QuickReader
+
+    try:
+        return QuickReader(location)
+    except NotQuick:
+        return None
+
+
+def _full_way(
+    info: StatusInput,
+    chosen: Sequence[str],
+    database: str | None,
+    config: Config,
+    transcript: str | None,
+    zone: tzinfo,
+    zone_name: str,
+    now: datetime,
+) -> str:
+    """Catch up with the ledger's write side (creating or migrating the ledger if need be),
+    then answer."""
+    from tokentrail.ledger import Ledger
+
+    with Ledger(database, config=config, busy_timeout_s=BUSY_TIMEOUT_S) as ledger:
+        written = catch_up(ledger, transcript) if transcript is not None else True
+        reader = _quick_reader(ledger.database)
+        if reader is None:  # a team ledger
+            figures = read_figures(ledger.store, info.session_id, zone, zone_name, now)
+    if reader is not None:  # what was just written, read as the quick way reads it
+        with reader:
+            figures = quick_figures(reader, info.session_id, zone, zone_name, now)
     return render(chosen, info, figures, busy=not written)
 
 

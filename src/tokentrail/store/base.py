@@ -32,6 +32,9 @@ from tokentrail.store.figures import (
     MEASURES as MEASURES,
 )
 from tokentrail.store.figures import (
+    NO_MODEL as NO_MODEL,
+)
+from tokentrail.store.figures import (
     Filters as Filters,
 )
 from tokentrail.store.figures import (
@@ -39,6 +42,9 @@ from tokentrail.store.figures import (
 )
 from tokentrail.store.figures import (
     Totals as Totals,
+)
+from tokentrail.store.figures import (
+    UnpricedModel as UnpricedModel,
 )
 from tokentrail.store.records import (
     GROUP_DIMENSIONS as GROUP_DIMENSIONS,
@@ -190,17 +196,6 @@ class RunTotalsRow:
     totals: Totals
     first_ms: int | None
     last_ms: int | None
-
-
-NO_MODEL = "(no model)"
-"""How usage that reported no model is named where models are listed."""
-
-
-@dataclass(frozen=True, slots=True)
-class UnpricedModel:
-    model: str
-    requests: int
-    tokens: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,14 @@ placeholder, and how each backend spells its measures, differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store.base import Filters, MinuteRow, Totals
-from tokentrail.store.dialect import Executemany, Rows
+from tokentrail.store.figures import Filters, MinuteRow, Totals
 from tokentrail.store.scope_sql import Placeholder, marks, scope_where
-from tokentrail.store.tool_sql import next_change
+
+if TYPE_CHECKING:  # the quick reader imports this module: only the light part at run time
+    from tokentrail.store.dialect import Executemany, Rows
 
 SNAPSHOT_COLUMNS = (
     "source, limit_window, observed_ms, used_percent, window_minutes, resets_at_ms, "
@@ -25,6 +26,8 @@ def put_rate_limits(
     executemany: Executemany, mark: Placeholder, snapshots: Sequence[RateLimitSnapshot]
 ) -> None:
     """Insert snapshots; one already recorded (same source, machine, window and time) stays."""
+    from tokentrail.store.tool_sql import next_change  # the write side: not for readers
+
     if not snapshots:
         return
     executemany(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tokentrail.pricing import WEB_SEARCH_MICRO_USD
+from tokentrail.figures import WEB_SEARCH_MICRO_USD  # not tokentrail.pricing: this stays light
 
 BUCKET_MS = 15 * 60 * 1000
 """Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
@@ -128,3 +128,26 @@ class Totals:
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(tuple(a + b for a, b in zip(self.values, other.values, strict=True)))
+
+
+NO_MODEL = "(no model)"
+"""How usage that reported no model is named where models are listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedModel:
+    model: str
+    requests: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteRow:
+    """The requests of one UTC minute and model (see :meth:`Store.minute_totals`)."""
+
+    minute: int
+    """UTC epoch milliseconds divided by 60,000."""
+    model: str | None
+    first_ms: int
+    last_ms: int
+    totals: Totals

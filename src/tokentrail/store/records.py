@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tokentrail.store.figures import Filters, Totals
+from tokentrail.store.figures import (
+    MinuteRow as MinuteRow,  # re-exported: light, for the quick reader
+)
 from tokentrail.usage import Session, Tokens
 
 
@@ -61,18 +64,6 @@ class ToolCallRow:
     lines_added: int | None
     lines_removed: int | None
     model: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MinuteRow:
-    """The requests of one UTC minute and model (see :meth:`Store.minute_totals`)."""
-
-    minute: int
-    """UTC epoch milliseconds divided by 60,000."""
-    model: str | None
-    first_ms: int
-    last_ms: int
-    totals: Totals
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tokentrail.store.base import Filters
+from tokentrail.store.figures import Filters
 
 Placeholder = Literal["?", "%s"]
 

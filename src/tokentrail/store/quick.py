@@ -1,0 +1,152 @@
+"""The quick reader of a SQLite ledger: the few indexed queries the fast answers need
+(``tokentrail statusline``, ``blocks --active``), without the store's write side.
+
+It opens the file as it is (no migrations, no pragmas that write, never creating it) and
+imports only the light part of the store's interface, so an answer that runs every few seconds
+does not pay for the ledger's whole code. A ledger it cannot read this way (absent, not
+migrated to this version's schema, damaged) raises :class:`NotQuick`: the caller takes the
+full path, which creates, migrates or reports it.
+
+The sums are the store's own: the same rollup tables and measure definitions
+(:mod:`tokentrail.store.figures`), the same per-minute query (:mod:`tokentrail.store.blocks_sql`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from tokentrail.store import blocks_sql
+from tokentrail.store.figures import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.scope_sql import scope_where
+
+if TYPE_CHECKING:
+    from tokentrail.ratelimits import RateLimitSnapshot
+
+HOUR_MS = 3_600_000
+READ_TIMEOUT_MS = 50
+"""How long a read waits for a lock (a WAL reader almost never has to: only while another
+process checkpoints or recovers the file)."""
+
+_MINUTE_MEASURES = ", ".join(MEASURE_SQL[m] for m in MEASURES)
+_MEASURE_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
+
+
+class NotQuick(Exception):
+    """This ledger cannot be read the quick way; the full path can (or says why not)."""
+
+
+class QuickReader:
+    """A read-only view of one SQLite ledger file. Use as a context manager."""
+
+    def __init__(self, path: str) -> None:
+        if not os.path.isfile(path):
+            raise NotQuick(f"{path} does not exist")
+        try:
+            self._conn = sqlite3.connect(
+                f"file:{quote(os.path.abspath(path))}?mode=rw", uri=True, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise NotQuick(str(exc)) from None
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {READ_TIMEOUT_MS}")
+            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise NotQuick(str(exc)) from None
+        if version != _schema_version():
+            self._conn.close()
+            raise NotQuick(f"schema version {version}: the full path migrates it")
+
+    def __enter__(self) -> QuickReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- what the blocks read (tokentrail.blocks.BlocksReader) -----------------------------
+
+    def minute_totals(self, filters: Filters) -> list[MinuteRow]:
+        sql, params = blocks_sql.minute_totals_query(filters, "?", _MINUTE_MEASURES, user=None)
+        return [blocks_sql.minute_row(row) for row in self._query(sql, params)]
+
+    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
+        try:
+            return blocks_sql.rate_limits(self._query, "?", filters)
+        except sqlite3.Error as exc:
+            raise NotQuick(str(exc)) from None
+
+    # -- the active block from the rollups (tokentrail.blocks.RollupReader) ------------------
+
+    def usage_hours(self, filters: Filters) -> list[int]:
+        """The UTC hours (epoch ms) holding usage in ``filters``' range, oldest first: a few
+        hundred rows of the hourly rollups' key, where the raw requests are thousands."""
+        where, params = scope_where(filters, "?", ts="bucket_ms", project="project")
+        sql = f"SELECT DISTINCT bucket_ms FROM rollups_hourly {where} ORDER BY 1"
+        return [int(row[0]) for row in self._query(sql, params)]
+
+    def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]:
+        """Usage per model in ``filters``' range of whole hours, from the hourly rollups."""
+        where, params = scope_where(filters, "?", ts="bucket_ms", project="project")
+        sql = f"SELECT model, {_MEASURE_SUMS} FROM rollups_hourly {where} GROUP BY 1 ORDER BY 1"
+        return [(row[0] or None, Totals(tuple(row[1:]))) for row in self._query(sql, params)]
+
+    def request_span(self, filters: Filters) -> tuple[int, int] | None:
+        """The first and last request time in ``filters``' range: two walks of the time
+        index, each stopping at its first match (one ``MIN(), MAX()`` reads the whole range)."""
+        where, params = scope_where(filters, "?", ts="ts_ms", project="project")
+        spans = [
+            self._query(f"SELECT ts_ms FROM events {where} ORDER BY ts_ms {way} LIMIT 1", params)
+            for way in ("ASC", "DESC")
+        ]
+        if not spans[0] or not spans[1]:
+            return None
+        return int(spans[0][0][0]), int(spans[1][0][0])
+
+    # -- what the status line reads --------------------------------------------------------
+
+    def totals(self, since_ms: int, until_ms: int) -> Totals:
+        """Every source's usage in ``[since_ms, until_ms)`` (whole 15-minute buckets), from
+        the hourly rollups when both bounds are whole hours (as the store chooses)."""
+        table = "rollups_hourly" if since_ms % HOUR_MS == until_ms % HOUR_MS == 0 else "rollups"
+        sql = f"SELECT {_MEASURE_SUMS} FROM {table} WHERE bucket_ms >= ? AND bucket_ms < ?"
+        (row,) = self._query(sql, [since_ms, until_ms])
+        return Totals(tuple(v or 0 for v in row))
+
+    def session_totals(self, session_key: str) -> Totals | None:
+        """A session's usage with its subagents' (the sessions whose parent it is); None when
+        the ledger has none of it."""
+        sql = (
+            f"SELECT COUNT(*), {', '.join(f'SUM(t.{m})' for m in MEASURES)} "
+            "FROM session_totals t JOIN sessions s ON s.session_key = t.session_key "
+            "WHERE s.session_key = ? OR s.parent_key = ?"
+        )
+        ((count, *sums),) = self._query(sql, [session_key, session_key])
+        return Totals(tuple(v or 0 for v in sums)) if count else None
+
+    def cursor_stats(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int, int]]:
+        """For each path read before: the device, inode, size and modification time it had
+        when it was last read."""
+        if not paths:
+            return {}
+        marks = ", ".join("?" * len(paths))
+        sql = f"SELECT path, device, inode, size, mtime_ns FROM cursors WHERE path IN ({marks})"
+        return {row[0]: tuple(row[1:]) for row in self._query(sql, list(paths))}
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise NotQuick(str(exc)) from None
+
+
+def _schema_version() -> int:
+    from tokentrail.store.migrations import SQLITE_MIGRATIONS
+
+    return len(SQLITE_MIGRATIONS)
