@@ -49,6 +49,7 @@ from tokentrail.sources.base import (
     count_or_none,
     find_files,
     iter_complete_lines,
+    json_object,
     open_regular,
     parse_timestamp,
     text_or_none,
@@ -199,13 +200,9 @@ class _WireParser:
     last: datetime | None = None
 
     def handle(self, line: Line) -> None:
-        try:
-            record = orjson.loads(line.data)
-        except orjson.JSONDecodeError as exc:
-            self._skip("malformed_json", line, str(exc))
-            return
-        if not isinstance(record, dict):
-            self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
+        record, problem = json_object(line.data)
+        if record is None:
+            self._skip("malformed_json", line, problem)
             return
         message = record.get("message")
         if not isinstance(message, dict) or message.get("type") != "StatusUpdate":

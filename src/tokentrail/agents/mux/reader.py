@@ -56,6 +56,7 @@ from tokentrail.sources.base import (
     count_or_none,
     find_files,
     iter_complete_lines,
+    json_object,
     parse_timestamp,
     read_regular,
     reported_cost,
@@ -209,13 +210,9 @@ class _HistoryParser:
     last: datetime | None = None
 
     def handle(self, line: Line) -> None:
-        try:
-            record = orjson.loads(line.data)
-        except orjson.JSONDecodeError as exc:
-            self._skip("malformed_json", line, str(exc))
-            return
-        if not isinstance(record, dict):
-            self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
+        record, problem = json_object(line.data)
+        if record is None:
+            self._skip("malformed_json", line, problem)
             return
         try:
             if self.headless:

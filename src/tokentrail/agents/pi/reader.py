@@ -47,6 +47,7 @@ from tokentrail.sources.base import (
     count_or_none,
     find_files,
     iter_complete_lines,
+    json_object,
     parse_timestamp,
     reported_cost,
     text_or_none,
@@ -196,13 +197,9 @@ class _FileParser:
     last_seen: datetime | None = None
 
     def handle(self, line: Line) -> None:
-        try:
-            record = orjson.loads(line.data)
-        except orjson.JSONDecodeError as exc:
-            self._skip("malformed_json", line, str(exc))
-            return
-        if not isinstance(record, dict):
-            self._skip("malformed_json", line, f"a JSON {type(record).__name__}, not an object")
+        record, problem = json_object(line.data)
+        if record is None:
+            self._skip("malformed_json", line, problem)
             return
         kind = record.get("type")
         if kind == "session":
