@@ -304,6 +304,14 @@ def event_count(db: Path) -> int:
         conn.close()
 
 
+def wait_for_a_commit(proc: subprocess.Popen[bytes], db: Path, total: int) -> None:
+    """Return once ``db`` holds more requests than when called (a batch was committed), or
+    the sync has ended."""
+    before = event_count(db)
+    while proc.poll() is None and before == event_count(db) < total:
+        time.sleep(0.005)
+
+
 def test_sync_killed_at_random_moments_converges_to_a_clean_sync(
     isolated_home: Path, tmp_path: Path
 ) -> None:
@@ -316,9 +324,15 @@ def test_sync_killed_at_random_moments_converges_to_a_clean_sync(
     killed = tmp_path / "killed.db"
     rng = random.Random(11)
     kills = partial = 0
-    for _ in range(30):
+    for attempt in range(30):
         proc = sync_process(killed, isolated_home, tmp_path)
-        time.sleep(rng.uniform(0.05, max(duration * 0.6, 0.1)))
+        if attempt % 2:
+            # at a random moment; the clean sync's duration only bounds it, so on a loaded
+            # machine most of these land before the first commit or after the last
+            time.sleep(rng.uniform(0.05, max(duration * 0.6, 0.1)))
+        else:
+            # right after a commit: the moment a partial ledger exists, whatever the load
+            wait_for_a_commit(proc, killed, total)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
