@@ -36,9 +36,11 @@ from otlp_builders import (
     metrics_request,
     sum_metric,
 )
-from tokentrail import otlp, reports
+from tokentrail import otlp
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.reconciliation import reconciliation_report
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 
@@ -336,11 +338,9 @@ def test_metrics_are_kept_for_reconciliation_never_in_totals(ledger: Ledger) -> 
     assert (batch.items, batch.ignored, batch.rejected, len(batch.samples)) == (6, 1, 0, 5)
     assert _totals(ledger) == (0, 0)
     zone, name = resolve_timezone("UTC")
-    query = reports.ReportQuery(
-        zone=zone, zone_name=name, since=date(2026, 3, 2), until=date(2026, 3, 2)
-    )
+    query = ReportQuery(zone=zone, zone_name=name, since=date(2026, 3, 2), until=date(2026, 3, 2))
     with ledger.reading() as store:
-        report = reports.reconciliation_report(store, query)
+        report = reconciliation_report(store, query)
     by_source = {row.source: row for row in report.rows}
     claude = by_source["claude_code"]
     # cumulative: 100 then 150 is an increase of 150 in all, not 250
@@ -565,9 +565,9 @@ def test_reconciliation_explains_both_channels(ledger: Ledger, isolated_home: Pa
         ),
     )
     zone, name = resolve_timezone("UTC")
-    query = reports.ReportQuery(zone=zone, zone_name=name, since=RECENT_DAY, until=RECENT_DAY)
+    query = ReportQuery(zone=zone, zone_name=name, since=RECENT_DAY, until=RECENT_DAY)
     with ledger.reading() as store:
-        (row,) = reports.reconciliation_report(store, query).rows
+        (row,) = reconciliation_report(store, query).rows
     assert (row.ledger.requests, row.otlp.requests, row.logs.requests) == (2, 2, 1)
     assert (row.both, row.only_otlp, row.only_logs) == (1, 1, 0)
     assert row.ledger.tokens == 12 + 31133 + 156 + 480 + 15

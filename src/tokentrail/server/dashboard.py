@@ -32,12 +32,17 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from tokentrail import formatting, insights, reports
+from tokentrail import formatting, insights
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.model_names import aliases_of, model_alias
 from tokentrail.read_once import read_once
+from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
+from tokentrail.reports.counting import session_counts
+from tokentrail.reports.overview import Overview, overview_report
+from tokentrail.reports.sessions import RequestRow, session_detail, session_page_report
+from tokentrail.reports.spend import unpriced_models_of
 from tokentrail.runs_view import run_detail, run_list
 from tokentrail.server.read_api import (
     PAGE_DEFAULT_RANGE,
@@ -411,10 +416,10 @@ def overview_page(
 ) -> HTMLResponse:
     ledger = get_ledger(request)
     view, error = _page_view(request)
-    chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
+    chosen_metric: HeatmapMetric = metric if metric in HEATMAP_METRICS else "cost"
     with ledger.reading() as read:
         store = read_once(read)  # the page's reports ask some of the same questions
-        data = reports.overview_report(
+        data = overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
         )
         budgets = _budgets(store, ledger, view)
@@ -446,7 +451,7 @@ def overview_page(
         data_span=data_span,
         run_silent=run_silent,
         unpriced_names=_unpriced_names(data.unpriced_models),
-        metrics=reports.HEATMAP_METRICS,
+        metrics=HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
 
@@ -456,7 +461,7 @@ def _silent_since(store: Any, run_id: str) -> datetime | None:
     return next((r.silent_since for r in run_list(store) if r.run.run_id == run_id), None)
 
 
-def _empty_range(data: reports.Overview) -> bool:
+def _empty_range(data: Overview) -> bool:
     """True when the chosen range holds nothing while the ledger (as filtered) has usage."""
     return (
         data.selected is not None
@@ -499,7 +504,7 @@ def sessions_page(
     descending = order != "asc"
     per = per if per in PER_PAGE_CHOICES else 50
     with ledger.reading() as store:
-        result = reports.session_page_report(
+        result = session_page_report(
             store,
             view.query,
             models=model_ids(store, view),
@@ -512,9 +517,9 @@ def sessions_page(
         )
         choices = _choices(store)
         marker = store.change_marker()
-        unpriced = reports.unpriced_models_of(store, view.query.filters(), model_ids(store, view))
+        unpriced = unpriced_models_of(store, view.query.filters(), model_ids(store, view))
         # the one session count (docs/counting.md), when the list is not narrowed further
-        counts = None if q or view.models else reports.session_counts(store, view.query.filters())
+        counts = None if q or view.models else session_counts(store, view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
@@ -555,7 +560,7 @@ def session_page(
     ledger = get_ledger(request)
     view, error = _page_view(request)
     with ledger.reading() as store:
-        detail = reports.session_detail(store, key)
+        detail = session_detail(store, key)
         tools = insights.session_tools(store, detail) if detail is not None else None
         extra = insights.detail_dict(store, detail, tools) if detail is not None else None
         efficiency = (
@@ -646,7 +651,7 @@ def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
 
 
 def _cumulative_points(
-    requests: list[reports.RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
+    requests: list[RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
 ) -> list[dict[str, Any]]:
     """The running totals of a session's requests (all of them, subagents' included) for the
     cumulative chart: at most CHART_CUMULATIVE points, evenly picked, the last always kept.

@@ -25,10 +25,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokentrail import otlp, reports
+from tokentrail import otlp
 from tokentrail.errors import LedgerFull, StoreError
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.reconciliation import reconciliation_report
 from tokentrail.server.errors import FULL_RETRY_AFTER_S
 from tokentrail.server.models import ReconciliationOut
 from tokentrail.server.params import report_query
@@ -68,7 +70,7 @@ def otlp_router(ledger: Ledger, *, max_body_bytes: int = otlp.MAX_OTLP_BODY_BYTE
         days."""
         query = reconcile_query(tz=tz, since=since, until=until, sources=source)
         with ledger.reading() as store:
-            return reports.reconciliation_report(store, query).as_dict()
+            return reconciliation_report(store, query).as_dict()
 
     return router
 
@@ -166,7 +168,7 @@ def reconcile_query(
     since: str | None = None,
     until: str | None = None,
     sources: list[str] | None = None,
-) -> reports.ReportQuery:
+) -> ReportQuery:
     """The reconciliation's scope, with the field named in any error (422)."""
     return report_query(tz=tz, since=since, until=until, sources=sources)
 

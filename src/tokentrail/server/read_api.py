@@ -22,12 +22,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from tokentrail import reports
 from tokentrail.export import TABLES, TableName, csv_chunks, table
 from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
 from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_ids_of
 from tokentrail.read_once import read_once
+from tokentrail.reports.charts import HeatmapMetric, heatmap_report, token_timeline
+from tokentrail.reports.charts import daily_cost_by_model as daily_cost_by_model_report
+from tokentrail.reports.overview import overview_report
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.sessions import session_page_report
+from tokentrail.reports.sessions import top_sessions as top_sessions_report
+from tokentrail.reports.spend import spend_by
 from tokentrail.server.limits import API_PREFIX, MAX_NOTE_LENGTH, MAX_SESSIONS_LIMIT
 from tokentrail.server.models import CurrentRunOut, Figures
 from tokentrail.server.params import WITHOUT_USAGE, day_param, zone_param
@@ -82,7 +88,7 @@ def model_ids(store: Store, view: View) -> tuple[str, ...]:
 class View:
     """The filters shared by every page and endpoint, parsed, with what was given."""
 
-    query: reports.ReportQuery
+    query: ReportQuery
     models: tuple[str, ...]
     range: str | None
     """The preset in force (``30d`` …), ``custom`` for explicit days, None for all time."""
@@ -141,7 +147,7 @@ def parse_view(
     if project:
         given.append(("project", project))
     given += [("model", m) for m in clean_models]
-    query = reports.ReportQuery(
+    query = ReportQuery(
         zone=zone,
         zone_name=zone_name,
         since=since_day,
@@ -447,12 +453,12 @@ def version(request: Request, ledger: LedgerDep) -> Response:
 def overview(
     ledger: LedgerDep,
     view: PageViewDep,
-    metric: Annotated[reports.HeatmapMetric, Query(description="The heatmap's value")] = "cost",
+    metric: Annotated[HeatmapMetric, Query(description="The heatmap's value")] = "cost",
 ) -> Any:
     """Everything the dashboard's overview shows (its default range: the last 30 days)."""
     with ledger.reading() as read:
         store = read_once(read)  # its reports ask some of the same questions
-        return reports.overview_report(
+        return overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=metric
         ).as_dict()
 
@@ -470,14 +476,12 @@ def trends_report(ledger: LedgerDep, view: PageViewDep) -> Any:
 def heatmap(
     ledger: LedgerDep,
     view: ViewDep,
-    metric: Annotated[reports.HeatmapMetric, Query()] = "cost",
+    metric: Annotated[HeatmapMetric, Query()] = "cost",
 ) -> Any:
     """Cost, tokens, output tokens and sessions per local day; ``value`` is ``metric``.
     Without ``since``: the 365 days up to ``until`` (or today)."""
     with ledger.reading() as store:
-        return reports.heatmap_report(
-            store, view.query, metric, models=model_ids(store, view)
-        ).as_dict()
+        return heatmap_report(store, view.query, metric, models=model_ids(store, view)).as_dict()
 
 
 @router.get("/timeline", response_model=TimelineOut)
@@ -492,7 +496,7 @@ def timeline(
     present with 0 requests."""
     with ledger.reading() as store:
         try:
-            result = reports.token_timeline(
+            result = token_timeline(
                 store, view.query, interval=interval, models=model_ids(store, view)
             )
         except ValueError as exc:
@@ -514,7 +518,7 @@ def daily_cost_by_model(
     the rest summed as ``(other)``; a null value is usage of the model that day without a
     price."""
     with ledger.reading() as store:
-        return reports.daily_cost_by_model(
+        return daily_cost_by_model_report(
             store, view.query, models=model_ids(store, view), top=top, interval=interval
         ).as_dict()
 
@@ -528,7 +532,7 @@ def top_sessions(
 ) -> Any:
     """The costliest (or largest) sessions active in the range, subagents rolled up."""
     with ledger.reading() as store:
-        return reports.top_sessions(
+        return top_sessions_report(
             store, view.query, by=by, limit=limit, models=model_ids(store, view)
         ).as_dict()
 
@@ -551,7 +555,7 @@ def session_list(
     range, sorted and paged, with the number of all that match; subagents are rolled up on
     their parent."""
     with ledger.reading() as store:
-        return reports.session_page_report(
+        return session_page_report(
             store,
             view.query,
             models=model_ids(store, view),
@@ -572,7 +576,7 @@ def _spend_route(name: str, by: Literal["source", "model", "project"]) -> None:
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> Any:
         with ledger.reading() as store:
-            return reports.spend_by(
+            return spend_by(
                 store, view.query, by, models=model_ids(store, view), limit=limit
             ).as_dict()
 
@@ -606,7 +610,7 @@ def export_csv(
     sort: SortParam = "last_activity",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     q: Annotated[str | None, Query(max_length=200)] = None,
-    metric: Annotated[reports.HeatmapMetric, Query()] = "cost",
+    metric: Annotated[HeatmapMetric, Query()] = "cost",
     interval: Annotated[Literal["auto", "hour", "day", "week", "month"], Query()] = "auto",
     without_usage: Annotated[bool, Query(description=WITHOUT_USAGE)] = False,
 ) -> StreamingResponse:
