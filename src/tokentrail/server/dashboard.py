@@ -25,10 +25,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from tokentrail import formatting, insights
+from tokentrail import formatting
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH
+from tokentrail.insights.efficiency import cache_read_share
+from tokentrail.insights.sessions import detail_dict, session_efficiency, session_tools
+from tokentrail.insights.tools import tool_usage
 from tokentrail.model_names import model_alias
 from tokentrail.read_once import read_once
 from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
@@ -281,12 +284,10 @@ def session_page(
     view, error = page_view(request)
     with ledger.reading() as store:
         detail = session_detail(store, key)
-        tools = insights.session_tools(store, detail) if detail is not None else None
-        extra = insights.detail_dict(store, detail, tools) if detail is not None else None
+        tools = session_tools(store, detail) if detail is not None else None
+        extra = detail_dict(store, detail, tools) if detail is not None else None
         efficiency = (
-            insights.session_efficiency(detail, tools)
-            if detail is not None and tools is not None
-            else None
+            session_efficiency(detail, tools) if detail is not None and tools is not None else None
         )
         choices = filter_choices(store)
         marker = store.change_marker()
@@ -353,7 +354,7 @@ def session_page(
         summary=extra["summary"],
         tools=extra["tools"],
         efficiency=efficiency,
-        cache_read_share=insights.cache_read_share(detail.session.figures),
+        cache_read_share=cache_read_share(detail.session.figures),
     )
 
 
@@ -477,7 +478,7 @@ def tools_page(request: Request) -> HTMLResponse:
     ledger = get_ledger(request)
     view, error = page_view(request)
     with ledger.reading() as store:
-        report = insights.tool_usage(store, view.query.filters())
+        report = tool_usage(store, view.query.filters())
         choices = filter_choices(store)
         marker = store.change_marker()
     return render(

@@ -228,7 +228,7 @@ def tools(
 ) -> Any:
     """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
-    from tokentrail.insights import tool_usage
+    from tokentrail.insights.tools import tool_usage
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
@@ -283,7 +283,7 @@ def efficiency(
 ) -> Any:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
-    from tokentrail.insights import efficiency_report
+    from tokentrail.insights.efficiency import efficiency_report
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
@@ -313,8 +313,8 @@ def session_timeline(
 ) -> Any:
     """Tokens and cost of one session (its subagents included) per interval, with running
     totals (docs/insights.md, Token timeline). The overview's timeline is /timeline."""
-    from tokentrail.insights import session_timeline as timeline_of
-    from tokentrail.insights import subagents_of
+    from tokentrail.insights.sessions import session_timeline as timeline_of
+    from tokentrail.insights.sessions import subagents_of
     from tokentrail.server.errors import ApiError
 
     with ledger.reading() as store:
