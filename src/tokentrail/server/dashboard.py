@@ -297,18 +297,7 @@ def session_page(
                 detail.session.session.parent_key
             )
     if detail is None or extra is None:
-        response = render(
-            request,
-            "missing.html",
-            view,
-            page="sessions",
-            error=error,
-            choices=choices,
-            marker=marker,
-            key=key,
-        )
-        response.status_code = 404
-        return response
+        return _missing(request, view, "sessions", key, error=error, choices=choices, marker=marker)
     requests_shown = detail.requests[-REQUESTS_SHOWN:]
     unpriced = sorted({r.model or NO_MODEL for r in detail.requests if r.cost_usd is None})
     chart = {
@@ -356,6 +345,13 @@ def session_page(
         efficiency=efficiency,
         cache_read_share=cache_read_share(detail.session.figures),
     )
+
+
+def _missing(request: Request, view: View, page: str, key: str, **context: Any) -> HTMLResponse:
+    """The "not in the ledger" page of a session or run ``key`` (404)."""
+    response = render(request, "missing.html", view, page=page, key=key, **context)
+    response.status_code = 404
+    return response
 
 
 def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
@@ -445,18 +441,7 @@ def run_page(
         choices = filter_choices(store)
         marker = store.change_marker()
     if detail is None:
-        response = render(
-            request,
-            "missing.html",
-            view,
-            page="runs",
-            error=error,
-            choices=choices,
-            marker=marker,
-            key=run_id,
-        )
-        response.status_code = 404
-        return response
+        return _missing(request, view, "runs", run_id, error=error, choices=choices, marker=marker)
     return render(
         request,
         "run.html",

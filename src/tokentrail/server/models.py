@@ -192,7 +192,7 @@ class EventResults(BaseModel):
     results: list[EventResult] = Field(description="One per item, in the order sent.")
 
 
-class RunOut(BaseModel):
+class _RunCore(BaseModel):
     run_id: str
     app: str
     started_at: datetime
@@ -202,10 +202,15 @@ class RunOut(BaseModel):
     peak_concurrency: int
     sessions_launched: int
     runtime_seconds: float | None
+
+
+class RunOut(_RunCore):
     machine: str | None
 
 
-class SessionOut(BaseModel):
+class SessionWho(BaseModel):
+    """Who a session is: the fields every session row starts with."""
+
     session_key: str
     source: str
     run_id: str | None
@@ -218,6 +223,9 @@ class SessionOut(BaseModel):
     turns: int | None
     parent_key: str | None
     relationship: str | None
+
+
+class SessionOut(SessionWho):
     started_at: datetime | None
     completed_at: datetime | None
     runtime_seconds: float | None
@@ -258,16 +266,7 @@ class SummaryBlockOut(Figures):
     runs: int
 
 
-class _RunFields(BaseModel):
-    run_id: str
-    app: str
-    started_at: datetime
-    stopped_at: datetime | None
-    state: str
-    reason: str | None
-    peak_concurrency: int
-    sessions_launched: int
-    runtime_seconds: float | None
+class _RunFields(_RunCore):
     last_activity: datetime | None = Field(
         default=None, description="Its last recorded request, else its start."
     )
@@ -300,22 +299,15 @@ class RunsOut(BaseModel):
     rows: list[RunRowOut]
 
 
-class _SessionFields(BaseModel):
-    session_key: str
-    source: str
-    run_id: str | None
-    issue_id: str | None
-    identifier: str | None
-    title: str | None
-    project: str | None
-    model: str | None
-    state: str | None
-    turns: int | None
-    parent_key: str | None
-    relationship: str | None
+class _SessionTimes(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     last_activity: datetime | None
+
+
+class SessionRuntime(BaseModel):
+    """How long a session ran and what it is called: the fields after its times."""
+
     runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
     name: str | None = Field(
         default=None,
@@ -336,6 +328,11 @@ class _SessionFields(BaseModel):
         description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
         "left out).",
     )
+
+
+class _SessionFields(SessionRuntime, _SessionTimes, SessionWho):
+    """A session's fields. Pydantic puts the fields of the last base first and a class's own
+    last, so bases are listed in the reverse of the order their fields show in."""
 
 
 class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures
