@@ -27,7 +27,15 @@ from pydantic import (
 
 from tokentrail import ingest
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.reports.reconciliation import (
+    ChannelFiguresJson,
+    MetricFiguresJson,
+    ReconciliationJson,
+    ReconciliationRowJson,
+    ToolStatJson,
+)
 from tokentrail.server.limits import MAX_NOTE_LENGTH
+from tokentrail.server.shapes import response_model
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, RUN_STATES, SESSION_STATES
 
 
@@ -430,45 +438,12 @@ class Capabilities(BaseModel):
     auth_required: bool
 
 
-class ChannelFiguresOut(BaseModel):
-    """What one channel saw of a source in a period (null: the channel reported nothing)."""
-
-    requests: int | None
-    tokens: int | None
-    cost_usd: float | None = Field(description="tokentrail's cost of those requests.")
-    reported_cost_usd: float | None = Field(description="The cost the agent reported.")
-
-
-class MetricFiguresOut(ChannelFiguresOut):
-    tokens_by_type: dict[str, float] = Field(description="By the agent's own token type.")
-
-
-class ReconciliationRowOut(BaseModel):
-    """One local day and source: the ledger's count, and what each channel saw."""
-
-    period: str
-    source: str
-    ledger: ChannelFiguresOut = Field(description="Every request once, whichever channel saw it.")
-    logs: ChannelFiguresOut
-    otlp: ChannelFiguresOut
-    metrics: MetricFiguresOut = Field(description="Kept to compare, never added to totals.")
-    both: int = Field(description="Requests seen both through OpenTelemetry and a log file.")
-    only_otlp: int
-    only_logs: int | None
-    notes: list[str] = Field(description="The differences, explained.")
-
-
-class ToolStatOut(BaseModel):
-    source: str
-    tool_name: str
-    calls: int
-    failures: int
-    duration_seconds: float
-
-
-class ReconciliationOut(BaseModel):
-    since: str
-    until: str
-    timezone: str
-    rows: list[ReconciliationRowOut]
-    tools: list[ToolStatOut]
+# the reconciliation's models, from its rows' JSON shapes (declared once, in the report)
+_RECONCILIATION_NAMES: dict[type, str] = {
+    ChannelFiguresJson: "ChannelFiguresOut",
+    MetricFiguresJson: "MetricFiguresOut",
+    ReconciliationRowJson: "ReconciliationRowOut",
+    ToolStatJson: "ToolStatOut",
+    ReconciliationJson: "ReconciliationOut",
+}
+ReconciliationOut = response_model(ReconciliationJson, _RECONCILIATION_NAMES)
