@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from tokentrail import formatting
 from tokentrail.figures import UsageFigures
@@ -20,6 +20,7 @@ from tokentrail.insights.efficiency import (
 from tokentrail.insights.tools import ToolUsageRow, tool_row, tool_rows
 from tokentrail.reports.periods import Report, SessionRow
 from tokentrail.reports.sessions import SessionDetail, SessionListRow
+from tokentrail.reports.shape import Doc
 from tokentrail.store.base import Filters, Store, ToolCallRow
 from tokentrail.usage import utc_from_ms
 
@@ -139,6 +140,23 @@ def auto_session_interval(span_ms: int) -> str:
     return "day"
 
 
+# a point of a session's timeline as the API gives it (tokentrail.reports.shape; no
+# docstring: it would become the API model's description)
+class SessionTimelinePointJson(TypedDict):
+    start: Annotated[str, Doc("The interval's first moment (UTC), ISO 8601.")]
+    requests: int
+    tokens: int | None
+    cost_usd: float | None
+    cumulative_tokens: int | None
+    cumulative_cost_usd: float | None
+
+
+class SessionTimelineJson(TypedDict):
+    session_key: str
+    interval: str
+    rows: list[SessionTimelinePointJson]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionTimelinePoint:
     start_ms: int
@@ -148,7 +166,7 @@ class SessionTimelinePoint:
     cumulative_tokens: int | None
     cumulative_cost_usd: float | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionTimelinePointJson:
         return {
             "start": utc_from_ms(self.start_ms).isoformat(),
             "requests": self.requests,
@@ -165,7 +183,7 @@ class SessionTimeline:
     interval: str
     points: list[SessionTimelinePoint]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionTimelineJson:
         return {
             "session_key": self.session_key,
             "interval": self.interval,

@@ -6,9 +6,29 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, TypedDict
 
+from tokentrail.reports.shape import Doc
 from tokentrail.store.base import Filters, Store, ToolCallRow
+
+
+# a tool's row as the CLI's --json and the API give it (tokentrail.reports.shape; no
+# docstring: it would become the API model's description)
+class ToolUsageRowJson(TypedDict):
+    tool_name: str
+    session_key: Annotated[str | None, Doc("Set when by_session=true.")]
+    calls: int
+    failures: Annotated[int, Doc("Calls whose result says they failed.")]
+    with_outcome: Annotated[int, Doc("Calls whose outcome is known.")]
+    timed_calls: Annotated[int, Doc("Calls whose duration is known.")]
+    avg_duration_seconds: float | None
+    p95_duration_seconds: Annotated[float | None, Doc("Nearest-rank 95th percentile.")]
+
+
+class ToolUsageJson(TypedDict):
+    rows: list[ToolUsageRowJson]
+    totals: ToolUsageRowJson
+    by_session: bool
 
 
 def p95(values: Sequence[int]) -> int | None:
@@ -34,7 +54,7 @@ class ToolUsageRow:
     avg_duration_seconds: float | None
     p95_duration_seconds: float | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ToolUsageRowJson:
         return {
             "tool_name": self.tool_name,
             "session_key": self.session_key,
@@ -53,7 +73,7 @@ class ToolUsageReport:
     totals: ToolUsageRow
     by_session: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ToolUsageJson:
         return {
             "rows": [row.as_dict() for row in self.rows],
             "totals": self.totals.as_dict(),

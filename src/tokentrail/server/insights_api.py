@@ -13,9 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from tokentrail.insights.sessions import SessionTimelineJson, SessionTimelinePointJson
+from tokentrail.insights.tools import ToolUsageJson, ToolUsageRowJson
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.models import Figures, UnpricedModelOut
 from tokentrail.server.params import day_param, report_query, zone_param
+from tokentrail.server.shapes import response_model
 from tokentrail.server.view import LedgerDep
 
 FEATURES = (
@@ -193,21 +196,9 @@ def blocks(
 # -- tool usage, efficiency, session timeline -------------------------------------------------
 
 
-class ToolUsageRowOut(BaseModel):
-    tool_name: str
-    session_key: str | None = Field(description="Set when by_session=true.")
-    calls: int
-    failures: int = Field(description="Calls whose result says they failed.")
-    with_outcome: int = Field(description="Calls whose outcome is known.")
-    timed_calls: int = Field(description="Calls whose duration is known.")
-    avg_duration_seconds: float | None
-    p95_duration_seconds: float | None = Field(description="Nearest-rank 95th percentile.")
-
-
-class ToolUsageOut(BaseModel):
-    rows: list[ToolUsageRowOut]
-    totals: ToolUsageRowOut
-    by_session: bool
+ToolUsageOut = response_model(
+    ToolUsageJson, {ToolUsageJson: "ToolUsageOut", ToolUsageRowJson: "ToolUsageRowOut"}
+)
 
 
 DayParam = Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")]
@@ -290,19 +281,13 @@ def efficiency(
         return efficiency_report(store, query, by).as_dict()
 
 
-class SessionTimelinePointOut(BaseModel):
-    start: str = Field(description="The interval's first moment (UTC), ISO 8601.")
-    requests: int
-    tokens: int | None
-    cost_usd: float | None
-    cumulative_tokens: int | None
-    cumulative_cost_usd: float | None
-
-
-class SessionTimelineOut(BaseModel):
-    session_key: str
-    interval: str
-    rows: list[SessionTimelinePointOut]
+SessionTimelineOut = response_model(
+    SessionTimelineJson,
+    {
+        SessionTimelineJson: "SessionTimelineOut",
+        SessionTimelinePointJson: "SessionTimelinePointOut",
+    },
+)
 
 
 @router.get("/session-timeline", response_model=SessionTimelineOut)
