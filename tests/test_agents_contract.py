@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
 from test_sync import as_unprivileged, shared_dir  # noqa: F401  (a fixture)
 from tokentrail.agents import Agent, all_agents
@@ -32,6 +34,7 @@ from tokentrail.agents.contract import (
     UpdatedInPlace,
     when,
 )
+from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseState, SourceFile
@@ -472,3 +475,27 @@ def test_discovery_yields_files_of_this_agent(agent: Agent, tmp_path: Path) -> N
     kit.add(kit.log_path(tmp_path), 0, 1)
     files = list(agent.source().discover([tmp_path]))
     assert files and all(isinstance(f, SourceFile) and f.source == agent.name for f in files)
+
+
+# -- every agent at once --------------------------------------------------------------------
+
+
+def test_one_sync_of_a_home_holding_every_agent_reads_each_one(
+    isolated_home: Path, db_path: Path
+) -> None:
+    for agent in AGENTS:
+        kit = kit_of(agent)
+        root = agent.source().default_roots({}, isolated_home)[0]
+        log = kit.log_path(root)
+        # a default root may be the log itself (a file the agent is told to write)
+        kit.add(root if root.name == log.name else log, 0, 2)
+    runner = CliRunner()
+
+    first = runner.invoke(cli, ["sync", "-d", str(db_path), "--json"], catch_exceptions=False)
+    again = runner.invoke(cli, ["sync", "-d", str(db_path), "--json"], catch_exceptions=False)
+
+    assert first.exit_code == 0, first.output
+    summary = orjson.loads(first.stdout)
+    assert summary["new_by_source"] == {agent.name: 2 for agent in AGENTS}, summary
+    assert (summary["skipped"], summary["unreadable"]) == ({}, []), summary
+    assert orjson.loads(again.stdout)["new_events"] == 0
