@@ -65,19 +65,23 @@ def status_line(message_id: str | None, output: int, when: float = 1772449200.0)
 
 
 def test_default_roots_are_the_share_dirs_sessions_and_kimi_codes(tmp_path: Path) -> None:
+    desktop = "kimi-desktop/daimon-share/daimon/runtime/kimi-code/home/sessions"
     assert SOURCE.default_roots({}, tmp_path) == [
         tmp_path / ".kimi" / "sessions",
         tmp_path / ".kimi" / "imported_sessions",
         tmp_path / ".kimi-code" / "sessions",
+        tmp_path / "Library/Application Support" / desktop,  # the desktop app, on macOS
     ]
     moved = SOURCE.default_roots({"KIMI_SHARE_DIR": "/data/kimi"}, tmp_path)
-    assert moved == [
+    assert moved[:3] == [
         Path("/data/kimi/sessions"),
         Path("/data/kimi/imported_sessions"),
         tmp_path / ".kimi-code" / "sessions",
     ]
     code = SOURCE.default_roots({"KIMI_CODE_HOME": "/data/kimi-code"}, tmp_path)
-    assert code[-1] == Path("/data/kimi-code/sessions")
+    assert code[2] == Path("/data/kimi-code/sessions")
+    windows = SOURCE.default_roots({"APPDATA": "C:/Users/ana/AppData/Roaming"}, tmp_path)
+    assert windows[-1] == Path("C:/Users/ana/AppData/Roaming") / desktop
 
 
 def test_every_wire_log_is_found(isolated_home: Path) -> None:
@@ -401,3 +405,16 @@ def test_a_sync_reads_both_kimi_homes_once(isolated_home: Path, db_path: Path) -
         "k3-256k": 1,
         "gpu-server-1/qwen3-coder": 1,
     }
+
+
+def test_a_call_found_in_the_cli_and_the_desktop_apps_home_is_one_request(
+    isolated_home: Path, db_path: Path
+) -> None:
+    desktop = "Library/Application Support/kimi-desktop/daimon-share/daimon/runtime/kimi-code/home"
+    shutil.copytree(CODE_DATA, isolated_home / ".kimi-code")
+    shutil.copytree(CODE_DATA, isolated_home / desktop)
+
+    with Ledger(db_path) as ledger:
+        summary = sync(ledger, source_names=["kimi"])
+
+    assert (summary.files_read, summary.new_events) == (6, 5)

@@ -13,8 +13,10 @@ AGENT = Agent(
     reader="tokentrail.agents.kimi.reader:KimiSource",
     locations=(
         "`~/.kimi/sessions/*/*/wire.jsonl` (sub-agents included), `~/.kimi/imported_sessions`;"
-        " Kimi Code: `~/.kimi-code/sessions/*/*/agents/*/wire.jsonl`; Windows: the same under"
-        " `%USERPROFILE%`"
+        " Kimi Code: `~/.kimi-code/sessions/*/*/agents/*/wire.jsonl`, and the one the Kimi"
+        " desktop app bundles (`kimi-desktop/daimon-share/daimon/runtime/kimi-code/home/sessions`"
+        " in `~/Library/Application Support` on macOS, `%APPDATA%` on Windows); Windows: the"
+        " others under `%USERPROFILE%`"
     ),
-    env=("KIMI_SHARE_DIR", "KIMI_CODE_HOME"),
+    env=("KIMI_SHARE_DIR", "KIMI_CODE_HOME", "APPDATA"),
 )

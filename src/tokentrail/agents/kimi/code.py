@@ -6,19 +6,22 @@ Facts this parser relies on (Kimi Code's own tests of its usage recorder and wir
 the public parsers of tokscale, ccusage and others, which agree on the shape):
 
 * The home is ``$KIMI_CODE_HOME``, else ``~/.kimi-code`` (``%USERPROFILE%\\.kimi-code`` on
-  Windows). Sessions live in ``sessions/<workspace slug>/<session id>/``, each agent of a
-  session (``main``, and one folder per sub-agent) writing its own
-  ``agents/<agent>/wire.jsonl``. ``workspaces.json`` maps each slug to its folder
-  (``{"version": 1, "workspaces": {"<slug>": {"root", "name"}}}``); ``session_index.jsonl``
-  has ``{"sessionId", "sessionDir", "workDir"}`` per session.
+  Windows); the Kimi desktop app bundles a Kimi Code whose home, laid out the same, is
+  ``kimi-desktop/daimon-share/daimon/runtime/kimi-code/home`` in the application data folder
+  (``~/Library/Application Support``, ``%APPDATA%``). Sessions live in
+  ``sessions/<workspace slug>/<session id>/``, each agent of a session (``main``, and one
+  folder per sub-agent) writing its own ``agents/<agent>/wire.jsonl``. ``workspaces.json``
+  maps each slug to its folder (``{"version": 1, "workspaces": {"<slug>": {"root",
+  "name"}}}``); ``session_index.jsonl`` has ``{"sessionId", "sessionDir", "workDir"}`` per
+  session.
 * The wire log is append-only, one ``{"type", "time" (epoch ms), …}`` record a line. After every
   LLM call Kimi Code writes ``{"type": "usage.record", "model", "usage": {"inputOther",
   "output", "inputCacheRead", "inputCacheCreation"}, "usageScope", "turnId", "agentId",
   "time"}``: the call's own usage (disjoint buckets, as in the Python CLI), not a running
   total; Kimi Code itself adds every record into the session's totals. ``usageScope`` is
-  ``"turn"`` for a call made inside a user's turn and ``"session"`` for one made outside
-  (compaction, a title): both are billed calls. The ``step.end`` loop events that follow
-  repeat a turn call's usage: not read.
+  ``"turn"`` for a call made inside a user's turn and ``"session"`` for one made outside it
+  (Kimi Code's requester sends a compaction as an ``operation``, not a turn): both are billed
+  calls. The ``step.end`` loop events that follow repeat a turn call's usage: not read.
 * ``model`` in a ``usage.record`` is the configured alias (``kimi-code/k3``: a key of the
   config's ``[models]``), or a symbolic reference such as ``__kimi_env_model__``. The
   ``llm.request`` record written before each call names the model actually sent (``model``)

@@ -62,6 +62,9 @@ from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
 CODE_HOME_VARIABLE = "KIMI_CODE_HOME"
+DESKTOP_CODE_HOME = ("kimi-desktop", "daimon-share", "daimon", "runtime", "kimi-code", "home")
+"""Where the Kimi desktop app keeps the Kimi Code home it bundles, under the platform's
+application data folder (macOS, Windows; the app has no Linux build)."""
 WIRE = "wire.jsonl"
 METADATA = "kimi.json"
 STATE = "state.json"
@@ -81,12 +84,19 @@ class KimiSource:
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         """``$KIMI_SHARE_DIR`` (or ``~/.kimi``): its ``sessions`` and ``imported_sessions``;
-        and Kimi Code's ``$KIMI_CODE_HOME/sessions`` (or ``~/.kimi-code/sessions``)."""
+        Kimi Code's ``$KIMI_CODE_HOME/sessions`` (or ``~/.kimi-code/sessions``); and the
+        sessions of the Kimi Code the desktop app bundles (macOS, and ``%APPDATA%``)."""
         share = env.get(SHARE_DIR_VARIABLE, "").strip()
         base = Path(share).expanduser() if share else home / ".kimi"
         code_home = env.get(CODE_HOME_VARIABLE, "").strip()
         code = Path(code_home).expanduser() if code_home else home / ".kimi-code"
-        return [base / "sessions", base / "imported_sessions", code / "sessions"]
+        roots = [base / "sessions", base / "imported_sessions", code / "sessions"]
+        desktop_bases = [home / "Library" / "Application Support"]
+        app_data = env.get("APPDATA", "").strip()
+        if app_data:
+            desktop_bases.append(Path(app_data))
+        roots += [Path(b, *DESKTOP_CODE_HOME, "sessions") for b in desktop_bases]
+        return roots
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         """Every ``wire.jsonl`` under the roots, recursively (sub-agents included, and Kimi
