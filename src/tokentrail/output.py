@@ -101,7 +101,8 @@ def format_int(value: int | None) -> str:
 
 
 def format_tokens(value: int | None) -> str:
-    """Compact token counts for tables (:func:`tokentrail.formatting.tokens`)."""
+    """Token counts for tables: exact below 10,000, compact from there
+    (:func:`tokentrail.formatting.tokens`)."""
     return MISSING if value is None else formatting.tokens(value)
 
 
