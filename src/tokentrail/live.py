@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.blocks import BlocksQuery, active_block
+from tokentrail.figures import UsageFigures
 from tokentrail.periods import period_bounds_ms
-from tokentrail.reports import UsageFigures
 from tokentrail.watch import BackgroundSync
 
 if TYPE_CHECKING:
