@@ -11,7 +11,6 @@ rewritten, parser upgraded) never double counts.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import hashlib
 import os
@@ -440,6 +439,8 @@ def _end_with(parent: int) -> None:
     committed is rolled back by the ledger, as for any killed sync."""
     if sys.platform.startswith("linux"):
         try:
+            import ctypes  # here: only a worker process needs it
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # no usable libc: the watch below still works
