@@ -280,6 +280,9 @@ class _FileParser:
         ``tool_result`` blocks of a user line (``is_error``); never their text."""
         at_ms = int(timestamp.timestamp() * 1000)
         session = identity.session_key
+        model = text_or_none(message.model)
+        if model == SYNTHETIC_MODEL:
+            model = None
         for block in content:
             kind = block.type
             if kind == "tool_use":
@@ -289,7 +292,6 @@ class _FileParser:
                 edit = name in _EDIT_TOOLS and bool(block.input)
                 arguments = msgspec.json.decode(block.input) if edit else None
                 added, removed = edits.count_lines(name, arguments)
-                model = text_or_none(message.model)
                 self.tool_calls.append(
                     ToolCall(
                         key=f"{SOURCE_NAME}:call:{call_id}",
@@ -299,7 +301,7 @@ class _FileParser:
                         session_key=session,
                         lines_added=added,
                         lines_removed=removed,
-                        model=model if model != SYNTHETIC_MODEL else None,
+                        model=model,
                         from_log=True,
                     )
                 )
