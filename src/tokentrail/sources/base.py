@@ -135,11 +135,11 @@ class _Walk:
             return
         if stat.S_ISDIR(info.st_mode):
             start = self._advance({(index, 0) for index in range(len(self.patterns))})
-            self._folder(str(root), start, (info.st_dev, info.st_ino))
+            self._folder(str(root), start, (info.st_dev, info.st_ino), self._real(str(root)))
             return
         kind = next((k for name, k in root_files.items() if fnmatchcase(root.name, name)), None)
         if kind is not None:
-            self._add(str(root), -1, kind)
+            self._add(self._real(str(root)), -1, kind)
 
     def _hidden_root(self, root: Path, error: OSError) -> None:
         """A root whose stat failed for another reason than being absent: the nearest parent
@@ -154,7 +154,15 @@ class _Walk:
             self._problem(str(parent), error)
             return
 
-    def _folder(self, path: str, positions: set[_Position], identity: tuple[int, int]) -> None:
+    def _real(self, path: str) -> str:
+        """The real path of a root or a link, when paths are yielded real."""
+        return os.path.realpath(path) if self.real_paths else path
+
+    def _folder(
+        self, path: str, positions: set[_Position], identity: tuple[int, int], real: str
+    ) -> None:
+        """Walk a folder; ``real`` is its real path (resolved once here, so a file inside
+        that is not a link is ``real`` joined with its name, without a ``realpath`` each)."""
         if identity in self.visited:
             return
         self.visited.add(identity)
@@ -167,9 +175,12 @@ class _Walk:
             self._problem(path, error)
             return
         for entry in entries:
-            self._entry(entry, positions)
+            self._entry(entry, positions, real)
 
-    def _entry(self, entry: os.DirEntry[str], positions: set[_Position]) -> None:
+    def _entry(self, entry: os.DirEntry[str], positions: set[_Position], folder_real: str) -> None:
+        real = (
+            self._real(entry.path) if entry.is_symlink() else os.path.join(folder_real, entry.name)
+        )
         try:
             is_folder = entry.is_dir()
         except OSError:
@@ -181,7 +192,7 @@ class _Walk:
                     info = os.stat(entry.path)
                 except OSError:
                     return  # removed since it was listed
-                self._folder(entry.path, inside, (info.st_dev, info.st_ino))
+                self._folder(entry.path, inside, (info.st_dev, info.st_ino), real)
             return
         pattern = self._pattern(positions, entry.name)
         if pattern is None:
@@ -193,7 +204,7 @@ class _Walk:
             return
         except OSError:
             pass  # cannot tell: kept, and the sync reports why it cannot be read
-        self._add(entry.path, pattern, self.patterns[pattern][1])
+        self._add(real if self.real_paths else entry.path, pattern, self.patterns[pattern][1])
 
     def _step(self, positions: set[_Position], name: str) -> set[_Position]:
         """Where a folder called ``name`` is, inside a folder at ``positions``."""
@@ -232,7 +243,6 @@ class _Walk:
         return min(matching) if matching else None
 
     def _add(self, path: str, pattern: int, kind: FileKind) -> None:
-        path = os.path.realpath(path) if self.real_paths else path
         if path not in self.paths:
             self.paths.add(path)
             self.found[pattern, path] = kind
