@@ -494,18 +494,6 @@ def _is_complete_json(data: bytes) -> bool:
     return True
 
 
-def json_object(data: bytes) -> tuple[dict[str, Any] | None, str]:
-    """A JSON-lines record decoded as an object, or None and why it is not one (the reason a
-    reader gives with its ``malformed_json`` skip)."""
-    try:
-        record = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return None, str(exc)
-    if not isinstance(record, dict):
-        return None, f"a JSON {type(record).__name__}, not an object"
-    return record, ""
-
-
 def parse_timestamp(value: object) -> datetime | None:
     """Parse an ISO 8601 string or epoch number (seconds or milliseconds) into aware UTC;
     None when it is not one, or is dated outside the years a request can be from."""

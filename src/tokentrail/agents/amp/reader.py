@@ -25,7 +25,6 @@ whenever it changes; the keys make a re-read count nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from tokentrail.sources.base import (
     read_regular,
     text_or_none,
 )
+from tokentrail.sources.jsonl import digest, malformed_or_object
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -81,14 +81,9 @@ class AmpSource:
         data = read_regular(file.path)
         kept = ParseState(len(data), 0, {})
         try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            return ParseResult(
-                skips=[Skip("malformed_json", file.path, None, str(exc))], state=kept
-            )
-        if not isinstance(document, dict):
-            detail = f"a JSON {type(document).__name__}, not an object"
-            return ParseResult(skips=[Skip("malformed_json", file.path, None, detail)], state=kept)
+            document = malformed_or_object(data)
+        except BadRecord as bad:
+            return ParseResult(skips=[Skip(bad.reason, file.path, None, bad.detail)], state=kept)
         reader = _ThreadReader(file.path, _Thread.of(file.path, document))
         reader.read(document)
         return reader.result(kept)
@@ -305,5 +300,4 @@ def _tokens(
 
 
 def _hash(value: object) -> str:
-    basis = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    return "h" + hashlib.sha256(basis).hexdigest()[:32]
+    return "h" + digest(value)

@@ -59,6 +59,7 @@ from tokentrail.sources.base import (
     table_columns,
     text_or_none,
 )
+from tokentrail.sources.jsonl import invalid_or_object
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -393,12 +394,9 @@ def _parse_events(path: str, state: ParseState) -> ParseResult:
 
 def _read_event(line: Line, path: str, log: _LogState, result: ParseResult) -> None:
     try:
-        record = orjson.loads(line.data)
-    except orjson.JSONDecodeError as error:
-        result.skips.append(Skip("invalid_json", path, line.number, str(error)))
-        return
-    if not isinstance(record, dict):
-        result.skips.append(Skip("not_an_object", path, line.number, type(record).__name__))
+        record = invalid_or_object(line.data)
+    except BadRecord as bad:
+        result.skips.append(Skip(bad.reason, path, line.number, bad.detail))
         return
     kind, data = record.get("type"), record.get("data")
     if not isinstance(data, dict):

@@ -51,6 +51,7 @@ from tokentrail.sources.base import (
     parse_timestamp,
     text_or_none,
 )
+from tokentrail.sources.jsonl import malformed_or_object
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -94,7 +95,7 @@ class DroidSource:
         data, seen_at = snapshots.read_document(file.path)
         kept = ParseState(len(data), 0, dict(state.memory))
         try:
-            settings = _settings(data)
+            settings = malformed_or_object(data)
             totals = _totals(settings)
         except BadRecord as bad:
             # nothing changes: the next good read counts from the last good totals
@@ -124,16 +125,6 @@ def _session_id(path: str) -> str:
 # --- one settings file ------------------------------------------------------------------------
 
 
-def _settings(data: bytes) -> dict[str, Any]:
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadRecord("malformed_json", str(exc)) from exc
-    if not isinstance(document, dict):
-        raise BadRecord("malformed_json", f"a JSON {type(document).__name__}, not an object")
-    return document
-
-
 def _totals(settings: Mapping[str, Any]) -> snapshots.Totals | None:
     """``tokenUsage`` as counts in :data:`BUCKETS` order; None before the first request."""
     usage = settings.get("tokenUsage")
@@ -154,7 +145,7 @@ def _first_baseline(path: str, session_id: str, totals: snapshots.Totals) -> dic
     best: snapshots.Totals | None = None
     for other in _copies(path, session_id):
         try:
-            theirs = _totals(_settings(_read_small(other)))
+            theirs = _totals(malformed_or_object(_read_small(other)))
         except (OSError, BadRecord):
             continue
         if theirs is None or any(t > o for t, o in zip(theirs.tokens, totals.tokens, strict=True)):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,19 +42,17 @@ from tokentrail.sources.base import (
     BadRecord,
     FileKind,
     Line,
-    LinesEnd,
     ParseResult,
     ParseState,
     SourceFile,
     count_or_none,
     find_files,
-    iter_complete_lines,
-    json_object,
     open_regular,
     parse_timestamp,
     text_or_none,
 )
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.sources.jsonl import JsonLinesParser, digest
+from tokentrail.usage import Session, Tokens, UsageEvent
 
 SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
@@ -87,13 +85,7 @@ class KimiSource:
         return find_files(SOURCE, roots, files, root_files={WIRE: "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        parser = _WireParser(file.path, _Place.of(file.path))
-        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-            if isinstance(item, LinesEnd):
-                return parser.result(item)
-            parser.handle(item)
-        raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+        return _WireParser(file.path, _Place.of(file.path)).read(state, PREFILTER)
 
 
 # --- where a log sits: its session, sub-agent and project ------------------------------------
@@ -180,9 +172,9 @@ def _work_dirs(share_dir: str) -> dict[str, str]:
         path = text_or_none(entry.get("path")) if isinstance(entry, dict) else None
         if path is None:
             continue
-        digest = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
+        md5 = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
         kaos = text_or_none(entry.get("kaos")) or "local"
-        folders[digest if kaos == "local" else f"{kaos}_{digest}"] = path
+        folders[md5 if kaos == "local" else f"{kaos}_{md5}"] = path
     return folders
 
 
@@ -190,19 +182,12 @@ def _work_dirs(share_dir: str) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class _WireParser:
-    path: str
+class _WireParser(JsonLinesParser):
     place: _Place
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
 
     def handle(self, line: Line) -> None:
-        record, problem = json_object(line.data)
+        record = self.decode(line)
         if record is None:
-            self._skip("malformed_json", line, problem)
             return
         message = record.get("message")
         if not isinstance(message, dict) or message.get("type") != "StatusUpdate":
@@ -211,16 +196,9 @@ class _WireParser:
         if not isinstance(payload, dict) or payload.get("token_usage") is None:
             return
         try:
-            event = self._event(record, payload)
+            self.keep(self._event(record, payload))
         except BadRecord as bad:
-            self._skip(bad.reason, line, bad.detail)
-            return
-        self._see(event.timestamp)
-        earlier = self.events.get(event.key)
-        if earlier is not None:
-            self.duplicates += 1
-            event = merge_events(earlier, event)
-        self.events[event.key] = event
+            self.skip(bad.reason, line.number, bad.detail)
 
     def _event(self, record: Mapping[str, Any], payload: Mapping[str, Any]) -> UsageEvent:
         usage = payload.get("token_usage")
@@ -249,24 +227,8 @@ class _WireParser:
             rank=self.place.rank,
         )
 
-    def _see(self, when: datetime) -> None:
-        if self.first is None or when < self.first:
-            self.first = when
-        if self.last is None or when > self.last:
-            self.last = when
-
-    def _skip(self, reason: str, line: Line, detail: str) -> None:
-        self.skips.append(Skip(reason, self.path, line.number, detail))
-
-    def result(self, end: LinesEnd) -> ParseResult:
-        return ParseResult(
-            events=list(self.events.values()),
-            sessions=[self.place.session(self.first, self.last)],
-            skips=self.skips,
-            state=end.state,
-            duplicates=self.duplicates,
-            pending_partial_line=end.pending_partial_line,
-        )
+    def sessions(self) -> list[Session]:
+        return [self.place.session(self.first_seen, self.last_seen)]
 
 
 def _event_key(record: Mapping[str, Any], payload: Mapping[str, Any], usage: object) -> str:
@@ -274,5 +236,4 @@ def _event_key(record: Mapping[str, Any], payload: Mapping[str, Any], usage: obj
     message_id = text_or_none(payload.get("message_id"))
     if message_id is not None:
         return f"{SOURCE}:{message_id}"
-    basis = orjson.dumps([record.get("timestamp"), usage], option=orjson.OPT_SORT_KEYS)
-    return f"{SOURCE}:h:{hashlib.sha256(basis).hexdigest()[:32]}"
+    return f"{SOURCE}:h:{digest([record.get('timestamp'), usage])}"

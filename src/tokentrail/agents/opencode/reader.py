@@ -57,6 +57,7 @@ from tokentrail.sources.base import (
     table_columns,
     text_or_none,
 )
+from tokentrail.sources.jsonl import invalid_or_object
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -299,16 +300,6 @@ def _session(
     )
 
 
-def _load_object(data: bytes | str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise BadRecord("invalid_json", str(error)) from error
-    if not isinstance(value, dict):
-        raise BadRecord("not_an_object", type(value).__name__)
-    return value
-
-
 # --- the legacy JSON tree ------------------------------------------------------------------
 
 
@@ -317,7 +308,7 @@ def _parse_message_file(path: Path, source: str) -> ParseResult:
     data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
-        info = _load_object(data)
+        info = invalid_or_object(data)
     except BadRecord as bad:
         result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
         return result
@@ -350,7 +341,7 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
         if b"step-finish" not in data:
             continue  # text, tool output, ...: not usage
         try:
-            part = _load_object(data)
+            part = invalid_or_object(data)
         except BadRecord as bad:
             skips.append(Skip(bad.reason, str(part_path), None, bad.detail))
             continue
@@ -364,7 +355,7 @@ def _parse_session_file(path: Path, source: str) -> ParseResult:
     data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
-        info = _load_object(data)
+        info = invalid_or_object(data)
     except BadRecord as bad:
         result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
         return result
@@ -530,7 +521,7 @@ def _read_messages(
         if not isinstance(message_id, str) or not isinstance(data, str | bytes):
             continue
         try:
-            info = _load_object(data)
+            info = invalid_or_object(data)
         except BadRecord as bad:
             result.skips.append(Skip(bad.reason, path, None, f"message {message_id}: {bad.detail}"))
             continue
@@ -606,7 +597,7 @@ def _database_steps(
             if not isinstance(part_id, str) or not isinstance(data, str | bytes):
                 continue
             try:
-                part = _load_object(data)
+                part = invalid_or_object(data)
             except BadRecord as bad:
                 detail = f"part {part_id}: {bad.detail}"
                 result.skips.append(Skip(bad.reason, path, None, detail))
