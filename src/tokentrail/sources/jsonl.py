@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import orjson
 
@@ -93,8 +93,12 @@ def read_lines(
 @dataclass(slots=True)
 class JsonLinesParser:
     """What a reader of one JSON-lines log gathers: its events by key, its skips, the repeats
-    it dropped and the times it saw. A reader adds :meth:`handle` (one line) and, as it needs
-    them, :meth:`sessions` and :meth:`memory` (kept in the cursor for the next read)."""
+    it dropped and the times it saw. A reader adds :meth:`read_record` (one record, which may
+    raise :class:`BadRecord` to be skipped) and, as it needs them, :meth:`sessions` and
+    :meth:`memory` (kept in the cursor for the next read)."""
+
+    load: ClassVar[Callable[[bytes], dict[str, Any]]] = malformed_or_object
+    """How a line becomes a record, with the skip reasons of its reader's family."""
 
     path: str
     _: KW_ONLY
@@ -110,6 +114,12 @@ class JsonLinesParser:
         return read_lines(self, self.path, state, prefilter)
 
     def handle(self, line: Line) -> None:
+        try:
+            self.read_record(type(self).load(line.data), line)
+        except BadRecord as bad:
+            self.skip(bad.reason, line.number, bad.detail)
+
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         raise NotImplementedError
 
     def sessions(self) -> list[Session]:
@@ -118,16 +128,6 @@ class JsonLinesParser:
     def memory(self) -> dict[str, Any] | None:
         """What the next read of the file must know; None keeps the cursor's memory as is."""
         return None
-
-    def decode(
-        self, line: Line, load: Callable[[bytes], dict[str, Any]] = malformed_or_object
-    ) -> dict[str, Any] | None:
-        """The line's record (decoded by ``load``), or None once it is skipped with why."""
-        try:
-            return load(line.data)
-        except BadRecord as bad:
-            self.skip(bad.reason, line.number, bad.detail)
-            return None
 
     def skip(self, reason: str, line: int | None, detail: str = "") -> None:
         self.skips.append(Skip(reason, self.path, line, detail))

@@ -131,6 +131,7 @@ class _SessionMeta(RememberedText):
 class _Recording(JsonLinesParser):
     """The events of one parse, collapsed per key: the last record of a message wins."""
 
+    load = invalid_or_object
     meta: _SessionMeta
 
     def add_message(self, message: object, line: int | None) -> None:
@@ -146,11 +147,8 @@ class _Recording(JsonLinesParser):
         if self.meta.model is None:
             self.meta.model = event.model
 
-    def handle(self, line: Line) -> None:
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         """One JSONL record: metadata, a ``$set`` update, a rewind marker or a message."""
-        record = self.decode(line, invalid_or_object)
-        if record is None:
-            return
         if isinstance(record.get("$rewindTo"), str):
             return  # rewound replies were billed all the same: keep them
         if isinstance(record.get("id"), str):

@@ -185,20 +185,14 @@ def _work_dirs(share_dir: str) -> dict[str, str]:
 class _WireParser(JsonLinesParser):
     place: _Place
 
-    def handle(self, line: Line) -> None:
-        record = self.decode(line)
-        if record is None:
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         message = record.get("message")
         if not isinstance(message, dict) or message.get("type") != "StatusUpdate":
             return  # SubagentEvent relays are counted from the sub-agent's own log
         payload = message.get("payload")
         if not isinstance(payload, dict) or payload.get("token_usage") is None:
             return
-        try:
-            self.keep(self._event(record, payload))
-        except BadRecord as bad:
-            self.skip(bad.reason, line.number, bad.detail)
+        self.keep(self._event(record, payload))
 
     def _event(self, record: Mapping[str, Any], payload: Mapping[str, Any]) -> UsageEvent:
         usage = payload.get("token_usage")

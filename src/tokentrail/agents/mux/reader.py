@@ -200,17 +200,11 @@ class _HistoryParser(JsonLinesParser):
     workspace: _Workspace
     headless: bool
 
-    def handle(self, line: Line) -> None:
-        record = self.decode(line)
-        if record is None:
-            return
-        try:
-            if self.headless:
-                self._headless(record)
-            else:
-                self._message(record)
-        except BadRecord as bad:
-            self.skip(bad.reason, line.number, bad.detail)
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
+        if self.headless:
+            self._headless(record)
+        else:
+            self._message(record)
 
     def _message(self, record: dict[str, Any]) -> None:
         metadata = record.get("metadata")

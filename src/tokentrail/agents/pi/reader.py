@@ -174,10 +174,7 @@ def _uuid_of(path: Path) -> str | None:
 class _FileParser(JsonLinesParser):
     header: _Header
 
-    def handle(self, line: Line) -> None:
-        record = self.decode(line)
-        if record is None:
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         kind = record.get("type")
         if kind == "session":
             self.header.absorb(record)
@@ -186,19 +183,15 @@ class _FileParser(JsonLinesParser):
             if name is not None:
                 self.header.title = name
         elif kind == "message":
-            self._message(record, line)
+            self._message(record)
 
-    def _message(self, record: dict[str, Any], line: Line) -> None:
+    def _message(self, record: dict[str, Any]) -> None:
         message = record.get("message")
         if not isinstance(message, dict) or message.get("role") != "assistant":
             return
         if "usage" not in message:
             return
-        try:
-            event = self._event(record, message)
-        except BadRecord as bad:
-            self.skip(bad.reason, line.number, bad.detail)
-            return
+        event = self._event(record, message)
         if self.header.model is None:
             self.header.model = event.model
         self.keep(event)

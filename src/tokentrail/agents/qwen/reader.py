@@ -152,22 +152,16 @@ class _Meta(RememberedText):
 
 @dataclass(slots=True)
 class _Recording(JsonLinesParser):
+    load = invalid_or_object
     meta: _Meta
     agents: set[str] = field(default_factory=set)
     """The background subagents whose requests were read (each a child session)."""
 
-    def handle(self, line: Line) -> None:
-        record = self.decode(line, invalid_or_object)
-        if record is None:
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         self.meta.absorb(record)
         if record.get("type") != "assistant":
             return  # ui_telemetry and other system records repeat counts: not requests
-        try:
-            event = _reply_event(record, self.meta)
-        except BadRecord as bad:
-            self.skip(bad.reason, line.number, bad.detail)
-            return
+        event = _reply_event(record, self.meta)
         if event is None:
             return
         self.keep_last(event)
