@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import stat
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Literal, Protocol
-from urllib.parse import quote
 
 import orjson
 
@@ -572,56 +570,3 @@ def env_paths(env: Mapping[str, str], name: str) -> list[Path] | None:
         return None
     pieces = [p.strip() for chunk in raw.split(os.pathsep) for p in chunk.split(",")]
     return [Path(p).expanduser() for p in pieces if p]
-
-
-# -- agents' own SQLite databases ---------------------------------------------------------
-
-
-class SchemaError(Exception):
-    """An agent's database does not have the tables and columns a parser reads."""
-
-
-def open_sqlite_read_only(path: str, timeout: float) -> sqlite3.Connection:
-    """Open an agent's SQLite database without ever writing to it.
-
-    ``mode=ro`` writes nothing (no journal, no schema, no WAL checkpoint) and still reads the
-    rows its writer keeps in the ``-wal`` file; ``timeout`` bounds the wait for a writer that
-    holds a lock, so the agent is never locked out by us for longer than one read. The path
-    is checked with :func:`open_regular` first, like every other log file.
-    """
-    with open_regular(path):
-        pass  # a FIFO or a device named like a database: NotRegularFile, never a hang
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, timeout=timeout)
-    connection.execute("PRAGMA query_only = ON")
-    return connection
-
-
-def database_failure(path: str, state: ParseState, error: Exception) -> ParseResult:
-    """A database that could not be read now: reported, nothing consumed, read again next
-    sync (the incoming ``state`` is returned unchanged)."""
-    if isinstance(error, SchemaError):
-        reason = "unexpected_schema"
-    elif isinstance(error, sqlite3.OperationalError) and any(
-        word in str(error) for word in ("locked", "busy")
-    ):
-        reason = "database_busy"  # its writer held it longer than the parser's timeout
-    else:
-        reason = "database_unreadable"  # corrupt, not a database, permission denied, ...
-    return ParseResult(state=state, skips=[Skip(reason, path, None, str(error))], retry=True)
-
-
-def table_columns(connection: sqlite3.Connection, tables: Sequence[str]) -> dict[str, set[str]]:
-    """The columns of each of ``tables`` that exists (a missing table is left out)."""
-    marks = ", ".join("?" * len(tables))
-    present = [
-        row[0]
-        for row in connection.execute(
-            f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
-            list(tables),
-        )
-    ]
-    return {
-        table: {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
-        for table in present
-    }

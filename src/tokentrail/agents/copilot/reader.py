@@ -47,20 +47,26 @@ from tokentrail.sources.base import (
     Line,
     ParseResult,
     ParseState,
-    SchemaError,
     SourceFile,
     count_or_none,
-    database_failure,
     find_files,
     iter_complete_lines,
-    open_sqlite_read_only,
     parse_timestamp,
     reported_cost,
-    table_columns,
     text_or_none,
 )
+from tokentrail.sources.counts import cache_inside_input
 from tokentrail.sources.jsonl import invalid_or_object
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+from tokentrail.sources.sqlite import (
+    RowCursor,
+    SchemaError,
+    open_sqlite_read_only,
+    optional_columns,
+    read_database,
+    rows_for_ids,
+    table_columns,
+)
+from tokentrail.usage import Session, Skip, UsageEvent
 
 SOURCE = AGENT.name
 STORE_NAME = "session-store.db"
@@ -70,7 +76,6 @@ NANO_AIU_PER_USD = 10**11
 BUSY_TIMEOUT_SECONDS = 2.0
 """How long to wait for Copilot holding its store before reporting it busy (and retrying
 at the next sync); a read-only reader never blocks Copilot's own writes in WAL mode."""
-IN_CLAUSE_BATCH = 500
 
 # Only these lines of an event log carry session facts or usage; the rest is conversation.
 EVENTS_PREFILTER: tuple[bytes, ...] = (
@@ -130,31 +135,7 @@ class CopilotSource:
         return _parse_events(file.path, state)
 
 
-# --- one rule for Copilot's counts ------------------------------------------------------------
-
-
-def _tokens(
-    prompt: object, output: object, cache_read: object, cache_write: object, reasoning: object
-) -> Tokens:
-    """Copilot's counts as the ledger's buckets: its input INCLUDES cache reads and writes, so
-    uncached input = input − cache read − cache write; reasoning is inside output."""
-    total_in = count_or_none(prompt, "input_tokens")
-    read = count_or_none(cache_read, "cache_read_tokens")
-    write = count_or_none(cache_write, "cache_write_tokens")
-    uncached = None
-    if total_in is not None:
-        uncached = total_in - (read or 0) - (write or 0)
-        if uncached < 0:
-            raise BadRecord(
-                "invalid_count", f"input={total_in} < cache read {read} + write {write}"
-            )
-    return Tokens(
-        input=uncached,
-        cache_read=read,
-        cache_write_5m=write,
-        output=count_or_none(output, "output_tokens"),
-        reasoning=count_or_none(reasoning, "reasoning_tokens"),
-    )
+# --- Copilot's charge and keys -----------------------------------------------------------------
 
 
 def _cost_usd(nano_aiu: object) -> float | None:
@@ -171,25 +152,12 @@ def _session_key(session_id: str, agent_id: str | None = None) -> str:
 
 
 def _parse_store(path: str, state: ParseState) -> ParseResult:
-    """Read the usage rows added since the last read (``id`` above the highest seen).
-
-    Row ids only grow while the store lives. A store rebuilt from scratch numbers its rows
-    from 1 again, which the row remembered as the last one read no longer being there (or
-    being another call) gives away: then all rows are read again (the ledger merges rows it
-    already has). On any failure the incoming state comes back unchanged, so the next sync
-    tries again.
-    """
-    try:
-        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
-        return database_failure(path, state, error)
-    try:
-        result = _read_store(connection, path, state)
-    except (SchemaError, sqlite3.Error) as error:
-        return database_failure(path, state, error)
-    finally:
-        connection.close()
-    return result
+    """Read the usage rows added since the last read (``id`` above the highest seen: a
+    :class:`RowCursor`). On any failure the incoming state comes back unchanged, so the next
+    sync tries again."""
+    return read_database(
+        path, state, BUSY_TIMEOUT_SECONDS, lambda connection: _read_store(connection, path, state)
+    )
 
 
 def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
@@ -197,17 +165,20 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
     usage_columns = columns.get("assistant_usage_events", set())
     if not usage_columns >= _USAGE_REQUIRED:
         raise SchemaError(f"no assistant_usage_events({', '.join(sorted(_USAGE_REQUIRED))})")
-    last_id = _last_row_still_there(connection, usage_columns, state.memory)
-    picked = ", ".join(name if name in usage_columns else "NULL" for name in _UsageRow._fields)
-    rows = connection.execute(
-        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (last_id,)
+    created = optional_columns(usage_columns, ("created_at",))
+    cursor = RowCursor.resume(
+        connection,
+        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?",
+        state.memory,
     )
-    last_row = state.memory.get("last_row") if last_id else None
+    picked = optional_columns(usage_columns, _UsageRow._fields)
+    rows = connection.execute(
+        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (cursor.last_id,)
+    )
     result = ParseResult()
     agents: dict[str, set[str]] = {}
     for row in map(_UsageRow._make, rows):
-        if isinstance(row.id, int) and row.id > last_id:
-            last_id, last_row = row.id, _row_identity(row.session_id, row.created_at)
+        cursor.advance(row.id, row.session_id, row.created_at)
         try:
             event = _row_event(row)
         except BadRecord as bad:
@@ -217,31 +188,11 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
         calls_of = agents.setdefault(str(row.session_id), set())
         if isinstance(row.agent_id, str) and row.agent_id:
             calls_of.add(row.agent_id)
-    result.state = ParseState(offset=0, memory={"last_id": last_id, "last_row": last_row})
+    result.state = ParseState(offset=0, memory=cursor.to_memory())
     if "sessions" in columns and agents:
         result.sessions.extend(_store_sessions(connection, columns["sessions"], list(agents)))
     result.sessions.extend(_subagent_sessions(agents))
     return result
-
-
-def _row_identity(session_id: object, created_at: object) -> str:
-    return f"{session_id}|{created_at}"
-
-
-def _last_row_still_there(
-    connection: sqlite3.Connection, columns: set[str], memory: Mapping[str, Any]
-) -> int:
-    """The id to read on from: the last one read, unless the store was rebuilt since."""
-    last_id = memory.get("last_id")
-    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
-        return 0
-    created = "created_at" if "created_at" in columns else "NULL"
-    row = connection.execute(
-        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?", (last_id,)
-    ).fetchone()
-    if row is None or _row_identity(*row) != memory.get("last_row"):
-        return 0  # another store now: its ids started again
-    return last_id
 
 
 def _row_event(row: _UsageRow) -> UsageEvent:
@@ -267,7 +218,7 @@ def _row_event(row: _UsageRow) -> UsageEvent:
         key=f"{SOURCE}:{session_id}:{row.id}",
         source=SOURCE,
         timestamp=timestamp,
-        tokens=_tokens(*counts),
+        tokens=cache_inside_input(*counts),
         # the model that ran is the one whose tokens these are; the billing model is a label
         model=text_or_none(row.model) or text_or_none(row.copilot_usage_model),
         session_key=_session_key(session_id, text_or_none(row.agent_id)),
@@ -283,25 +234,19 @@ def _store_sessions(
     """The sessions of the rows just read: folder, summary, branch and times."""
     if "id" not in columns:
         return
-    picked = ", ".join(
-        name if name in columns else "NULL"
-        for name in ("cwd", "summary", "branch", "created_at", "updated_at")
-    )
-    for start in range(0, len(ids), IN_CLAUSE_BATCH):
-        batch = ids[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = f"SELECT id, {picked} FROM sessions WHERE id IN ({marks})"
-        for session_id, cwd, summary, branch, created, updated in connection.execute(query, batch):
-            if isinstance(session_id, str):
-                yield Session(
-                    key=_session_key(session_id),
-                    source=SOURCE,
-                    project=text_or_none(cwd),
-                    title=text_or_none(summary),
-                    git_branch=text_or_none(branch),
-                    started_at=parse_timestamp(created),
-                    ended_at=parse_timestamp(updated),
-                )
+    picked = optional_columns(columns, ("cwd", "summary", "branch", "created_at", "updated_at"))
+    query = f"SELECT id, {picked} FROM sessions WHERE id IN ({{marks}})"
+    for session_id, cwd, summary, branch, created, updated in rows_for_ids(connection, query, ids):
+        if isinstance(session_id, str):
+            yield Session(
+                key=_session_key(session_id),
+                source=SOURCE,
+                project=text_or_none(cwd),
+                title=text_or_none(summary),
+                git_branch=text_or_none(branch),
+                started_at=parse_timestamp(created),
+                ended_at=parse_timestamp(updated),
+            )
 
 
 def _subagent_sessions(agents: Mapping[str, set[str]]) -> Iterator[Session]:
@@ -503,7 +448,7 @@ def _shutdown_event(
 ) -> UsageEvent | None:
     usage = figures.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    tokens = _tokens(
+    tokens = cache_inside_input(
         usage.get("inputTokens"),
         usage.get("outputTokens"),
         usage.get("cacheReadTokens"),

@@ -44,20 +44,23 @@ from tokentrail.sources.base import (
     NotRegularFile,
     ParseResult,
     ParseState,
-    SchemaError,
     SourceFile,
     count_or_none,
-    database_failure,
     find_files,
     open_regular,
-    open_sqlite_read_only,
     parse_timestamp,
     read_regular,
     reported_cost,
-    table_columns,
     text_or_none,
 )
 from tokentrail.sources.jsonl import invalid_or_object
+from tokentrail.sources.sqlite import (
+    SchemaError,
+    optional_columns,
+    read_database,
+    rows_for_ids,
+    table_columns,
+)
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -73,7 +76,6 @@ LATE_COMMIT_MARGIN_MS = 10 * 60 * 1000
 """Rows are looked at again from this long before the newest ``time_updated`` seen: a
 transaction that stamped its rows earlier may commit after our read. The rows of that margin
 already read (their ids and ``time_updated``, kept in the cursor) are not read again."""
-IN_CLAUSE_BATCH = 500
 STEP_PART_MAX_BYTES = 64 * 1024
 """A step-finish part is a few hundred bytes; bigger part files are text or tool output."""
 GOOGLE_PROVIDERS: tuple[str, ...] = ("google", "google-vertex")
@@ -384,18 +386,13 @@ def _parse_database(path: str, state: ParseState, source: str) -> ParseResult:
     # an unreadable or special file raises OSError: the sync reports it (or skips it with
     # its reason) and keeps no cursor for it
     size = Path(path).stat().st_size
-    try:
-        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
-        return database_failure(path, state, error)
-    try:
+
+    def read(connection: sqlite3.Connection) -> ParseResult:
         result = _read_database(connection, path, state, source)
-    except (SchemaError, sqlite3.Error) as error:
-        return database_failure(path, state, error)
-    finally:
-        connection.close()
-    result.state.offset = size
-    return result
+        result.state.offset = size
+        return result
+
+    return read_database(path, state, BUSY_TIMEOUT_SECONDS, read)
 
 
 def _read_database(
@@ -475,10 +472,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _optional(columns: set[str], name: str) -> str:
-    return name if name in columns else "NULL"
-
-
 def _read_sessions(
     connection: sqlite3.Connection,
     columns: set[str],
@@ -486,9 +479,7 @@ def _read_sessions(
     result: ParseResult,
     source: str,
 ) -> None:
-    fields = (
-        f"{_optional(columns, 'parent_id')}, directory, title, {_optional(columns, 'time_created')}"
-    )
+    fields = optional_columns(columns, ("parent_id", "directory", "title", "time_created"))
     for session_id, updated, parent, directory, title, created in _changed_rows(
         connection, "session", fields, columns, memory, "sessions_updated"
     ):
@@ -563,14 +554,9 @@ def _messages_of_new_steps(
         "instr(data, 'step-finish') > 0",
     )
     late = sorted({row[2] for row in steps if isinstance(row[2], str)} - read)
-    rows: list[tuple[Any, ...]] = []
-    updated = _optional(message_columns, "time_updated")
-    for start in range(0, len(late), IN_CLAUSE_BATCH):
-        batch = late[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = f"SELECT id, {updated}, session_id, data FROM message WHERE id IN ({marks})"
-        rows += connection.execute(query, batch).fetchall()
-    return rows
+    updated = optional_columns(message_columns, ("time_updated",))
+    query = f"SELECT id, {updated}, session_id, data FROM message WHERE id IN ({{marks}})"
+    return list(rows_for_ids(connection, query, late))
 
 
 def _not_json(connection: sqlite3.Connection) -> str:
@@ -586,24 +572,21 @@ def _database_steps(
     connection: sqlite3.Connection, message_ids: list[str], path: str, result: ParseResult
 ) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
     steps: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-    for start in range(0, len(message_ids), IN_CLAUSE_BATCH):
-        batch = message_ids[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = (
-            f"SELECT id, message_id, data FROM part WHERE message_id IN ({marks}) "
-            "AND instr(data, 'step-finish') > 0 ORDER BY message_id, id"
-        )
-        for part_id, message_id, data in connection.execute(query, batch):
-            if not isinstance(part_id, str) or not isinstance(data, str | bytes):
-                continue
-            try:
-                part = invalid_or_object(data)
-            except BadRecord as bad:
-                detail = f"part {part_id}: {bad.detail}"
-                result.skips.append(Skip(bad.reason, path, None, detail))
-                continue
-            if part.get("type") == "step-finish":
-                steps.setdefault(message_id, []).append((part_id, part))
+    query = (
+        "SELECT id, message_id, data FROM part WHERE message_id IN ({marks}) "
+        "AND instr(data, 'step-finish') > 0 ORDER BY message_id, id"
+    )
+    for part_id, message_id, data in rows_for_ids(connection, query, message_ids):
+        if not isinstance(part_id, str) or not isinstance(data, str | bytes):
+            continue
+        try:
+            part = invalid_or_object(data)
+        except BadRecord as bad:
+            detail = f"part {part_id}: {bad.detail}"
+            result.skips.append(Skip(bad.reason, path, None, detail))
+            continue
+        if part.get("type") == "step-finish":
+            steps.setdefault(message_id, []).append((part_id, part))
     return steps
 
 
