@@ -45,7 +45,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -143,6 +143,22 @@ def discover_tasks(source: str, roots: Sequence[Path]) -> Iterator[SourceFile]:
     listed and a special file named like a log are reported). A missing root is normal: the
     extension is not there."""
     return find_files(source, roots, TASK_FILES, root_files={UI_MESSAGES: "whole"})
+
+
+class TaskFolderSource:
+    """The reader of one agent of the family: its :class:`Dialect` says where its folders are
+    and how its input count reads (an agent with other roots says so in ``default_roots``)."""
+
+    dialect: ClassVar[Dialect]
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return vscode_roots(self.dialect, env, home)
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        return discover_tasks(self.dialect.source, roots)
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        return parse_task(self.dialect, file, state)
 
 
 def parse_task(dialect: Dialect, file: SourceFile, state: ParseState) -> ParseResult:

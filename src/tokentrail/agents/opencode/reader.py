@@ -89,9 +89,7 @@ class OpenCodeSource:
     env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        data_home = env.get("XDG_DATA_HOME")
-        base = Path(data_home).expanduser() if data_home else home / ".local" / "share"
-        data_dir = base / "opencode"
+        data_dir = xdg_data_home(env, home) / "opencode"
         roots = [data_dir]
         database = env.get("OPENCODE_DB")
         if database and database != ":memory:":
@@ -107,6 +105,12 @@ class OpenCodeSource:
 
 
 # --- shared with the agents built on OpenCode (Kilo Code's CLI: agents/kilo/reader.py) -----
+
+
+def xdg_data_home(env: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_DATA_HOME`` (``xdg-basedir``'s rule), else ``~/.local/share``."""
+    data_home = env.get("XDG_DATA_HOME")
+    return Path(data_home).expanduser() if data_home else home / ".local" / "share"
 
 
 def discover_opencode_shaped(
