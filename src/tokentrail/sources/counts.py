@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokentrail.errors import BadRecord
-from tokentrail.sources.base import count_or_none
+from tokentrail.sources.values import count_or_none
 from tokentrail.usage import Tokens
 
 

@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Protocol, Self
 import orjson
 
 from tokentrail.errors import BadRecord
-from tokentrail.sources.base import Line, LinesEnd, ParseResult, ParseState, iter_complete_lines
+from tokentrail.sources.files import ParseResult, ParseState
+from tokentrail.sources.lines import Line, LinesEnd, iter_complete_lines
 from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent, merge_events
 
 # -- one record -----------------------------------------------------------------------------

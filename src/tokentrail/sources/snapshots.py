@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tokentrail.sources.base import open_regular, reported_cost
+from tokentrail.sources.files import open_regular
+from tokentrail.sources.values import reported_cost
 
 MEM_GENERATION = "generation"
 MEM_TOTALS = "totals"

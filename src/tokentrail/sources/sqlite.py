@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tokentrail.sources.base import ParseResult, ParseState, open_regular
+from tokentrail.sources.files import ParseResult, ParseState, open_regular
 from tokentrail.usage import Skip
 
 IN_CLAUSE_BATCH = 500

@@ -35,20 +35,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.aider import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import digest, read_lines
+from tokentrail.sources.lines import Line, LinesEnd
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

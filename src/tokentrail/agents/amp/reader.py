@@ -36,19 +36,11 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from tokentrail.agents.amp import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    read_regular,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
 from tokentrail.sources.jsonl import digest, malformed_or_object
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -49,20 +49,17 @@ from typing import Any, ClassVar
 
 import orjson
 
-from tokentrail.sources.base import (
-    BadRecord,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import (
     FileKind,
     ParseResult,
     ParseState,
     SourceFile,
-    count_or_none,
-    find_files,
     open_regular,
-    parse_timestamp,
     read_regular,
-    reported_cost,
-    text_or_none,
 )
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 UI_MESSAGES = "ui_messages.json"

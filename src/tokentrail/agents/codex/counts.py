@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentrail.errors import BadRecord
-from tokentrail.sources.base import count_or_none
+from tokentrail.sources.values import count_or_none
 from tokentrail.usage import Tokens
 
 USAGE_FIELDS: tuple[str, ...] = (

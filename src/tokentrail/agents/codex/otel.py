@@ -27,6 +27,7 @@ from datetime import datetime
 import orjson
 
 from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.errors import BadRecord
 from tokentrail.otlp import (
     Attrs,
     OtlpBatch,
@@ -38,7 +39,6 @@ from tokentrail.otlp import (
     raw_usage,
     text,
 )
-from tokentrail.sources.base import BadRecord
 from tokentrail.usage import Tokens, UsageEvent
 
 _CODEX_USAGE_FIELDS = (

@@ -36,7 +36,8 @@ from typing import ClassVar
 
 from tokentrail.agents.codex import AGENT
 from tokentrail.agents.codex.rollout import RolloutReader
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile, find_files
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import read_lines
 
 PREFILTER: tuple[bytes, ...] = (

@@ -29,15 +29,11 @@ from tokentrail.agents.codex.ids import (
     uuid7_us,
 )
 from tokentrail.agents.codex.tools import tool_record
+from tokentrail.errors import BadRecord
 from tokentrail.ratelimits import RateLimitSnapshot, read_codex_rate_limits
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    parse_timestamp,
-    text_or_none,
-)
+from tokentrail.sources.files import ParseResult
+from tokentrail.sources.lines import Line, LinesEnd
+from tokentrail.sources.values import parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, ToolCall, ToolResult, UsageEvent
 
 REPLAY_GAP_US = 1_000_000

@@ -9,7 +9,7 @@ import re
 import orjson
 
 from tokentrail.agents.codex import AGENT, edits
-from tokentrail.sources.base import text_or_none
+from tokentrail.sources.values import text_or_none
 from tokentrail.usage import ToolCall, ToolResult
 
 _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})

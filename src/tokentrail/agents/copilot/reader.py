@@ -41,22 +41,12 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 
 from tokentrail.agents.copilot import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    iter_complete_lines,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
 from tokentrail.sources.counts import cache_inside_input
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import invalid_or_object
+from tokentrail.sources.lines import Line, iter_complete_lines
 from tokentrail.sources.sqlite import (
     RowCursor,
     SchemaError,
@@ -66,6 +56,7 @@ from tokentrail.sources.sqlite import (
     rows_for_ids,
     table_columns,
 )
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, UsageEvent
 
 SOURCE = AGENT.name

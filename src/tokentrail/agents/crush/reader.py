@@ -40,18 +40,16 @@ from typing import ClassVar
 import orjson
 
 from tokentrail.agents.crush import AGENT
-from tokentrail.sources.base import (
+from tokentrail.sources.files import (
     ParseResult,
     ParseState,
     SourceFile,
     open_regular,
-    parse_timestamp,
     read_regular,
-    reported_cost,
-    text_or_none,
     unlisted_folder,
 )
 from tokentrail.sources.sqlite import SchemaError, optional_columns, read_database, table_columns
+from tokentrail.sources.values import parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -46,19 +46,11 @@ from typing import ClassVar
 import orjson
 
 from tokentrail.agents.cursor import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    read_regular,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile, read_regular
 from tokentrail.sources.jsonl import digest
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -38,20 +38,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.droid import AGENT
+from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    open_regular,
-    parse_timestamp,
-    text_or_none,
-)
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
 from tokentrail.sources.jsonl import malformed_or_object
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -29,6 +29,7 @@ import orjson
 
 from tokentrail.agents.gemini.usage import OTLP_FIELDS, tokens_from
 from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.errors import BadRecord
 from tokentrail.otlp import (
     Attrs,
     OtlpBatch,
@@ -40,7 +41,6 @@ from tokentrail.otlp import (
     raw_usage,
     text,
 )
-from tokentrail.sources.base import BadRecord
 from tokentrail.usage import UsageEvent
 
 _GEMINI_USAGE_FIELDS = (

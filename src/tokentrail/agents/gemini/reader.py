@@ -41,18 +41,12 @@ import orjson
 
 from tokentrail.agents.gemini import AGENT, edits
 from tokentrail.agents.gemini.usage import usage_tokens
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    find_files,
-    parse_timestamp,
-    read_regular,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
 from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, invalid_or_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import parse_timestamp
 from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 
 SOURCE = AGENT.name

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokentrail.sources.base import BadRecord, count_or_none
+from tokentrail.errors import BadRecord
+from tokentrail.sources.values import count_or_none
 from tokentrail.usage import Tokens
 
 Count = Callable[[str], int | None]

@@ -41,19 +41,10 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 
 from tokentrail.agents.goose import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
 from tokentrail.sources.counts import cache_inside_input
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
 from tokentrail.sources.sqlite import (
     RowCursor,
     SchemaError,
@@ -62,6 +53,7 @@ from tokentrail.sources.sqlite import (
     rows_for_ids,
     table_columns,
 )
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

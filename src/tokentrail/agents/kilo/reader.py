@@ -32,7 +32,7 @@ from tokentrail.agents.opencode.reader import (
     parse_opencode_shaped,
     xdg_data_home,
 )
-from tokentrail.sources.base import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
 
 SOURCE = AGENT.name
 DIALECT = Dialect(SOURCE, ("kilocode.kilo-code",), ROO_TOTAL_INPUT_SINCE)

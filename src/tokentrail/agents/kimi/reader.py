@@ -38,20 +38,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.kimi import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    open_regular,
-    parse_timestamp,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
 from tokentrail.sources.jsonl import JsonLinesParser, digest
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -43,22 +43,13 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.mux import AGENT
+from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    read_regular,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
 from tokentrail.sources.jsonl import JsonLinesParser, digest
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

@@ -38,20 +38,16 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.opencode import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import (
     FileKind,
     NotRegularFile,
     ParseResult,
     ParseState,
     SourceFile,
-    count_or_none,
-    find_files,
     open_regular,
-    parse_timestamp,
     read_regular,
-    reported_cost,
-    text_or_none,
 )
 from tokentrail.sources.jsonl import invalid_or_object
 from tokentrail.sources.sqlite import (
@@ -61,6 +57,7 @@ from tokentrail.sources.sqlite import (
     rows_for_ids,
     table_columns,
 )
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name

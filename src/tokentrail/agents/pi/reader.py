@@ -36,19 +36,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.pi import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, digest
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Tokens, UsageEvent
 
 SOURCE = AGENT.name

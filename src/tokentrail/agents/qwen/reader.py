@@ -38,17 +38,12 @@ import orjson
 
 from tokentrail.agents.gemini.usage import USAGE_METADATA, usage_tokens
 from tokentrail.agents.qwen import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    find_files,
-    parse_timestamp,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, invalid_or_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import parse_timestamp, text_or_none
 from tokentrail.usage import Session, UsageEvent
 
 SOURCE = AGENT.name
