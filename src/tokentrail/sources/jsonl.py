@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol, Self
 import orjson
 
 from tokentrail.errors import BadRecord
-from tokentrail.sources.files import ParseResult, ParseState
+from tokentrail.sources.files import ParseResult, ParseState, open_regular
 from tokentrail.sources.lines import Line, LinesEnd, iter_complete_lines
 from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent, merge_events
 
@@ -36,6 +36,18 @@ def json_object(data: bytes | str) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(record, dict):
         return None, f"a JSON {type(record).__name__}, not an object"
     return record, ""
+
+
+def side_object(path: str, limit: int = -1) -> dict[str, Any] | None:
+    """The JSON object of a side file read for facts it may hold (a config, a title, a list
+    of projects), reading ``limit`` bytes at most: None when it is absent, unreadable, not a
+    regular file or not a JSON object. Those facts are then unknown, never an error."""
+    try:
+        with open_regular(path) as handle:
+            data = handle.read(limit)
+    except OSError:
+        return None
+    return json_object(data)[0]
 
 
 def malformed_or_object(data: bytes | str) -> dict[str, Any]:

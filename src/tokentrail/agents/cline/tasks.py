@@ -59,6 +59,7 @@ from tokentrail.sources.files import (
     open_regular,
     read_regular,
 )
+from tokentrail.sources.jsonl import json_object
 from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
@@ -397,13 +398,7 @@ def _read_side(path: Path) -> bytes | None:
 
 def _load_side_object(path: Path) -> dict[str, Any] | None:
     data = _read_side(path)
-    if data is None:
-        return None
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    return json_object(data)[0] if data is not None else None
 
 
 ROO_TOTAL_INPUT_SINCE = datetime(2025, 10, 31, tzinfo=UTC)

@@ -45,9 +45,9 @@ from tokentrail.sources.files import (
     ParseState,
     SourceFile,
     open_regular,
-    read_regular,
     unlisted_folder,
 )
+from tokentrail.sources.jsonl import side_object
 from tokentrail.sources.sqlite import SchemaError, optional_columns, read_database, table_columns
 from tokentrail.sources.values import parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
@@ -135,11 +135,8 @@ def _database_at(path: Path) -> Iterator[str | OSError]:
 def _project_data_dirs(path: Path) -> list[Path]:
     """The ``data_dir`` of every project in Crush's projects file (none if it is unreadable:
     Crush not installed, or the file being rewritten; the next sync reads it again)."""
-    try:
-        document = orjson.loads(read_regular(str(path)))
-    except (OSError, orjson.JSONDecodeError):
-        return []
-    projects = document.get("projects") if isinstance(document, dict) else None
+    document = side_object(str(path))
+    projects = document.get("projects") if document is not None else None
     dirs: list[Path] = []
     for project in projects if isinstance(projects, list) else ():
         if not isinstance(project, dict):

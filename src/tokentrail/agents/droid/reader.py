@@ -42,7 +42,7 @@ from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
 from tokentrail.sources.discovery import find_files
 from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
-from tokentrail.sources.jsonl import malformed_or_object
+from tokentrail.sources.jsonl import json_object, malformed_or_object
 from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
@@ -246,11 +246,5 @@ def _history_header(path: Path) -> dict[str, Any]:
             head = handle.read(HEADER_BYTES)
     except OSError:
         return {}
-    first = head.split(b"\n", 1)[0]
-    try:
-        record = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return {}
-    if isinstance(record, dict) and record.get("type") == "session_start":
-        return record
-    return {}
+    record, _ = json_object(head.split(b"\n", 1)[0])
+    return record if record is not None and record.get("type") == "session_start" else {}

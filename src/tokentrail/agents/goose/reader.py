@@ -45,6 +45,7 @@ from tokentrail.errors import BadRecord
 from tokentrail.sources.counts import cache_inside_input
 from tokentrail.sources.discovery import find_files
 from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import json_object
 from tokentrail.sources.sqlite import (
     RowCursor,
     SchemaError,
@@ -336,13 +337,8 @@ def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | Non
 
 def _model_name(config: object) -> str | None:
     text = text_or_none(config)
-    if text is None:
-        return None
-    try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return text_or_none(document.get("model_name")) if isinstance(document, dict) else None
+    document = json_object(text)[0] if text is not None else None
+    return text_or_none(document.get("model_name")) if document is not None else None
 
 
 # --- sessions ---------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ import orjson
 from tokentrail.agents.kimi import AGENT
 from tokentrail.errors import BadRecord
 from tokentrail.sources.discovery import find_files
-from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
-from tokentrail.sources.jsonl import JsonLinesParser, digest
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, digest, side_object
 from tokentrail.sources.lines import Line
 from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Tokens, UsageEvent
@@ -144,21 +144,14 @@ class _Place:
 
 def _custom_title(folder: Path) -> str | None:
     """The session's title from its ``state.json`` (set by the user, or by a fork)."""
-    try:
-        with open_regular(str(folder / STATE)) as handle:
-            document = orjson.loads(handle.read(1024 * 1024))
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return text_or_none(document.get("custom_title")) if isinstance(document, dict) else None
+    document = side_object(str(folder / STATE), limit=1024 * 1024)
+    return text_or_none(document.get("custom_title")) if document is not None else None
 
 
 def _work_dirs(share_dir: str) -> dict[str, str]:
     """``kimi.json``'s work dirs by the folder name Kimi gives their sessions."""
-    try:
-        document = orjson.loads((Path(share_dir) / METADATA).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    entries = document.get("work_dirs") if isinstance(document, dict) else None
+    document = side_object(str(Path(share_dir) / METADATA))
+    entries = document.get("work_dirs") if document is not None else None
     folders: dict[str, str] = {}
     for entry in entries if isinstance(entries, list) else ():
         path = text_or_none(entry.get("path")) if isinstance(entry, dict) else None

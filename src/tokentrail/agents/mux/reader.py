@@ -46,8 +46,8 @@ from tokentrail.agents.mux import AGENT
 from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
 from tokentrail.sources.discovery import find_files
-from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
-from tokentrail.sources.jsonl import JsonLinesParser, digest
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, digest, side_object
 from tokentrail.sources.lines import Line
 from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
@@ -148,11 +148,8 @@ def _workspace_of(path: str) -> _Workspace:
     folder = Path(path).parent
     workspace_id = folder.name
     config = folder.parent.parent / CONFIG
-    try:
-        document = orjson.loads(read_regular(str(config)))
-    except (OSError, orjson.JSONDecodeError):
-        return _Workspace(workspace_id)
-    projects = document.get("projects") if isinstance(document, dict) else None
+    document = side_object(str(config))
+    projects = document.get("projects") if document is not None else None
     if not isinstance(projects, list):
         return _Workspace(workspace_id)
     for entry in projects:

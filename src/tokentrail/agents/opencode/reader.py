@@ -306,14 +306,22 @@ def _session(
 # --- the legacy JSON tree ------------------------------------------------------------------
 
 
-def _parse_message_file(path: Path, source: str) -> ParseResult:
-    """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
+def _legacy_file(path: Path) -> tuple[ParseResult, dict[str, Any] | None]:
+    """A file of the legacy tree, read whole: the result to fill (its cursor at the file's
+    end) and the file's object, None once it is skipped as not one."""
     data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
     result = ParseResult(state=ParseState(offset=len(data)))
     try:
-        info = invalid_or_object(data)
+        return result, invalid_or_object(data)
     except BadRecord as bad:
         result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+        return result, None
+
+
+def _parse_message_file(path: Path, source: str) -> ParseResult:
+    """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
+    result, info = _legacy_file(path)
+    if info is None:
         return result
     # like opencode's own migration, ids come from the file layout
     message_id, session_id = path.stem, path.parent.name
@@ -355,12 +363,8 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
 
 def _parse_session_file(path: Path, source: str) -> ParseResult:
     """``storage/session/<projectID>/<sessionID>.json``: titles, directory and parent."""
-    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
-    result = ParseResult(state=ParseState(offset=len(data)))
-    try:
-        info = invalid_or_object(data)
-    except BadRecord as bad:
-        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+    result, info = _legacy_file(path)
+    if info is None:
         return result
     result.sessions.append(
         _session(
