@@ -56,7 +56,7 @@ OTLP_FIELDS = UsageFields(
 
 def usage_tokens(raw: Mapping[str, Any], names: UsageFields = CLI_TOKENS) -> Tokens:
     """The tokens of a record's usage object, counts read with
-    :func:`~tokentrail.sources.base.count_or_none`."""
+    :func:`~tokentrail.sources.values.count_or_none`."""
     return tokens_from(lambda name: count_or_none(raw.get(name), name), names)
 
 
