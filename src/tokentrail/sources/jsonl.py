@@ -194,19 +194,21 @@ class JsonLinesParser:
 @dataclass(slots=True)
 class RememberedText:
     """A dataclass of optional strings that the next read of a file must know: kept in its
-    cursor's memory as they are, and read back from it (any other value is left out)."""
+    cursor's memory as they are, and read back from it (any other value is left out). A
+    field whose name begins with ``_`` is the read's own: neither kept nor read back."""
 
     @classmethod
     def from_memory(cls, memory: Mapping[str, Any]) -> Self:
         loaded = cls()
         for item in fields(loaded):
             value = memory.get(item.name)
-            if isinstance(value, str):
+            if isinstance(value, str) and not item.name.startswith("_"):
                 setattr(loaded, item.name, value)
         return loaded
 
     def to_memory(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
+        kept = (item.name for item in fields(self) if not item.name.startswith("_"))
+        return {name: getattr(self, name) for name in kept}
 
     def take(self, record: Mapping[str, Any], names: Mapping[str, str]) -> None:
         """For each ``record`` key of ``names``, its non-empty string replaces the field it

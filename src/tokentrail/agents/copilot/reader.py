@@ -45,7 +45,7 @@ from tokentrail.errors import BadRecord
 from tokentrail.sources.counts import cache_inside_input
 from tokentrail.sources.discovery import find_files
 from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
-from tokentrail.sources.jsonl import invalid_or_object
+from tokentrail.sources.jsonl import RememberedText, invalid_or_object
 from tokentrail.sources.lines import Line, iter_complete_lines
 from tokentrail.sources.sqlite import (
     RowCursor,
@@ -256,7 +256,7 @@ def _subagent_sessions(agents: Mapping[str, set[str]]) -> Iterator[Session]:
 
 
 @dataclass(slots=True)
-class _LogState:
+class _LogState(RememberedText):
     """What an event log's reader remembers between reads (kept in ``state.memory``)."""
 
     session_id: str | None = None
@@ -266,30 +266,27 @@ class _LogState:
     last_shutdown_at: str | None = None
     previous: dict[str, Any] = field(default_factory=dict)
     """The model metrics of the last shutdown, to take a cumulative one's difference."""
-    store_rows: list[str] | None = None
+    _store_rows: list[str] | None = None
     """When the store's rows of this session were made (read once per parse, not kept)."""
 
     @classmethod
-    def from_memory(cls, memory: Mapping[str, Any]) -> _LogState:
-        log = cls()
-        for name in ("session_id", "cwd", "branch", "started", "last_shutdown_at"):
-            value = memory.get(name)
-            if isinstance(value, str):
-                setattr(log, name, value)
+    def load(cls, memory: Mapping[str, Any]) -> _LogState:
+        log = cls.from_memory(memory)
         previous = memory.get("previous")
         if isinstance(previous, dict):
             log.previous = previous
         return log
 
-    def to_memory(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "cwd": self.cwd,
-            "branch": self.branch,
-            "started": self.started,
-            "last_shutdown_at": self.last_shutdown_at,
-            "previous": self.previous,
-        }
+    def store_covers(self, events_path: str, since: datetime | None, until: datetime) -> bool:
+        """Whether the session store next to this log holds calls of the session made between
+        the previous shutdown and this one (then they are counted from the store)."""
+        if self._store_rows is None:
+            self._store_rows = _store_row_times(events_path, self.session_id or "")
+        for text in self._store_rows:
+            made = parse_timestamp(text)
+            if made is not None and (since is None or made > since) and made <= until:
+                return True
+        return False
 
 
 class _StoreUnreadable(Exception):
@@ -298,7 +295,7 @@ class _StoreUnreadable(Exception):
 
 def _parse_events(path: str, state: ParseState) -> ParseResult:
     """``session-state/<id>/events.jsonl``, read from ``state.offset`` on."""
-    log = _LogState.from_memory(state.memory)
+    log = _LogState.load(state.memory)
     log.session_id = log.session_id or Path(path).parent.name
     result = ParseResult()
     # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
@@ -368,7 +365,7 @@ def _read_shutdown(
     metrics = metrics if isinstance(metrics, dict) else {}
     cumulative = "eventsFileSizeBytes" in data and bool(log.previous)
     since = parse_timestamp(log.last_shutdown_at)
-    covered = _store_covers(path, log, since, when)
+    covered = log.store_covers(path, since, when)
     shutdown_id = text_or_none(record.get("id")) or f"line{line.number}"
     for model, figures in metrics.items():
         if not isinstance(figures, dict):
@@ -463,20 +460,6 @@ def _shutdown_event(
         raw_usage=orjson.dumps(dict(figures)),
         rank=f"0|{when.isoformat()}|",
     )
-
-
-def _store_covers(
-    events_path: str, log: _LogState, since: datetime | None, until: datetime
-) -> bool:
-    """Whether the session store next to this log holds calls of the session made between the
-    previous shutdown and this one (then they are counted from the store)."""
-    if log.store_rows is None:
-        log.store_rows = _store_row_times(events_path, log.session_id or "")
-    for text in log.store_rows:
-        made = parse_timestamp(text)
-        if made is not None and (since is None or made > since) and made <= until:
-            return True
-    return False
 
 
 def _store_row_times(events_path: str, session_id: str) -> list[str]:
