@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from tokentrail.correlate import OTLP_RANK, fingerprint
-from tokentrail.otlp import Attrs, OtlpBatch, OtlpContext, add_event, digest, raw_usage
+from tokentrail.otlp.batch import Attrs, OtlpBatch, OtlpContext, add_event, digest, raw_usage
 from tokentrail.usage import Tokens, UsageEvent
 
 

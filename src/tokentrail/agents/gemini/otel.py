@@ -30,7 +30,7 @@ import orjson
 from tokentrail.agents.gemini.usage import OTLP_FIELDS, tokens_from
 from tokentrail.agents.otel import add_request
 from tokentrail.errors import BadRecord
-from tokentrail.otlp import (
+from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,
