@@ -70,8 +70,26 @@ MEM_MODEL = "request_model"
 MEM_ALIAS = "request_alias"
 """Parser memory: the last ``llm.request``'s model and alias, for a usage record read later."""
 
+CODE_BUCKETS = ("inputOther", "inputCacheRead", "inputCacheCreation", "output")
+"""Kimi Code's names of the four buckets :func:`usage_tokens` reads."""
+
 INDEX_LIMIT = 16 * 1024 * 1024
 """The most of ``workspaces.json`` or ``session_index.jsonl`` read for a project's folder."""
+
+
+def usage_tokens(usage: Mapping[str, Any], names: tuple[str, str, str, str]) -> Tokens:
+    """Kimi's four disjoint buckets, as both its CLIs write them (under ``names``: uncached
+    input, cache reads, cache writes, output); ``empty_usage`` when none is counted."""
+    uncached, read, write, output = names
+    tokens = Tokens(
+        input=count_or_none(usage.get(uncached), uncached),
+        cache_read=count_or_none(usage.get(read), read),
+        cache_write_5m=count_or_none(usage.get(write), write),
+        output=count_or_none(usage.get(output), output),
+    )
+    if tokens.is_empty:
+        raise BadRecord("empty_usage", "no token counts")
+    return tokens
 
 
 def is_code_log(path: str) -> bool:
@@ -181,14 +199,7 @@ class CodeWireParser(JsonLinesParser):
         usage = record.get("usage")
         if not isinstance(usage, dict):
             raise BadRecord("empty_usage", f"usage is a {type(usage).__name__}")
-        tokens = Tokens(
-            input=count_or_none(usage.get("inputOther"), "inputOther"),
-            cache_read=count_or_none(usage.get("inputCacheRead"), "inputCacheRead"),
-            cache_write_5m=count_or_none(usage.get("inputCacheCreation"), "inputCacheCreation"),
-            output=count_or_none(usage.get("output"), "output"),
-        )
-        if tokens.is_empty:
-            raise BadRecord("empty_usage", "no token counts")
+        tokens = usage_tokens(usage, CODE_BUCKETS)
         if tokens.total == 0:
             return None  # a call that billed nothing (cancelled before the provider answered)
         when = parse_timestamp(record.get("time"))

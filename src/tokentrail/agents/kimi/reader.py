@@ -46,8 +46,8 @@ from tokentrail.sources.discovery import find_files
 from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
 from tokentrail.sources.jsonl import JsonLinesParser, digest, side_object
 from tokentrail.sources.lines import Line
-from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
-from tokentrail.usage import Session, Tokens, UsageEvent
+from tokentrail.sources.values import parse_timestamp, text_or_none
+from tokentrail.usage import Session, UsageEvent
 
 SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
@@ -60,6 +60,9 @@ METADATA = "kimi.json"
 STATE = "state.json"
 COPY_TITLES = ("Fork: ", "Undo: ")
 """The title prefixes Kimi gives a session it made by copying another's records."""
+
+BUCKETS = ("input_other", "input_cache_read", "input_cache_creation", "output")
+"""The Python CLI's names of the four buckets of ``token_usage``."""
 
 PREFILTER: tuple[bytes, ...] = (b'"token_usage"',)
 """Only a StatusUpdate with token usage is a billed request; the rest is conversation."""
@@ -209,14 +212,7 @@ class _WireParser(JsonLinesParser):
         when = parse_timestamp(record.get("timestamp"))
         if when is None:
             raise BadRecord("bad_timestamp", repr(record.get("timestamp"))[:60])
-        tokens = Tokens(
-            input=count_or_none(usage.get("input_other"), "input_other"),
-            cache_read=count_or_none(usage.get("input_cache_read"), "input_cache_read"),
-            cache_write_5m=count_or_none(usage.get("input_cache_creation"), "input_cache_creation"),
-            output=count_or_none(usage.get("output"), "output"),
-        )
-        if tokens.is_empty:
-            raise BadRecord("empty_usage", "no token counts")
+        tokens = kimi_code.usage_tokens(usage, BUCKETS)
         return UsageEvent(
             key=_event_key(record, payload, usage),
             source=SOURCE,
