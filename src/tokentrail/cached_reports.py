@@ -61,7 +61,7 @@ def code_fingerprint() -> str:
     install): the size and modification time of each of its modules."""
     package = os.path.dirname(os.path.abspath(__file__))
     parts: list[str] = []
-    for folder in (package, os.path.join(package, "store")):
+    for folder in (package, os.path.join(package, "store"), os.path.join(package, "cli")):
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.endswith(".py"):
