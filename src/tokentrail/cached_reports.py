@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
+if TYPE_CHECKING:
+    from typing import Any
 
 TABLE_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 """Variables that change how rich draws a table (or whether it thinks it draws on a

@@ -19,11 +19,12 @@ answer up before the rest of tokentrail (the reports, the store, the pricing) is
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
+    from typing import Any
 
 MAX_BODY_CHARS = 64_000_000
 """Answers larger than this are not kept (a ledger is not a file store)."""

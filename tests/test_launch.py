@@ -1,0 +1,128 @@
+"""The entry point's short ways (tokentrail.launch): a report's kept answer printed without
+click, byte for byte what the command prints through click, and everything else left to click."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tokentrail.config import Config
+from tokentrail.launch import kept_report_options
+from tokentrail.ledger import Ledger
+from tokentrail.usage import Session, Tokens, UsageEvent
+
+_START = datetime(2026, 3, 1, 9, tzinfo=UTC)
+_BY_ENTRY_POINT = (
+    "import json, sys\n"
+    "from tokentrail.launch import main\n"
+    "sys.argv = ['tokentrail', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+)
+_BY_CLICK = (
+    "import sys\n"
+    "from tokentrail.cli import main\n"
+    "sys.argv = ['tokentrail', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+@pytest.fixture
+def ledger_db(db_path: Path) -> Path:
+    with Ledger(db_path, config=Config()) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key=f"sdk:e-{n}",
+                    source="sdk",
+                    timestamp=_START + timedelta(hours=7 * n),
+                    tokens=Tokens(input=100 + n, output=20, cache_read=1000),
+                    model="claude-sonnet-4-5" if n % 2 else "gpt-5",
+                    session_key=f"s-{n % 3}",
+                    project="/code/app",
+                )
+                for n in range(12)
+            ],
+            [Session(f"s-{n}", "sdk", project="/code/app") for n in range(3)],
+        )
+    return db_path
+
+
+def _run(
+    script: str, args: list[str], *, colour: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    environment = {**os.environ, "TZ": "UTC"}
+    environment.pop("FORCE_COLOR", None)
+    if colour:  # rich draws colour codes even into a pipe
+        environment["FORCE_COLOR"] = "1"
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, check=True, env=environment
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--no-sync"], {"as_json": False, "as_csv": False, "breakdown": False}),
+        (["--json", "--no-sync", "-d", "x.db"], {"as_json": True, "database": "x.db"}),
+        (["--no-sync", "--csv", "--database=x.db"], {"as_csv": True, "database": "x.db"}),
+        (["--no-sync", "--breakdown", "--project", "app"], {"breakdown": True, "project": "app"}),
+        (["--json"], None),  # it syncs first: click's way
+        (["--no-sync", "--tz", "utc"], None),  # a value click makes canonical
+        (["--no-sync", "--since", "2026-03-01"], None),
+        (["--no-sync", "--source", "sdk"], None),
+        (["--no-sync", "--json", "--json"], None),
+        (["--no-sync", "--json=yes"], None),
+        (["--no-sync", "-d=x.db"], None),
+        (["--no-sync", "-d"], None),
+        (["--no-sync", "--help"], None),
+    ],
+)
+def test_only_options_that_need_no_checking_take_the_short_way(
+    args: list[str], expected: dict[str, object] | None
+) -> None:
+    found = kept_report_options(args)
+    if expected is None:
+        assert found is None
+        return
+    assert found is not None
+    assert {key: found[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["daily", "--no-sync", "--json"],
+        ["weekly", "--no-sync", "--csv"],
+        ["monthly", "--no-sync"],
+        ["session", "--no-sync", "--json", "--breakdown"],
+        ["daily", "--no-sync", "--project", "app"],
+    ],
+)
+def test_a_kept_answer_is_printed_without_click_exactly_as_click_prints_it(
+    ledger_db: Path, args: list[str]
+) -> None:
+    command = [*args, "-d", str(ledger_db)]
+    first = _run(_BY_ENTRY_POINT, command)  # computed (through click) and kept
+    second = _run(_BY_ENTRY_POINT, command)
+    by_click = _run(_BY_CLICK, command)
+    assert first.stdout == second.stdout == by_click.stdout and second.stdout
+    assert "click" in orjson.loads(first.stderr)
+    assert "click" not in orjson.loads(second.stderr)
+
+
+def test_a_table_drawn_in_colour_is_answered_by_click_every_time(ledger_db: Path) -> None:
+    """FORCE_COLOR makes rich draw as on a terminal: such a table is never kept, so each run
+    goes through click and prints the same colour codes."""
+    command = ["monthly", "--no-sync", "-d", str(ledger_db)]
+    first = _run(_BY_ENTRY_POINT, command, colour=True)
+    second = _run(_BY_ENTRY_POINT, command, colour=True)
+    assert first.stdout == second.stdout == _run(_BY_CLICK, command, colour=True).stdout
+    assert b"\x1b[" in second.stdout
+    assert "click" in orjson.loads(second.stderr)
