@@ -126,3 +126,56 @@ def test_a_table_drawn_in_colour_is_answered_by_click_every_time(ledger_db: Path
     assert first.stdout == second.stdout == _run(_BY_CLICK, command, colour=True).stdout
     assert b"\x1b[" in second.stdout
     assert "click" in orjson.loads(second.stderr)
+
+
+@pytest.fixture
+def active_db(db_path: Path) -> Path:
+    """A ledger whose latest requests are recent: there is an active block."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Ledger(db_path, config=Config()) as ledger:
+        ledger.record_batch(
+            [
+                UsageEvent(
+                    key=f"claude_code:r-{n}",
+                    source="claude_code",
+                    timestamp=now - timedelta(minutes=10 * n + 1),
+                    tokens=Tokens(input=100, output=20 * n, cache_read=500),
+                    model="claude-sonnet-4-5",
+                    session_key="s-1",
+                    project="/code/app",
+                )
+                for n in range(8)
+            ]
+        )
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["blocks", "--active", "--no-sync"],
+        ["blocks", "--no-sync", "--active", "--json"],
+        ["blocks", "--active", "--no-sync", "--csv", "--project", "app"],
+    ],
+)
+def test_the_active_block_is_printed_without_click_exactly_as_click_prints_it(
+    active_db: Path, args: list[str]
+) -> None:
+    command = [*args, "-d", str(active_db)]
+    short = _run(_BY_ENTRY_POINT, command)
+    by_click = _run(_BY_CLICK, command)
+    # the block's time left moves on between the runs: compare what a minute does not change
+    assert _without_minutes(short.stdout) == _without_minutes(by_click.stdout)
+    assert short.stdout and b"No active block" not in short.stdout
+    assert "click" not in orjson.loads(short.stderr)
+
+
+def _without_minutes(text: bytes) -> bytes:
+    import re
+
+    return re.sub(rb"\d+(\.\d+)?", b"N", text)
+
+
+def test_blocks_with_an_option_to_check_go_through_click(active_db: Path) -> None:
+    command = ["blocks", "--active", "--no-sync", "--tz", "utc", "-d", str(active_db)]
+    assert "click" in orjson.loads(_run(_BY_ENTRY_POINT, command).stderr)

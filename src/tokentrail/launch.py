@@ -6,6 +6,9 @@ the whole process, about half of which click and the command tree would take:
 * ``tokentrail statusline`` runs every few seconds inside an agent's status bar (50 ms). Asked
   for with only the options it has (``-d/--database``, ``--fields``), it goes straight to
   :func:`tokentrail.statusline.main`.
+* ``tokentrail blocks --active --no-sync`` is asked by status bars and scripts every few
+  seconds (60 ms). With only ``--json``, ``--csv``, ``-d/--database`` or ``--project`` beside,
+  it is read from the quick reader of a SQLite ledger (:mod:`tokentrail.store.quick`) here.
 * ``tokentrail daily`` (``weekly``, ``monthly``, ``session``) ``--no-sync`` asked again of a
   ledger that has not changed prints the answer the ledger keeps (60 ms). Asked for with
   options that need no checking (``--no-sync``, ``--json``, ``--csv``, ``--breakdown``,
@@ -21,8 +24,18 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # typing is not imported: the short ways run before it would be
+if TYPE_CHECKING:
+    from tokentrail.blocks import BlocksQuery, BlocksReport
+
 _STATUS_OPTIONS = {"-d": "database", "--database": "database", "--fields": "fields"}
 _REPORTS = ("daily", "weekly", "monthly", "session")
+_BLOCKS_FLAGS = {
+    "--active": "active",
+    "--no-sync": "no_sync",
+    "--json": "as_json",
+    "--csv": "as_csv",
+}
 _REPORT_OPTIONS = {"-d": "database", "--database": "database", "--project": "project"}
 _REPORT_FLAGS = {
     "--no-sync": "no_sync",
@@ -92,6 +105,15 @@ def kept_report_options(args: list[str]) -> dict[str, object] | None:
     }  # fmt: skip
 
 
+def active_block_options(args: list[str]) -> dict[str, str | bool | None] | None:
+    """``blocks`` options (after its name) when they ask for the active block without a sync
+    and hold only options that need no checking; None otherwise."""
+    found = parse_simple(args, _REPORT_OPTIONS, _BLOCKS_FLAGS)
+    if found is None or not (found["active"] and found["no_sync"]):
+        return None
+    return None if found["as_json"] and found["as_csv"] else found
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["statusline"]:
@@ -106,31 +128,100 @@ def main() -> None:
             return
     if args[:1] and args[0] in _REPORTS:
         report = kept_report_options(args[1:])
-        answer = _kept_answer(args[0], report) if report is not None else None
+        answer = None
+        if report is not None:
+            from tokentrail.cached_reports import cached_answer
+
+            answer = cached_answer(args[0], report)
         if answer is not None:
             _print_text(answer)
+            return
+    if args[:1] == ["blocks"]:
+        blocks = active_block_options(args[1:])
+        if blocks is not None and _print_active_block(blocks):
             return
     from tokentrail.cli import main as cli_main
 
     cli_main()
 
 
-def _kept_answer(kind: str, options: dict[str, object]) -> str | None:
-    """The report's kept answer when it prints here exactly as click would print it: without
-    a colour code (click strips them from what does not go to a terminal) on a UTF-8 stdout
-    (click writes through any other encoding its own way)."""
-    from tokentrail.cached_reports import cached_answer
+def _print_active_block(options: dict[str, str | bool | None]) -> bool:
+    """Print the active block as ``tokentrail blocks --active --no-sync`` does; False (nothing
+    printed) when the quick reader cannot answer: click's way then."""
+    from tokentrail.blocks import BlocksQuery
+    from tokentrail.errors import TokentrailError
+    from tokentrail.periods import resolve_timezone
 
-    answer = cached_answer(kind, options)
-    if answer is None or "\x1b" in answer:
+    try:
+        zone, zone_name = resolve_timezone(None)
+    except TokentrailError:
+        return False
+    project = options["project"]
+    query = BlocksQuery(
+        zone=zone,
+        zone_name=zone_name,
+        active_only=True,
+        project=project if isinstance(project, str) else None,
+    )
+    database = options["database"]
+    try:
+        report = quick_blocks(database if isinstance(database, str) else None, query)
+    except TokentrailError:  # click's way says what is wrong, as for every command
+        return False
+    if report is None:
+        return False
+    if options["as_json"]:
+        from tokentrail.output import render_json
+
+        _print_text(render_json(report.as_dict()) + "\n")
+    elif options["as_csv"]:
+        from tokentrail.output import render_csv
+
+        _print_text(render_csv(report.csv_rows(), blank=report.blank_csv_row()))
+    else:
+        from tokentrail.blocks_view import print_blocks
+        from tokentrail.output import new_console
+
+        try:
+            print_blocks(report, console=new_console())
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+    return True
+
+
+def quick_blocks(database: str | None, query: BlocksQuery) -> BlocksReport | None:
+    """The blocks from the quick reader of a SQLite ledger (``--no-sync``: nothing to write),
+    without importing the ledger, the store's write side or the pricing; None when the ledger
+    cannot be read that way (a team ledger, a ledger to create or migrate) or a ``--source``
+    has to be checked against it: the full way then."""
+    if query.sources:
         return None
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
-    return answer if encoding in ("utf-8", "utf8") else None
+    from tokentrail.blocks import blocks_report
+    from tokentrail.cached_reports import ledger_file
+    from tokentrail.store.quick import NotQuick, QuickReader
+
+    location = ledger_file(database)
+    if location is None:
+        return None
+    try:
+        with QuickReader(location) as reader:
+            return blocks_report(reader, query)
+    except NotQuick:
+        return None
 
 
 def _print_text(text: str) -> None:
-    """``text`` on stdout as it is; a closed pipe ends quietly, as click's commands do."""
+    """``text`` on stdout as ``click.echo(text, nl=False)`` prints it (which a command would
+    have called): as it is, unless it holds a colour code (click strips them from what does
+    not go to a terminal) or stdout is not UTF-8 (click writes through its own wrapper then),
+    when click prints it. A closed pipe ends quietly, as click's commands do."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
     try:
+        if "\x1b" in text or encoding not in ("utf-8", "utf8"):
+            import click
+
+            click.echo(text, nl=False)
+            return
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:

@@ -67,6 +67,8 @@ def blocks(
             raise OptionError("--live shows a screen; it cannot be combined with --json or --csv")
         run_live_view(database=database, query=query, no_sync=no_sync, exit_after=None)
         return
+    from tokentrail.launch import quick_blocks
+
     report = quick_blocks(database, query) if no_sync else None
     if report is None:
         report = _blocks_from_ledger(database, query, no_sync=no_sync, quiet=as_json or as_csv)
@@ -80,9 +82,9 @@ def blocks(
         click.echo(render_csv(report.csv_rows(), blank=report.blank_csv_row()), nl=False)
     else:
         from tokentrail.blocks_view import print_blocks
-        from tokentrail.cli.common import console
+        from tokentrail.output import new_console
 
-        print_blocks(report, console=console())
+        print_blocks(report, console=new_console())
 
 
 def _blocks_from_ledger(
@@ -146,27 +148,6 @@ def _token_limit(value: str | None) -> int | None:
     return limit
 
 
-def quick_blocks(database: str | None, query: BlocksQuery) -> BlocksReport | None:
-    """The blocks from the quick reader of a SQLite ledger (``--no-sync``: nothing to write),
-    without importing the ledger, the store's write side or the pricing; None when the ledger
-    cannot be read that way (a team ledger, a ledger to create or migrate) or a ``--source``
-    has to be checked against it: the full way then."""
-    if query.sources:
-        return None
-    from tokentrail.blocks import blocks_report
-    from tokentrail.cached_reports import ledger_file
-    from tokentrail.store.quick import NotQuick, QuickReader
-
-    location = ledger_file(database)
-    if location is None:
-        return None
-    try:
-        with QuickReader(location) as reader:
-            return blocks_report(reader, query)
-    except NotQuick:
-        return None
-
-
 @click.command(cls=TokentrailCommand)
 @blocks_options
 @click.option(
@@ -208,11 +189,12 @@ def run_live_view(
     exit_after: float | None,
     refresh: float = 1.0,
 ) -> None:
-    from tokentrail.cli.common import console, open_ledger, run_sync
+    from tokentrail.cli.common import open_ledger, run_sync
     from tokentrail.live import run_live
+    from tokentrail.output import new_console
 
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             # the first sync may be long (a cold ledger): with a progress bar, on every core
             run_sync(ledger, (), show_progress=sys.stderr.isatty())
-        run_live(ledger, query, console=console(), refresh_s=refresh, exit_after_s=exit_after)
+        run_live(ledger, query, console=new_console(), refresh_s=refresh, exit_after_s=exit_after)

@@ -176,8 +176,7 @@ def _print_budgets(result: BudgetReport) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from tokentrail.cli.common import console
-    from tokentrail.output import format_usd
+    from tokentrail.output import format_usd, new_console
 
     colour = {"ok": "green", "soft": "yellow", "hard": "red"}
     table = Table(
@@ -208,7 +207,7 @@ def _print_budgets(result: BudgetReport) -> None:
             _runs_out_cell(row),
             f"[{colour[row.status]}]{row.status}[/]",
         )
-    shown_on = console()
+    shown_on = new_console()
     shown_on.print(table)
     for row in result.rows:
         _print_budget_notes(row, shown_on)

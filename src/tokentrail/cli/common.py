@@ -1,5 +1,5 @@
 """What the commands share once they run: the ledger opened and closed, the sync that comes
-first, the console tables are drawn on, and a report's query built from the options.
+first, and a report's query built from the options.
 
 Imported from inside the commands' bodies, never at the top of a command module: ``tokentrail
 --help`` imports none of it.
@@ -19,8 +19,6 @@ import click
 from tokentrail.errors import OptionError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from tokentrail.figures import UsageFigures
     from tokentrail.ledger import Ledger
     from tokentrail.reports import ReportQuery
@@ -65,17 +63,6 @@ def check_sources(ledger: Ledger, sources: Sequence[str]) -> None:
         )
 
 
-def console(stderr: bool = False) -> Console:
-    """rich's console for tables; piped or redirected, as wide as a table needs."""
-    from rich.console import Console
-
-    found = Console(stderr=stderr, highlight=False)
-    if not found.is_terminal and "COLUMNS" not in os.environ:
-        # piped or redirected: nothing to fit, so never squeeze columns into ellipses
-        found = Console(stderr=stderr, highlight=False, width=max(found.width, 160))
-    return found
-
-
 def check_format(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise OptionError("--json and --csv cannot be used together; choose one")
@@ -94,12 +81,14 @@ def run_sync(ledger: Ledger, sources: Sequence[str], *, show_progress: bool) -> 
         return do_sync(ledger, source_names=sources)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+    from tokentrail.output import new_console
+
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=console(stderr=True),
+        console=new_console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task("Reading agent logs", total=None)

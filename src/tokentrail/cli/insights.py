@@ -28,9 +28,9 @@ def tools(
     by_session: bool,
 ) -> None:
     """Tool calls per tool: calls, failures, average and p95 duration (docs/insights.md)."""
-    from tokentrail.cli.common import build_query, check_format, console, open_ledger, sync_first
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights import tool_usage
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)
     query = build_query(since, until, tz, sources, project, False)
@@ -65,7 +65,7 @@ def tools(
         title,
         rows,
         columns,
-        console=console(),
+        console=new_console(),
         empty="No tool calls recorded for this selection (tool calls are read from Claude "
         "Code, Codex and Gemini CLI logs).",
     )
@@ -93,9 +93,9 @@ def efficiency(
     by: str,
 ) -> None:
     """Lines changed, cost and tokens per changed line, cache efficiency (docs/insights.md)."""
-    from tokentrail.cli.common import build_query, check_format, console, open_ledger, sync_first
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights import EFFICIENCY_BY, efficiency_report
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)
     chosen = next((b for b in EFFICIENCY_BY if b == by), None)
@@ -129,6 +129,6 @@ def efficiency(
             ("Cache %", "cache_read_share"),
             ("Saved", "cache_savings_usd"),
         ],
-        console=console(),
+        console=new_console(),
         empty="No usage recorded for this selection.",
     )

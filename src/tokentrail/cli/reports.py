@@ -73,13 +73,14 @@ def print_report(kind: str, options: dict[str, Any], *, no_sync: bool) -> None:
     """Sync first (unless ``no_sync``), then print the report from the answer the ledger keeps
     for these options or, when it has none, computed and kept."""
     from tokentrail.cached_reports import key_for
-    from tokentrail.cli.common import check_format, console, open_ledger
+    from tokentrail.cli.common import check_format, open_ledger
+    from tokentrail.output import new_console
 
     as_json, as_csv = bool(options["as_json"]), bool(options["as_csv"])
     check_format(as_json, as_csv)
     query = report_query(kind, options)
     # JSON and CSV never import rich: whether a table goes to a terminal is rich's to say
-    key = key_for(kind, options, terminal=not (as_json or as_csv) and console().is_terminal)
+    key = key_for(kind, options, terminal=not (as_json or as_csv) and new_console().is_terminal)
     summary = None
     with open_ledger(options["database"], sources=query.sources) as ledger:
         if not no_sync:
@@ -157,11 +158,11 @@ def render_report(result: Report, query: ReportQuery, *, as_json: bool, as_csv: 
     its width, in colour: never kept)."""
     import io
 
-    from tokentrail.cli.common import console
+    from tokentrail.output import new_console
 
     if as_json or as_csv:
         return print_any(result, as_json=as_json, as_csv=as_csv, group_by=query.breakdown_by)
-    shown_on = console()
+    shown_on = new_console()
     buffer = None
     if not shown_on.is_terminal:
         buffer = io.StringIO()
@@ -215,7 +216,7 @@ def print_any(
         blank = _blank_report_row(result, group_by)
         return render_csv(result.as_dict()["rows"], blank=blank)
     if console is None:
-        from tokentrail.cli.common import console as new_console
+        from tokentrail.output import new_console
 
         console = new_console()
     print_table(result, console=console)

@@ -43,8 +43,8 @@ SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
 @output_options
 def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
     """One row per orchestrator run: started, stopped, state, peak concurrency, spend."""
-    from tokentrail.cli.common import check_format, console, open_ledger
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.cli.common import check_format, open_ledger
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
     from tokentrail.reports import runs_report
 
     check_format(as_json, as_csv)
@@ -55,7 +55,7 @@ def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -
     elif as_csv:
         click.echo(render_csv(rows, blank=_blank_run_row()), nl=False)
     else:
-        print_rows("Runs", rows, RUN_COLUMNS, console=console(), empty="No runs recorded yet.")
+        print_rows("Runs", rows, RUN_COLUMNS, console=new_console(), empty="No runs recorded yet.")
 
 
 @click.command(cls=TokentrailCommand)
@@ -84,9 +84,9 @@ def sessions(
 ) -> None:
     """The most recently active sessions, newest first, with state, runtime and spend (and
     each one's summary in JSON and CSV)."""
-    from tokentrail.cli.common import build_query, check_format, console, open_ledger, sync_first
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights import list_summaries
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
     from tokentrail.reports import recent_sessions
 
     check_format(as_json, as_csv)
@@ -108,7 +108,7 @@ def sessions(
             click.echo("No sessions recorded.")
     else:
         print_rows(
-            "Sessions", rows, SESSION_COLUMNS, console=console(), empty="No sessions recorded."
+            "Sessions", rows, SESSION_COLUMNS, console=new_console(), empty="No sessions recorded."
         )
 
 

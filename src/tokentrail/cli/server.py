@@ -200,7 +200,7 @@ def reconcile(
 def _print_reconciliation(report: Reconciliation) -> None:
     from rich.table import Table
 
-    from tokentrail.cli.common import console
+    from tokentrail.output import new_console
 
     def n(value: int | float | None) -> str:
         return "—" if value is None else f"{value:,}"
@@ -208,7 +208,7 @@ def _print_reconciliation(report: Reconciliation) -> None:
     def usd(value: float | None) -> str:
         return "—" if value is None else f"${value:,.4f}"
 
-    shown_on = console()
+    shown_on = new_console()
     if not report.rows:
         shown_on.print(
             f"Nothing recorded from {report.since} to {report.until} ({report.timezone})."
