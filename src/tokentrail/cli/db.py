@@ -76,10 +76,13 @@ def db() -> None:
 def db_path(database: str | None) -> None:
     """Print the ledger's location."""
     from tokentrail.config import load_config, resolve_database
-    from tokentrail.store.postgres import redact_url
 
     location = resolve_database(database, load_config())
-    click.echo(redact_url(location) if "://" in location else location)
+    if "://" in location:  # only a team ledger's URL needs the PostgreSQL store's module
+        from tokentrail.store.postgres import redact_url
+
+        location = redact_url(location)
+    click.echo(location)
 
 
 @db.command("status")
