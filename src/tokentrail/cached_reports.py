@@ -16,6 +16,7 @@ import sys
 
 TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 TABLE_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
@@ -76,7 +77,7 @@ def code_fingerprint() -> str:
     return format(zlib.crc32("|".join(parts).encode()), "08x")
 
 
-def report_key(kind: str, options: dict[str, Any], zone_name: str, fmt: str) -> str:
+def report_key(kind: str, options: Mapping[str, Any], zone_name: str, fmt: str) -> str:
     """The key of a report's answer: ``options`` as the command line gave them (after click
     made each value canonical)."""
     fields = (
@@ -96,7 +97,7 @@ def report_key(kind: str, options: dict[str, Any], zone_name: str, fmt: str) -> 
     return "\x1f".join(fields)
 
 
-def key_for(kind: str, options: dict[str, Any], *, terminal: bool) -> str | None:
+def key_for(kind: str, options: Mapping[str, Any], *, terminal: bool) -> str | None:
     """The key of this report's answer, or None when it is not kept (a table on a terminal,
     a zone without an IANA name)."""
     as_json, as_csv = bool(options.get("as_json")), bool(options.get("as_csv"))
@@ -121,7 +122,7 @@ def ledger_file(database: str | None) -> str | None:
     return os.path.expanduser(candidate)
 
 
-def cached_answer(kind: str, options: dict[str, Any]) -> str | None:
+def cached_answer(kind: str, options: Mapping[str, Any]) -> str | None:
     """The kept answer of this report, if the ledger has one of its current generation; None
     when it has to be computed (never raises for that: the full path reports any problem)."""
     if options.get("as_json") and options.get("as_csv"):

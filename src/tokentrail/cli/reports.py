@@ -7,7 +7,7 @@ ledger keeps for it (:mod:`tokentrail.cached_reports`) before anything else is i
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import click
 
@@ -21,6 +21,24 @@ if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
     from tokentrail.reports import Report, ReportQuery
     from tokentrail.sync import SyncSummary
+
+
+class ReportOptions(TypedDict):
+    """A report's options as the command line gave them (after click made each value
+    canonical): what the answer, and the key it is kept under, depend on."""
+
+    database: str | None
+    since: str | None
+    until: str | None
+    tz: str | None
+    sources: tuple[str, ...]
+    project: str | None
+    breakdown: bool
+    by: str | None
+    machines: tuple[str, ...]
+    users: tuple[str, ...]
+    as_json: bool
+    as_csv: bool
 
 
 def report_command(kind: str, help_text: str) -> click.Command:
@@ -43,11 +61,11 @@ def report_command(kind: str, help_text: str) -> click.Command:
         as_json: bool,
         as_csv: bool,
     ) -> None:
-        options = {
-            "database": database, "since": since, "until": until, "tz": tz,
-            "sources": sources, "project": project, "breakdown": breakdown, "by": by,
-            "machines": machines, "users": users, "as_json": as_json, "as_csv": as_csv,
-        }  # fmt: skip
+        options = ReportOptions(
+            database=database, since=since, until=until, tz=tz, sources=sources,
+            project=project, breakdown=breakdown, by=by, machines=machines, users=users,
+            as_json=as_json, as_csv=as_csv,
+        )  # fmt: skip
         if no_sync:
             # the answer the ledger keeps, if nothing changed since: without importing the rest
             from tokentrail.cached_reports import cached_answer
@@ -69,14 +87,14 @@ session = report_command(
 )
 
 
-def print_report(kind: str, options: dict[str, Any], *, no_sync: bool) -> None:
+def print_report(kind: str, options: ReportOptions, *, no_sync: bool) -> None:
     """Sync first (unless ``no_sync``), then print the report from the answer the ledger keeps
     for these options or, when it has none, computed and kept."""
     from tokentrail.cached_reports import key_for
     from tokentrail.cli.common import check_format, open_ledger
     from tokentrail.output import new_console
 
-    as_json, as_csv = bool(options["as_json"]), bool(options["as_csv"])
+    as_json, as_csv = options["as_json"], options["as_csv"]
     check_format(as_json, as_csv)
     query = report_query(kind, options)
     # JSON and CSV never import rich: whether a table goes to a terminal is rich's to say
@@ -104,7 +122,7 @@ def print_report(kind: str, options: dict[str, Any], *, no_sync: bool) -> None:
         click.echo(text, nl=False)
 
 
-def report_query(kind: str, options: dict[str, Any]) -> ReportQuery:
+def report_query(kind: str, options: ReportOptions) -> ReportQuery:
     from tokentrail.cli.common import build_query
 
     by = options["by"]
