@@ -106,7 +106,7 @@ def test_it_is_described_labelled_coloured_and_documented(agent: Agent) -> None:
 
 def test_the_dashboard_and_the_terminal_show_its_label_and_colour(agent: Agent) -> None:
     from tokentrail.output import _agent_labels
-    from tokentrail.server.dashboard import agent_colours, source_label
+    from tokentrail.server.rendering import agent_colours, source_label
 
     assert source_label(agent.name) == agent.label
     assert f".source-{agent.name}::before {{ background: {agent.colour}; }}" in agent_colours()

@@ -48,6 +48,10 @@ def local_zone_name() -> str | None:
     return None
 
 
+CODE_FOLDERS = ("store", "reports", "cli")
+"""The packages (besides the top one) whose code a report's printed answer depends on."""
+
+
 def output_format(as_json: bool, as_csv: bool, *, terminal: bool) -> str | None:
     """The format part of a key; None for a table drawn on a terminal (never kept: its width
     and colours are the terminal's)."""
@@ -65,7 +69,7 @@ def code_fingerprint() -> str:
     install): the size and modification time of each of its modules."""
     package = os.path.dirname(os.path.abspath(__file__))
     parts: list[str] = []
-    for folder in (package, os.path.join(package, "store"), os.path.join(package, "cli")):
+    for folder in (package, *(os.path.join(package, name) for name in CODE_FOLDERS)):
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.endswith(".py"):

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     # only types here: `tokentrail sync` prints through this module without the reports
-    from tokentrail.reports import Report, UsageFigures
+    from tokentrail.figures import UsageFigures
+    from tokentrail.reports.periods import Report
     from tokentrail.sync import SyncSummary
 
 OutputFormat = Literal["table", "json", "csv"]
@@ -248,7 +249,7 @@ def print_fitted(
 
 
 def _report_columns(report: Report) -> list[Column]:
-    from tokentrail.reports import SessionRow
+    from tokentrail.reports.periods import SessionRow
 
     rows = report.rows
     sessions = [r for r in rows if isinstance(r, SessionRow)]

@@ -21,7 +21,7 @@ from tokentrail.errors import OptionError
 if TYPE_CHECKING:
     from tokentrail.figures import UsageFigures
     from tokentrail.ledger import Ledger
-    from tokentrail.reports import ReportQuery
+    from tokentrail.reports.query import ReportQuery
     from tokentrail.sync import SyncSummary
 
 
@@ -150,7 +150,7 @@ def build_query(
     by: str | None = None,
 ) -> ReportQuery:
     from tokentrail.periods import parse_day, resolve_timezone
-    from tokentrail.reports import ReportQuery
+    from tokentrail.reports.query import ReportQuery
     from tokentrail.store.base import GROUP_BY
 
     if breakdown and by not in (None, "model"):

@@ -92,7 +92,7 @@ def db_status(database: str | None, as_json: bool) -> None:
     """Schema version, counts and size of the ledger."""
     from tokentrail.cli.common import open_ledger
     from tokentrail.output import render_json
-    from tokentrail.reports import session_counts
+    from tokentrail.reports.counting import session_counts
     from tokentrail.store.base import Filters
 
     with open_ledger(database) as ledger:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tokentrail.ledger import Ledger
-    from tokentrail.reports import Report, ReportQuery
+    from tokentrail.reports.periods import Report
+    from tokentrail.reports.query import ReportQuery
     from tokentrail.sync import SyncSummary
 
 
@@ -160,14 +161,14 @@ def _sync_before_report(ledger: Ledger, *, interactive: bool) -> SyncSummary:
 
 
 def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
-    from tokentrail import reports
+    from tokentrail.reports.periods import period_report, session_report
 
     if kind == "session":
         from tokentrail.insights import with_summaries
 
-        return with_summaries(ledger.store, reports.session_report(ledger.store, query))
+        return with_summaries(ledger.store, session_report(ledger.store, query))
     if kind in ("daily", "weekly", "monthly"):
-        return reports.period_report(ledger.store, kind, query)  # type: ignore[arg-type]
+        return period_report(ledger.store, kind, query)  # type: ignore[arg-type]
     raise ValueError(f"unknown report kind {kind!r}")
 
 
@@ -244,7 +245,7 @@ def print_any(
 def _blank_report_row(result: Report, group_by: str | None) -> dict[str, Any]:
     """A row of the report's shape: the header of an empty CSV table."""
     from tokentrail.cli.common import zero_figures
-    from tokentrail.reports import PeriodRow, SessionRow
+    from tokentrail.reports.periods import PeriodRow, SessionRow
 
     if result.kind == "session":
         zero = zero_figures()

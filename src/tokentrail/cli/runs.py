@@ -45,7 +45,7 @@ def runs(database: str | None, limit: int | None, as_json: bool, as_csv: bool) -
     """One row per orchestrator run: started, stopped, state, peak concurrency, spend."""
     from tokentrail.cli.common import check_format, open_ledger
     from tokentrail.output import new_console, print_rows, render_csv, render_json
-    from tokentrail.reports import runs_report
+    from tokentrail.reports.runs import runs_report
 
     check_format(as_json, as_csv)
     with open_ledger(database) as ledger:
@@ -87,7 +87,7 @@ def sessions(
     from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights import list_summaries
     from tokentrail.output import new_console, print_rows, render_csv, render_json
-    from tokentrail.reports import recent_sessions
+    from tokentrail.reports.sessions import recent_sessions
 
     check_format(as_json, as_csv)
     query = build_query(None, None, None, sources, project, False)
@@ -117,7 +117,7 @@ def _blank_run_row() -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from tokentrail.cli.common import zero_figures
-    from tokentrail.reports import RunRow
+    from tokentrail.reports.runs import RunRow
 
     epoch = datetime.fromtimestamp(0, UTC)
     return RunRow("", "", epoch, None, "", None, 0, 0, None, zero_figures()).as_dict()
@@ -126,7 +126,7 @@ def _blank_run_row() -> dict[str, Any]:
 def _blank_session_list_row() -> dict[str, Any]:
     """A row of the session list's shape: the header of an empty CSV table."""
     from tokentrail.cli.common import zero_figures
-    from tokentrail.reports import SessionListRow
+    from tokentrail.reports.sessions import SessionListRow
     from tokentrail.usage import Session
 
     return {**SessionListRow(Session("", ""), zero_figures(), None).as_dict(), "summary": None}

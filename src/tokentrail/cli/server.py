@@ -15,7 +15,7 @@ from tokentrail.cli_types import DAY, OtelAgent
 from tokentrail.errors import ConfigError, OptionError
 
 if TYPE_CHECKING:
-    from tokentrail.reports import Reconciliation
+    from tokentrail.reports.reconciliation import Reconciliation
 
 
 def _server_token(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -178,9 +178,9 @@ def reconcile(
     as_json: bool,
 ) -> None:
     """Compare, per source and day, what OpenTelemetry, log files and the agents' metrics saw."""
-    from tokentrail import reports
     from tokentrail.cli.common import open_ledger
     from tokentrail.ingest import InvalidUsage
+    from tokentrail.reports.reconciliation import reconciliation_report
     from tokentrail.server.otlp_routes import reconcile_query
 
     try:
@@ -188,7 +188,7 @@ def reconcile(
     except InvalidUsage as error:
         raise OptionError(f"--{error.field}: {error.message}") from None
     with open_ledger(database, sources=sources) as ledger, ledger.reading() as store:
-        report = reports.reconciliation_report(store, query)
+        report = reconciliation_report(store, query)
     if as_json:
         import orjson
 
