@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tokentrail.cached_reports import cached_answer, cached_answer_utf8
 from tokentrail.config import Config
 from tokentrail.launch import kept_report_options
 from tokentrail.ledger import Ledger
@@ -45,11 +46,14 @@ def ledger_db(db_path: Path) -> Path:
                     tokens=Tokens(input=100 + n, output=20, cache_read=1000),
                     model="claude-sonnet-4-5" if n % 2 else "gpt-5",
                     session_key=f"s-{n % 3}",
-                    project="/code/app",
+                    project="/code/café" if n % 3 == 0 else "/code/app",  # beyond ASCII too
                 )
                 for n in range(12)
             ],
-            [Session(f"s-{n}", "sdk", project="/code/app") for n in range(3)],
+            [
+                Session(f"s-{n}", "sdk", project="/code/café" if n == 0 else "/code/app")
+                for n in range(3)
+            ],
         )
     return db_path
 
@@ -93,6 +97,20 @@ def test_only_options_that_need_no_checking_take_the_short_way(
         return
     assert found is not None
     assert {key: found[key] for key in expected} == expected
+
+
+def test_the_kept_answer_as_bytes_is_the_kept_text_in_utf8(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    options = {"database": str(ledger_db), "as_json": True, "project": "caf"}
+    assert cached_answer_utf8("session", options) is None  # nothing kept yet
+    printed = _run(
+        _BY_CLICK, ["session", "--no-sync", "--json", "--project", "caf", "-d", str(ledger_db)]
+    )
+    kept = cached_answer("session", options)
+    assert kept is not None and "café" in kept
+    assert cached_answer_utf8("session", options) == kept.encode("utf-8") == printed.stdout
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,29 @@ def ledger_file(database: str | None) -> str | None:
 def cached_answer(kind: str, options: Mapping[str, Any]) -> str | None:
     """The kept answer of this report, if the ledger has one of its current generation; None
     when it has to be computed (never raises for that: the full path reports any problem)."""
+    found = _kept_location(kind, options)
+    if found is None:
+        return None
+    from tokentrail.store.report_cache import read_sqlite_file
+
+    return read_sqlite_file(*found)
+
+
+def cached_answer_utf8(kind: str, options: Mapping[str, Any]) -> bytes | None:
+    """:func:`cached_answer` as the UTF-8 bytes the ledger keeps, for printing them as they
+    are (a list of every session is megabytes: decoding and encoding it again costs more than
+    reading it)."""
+    found = _kept_location(kind, options)
+    if found is None:
+        return None
+    from tokentrail.store.report_cache import read_sqlite_file_utf8
+
+    return read_sqlite_file_utf8(*found)
+
+
+def _kept_location(kind: str, options: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The SQLite ledger's path and the key its answer would be kept under; None when such an
+    answer is never kept or cannot be looked up here."""
     if options.get("as_json") and options.get("as_csv"):
         return None
     try:
@@ -138,6 +161,4 @@ def cached_answer(kind: str, options: Mapping[str, Any]) -> str | None:
         return None
     if key is None or location is None:
         return None
-    from tokentrail.store.report_cache import read_sqlite_file
-
-    return read_sqlite_file(location, key)
+    return location, key

@@ -13,7 +13,7 @@ the whole process, about half of which click and the command tree would take:
   ledger that has not changed prints the answer the ledger keeps (60 ms). Asked for with
   options that need no checking (``--no-sync``, ``--json``, ``--csv``, ``--breakdown``,
   ``-d/--database``, ``--project``), the kept answer is looked up here
-  (:func:`tokentrail.cached_reports.cached_answer`) and printed as click would print it.
+  (:func:`tokentrail.cached_reports.cached_answer_utf8`) and printed as click would print it.
 
 Anything else, a report without a kept answer, ``--help`` and any option click would refuse
 included, goes through click (:mod:`tokentrail.cli`), which parses and answers it as for every
@@ -130,11 +130,11 @@ def main() -> None:
         report = kept_report_options(args[1:])
         answer = None
         if report is not None:
-            from tokentrail.cached_reports import cached_answer
+            from tokentrail.cached_reports import cached_answer_utf8
 
-            answer = cached_answer(args[0], report)
+            answer = cached_answer_utf8(args[0], report)
         if answer is not None:
-            _print_text(answer)
+            _print_utf8(answer)
             return
     if args[:1] == ["blocks"]:
         blocks = active_block_options(args[1:])
@@ -211,19 +211,26 @@ def quick_blocks(database: str | None, query: BlocksQuery) -> BlocksReport | Non
 
 
 def _print_text(text: str) -> None:
-    """``text`` on stdout as ``click.echo(text, nl=False)`` prints it (which a command would
-    have called): as it is, unless it holds a colour code (click strips them from what does
-    not go to a terminal) or stdout is not UTF-8 (click writes through its own wrapper then),
-    when click prints it. A closed pipe ends quietly, as click's commands do."""
+    """``text`` on stdout as ``click.echo(text, nl=False)`` prints it (which the command would
+    have called)."""
+    _print_utf8(text.encode("utf-8"))
+
+
+def _print_utf8(text: bytes) -> None:
+    """UTF-8 ``text`` on stdout as ``click.echo(text.decode(), nl=False)`` prints it: as it
+    is, unless it holds a colour code (click strips them from what does not go to a terminal)
+    or stdout is not UTF-8 (click writes through its own wrapper then), when click prints it.
+    A closed pipe ends quietly, as click's commands do."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
     try:
-        if "\x1b" in text or encoding not in ("utf-8", "utf8"):
+        if b"\x1b" in text or encoding not in ("utf-8", "utf8"):
             import click
 
-            click.echo(text, nl=False)
+            click.echo(text.decode("utf-8"), nl=False)
             return
-        sys.stdout.write(text)
         sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
     except BrokenPipeError:
         _quiet_closed_stdout()
 
