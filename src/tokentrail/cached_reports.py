@@ -48,7 +48,7 @@ def local_zone_name() -> str | None:
     return None
 
 
-CODE_FOLDERS = ("store", "reports", "cli")
+CODE_FOLDERS = ("store", "reports", "insights", "cli")
 """The packages (besides the top one) whose code a report's printed answer depends on."""
 
 

@@ -29,7 +29,7 @@ def tools(
 ) -> None:
     """Tool calls per tool: calls, failures, average and p95 duration (docs/insights.md)."""
     from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
-    from tokentrail.insights import tool_usage
+    from tokentrail.insights.tools import tool_usage
     from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)
@@ -94,7 +94,7 @@ def efficiency(
 ) -> None:
     """Lines changed, cost and tokens per changed line, cache efficiency (docs/insights.md)."""
     from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
-    from tokentrail.insights import EFFICIENCY_BY, efficiency_report
+    from tokentrail.insights.efficiency import EFFICIENCY_BY, efficiency_report
     from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)

@@ -164,7 +164,7 @@ def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
     from tokentrail.reports.periods import period_report, session_report
 
     if kind == "session":
-        from tokentrail.insights import with_summaries
+        from tokentrail.insights.sessions import with_summaries
 
         return with_summaries(ledger.store, session_report(ledger.store, query))
     if kind in ("daily", "weekly", "monthly"):

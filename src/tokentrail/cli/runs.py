@@ -85,7 +85,7 @@ def sessions(
     """The most recently active sessions, newest first, with state, runtime and spend (and
     each one's summary in JSON and CSV)."""
     from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
-    from tokentrail.insights import list_summaries
+    from tokentrail.insights.sessions import list_summaries
     from tokentrail.output import new_console, print_rows, render_csv, render_json
     from tokentrail.reports.sessions import recent_sessions
 
