@@ -1291,3 +1291,18 @@ def test_a_session_list_holds_the_sessions_of_the_one_count(ledger: Ledger) -> N
         SessionPageQuery(filters=Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS))
     )
     assert {r.session.key for r in ranged.rows} == {"quiet:agent-1", "quiet:agent-2"}
+
+
+def test_subagents_of_lists_the_subagents_with_usage_rolled_up_on_each(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [ev("p", session="p"), ev("k1", session="p:k1"), ev("k2", session="p:k2")],
+        [
+            Session("p", "claude_code"),
+            Session("p:k1", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:k2", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:idle", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:fork", "claude_code", parent_key="p", relationship="fork"),
+        ],
+    )
+    assert ledger.store.subagents_of(["p", "other"]) == {"p": ["p:k1", "p:k2"]}
+    assert ledger.store.subagents_of([]) == {}

@@ -9,6 +9,8 @@ from typing import Any
 
 from tokentrail.store.base import Filters, OffsetSegment
 from tokentrail.store.day_rollups import DAY_MS, FIRST_DAY, TABLE
+
+__all__ = ["DAY_MS", "UTC", "DayPlan", "day_union", "fits", "plan"]
 from tokentrail.store.dialect import Dialect, hourly_fits, local_time_sql
 from tokentrail.store.figures import MEASURES
 from tokentrail.store.scope_sql import scope_clauses

@@ -187,16 +187,38 @@ class SQLReads(OtlpReads):
             f"JOIN sessions s ON s.session_key = t.session_key {where} GROUP BY {group}"
         )
         width = len(SESSION_COLUMN_LIST)
-        return [
-            SessionTotalsRow(
-                session=session_from_row(row[:width]),
-                model=(row[width] or None) if by_model else None,
-                totals=Totals(tuple(row[width + 3 :])),
-                first_ms=row[width + 1],
-                last_ms=row[width + 2],
+        sessions: dict[str, Session] = {}  # a session has a row per model: built once
+        found: list[SessionTotalsRow] = []
+        for row in self._rows(sql, [*params, *more]):
+            session = sessions.get(row[0])
+            if session is None:
+                session = sessions[row[0]] = session_from_row(row[:width])
+            found.append(
+                SessionTotalsRow(
+                    session=session,
+                    model=(row[width] or None) if by_model else None,
+                    totals=Totals(row[width + 3 :]),
+                    first_ms=row[width + 1],
+                    last_ms=row[width + 2],
+                )
             )
-            for row in self._rows(sql, [*params, *more])
-        ]
+        return found
+
+    def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
+        """The subagent sessions with usage whose parent is one of ``parent_keys`` (the
+        sessions the session report rolls up on each), by parent."""
+        d = self.dialect
+        children: dict[str, list[str]] = {}
+        for clause, params in d.key_lists("s.parent_key", parent_keys):
+            for key, parent in self._rows(
+                "SELECT s.session_key, s.parent_key FROM sessions s "
+                f"WHERE {clause} AND s.relationship = 'subagent' AND EXISTS "
+                "(SELECT 1 FROM session_totals t WHERE t.session_key = s.session_key) "
+                "ORDER BY s.session_key",
+                params,
+            ):
+                children.setdefault(parent, []).append(key)
+        return children
 
     def _over_days(
         self, filters: Filters, group: str | None, models: Sequence[str] = ()
@@ -508,12 +530,34 @@ class SQLReads(OtlpReads):
     def group_totals(
         self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
     ) -> list[GroupTotalsRow]:
-        return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        by_days = self.group_totals_by_days(filters, (by,), models)
+        if by_days is None:
+            return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        return [GroupTotalsRow(group=row.groups[0], totals=row.totals) for row in by_days]
 
     def group_totals_by(
         self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
     ) -> list[GroupsTotalsRow]:
+        by_days = self.group_totals_by_days(filters, by, models)
+        if by_days is not None:
+            return by_days
         return dashboard_sql.group_totals_by(self.dialect, self._rows, filters, by, models)
+
+    def group_totals_by_days(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str]
+    ) -> list[GroupsTotalsRow] | None:
+        """:meth:`group_totals_by` from the kept UTC days (and the fine rollups at the ends
+        of the range); None when they cannot answer (a project)."""
+        if len(by) != 1 or not day_reads.fits(filters, by[0]):
+            return None
+        union, params = day_reads.day_union(
+            self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models
+        )
+        sql = f"SELECT g, {self.dialect.measure_sums()} FROM ({union}) u GROUP BY g"
+        return [
+            GroupsTotalsRow(groups=(row[0] or None,), totals=Totals(tuple(row[1:])))
+            for row in self._rows(sql, params)
+        ]
 
     def interval_totals(
         self,
@@ -523,6 +567,20 @@ class SQLReads(OtlpReads):
         by_model: bool,
         models: Sequence[str] = (),
     ) -> list[IntervalRow]:
+        group = "model" if by_model else None
+        if interval_ms % day_reads.DAY_MS == 0 and day_reads.fits(filters, group) and segments:
+            # whole days: summed from the kept days of the zone's offsets
+            union, params = day_reads.day_union(
+                self.dialect, filters, segments, self._kept_offsets(segments), group, models
+            )
+            sql = (
+                f"SELECT (day * {day_reads.DAY_MS}) / {int(interval_ms)} AS idx, g, "
+                f"{self.dialect.measure_sums()} FROM ({union}) u GROUP BY idx, g ORDER BY idx, g"
+            )
+            return [
+                IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
+                for row in self._rows(sql, params)
+            ]
         return dashboard_sql.interval_totals(
             self.dialect, self._rows, filters, segments, interval_ms, by_model, models
         )
