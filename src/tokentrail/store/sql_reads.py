@@ -92,7 +92,8 @@ class SQLReads(OtlpReads):
             )
             return self._rows(sql, params)
         where, params = self.dialect.rollup_where(filters)
-        column = group or "''" if group != "user" else self.dialect.user_column or "''"
+        # a local ledger keeps no users: grouped by user, everything is one group
+        column = (self.dialect.user_column if group == "user" else group) or "''"
         sql = (
             f"SELECT ({local_time_sql('bucket_ms', segments)}) / 86400000 AS day, {column} AS g, "
             f"{self.dialect.measure_sums()} FROM {self.dialect.rollup_table(filters, segments)} "
@@ -141,7 +142,6 @@ class SQLReads(OtlpReads):
     ) -> list[DayRow]:
         if not segments:
             raise ValueError("day_totals_by needs at least one UTC offset segment")
-        # a local ledger keeps no users: grouped by user, everything is one group (None)
         return [
             DayRow(
                 day=row[0],
