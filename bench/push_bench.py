@@ -42,7 +42,8 @@ import psycopg
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
 from tokentrail.push import push
-from tokentrail.reports import ReportQuery, period_report
+from tokentrail.reports.periods import period_report
+from tokentrail.reports.query import ReportQuery
 from tokentrail.store.base import Store
 from tokentrail.store.postgres import redact_url
 from tokentrail.usage import Session, Tokens, UsageEvent

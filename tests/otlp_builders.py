@@ -1,6 +1,6 @@
 """OTLP export requests shaped as each agent sends them, built with the official protobuf
 classes (attribute names, types and string-typed numbers as the agents write them; see the
-docstring of :mod:`tokentrail.otlp` for the sources)."""
+docstring of :mod:`tokentrail.otlp.mapping` for the sources)."""
 
 from __future__ import annotations
 

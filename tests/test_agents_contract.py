@@ -1,7 +1,9 @@
 """The contract every registered agent keeps, checked generically (one parametrized test per
 clause): fixtures, a docs section, a label and colour, discovery roots, its variables and
-override honoured, incremental reading, kill-safety and bad input (malformed, truncated, huge
-numbers, special files, unreadable files and folders).
+override honoured, what a second read of a grown log yields (only what was added; the whole
+document again with the same keys; a running total's growth), a record updated in place,
+kill-safety, bad input (malformed, truncated, huge numbers, special files, unreadable files and
+folders), and one sync of a home holding every agent.
 
 An agent takes part by being registered (``tokentrail/agents/<name>/``) with a ``contract.KIT``
 (:class:`tokentrail.agents.contract.ContractKit`); nothing here names an agent.
@@ -17,29 +19,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
 from test_sync import as_unprivileged, shared_dir  # noqa: F401  (a fixture)
 from tokentrail.agents import Agent, all_agents
-from tokentrail.agents.contract import INPUT, OUTPUT, ContractKit
+from tokentrail.agents.contract import (
+    INPUT,
+    OUTPUT,
+    ContractKit,
+    Reread,
+    RunningTotal,
+    UpdatedInPlace,
+    when,
+)
+from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
 from tokentrail.sources.base import ParseState, SourceFile
 from tokentrail.sync import SyncSummary, sync
+from tokentrail.usage import UsageEvent
 
 ROOT = Path(__file__).parent.parent
 AGENTS = all_agents()
 
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("incremental", "amp"): "a thread is one document rewritten whole: read again (deduped)",
-    ("incremental", "droid"): "a running total, not requests: one event per read that grew",
-    ("incremental", "cline"): "a task's messages are one document rewritten whole: read again",
-    ("incremental", "roo"): "a task's messages are one document rewritten whole: read again",
-    ("incremental", "cursor"): "an export is one document: read whole again (deduped)",
-    ("incremental", "crush"): "every root session is read again (updated in place by key)",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 """Clauses an agent does not keep yet, each with why: the test must fail for them (strict), so
-one that starts to pass is taken off this list."""
+one that starts to pass is taken off this list. None today."""
 
 
 def known_gap(request: pytest.FixtureRequest, clause: str, agent: Agent) -> None:
@@ -56,6 +63,27 @@ def agent(request: pytest.FixtureRequest) -> Agent:
 
 def kit_of(agent: Agent) -> ContractKit:
     kit: ContractKit = agent.module("contract").KIT
+    return kit
+
+
+def rereading(mode: Reread) -> list[Any]:
+    """The agents whose second read of a grown log yields ``mode`` (see ``Reread``)."""
+    return [pytest.param(a, id=a.name) for a in AGENTS if kit_of(a).reread == mode]
+
+
+def updated_in_place() -> list[Any]:
+    """The agents whose kit updates a request's record in place (``UpdatedInPlace``)."""
+    return [pytest.param(a, id=a.name) for a in AGENTS if hasattr(kit_of(a), "update")]
+
+
+def running_total_kit(agent: Agent) -> RunningTotal:
+    kit = kit_of(agent)
+    assert isinstance(kit, RunningTotal), f"{agent.name}'s kit must be a RunningTotal"
+    return kit
+
+
+def in_place_kit(agent: Agent) -> UpdatedInPlace:
+    kit: UpdatedInPlace = agent.module("contract").KIT
     return kit
 
 
@@ -106,7 +134,7 @@ def test_it_is_described_labelled_coloured_and_documented(agent: Agent) -> None:
 
 def test_the_dashboard_and_the_terminal_show_its_label_and_colour(agent: Agent) -> None:
     from tokentrail.output import _agent_labels
-    from tokentrail.server.dashboard import agent_colours, source_label
+    from tokentrail.server.rendering import agent_colours, source_label
 
     assert source_label(agent.name) == agent.label
     assert f".source-{agent.name}::before {{ background: {agent.colour}; }}" in agent_colours()
@@ -146,17 +174,14 @@ def test_its_override_is_honoured_and_totals_are_exact(
     assert run(db, agent, [root], isolated_home).new_events == 0
 
 
-def test_a_second_read_reads_only_what_was_added(
-    agent: Agent, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    known_gap(request, "incremental", agent)
+@pytest.mark.parametrize("agent", rereading("added"))
+def test_a_second_read_reads_only_what_was_added(agent: Agent, tmp_path: Path) -> None:
     kit, root = kit_of(agent), tmp_path / "logs"
     path = kit.log_path(root)
     kit.add(path, 0, 3)
     reader = agent.source()
-    files = [f for f in reader.discover([root]) if f.path == str(path)]
-    assert len(files) == 1, list(reader.discover([root]))
-    first = reader.parse(files[0], ParseState())
+    file = the_file(agent, root, path)
+    first = reader.parse(file, ParseState())
     assert len(first.events) == 3
     kit.add(path, 3, 2)
     if kit.storage == "lines":
@@ -164,10 +189,161 @@ def test_a_second_read_reads_only_what_was_added(
         offset = first.state.offset
         with open(path, "r+b") as handle:
             handle.write(b" " * (offset - 1))
-    second = reader.parse(files[0], first.state)
+    second = reader.parse(file, first.state)
     assert second.skips == []
     assert len(second.events) == 2
     assert {e.key for e in second.events}.isdisjoint(e.key for e in first.events)
+
+
+@pytest.mark.parametrize("agent", rereading("whole"))
+def test_a_document_read_whole_again_brings_back_each_request_with_its_key(
+    agent: Agent, tmp_path: Path
+) -> None:
+    kit, root = kit_of(agent), tmp_path / "logs"
+    path = kit.log_path(root)
+    kit.add(path, 0, 3)
+    reader = agent.source()
+    file = the_file(agent, root, path)
+    first = reader.parse(file, ParseState())
+    before = by_request(first.events)
+    assert sorted(before) == [when(i) for i in range(3)], first.events
+    # read again unchanged: the same requests, keys and counts (the ledger keeps one)
+    assert by_request(reader.parse(file, first.state).events) == before
+    kit.add(path, 3, 2)
+    second = reader.parse(file, first.state)
+    assert second.skips == []
+    after = by_request(second.events)
+    # every request read before comes back with its key and counts, so it is not counted again
+    assert {request: after.get(request) for request in before} == before
+    # and exactly the added requests are new
+    assert sorted(after.keys() - before.keys()) == [when(3), when(4)]
+    assert len({key for key, _ in after.values()}) == 5
+
+
+@pytest.mark.parametrize("agent", rereading("whole"))
+def test_a_sync_after_a_document_grew_adds_exactly_its_new_requests(
+    agent: Agent, tmp_path: Path, isolated_home: Path
+) -> None:
+    kit, root, db = kit_of(agent), tmp_path / "logs", tmp_path / "ledger.db"
+    path = kit.log_path(root)
+    kit.add(path, 0, 3)
+    assert run(db, agent, [root], isolated_home).new_by_source == {agent.name: 3}
+    unchanged = run(db, agent, [root], isolated_home)
+    assert (unchanged.new_events, unchanged.updated_events, unchanged.files_read) == (0, 0, 0)
+    kit.add(path, 3, 2)
+    grown = run(db, agent, [root], isolated_home)
+    assert grown.new_by_source == {agent.name: 2}, grown
+    assert grown.updated_events == 0, grown
+    assert totals(db, agent) == expected(5, agent)
+
+
+@pytest.mark.parametrize("agent", rereading("growth"))
+def test_a_running_total_records_its_growth_once_and_never_negative(
+    agent: Agent, tmp_path: Path
+) -> None:
+    kit, root = running_total_kit(agent), tmp_path / "logs"
+    path = kit_of(agent).log_path(root)
+    kit.write_total(path, 3)
+    reader = agent.source()
+    file = the_file(agent, root, path)
+    first = reader.parse(file, ParseState())
+    assert counted(first.events) == worth(3)
+    # read again unchanged: nothing (never twice)
+    assert reader.parse(file, first.state).events == []
+    kit.write_total(path, 5)
+    grown = reader.parse(file, first.state)
+    assert counted(grown.events) == worth(2)
+    assert keys(grown.events).isdisjoint(keys(first.events))
+    assert reader.parse(file, grown.state).events == []
+    # read again from the same memory (a sync killed before its commit): the same keys, so
+    # the ledger keeps one
+    assert keys(reader.parse(file, first.state).events) == keys(grown.events)
+    # the total was reset (a shrink): nothing is recorded, never a negative growth
+    kit.write_total(path, 1)
+    reset = reader.parse(file, grown.state)
+    assert reset.events == [], reset.events
+    # and it grows from there: only that growth is new
+    kit.write_total(path, 2)
+    regrown = reader.parse(file, reset.state)
+    assert counted(regrown.events) == worth(1)
+    assert keys(regrown.events).isdisjoint(keys(first.events) | keys(grown.events))
+
+
+@pytest.mark.parametrize("agent", rereading("growth"))
+def test_a_sync_records_a_running_totals_growth_once_and_never_negative(
+    agent: Agent, tmp_path: Path, isolated_home: Path
+) -> None:
+    kit, root, db = running_total_kit(agent), tmp_path / "logs", tmp_path / "ledger.db"
+    path = kit_of(agent).log_path(root)
+    for requests, new in ((3, 1), (3, 0), (5, 1), (5, 0), (1, 0), (2, 1)):
+        kit.write_total(path, requests)
+        summary = run(db, agent, [root], isolated_home)
+        assert (summary.new_events, summary.updated_events) == (new, 0), (requests, summary)
+    # 3, then 2 more, then (after the reset to 1) 1 more: 6 requests' worth, no negative
+    _, input, output = totals(db, agent)
+    assert (input, output) == worth(6)
+    with sqlite3.connect(db) as conn:
+        negative = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE source = ? AND (input < 0 OR output < 0)",
+            (agent.name,),
+        ).fetchone()[0]
+    assert negative == 0
+
+
+@pytest.mark.parametrize("agent", updated_in_place())
+def test_a_record_updated_in_place_stays_one_record_with_its_new_value(
+    agent: Agent, tmp_path: Path, isolated_home: Path
+) -> None:
+    kit, root, db = kit_of(agent), tmp_path / "logs", tmp_path / "ledger.db"
+    path = kit.log_path(root)
+    kit.add(path, 0, 3)
+    run(db, agent, [root], isolated_home)
+    in_place_kit(agent).update(path, 1, input=INPUT + 150)
+    summary = run(db, agent, [root], isolated_home)
+    assert (summary.new_events, summary.updated_events) == (0, 1), summary
+    count, input, tokens_or_output = expected(3, agent)
+    grown = (count, input + 150, tokens_or_output)
+    assert totals(db, agent) == grown
+    # read again from the start (the cursor lost): still one record per request, the new value
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM cursors")
+    run(db, agent, [root], isolated_home)
+    assert totals(db, agent) == grown
+
+
+def the_file(agent: Agent, root: Path, path: Path) -> SourceFile:
+    """The file discovery finds at ``path`` under ``root``."""
+    found = list(agent.source().discover([root]))
+    files = [f for f in found if f.path == str(path)]
+    assert len(files) == 1, found
+    return files[0]
+
+
+def by_request(events: list[UsageEvent]) -> dict[object, tuple[str, object]]:
+    """Each request (the kit dates request ``i`` at ``when(i)``) with its key and counts."""
+    found: dict[object, tuple[str, object]] = {}
+    for event in events:
+        assert event.timestamp not in found, f"two events for one request: {events}"
+        found[event.timestamp] = (event.key, (event.tokens, event.reported_cost_usd))
+    return found
+
+
+def keys(events: list[UsageEvent]) -> set[str]:
+    return {e.key for e in events}
+
+
+def counted(events: list[UsageEvent]) -> tuple[int, int]:
+    """Input and output tokens the events hold, each count never negative."""
+    for event in events:
+        assert (event.tokens.input or 0) >= 0 and (event.tokens.output or 0) >= 0, event
+    return (
+        sum(e.tokens.input or 0 for e in events),
+        sum(e.tokens.output or 0 for e in events),
+    )
+
+
+def worth(requests: int) -> tuple[int, int]:
+    return requests * INPUT, requests * OUTPUT
 
 
 def test_an_interrupted_sync_run_again_counts_every_request_once(
@@ -299,3 +475,27 @@ def test_discovery_yields_files_of_this_agent(agent: Agent, tmp_path: Path) -> N
     kit.add(kit.log_path(tmp_path), 0, 1)
     files = list(agent.source().discover([tmp_path]))
     assert files and all(isinstance(f, SourceFile) and f.source == agent.name for f in files)
+
+
+# -- every agent at once --------------------------------------------------------------------
+
+
+def test_one_sync_of_a_home_holding_every_agent_reads_each_one(
+    isolated_home: Path, db_path: Path
+) -> None:
+    for agent in AGENTS:
+        kit = kit_of(agent)
+        root = agent.source().default_roots({}, isolated_home)[0]
+        log = kit.log_path(root)
+        # a default root may be the log itself (a file the agent is told to write)
+        kit.add(root if root.name == log.name else log, 0, 2)
+    runner = CliRunner()
+
+    first = runner.invoke(cli, ["sync", "-d", str(db_path), "--json"], catch_exceptions=False)
+    again = runner.invoke(cli, ["sync", "-d", str(db_path), "--json"], catch_exceptions=False)
+
+    assert first.exit_code == 0, first.output
+    summary = orjson.loads(first.stdout)
+    assert summary["new_by_source"] == {agent.name: 2 for agent in AGENTS}, summary
+    assert (summary["skipped"], summary["unreadable"]) == ({}, []), summary
+    assert orjson.loads(again.stdout)["new_events"] == 0

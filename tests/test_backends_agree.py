@@ -16,16 +16,10 @@ import pgtest
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
 from tokentrail.push import push
-from tokentrail.reports import (
-    ReportQuery,
-    Summary,
-    period_report,
-    recent_sessions,
-    runs_report,
-    session_detail,
-    session_report,
-    summary_report,
-)
+from tokentrail.reports.periods import period_report, session_report
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.runs import Summary, runs_report, summary_report
+from tokentrail.reports.sessions import recent_sessions, session_detail
 from tokentrail.store.base import Filters
 from tokentrail.usage import Session, Tokens, UsageEvent
 

@@ -25,7 +25,7 @@ from dashboard_data import (
 )
 from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_alias
-from tokentrail.server.dashboard import short_path
+from tokentrail.server.rendering import short_path
 
 
 @pytest.fixture(scope="module")

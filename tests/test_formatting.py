@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokentrail import formatting
 from tokentrail.output import format_duration, format_tokens, format_usd
-from tokentrail.server.dashboard import _ENV
+from tokentrail.server.rendering import _ENV
 
 
 def test_number_formats() -> None:

@@ -17,7 +17,7 @@ from tokentrail import insights
 from tokentrail.agents.claude_code.edits import count_lines as claude_edit_lines
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.reports import ReportQuery
+from tokentrail.reports.query import ReportQuery
 from tokentrail.server.app import create_app
 from tokentrail.sources import edits
 from tokentrail.store.base import Filters

@@ -194,7 +194,7 @@ def test_web_searches_are_counted_and_priced_per_search(db_path: Path) -> None:
 
 
 def test_web_searches_without_a_known_price_make_the_cost_a_floor(db_path: Path) -> None:
-    from tokentrail.reports import UsageFigures
+    from tokentrail.figures import UsageFigures
 
     gateway = UsageEvent(
         key="gw",

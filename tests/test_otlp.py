@@ -36,9 +36,12 @@ from otlp_builders import (
     metrics_request,
     sum_metric,
 )
-from tokentrail import otlp, reports
 from tokentrail.ledger import Ledger
+from tokentrail.otlp import mapping
+from tokentrail.otlp.batch import OtlpBatch
 from tokentrail.periods import resolve_timezone
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.reconciliation import reconciliation_report
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 
@@ -79,9 +82,9 @@ def _totals(ledger: Ledger, *sources: str) -> tuple[int, int]:
     return t.requests, t.input + t.cache_read + t.cache_write_5m + t.cache_write_1h + t.output
 
 
-def _ingest(ledger: Ledger, request: object) -> otlp.OtlpBatch:
-    batch = otlp.map_request("logs", request)  # type: ignore[arg-type]
-    otlp.record(ledger, batch)
+def _ingest(ledger: Ledger, request: object) -> OtlpBatch:
+    batch = mapping.map_request("logs", request)  # type: ignore[arg-type]
+    mapping.record(ledger, batch)
     return batch
 
 
@@ -281,8 +284,8 @@ def test_generic_genai_spans_input_includes_cache(ledger: Ledger) -> None:
             {"gen_ai.operation.name": "chat"},  # no usage: ignored
         ],
     )
-    batch = otlp.map_traces(request, now=NOW)
-    otlp.record(ledger, batch)
+    batch = mapping.map_traces(request, now=NOW)
+    mapping.record(ledger, batch)
     assert (batch.items, batch.ignored, len(batch.events)) == (2, 1, 1)
     event = batch.events[0]
     assert event.key == "my-agent:otlp:0102030405060708090a0b0c0d0e0f10:0000000000000001"
@@ -298,7 +301,7 @@ def test_generic_genai_spans_input_includes_cache(ledger: Ledger) -> None:
     )
     # the agents' own spans repeat their log events: not counted
     codex_spans = genai_spans("codex_cli_rs", [{"gen_ai.usage.input_tokens": 5}])
-    assert otlp.map_traces(codex_spans, now=NOW).events == []
+    assert mapping.map_traces(codex_spans, now=NOW).events == []
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -330,17 +333,15 @@ def test_metrics_are_kept_for_reconciliation_never_in_totals(ledger: Ledger) -> 
             ),
         ],
     )
-    batch = otlp.map_metrics(request)
-    otlp.record(ledger, batch)
-    otlp.record(ledger, otlp.map_metrics(request))  # resent: no new points
+    batch = mapping.map_metrics(request)
+    mapping.record(ledger, batch)
+    mapping.record(ledger, mapping.map_metrics(request))  # resent: no new points
     assert (batch.items, batch.ignored, batch.rejected, len(batch.samples)) == (6, 1, 0, 5)
     assert _totals(ledger) == (0, 0)
     zone, name = resolve_timezone("UTC")
-    query = reports.ReportQuery(
-        zone=zone, zone_name=name, since=date(2026, 3, 2), until=date(2026, 3, 2)
-    )
+    query = ReportQuery(zone=zone, zone_name=name, since=date(2026, 3, 2), until=date(2026, 3, 2))
     with ledger.reading() as store:
-        report = reports.reconciliation_report(store, query)
+        report = reconciliation_report(store, query)
     by_source = {row.source: row for row in report.rows}
     claude = by_source["claude_code"]
     # cumulative: 100 then 150 is an increase of 150 in all, not 250
@@ -360,7 +361,7 @@ def test_negative_metric_points_are_rejected(ledger: Ledger) -> None:
             )
         ],
     )
-    batch = otlp.map_metrics(request)
+    batch = mapping.map_metrics(request)
     assert (batch.rejected, batch.samples) == (1, [])
 
 
@@ -384,8 +385,8 @@ def test_implausible_metric_points_are_rejected_like_log_lines(ledger: Ledger) -
             ),
         ],
     )
-    batch = otlp.map_metrics(request)
-    otlp.record(ledger, batch)  # nothing left that the ledger cannot hold
+    batch = mapping.map_metrics(request)
+    mapping.record(ledger, batch)  # nothing left that the ledger cannot hold
     assert batch.rejected == 4
     assert [sample.value for sample in batch.samples] == [700.0]
 
@@ -462,7 +463,7 @@ def test_claude_both_copies_in_one_batch_are_one_request(ledger: Ledger, tmp_pat
     # a folder of the test's own: on PostgreSQL the ledger's location is a URL, not a path
     path = _claude_log(tmp_path / "h", output=480)
     parsed = ClaudeCodeSource().parse(SourceFile("claude_code", str(path)), ParseState())
-    batch = otlp.map_logs(_claude_otlp(), now=NOW)  # type: ignore[arg-type]
+    batch = mapping.map_logs(_claude_otlp(), now=NOW)  # type: ignore[arg-type]
     ledger.record_batch([*batch.events, *parsed.events])
     assert _totals(ledger) == (1, 12 + 31133 + 156 + 480)
 
@@ -565,9 +566,9 @@ def test_reconciliation_explains_both_channels(ledger: Ledger, isolated_home: Pa
         ),
     )
     zone, name = resolve_timezone("UTC")
-    query = reports.ReportQuery(zone=zone, zone_name=name, since=RECENT_DAY, until=RECENT_DAY)
+    query = ReportQuery(zone=zone, zone_name=name, since=RECENT_DAY, until=RECENT_DAY)
     with ledger.reading() as store:
-        (row,) = reports.reconciliation_report(store, query).rows
+        (row,) = reconciliation_report(store, query).rows
     assert (row.ledger.requests, row.otlp.requests, row.logs.requests) == (2, 2, 1)
     assert (row.both, row.only_otlp, row.only_logs) == (1, 1, 0)
     assert row.ledger.tokens == 12 + 31133 + 156 + 480 + 15

@@ -410,9 +410,9 @@ def test_otel_env_prints_each_agents_settings() -> None:
 
 
 def test_reconcile_command(ledger: Ledger, db_path: Path) -> None:
-    from tokentrail import otlp
+    from tokentrail.otlp.mapping import map_logs, record
 
-    otlp.record(ledger, otlp.map_logs(REQUESTS["claude"]()))  # type: ignore[arg-type]
+    record(ledger, map_logs(REQUESTS["claude"]()))  # type: ignore[arg-type]
     ledger.close()
     runner = CliRunner()
     args = [

@@ -9,8 +9,9 @@ from pytest import MonkeyPatch
 from rich.console import Console
 
 from tokentrail import output
+from tokentrail.figures import UsageFigures
 from tokentrail.output import format_field, render_csv
-from tokentrail.reports import Report, SessionRow, UsageFigures
+from tokentrail.reports.periods import Report, SessionRow
 from tokentrail.store.base import Totals
 
 

@@ -28,7 +28,8 @@ from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import resolve_timezone
 from tokentrail.push import push
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.reports import ReportQuery, period_report, session_report
+from tokentrail.reports.periods import period_report, session_report
+from tokentrail.reports.query import ReportQuery
 from tokentrail.store.base import Entry, Filters, Store
 from tokentrail.usage import Session, Tokens, ToolCall, ToolResult, UsageEvent
 

@@ -23,11 +23,14 @@ from dashboard_data import (
     dashboard_app,
     isolated_home,
 )
-from tokentrail import reports
 from tokentrail.export import TABLES
 from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_alias
 from tokentrail.periods import DAY_MS, offset_segments, resolve_timezone
+from tokentrail.reports.charts import daily_cost_by_model, heatmap_report, token_timeline
+from tokentrail.reports.overview import overview_report
+from tokentrail.reports.periods import period_report
+from tokentrail.reports.query import ReportQuery
 from tokentrail.store.base import SESSION_SORTS, Filters, SessionPageQuery
 from tokentrail.usage import Session, Tokens, UsageEvent
 
@@ -70,9 +73,9 @@ def event(
     )
 
 
-def query(tz: str = "UTC", **kwargs: Any) -> reports.ReportQuery:
+def query(tz: str = "UTC", **kwargs: Any) -> ReportQuery:
     zone, name = resolve_timezone(tz)
-    return reports.ReportQuery(zone=zone, zone_name=name, **kwargs)
+    return ReportQuery(zone=zone, zone_name=name, **kwargs)
 
 
 # -- the realistic ledger through the API ----------------------------------------------------
@@ -286,8 +289,8 @@ def test_heatmap_days_follow_the_time_zone(tmp_path: Path) -> None:
             [Session(key="s1", source="sdk", started_at=late)],
         )
         with ledger.reading() as store:
-            utc = reports.heatmap_report(store, query(until=date(2026, 3, 31)), "tokens")
-            india = reports.heatmap_report(
+            utc = heatmap_report(store, query(until=date(2026, 3, 31)), "tokens")
+            india = heatmap_report(
                 store, query("Asia/Kolkata", until=date(2026, 3, 31)), "sessions"
             )
     assert [(d.day, d.total_tokens, d.sessions) for d in utc.days] == [
@@ -309,14 +312,14 @@ def test_timeline_fills_gaps_and_accumulates(tmp_path: Path) -> None:
             ]
         )
         with ledger.reading() as store:
-            days = reports.token_timeline(store, query(), interval="day")
-            hours = reports.token_timeline(
+            days = token_timeline(store, query(), interval="day")
+            hours = token_timeline(
                 store, query(since=date(2026, 4, 8), until=date(2026, 4, 8)), interval="auto"
             )
-            weeks = reports.token_timeline(store, query(), interval="week")
-            months = reports.token_timeline(store, query(), interval="month")
+            weeks = token_timeline(store, query(), interval="week")
+            months = token_timeline(store, query(), interval="month")
             with pytest.raises(ValueError, match="coarser"):
-                reports.token_timeline(
+                token_timeline(
                     store, query(since=date(2020, 1, 1), until=date(2026, 1, 1)), interval="hour"
                 )
     assert [p.label for p in days.points] == ["2026-04-06", "2026-04-07", "2026-04-08"]
@@ -342,8 +345,8 @@ def test_daily_cost_by_model_keeps_the_costliest_apart(tmp_path: Path) -> None:
             ]
         )
         with ledger.reading() as store:
-            two = reports.daily_cost_by_model(store, query(), top=2)
-            only = reports.daily_cost_by_model(store, query(), models=["no-such-model"])
+            two = daily_cost_by_model(store, query(), top=2)
+            only = daily_cost_by_model(store, query(), models=["no-such-model"])
     assert two.days == [date(2026, 4, 6), date(2026, 4, 7)]
     assert [s.model for s in two.series] == [model_alias(OPUS), model_alias(SONNET), "(other)"]
     assert two.series[0].values[1] == 0.0  # no Opus usage that day: a true zero
@@ -528,11 +531,11 @@ def test_read_once_answers_as_the_store(tmp_path: Path) -> None:
                         for by_model in (True, False):
                             asked = (filters, segments, interval, by_model, models)
                             assert once.interval_totals(*asked) == store.interval_totals(*asked)
-            query = reports.ReportQuery(zone=zone, zone_name="Europe/Berlin")
+            query = ReportQuery(zone=zone, zone_name="Europe/Berlin")
             now = t + timedelta(days=20)
             assert (
-                reports.overview_report(read_once(store), query, now=now).as_dict()
-                == reports.overview_report(store, query, now=now).as_dict()
+                overview_report(read_once(store), query, now=now).as_dict()
+                == overview_report(store, query, now=now).as_dict()
             )
 
 
@@ -564,8 +567,8 @@ def test_hourly_rollups_match_the_quarter_hour_ones(tmp_path: Path) -> None:
         assert rollup_table(Filters(), offset_segments(kolkata, start, end)) == "rollups"
         with ledger.reading() as store:
             for zone in ("Europe/Berlin", "Asia/Kolkata", "UTC"):
-                fast = reports.period_report(store, "daily", query(zone, breakdown=True))
-                line = reports.token_timeline(store, query(zone), interval="hour")
+                fast = period_report(store, "daily", query(zone, breakdown=True))
+                line = token_timeline(store, query(zone), interval="hour")
                 assert sum(r.figures.requests for r in fast.rows) == 40
                 assert sum(p.figures.requests for p in line.points) == 40
 

@@ -12,7 +12,8 @@ import pytest
 import pgtest
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
-from tokentrail.reports import ReportQuery, period_report, session_report
+from tokentrail.reports.periods import period_report, session_report
+from tokentrail.reports.query import ReportQuery
 from tokentrail.usage import Session, Tokens, UsageEvent
 
 
@@ -234,7 +235,8 @@ def test_a_sessions_models_are_those_that_served_it_most_used_first(
 
 
 def test_one_session_count_for_every_face(backend: str, db_path: Path) -> None:
-    from tokentrail.reports import session_counts, summary_report
+    from tokentrail.reports.counting import session_counts
+    from tokentrail.reports.runs import summary_report
     from tokentrail.store.base import Filters
 
     when = at(2026, 5, 4, 9)
@@ -280,7 +282,8 @@ def test_one_session_count_for_every_face(backend: str, db_path: Path) -> None:
 def test_runtime_is_a_labelled_span_and_active_time_and_sessions_have_names(
     backend: str, db_path: Path
 ) -> None:
-    from tokentrail.reports import IDLE_GAP_SECONDS, recent_sessions, session_detail
+    from tokentrail.reports.counting import IDLE_GAP_SECONDS
+    from tokentrail.reports.sessions import recent_sessions, session_detail
 
     copied_from = at(2026, 5, 1, 9)  # a resumed file starts with copies of its parent's lines
     own = [at(2026, 5, 3, 10), at(2026, 5, 3, 10, 5), at(2026, 5, 3, 16), at(2026, 5, 3, 16, 2)]

@@ -14,7 +14,9 @@ import pytest
 from tokentrail import InvalidUsage, Ledger
 from tokentrail.periods import resolve_timezone
 from tokentrail.providers import anthropic_usage
-from tokentrail.reports import ReportQuery, recent_sessions, runs_report, summary_report
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.runs import runs_report, summary_report
+from tokentrail.reports.sessions import recent_sessions
 
 
 def query() -> ReportQuery:

@@ -13,11 +13,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from tokentrail import reports
 from tokentrail.cli import cli
 from tokentrail.errors import ConfigError
 from tokentrail.ledger import Ledger
 from tokentrail.periods import resolve_timezone
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.runs import summary_report
+from tokentrail.reports.sessions import recent_sessions
 from tokentrail.server.app import create_app
 from tokentrail.server.auth import allowed_hosts, check_bind, is_loopback, token_problem
 from tokentrail.server.limits import MAX_BATCH_EVENTS
@@ -467,9 +469,9 @@ def test_summary_matches_the_report(
     assert body["current_run"]["run_id"] == recorded["run_id"]
     assert body["current_run"]["requests"] == 3
     assert body["timezone"] == "Asia/Kolkata"
-    query = reports.ReportQuery(*resolve_timezone("Asia/Kolkata"))
+    query = ReportQuery(*resolve_timezone("Asia/Kolkata"))
     with ledger.reading() as store:
-        expected = reports.summary_report(store, query).as_dict()
+        expected = summary_report(store, query).as_dict()
     assert body["lifetime"] == expected["lifetime"]
     assert body["current_run"] == expected["current_run"]
     for name in ("lifetime", "today", "current_run"):
@@ -490,8 +492,8 @@ def test_sessions_list(client: TestClient, ledger: Ledger, recorded: dict[str, A
     rows = client.get(f"{API}/sessions").json()["rows"]
     assert [r["session_key"] for r in rows] == ["b", "a"]  # most recent first
     with ledger.reading() as store:
-        query = reports.ReportQuery(*resolve_timezone("UTC"))
-        expected = [r.as_dict() for r in reports.recent_sessions(store, query)]
+        query = ReportQuery(*resolve_timezone("UTC"))
+        expected = [r.as_dict() for r in recent_sessions(store, query)]
     # each row also carries its generated summary (tests/test_insights.py)
     assert all(isinstance(r.pop("summary"), str) for r in rows)
     assert rows == orjson.loads(orjson.dumps(expected))

@@ -47,6 +47,27 @@ def test_default_root_follows_xdg_data_home(tmp_path: Path) -> None:
     assert moved == [Path("/data/amp/threads")]
 
 
+# Amp's manual: the CLI's data is ~/.local/share/amp on Linux and macOS, and
+# %USERPROFILE%\.local\share\amp on Windows (the home, not %APPDATA% or %LOCALAPPDATA%)
+PLATFORM_HOMES = {
+    "linux": "/home/ana",
+    "macos": "/Users/ana",
+    "windows": "C:/Users/ana",  # %USERPROFILE%, the home tokentrail is given there
+}
+WINDOWS_VARIABLES = {
+    "APPDATA": "C:/Users/ana/AppData/Roaming",
+    "LOCALAPPDATA": "C:/Users/ana/AppData/Local",
+}
+
+
+@pytest.mark.parametrize("platform", PLATFORM_HOMES)
+def test_default_root_is_the_xdg_data_dir_under_the_home_on_every_platform(platform: str) -> None:
+    home = Path(PLATFORM_HOMES[platform])
+    expected = [home / ".local" / "share" / "amp" / "threads"]
+    assert SOURCE.default_roots({}, home) == expected
+    assert SOURCE.default_roots(WINDOWS_VARIABLES, home) == expected
+
+
 def test_every_thread_is_found(isolated_home: Path) -> None:
     root = amp_home(isolated_home)
     (root / "notes.json").write_text("{}")  # not a thread

@@ -756,7 +756,7 @@ def test_a_second_sync_without_changes_reads_nothing(isolated_home: Path, db_pat
 
 
 def test_the_dashboard_names_and_colours_copilot() -> None:
-    from tokentrail.server.dashboard import agent_colours, source_label
+    from tokentrail.server.rendering import agent_colours, source_label
 
     css = agent_colours()
     assert source_label("copilot") == "Copilot CLI"

@@ -183,7 +183,8 @@ def test_cost_only_sessions_report_alike_on_sqlite_and_postgresql(tmp_path: Path
     reports, to the byte, and a grown session updated in place on both."""
     import pgtest
     from tokentrail.periods import resolve_timezone
-    from tokentrail.reports import ReportQuery, period_report, session_report
+    from tokentrail.reports.periods import period_report, session_report
+    from tokentrail.reports.query import ReportQuery
 
     database = project_db(tmp_path / "webapp")
     first = parse(database)

@@ -78,6 +78,15 @@ def test_default_root_is_the_factory_sessions_folder(tmp_path: Path) -> None:
     assert SOURCE.default_roots({}, tmp_path) == [tmp_path / ".factory" / "sessions"]
 
 
+# Factory's docs: ~/.factory on macOS and Linux, %USERPROFILE%\.factory on Windows
+@pytest.mark.parametrize("home", ["/home/ana", "/Users/ana", "C:/Users/ana"])
+def test_default_root_is_under_the_home_on_every_platform(home: str) -> None:
+    windows = {"APPDATA": f"{home}/AppData/Roaming", "LOCALAPPDATA": f"{home}/AppData/Local"}
+    expected = [Path(home) / ".factory" / "sessions"]
+    assert SOURCE.default_roots({}, Path(home)) == expected
+    assert SOURCE.default_roots(windows, Path(home)) == expected
+
+
 def test_every_settings_file_is_found(isolated_home: Path) -> None:
     root = droid_home(isolated_home)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
+from tokentrail.agents.contract import dumps
 from tokentrail.agents.kimi.reader import KimiSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
@@ -19,6 +20,10 @@ from tokentrail.sync import sync
 from tokentrail.usage import UsageEvent, merge_events
 
 DATA = Path(__file__).parent / "data" / "kimi" / ".kimi"
+CODE_DATA = DATA.with_name(".kimi-code")
+CODE_MAIN = "session_7e1c2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+CODE_OTHER = "session_4d2a1b0c-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
+WEB_SLUG = "wd_webapp_3a1f2b4c5d6e"
 PROJECT = "/home/ana/src/webapp"
 GROUP = "5720364add692dacaee28135215a5a43"  # md5 of PROJECT, as Kimi names the folder
 MAIN = "3f2c9a10-5b7e-4d21-9c3a-1e0f2a7b8c90"
@@ -59,13 +64,24 @@ def status_line(message_id: str | None, output: int, when: float = 1772449200.0)
 # --- roots and discovery ---------------------------------------------------------------------
 
 
-def test_default_roots_are_the_share_dirs_sessions(tmp_path: Path) -> None:
+def test_default_roots_are_the_share_dirs_sessions_and_kimi_codes(tmp_path: Path) -> None:
+    desktop = "kimi-desktop/daimon-share/daimon/runtime/kimi-code/home/sessions"
     assert SOURCE.default_roots({}, tmp_path) == [
         tmp_path / ".kimi" / "sessions",
         tmp_path / ".kimi" / "imported_sessions",
+        tmp_path / ".kimi-code" / "sessions",
+        tmp_path / "Library/Application Support" / desktop,  # the desktop app, on macOS
     ]
     moved = SOURCE.default_roots({"KIMI_SHARE_DIR": "/data/kimi"}, tmp_path)
-    assert moved == [Path("/data/kimi/sessions"), Path("/data/kimi/imported_sessions")]
+    assert moved[:3] == [
+        Path("/data/kimi/sessions"),
+        Path("/data/kimi/imported_sessions"),
+        tmp_path / ".kimi-code" / "sessions",
+    ]
+    code = SOURCE.default_roots({"KIMI_CODE_HOME": "/data/kimi-code"}, tmp_path)
+    assert code[2] == Path("/data/kimi-code/sessions")
+    windows = SOURCE.default_roots({"APPDATA": "C:/Users/ana/AppData/Roaming"}, tmp_path)
+    assert windows[-1] == Path("C:/Users/ana/AppData/Roaming") / desktop
 
 
 def test_every_wire_log_is_found(isolated_home: Path) -> None:
@@ -247,3 +263,158 @@ def test_the_report_says_the_model_is_not_recorded(isolated_home: Path, db_path:
     assert report["totals"]["requests"] == 5
     assert report["totals"]["unpriced_requests"] == 5
     assert report["rows"][0]["period"] == "2026-03-02"
+
+
+# --- Kimi Code --------------------------------------------------------------------------------
+
+
+def code_wire(root: Path, agent: str = "main", session: str = CODE_MAIN) -> Path:
+    slug = WEB_SLUG if session == CODE_MAIN else "wd_api_9b8c7d6e5f40"
+    return root / "sessions" / slug / session / "agents" / agent / "wire.jsonl"
+
+
+def code_line(kind: str, second: int, **fields: object) -> bytes:
+    return dumps({"type": kind, "time": 1772449200000 + second * 1000, **fields})
+
+
+def usage_record(second: int, model: str, input: object = 100, **fields: object) -> bytes:
+    usage = {"inputOther": input, "output": 10, "inputCacheRead": 0, "inputCacheCreation": 0}
+    scope = {"usageScope": "turn", "agentId": "main", "turnId": 0, **fields}
+    return code_line("usage.record", second, model=model, usage=usage, **scope)
+
+
+def test_kimi_codes_logs_are_found_under_its_home(isolated_home: Path) -> None:
+    shutil.copytree(CODE_DATA, isolated_home / ".kimi-code")
+
+    found = [f.path for f in SOURCE.discover(SOURCE.default_roots({}, isolated_home))]
+
+    root = isolated_home / ".kimi-code"
+    assert sorted(found) == sorted(
+        str(p)
+        for p in (code_wire(root), code_wire(root, "agent-1"), code_wire(root, session=CODE_OTHER))
+    )
+
+
+def test_each_usage_record_is_one_request_with_the_model_sent() -> None:
+    result = parse(code_wire(CODE_DATA))
+
+    assert result.skips == []
+    events = sorted(result.events, key=lambda e: e.timestamp)
+    # two turn calls (their step.end repeats are not read) and one outside a turn (compaction);
+    # a call with all counts zero billed nothing; the record written twice is one request
+    assert [(e.model, e.tokens.as_tuple()) for e in events] == [
+        ("k3", (900, 3000, 0, None, 200, None)),
+        ("k3", (1000, 4000, 512, None, 80, None)),
+        ("kimi-for-coding", (5000, 0, 0, None, 300, None)),
+    ]
+    assert result.duplicates == 1
+    assert {e.session_key for e in events} == {f"kimi:{CODE_MAIN}"}
+    assert {e.project for e in events} == {PROJECT}
+    assert events[0].timestamp.isoformat() == "2026-03-02T11:00:05+00:00"
+
+
+def test_a_sub_agent_of_kimi_code_is_a_child_session() -> None:
+    result = parse(code_wire(CODE_DATA, "agent-1"))
+
+    [event] = result.events
+    assert (event.model, event.session_key) == ("k3-256k", f"kimi:{CODE_MAIN}:agent:agent-1")
+    [session] = result.sessions
+    assert (session.parent_key, session.relationship) == (f"kimi:{CODE_MAIN}", "subagent")
+
+
+def test_a_session_missing_from_the_workspaces_file_takes_its_project_from_the_index() -> None:
+    [event] = parse(code_wire(CODE_DATA, session=CODE_OTHER)).events
+
+    assert (event.project, event.model) == ("/home/ana/src/api", "gpu-server-1/qwen3-coder")
+
+
+def test_a_usage_record_naming_no_model_and_no_request_is_not_recorded(tmp_path: Path) -> None:
+    path = code_wire(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(usage_record(1, "__kimi_env_model__") + b"\n")
+
+    [event] = parse(path).events
+
+    assert event.model is None
+
+
+def test_the_model_sent_is_remembered_across_reads(tmp_path: Path) -> None:
+    path = code_wire(tmp_path)
+    path.parent.mkdir(parents=True)
+    request = code_line("llm.request", 1, model="k3", modelAlias="kimi-code/k3")
+    path.write_bytes(request + b"\n")
+    first = parse(path)
+    with open(path, "ab") as handle:
+        handle.write(usage_record(2, "kimi-code/k3") + b"\n")
+
+    second = parse(path, first.state)
+
+    assert [e.model for e in second.events] == ["k3"]
+
+
+def test_kimi_code_bad_lines_are_counted_skips(tmp_path: Path) -> None:
+    path = code_wire(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(
+        b"\n".join(
+            [
+                b'{"type": "usage.record", "usage": {"inputOther": 1',
+                usage_record(1, "k3", input=-5),
+                usage_record(2, "k3", input=2**64 + 1),
+                code_line("usage.record", 3, model="k3", usage=None, usageScope="turn"),
+                usage_record(4, "k3", time="soon"),
+                usage_record(5, "k3"),
+            ]
+        )
+        + b"\n"
+    )
+
+    result = parse(path)
+
+    reasons = sorted(skip.reason for skip in result.skips)
+    assert reasons == [
+        "bad_timestamp",
+        "empty_usage",
+        "invalid_count",
+        "invalid_count",
+        "malformed_json",
+    ]
+    assert [e.tokens.input for e in result.events] == [100]
+
+
+def test_a_sync_reads_both_kimi_homes_once(isolated_home: Path, db_path: Path) -> None:
+    kimi_home(isolated_home)
+    shutil.copytree(CODE_DATA, isolated_home / ".kimi-code")
+
+    with Ledger(db_path) as ledger:
+        first = sync(ledger, source_names=["kimi"])
+        again = sync(ledger, source_names=["kimi"])
+
+    # 5 from the Python CLI's home, 3 + 1 + 1 from Kimi Code's
+    assert (first.new_events, again.new_events, again.files_read) == (10, 0, 0)
+    with sqlite3.connect(db_path) as conn:
+        models = dict(
+            conn.execute(
+                "SELECT COALESCE(model, '(none)'), COUNT(*) FROM events GROUP BY 1"
+            ).fetchall()
+        )
+    assert models == {
+        "(none)": 5,
+        "k3": 2,
+        "kimi-for-coding": 1,
+        "k3-256k": 1,
+        "gpu-server-1/qwen3-coder": 1,
+    }
+
+
+def test_a_call_found_in_the_cli_and_the_desktop_apps_home_is_one_request(
+    isolated_home: Path, db_path: Path
+) -> None:
+    desktop = "Library/Application Support/kimi-desktop/daimon-share/daimon/runtime/kimi-code/home"
+    shutil.copytree(CODE_DATA, isolated_home / ".kimi-code")
+    shutil.copytree(CODE_DATA, isolated_home / desktop)
+
+    with Ledger(db_path) as ledger:
+        summary = sync(ledger, source_names=["kimi"])
+
+    assert (summary.files_read, summary.new_events) == (6, 5)

@@ -23,7 +23,8 @@ from tokentrail.errors import LedgerTooNew, StoreError
 from tokentrail.ingest import InvalidUsage
 from tokentrail.ledger import Ledger, open_store
 from tokentrail.periods import DAY_MS, day_to_date, offset_segments, resolve_timezone
-from tokentrail.reports import ReportQuery, period_report, session_report
+from tokentrail.reports.periods import period_report, session_report
+from tokentrail.reports.query import ReportQuery
 from tokentrail.store.base import (
     MEASURE_SQL,
     MEASURES,
@@ -1195,10 +1196,11 @@ def test_dashboard_session_views_agree_on_both_engines(backend: Backend, ledger:
 
 
 def test_sessions_sort_by_the_runtime_their_rows_show(ledger: Ledger) -> None:
-    """``sort="runtime"`` orders by the span a row shows (reports.session_runtime): a session
-    read from logs by its first to its last request, whatever start and end it carries; one an
-    orchestrator closed by its recorded start and end. The page's runtime sums those spans."""
-    from tokentrail.reports import session_page_report
+    """``sort="runtime"`` orders by the span a row shows (reports.counting.session_runtime): a
+    session read from logs by its first to its last request, whatever start and end it carries;
+    one an orchestrator closed by its recorded start and end. The page's runtime sums those
+    spans."""
+    from tokentrail.reports.sessions import session_page_report
 
     ledger.record_batch(
         [
@@ -1244,7 +1246,7 @@ def test_a_session_list_holds_the_sessions_of_the_one_count(ledger: Ledger) -> N
     subagent of a parent that made no request is a session of its own, a session without a
     request is left out unless asked for, and a time range keeps a session by its last
     request."""
-    from tokentrail.reports import session_counts
+    from tokentrail.reports.counting import session_counts
 
     ledger.record_batch(
         [

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from tokentrail.ingest import UsageReport, event_from_report
 from tokentrail.ledger import Ledger
-from tokentrail.reports import ReportQuery
+from tokentrail.reports.query import ReportQuery
 from tokentrail.trends import overview_trends
 
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)

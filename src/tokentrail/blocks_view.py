@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from tokentrail.blocks import BlockRow, BlocksReport
+    from tokentrail.figures import UsageFigures
     from tokentrail.ratelimits import RateLimitSnapshot
-    from tokentrail.reports import UsageFigures
 
 _WINDOW_LABELS = {"primary": "5 h window", "secondary": "weekly window"}
 

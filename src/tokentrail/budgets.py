@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from tokentrail import formatting
 from tokentrail.config import Budget
+from tokentrail.figures import unpriced_dicts
 from tokentrail.periods import (
     DAY_MS,
     date_to_day,
@@ -31,7 +32,6 @@ from tokentrail.periods import (
     period_bounds_ms,
     week_label,
 )
-from tokentrail.reports import unpriced_dicts
 from tokentrail.store.base import BUCKET_MS, Filters, Store, Totals, UnpricedModel
 
 Level = Literal["ok", "soft", "hard"]

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from tokentrail.ledger import Ledger
     from tokentrail.push import PushSummary
-    from tokentrail.reports import Report, ReportQuery
+    from tokentrail.reports.periods import Report
+    from tokentrail.reports.query import ReportQuery
     from tokentrail.store.base import Store
     from tokentrail.sync import SyncSummary
 
@@ -289,7 +290,7 @@ def build_query(
     by: str | None = None,
 ) -> ReportQuery:
     from tokentrail.periods import parse_day, resolve_timezone
-    from tokentrail.reports import ReportQuery
+    from tokentrail.reports.query import ReportQuery
     from tokentrail.store.base import GROUP_BY
 
     if breakdown and by not in (None, "model"):
@@ -316,14 +317,14 @@ def build_query(
 
 
 def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
-    from tokentrail import reports
+    from tokentrail.reports.periods import period_report, session_report
 
     if kind == "session":
         from tokentrail.insights import with_summaries
 
-        return with_summaries(ledger.store, reports.session_report(ledger.store, query))
+        return with_summaries(ledger.store, session_report(ledger.store, query))
     if kind in ("daily", "weekly", "monthly"):
-        return reports.period_report(ledger.store, kind, query)  # type: ignore[arg-type]
+        return period_report(ledger.store, kind, query)  # type: ignore[arg-type]
     raise ValueError(f"unknown report kind {kind!r}")
 
 
@@ -351,14 +352,14 @@ def print_any(
 
 
 def _zero_figures() -> Any:
-    from tokentrail.reports import UsageFigures
+    from tokentrail.figures import UsageFigures
     from tokentrail.store.base import Totals
 
     return UsageFigures.from_totals(Totals.zero())
 
 
 def _blank_report_row(result: Report, group_by: str | None) -> dict[str, Any]:
-    from tokentrail.reports import PeriodRow, SessionRow
+    from tokentrail.reports.periods import PeriodRow, SessionRow
 
     if result.kind == "session":
         zero = _zero_figures()
@@ -385,14 +386,14 @@ def _blank_budget_row() -> dict[str, Any]:
 def _blank_run_row() -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from tokentrail.reports import RunRow
+    from tokentrail.reports.runs import RunRow
 
     epoch = datetime.fromtimestamp(0, UTC)
     return RunRow("", "", epoch, None, "", None, 0, 0, None, _zero_figures()).as_dict()
 
 
 def _blank_session_list_row() -> dict[str, Any]:
-    from tokentrail.reports import SessionListRow
+    from tokentrail.reports.sessions import SessionListRow
     from tokentrail.usage import Session
 
     return {**SessionListRow(Session("", ""), _zero_figures(), None).as_dict(), "summary": None}
@@ -563,7 +564,7 @@ def _runs_out_cell(row: Any) -> str:
 
 def runs(*, database: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
     from tokentrail.output import print_rows, render_csv, render_json
-    from tokentrail.reports import runs_report
+    from tokentrail.reports.runs import runs_report
 
     _check_format(as_json, as_csv)
     with open_ledger(database) as ledger:
@@ -589,7 +590,7 @@ def sessions(
 ) -> None:
     from tokentrail.insights import list_summaries
     from tokentrail.output import print_rows, render_csv, render_json
-    from tokentrail.reports import recent_sessions
+    from tokentrail.reports.sessions import recent_sessions
 
     _check_format(as_json, as_csv)
     query = build_query(None, None, None, sources, project, False)
@@ -774,8 +775,8 @@ def reconcile(
     sources: Sequence[str],
     as_json: bool,
 ) -> None:
-    from tokentrail import reports
     from tokentrail.ingest import InvalidUsage
+    from tokentrail.reports.reconciliation import reconciliation_report
     from tokentrail.server.otlp_routes import reconcile_query
 
     try:
@@ -783,7 +784,7 @@ def reconcile(
     except InvalidUsage as error:
         raise OptionError(f"--{error.field}: {error.message}") from None
     with open_ledger(database, sources=sources) as ledger, ledger.reading() as store:
-        report = reports.reconciliation_report(store, query)
+        report = reconciliation_report(store, query)
     if as_json:
         import orjson
 
@@ -911,7 +912,7 @@ def db_path(*, database: str | None) -> None:
 
 def db_status(*, database: str | None, as_json: bool) -> None:
     from tokentrail.output import render_json
-    from tokentrail.reports import session_counts
+    from tokentrail.reports.counting import session_counts
     from tokentrail.store.base import Filters
 
     with open_ledger(database) as ledger:

@@ -17,9 +17,19 @@ from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 
 import orjson
 
-from tokentrail import reports
 from tokentrail.errors import ConfigError
 from tokentrail.output import CsvRows
+from tokentrail.reports.charts import (
+    HeatmapMetric,
+    TimelineInterval,
+    heatmap_report,
+    token_timeline,
+)
+from tokentrail.reports.periods import Period, period_report
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.runs import runs_report
+from tokentrail.reports.sessions import session_detail, session_page_report, top_sessions
+from tokentrail.reports.spend import spend_by
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
@@ -193,15 +203,15 @@ def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def table(
     ledger: Ledger,
     what: str,
-    query: reports.ReportQuery,
+    query: ReportQuery,
     *,
     models: Sequence[str] = (),
     session_key: str | None = None,
     sort: SessionSort = "last_activity",
     descending: bool = True,
     search: str | None = None,
-    metric: reports.HeatmapMetric = "cost",
-    interval: reports.TimelineInterval | Literal["auto"] = "auto",
+    metric: HeatmapMetric = "cost",
+    interval: TimelineInterval | Literal["auto"] = "auto",
     without_usage: bool = False,
 ) -> Table | None:
     """The table ``what`` under the query's filters; None for ``requests`` of an unknown
@@ -217,36 +227,34 @@ def table(
     rows: list[dict[str, Any]]
     with ledger.reading() as store:
         if what in ("daily", "weekly", "monthly"):
-            kind: reports.Period = what  # type: ignore[assignment]
-            report = reports.period_report(
-                store, kind, _with(query, breakdown=True), raw_models=True
-            )
+            kind: Period = what  # type: ignore[assignment]
+            report = period_report(store, kind, _with(query, breakdown=True), raw_models=True)
             rows = [r.as_dict(True) for r in report.rows]
             rows = [r for r in rows if not models or r.get("model") in models]
             columns: tuple[str, ...] = ("period", "model", *FIGURES)
         elif what == "runs":
-            rows = [r.as_dict() for r in reports.runs_report(store)]
+            rows = [r.as_dict() for r in runs_report(store)]
             columns = RUN_COLUMNS
         elif what in ("models", "projects", "sources"):
             by = {"models": "model", "projects": "project", "sources": "source"}[what]
-            spend = reports.spend_by(store, query, by, models=models)  # type: ignore[arg-type]
+            spend = spend_by(store, query, by, models=models)  # type: ignore[arg-type]
             rows = [{by: r.group, **r.figures.as_dict(), "share": r.share} for r in spend.rows]
             columns = (by, *FIGURES, "share")
         elif what == "heatmap":
-            heat = reports.heatmap_report(store, query, metric, models=models)
+            heat = heatmap_report(store, query, metric, models=models)
             rows = [d.as_dict(metric) for d in heat.days]
             columns = ("date", "requests", "cost_usd", "total_tokens", "output_tokens", "sessions")
             columns = (*columns, "unpriced_requests")
         elif what == "timeline":
-            line = reports.token_timeline(store, query, interval=interval, models=models)
+            line = token_timeline(store, query, interval=interval, models=models)
             rows = [p.as_dict() for p in line.points]
             columns = ("start", "label", *FIGURES, "cumulative_tokens", "cumulative_cost_usd")
         elif what == "top-sessions":
-            top = reports.top_sessions(store, query, models=models, limit=100)
+            top = top_sessions(store, query, models=models, limit=100)
             rows = [flatten(r.as_dict()) for r in top.rows]
             columns = SESSION_COLUMNS
         elif what == "requests":
-            detail = reports.session_detail(store, session_key or "")
+            detail = session_detail(store, session_key or "")
             if detail is None:
                 return None
             rows = [r.as_dict() for r in detail.requests]
@@ -256,14 +264,14 @@ def table(
     return Table(what, columns, iter([rows]))
 
 
-def _with(query: reports.ReportQuery, **changes: Any) -> reports.ReportQuery:
+def _with(query: ReportQuery, **changes: Any) -> ReportQuery:
     from dataclasses import replace
 
     return replace(query, **changes)
 
 
 def _event_batches(
-    ledger: Ledger, query: reports.ReportQuery, models: Sequence[str]
+    ledger: Ledger, query: ReportQuery, models: Sequence[str]
 ) -> Iterator[list[dict[str, Any]]]:
     keep = _event_filter(query, models)
     after = 0
@@ -278,7 +286,7 @@ def _event_batches(
             yield rows
 
 
-def _event_filter(query: reports.ReportQuery, models: Sequence[str]) -> Callable[[Entry], bool]:
+def _event_filter(query: ReportQuery, models: Sequence[str]) -> Callable[[Entry], bool]:
     filters = query.filters()
     sources = set(filters.sources)
     machines = set(filters.machines)
@@ -330,7 +338,7 @@ def _event_row(entry: Entry) -> dict[str, Any]:
 
 def _session_batches(
     ledger: Ledger,
-    query: reports.ReportQuery,
+    query: ReportQuery,
     models: Sequence[str],
     sort: SessionSort,
     descending: bool,
@@ -341,7 +349,7 @@ def _session_batches(
     page_size = 1_000
     while True:
         with ledger.reading() as store:
-            page = reports.session_page_report(
+            page = session_page_report(
                 store,
                 query,
                 models=models,

@@ -1,8 +1,7 @@
 """Figures shared by the store, the reports and the fast answers, importing nothing of
 tokentrail's: what a group of usage adds up to (:class:`UsageFigures`, from the store's
 :class:`~tokentrail.store.figures.Totals`), and the price of a web search (a rollup keeps
-searches of an unpriced provider apart). :mod:`tokentrail.reports` and
-:mod:`tokentrail.pricing` re-export these names.
+searches of an unpriced provider apart). :mod:`tokentrail.pricing` re-exports these names.
 """
 
 from __future__ import annotations

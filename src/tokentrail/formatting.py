@@ -1,6 +1,6 @@
 """How numbers, money, shares and durations read, on every face: the CLI's tables and messages
 (:mod:`tokentrail.output`), the dashboard's pages (Jinja filters in
-:mod:`tokentrail.server.dashboard`) and the session summaries both show. One rule each.
+:mod:`tokentrail.server.rendering`) and the session summaries both show. One rule each.
 
 Each function takes None (unknown) and answers ``""``; a face that shows unknown otherwise
 (the CLI's tables write ``—``) says so itself. Pure standard library, cheap to import.

@@ -14,14 +14,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from tokentrail import formatting
-from tokentrail.reports import (
-    Report,
-    ReportQuery,
-    SessionDetail,
-    SessionListRow,
-    SessionRow,
-    UsageFigures,
-)
+from tokentrail.figures import UsageFigures
+from tokentrail.reports.periods import Report, SessionRow
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.sessions import SessionDetail, SessionListRow
 from tokentrail.store.base import Filters, SessionTotalsRow, Store, ToolCallRow, Totals
 from tokentrail.usage import utc_from_ms
 

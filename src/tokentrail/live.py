@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.blocks import BlocksQuery, active_block
+from tokentrail.figures import UsageFigures
 from tokentrail.periods import local_midnight_ms
-from tokentrail.reports import UsageFigures
 from tokentrail.store.base import Filters
 from tokentrail.watch import BackgroundSync
 

@@ -11,7 +11,8 @@ from tokentrail.store.figures import NO_MODEL
 
 if TYPE_CHECKING:
     # only types here: `tokentrail sync` prints through this module without the reports
-    from tokentrail.reports import Report, UsageFigures
+    from tokentrail.figures import UsageFigures
+    from tokentrail.reports.periods import Report
     from tokentrail.sync import SyncSummary
 
 OutputFormat = Literal["table", "json", "csv"]
@@ -234,7 +235,7 @@ def print_fitted(
 
 
 def _report_columns(report: Report) -> list[Column]:
-    from tokentrail.reports import SessionRow
+    from tokentrail.reports.periods import SessionRow
 
     rows = report.rows
     sessions = [r for r in rows if isinstance(r, SessionRow)]

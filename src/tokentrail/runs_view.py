@@ -3,7 +3,7 @@ and one run's page (its sessions and its spend over time).
 
 A run has no heartbeat of its own: what it records is its pulse. A run still marked
 ``running`` with nothing recorded under it for
-:data:`~tokentrail.reports.RUN_SILENT_AFTER` (no request, and no start
+:data:`~tokentrail.reports.runs.RUN_SILENT_AFTER` (no request, and no start
 that recent) most likely died without closing, and is shown as "no heartbeat since …" rather
 than as running. The next run of the same app marks it ``crashed``
 (:meth:`tokentrail.ledger.Ledger.run`).
@@ -16,14 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from tokentrail.reports import (
-    ReportQuery,
-    RunRow,
-    SessionPageEntry,
-    _run_row,
-    run_silent_since,
-    session_page_report,
-)
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.runs import RunRow, run_row, run_silent_since
+from tokentrail.reports.sessions import SessionPageEntry, session_page_report
 from tokentrail.store.base import SessionPageQuery, Store
 from tokentrail.usage import utc_from_ms
 
@@ -58,7 +53,7 @@ def run_list(store: Store, now: datetime | None = None) -> list[RunListRow]:
     now = now or datetime.now(UTC)
     rows = []
     for r in store.list_runs():
-        row = _run_row(r.run, r.totals)
+        row = run_row(r.run, r.totals)
         last = utc_from_ms(r.last_ms) if r.last_ms is not None else None
         listed = _list_row(row, last, now)
         if row.state == "running":

@@ -17,15 +17,11 @@ from typing import Any
 
 from tokentrail.budgets import BudgetRow, budget_row
 from tokentrail.config import Budget
+from tokentrail.figures import UsageFigures
 from tokentrail.periods import local_midnight_ms
-from tokentrail.reports import (
-    Heatmap,
-    HeatmapDay,
-    ReportQuery,
-    UsageFigures,
-    heatmap_report,
-    model_totals,
-)
+from tokentrail.reports.charts import Heatmap, HeatmapDay, heatmap_report
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.spend import model_totals
 from tokentrail.store.base import Store
 
 

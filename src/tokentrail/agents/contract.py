@@ -1,6 +1,6 @@
 """What an agent package gives ``tests/test_agents_contract.py`` (its ``contract.KIT``), so one
-generic test checks every registered agent: discovery, its override, incremental reading,
-kill-safety and bad input.
+generic test checks every registered agent: discovery, its override, what a second read of a
+grown log yields, kill-safety and bad input.
 
 A kit writes minimal valid logs: request ``i`` has ``input`` uncached input tokens (100 unless
 the test asks for a corrupt count such as ``1e20`` or ``2**63``) and :data:`OUTPUT` output
@@ -25,6 +25,15 @@ SESSION = "0f1e2d3c-4b5a-4969-8877-665544332211"
 
 Count = int | float
 Storage = Literal["lines", "database", "document"]
+Reread = Literal["added", "whole", "growth"]
+"""What a second read of a log that grew yields:
+
+* ``added`` -- only the requests added since the first read (a line offset, a database
+  cursor): the default;
+* ``whole`` -- every request again, each one read before with the same key and counts, so the
+  ledger keeps one (a document the agent rewrites whole, or a database read whole each time);
+* ``growth`` -- the growth of a running total since the last read, never negative, never twice
+  (an agent that keeps no requests, only a total: see :class:`RunningTotal`)."""
 
 
 def when(index: int) -> datetime:
@@ -44,6 +53,9 @@ class ContractKit(Protocol):
     """``lines`` (an append-only JSON Lines file), ``database`` (the agent's SQLite file) or
     ``document`` (a file the agent rewrites whole, read whole again when it changes)."""
 
+    reread: Reread
+    """What a second read of the grown log yields (see :data:`Reread`)."""
+
     def log_path(self, root: Path) -> Path:
         """Where the minimal log goes under ``root`` (a folder the agent's override names)."""
         ...
@@ -62,6 +74,7 @@ class LinesKit:
     starts it, and what one request's line is."""
 
     storage: Storage = "lines"
+    reread: Reread = "added"
 
     def log_path(self, root: Path) -> Path:
         raise NotImplementedError
@@ -89,6 +102,28 @@ class CostOnly:
 
     cost_only = True
     bad_count_reason = "invalid_cost"
+
+
+class RunningTotal:
+    """Marks the kit of an agent that keeps a running total rather than requests (Factory
+    Droid's ``tokenUsage``): :meth:`write_total` rewrites one session's total, and a read
+    records the growth since the last read, never negative, never twice."""
+
+    reread: Reread = "growth"
+
+    def write_total(self, path: Path, requests: int) -> None:
+        """Rewrite the running total at ``path`` as ``requests`` requests' worth:
+        ``requests * INPUT`` uncached input and ``requests * OUTPUT`` output tokens."""
+        raise NotImplementedError
+
+
+class UpdatedInPlace(Protocol):
+    """A kit whose agent updates a request's record in place as it grows (Crush adds each
+    call's cost to its session's row): the record keeps its key and takes the new value."""
+
+    def update(self, path: Path, index: int, *, input: Count) -> None:
+        """Rewrite request ``index`` in place as if it had ``input`` (see :data:`INPUT`)."""
+        ...
 
 
 def dumps(value: object) -> bytes:

@@ -27,9 +27,12 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokentrail import insights, reports
+from tokentrail import insights
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
+from tokentrail.reports.periods import Period, period_report
+from tokentrail.reports.runs import runs_report, summary_report
+from tokentrail.reports.sessions import recent_sessions, session_detail
 from tokentrail.server import dashboard, insights_api, read_api
 from tokentrail.server.auth import BearerAuth, BrowserGuard
 from tokentrail.server.errors import ApiError, body_too_large, error_response, install_handlers
@@ -351,7 +354,7 @@ def _add_routes(
         given ``run_id``, else the most recently started run still running (or null)."""
         query = report_query(tz=tz, sources=source, project=project)
         with ledger.reading() as store:
-            return reports.summary_report(store, query, run_id=run_id).as_dict()
+            return summary_report(store, query, run_id=run_id).as_dict()
 
     @app.get(f"{p}/runs", response_model=RunsOut, tags=["read"])
     def list_runs(
@@ -359,7 +362,7 @@ def _add_routes(
     ) -> Any:
         """One row per run, newest first, with the usage recorded under it."""
         with ledger.reading() as store:
-            return {"rows": [row.as_dict() for row in reports.runs_report(store, limit)]}
+            return {"rows": [row.as_dict() for row in runs_report(store, limit)]}
 
     @app.get(f"{p}/sessions", response_model=SessionsOut, tags=["read"])
     def list_sessions(
@@ -373,7 +376,7 @@ def _add_routes(
         recently active first, subagents' spend rolled up."""
         query = report_query(sources=source, project=project)
         with ledger.reading() as store:
-            rows = reports.recent_sessions(
+            rows = recent_sessions(
                 store, query, limit=limit, offset=offset, without_usage=without_usage
             )
             summaries = insights.list_summaries(store, rows)
@@ -392,12 +395,12 @@ def _add_routes(
     def get_session(key: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]) -> Any:
         """One session with its own usage, its subagents and every request, oldest first."""
         with ledger.reading() as store:
-            detail = reports.session_detail(store, key)
+            detail = session_detail(store, key)
             if detail is None:
                 raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
             return insights.detail_dict(store, detail)
 
-    def period_route(kind: reports.Period) -> None:
+    def period_route(kind: Period) -> None:
         @app.get(
             f"{p}/{kind}",
             response_model=PeriodReportOut,
@@ -423,7 +426,7 @@ def _add_routes(
                 breakdown=breakdown,
             )
             with ledger.reading() as store:
-                return reports.period_report(store, kind, query).as_dict()
+                return period_report(store, kind, query).as_dict()
 
         period.__doc__ = (
             f"Usage and cost per {_UNITS[kind]} (the CLI's `tokentrail {kind} --json`); "

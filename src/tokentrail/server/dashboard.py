@@ -14,38 +14,44 @@ Pages poll ``/api/v1/version`` and refresh themselves in place when the ledger c
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import cache
-from importlib import resources
-from pathlib import Path
+from datetime import UTC, date, datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
-from tokentrail import formatting, insights, reports
+from tokentrail import formatting, insights
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
-from tokentrail.ingest import MAX_ID_LENGTH, InvalidUsage
-from tokentrail.model_names import aliases_of, model_alias
+from tokentrail.ingest import MAX_ID_LENGTH
+from tokentrail.model_names import model_alias
 from tokentrail.read_once import read_once
+from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
+from tokentrail.reports.counting import session_counts
+from tokentrail.reports.overview import Overview, overview_report
+from tokentrail.reports.sessions import RequestRow, session_detail, session_page_report
+from tokentrail.reports.spend import unpriced_models_of
 from tokentrail.runs_view import run_detail, run_list
-from tokentrail.server.read_api import (
-    PAGE_DEFAULT_RANGE,
-    RANGES,
+from tokentrail.server.rendering import (
+    IMMUTABLE,
+    PER_PAGE_CHOICES,
+    STATIC_PREFIX,
+    filter_choices,
+    page_view,
+    render,
+    source_label,
+    static_assets,
+    unpriced_names,
+)
+from tokentrail.server.view import (
     View,
     get_ledger,
     model_ids,
-    parse_view,
 )
 from tokentrail.store.base import NO_MODEL, SESSION_SORTS, Filters, SessionSort
 from tokentrail.trends import overview_trends
@@ -53,102 +59,13 @@ from tokentrail.usage import Session
 from tokentrail.watch import BackgroundSync as BackgroundSync  # served with the app
 
 router = APIRouter(include_in_schema=False)
-_log = logging.getLogger("tokentrail.server")
-
-STATIC_PREFIX = "/static"
-DEFAULT_POLL_MS = 5_000
-"""How often pages ask ``/api/v1/version`` whether the ledger changed (``app.state.
-dashboard_poll_ms`` overrides it)."""
-PER_PAGE_CHOICES = (25, 50, 100, 200)
-COMMON_ZONES = (
-    "UTC",
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Madrid",
-    "Europe/Warsaw",
-    "Europe/Kyiv",
-    "Africa/Lagos",
-    "Africa/Johannesburg",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Kathmandu",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Asia/Seoul",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
-RANGE_TITLES = {
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "90d": "Last 90 days",
-    "1y": "Last 12 months",
-}
-OTHER_SOURCE_LABELS = {"sdk": "SDK"}
-"""Labels of sources that are not agents (the agents' come from the registry)."""
-
-
-def source_labels() -> dict[str, str]:
-    """Every known source's label: the registered agents', then the HTTP API's ``sdk``."""
-    from tokentrail.agents import all_agents
-
-    return {**{a.name: a.label for a in all_agents()}, **OTHER_SOURCE_LABELS}
-
-
-def agent_colours() -> str:
-    """A CSS rule per registered agent giving its colour to its ``.source-<name>`` marker (the
-    stylesheet has the others'); goes in an inline ``<style>``, which the CSP allows."""
-    from tokentrail.agents import all_agents
-
-    return "".join(
-        f".source-{a.name}::before {{ background: {a.colour}; }}\n" for a in all_agents()
-    )
-
-
-IMMUTABLE = "public, max-age=31536000, immutable"
-"""Cache-Control of a content-hashed asset: its name changes whenever its content does."""
-
-
-def _static_dir() -> Path:
-    return Path(str(resources.files("tokentrail.server") / "static"))
-
-
-@cache
-def _assets() -> tuple[dict[str, str], dict[str, Path]]:
-    """The static files: each one's content-hashed name (``app.js`` → ``app.1a2b3c4d5e.js``)
-    and the file behind every name, hashed or plain (licences are linked by their plain names)."""
-    root = _static_dir()
-    hashed: dict[str, str] = {}
-    files: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
-        name = path.relative_to(root).as_posix()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        stem, dot, suffix = name.rpartition(".")
-        hashed[name] = f"{stem}.{digest}.{suffix}" if dot else f"{name}.{digest}"
-        files[name] = path
-        files[hashed[name]] = path
-    return hashed, files
-
-
-def asset_url(name: str) -> str:
-    """The URL of a static file under its content-hashed name (cached for a year)."""
-    return f"{STATIC_PREFIX}/{_assets()[0][name]}"
 
 
 @router.api_route(STATIC_PREFIX + "/{name:path}", methods=["GET", "HEAD"])
 def static_file(name: str) -> Response:
     """A static file. Under its content-hashed name it is immutable (browsers keep it a year
     and never ask again); under its plain name it is revalidated each time."""
-    hashed, files = _assets()
+    hashed, files = static_assets()
     path = files.get(name)
     if path is None:
         return Response("not found", status_code=404, media_type="text/plain")
@@ -160,198 +77,6 @@ def static_file(name: str) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
-
-
-# -- formatting (numbers, money and durations: tokentrail.formatting, as the CLI) -----------
-
-
-def _parse_moment(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value
-
-
-def format_time(value: datetime | str | None, zone: tzinfo, today: date | None = None) -> str:
-    """A moment in the view's zone, always with its time on a 24-hour clock: "today 14:05",
-    "yesterday 14:05", "Mon 14:05" this week, "Mar 3, 14:05" this year, else "Dec 31 2025,
-    14:05" (a moment of another year keeps its time too)."""
-    moment = _parse_moment(value)
-    if moment is None:
-        return ""
-    local = moment.astimezone(zone)
-    today = today or datetime.now(zone).date()
-    clock = local.strftime("%H:%M")
-    if local.date() == today:
-        return f"today {clock}"
-    if local.date() == today - timedelta(days=1):
-        return f"yesterday {clock}"
-    if timedelta(0) < today - local.date() < timedelta(days=7):
-        return f"{local:%a} {clock}"
-    if local.year == today.year:
-        return f"{local:%b} {local.day}, {clock}"
-    return f"{local:%b} {local.day} {local.year}, {clock}"
-
-
-def format_full_time(value: datetime | str | None, zone: tzinfo) -> str:
-    moment = _parse_moment(value)
-    if moment is None:
-        return ""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def source_label(name: str | None) -> str:
-    if not name:
-        return ""
-    return source_labels().get(name, name)
-
-
-def short_path(path: str | None) -> str:
-    """The last two parts of a project path (the full one goes in a title)."""
-    if not path:
-        return ""
-    parts = [p for p in path.replace("\\", "/").split("/") if p]
-    return "/".join(parts[-2:]) if len(parts) > 2 else path
-
-
-def short_key(key: str) -> str:
-    return key if len(key) <= 14 else key[:8] + "…"
-
-
-def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("tokentrail.server", "templates"),
-        autoescape=select_autoescape(["html"], default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        usd=formatting.usd,
-        usd_exact=formatting.usd_exact,
-        tokens=formatting.tokens,
-        int=formatting.integer,
-        duration=formatting.duration,
-        duration_s=formatting.seconds,
-        share=formatting.share,
-        percent=formatting.percent,
-        source_label=source_label,
-        short_path=short_path,
-        short_key=short_key,
-        model_alias=model_alias,
-        change=formatting.change,
-        day=formatting.day,
-    )
-    env.globals["agent_colours"] = agent_colours
-    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
-    return env
-
-
-_ENV = _env()
-
-
-def render(
-    request: Request,
-    template: str,
-    view: View,
-    *,
-    page_params: dict[str, str] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    zone = view.query.zone
-    today = datetime.now(zone).date()
-    extra = {k: v for k, v in (page_params or {}).items() if v}
-
-    def href(**changes: str | None) -> str:
-        """This page's query string (filters and its own parameters) with ``changes``."""
-        pairs = [(k, v) for k, v in view.given if k not in changes]
-        pairs += [(k, v) for k, v in extra.items() if k not in changes]
-        pairs += [(k, v) for k, v in changes.items() if v is not None]
-        return urlencode(pairs)
-
-    zones = list(COMMON_ZONES)
-    if view.query.zone_name not in zones:
-        zones.insert(0, view.query.zone_name)
-    poll_ms = int(getattr(request.app.state, "dashboard_poll_ms", DEFAULT_POLL_MS))
-    page = _ENV.get_template(template).render(
-        poll_ms=poll_ms,
-        href=href,
-        zones=zones,
-        request=request,
-        view=view,
-        zone=zone,
-        today=today,
-        offset_min=int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60),
-        static=lambda name: Markup(asset_url(name)),
-        time=lambda value: format_time(value, zone, today),
-        full_time=lambda value: format_full_time(value, zone),
-        ranges=tuple(RANGES),
-        range_titles=RANGE_TITLES,
-        **context,
-    )
-    return HTMLResponse(
-        page,
-        headers={
-            "Cache-Control": "no-store",
-            # nothing runs but our own files: no inline script, nothing from elsewhere
-            "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
-
-
-def _page_view(request: Request) -> tuple[View, list[str]]:
-    """The filters of a page; each bad one is named on the page (every one of them, not only
-    the first) and left out, the rest still applies."""
-    params = request.query_params
-    given: dict[str, Any] = {
-        "since": params.get("since"),
-        "until": params.get("until"),
-        "range_": params.get("range"),
-        "tz": params.get("tz"),
-        "sources": params.getlist("source"),
-        "project": params.get("project"),
-        "models": params.getlist("model"),
-    }
-    errors: list[str] = []
-    for name in ("tz", "since", "until", "range_"):
-        if not given[name]:
-            continue
-        try:  # each filter alone, so that every bad one is named
-            parse_view(**{name: given[name]})
-        except InvalidUsage as exc:
-            errors.append(_error_text(exc))
-            given[name] = None
-    try:
-        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
-    except InvalidUsage as exc:  # good alone, not together (since after until)
-        errors.append(_error_text(exc))
-        for name in ("since", "until"):
-            given[name] = None
-        return parse_view(**given, default_range=PAGE_DEFAULT_RANGE), errors
-
-
-def _error_text(exc: InvalidUsage) -> str:
-    """The message naming its filter once ("since 'x' is not a date", not "since: since …")."""
-    message = exc.message.removeprefix("--")  # the zone's message is the CLI's ("--tz …")
-    if message.startswith(exc.field):
-        return message
-    return f"{exc.field}: {message}"
-
-
-def _choices(store: Any) -> dict[str, list[str]]:
-    """Every source, model and project the ledger knows, for the filter menus."""
-    names = {by: store.group_names(by) for by in ("source", "model", "project")}
-    names["model"] = aliases_of(names["model"])  # a dated id and its alias: one choice
-    return names
-
-
-def _unpriced_names(models: list[Any]) -> str:
-    return ", ".join(m.model for m in models)
 
 
 def _budgets(store: Any, ledger: Any, view: View) -> BudgetReport | None:
@@ -410,11 +135,11 @@ def overview_page(
     metric: Annotated[str, Query(max_length=20)] = "cost",
 ) -> HTMLResponse:
     ledger = get_ledger(request)
-    view, error = _page_view(request)
-    chosen_metric: reports.HeatmapMetric = metric if metric in reports.HEATMAP_METRICS else "cost"
+    view, error = page_view(request)
+    chosen_metric: HeatmapMetric = metric if metric in HEATMAP_METRICS else "cost"
     with ledger.reading() as read:
         store = read_once(read)  # the page's reports ask some of the same questions
-        data = reports.overview_report(
+        data = overview_report(
             store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
         )
         budgets = _budgets(store, ledger, view)
@@ -422,7 +147,7 @@ def overview_page(
         trend = overview_trends(store, view.query, models=model_ids(store, view), year=data.heatmap)
         data_span = _data_span(store, view) if _empty_range(data) else None
         run_silent = _silent_since(store, data.current_run.run_id) if data.current_run else None
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
     charts = {
         "daily": data.daily.as_dict(),
@@ -445,8 +170,8 @@ def overview_page(
         trend=trend,
         data_span=data_span,
         run_silent=run_silent,
-        unpriced_names=_unpriced_names(data.unpriced_models),
-        metrics=reports.HEATMAP_METRICS,
+        unpriced_names=unpriced_names(data.unpriced_models),
+        metrics=HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
 
@@ -456,7 +181,7 @@ def _silent_since(store: Any, run_id: str) -> datetime | None:
     return next((r.silent_since for r in run_list(store) if r.run.run_id == run_id), None)
 
 
-def _empty_range(data: reports.Overview) -> bool:
+def _empty_range(data: Overview) -> bool:
     """True when the chosen range holds nothing while the ledger (as filtered) has usage."""
     return (
         data.selected is not None
@@ -494,12 +219,12 @@ def sessions_page(
     ledger = get_ledger(request)
     # the sessions of the one session count; those that made no request on demand
     idle = without_usage == "1"
-    view, error = _page_view(request)
+    view, error = page_view(request)
     chosen_sort: SessionSort = sort if sort in SESSION_SORTS else "last_activity"
     descending = order != "asc"
     per = per if per in PER_PAGE_CHOICES else 50
     with ledger.reading() as store:
-        result = reports.session_page_report(
+        result = session_page_report(
             store,
             view.query,
             models=model_ids(store, view),
@@ -510,11 +235,11 @@ def sessions_page(
             offset=(page - 1) * per,
             without_usage=idle,
         )
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
-        unpriced = reports.unpriced_models_of(store, view.query.filters(), model_ids(store, view))
+        unpriced = unpriced_models_of(store, view.query.filters(), model_ids(store, view))
         # the one session count (docs/counting.md), when the list is not narrowed further
-        counts = None if q or view.models else reports.session_counts(store, view.query.filters())
+        counts = None if q or view.models else session_counts(store, view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
@@ -534,7 +259,7 @@ def sessions_page(
         per_choices=PER_PAGE_CHOICES,
         search=q or "",
         without_usage=idle,
-        unpriced_names=_unpriced_names(unpriced),
+        unpriced_names=unpriced_names(unpriced),
         sorts=SESSION_SORTS,
         page_params={
             "q": q or "",
@@ -553,9 +278,9 @@ def session_page(
     key: Annotated[str, PathParam(min_length=1, max_length=MAX_ID_LENGTH)],
 ) -> HTMLResponse:
     ledger = get_ledger(request)
-    view, error = _page_view(request)
+    view, error = page_view(request)
     with ledger.reading() as store:
-        detail = reports.session_detail(store, key)
+        detail = session_detail(store, key)
         tools = insights.session_tools(store, detail) if detail is not None else None
         extra = insights.detail_dict(store, detail, tools) if detail is not None else None
         efficiency = (
@@ -563,7 +288,7 @@ def session_page(
             if detail is not None and tools is not None
             else None
         )
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
         parent: Session | None = None
         if detail is not None and detail.session.session.parent_key:
@@ -646,7 +371,7 @@ def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
 
 
 def _cumulative_points(
-    requests: list[reports.RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
+    requests: list[RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
 ) -> list[dict[str, Any]]:
     """The running totals of a session's requests (all of them, subagents' included) for the
     cumulative chart: at most CHART_CUMULATIVE points, evenly picked, the last always kept.
@@ -685,11 +410,11 @@ CHART_CUMULATIVE = 1_000
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(request: Request) -> HTMLResponse:
     ledger = get_ledger(request)
-    view, error = _page_view(request)
+    view, error = page_view(request)
     filters = view.query.filters()
     with ledger.reading() as store:
         rows = run_list(store)
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
     shown = [r for r in rows if _started_in(r.run.started_at, filters)]
     return render(
@@ -713,10 +438,10 @@ def run_page(
     """One orchestrator run: its state (or its silence), restart reason, peak concurrency,
     its sessions and its spend over time."""
     ledger = get_ledger(request)
-    view, error = _page_view(request)
+    view, error = page_view(request)
     with ledger.reading() as store:
         detail = run_detail(store, run_id, view.query.zone)
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
     if detail is None:
         response = render(
@@ -750,10 +475,10 @@ def tools_page(request: Request) -> HTMLResponse:
     """Tool calls per tool name in the range (agent and project filters apply; tool calls
     are not split by model)."""
     ledger = get_ledger(request)
-    view, error = _page_view(request)
+    view, error = page_view(request)
     with ledger.reading() as store:
         report = insights.tool_usage(store, view.query.filters())
-        choices = _choices(store)
+        choices = filter_choices(store)
         marker = store.change_marker()
     return render(
         request,

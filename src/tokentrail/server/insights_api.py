@@ -14,9 +14,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tokentrail.server.limits import API_PREFIX
-from tokentrail.server.models import Figures
+from tokentrail.server.models import Figures, UnpricedModelOut
 from tokentrail.server.params import day_param, report_query, zone_param
-from tokentrail.server.read_api import LedgerDep, UnpricedModelOut
+from tokentrail.server.view import LedgerDep
 
 FEATURES = (
     "budget",

@@ -25,10 +25,24 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokentrail import otlp, reports
-from tokentrail.errors import LedgerFull, StoreError
+from tokentrail.errors import LedgerFull, OtlpDecodeError, StoreError
 from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.ledger import Ledger
+from tokentrail.otlp.mapping import map_request, record
+from tokentrail.otlp.wire import (
+    JSON,
+    MAX_OTLP_BODY_BYTES,
+    PROTOBUF,
+    Encoding,
+    Signal,
+    decode,
+    export_response,
+    inflate,
+    media_encoding,
+    status_body,
+)
+from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.reconciliation import reconciliation_report
 from tokentrail.server.errors import FULL_RETRY_AFTER_S
 from tokentrail.server.models import ReconciliationOut
 from tokentrail.server.params import report_query
@@ -38,7 +52,7 @@ log = logging.getLogger("tokentrail.server.otlp")
 OTLP_PORT = 4318
 """The conventional OTLP/HTTP port (``tokentrail serve --otlp-port 4318``)."""
 
-SIGNALS: tuple[otlp.Signal, ...] = ("logs", "metrics", "traces")
+SIGNALS: tuple[Signal, ...] = ("logs", "metrics", "traces")
 FEATURES = ("otlp.logs", "otlp.metrics", "otlp.traces", "otlp.path_token", "reconciliation")
 """Names for ``GET /api/v1/capabilities``: what the receiver adds."""
 
@@ -48,7 +62,7 @@ _RPC_UNAVAILABLE = 14
 _RPC_RESOURCE_EXHAUSTED = 8
 
 
-def otlp_router(ledger: Ledger, *, max_body_bytes: int = otlp.MAX_OTLP_BODY_BYTES) -> APIRouter:
+def otlp_router(ledger: Ledger, *, max_body_bytes: int = MAX_OTLP_BODY_BYTES) -> APIRouter:
     """The receiver's routes over ``ledger`` (authentication is the app's middleware)."""
     router = APIRouter()
 
@@ -68,12 +82,12 @@ def otlp_router(ledger: Ledger, *, max_body_bytes: int = otlp.MAX_OTLP_BODY_BYTE
         days."""
         query = reconcile_query(tz=tz, since=since, until=until, sources=source)
         with ledger.reading() as store:
-            return reports.reconciliation_report(store, query).as_dict()
+            return reconciliation_report(store, query).as_dict()
 
     return router
 
 
-def _export_route(router: APIRouter, ledger: Ledger, signal: otlp.Signal, limit: int) -> None:
+def _export_route(router: APIRouter, ledger: Ledger, signal: Signal, limit: int) -> None:
     async def export(request: Request) -> Response:
         return await receive(request, ledger, signal, limit)
 
@@ -92,11 +106,11 @@ def _export_route(router: APIRouter, ledger: Ledger, signal: otlp.Signal, limit:
     )
 
 
-async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: int) -> Response:
+async def receive(request: Request, ledger: Ledger, signal: Signal, limit: int) -> Response:
     """Answer one export request."""
     try:
-        encoding = otlp.media_encoding(request.headers.get("content-type"))
-    except otlp.OtlpDecodeError as error:
+        encoding = media_encoding(request.headers.get("content-type"))
+    except OtlpDecodeError as error:
         return _status(error.status, _RPC_INVALID_ARGUMENT, error.message, "json")
     body = bytearray()
     async for chunk in request.stream():
@@ -114,7 +128,7 @@ async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: 
             request.headers.get("content-encoding"),
             limit,
         )
-    except otlp.OtlpDecodeError as error:
+    except OtlpDecodeError as error:
         return _status(error.status, _RPC_INVALID_ARGUMENT, error.message, encoding)
     except LedgerFull as error:
         log.error("OTLP %s not recorded: %s", signal, error)
@@ -130,18 +144,18 @@ async def receive(request: Request, ledger: Ledger, signal: otlp.Signal, limit: 
 
 def _ingest(
     ledger: Ledger,
-    signal: otlp.Signal,
+    signal: Signal,
     body: bytes,
-    encoding: otlp.Encoding,
+    encoding: Encoding,
     content_encoding: str | None,
     limit: int,
 ) -> Response:
-    data = otlp.inflate(body, content_encoding, limit)
-    batch = otlp.map_request(signal, otlp.decode(signal, data, encoding))
-    otlp.record(ledger, batch)
+    data = inflate(body, content_encoding, limit)
+    batch = map_request(signal, decode(signal, data, encoding))
+    record(ledger, batch)
     return Response(
-        otlp.export_response(signal, batch.rejected, batch.message, encoding),
-        media_type=otlp.JSON if encoding == "json" else otlp.PROTOBUF,
+        export_response(signal, batch.rejected, batch.message, encoding),
+        media_type=JSON if encoding == "json" else PROTOBUF,
     )
 
 
@@ -149,13 +163,13 @@ def _status(
     http_status: int,
     rpc_code: int,
     message: str,
-    encoding: otlp.Encoding,
+    encoding: Encoding,
     headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(
-        otlp.status_body(rpc_code, message, encoding),
+        status_body(rpc_code, message, encoding),
         status_code=http_status,
-        media_type=otlp.JSON if encoding == "json" else otlp.PROTOBUF,
+        media_type=JSON if encoding == "json" else PROTOBUF,
         headers=headers,
     )
 
@@ -166,7 +180,7 @@ def reconcile_query(
     since: str | None = None,
     until: str | None = None,
     sources: list[str] | None = None,
-) -> reports.ReportQuery:
+) -> ReportQuery:
     """The reconciliation's scope, with the field named in any error (422)."""
     return report_query(tz=tz, since=since, until=until, sources=sources)
 

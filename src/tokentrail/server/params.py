@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, tzinfo
 
-from tokentrail import reports
 from tokentrail.errors import ConfigError
 from tokentrail.ingest import InvalidUsage
 from tokentrail.periods import parse_day, resolve_timezone
+from tokentrail.reports.query import ReportQuery
 
 WITHOUT_USAGE = (
     "Also list the sessions that made no request (counted apart as sessions_without_usage; "
@@ -59,11 +59,11 @@ def report_query(
     sources: list[str] | None = None,
     project: str | None = None,
     breakdown: bool = False,
-) -> reports.ReportQuery:
+) -> ReportQuery:
     """A report's scope from query parameters."""
     zone, zone_name = zone_param(tz)
     since_day, until_day = day_range(since, until)
-    return reports.ReportQuery(
+    return ReportQuery(
         zone=zone,
         zone_name=zone_name,
         since=since_day,

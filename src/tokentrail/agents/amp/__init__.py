@@ -10,6 +10,9 @@ AGENT = Agent(
     order=110,
     override="TOKENTRAIL_AMP_PATHS",
     reader="tokentrail.agents.amp.reader:AmpSource",
-    locations="`~/.local/share/amp/threads/T-*.json`",
+    locations=(
+        "`~/.local/share/amp/threads/T-*.json`;"
+        " Windows: `%USERPROFILE%\\.local\\share\\amp\\threads`"
+    ),
     env=("XDG_DATA_HOME",),
 )

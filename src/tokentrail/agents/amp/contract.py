@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tokentrail.agents.contract import OUTPUT, Count, Storage, iso
+from tokentrail.agents.contract import OUTPUT, Count, Reread, Storage, iso
 
 
 class AmpKit:
-    storage: Storage = "database"  # not lines: a document rewritten whole
+    storage: Storage = "document"
+    reread: Reread = "whole"  # a thread is rewritten whole, and read whole again
 
     def log_path(self, root: Path) -> Path:
         return root / "T-0f1e2d3c-4b5a-4969-8877-665544332211.json"

@@ -3,8 +3,10 @@
 Facts this parser relies on (what other usage tools and session viewers learned from real
 threads; Amp's client is not open source):
 
-* Amp keeps its data in ``$XDG_DATA_HOME/amp`` (``~/.local/share/amp`` when unset, the same
-  path under the home on macOS); each thread is one JSON document ``threads/T-<uuid>.json``,
+* Amp keeps its data in ``$XDG_DATA_HOME/amp`` (``~/.local/share/amp`` when unset: the same
+  path under the home on macOS, and ``%USERPROFILE%\\.local\\share\\amp`` on Windows, where
+  Amp's manual puts the CLI's ``secrets.json`` beside the threads; not ``%APPDATA%``); each
+  thread is one JSON document ``threads/T-<uuid>.json``,
   rewritten as the thread grows. It has ``id``, ``created`` (epoch ms), ``title``,
   ``env.initial.trees[]`` (the workspace folders: ``uri``, ``displayName``) and ``messages[]``.
 * Newer threads carry ``usageLedger.events[]``: one entry per billed model call, with ``id``,
@@ -66,7 +68,8 @@ class AmpSource:
     env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """``$XDG_DATA_HOME/amp/threads``, else ``~/.local/share/amp/threads``."""
+        """``$XDG_DATA_HOME/amp/threads``, else ``~/.local/share/amp/threads`` (on Linux, macOS
+        and Windows alike: Amp uses the XDG layout under the home everywhere)."""
         data_home = env.get("XDG_DATA_HOME", "").strip()
         base = Path(data_home).expanduser() if data_home else home / ".local" / "share"
         return [base / "amp" / "threads"]

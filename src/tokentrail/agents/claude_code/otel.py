@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tokentrail.correlate import OTLP_RANK
-from tokentrail.otlp import (
+from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from tokentrail.agents.contract import OUTPUT, Count, Storage, dumps, millis
+from tokentrail.agents.contract import OUTPUT, Count, Reread, Storage, dumps, millis
 
 TASK = "1767607200000"
 
@@ -15,6 +15,7 @@ class TaskKit:
     """Cline's task-folder format (Roo Code's and Kilo Code's too)."""
 
     storage: Storage = "document"
+    reread: Reread = "whole"  # the task's messages are rewritten whole, and read whole again
 
     def log_path(self, root: Path) -> Path:
         return root / "tasks" / TASK / "ui_messages.json"

@@ -27,7 +27,7 @@ from datetime import datetime
 import orjson
 
 from tokentrail.correlate import OTLP_RANK, fingerprint
-from tokentrail.otlp import (
+from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,

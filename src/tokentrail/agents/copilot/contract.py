@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import OUTPUT, SESSION, Count, Storage, execute, iso
+from tokentrail.agents.contract import OUTPUT, SESSION, Count, Reread, Storage, execute, iso
 
 SCHEMA = """
 CREATE TABLE sessions (id TEXT PRIMARY KEY, cwd TEXT, created_at TEXT, updated_at TEXT);
@@ -29,6 +29,7 @@ _SESSION = "INSERT OR IGNORE INTO sessions VALUES (?, '/src/webapp', ?, ?)"
 
 class CopilotKit:
     storage: Storage = "database"
+    reread: Reread = "added"  # past a cursor of the rows read
 
     def log_path(self, root: Path) -> Path:
         return root / "session-store.db"

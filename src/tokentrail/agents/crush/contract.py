@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import CostOnly, Count, Storage, execute, when
+from tokentrail.agents.contract import CostOnly, Count, Reread, Storage, execute, when
 
 SCHEMA = """
 CREATE TABLE sessions (
@@ -21,10 +21,12 @@ CREATE TABLE messages (
 """
 
 _SESSION = "INSERT INTO sessions VALUES (?, NULL, 'Contract', 2, 1000, 10, ?, ?, ?)"
+_GROWN = "UPDATE sessions SET cost = ?, message_count = message_count + 2 WHERE id = ?"
 
 
 class CrushKit(CostOnly):
     storage: Storage = "database"
+    reread: Reread = "whole"  # every root session is read again: its cost is updated in place
 
     def log_path(self, root: Path) -> Path:
         return root / "crush.db"
@@ -33,11 +35,19 @@ class CrushKit(CostOnly):
         rows = []
         for i in range(first, first + count):
             seconds = int(when(i).timestamp())
-            rows.append((_SESSION, (f"session-{i:04d}", input / 1_000_000, seconds, seconds)))
+            rows.append((_SESSION, (_session_id(i), input / 1_000_000, seconds, seconds)))
         execute(path, SCHEMA, rows)
+
+    def update(self, path: Path, index: int, *, input: Count) -> None:
+        """Session ``index`` grew: Crush adds the new calls' cost to its row."""
+        execute(path, SCHEMA, [(_GROWN, (input / 1_000_000, _session_id(index)))])
 
     def add_malformed(self, path: Path) -> None:
         execute(path, SCHEMA, [(_SESSION, ("session-bad", 0.5, "soon", "yesterday"))])
+
+
+def _session_id(index: int) -> str:
+    return f"session-{index:04d}"
 
 
 KIT = CrushKit()

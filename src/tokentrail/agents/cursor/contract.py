@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import OUTPUT, Count, Storage, iso
+from tokentrail.agents.contract import OUTPUT, Count, Reread, Storage, iso
 
 HEADER = (
     "Date,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,"
@@ -14,6 +14,7 @@ HEADER = (
 
 class ExportKit:
     storage: Storage = "document"
+    reread: Reread = "whole"  # an export is read whole again when it changes
 
     def log_path(self, root: Path) -> Path:
         return root / "usage-events.csv"

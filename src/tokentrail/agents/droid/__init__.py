@@ -11,6 +11,7 @@ AGENT = Agent(
     override="TOKENTRAIL_DROID_PATHS",
     reader="tokentrail.agents.droid.reader:DroidSource",
     locations=(
-        "`~/.factory/sessions/**/*.settings.json` (the growth of each session's running total)"
+        "`~/.factory/sessions/**/*.settings.json` (the growth of each session's running total);"
+        " Windows: `%USERPROFILE%\\.factory\\sessions`"
     ),
 )

@@ -4,9 +4,10 @@ Facts this parser relies on (Factory's CLI docs, and what other usage tools and 
 viewers learned from real homes; Droid is not open source):
 
 * Droid keeps everything in ``~/.factory`` (``%USERPROFILE%\\.factory`` on Windows, the same
-  name on macOS); sessions live in ``sessions/``, one folder per working directory (its path
-  with ``/`` turned into ``-``), and older builds wrote them straight into ``sessions/``. Each
-  session is a pair: ``<id>.jsonl`` (the conversation; its first line is
+  name on macOS: Factory's settings docs put ``settings.json`` there on each platform);
+  sessions live in ``sessions/``, one folder per working directory (its path with ``/`` turned
+  into ``-``), and older builds wrote them straight into ``sessions/``. Each session is a pair:
+  ``<id>.jsonl`` (the conversation; its first line is
   ``{"type": "session_start", "id", "title", "sessionTitle", "cwd", …}``) and
   ``<id>.settings.json``.
 * ``<id>.settings.json`` is rewritten as the session goes on. ``tokenUsage`` holds the

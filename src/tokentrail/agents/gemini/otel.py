@@ -29,7 +29,7 @@ import orjson
 
 from tokentrail.agents.gemini.usage import OTLP_FIELDS, tokens_from
 from tokentrail.correlate import OTLP_RANK, fingerprint
-from tokentrail.otlp import (
+from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,

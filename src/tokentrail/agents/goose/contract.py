@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import OUTPUT, Count, Storage, execute, when
+from tokentrail.agents.contract import OUTPUT, Count, Reread, Storage, execute, when
 
 SCHEMA = """
 CREATE TABLE sessions (
@@ -36,6 +36,7 @@ _INSERT = (
 
 class GooseKit:
     storage: Storage = "database"
+    reread: Reread = "added"  # past a cursor of the rows read
 
     def log_path(self, root: Path) -> Path:
         return root / "sessions.db"

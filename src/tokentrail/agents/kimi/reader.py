@@ -1,4 +1,6 @@
-"""Kimi CLI (Kimi Code CLI) sessions: ``~/.kimi/sessions/<work dir hash>/<session>/wire.jsonl``.
+"""Kimi CLI (Kimi Code CLI) sessions: ``~/.kimi/sessions/<work dir hash>/<session>/wire.jsonl``,
+and the newer Kimi Code's ``~/.kimi-code/sessions/…/agents/<agent>/wire.jsonl`` (another format,
+read by :mod:`tokentrail.agents.kimi.code`).
 
 Facts this parser relies on (MoonshotAI/kimi-cli: ``src/kimi_cli/share.py``, ``metadata.py``,
 ``session.py``, ``wire/file.py``, ``wire/types.py``, ``soul/kimisoul.py``,
@@ -38,6 +40,7 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.kimi import AGENT
+from tokentrail.agents.kimi import code as kimi_code
 from tokentrail.sources.base import (
     BadRecord,
     FileKind,
@@ -58,6 +61,10 @@ from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
 
 SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
+CODE_HOME_VARIABLE = "KIMI_CODE_HOME"
+DESKTOP_CODE_HOME = ("kimi-desktop", "daimon-share", "daimon", "runtime", "kimi-code", "home")
+"""Where the Kimi desktop app keeps the Kimi Code home it bundles, under the platform's
+application data folder (macOS, Windows; the app has no Linux build)."""
 WIRE = "wire.jsonl"
 METADATA = "kimi.json"
 STATE = "state.json"
@@ -72,21 +79,34 @@ class KimiSource:
     """Kimi CLI's wire logs: one request per ``StatusUpdate.token_usage``."""
 
     name: ClassVar[str] = AGENT.name
-    parser_version: ClassVar[int] = 1
+    parser_version: ClassVar[int] = 2  # 2: Kimi Code's logs (read as nothing before)
     env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        """``$KIMI_SHARE_DIR`` (or ``~/.kimi``): its ``sessions`` and ``imported_sessions``."""
+        """``$KIMI_SHARE_DIR`` (or ``~/.kimi``): its ``sessions`` and ``imported_sessions``;
+        Kimi Code's ``$KIMI_CODE_HOME/sessions`` (or ``~/.kimi-code/sessions``); and the
+        sessions of the Kimi Code the desktop app bundles (macOS, and ``%APPDATA%``)."""
         share = env.get(SHARE_DIR_VARIABLE, "").strip()
         base = Path(share).expanduser() if share else home / ".kimi"
-        return [base / "sessions", base / "imported_sessions"]
+        code_home = env.get(CODE_HOME_VARIABLE, "").strip()
+        code = Path(code_home).expanduser() if code_home else home / ".kimi-code"
+        roots = [base / "sessions", base / "imported_sessions", code / "sessions"]
+        desktop_bases = [home / "Library" / "Application Support"]
+        app_data = env.get("APPDATA", "").strip()
+        if app_data:
+            desktop_bases.append(Path(app_data))
+        roots += [Path(b, *DESKTOP_CODE_HOME, "sessions") for b in desktop_bases]
+        return roots
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        """Every ``wire.jsonl`` under the roots, recursively (sub-agents included)."""
+        """Every ``wire.jsonl`` under the roots, recursively (sub-agents included, and Kimi
+        Code's ``agents/<agent>/wire.jsonl``)."""
         files: dict[str, FileKind] = {f"**/{WIRE}": "append"}
         return find_files(SOURCE, roots, files, root_files={WIRE: "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        if kimi_code.is_code_log(file.path):
+            return _parse_code_log(file.path, state)
         parser = _WireParser(file.path, _Place.of(file.path))
         # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
         for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
@@ -94,6 +114,16 @@ class KimiSource:
                 return parser.result(item)
             parser.handle(item)
         raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+
+
+def _parse_code_log(path: str, state: ParseState) -> ParseResult:
+    parser = kimi_code.CodeWireParser(path, kimi_code.CodePlace.of(path), dict(state.memory))
+    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
+    for item in iter_complete_lines(path, state, prefilter=kimi_code.PREFILTER):
+        if isinstance(item, LinesEnd):
+            return parser.result(item)
+        parser.handle(item)
+    raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
 
 
 # --- where a log sits: its session, sub-agent and project ------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from tokentrail.agents.contract import OUTPUT, SESSION, Count, Storage, execute, millis
+from tokentrail.agents.contract import OUTPUT, SESSION, Count, Reread, Storage, execute, millis
 
 SCHEMA = """
 CREATE TABLE project (
@@ -52,6 +52,7 @@ def _data(index: int, input: Count) -> str:
 
 class OpenCodeKit:
     storage: Storage = "database"
+    reread: Reread = "added"  # past a cursor of the rows read
 
     def log_path(self, root: Path) -> Path:
         return root / "opencode.db"

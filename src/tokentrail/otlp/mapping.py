@@ -1,10 +1,10 @@
 """OpenTelemetry (OTLP) exports of coding agents, turned into ledger events: pure mapping.
 
-``decode_*`` read an ``ExportLogsServiceRequest`` / ``ExportMetricsServiceRequest`` /
-``ExportTraceServiceRequest`` (protobuf or JSON, gzip or not) with the official
-``opentelemetry-proto`` classes; ``map_*`` turn one into an :class:`OtlpBatch`; :func:`record`
-writes a batch in one ledger transaction. No HTTP here: :mod:`tokentrail.server.otlp_routes`
-serves it.
+:mod:`tokentrail.otlp.wire` decodes an ``ExportLogsServiceRequest`` /
+``ExportMetricsServiceRequest`` / ``ExportTraceServiceRequest`` (protobuf or JSON, gzip or
+not); ``map_*`` here turn one into an :class:`~tokentrail.otlp.batch.OtlpBatch`;
+:func:`record` writes a batch in one ledger transaction. No HTTP here:
+:mod:`tokentrail.server.otlp_routes` serves it.
 
 What each agent sends (checked against the agents' own code and docs):
 
@@ -28,54 +28,40 @@ are in :mod:`tokentrail.correlate`.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import math
-import re
-import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
 from tokentrail.correlate import OTLP_RANK
-from tokentrail.errors import OtlpDecodeError as OtlpDecodeError  # its home before errors.py
 from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.otlp.batch import (
+    Attrs,
+    OtlpBatch,
+    OtlpContext,
+    add_event,
+    attributes,
+    count,
+    digest,
+    raw_usage,
+    text,
+)
+from tokentrail.otlp.wire import Signal
 from tokentrail.sources.base import BadRecord
-from tokentrail.store.base import MetricSample, OtlpReceipt
-from tokentrail.usage import Session, Tokens, ToolCall, UsageEvent
+from tokentrail.store.base import MetricSample
+from tokentrail.usage import Tokens, UsageEvent
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
     from tokentrail.store.base import WriteTransaction
 
-Signal = Literal["logs", "metrics", "traces"]
-Encoding = Literal["protobuf", "json"]
-
-MAX_OTLP_BODY_BYTES = 5 * 1024 * 1024
-"""Largest OTLP body accepted, compressed or not, and largest after gunzip (5 MiB)."""
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 
 GENAI_USAGE_METRIC = "gen_ai.client.token.usage"
 
@@ -96,258 +82,8 @@ def usage_metrics() -> dict[str, tuple[str, str]]:
     return known
 
 
-_DIGITS = re.compile(r"[0-9]{1,15}")
-_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
-_UNREPORTED = frozenset({"", "undefined", "null", "none", "nan"})
-"""String values that mean "not reported": Claude Code writes ``String(undefined)`` for a
-count the API left out."""
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=1)
-_MAX_REASONS_IN_MESSAGE = 3
-
-
-# -- decoding ---------------------------------------------------------------------------------
-
-_M = TypeVar("_M", bound=Message)
-
-REQUEST_TYPES: dict[Signal, type[Message]] = {
-    "logs": ExportLogsServiceRequest,
-    "metrics": ExportMetricsServiceRequest,
-    "traces": ExportTraceServiceRequest,
-}
-
-
-def media_encoding(content_type: str | None) -> Encoding:
-    """``protobuf`` or ``json`` from a Content-Type header; 415 for anything else."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media == PROTOBUF:
-        return "protobuf"
-    if media == JSON:
-        return "json"
-    raise OtlpDecodeError(
-        415,
-        f"Content-Type {media or '(none)'!r} is not supported; send {PROTOBUF} or {JSON}",
-    )
-
-
-def inflate(body: bytes, content_encoding: str | None, limit: int = MAX_OTLP_BODY_BYTES) -> bytes:
-    """The body without its Content-Encoding (gzip or identity), at most ``limit`` bytes."""
-    coding = (content_encoding or "identity").strip().lower()
-    if len(body) > limit:
-        raise OtlpDecodeError(413, f"the body is larger than {limit:,} bytes")
-    if coding in ("", "identity"):
-        return body
-    if coding not in ("gzip", "x-gzip"):
-        raise OtlpDecodeError(415, f"Content-Encoding {coding!r} is not supported; use gzip")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, limit + 1)
-        if len(data) > limit or inflater.unconsumed_tail:
-            raise OtlpDecodeError(413, f"the body is larger than {limit:,} bytes once unzipped")
-        if not inflater.eof:
-            raise OtlpDecodeError(400, "the gzip stream is truncated")
-    except (zlib.error, gzip.BadGzipFile) as exc:
-        raise OtlpDecodeError(400, f"the body is not valid gzip: {exc}") from None
-    return data
-
-
-def decode(signal: Signal, body: bytes, encoding: Encoding) -> Message:
-    """Parse an export request of ``signal``; 400 when it is not one."""
-    message = REQUEST_TYPES[signal]()
-    try:
-        if encoding == "protobuf":
-            message.ParseFromString(body)
-        else:
-            json_format.Parse(body, message, ignore_unknown_fields=True)
-            if signal == "traces":
-                _fix_json_ids(message)
-    except (DecodeError, json_format.ParseError) as exc:
-        raise OtlpDecodeError(400, f"not a valid OTLP {signal} {encoding} body: {exc}") from None
-    except (ValueError, TypeError, RecursionError, UnicodeError, OverflowError) as exc:
-        raise OtlpDecodeError(400, f"not a valid OTLP {signal} {encoding} body: {exc}") from None
-    return message
-
-
-def _fix_json_ids(request: Message) -> None:
-    """OTLP/JSON writes trace and span ids as hex, where protobuf's JSON mapping reads base64:
-    undo that so a span's key is the same whichever encoding it came in."""
-    assert isinstance(request, ExportTraceServiceRequest)
-    for resource_spans in request.resource_spans:
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                span.trace_id = _hex_id(span.trace_id)
-                span.span_id = _hex_id(span.span_id)
-
-
-def _hex_id(value: bytes) -> bytes:
-    import base64
-
-    if len(value) in (12, 24):
-        try:
-            return bytes.fromhex(base64.b64encode(value).decode())
-        except ValueError:
-            return value
-    return value
-
-
-# -- responses --------------------------------------------------------------------------------
-
-
-def export_response(signal: Signal, rejected: int, message: str, encoding: Encoding) -> bytes:
-    """The export response, with ``partial_success`` when something was rejected."""
-    response: Message
-    if signal == "logs":
-        response = ExportLogsServiceResponse()
-        if rejected or message:
-            response.partial_success.rejected_log_records = rejected
-            response.partial_success.error_message = message
-    elif signal == "metrics":
-        response = ExportMetricsServiceResponse()
-        if rejected or message:
-            response.partial_success.rejected_data_points = rejected
-            response.partial_success.error_message = message
-    else:
-        response = ExportTraceServiceResponse()
-        if rejected or message:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = message
-    if encoding == "json":
-        return json_format.MessageToJson(response, indent=None).encode()
-    return response.SerializeToString()
-
-
-def status_body(code: int, message: str, encoding: Encoding) -> bytes:
-    """A ``google.rpc.Status`` (what OTLP/HTTP answers with on errors): ``code`` is an RPC
-    code (e.g. 3 = INVALID_ARGUMENT)."""
-    if encoding == "json":
-        return orjson.dumps({"code": code, "message": message})
-    from google.rpc.status_pb2 import Status  # only errors need it
-
-    return Status(code=code, message=message).SerializeToString()
-
-
-# -- the result of mapping --------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class OtlpBatch:
-    """What one export request maps to."""
-
-    events: list[UsageEvent] = field(default_factory=list)
-    sessions: list[Session] = field(default_factory=list)
-    receipts: list[OtlpReceipt] = field(default_factory=list)
-    samples: list[MetricSample] = field(default_factory=list)
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    items: int = 0
-    """Records (log records, data points or spans) in the request."""
-    ignored: int = 0
-    """Records accepted but not about usage (other events, other metrics)."""
-    rejected: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    examples: list[str] = field(default_factory=list)
-
-    def reject(self, reason: str, detail: str) -> None:
-        self.rejected += 1
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        if len(self.examples) < _MAX_REASONS_IN_MESSAGE:
-            self.examples.append(f"{reason} ({detail})" if detail else reason)
-
-    @property
-    def message(self) -> str:
-        """The ``partial_success.error_message``: how many were rejected and why."""
-        if not self.rejected:
-            return ""
-        counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.reasons.items()))
-        return f"{self.rejected} rejected ({counts}); e.g. " + "; ".join(self.examples)
-
-
-# -- attribute helpers ------------------------------------------------------------------------
-
-Attrs = dict[str, Any]
-
-
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
-    return _NOT_SCALAR if kind is not None else None
-
-
-class _NotScalar:
-    def __repr__(self) -> str:
-        return "<not a scalar>"
-
-
-_NOT_SCALAR = _NotScalar()
-
-
-def attributes(pairs: Iterable[KeyValue]) -> Attrs:
-    """Scalar attributes as a dict (arrays, maps and bytes are marked, never read)."""
-    return {kv.key: _value(kv.value) for kv in pairs}
-
-
-def text(attrs: Mapping[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = attrs.get(name)
-        if isinstance(value, str) and value and value.lower() not in _UNREPORTED:
-            return value[:MAX_ID_LENGTH]
-    return None
-
-
-def count(attrs: Mapping[str, Any], name: str) -> int | None:
-    """A token count: a non-negative whole number, sent as an integer, a float with no
-    fraction, or a string of digits (Claude Code and Codex send strings). ``None`` when
-    absent or written as ``undefined``; :class:`BadRecord` for anything else."""
-    value = attrs.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or value is _NOT_SCALAR:
-        raise BadRecord("invalid_count", f"{name}={value!r}")
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in _UNREPORTED:
-            return None
-        if not _DIGITS.fullmatch(text):
-            raise BadRecord("invalid_count", f"{name}={value[:40]!r}")
-        value = int(text)
-    elif isinstance(value, float):
-        if not value.is_integer():
-            raise BadRecord("invalid_count", f"{name}={value!r}")
-        value = int(value)
-    if value < 0:
-        raise BadRecord("invalid_count", f"{name}={value} is negative")
-    if value > MAX_COUNT:
-        raise BadRecord("invalid_count", f"{name}={value} is not a plausible token count")
-    return int(value)
-
-
-def number(attrs: Mapping[str, Any], name: str) -> float | None:
-    """A non-negative finite number (cost, duration); ``None`` when absent or unusable."""
-    value = attrs.get(name)
-    if isinstance(value, bool) or value is None or value is _NOT_SCALAR:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not _DECIMAL.fullmatch(text):
-            return None
-        value = float(text)
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
-
-
-def _flag(attrs: Mapping[str, Any], name: str) -> bool | None:
-    value = attrs.get(name)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
 
 
 def _timestamp(nanos: int, attrs: Mapping[str, Any], observed: int, now: datetime) -> datetime:
@@ -374,15 +110,6 @@ def _from_nanos(nanos: int) -> datetime | None:
         return datetime.fromtimestamp(nanos / 1e9, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def digest(*parts: object) -> str:
-    return hashlib.sha256(orjson.dumps(parts, default=str)).hexdigest()[:32]
-
-
-def raw_usage(attrs: Mapping[str, Any], names: Iterable[str]) -> bytes:
-    """The usage attributes as received (numbers and ids only, never text content)."""
-    return orjson.dumps({n: attrs[n] for n in names if isinstance(attrs.get(n), str | int | float)})
 
 
 def source_of_service(service: str | None) -> str:
@@ -426,8 +153,6 @@ def _event_prefix(service: str | None) -> str:
     return ""
 
 
-# -- logs -------------------------------------------------------------------------------------
-
 _GENAI_USAGE_FIELDS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
@@ -440,16 +165,6 @@ _GENAI_USAGE_FIELDS = (
     "gen_ai.system",
     "gen_ai.response.id",
 )
-
-
-@dataclass(slots=True)
-class OtlpContext:
-    """What the resource says about every record under it."""
-
-    service: str | None
-    machine: str | None
-    resource: Attrs
-    now: datetime
 
 
 def map_logs(request: ExportLogsServiceRequest, *, now: datetime | None = None) -> OtlpBatch:
@@ -560,67 +275,6 @@ def _genai_event(
             rank=OTLP_RANK,
             machine=context.machine,
         ),
-    )
-
-
-def add_event(batch: OtlpBatch, context: OtlpContext, event: UsageEvent) -> None:
-    if len(event.key) > 2 * MAX_ID_LENGTH + 60:
-        raise BadRecord("invalid_id", f"key of {len(event.key)} characters")
-    batch.events.append(event)
-    batch.receipts.append(
-        OtlpReceipt(
-            key=event.key,
-            source=event.source,
-            timestamp_ms=event.timestamp_ms,
-            tokens=event.tokens,
-            reported_cost_usd=event.reported_cost_usd,
-            machine=event.machine,
-        )
-    )
-    if event.session_key is not None:
-        batch.sessions.append(
-            Session(
-                key=event.session_key,
-                source=event.source,
-                started_at=event.timestamp,
-                ended_at=event.timestamp,
-                model=event.model,
-            )
-        )
-
-
-def _tool_call(
-    source: str, session: str | None, identity: tuple[object, ...], name: str | None
-) -> str:
-    if name is None:
-        raise BadRecord("missing_tool_name", source)
-    return f"{source}:tool:{digest(session, *identity)}"
-
-
-def add_tool(
-    batch: OtlpBatch,
-    context: OtlpContext,
-    source: str,
-    session: str | None,
-    name: str | None,
-    identity: tuple[object, ...],
-    when: datetime,
-    attrs: Attrs,
-    success_name: str,
-) -> None:
-    key = _tool_call(source, session, identity, name)
-    duration = number(attrs, "duration_ms")
-    batch.tool_calls.append(
-        ToolCall(
-            key=key,
-            source=source,
-            tool_name=name or "",
-            timestamp_ms=int(when.timestamp() * 1000),
-            session_key=session,
-            duration_ms=int(duration) if duration is not None else None,
-            success=_flag(attrs, success_name),
-            machine=context.machine,
-        )
     )
 
 

@@ -1,0 +1,232 @@
+"""What every face says of a session, by one definition (docs/counting.md, Sessions): which
+sessions count (top-level, with a request; subagents rolled up on their parent), how long
+each ran, its readable name and the models that served it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tokentrail.reports.query import from_ms, in_range
+from tokentrail.store.base import Filters, SessionTotalsRow, Store
+from tokentrail.usage import Session
+
+
+def session_families(
+    rows: Sequence[SessionTotalsRow],
+) -> tuple[list[SessionTotalsRow], dict[tuple[str, str | None], list[SessionTotalsRow]]]:
+    """Top-level sessions, and the subagent sessions rolled up on each (per model when the
+    rows are per model). A subagent whose parent has no usage row (an orphan) is top-level:
+    shown on its own rather than lost. The one definition of a top-level session."""
+    parents = [r for r in rows if r.session.relationship != "subagent" or not r.session.parent_key]
+    children: dict[tuple[str, str | None], list[SessionTotalsRow]] = {}
+    known = {r.session.key for r in rows}
+    for r in rows:
+        parent = r.session.parent_key
+        if r.session.relationship == "subagent" and parent:
+            if parent in known:
+                children.setdefault((parent, r.model), []).append(r)
+            else:
+                parents.append(r)
+    return parents, children
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """How many sessions, by the one definition every face uses (docs/counting.md):
+    ``sessions`` are top-level sessions with at least one request; subagent sessions (rolled
+    up on a parent) and sessions without any request are counted apart."""
+
+    sessions: int
+    subagent_sessions: int
+    sessions_without_usage: int
+    runtime_seconds: float | None = None
+    """The summed wall span of the counted sessions (see :func:`session_runtime`)."""
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sessions": self.sessions,
+            "subagent_sessions": self.subagent_sessions,
+            "sessions_without_usage": self.sessions_without_usage,
+        }
+
+
+def session_counts(store: Store, filters: Filters, run_id: str | None = None) -> SessionCounts:
+    """The sessions of the filters' sources and project (and of ``run_id``): with a time
+    range, those whose last request falls in it (as in the session report); sessions without
+    usage by their start."""
+    return SessionCounter(store).counts(filters, run_id)
+
+
+_Family = tuple[
+    list[SessionTotalsRow],
+    list[tuple[SessionTotalsRow, int | None]],
+    dict[tuple[str, str | None], list[SessionTotalsRow]],
+]
+"""A scope's sessions with usage, its top-level ones with the last request of each (its
+subagents' included), and the subagents rolled up on each."""
+
+
+class SessionCounter:
+    """:func:`session_counts` of several scopes (a page's blocks: all time, the range, this
+    month, today, the current run) from one read of the per-session totals per scope of
+    sources and project: each read is a pass over every session of the ledger."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._rows: dict[Filters, list[SessionTotalsRow]] = {}
+        self._families: dict[tuple[Filters, str | None], _Family] = {}
+
+    def counts(self, filters: Filters, run_id: str | None = None) -> SessionCounts:
+        rows, parents, children = self._family(filters, run_id)
+        counted = [r for r, last in parents if in_range(last, filters)]
+        spans = [
+            span
+            for r in counted
+            if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
+            is not None
+        ]
+        kids = sum(1 for group in children.values() for k in group if in_range(k.last_ms, filters))
+        started, _ = self._store.session_stats(filters, run_id=run_id)
+        with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
+        return SessionCounts(
+            len(counted),
+            kids,
+            max(started - with_usage_started, 0),
+            sum(spans) if spans else None,
+        )
+
+    def _family(self, filters: Filters, run_id: str | None) -> _Family:
+        whole = Filters(
+            sources=filters.sources,
+            project=filters.project,
+            machines=filters.machines,
+            users=filters.users,
+        )
+        found = self._families.get((whole, run_id))
+        if found is None:
+            every = self._rows.get(whole)
+            if every is None:
+                read = self._store.session_totals(whole, by_model=False)
+                every = self._rows[whole] = [r for r in read if r.totals.requests]
+            rows = [r for r in every if run_id is None or r.session.run_id == run_id]
+            parents, children = session_families(rows)
+            lasts = [(r, family_last_ms(r, children)) for r in parents]
+            found = self._families[(whole, run_id)] = (rows, lasts, children)
+        return found
+
+
+def family_last_ms(
+    row: SessionTotalsRow, children: Mapping[tuple[str, str | None], Sequence[SessionTotalsRow]]
+) -> int | None:
+    """The last request of a session and of the subagents rolled up on it."""
+    kids = children.get((row.session.key, row.model), ())
+    return max(
+        [x for x in [row.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
+    )
+
+
+def _started_in(started: datetime | None, filters: Filters) -> bool:
+    # session_stats counts a session by its start time; a session with no start is not in it
+    if started is None:
+        return filters.since_ms is None and filters.until_ms is None
+    return in_range(int(started.timestamp() * 1000), filters)
+
+
+def models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:
+    """The models that actually served each session's requests, most-used first (by
+    requests, then name): what a session's model column shows, rather than the model it
+    declared."""
+    requests: dict[str, dict[str, int]] = {}
+    for r in per_model:
+        if r.model and r.totals.requests:
+            served = requests.setdefault(r.session.key, {})
+            served[r.model] = served.get(r.model, 0) + r.totals.requests
+    return {
+        key: tuple(sorted(served, key=lambda m: (-served[m], m)))
+        for key, served in requests.items()
+    }
+
+
+IDLE_GAP_SECONDS = 15 * 60
+"""A gap between two consecutive requests of a session longer than this is idle time (the
+user away, the session left open): it counts in the session's span, not its active time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """How long a session ran, said two ways (docs/counting.md, Sessions)."""
+
+    span_seconds: float | None
+    """Wall span from its first to its last event (see ``basis``)."""
+    basis: str | None
+    """``recorded``: the start and end an orchestrator recorded for the session; ``requests``:
+    from its first to its last own request (sessions read from logs)."""
+    active_seconds: float | None
+    """The sum of the gaps between its consecutive requests up to IDLE_GAP_SECONDS."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runtime_seconds": self.span_seconds,
+            "runtime_basis": self.basis,
+            "active_seconds": self.active_seconds,
+        }
+
+
+def session_runtime(
+    session: Session, first_ms: int | None, last_ms: int | None, active_ms: int | None
+) -> Runtime:
+    """A session's wall span and active time. A session an orchestrator opened and closed
+    (it has a state) runs from its recorded start to its recorded end; a session read from
+    logs from its first to its last own request (a resumed session's copies of its parent's
+    lines are not its own, so they do not stretch it)."""
+    active = active_ms / 1000 if active_ms is not None else None
+    recorded = session.runtime_seconds
+    if session.state is not None and recorded is not None:
+        return Runtime(recorded, "recorded", active)
+    if first_ms is not None and last_ms is not None:
+        return Runtime(max(last_ms - first_ms, 0) / 1000, "requests", active)
+    return Runtime(recorded, "recorded" if recorded is not None else None, active)
+
+
+def session_name(session: Session, models: Sequence[str] = (), first_ms: int | None = None) -> str:
+    """A readable name: the agent's own title (Claude Code's summary or custom title, Gemini's
+    chat summary, an orchestrator's title or issue), else project · start (UTC; its first
+    own request when known, so a resumed session is not named by its parent's start) · first
+    model. Never prompt text."""
+    if session.title:
+        return session.title
+    if session.identifier:
+        return session.identifier
+    project = session.project.rstrip("/").rsplit("/", 1)[-1] if session.project else None
+    start = from_ms(first_ms) or session.started_at
+    started = start.strftime("%Y-%m-%d %H:%M") if start else None
+    model = models[0] if models else session.model
+    parts = [part for part in (project, started, model) if part]
+    return " · ".join(parts) if parts else session.key
+
+
+def model_fields(session: Session, models: Sequence[str]) -> dict[str, Any]:
+    """The model column: the models that served the session, most-used first; the model it
+    declared only when it made no request."""
+    return {
+        "model": models[0] if models else session.model,
+        "models": list(models),
+    }
+
+
+def session_activity(
+    store: Store, keys: Sequence[str]
+) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """Active milliseconds and served models of these sessions (their own requests)."""
+    if not keys:
+        return {}, {}
+    wanted = set(keys)
+    per_model = [
+        r
+        for r in store.session_totals(Filters(), by_model=True, family=list(keys))
+        if r.session.key in wanted
+    ]
+    return store.active_ms(keys, IDLE_GAP_SECONDS * 1000), models_served(per_model)

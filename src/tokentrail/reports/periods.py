@@ -1,0 +1,232 @@
+"""The ledger's reports: usage per local day, ISO week or month, and per agent session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tokentrail.figures import UsageFigures, unpriced_dicts
+from tokentrail.model_names import model_alias
+from tokentrail.periods import DAY_MS, day_to_date, offset_segments
+from tokentrail.reports.counting import (
+    family_last_ms,
+    models_served,
+    session_families,
+    session_name,
+)
+from tokentrail.reports.query import PERIOD_LABELS, ReportQuery, from_ms, in_range, iso_time
+from tokentrail.store.base import Filters, SessionTotalsRow, Store, Totals, UnpricedModel
+
+Period = Literal["daily", "weekly", "monthly"]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRow:
+    period: str
+    model: str | None
+    figures: UsageFigures
+    group_by: str | None = None
+    """``machine`` or ``user`` when the report is broken down by one (``group`` is its value)."""
+    group: str | None = None
+
+    def as_dict(self, breakdown: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"period": self.period}
+        if breakdown:
+            row["model"] = self.model
+        if self.group_by is not None:
+            row[self.group_by] = self.group
+        row.update(self.figures.as_dict())
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One agent session with its own spend and its subagents' spend rolled up on it."""
+
+    key: str
+    source: str
+    model: str | None
+    project: str | None
+    title: str | None
+    started_at: datetime | None
+    last_activity: datetime | None
+    figures: UsageFigures
+    """Rolled up: the session's own usage plus its subagents'."""
+    own: UsageFigures
+    subagents: UsageFigures | None
+    subagent_count: int
+    models: tuple[str, ...]
+    summary: str | None = None
+    """One sentence about the session (tokentrail.insights.summary_text), when computed."""
+    name: str | None = None
+    """A readable name (see :func:`session_name`)."""
+
+    @property
+    def period(self) -> str:
+        """A session's "period" is its key, as in the JSON contract."""
+        return self.key
+
+    def as_dict(self, breakdown: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"period": self.key, "session_key": self.key, "name": self.name}
+        if breakdown:
+            row["model"] = self.model
+        row.update(self.figures.as_dict())
+        row.update(
+            {
+                "source": self.source,
+                "project": self.project,
+                "title": self.title,
+                "started_at": iso_time(self.started_at),
+                "last_activity": iso_time(self.last_activity),
+                "models": list(self.models),
+                "subagent_count": self.subagent_count,
+                "own": self.own.as_dict(),
+                "subagents": self.subagents.as_dict() if self.subagents else None,
+                "summary": self.summary,
+            }
+        )
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A report's rows, totals, the unpriced models, and the zone it was computed in."""
+
+    kind: str
+    rows: Sequence[PeriodRow | SessionRow]
+    totals: UsageFigures
+    unpriced_models: Sequence[UnpricedModel]
+    timezone: str
+    breakdown: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": [row.as_dict(self.breakdown) for row in self.rows],
+            "totals": self.totals.as_dict(),
+            "unpriced_models": unpriced_dicts(self.unpriced_models),
+            "timezone": self.timezone,
+        }
+
+
+def period_report(
+    store: Store, kind: Period, query: ReportQuery, *, raw_models: bool = False
+) -> Report:
+    """Usage per local day, ISO week or month (optionally per model: a dated model id and
+    its alias are one row, unless ``raw_models``, as exports keep the ids as logged)."""
+    filters = query.filters()
+    by = query.group_by
+    span = store.time_range(filters)
+    grouped: dict[tuple[str, str | None], Totals] = {}
+    if span is not None:
+        segments = offset_segments(query.zone, span[0] - DAY_MS, span[1] + DAY_MS)
+        label = PERIOD_LABELS[kind]
+        day_rows = (
+            store.day_totals(filters, segments, by_model=by == "model")
+            if by in (None, "model")
+            else store.day_totals_by(filters, segments, by)
+        )
+        for row in day_rows:
+            group = row.model if by in (None, "model") else row.group
+            if by == "model" and group is not None and not raw_models:
+                group = model_alias(group)  # a dated id and its alias: one row
+            key = (label(day_to_date(row.day)), group)
+            grouped[key] = grouped.get(key, Totals.zero()) + row.totals
+    team_group = by if by in ("machine", "user") else None
+    rows = [
+        PeriodRow(
+            period=period,
+            model=None if team_group else group,
+            figures=UsageFigures.from_totals(totals),
+            group_by=team_group,
+            group=group if team_group else None,
+        )
+        for (period, group), totals in sorted(
+            grouped.items(), key=lambda i: (i[0][0], i[0][1] or "")
+        )
+    ]
+    total = sum(grouped.values(), Totals.zero())
+    return Report(
+        kind=kind,
+        rows=rows,
+        totals=UsageFigures.from_totals(total),
+        unpriced_models=store.unpriced_models(filters),
+        timezone=query.zone_name,
+        breakdown=by == "model",
+    )
+
+
+def session_report(store: Store, query: ReportQuery) -> Report:
+    """One row per agent session; subagent spend is rolled up on its parent and shown apart."""
+    if query.group_by not in (None, "model"):
+        raise ValueError("the session report breaks down by model only")
+    filters = query.filters()
+    # subagents are fetched without the date filter so a parent's row stays whole
+    unfiltered = Filters(
+        sources=filters.sources,
+        project=filters.project,
+        machines=filters.machines,
+        users=filters.users,
+    )
+    per_model = store.session_totals(unfiltered, by_model=True)
+    models_by_session = models_served(per_model)
+    rows = per_model if query.group_by == "model" else _merge_models(per_model)
+    parents, children = session_families(rows)
+    out: list[SessionRow] = []
+    grand = Totals.zero()
+    for r in parents:
+        kids = children.get((r.session.key, r.model), [])
+        kid_totals = sum((k.totals for k in kids), Totals.zero())
+        last_ms = family_last_ms(r, children)
+        if not in_range(last_ms, filters):
+            continue
+        combined = r.totals + kid_totals
+        grand = grand + combined
+        out.append(
+            SessionRow(
+                key=r.session.key,
+                source=r.session.source,
+                model=r.model,
+                project=r.session.project,
+                title=r.session.title,
+                started_at=r.session.started_at or from_ms(r.first_ms),
+                last_activity=from_ms(last_ms),
+                figures=UsageFigures.from_totals(combined),
+                own=UsageFigures.from_totals(r.totals),
+                subagents=UsageFigures.from_totals(kid_totals) if kids else None,
+                subagent_count=len({k.session.key for k in kids}),
+                models=models_by_session.get(r.session.key, ()),
+                name=session_name(r.session, models_by_session.get(r.session.key, ()), r.first_ms),
+            )
+        )
+    out.sort(key=lambda s: (s.last_activity or datetime.min.replace(tzinfo=UTC), s.key))
+    return Report(
+        kind="session",
+        rows=out,
+        totals=UsageFigures.from_totals(grand),
+        unpriced_models=store.unpriced_models(filters),
+        timezone=query.zone_name,
+        breakdown=query.group_by == "model",
+    )
+
+
+def _merge_models(rows: Sequence[SessionTotalsRow]) -> list[SessionTotalsRow]:
+    """Per-session rows from per-(session, model) rows."""
+    merged: dict[str, SessionTotalsRow] = {}
+    for r in rows:
+        seen = merged.get(r.session.key)
+        if seen is None:
+            merged[r.session.key] = SessionTotalsRow(
+                r.session, None, r.totals, r.first_ms, r.last_ms
+            )
+            continue
+        merged[r.session.key] = SessionTotalsRow(
+            r.session,
+            None,
+            seen.totals + r.totals,
+            min((x for x in (seen.first_ms, r.first_ms) if x is not None), default=None),
+            max((x for x in (seen.last_ms, r.last_ms) if x is not None), default=None),
+        )
+    return list(merged.values())
