@@ -347,7 +347,8 @@ def test_a_zone_is_kept_only_when_the_ledger_is_free_and_answers_the_same_either
     holds the ledger it sums the hourly rollups; the next report keeps the zone's days and
     reads them, with the same figures."""
     from tokentrail.periods import resolve_timezone
-    from tokentrail.reports import ReportQuery, period_report
+    from tokentrail.reports.periods import period_report
+    from tokentrail.reports.query import ReportQuery
 
     start = datetime(2026, 3, 1, tzinfo=UTC)
     events = [
