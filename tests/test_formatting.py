@@ -18,9 +18,14 @@ def test_number_formats() -> None:
         "$1,234",
         "",
     ]
-    assert [formatting.tokens(v) for v in (0, 950, 9_999, 12_345, 123_456, 4_560_000, 1.2e9)] == [
+    assert [
+        formatting.tokens(v)
+        for v in (0, 950, 1_390, 9_999, 10_000, 12_345, 123_456, 4_560_000, 1.2e9)
+    ] == [
         "0",
         "950",
+        "1,390",
+        "9,999",
         "10k",
         "12.3k",
         "123k",
@@ -53,6 +58,6 @@ def test_the_cli_and_the_dashboard_say_the_same() -> None:
         assert format_duration(seconds) == _ENV.filters["duration"](seconds)
     for value in (0.00001, 12.345, 1234.5):
         assert format_usd(value) == _ENV.filters["usd"](value)
-    for count in (950, 12_345, 1_200_000_000):
+    for count in (950, 1_390, 12_345, 1_200_000_000):
         assert format_tokens(count) == _ENV.filters["tokens"](count)
     assert format_usd(None) == "—" and _ENV.filters["usd"](None) == ""  # unknown, each its way

@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from tokentrail import insights
 from tokentrail.agents.claude_code.edits import count_lines as claude_edit_lines
 from tokentrail.cli import cli
+from tokentrail.insights.efficiency import efficiency_report
+from tokentrail.insights.sessions import session_extras, summary_text
+from tokentrail.insights.tools import p95, tool_usage
 from tokentrail.ledger import Ledger
 from tokentrail.reports.query import ReportQuery
 from tokentrail.server.app import create_app
@@ -195,14 +197,12 @@ def test_claude_code_edits_failures_durations_and_summary(
         assert (calls["Bash"].lines_added, calls["Bash"].success) == (None, False)
         assert calls["Edit"].duration_ms == 1000 and calls["Bash"].duration_ms == 4000
 
-        tools = insights.tool_usage(store, Filters())
+        tools = tool_usage(store, Filters())
         assert tools.totals.calls == 4 and tools.totals.failures == 1
         assert tools.totals.p95_duration_seconds == 4.0
         assert tools.totals.avg_duration_seconds == 2.5  # (1 + 3 + 2 + 4) / 4
 
-        report = insights.efficiency_report(
-            store, ReportQuery(zone=UTC, zone_name="UTC"), "session"
-        )
+        report = efficiency_report(store, ReportQuery(zone=UTC, zone_name="UTC"), "session")
         row = report.rows[0].as_dict("session")
         assert (row["lines_added"], row["lines_removed"], row["lines_changed"]) == (6, 4, 10)
         assert row["edit_calls"] == 3
@@ -213,8 +213,8 @@ def test_claude_code_edits_failures_durations_and_summary(
         # Sonnet 4.5: $3/M input, $0.30/M cache read -> 2,700 tokens save 2,700 * 2.7e-6
         assert row["cache_savings_usd"] == pytest.approx(2700 * 2.7e-6)
 
-        extras = insights.session_extras(store, ["s-edit"], {})
-    summary = insights.summary_text(
+        extras = session_extras(store, ["s-edit"], {})
+    summary = summary_text(
         report.rows[0].figures,
         [MODEL],
         None,
@@ -284,7 +284,7 @@ def test_a_call_and_its_result_in_two_syncs(tmp_path: Path, env: dict[str, str])
         sync(ledger, env=env)
         [pending] = ledger.store.tool_call_rows(Filters())
         assert (pending.success, pending.duration_ms) == (None, None)
-        assert insights.tool_usage(ledger.store, Filters()).totals.p95_duration_seconds is None
+        assert tool_usage(ledger.store, Filters()).totals.p95_duration_seconds is None
         write(path, [result("s-split", "2026-05-04T10:00:07.500Z", "toolu_a", error=True)], "a")
         sync(ledger, env=env)
         sync(ledger, env=env)  # nothing new: nothing doubled
@@ -293,10 +293,10 @@ def test_a_call_and_its_result_in_two_syncs(tmp_path: Path, env: dict[str, str])
 
 
 def test_p95_is_the_nearest_rank() -> None:
-    assert insights.p95([]) is None
-    assert insights.p95([5]) == 5
-    assert insights.p95(list(range(1, 101))) == 95
-    assert insights.p95(list(range(1, 11))) == 10
+    assert p95([]) is None
+    assert p95([5]) == 5
+    assert p95(list(range(1, 101))) == 95
+    assert p95(list(range(1, 11))) == 10
 
 
 def codex_line(ts: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_live_view_follows_a_growing_log(tmp_path: Path, isolated_home: Path) ->
     screen = bytearray()
     try:
         assert _read_until(leader, b"Requests", screen, 30), screen.decode(errors="replace")
-        assert _read_until(leader, b"1.5k", screen, 10), screen.decode(errors="replace")
+        assert _read_until(leader, b"1,500", screen, 10), screen.decode(errors="replace")
         text = _ANSI.sub(b"", bytes(screen)).decode(errors="replace")
         assert "Active block" in text and "Burn rate" in text and "Today" in text
 
@@ -100,7 +100,7 @@ def test_live_view_follows_a_growing_log(tmp_path: Path, isolated_home: Path) ->
             append=True,
         )
         screen.clear()
-        assert _read_until(leader, b"4k", screen, 30), screen.decode(errors="replace")
+        assert _read_until(leader, b"4,000", screen, 30), screen.decode(errors="replace")
         text = _ANSI.sub(b"", bytes(screen)).decode(errors="replace")
         assert re.search(r"Requests\s+2", text), text
     finally:

@@ -320,7 +320,7 @@ def compute_report(ledger: Ledger, kind: str, query: ReportQuery) -> Report:
     from tokentrail.reports.periods import period_report, session_report
 
     if kind == "session":
-        from tokentrail.insights import with_summaries
+        from tokentrail.insights.sessions import with_summaries
 
         return with_summaries(ledger.store, session_report(ledger.store, query))
     if kind in ("daily", "weekly", "monthly"):
@@ -588,7 +588,7 @@ def sessions(
     as_csv: bool,
     summaries: bool = False,
 ) -> None:
-    from tokentrail.insights import list_summaries
+    from tokentrail.insights.sessions import list_summaries
     from tokentrail.output import print_rows, render_csv, render_json
     from tokentrail.reports.sessions import recent_sessions
 

@@ -177,15 +177,8 @@ def _source(table: ConfigSource) -> SourceSettings:
 def _price(table: ConfigPrice) -> PriceOverride:
     from tokentrail.pricing import PriceOverride
 
-    return PriceOverride(
-        model=table.model,
-        since=table.since,
-        input=table.input,
-        output=table.output,
-        cache_read=table.cache_read,
-        cache_write=table.cache_write,
-        cache_write_1h=table.cache_write_1h,
-    )
+    # a [[prices]] table has the fields of an override, by name
+    return PriceOverride(**table.model_dump())
 
 
 def _budget(table: ConfigBudget) -> Budget:

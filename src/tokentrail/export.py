@@ -9,7 +9,7 @@ requests neither holds the ledger nor the memory for long.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 import orjson
 
 from tokentrail.errors import ConfigError
-from tokentrail.output import CsvRows
+from tokentrail.output import CsvRows, flatten
 from tokentrail.reports.charts import (
     HeatmapMetric,
     TimelineInterval,
@@ -57,8 +57,7 @@ ExportFormat = Literal["csv", "jsonl", "parquet"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 BATCH = 5_000
 
-FIGURES = (
-    "requests",
+TOKENS_AND_COST = (
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -66,9 +65,9 @@ FIGURES = (
     "reasoning_tokens",
     "total_tokens",
     "cost_usd",
-    "unpriced_requests",
-    "reported_cost_usd",
 )
+"""The token and cost columns of a group's figures and of one request alike."""
+FIGURES = ("requests", *TOKENS_AND_COST, "unpriced_requests", "reported_cost_usd")
 EVENT_COLUMNS = (
     "event_key",
     "timestamp",
@@ -133,13 +132,7 @@ REQUEST_COLUMNS = (
     "timestamp",
     "session_key",
     "model",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
+    *TOKENS_AND_COST,
     "cost_status",
     "reported_cost_usd",
 )
@@ -184,20 +177,6 @@ class Table:
     name: str
     columns: tuple[str, ...]
     batches: Iterator[list[dict[str, Any]]]
-
-
-def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested objects as ``parent_child`` columns (``own`` → ``own_cost_usd``)."""
-    flat: dict[str, Any] = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}_"))
-        elif isinstance(value, list | tuple):
-            flat[name] = ";".join(str(v) for v in value)
-        else:
-            flat[name] = value
-    return flat
 
 
 def table(

@@ -7,7 +7,7 @@ searches of an unpriced provider apart). :mod:`tokentrail.pricing` re-exports th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,21 +82,8 @@ class UsageFigures:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "input_tokens": self.input_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "output_tokens": self.output_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd,
-            "unpriced_requests": self.unpriced_requests,
-            "reported_cost_usd": self.reported_cost_usd,
-            "web_searches": self.web_searches,
-            "unpriced_web_searches": self.unpriced_web_searches,
-            "requests_without_tokens": self.requests_without_tokens,
-        }
+        """Every figure under its field's name (the API's ``Figures``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:

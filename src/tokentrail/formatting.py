@@ -31,19 +31,27 @@ def usd_exact(value: float | None) -> str:
     return "" if value is None else f"${value:.6f}"
 
 
+COMPACT_TOKENS_FROM = 10_000
+"""Below this a token count reads exactly (9,999 rather than "10k"): a small count is read
+digit by digit, a large one at a glance."""
+
+
 def tokens(value: int | float | None) -> str:
-    """Compact token counts: 950 / 12.3k / 123k / 4.56M / 1.2B (three figures at most)."""
+    """Token counts: exact up to 9,999 (950 / 1,390), then compact with three figures at most
+    (12.3k / 123k / 4.56M / 1.2B)."""
     if value is None:
         return ""
     n = float(value)
     magnitude = abs(n)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            scaled = n / limit
-            digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
-            text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
-            return text + suffix
-    return f"{int(n):,}"
+    if magnitude < COMPACT_TOKENS_FROM:
+        return integer(n)
+    limit, suffix = (
+        (1e9, "B") if magnitude >= 1e9 else (1e6, "M") if magnitude >= 1e6 else (1e3, "k")
+    )
+    scaled = n / limit
+    digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
+    text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{scaled:.0f}"
+    return text + suffix
 
 
 def integer(value: int | float | None) -> str:

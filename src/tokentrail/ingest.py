@@ -33,9 +33,10 @@ TOKEN_FIELDS: tuple[str, ...] = (
     "output_tokens",
     "reasoning_tokens",
 )
-"""The token fields a client may send: ``input_tokens`` is uncached input, the cache fields are
-the cached parts of the prompt (``cache_write_tokens`` the 5-minute writes), and
-``reasoning_tokens`` is the part of ``output_tokens`` spent reasoning."""
+"""The token fields a client may send, in :data:`~tokentrail.usage.TOKEN_BUCKETS` order:
+``input_tokens`` is uncached input, the cache fields are the cached parts of the prompt
+(``cache_write_tokens`` the 5-minute writes), and ``reasoning_tokens`` is the part of
+``output_tokens`` spent reasoning."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +88,7 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
         key=f"{report.source}:{event_id}",
         source=report.source,
         timestamp=timestamp,
-        tokens=Tokens(
-            input=counts["input_tokens"],
-            cache_read=counts["cache_read_tokens"],
-            cache_write_5m=counts["cache_write_tokens"],
-            cache_write_1h=counts["cache_write_1h_tokens"],
-            output=output,
-            reasoning=reasoning,
-        ),
+        tokens=Tokens.from_tuple(tuple(counts.values())),
         model=report.model,
         provider=report.provider,
         session_key=report.session_key,
@@ -103,6 +97,11 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
         run_id=report.run_id,
         rank="0|",
     )
+
+
+def report_fields(tokens: Tokens) -> dict[str, int | None]:
+    """A request's token counts as a client sends them (``input_tokens`` …)."""
+    return dict(zip(TOKEN_FIELDS, tokens.as_tuple(), strict=True))
 
 
 def _check_text(name: str, value: object, limit: int = MAX_ID_LENGTH) -> None:

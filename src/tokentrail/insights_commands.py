@@ -23,7 +23,7 @@ def tools(
     as_csv: bool,
 ) -> None:
     """Tool calls per tool: calls, failures, average and p95 duration."""
-    from tokentrail.insights import tool_usage
+    from tokentrail.insights.tools import tool_usage
     from tokentrail.output import print_rows, render_csv, render_json
 
     _check_format(as_json, as_csv)
@@ -79,7 +79,7 @@ def efficiency(
     as_csv: bool,
 ) -> None:
     """Lines changed, cost and tokens per changed line, cache efficiency."""
-    from tokentrail.insights import EFFICIENCY_BY, efficiency_report
+    from tokentrail.insights.efficiency import EFFICIENCY_BY, efficiency_report
     from tokentrail.output import print_rows, render_csv, render_json
 
     _check_format(as_json, as_csv)

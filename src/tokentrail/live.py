@@ -9,13 +9,13 @@ from the logs. Ctrl-C stops both and leaves the terminal clean.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.figures import UsageFigures
-from tokentrail.periods import local_midnight_ms
-from tokentrail.store.base import Filters
+from tokentrail.periods import period_bounds_ms
 from tokentrail.watch import BackgroundSync
 
 if TYPE_CHECKING:
@@ -31,16 +31,11 @@ def screen(ledger: Ledger, query: BlocksQuery, *, status: str) -> RenderableType
     now = datetime.now(UTC)
     with ledger.reading() as store:
         report = active_block(store, query, now=now)
-        today = now.astimezone(query.zone).date()
-        filters = Filters(
-            since_ms=local_midnight_ms(today, query.zone),
-            until_ms=local_midnight_ms(today + timedelta(days=1), query.zone),
-            sources=query.sources,
-            project=query.project,
-            machines=query.machines,
-        )
-        figures = UsageFigures.from_totals(store.totals(filters))
-    return live_screen(report, figures, updated_ms=int(now.timestamp() * 1000), status=status)
+        now_ms = int(now.timestamp() * 1000)
+        since_ms, until_ms = period_bounds_ms(now_ms, query.zone, "day")
+        today = replace(query.filters(), since_ms=since_ms, until_ms=until_ms)
+        figures = UsageFigures.from_totals(store.totals(today))
+    return live_screen(report, figures, updated_ms=now_ms, status=status)
 
 
 def run_live(

@@ -71,9 +71,9 @@ def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | 
     """The rows as CSV with a header line, nested fields flattened (``own_cost_usd``).
     ``blank`` is a row of the table's shape (its values unused): its keys are the header when
     there are no rows, so an empty table is a header, never a bare newline."""
-    flat = [_flatten(row) for row in rows]
+    flat = [flatten(row) for row in rows]
     columns: list[str] = []
-    for row in flat or ([_flatten(blank)] if blank is not None else []):
+    for row in flat or ([flatten(blank)] if blank is not None else []):
         columns.extend(c for c in row if c not in columns)
     out = CsvRows()
     out.row(columns)
@@ -82,12 +82,14 @@ def render_csv(rows: Sequence[Mapping[str, Any]], *, blank: Mapping[str, Any] | 
     return out.text()
 
 
-def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as ``parent_child`` columns (``own`` → ``own_cost_usd``), lists as one
+    ``;``-joined cell: a report row as CSV and the export's tables hold it."""
     flat: dict[str, Any] = {}
     for key, value in row.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}_"))
+            flat.update(flatten(value, f"{name}_"))
         elif isinstance(value, list | tuple):
             flat[name] = ";".join(str(v) for v in value)
         else:
@@ -100,7 +102,8 @@ def format_int(value: int | None) -> str:
 
 
 def format_tokens(value: int | None) -> str:
-    """Compact token counts for tables (:func:`tokentrail.formatting.tokens`)."""
+    """Token counts for tables: exact below 10,000, compact from there
+    (:func:`tokentrail.formatting.tokens`)."""
     return MISSING if value is None else formatting.tokens(value)
 
 

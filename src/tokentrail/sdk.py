@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tokentrail.ingest import DEFAULT_SOURCE, UsageReport, event_from_report
+from tokentrail.ingest import DEFAULT_SOURCE, UsageReport, event_from_report, report_fields
 from tokentrail.usage import Run, Session, Tokens, UsageEvent
 
 if TYPE_CHECKING:
@@ -61,12 +60,7 @@ class RunRecorder:
         self._run = self.ledger.start_run(self.app, reason=self.reason, run_id=self._requested_id)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         with self._lock:
             peak, launched = self._peak, self._launched
         self.ledger.update_run(
@@ -144,12 +138,7 @@ class SessionRecorder:
             self.run._session_started()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         try:
             if not self._finished:
                 self.finish(state="failed" if exc_type is not None else "completed")
@@ -185,7 +174,7 @@ class SessionRecorder:
         if usage is not None:
             if not isinstance(usage, Tokens):
                 raise TypeError("usage= takes a Tokens (see tokentrail.providers)")
-            fields = {**_report_fields(usage), **fields}
+            fields = {**report_fields(usage), **fields}
         fields.setdefault("model", self.model)
         fields.setdefault("project", self.project)
         fields.setdefault("source", self.source)
@@ -210,23 +199,7 @@ class AttemptRecorder:
         """Like :meth:`SessionRecorder.record`, but held until the attempt succeeds."""
         self._events.append(self.session._event(fields))
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None and self._events:
             self.statuses = self.session.ledger.record_events(self._events)
         self._events = []
-
-
-def _report_fields(tokens: Tokens) -> dict[str, Any]:
-    return {
-        "input_tokens": tokens.input,
-        "cache_read_tokens": tokens.cache_read,
-        "cache_write_tokens": tokens.cache_write_5m,
-        "cache_write_1h_tokens": tokens.cache_write_1h,
-        "output_tokens": tokens.output,
-        "reasoning_tokens": tokens.reasoning,
-    }

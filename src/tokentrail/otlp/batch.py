@@ -166,6 +166,16 @@ class OtlpContext:
     resource: Attrs
     now: datetime
 
+    @classmethod
+    def of(cls, resource: Attrs, now: datetime) -> OtlpContext:
+        """The context of the records under ``resource``: its service and host names."""
+        return cls(
+            service=text(resource, "service.name"),
+            machine=text(resource, "host.name"),
+            resource=resource,
+            now=now,
+        )
+
 
 def add_event(batch: OtlpBatch, context: OtlpContext, event: UsageEvent) -> None:
     if len(event.key) > 2 * MAX_ID_LENGTH + 60:

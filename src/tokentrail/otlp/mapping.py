@@ -172,13 +172,7 @@ def map_logs(request: ExportLogsServiceRequest, *, now: datetime | None = None) 
     batch = OtlpBatch()
     now = now or datetime.now(UTC)
     for resource_logs in request.resource_logs:
-        resource = attributes(resource_logs.resource.attributes)
-        context = OtlpContext(
-            service=text(resource, "service.name"),
-            machine=text(resource, "host.name"),
-            resource=resource,
-            now=now,
-        )
+        context = OtlpContext.of(attributes(resource_logs.resource.attributes), now)
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
                 batch.items += 1
@@ -287,13 +281,7 @@ def map_traces(request: ExportTraceServiceRequest, *, now: datetime | None = Non
     batch = OtlpBatch()
     now = now or datetime.now(UTC)
     for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        context = OtlpContext(
-            service=text(resource, "service.name"),
-            machine=text(resource, "host.name"),
-            resource=resource,
-            now=now,
-        )
+        context = OtlpContext.of(attributes(resource_spans.resource.attributes), now)
         agent = _is_agent_service(context.service)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:

@@ -208,12 +208,25 @@ def session_name(session: Session, models: Sequence[str] = (), first_ms: int | N
     return " · ".join(parts) if parts else session.key
 
 
-def model_fields(session: Session, models: Sequence[str]) -> dict[str, Any]:
-    """The model column: the models that served the session, most-used first; the model it
-    declared only when it made no request."""
+def session_identity(session: Session, name: str, models: Sequence[str]) -> dict[str, Any]:
+    """What every session row of the JSON contract starts with: who the session is, in this
+    order. The model column: the models that served the session, most-used first; the model
+    it declared only when it made no request."""
     return {
+        "session_key": session.key,
+        "name": name,
+        "source": session.source,
+        "run_id": session.run_id,
+        "issue_id": session.issue_id,
+        "identifier": session.identifier,
+        "title": session.title,
+        "project": session.project,
         "model": models[0] if models else session.model,
         "models": list(models),
+        "state": session.state,
+        "turns": session.turns,
+        "parent_key": session.parent_key,
+        "relationship": session.relationship,
     }
 
 

@@ -19,7 +19,12 @@ from tokentrail.reports.charts import (
 )
 from tokentrail.reports.counting import SessionCounter
 from tokentrail.reports.query import ReportQuery
-from tokentrail.reports.runs import RunRow, SummaryBlock, current_run_with_block
+from tokentrail.reports.runs import (
+    RunRow,
+    SummaryBlock,
+    current_run_dict,
+    current_run_with_block,
+)
 from tokentrail.reports.sessions import SessionPageReport, session_page_report, top_sessions
 from tokentrail.reports.spend import SpendReport, model_totals, spend_by, unpriced_models_of
 from tokentrail.store.base import SessionPageQuery, Store, UnpricedModel
@@ -97,15 +102,12 @@ class Overview:
     timezone: str
 
     def as_dict(self) -> dict[str, Any]:
-        current = None
-        if self.current_run is not None and self.current_run_block is not None:
-            current = {**self.current_run.as_dict(), **self.current_run_block.as_dict()}
         return {
             "lifetime": self.lifetime.as_dict(),
             "selected": self.selected.as_dict() if self.selected else None,
             "month": self.month.as_dict(),
             "today": self.today.as_dict(),
-            "current_run": current,
+            "current_run": current_run_dict(self.current_run, self.current_run_block),
             "daily_cost_by_model": self.daily.as_dict(),
             "timeline": self.timeline.as_dict(),
             "heatmap": self.heatmap.as_dict(),

@@ -59,7 +59,7 @@ class SessionRow:
     subagent_count: int
     models: tuple[str, ...]
     summary: str | None = None
-    """One sentence about the session (tokentrail.insights.summary_text), when computed."""
+    """One sentence about the session (tokentrail.insights.sessions.summary_text), when computed."""
     name: str | None = None
     """A readable name (see :func:`session_name`)."""
 

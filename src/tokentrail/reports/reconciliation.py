@@ -5,14 +5,65 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from tokentrail.periods import DAY_MS, day_label, day_to_date, offset_segments
 from tokentrail.reports.query import ReportQuery
+from tokentrail.reports.shape import Doc
 from tokentrail.store.base import Store, Totals
 
 RECONCILE_DEFAULT_DAYS = 7
 """Days a reconciliation covers when no ``since`` is given (today and the 6 before)."""
+
+
+# -- the JSON shapes (tokentrail.reports.shape): the CLI's --json and the API's models -----------
+
+
+class ChannelFiguresJson(TypedDict):
+    """What one channel saw of a source in a period (null: the channel reported nothing)."""
+
+    requests: int | None
+    tokens: int | None
+    cost_usd: Annotated[float | None, Doc("tokentrail's cost of those requests.")]
+    reported_cost_usd: Annotated[float | None, Doc("The cost the agent reported.")]
+
+
+class MetricFiguresJson(ChannelFiguresJson):
+    tokens_by_type: Annotated[dict[str, float], Doc("By the agent's own token type.")]
+
+
+class ReconciliationRowJson(TypedDict):
+    """One local day and source: the ledger's count, and what each channel saw."""
+
+    period: str
+    source: str
+    ledger: Annotated[ChannelFiguresJson, Doc("Every request once, whichever channel saw it.")]
+    logs: ChannelFiguresJson
+    otlp: ChannelFiguresJson
+    metrics: Annotated[MetricFiguresJson, Doc("Kept to compare, never added to totals.")]
+    both: Annotated[int, Doc("Requests seen both through OpenTelemetry and a log file.")]
+    only_otlp: int
+    only_logs: int | None
+    notes: Annotated[list[str], Doc("The differences, explained.")]
+
+
+class ToolStatJson(TypedDict):
+    source: str
+    tool_name: str
+    calls: int
+    failures: int
+    duration_seconds: float
+
+
+class ReconciliationJson(TypedDict):
+    since: str
+    until: str
+    timezone: str
+    rows: list[ReconciliationRowJson]
+    tools: list[ToolStatJson]
+
+
+# -- the report -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +77,7 @@ class ChannelFigures:
     reported_cost_usd: float | None = None
     """The cost the agent itself reported, where it does."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ChannelFiguresJson:
         return {
             "requests": self.requests,
             "tokens": self.tokens,
@@ -59,7 +110,7 @@ class ReconciliationRow:
     """Requests only in log files, when OpenTelemetry saw any of this source that day."""
     notes: list[str]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ReconciliationRowJson:
         return {
             "period": self.period,
             "source": self.source,
@@ -82,7 +133,7 @@ class ToolStat:
     failures: int
     duration_seconds: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ToolStatJson:
         return {
             "source": self.source,
             "tool_name": self.tool_name,
@@ -100,7 +151,7 @@ class Reconciliation:
     until: date
     timezone: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ReconciliationJson:
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),

@@ -106,15 +106,20 @@ class Summary:
     timezone: str
 
     def as_dict(self) -> dict[str, Any]:
-        current = None
-        if self.current_run is not None and self.current_run_block is not None:
-            current = {**self.current_run.as_dict(), **self.current_run_block.as_dict()}
         return {
             "lifetime": self.lifetime.as_dict(),
-            "current_run": current,
+            "current_run": current_run_dict(self.current_run, self.current_run_block),
             "today": self.today.as_dict(),
             "timezone": self.timezone,
         }
+
+
+def current_run_dict(run: RunRow | None, block: SummaryBlock | None) -> dict[str, Any] | None:
+    """The current run as the summary and the overview show it: the run's row with its block
+    (sessions, runtime), or None when no run is running."""
+    if run is None or block is None:
+        return None
+    return {**run.as_dict(), **block.as_dict()}
 
 
 def summary_report(

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from tokentrail.figures import UsageFigures
 from tokentrail.reports.counting import (
     Runtime,
-    model_fields,
     session_activity,
+    session_identity,
     session_name,
     session_runtime,
 )
@@ -47,19 +47,7 @@ class SessionListRow:
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
-            "session_key": s.key,
-            "name": self.name,
-            "source": s.source,
-            "run_id": s.run_id,
-            "issue_id": s.issue_id,
-            "identifier": s.identifier,
-            "title": s.title,
-            "project": s.project,
-            **model_fields(s, self.models),
-            "state": s.state,
-            "turns": s.turns,
-            "parent_key": s.parent_key,
-            "relationship": s.relationship,
+            **session_identity(s, self.name, self.models),
             "started_at": iso_time(s.started_at),
             "completed_at": iso_time(s.ended_at),
             "last_activity": iso_time(self.last_activity),
@@ -223,19 +211,7 @@ class SessionPageEntry:
     def as_dict(self) -> dict[str, Any]:
         s = self.session
         return {
-            "session_key": s.key,
-            "name": self.name,
-            "source": s.source,
-            "run_id": s.run_id,
-            "issue_id": s.issue_id,
-            "identifier": s.identifier,
-            "title": s.title,
-            "project": s.project,
-            **model_fields(s, self.models),
-            "state": s.state,
-            "turns": s.turns,
-            "parent_key": s.parent_key,
-            "relationship": s.relationship,
+            **session_identity(s, self.name, self.models),
             "git_branch": s.git_branch,
             "started_at": iso_time(s.started_at),
             "completed_at": iso_time(s.ended_at),

@@ -27,8 +27,8 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokentrail import insights
 from tokentrail.ingest import MAX_ID_LENGTH
+from tokentrail.insights.sessions import detail_dict, list_summaries
 from tokentrail.ledger import Ledger
 from tokentrail.reports.periods import Period, period_report
 from tokentrail.reports.runs import runs_report, summary_report
@@ -379,7 +379,7 @@ def _add_routes(
             rows = recent_sessions(
                 store, query, limit=limit, offset=offset, without_usage=without_usage
             )
-            summaries = insights.list_summaries(store, rows)
+            summaries = list_summaries(store, rows)
             return {
                 "rows": [
                     {**row.as_dict(), "summary": summaries.get(row.session.key)} for row in rows
@@ -398,7 +398,7 @@ def _add_routes(
             detail = session_detail(store, key)
             if detail is None:
                 raise ApiError(404, "not_found", f"no session with key {key!r}", "key")
-            return insights.detail_dict(store, detail)
+            return detail_dict(store, detail)
 
     def period_route(kind: Period) -> None:
         @app.get(

@@ -25,10 +25,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from tokentrail import formatting, insights
+from tokentrail import formatting
 from tokentrail.blocks import BlocksQuery, active_block
 from tokentrail.budgets import BudgetReport, budget_report
 from tokentrail.ingest import MAX_ID_LENGTH
+from tokentrail.insights.efficiency import cache_read_share
+from tokentrail.insights.sessions import detail_dict, session_efficiency, session_tools
+from tokentrail.insights.tools import tool_usage
 from tokentrail.model_names import model_alias
 from tokentrail.read_once import read_once
 from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
@@ -281,12 +284,10 @@ def session_page(
     view, error = page_view(request)
     with ledger.reading() as store:
         detail = session_detail(store, key)
-        tools = insights.session_tools(store, detail) if detail is not None else None
-        extra = insights.detail_dict(store, detail, tools) if detail is not None else None
+        tools = session_tools(store, detail) if detail is not None else None
+        extra = detail_dict(store, detail, tools) if detail is not None else None
         efficiency = (
-            insights.session_efficiency(detail, tools)
-            if detail is not None and tools is not None
-            else None
+            session_efficiency(detail, tools) if detail is not None and tools is not None else None
         )
         choices = filter_choices(store)
         marker = store.change_marker()
@@ -296,18 +297,7 @@ def session_page(
                 detail.session.session.parent_key
             )
     if detail is None or extra is None:
-        response = render(
-            request,
-            "missing.html",
-            view,
-            page="sessions",
-            error=error,
-            choices=choices,
-            marker=marker,
-            key=key,
-        )
-        response.status_code = 404
-        return response
+        return _missing(request, view, "sessions", key, error=error, choices=choices, marker=marker)
     requests_shown = detail.requests[-REQUESTS_SHOWN:]
     unpriced = sorted({r.model or NO_MODEL for r in detail.requests if r.cost_usd is None})
     chart = {
@@ -353,8 +343,15 @@ def session_page(
         summary=extra["summary"],
         tools=extra["tools"],
         efficiency=efficiency,
-        cache_read_share=insights.cache_read_share(detail.session.figures),
+        cache_read_share=cache_read_share(detail.session.figures),
     )
+
+
+def _missing(request: Request, view: View, page: str, key: str, **context: Any) -> HTMLResponse:
+    """The "not in the ledger" page of a session or run ``key`` (404)."""
+    response = render(request, "missing.html", view, page=page, key=key, **context)
+    response.status_code = 404
+    return response
 
 
 def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
@@ -444,18 +441,7 @@ def run_page(
         choices = filter_choices(store)
         marker = store.change_marker()
     if detail is None:
-        response = render(
-            request,
-            "missing.html",
-            view,
-            page="runs",
-            error=error,
-            choices=choices,
-            marker=marker,
-            key=run_id,
-        )
-        response.status_code = 404
-        return response
+        return _missing(request, view, "runs", run_id, error=error, choices=choices, marker=marker)
     return render(
         request,
         "run.html",
@@ -477,7 +463,7 @@ def tools_page(request: Request) -> HTMLResponse:
     ledger = get_ledger(request)
     view, error = page_view(request)
     with ledger.reading() as store:
-        report = insights.tool_usage(store, view.query.filters())
+        report = tool_usage(store, view.query.filters())
         choices = filter_choices(store)
         marker = store.change_marker()
     return render(

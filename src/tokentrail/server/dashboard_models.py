@@ -7,7 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tokentrail.server.models import CurrentRunOut, Figures, UnpricedModelOut
+from tokentrail.server.models import (
+    CurrentRunOut,
+    Figures,
+    SessionRuntime,
+    SessionWho,
+    UnpricedModelOut,
+)
 
 
 class SpendRowOut(Figures):
@@ -76,44 +82,17 @@ class DailyByModelOut(BaseModel):
     timezone: str
 
 
-class SessionEntryOut(Figures):
-    session_key: str
-    source: str
-    run_id: str | None
-    issue_id: str | None
-    identifier: str | None
-    title: str | None
-    project: str | None
-    model: str | None
-    state: str | None
-    turns: int | None
-    parent_key: str | None
-    relationship: str | None
+class _PageTimes(BaseModel):
     git_branch: str | None
     started_at: datetime | None
     completed_at: datetime | None
     first_activity: datetime | None
     last_activity: datetime | None
-    runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
-    name: str | None = Field(
-        default=None,
-        description="A readable name: the agent's title, else project · start (UTC) · first "
-        "model; never prompt text.",
-    )
-    models: list[str] = Field(
-        default_factory=list,
-        description="The models that served the session's requests, most-used first.",
-    )
-    runtime_basis: str | None = Field(
-        default=None,
-        description="What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
-        "recorded) or 'requests' (first to last own request).",
-    )
-    active_seconds: float | None = Field(
-        default=None,
-        description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
-        "left out).",
-    )
+
+
+# pydantic puts the fields of the last base first: the figures, who the session is, its
+# times, its runtime, then its own (no docstring: it would become the schema's description)
+class SessionEntryOut(SessionRuntime, _PageTimes, SessionWho, Figures):
     own: Figures = Field(description="The session's own usage, without its subagents'.")
     subagent_count: int
 

@@ -13,9 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from tokentrail.insights.sessions import SessionTimelineJson, SessionTimelinePointJson
+from tokentrail.insights.tools import ToolUsageJson, ToolUsageRowJson
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.models import Figures, UnpricedModelOut
 from tokentrail.server.params import day_param, report_query, zone_param
+from tokentrail.server.shapes import response_model
 from tokentrail.server.view import LedgerDep
 
 FEATURES = (
@@ -193,21 +196,9 @@ def blocks(
 # -- tool usage, efficiency, session timeline -------------------------------------------------
 
 
-class ToolUsageRowOut(BaseModel):
-    tool_name: str
-    session_key: str | None = Field(description="Set when by_session=true.")
-    calls: int
-    failures: int = Field(description="Calls whose result says they failed.")
-    with_outcome: int = Field(description="Calls whose outcome is known.")
-    timed_calls: int = Field(description="Calls whose duration is known.")
-    avg_duration_seconds: float | None
-    p95_duration_seconds: float | None = Field(description="Nearest-rank 95th percentile.")
-
-
-class ToolUsageOut(BaseModel):
-    rows: list[ToolUsageRowOut]
-    totals: ToolUsageRowOut
-    by_session: bool
+ToolUsageOut = response_model(
+    ToolUsageJson, {ToolUsageJson: "ToolUsageOut", ToolUsageRowJson: "ToolUsageRowOut"}
+)
 
 
 DayParam = Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")]
@@ -228,7 +219,7 @@ def tools(
 ) -> Any:
     """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
-    from tokentrail.insights import tool_usage
+    from tokentrail.insights.tools import tool_usage
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
@@ -283,26 +274,20 @@ def efficiency(
 ) -> Any:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
-    from tokentrail.insights import efficiency_report
+    from tokentrail.insights.efficiency import efficiency_report
 
     query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
         return efficiency_report(store, query, by).as_dict()
 
 
-class SessionTimelinePointOut(BaseModel):
-    start: str = Field(description="The interval's first moment (UTC), ISO 8601.")
-    requests: int
-    tokens: int | None
-    cost_usd: float | None
-    cumulative_tokens: int | None
-    cumulative_cost_usd: float | None
-
-
-class SessionTimelineOut(BaseModel):
-    session_key: str
-    interval: str
-    rows: list[SessionTimelinePointOut]
+SessionTimelineOut = response_model(
+    SessionTimelineJson,
+    {
+        SessionTimelineJson: "SessionTimelineOut",
+        SessionTimelinePointJson: "SessionTimelinePointOut",
+    },
+)
 
 
 @router.get("/session-timeline", response_model=SessionTimelineOut)
@@ -313,8 +298,8 @@ def session_timeline(
 ) -> Any:
     """Tokens and cost of one session (its subagents included) per interval, with running
     totals (docs/insights.md, Token timeline). The overview's timeline is /timeline."""
-    from tokentrail.insights import session_timeline as timeline_of
-    from tokentrail.insights import subagents_of
+    from tokentrail.insights.sessions import session_timeline as timeline_of
+    from tokentrail.insights.sessions import subagents_of
     from tokentrail.server.errors import ApiError
 
     with ledger.reading() as store:

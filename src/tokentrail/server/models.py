@@ -27,7 +27,15 @@ from pydantic import (
 
 from tokentrail import ingest
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
+from tokentrail.reports.reconciliation import (
+    ChannelFiguresJson,
+    MetricFiguresJson,
+    ReconciliationJson,
+    ReconciliationRowJson,
+    ToolStatJson,
+)
 from tokentrail.server.limits import MAX_NOTE_LENGTH
+from tokentrail.server.shapes import response_model
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, RUN_STATES, SESSION_STATES
 
 
@@ -192,7 +200,7 @@ class EventResults(BaseModel):
     results: list[EventResult] = Field(description="One per item, in the order sent.")
 
 
-class RunOut(BaseModel):
+class _RunCore(BaseModel):
     run_id: str
     app: str
     started_at: datetime
@@ -202,10 +210,15 @@ class RunOut(BaseModel):
     peak_concurrency: int
     sessions_launched: int
     runtime_seconds: float | None
+
+
+class RunOut(_RunCore):
     machine: str | None
 
 
-class SessionOut(BaseModel):
+class SessionWho(BaseModel):
+    """Who a session is: the fields every session row starts with."""
+
     session_key: str
     source: str
     run_id: str | None
@@ -218,6 +231,9 @@ class SessionOut(BaseModel):
     turns: int | None
     parent_key: str | None
     relationship: str | None
+
+
+class SessionOut(SessionWho):
     started_at: datetime | None
     completed_at: datetime | None
     runtime_seconds: float | None
@@ -258,16 +274,7 @@ class SummaryBlockOut(Figures):
     runs: int
 
 
-class _RunFields(BaseModel):
-    run_id: str
-    app: str
-    started_at: datetime
-    stopped_at: datetime | None
-    state: str
-    reason: str | None
-    peak_concurrency: int
-    sessions_launched: int
-    runtime_seconds: float | None
+class _RunFields(_RunCore):
     last_activity: datetime | None = Field(
         default=None, description="Its last recorded request, else its start."
     )
@@ -300,22 +307,15 @@ class RunsOut(BaseModel):
     rows: list[RunRowOut]
 
 
-class _SessionFields(BaseModel):
-    session_key: str
-    source: str
-    run_id: str | None
-    issue_id: str | None
-    identifier: str | None
-    title: str | None
-    project: str | None
-    model: str | None
-    state: str | None
-    turns: int | None
-    parent_key: str | None
-    relationship: str | None
+class _SessionTimes(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     last_activity: datetime | None
+
+
+class SessionRuntime(BaseModel):
+    """How long a session ran and what it is called: the fields after its times."""
+
     runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
     name: str | None = Field(
         default=None,
@@ -336,6 +336,11 @@ class _SessionFields(BaseModel):
         description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
         "left out).",
     )
+
+
+class _SessionFields(SessionRuntime, _SessionTimes, SessionWho):
+    """A session's fields. Pydantic puts the fields of the last base first and a class's own
+    last, so bases are listed in the reverse of the order their fields show in."""
 
 
 class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures
@@ -433,45 +438,12 @@ class Capabilities(BaseModel):
     auth_required: bool
 
 
-class ChannelFiguresOut(BaseModel):
-    """What one channel saw of a source in a period (null: the channel reported nothing)."""
-
-    requests: int | None
-    tokens: int | None
-    cost_usd: float | None = Field(description="tokentrail's cost of those requests.")
-    reported_cost_usd: float | None = Field(description="The cost the agent reported.")
-
-
-class MetricFiguresOut(ChannelFiguresOut):
-    tokens_by_type: dict[str, float] = Field(description="By the agent's own token type.")
-
-
-class ReconciliationRowOut(BaseModel):
-    """One local day and source: the ledger's count, and what each channel saw."""
-
-    period: str
-    source: str
-    ledger: ChannelFiguresOut = Field(description="Every request once, whichever channel saw it.")
-    logs: ChannelFiguresOut
-    otlp: ChannelFiguresOut
-    metrics: MetricFiguresOut = Field(description="Kept to compare, never added to totals.")
-    both: int = Field(description="Requests seen both through OpenTelemetry and a log file.")
-    only_otlp: int
-    only_logs: int | None
-    notes: list[str] = Field(description="The differences, explained.")
-
-
-class ToolStatOut(BaseModel):
-    source: str
-    tool_name: str
-    calls: int
-    failures: int
-    duration_seconds: float
-
-
-class ReconciliationOut(BaseModel):
-    since: str
-    until: str
-    timezone: str
-    rows: list[ReconciliationRowOut]
-    tools: list[ToolStatOut]
+# the reconciliation's models, from its rows' JSON shapes (declared once, in the report)
+_RECONCILIATION_NAMES: dict[type, str] = {
+    ChannelFiguresJson: "ChannelFiguresOut",
+    MetricFiguresJson: "MetricFiguresOut",
+    ReconciliationRowJson: "ReconciliationRowOut",
+    ToolStatJson: "ToolStatOut",
+    ReconciliationJson: "ReconciliationOut",
+}
+ReconciliationOut = response_model(ReconciliationJson, _RECONCILIATION_NAMES)

@@ -21,6 +21,7 @@
   function tokens(v) {
     if (v === null || v === undefined) return "not reported";
     var a = Math.abs(v);
+    if (a < 10000) return Math.round(v).toLocaleString("en-US");  // exact below 10,000
     var units = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
     for (var i = 0; i < units.length; i++) {
       if (a >= units[i][0]) {
