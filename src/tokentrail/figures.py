@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -83,7 +84,12 @@ class UsageFigures:
 
     def as_dict(self) -> dict[str, Any]:
         """Every figure under its field's name (the API's ``Figures``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(zip(_FIELD_NAMES, _figures_of(self), strict=True))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(UsageFigures))
+_figures_of = attrgetter(*_FIELD_NAMES)
+"""A group's figures in field order (reports turn thousands of groups into JSON)."""
 
 
 def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
