@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import shutil
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import orjson
 import pytest
 
 from tokentrail.agents.claude_code.reader import ClaudeCodeSource
+from tokentrail.agents.claude_code.replies import Reply
 from tokentrail.sources.base import ParseResult, ParseState, SourceFile
 from tokentrail.usage import (
     Session,
@@ -1139,3 +1141,45 @@ def test_invalid_utf8_anywhere_in_a_line_is_refused_as_before(tmp_path: Path) ->
 
     assert [e.key for e in result.events] == ["claude_code:msg_ok"]
     assert [(s.reason, s.line) for s in result.skips] == [("malformed_json", 1)]
+
+
+# -- the per-chunk fold of a request's copies -------------------------------------------------
+
+
+def random_reply(rng: random.Random, key: str) -> Reply:
+    """One line's reading of request ``key``: sizes, times and attribution that tie often."""
+    output = rng.choice([1, 5, 5, 40])
+    usage = {"input_tokens": rng.choice([3, 3, 7]), "output_tokens": output, "n": rng.random()}
+    return Reply(
+        key=key,
+        tokens=Tokens(input=usage["input_tokens"], output=output),
+        raw_usage=orjson.dumps(usage) if rng.random() < 0.7 else b'{"same":1}',
+        model=rng.choice([SONNET, OPUS]),
+        provider="anthropic",
+        reported_cost_usd=rng.choice([None, 0.5]),
+        pricing_context=rng.choice([(), (("service_tier", "priority"),)]),
+        web_searches=rng.choice([None, None, 0, 2]),
+        timestamp=datetime(2026, 5, 1, 10, rng.randrange(3), tzinfo=UTC),
+        rank=rng.choice(
+            ["0|2026-05-01T10:00:00.000000+00:00|", "1|2026-05-01T10:00:00.000000+00:00|"]
+        ),
+        session_key=rng.choice(["s-a", "s-b", "s-a:agent-1"]),
+        project=rng.choice(["p", "q", None]),
+        git_branch=rng.choice(["main", None]),
+        aliases=rng.choice([(), ("claude_code:req:r1",), ("claude_code:req:r2",)]),
+    )
+
+
+def test_folding_a_requests_copies_in_a_chunk_is_merge_events() -> None:
+    # the reader folds a chunk's copies of a request as plain values; the ledger merges
+    # events with merge_events: both must agree to the last field, in any order of copies
+    rng = random.Random(5)
+    for _ in range(2_000):
+        copies = [random_reply(rng, "claude_code:msg_1") for _ in range(rng.randrange(2, 6))]
+        folded = Reply(**{name: getattr(copies[0], name) for name in Reply.__slots__})
+        for copy in copies[1:]:
+            folded.absorb(copy)
+        merged = functools.reduce(merge_events, [c.to_event("|2026") for c in copies])
+        event = folded.to_event("|2026")
+        assert event == merged
+        assert event.aliases == merged.aliases

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tokentrail.errors import (
     LedgerBusy,
@@ -23,7 +23,7 @@ from tokentrail.errors import (
     LedgerTooNew,
     StoreError,
 )
-from tokentrail.store import day_rollups, report_cache, sqlite_dashboard
+from tokentrail.store import day_rollups, report_cache
 from tokentrail.store.base import (
     BUCKET_MS,
     DAMAGED_ADVICE,
@@ -40,6 +40,9 @@ from tokentrail.store.rows import cursor_from_row, cursor_to_row, entry_to_row
 from tokentrail.store.scope_sql import marks
 from tokentrail.store.sql_reads import SQLReads
 from tokentrail.store.sql_write import SQLWrite
+
+if TYPE_CHECKING:
+    from tokentrail.store import sqlite_dashboard
 
 _BUSY_TIMEOUT_S = 60.0
 
@@ -293,6 +296,9 @@ class SQLiteStore(SQLReads):
     def _session_views(self) -> sqlite_dashboard.SessionIndex:
         """Sessions listed from memory (see :mod:`tokentrail.store.sqlite_dashboard`)."""
         if self._dashboard_index is None:
+            # imported here: a sync or a report never lists sessions from memory
+            from tokentrail.store import sqlite_dashboard
+
             self._dashboard_index = sqlite_dashboard.SessionIndex()
         return self._dashboard_index
 

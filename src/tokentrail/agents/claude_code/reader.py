@@ -29,10 +29,9 @@ nothing else to tell a copy from a second request.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +39,23 @@ import msgspec
 import orjson
 
 from tokentrail.agents.claude_code import AGENT, edits
+from tokentrail.agents.claude_code.paths import AGENT_FILE_PREFIX, FileContext, expand_home
+from tokentrail.agents.claude_code.records import Block, Message, Record, decode, record_from_dict
+from tokentrail.agents.claude_code.records import timestamp as read_timestamp
+from tokentrail.agents.claude_code.replies import (
+    SOURCE_NAME,
+    Reply,
+    advisor_entries,
+    advisor_reply,
+    aliases_of,
+    event_key,
+    is_assistant,
+    iso,
+    pricing_context,
+    provider_of,
+    tokens_of,
+    web_searches,
+)
 from tokentrail.sources.base import (
     BadRecord,
     Line,
@@ -47,26 +63,13 @@ from tokentrail.sources.base import (
     ParseResult,
     ParseState,
     SourceFile,
-    count_or_none,
     find_files,
     iter_complete_lines,
-    parse_timestamp,
     reported_cost,
     text_or_none,
 )
-from tokentrail.usage import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
-    Session,
-    Skip,
-    Tokens,
-    ToolCall,
-    ToolResult,
-    UsageEvent,
-    merge_events,
-)
+from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 
-SOURCE_NAME = AGENT.name
 SYNTHETIC_MODEL = "<synthetic>"
 """Claude Code's model name for locally generated replies (API errors, interrupts): no billing."""
 
@@ -88,12 +91,6 @@ _USAGE_TOKEN = 0
 
 _EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write"})
 """The tools whose arguments are read (see tokentrail.sources.edits); others' are skipped."""
-
-ADVISOR_ITERATION = "advisor_message"
-"""The ``usage.iterations[]`` entry type of an advisor call: its own billed request."""
-
-_AGENT_FILE_PREFIX = "agent-"
-_NO_SPEED_SURCHARGE = frozenset({"standard", "normal"})
 
 # Keys of ParseState.memory (kept JSON-serialisable: str or None values only).
 _MEM_FIRST_TIMESTAMP = "first_timestamp"
@@ -119,7 +116,7 @@ class ClaudeCodeSource:
         """``<dir>/projects`` for each dir of ``CLAUDE_CONFIG_DIR`` (comma list), else both
         locations Claude Code has used: ``~/.config/claude`` and ``~/.claude``."""
         config_dirs = [
-            _expand_home(piece.strip(), home)
+            expand_home(piece.strip(), home)
             for piece in env.get("CLAUDE_CONFIG_DIR", "").split(",")
             if piece.strip()
         ]
@@ -139,7 +136,7 @@ class ClaudeCodeSource:
         )
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        parser = _FileParser(_FileContext.of(file.path), dict(state.memory))
+        parser = _FileParser(FileContext.of(file.path), dict(state.memory))
         # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
         lines = iter_complete_lines(file.path, state, prefilter=_SCAN_ORDER)
         for item in lines:
@@ -147,192 +144,6 @@ class ClaudeCodeSource:
                 return parser.result(item)
             parser.handle(item)
         raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
-
-
-# --- discovery ---------------------------------------------------------------------------------
-
-
-def _expand_home(text: str, home: Path) -> Path:
-    # Expand "~" against the given home (not the process's) so callers and tests control it.
-    if text == "~":
-        return home
-    if text.startswith("~/"):
-        return home / text[2:]
-    return Path(text).expanduser()
-
-
-# --- what the path tells ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _FileContext:
-    """What a transcript's path says about its lines, for lines that do not say it themselves."""
-
-    path: str
-    stem: str
-    fallback_session_id: str | None
-    """The main session's id: the file name for a main transcript, the folder above
-    ``subagents/`` for a subagent file, unknown for a 2.0-era ``<project>/agent-<id>.jsonl``."""
-    agent_id: str | None
-    """Set when the file is a subagent's own transcript (``agent-<id>.jsonl``)."""
-    project_dir: str | None
-
-    @classmethod
-    def of(cls, path: str) -> _FileContext:
-        file = Path(path)
-        stem = file.stem
-        agent_id: str | None = None
-        fallback: str | None = stem
-        subagents = None
-        if stem.startswith(_AGENT_FILE_PREFIX) and len(stem) > len(_AGENT_FILE_PREFIX):
-            agent_id = stem[len(_AGENT_FILE_PREFIX) :]
-            subagents = _subagents_dir(file)
-            fallback = subagents.parent.name if subagents is not None else None
-        return cls(path, stem, fallback, agent_id, _project_dir_name(file, subagents))
-
-
-def _subagents_dir(file: Path) -> Path | None:
-    """The ``<sessionId>/subagents`` folder above a subagent file: its direct parent, or a few
-    levels up for workflow agents (``subagents/workflows/<runId>/agent-<id>.jsonl``)."""
-    for ancestor in list(file.parents)[:3]:
-        if ancestor.name == "subagents":
-            return ancestor
-    return None
-
-
-def _project_dir_name(file: Path, subagents: Path | None) -> str | None:
-    """The folder right under ``projects/`` (Claude Code's dashed cwd), else the folder that
-    holds the session's transcript."""
-    parts = file.parts
-    for index in range(len(parts) - 3, -1, -1):
-        if parts[index] == "projects":
-            return parts[index + 1]
-    holder = subagents.parent.parent if subagents is not None else file.parent
-    return holder.name or None
-
-
-# --- decoding ---------------------------------------------------------------------------------
-
-
-class _Block(msgspec.Struct):
-    """One ``message.content[]`` block: what a tool call or result says, never its text."""
-
-    type: Any = None
-    id: Any = None
-    name: Any = None
-    input: msgspec.Raw = msgspec.Raw(b"")
-    """Left undecoded: only an edit's arguments are read (``_EDIT_TOOLS``)."""
-    tool_use_id: Any = None
-    is_error: Any = None
-
-
-class _Message(msgspec.Struct):
-    id: Any = None
-    model: Any = None
-    role: Any = None
-    usage: Any = None
-    content: list[_Block] | str | None = None
-
-
-class _Record(msgspec.Struct):
-    """The fields of a transcript line this parser reads. Decoding into it skips the rest
-    (prompts, tool output, thinking text: most of the bytes) without building objects. Field
-    names are the transcript's own keys."""
-
-    type: Any = None
-    timestamp: Any = None
-    sessionId: Any = None
-    isSidechain: Any = None
-    agentId: Any = None
-    cwd: Any = None
-    gitBranch: Any = None
-    requestId: Any = None
-    costUSD: Any = None
-    summary: Any = None
-    customTitle: Any = None
-    message: _Message | None = None
-
-
-_DECODER = msgspec.json.Decoder(_Record)
-
-
-def _decode(data: bytes) -> _Record | dict[str, Any] | list[Any] | str | float | None:
-    """The line as a :class:`_Record`, or, when the typed decoder cannot take it (a field of
-    another shape than usual, e.g. a string ``message``), as orjson reads it, to be
-    converted leniently. Raises ``orjson.JSONDecodeError`` for a line that is not JSON."""
-    try:
-        record = _DECODER.decode(data)
-    except msgspec.DecodeError:
-        return orjson.loads(data)  # type: ignore[no-any-return]
-    # orjson refuses invalid UTF-8 anywhere in a line; msgspec only checks the strings it
-    # keeps, so the rest is checked here, to read exactly the lines orjson reads
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return orjson.loads(data)  # type: ignore[no-any-return]
-    return record
-
-
-def _record_from_dict(raw: dict[str, Any]) -> _Record:
-    """A line the typed decoder refused, read as the dict-based parser read it: a
-    ``message`` that is not an object is no message, ``content`` that is not a list holds no
-    blocks, and a block that is not an object is passed over."""
-    message = raw.get("message")
-    return _Record(
-        type=raw.get("type"),
-        timestamp=raw.get("timestamp"),
-        sessionId=raw.get("sessionId"),
-        isSidechain=raw.get("isSidechain"),
-        agentId=raw.get("agentId"),
-        cwd=raw.get("cwd"),
-        gitBranch=raw.get("gitBranch"),
-        requestId=raw.get("requestId"),
-        costUSD=raw.get("costUSD"),
-        summary=raw.get("summary"),
-        customTitle=raw.get("customTitle"),
-        message=_message_from_dict(message) if isinstance(message, dict) else None,
-    )
-
-
-def _message_from_dict(raw: dict[str, Any]) -> _Message:
-    content = raw.get("content")
-    blocks = (
-        [_block_from_dict(block) for block in content if isinstance(block, dict)]
-        if isinstance(content, list)
-        else None
-    )
-    return _Message(
-        id=raw.get("id"),
-        model=raw.get("model"),
-        role=raw.get("role"),
-        usage=raw.get("usage"),
-        content=blocks,
-    )
-
-
-def _block_from_dict(raw: dict[str, Any]) -> _Block:
-    arguments = msgspec.Raw(orjson.dumps(raw["input"])) if "input" in raw else msgspec.Raw(b"")
-    return _Block(
-        type=raw.get("type"),
-        id=raw.get("id"),
-        name=raw.get("name"),
-        input=arguments,
-        tool_use_id=raw.get("tool_use_id"),
-        is_error=raw.get("is_error"),
-    )
-
-
-def _timestamp(value: object) -> datetime | None:
-    """:func:`parse_timestamp`, with the usual ``...Z`` string read in one call."""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return parse_timestamp(value)
-        if parsed.tzinfo is UTC and EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
-            return parsed
-    return parse_timestamp(value)
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -383,9 +194,9 @@ class _SessionDraft:
 class _FileParser:
     """Turns the pre-filtered lines of one chunk of one transcript into a :class:`ParseResult`."""
 
-    context: _FileContext
+    context: FileContext
     memory: dict[str, Any]
-    events: dict[str, UsageEvent] = field(default_factory=dict)
+    replies: dict[str, Reply] = field(default_factory=dict)
     sessions: dict[str, _SessionDraft] = field(default_factory=dict)
     skips: list[Skip] = field(default_factory=list)
     duplicates: int = 0
@@ -396,16 +207,16 @@ class _FileParser:
 
     def handle(self, line: Line) -> None:
         try:
-            decoded = _decode(line.data)
+            decoded = decode(line.data)
         except orjson.JSONDecodeError as exc:
             if any(token in line.data for token in PREFILTER):
                 self._skip("malformed_json", line, str(exc))
             # else a broken tool result line (e.g. cut-off tool output): no usage lost
             return
-        if isinstance(decoded, _Record):
+        if isinstance(decoded, Record):
             record = decoded
         elif isinstance(decoded, dict):
-            record = _record_from_dict(decoded)
+            record = record_from_dict(decoded)
         else:
             self._skip("malformed_json", line, f"a JSON {type(decoded).__name__}, not an object")
             return
@@ -414,7 +225,7 @@ class _FileParser:
             self._note_title(text_or_none(record.summary), None, custom=False)
             return
         identity = self._identify(record)
-        timestamp = _timestamp(record.timestamp)
+        timestamp = read_timestamp(record.timestamp)
         message = record.message
         if message is not None and timestamp is not None and isinstance(message.content, list):
             self._note_tools(message, message.content, identity, timestamp)
@@ -426,22 +237,22 @@ class _FileParser:
         if kind == "custom-title":
             self._note_title(text_or_none(record.customTitle), draft, custom=True)
             return
-        if message is None or message.usage is None or not _is_assistant(record, message):
+        if message is None or message.usage is None or not is_assistant(record, message):
             return
         try:
-            event = self._event(record, message, identity, timestamp)
+            reply = self._reply(record, message, identity, timestamp)
         except BadRecord as bad:
             self._skip(bad.reason, line, bad.detail)
             return
         if draft.model is None:
-            draft.model = event.model
-        self._add_event(event)
-        for advisor in self._advisor_events(event, message, line):
-            self._add_event(advisor)
+            draft.model = reply.model
+        self._add_reply(reply)
+        for advisor in self._advisor_replies(reply, message.usage, line):
+            self._add_reply(advisor)
 
     def result(self, end: LinesEnd) -> ParseResult:
         if self.last_seen is not None:
-            stamp = _iso(self.last_seen)
+            stamp = iso(self.last_seen)
             last = self.memory.get(_MEM_LAST_TIMESTAMP)
             if not isinstance(last, str) or stamp > last:
                 self.memory[_MEM_LAST_TIMESTAMP] = stamp
@@ -460,8 +271,8 @@ class _FileParser:
 
     def _note_tools(
         self,
-        message: _Message,
-        content: list[_Block],
+        message: Message,
+        content: list[Block],
         identity: _Identity,
         timestamp: datetime,
     ) -> None:
@@ -469,6 +280,9 @@ class _FileParser:
         ``tool_result`` blocks of a user line (``is_error``); never their text."""
         at_ms = int(timestamp.timestamp() * 1000)
         session = identity.session_key
+        model = text_or_none(message.model)
+        if model == SYNTHETIC_MODEL:
+            model = None
         for block in content:
             kind = block.type
             if kind == "tool_use":
@@ -478,7 +292,6 @@ class _FileParser:
                 edit = name in _EDIT_TOOLS and bool(block.input)
                 arguments = msgspec.json.decode(block.input) if edit else None
                 added, removed = edits.count_lines(name, arguments)
-                model = text_or_none(message.model)
                 self.tool_calls.append(
                     ToolCall(
                         key=f"{SOURCE_NAME}:call:{call_id}",
@@ -488,7 +301,7 @@ class _FileParser:
                         session_key=session,
                         lines_added=added,
                         lines_removed=removed,
-                        model=model if model != SYNTHETIC_MODEL else None,
+                        model=model,
                         from_log=True,
                     )
                 )
@@ -509,7 +322,7 @@ class _FileParser:
 
     # -- sessions --
 
-    def _identify(self, record: _Record) -> _Identity:
+    def _identify(self, record: Record) -> _Identity:
         marked_sidechain = record.isSidechain is True
         line_agent = record.agentId if marked_sidechain else None
         known = (record.sessionId, marked_sidechain, line_agent)
@@ -531,11 +344,11 @@ class _FileParser:
             # in the main session, but rank behind main-thread copies.
             return _Identity(session_id or context.stem, None, marked_sidechain)
         if session_id is None:
-            return _Identity(f"{_AGENT_FILE_PREFIX}{agent_id}", None, True)
-        return _Identity(f"{session_id}:{_AGENT_FILE_PREFIX}{agent_id}", session_id, True)
+            return _Identity(f"{AGENT_FILE_PREFIX}{agent_id}", None, True)
+        return _Identity(f"{session_id}:{AGENT_FILE_PREFIX}{agent_id}", session_id, True)
 
     def _note_line(
-        self, identity: _Identity, record: _Record, timestamp: datetime | None
+        self, identity: _Identity, record: Record, timestamp: datetime | None
     ) -> _SessionDraft:
         draft = self._draft(identity.session_key, identity.parent_key)
         if draft.project is None:
@@ -545,7 +358,7 @@ class _FileParser:
         if timestamp is not None:
             draft.see_time(timestamp)
             if self.memory.get(_MEM_FIRST_TIMESTAMP) is None:
-                self.memory[_MEM_FIRST_TIMESTAMP] = _iso(timestamp)
+                self.memory[_MEM_FIRST_TIMESTAMP] = iso(timestamp)
             # the latest goes into memory as text once, when the chunk ends (result)
             if self.last_seen is None or timestamp > self.last_seen:
                 self.last_seen = timestamp
@@ -585,18 +398,18 @@ class _FileParser:
             draft = self.sessions[key] = _SessionDraft(key, parent_key)
         return draft
 
-    def _project(self, record: _Record) -> str | None:
+    def _project(self, record: Record) -> str | None:
         return text_or_none(record.cwd) or self.context.project_dir
 
     # -- events --
 
-    def _event(
+    def _reply(
         self,
-        record: _Record,
-        message: _Message,
+        record: Record,
+        message: Message,
         identity: _Identity,
         timestamp: datetime | None,
-    ) -> UsageEvent:
+    ) -> Reply:
         usage = message.usage
         if not isinstance(usage, dict):
             raise BadRecord("empty_usage", f"usage is a {type(usage).__name__}, not an object")
@@ -605,65 +418,39 @@ class _FileParser:
             raise BadRecord("synthetic_model")
         if timestamp is None:
             raise BadRecord("bad_timestamp", repr(record.timestamp)[:60])
-        tokens = _tokens(usage)
+        tokens = tokens_of(usage)
         if tokens.is_empty:
             raise BadRecord("empty_usage", "no token counts")
-        return UsageEvent(
-            key=_event_key(record, message, usage, timestamp),
-            source=SOURCE_NAME,
-            timestamp=timestamp,
+        return Reply(
+            key=event_key(record, message, usage, timestamp),
             tokens=tokens,
+            raw_usage=orjson.dumps(usage),
             model=model,
-            provider="anthropic" if model is not None and model.startswith("claude") else None,
+            provider=provider_of(model),
+            reported_cost_usd=reported_cost(record.costUSD),
+            pricing_context=pricing_context(usage),
+            web_searches=web_searches(usage),
+            timestamp=timestamp,
+            rank=self._rank(identity),
             session_key=identity.session_key,
             project=self._project(record),
             git_branch=text_or_none(record.gitBranch),
-            reported_cost_usd=reported_cost(record.costUSD),
-            pricing_context=_pricing_context(usage),
-            raw_usage=orjson.dumps(usage),
-            rank=self._rank(identity),
-            aliases=_aliases(record, message),
-            web_searches=_web_searches(usage),
+            aliases=aliases_of(record, message),
         )
 
-    def _advisor_events(
-        self, event: UsageEvent, message: _Message, line: Line
-    ) -> Iterator[UsageEvent]:
-        """Advisor calls: ``usage.iterations[]`` entries of type ``advisor_message``.
-
-        An advisor call is a separate billed request under its own model (e.g. Opus advising
-        a Sonnet session) and is not in the top-level counters, so each is recorded as its
-        own request, in the same session, keyed by the reply's key and the entry's index: a
-        streamed partial line and a resumed copy name the same entries, and merge like the
-        reply does. ``message`` entries repeat the top-level counters and a
-        ``fallback_message`` entry is an attempt the top level already holds (or an
-        unbilled failure): neither is counted."""
-        iterations = message.usage.get("iterations")
-        if not isinstance(iterations, list):
-            return
-        for index, entry in enumerate(iterations):
-            if not isinstance(entry, dict) or entry.get("type") != ADVISOR_ITERATION:
-                continue
+    def _advisor_replies(self, reply: Reply, usage: dict[str, Any], line: Line) -> Iterator[Reply]:
+        """The advisor calls of the line read as ``reply`` (see
+        :func:`~tokentrail.agents.claude_code.replies.advisor_entries`), each a request."""
+        for index, entry in advisor_entries(usage):
             try:
-                tokens = _tokens(entry)
+                tokens = tokens_of(entry)
             except BadRecord as bad:
                 self._skip(bad.reason, line, f"usage.iterations[{index}]: {bad.detail}")
                 continue
             if tokens.is_empty:
                 self._skip("empty_usage", line, f"usage.iterations[{index}]: no token counts")
                 continue
-            model = text_or_none(entry.get("model"))
-            yield event.evolve(
-                key=f"{event.key}:iteration:{index}",
-                tokens=tokens,
-                model=model,
-                provider="anthropic" if model is not None and model.startswith("claude") else None,
-                reported_cost_usd=None,
-                pricing_context=_pricing_context(entry),
-                raw_usage=orjson.dumps(entry),
-                aliases=(),
-                web_searches=_web_searches(entry),
-            )
+            yield advisor_reply(reply, index, entry, tokens)
 
     def _rank(self, identity: _Identity) -> str:
         # Lower wins attribution in merge_events: a main-thread copy beats a sidechain replay,
@@ -687,126 +474,16 @@ class _FileParser:
         the ledger keeps the stored rank when the original file is deleted."""
         last = self.memory.get(_MEM_LAST_TIMESTAMP)
         suffix = last if isinstance(last, str) else ""
-        return [event.evolve(rank=event.rank + suffix) for event in self.events.values()]
+        return [reply.to_event(suffix) for reply in self.replies.values()]
 
-    def _add_event(self, event: UsageEvent) -> None:
-        earlier = self.events.get(event.key)
+    def _add_reply(self, reply: Reply) -> None:
+        earlier = self.replies.get(reply.key)
         if earlier is None:
-            self.events[event.key] = event
+            self.replies[reply.key] = reply
             return
         # A streaming snapshot (or a replay) of a reply already seen in this chunk.
-        self.events[event.key] = merge_events(earlier, event)
+        earlier.absorb(reply)
         self.duplicates += 1
 
     def _skip(self, reason: str, line: Line, detail: str) -> None:
         self.skips.append(Skip(reason, self.context.path, line.number, detail))
-
-
-# --- reading one usage object -----------------------------------------------------------------
-
-
-def _is_assistant(record: _Record, message: _Message) -> bool:
-    """True for an assistant line's message, false for every other line's."""
-    kind = record.type
-    return kind == "assistant" or (kind is None and message.role == "assistant")
-
-
-def _tokens(usage: dict[str, Any]) -> Tokens:
-    """The buckets of a ``message.usage`` object (or of one ``usage.iterations[]`` entry,
-    which has the same shape). Only advisor entries of ``usage.iterations[]`` are read, as
-    requests of their own (``_advisor_events``): the others repeat the top level."""
-    output = count_or_none(usage.get("output_tokens"), "output_tokens")
-    write_5m, write_1h = _cache_writes(usage)
-    return Tokens(
-        input=count_or_none(usage.get("input_tokens"), "input_tokens"),
-        cache_read=count_or_none(usage.get("cache_read_input_tokens"), "cache_read_input_tokens"),
-        cache_write_5m=write_5m,
-        cache_write_1h=write_1h,
-        output=output,
-        reasoning=_reasoning(usage, output),
-    )
-
-
-def _cache_writes(usage: dict[str, Any]) -> tuple[int | None, int | None]:
-    """(5-minute, 1-hour) cache writes: the ``cache_creation`` split when it reports either
-    part, else the whole ``cache_creation_input_tokens`` as 5-minute writes (the only TTL
-    before the split existed) with the 1-hour part unknown."""
-    split = usage.get("cache_creation")
-    if isinstance(split, dict):
-        write_5m = count_or_none(
-            split.get("ephemeral_5m_input_tokens"), "cache_creation.ephemeral_5m_input_tokens"
-        )
-        write_1h = count_or_none(
-            split.get("ephemeral_1h_input_tokens"), "cache_creation.ephemeral_1h_input_tokens"
-        )
-        if write_5m is not None or write_1h is not None:
-            return write_5m, write_1h
-    total = count_or_none(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
-    return total, None
-
-
-def _reasoning(usage: dict[str, Any], output: int | None) -> int | None:
-    """Thinking tokens, when the API reported them (``output_tokens_details.thinking_tokens``,
-    a part of ``output_tokens``). Unreported or implausible (not an int, above the output)
-    means unknown: a display-only bucket never costs a billed request its place."""
-    details = usage.get("output_tokens_details")
-    if not isinstance(details, dict):
-        return None
-    try:
-        thinking = count_or_none(details.get("thinking_tokens"), "thinking_tokens")
-    except BadRecord:
-        return None
-    if thinking is None or output is None or thinking > output:
-        return None
-    return thinking
-
-
-def _web_searches(usage: dict[str, Any]) -> int | None:
-    """``server_tool_use.web_search_requests``: searches billed per search. Claude Code has
-    been seen writing 0 where searches happened; what it reports is what is counted."""
-    tools = usage.get("server_tool_use")
-    if not isinstance(tools, dict):
-        return None
-    return count_or_none(tools.get("web_search_requests"), "server_tool_use.web_search_requests")
-
-
-def _pricing_context(usage: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Usage flags that change the price: fast mode and non-standard service tiers."""
-    context: list[tuple[str, str]] = []
-    tier = text_or_none(usage.get("service_tier"))
-    if tier is not None and tier != "standard":
-        context.append(("service_tier", tier))
-    speed = text_or_none(usage.get("speed"))
-    if speed is not None and speed not in _NO_SPEED_SURCHARGE:
-        context.append(("speed", speed))
-    return tuple(context)
-
-
-def _event_key(
-    record: _Record, message: _Message, usage: dict[str, Any], timestamp: datetime
-) -> str:
-    message_id = text_or_none(message.id)
-    if message_id is not None:
-        return f"{SOURCE_NAME}:{message_id}"
-    request_id = text_or_none(record.requestId)
-    if request_id is not None:
-        return f"{SOURCE_NAME}:req:{request_id}"
-    basis = orjson.dumps(
-        [text_or_none(record.sessionId), _iso(timestamp), usage], option=orjson.OPT_SORT_KEYS
-    )
-    return f"{SOURCE_NAME}:hash:{hashlib.sha256(basis).hexdigest()[:32]}"
-
-
-def _aliases(record: _Record, message: _Message) -> tuple[str, ...]:
-    """The key Claude Code's OpenTelemetry ``api_request`` event gives this request
-    (``claude_code:req:<request_id>``, the line's ``requestId``), when the line's own key is
-    its message id; see :mod:`tokentrail.correlate`."""
-    request_id = text_or_none(record.requestId)
-    if request_id is None or text_or_none(message.id) is None:
-        return ()
-    return (f"{SOURCE_NAME}:req:{request_id}",)
-
-
-def _iso(when: datetime) -> str:
-    # Fixed width, so ranks built from it sort in time order.
-    return when.isoformat(timespec="microseconds")
