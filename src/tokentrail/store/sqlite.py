@@ -23,7 +23,7 @@ from tokentrail.errors import (
     LedgerTooNew,
     StoreError,
 )
-from tokentrail.store import report_cache
+from tokentrail.store import day_rollups, report_cache
 from tokentrail.store.base import (
     BUCKET_MS,
     DAMAGED_ADVICE,
@@ -252,6 +252,29 @@ class SQLiteStore(SQLReads):
         with self._errors():
             _backup(self._conn, destination)
 
+    def _keep_offset(self, offset_ms: int) -> bool:
+        conn = self._conn
+        if self._too_new is not None or conn.in_transaction:
+            return False  # a newer tokentrail's ledger is never written; nor mid-read
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout = 0")  # a report never queues behind a sync
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        try:
+            day_rollups.keep_offset(conn.execute, offset_ms, user=False)
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            _rollback(conn)  # read-only file, disk full: the hourly rollups answer
+            return False
+        except BaseException:
+            _rollback(conn)
+            raise
+        return True
+
     def report_marker(self) -> str | None:
         with self._errors():
             return report_cache.sqlite_marker(self._conn)
@@ -351,6 +374,11 @@ class _SQLiteWrite(SQLWrite):
         )
         for statement in _TOTALS_FROM_BATCH:
             conn.execute(statement)
+        # the same sums per local day of each UTC offset kept (see store.day_rollups): the
+        # offsets kept are whole quarter hours, so each quarter hour lies in one local day
+        conn.execute(
+            day_rollups.add_sql(_BATCH_QUARTERS, "1 = 1", _BATCH_SUMS, _MEASURE_ADD, user=False)
+        )
 
 
 _BATCH_TOTALS = "temp.batch_totals"
@@ -361,6 +389,8 @@ _CREATE_BATCH_TOTALS = (
     f"session_key, run_id, first_ms, last_ms, {_MEASURE_LIST})"
 )
 _BATCH_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
+_BATCH_QUARTERS = f"(SELECT bucket_ms AS ts_ms, * FROM {_BATCH_TOTALS})"
+"""The batch's sums with each quarter hour's start as their time, for the day rollups."""
 _SPAN_UPDATE = (
     "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), COALESCE(excluded.first_ms, first_ms)), "
     "last_ms = MAX(COALESCE(last_ms, excluded.last_ms), COALESCE(excluded.last_ms, last_ms))"
