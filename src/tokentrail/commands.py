@@ -239,22 +239,9 @@ def _print_team_breakdown(result: Report, by: str, console: Console) -> None:
     )
 
 
-def broken_links(searched: Sequence[str]) -> list[tuple[Path, str]]:
-    """Each symbolic link whose target does not exist on the way to a folder sync searched
-    (``~/.claude`` pointing at a moved or unmounted folder): the folder is not absent, it is
-    unreachable."""
-    found: dict[Path, str] = {}
-    for root in searched:
-        for path in (Path(root), *Path(root).parents):
-            if path not in found and path.is_symlink() and not path.exists():
-                try:
-                    found[path] = os.readlink(path)
-                except OSError:
-                    found[path] = "?"
-    return list(found.items())
-
-
 def _warn_broken_links(searched: Sequence[str]) -> None:
+    from tokentrail.sync_walk import broken_links
+
     for path, target in broken_links(searched):
         click.echo(
             f"{path} is a symbolic link to {target}, which does not exist: the agent logs "

@@ -6,6 +6,11 @@ line asked for with only the options it has (``-d/--database``, ``--fields``) go
 :func:`tokentrail.statusline.main`; anything else, its ``--help`` and any option click would
 refuse included, goes through click (:mod:`tokentrail.cli`), which parses and answers it as
 for every other command.
+
+``tokentrail sync --quiet`` (with at most ``-d/--database``) when nothing changed since the last
+full sync prints nothing and ends: :func:`tokentrail.sync_walk.nothing_changed` tells so from
+stats and the ledger's record of that sync, without click, the readers or the ledger's write
+side. At any doubt, or with any other option, the sync runs through click as before.
 """
 
 from __future__ import annotations
@@ -38,8 +43,43 @@ def statusline_options(args: list[str]) -> dict[str, str | None] | None:
     return options
 
 
+_QUIET_FLAGS = ("-q", "--quiet")
+_SYNC_OPTIONS = {"-d": "database", "--database": "database"}
+
+
+def quiet_sync_options(args: list[str]) -> dict[str, str | None] | None:
+    """A sync's ``-d/--database`` from its arguments (after ``sync``) when they are
+    ``-q/--quiet`` once and at most ``-d/--database PATH`` (as ``--name value`` or
+    ``--database=value``); None for anything else: click then parses them."""
+    options: dict[str, str | None] = {"database": None}
+    seen: set[str] = set()
+    index = 0
+    while index < len(args):
+        name, has_value, value = args[index].partition("=")
+        key = "quiet" if name in _QUIET_FLAGS and not has_value else _SYNC_OPTIONS.get(name)
+        if key is None or key in seen or (has_value and name == "-d"):
+            return None
+        seen.add(key)
+        if key == "database":
+            if not has_value:
+                index += 1
+                if index == len(args):
+                    return None
+                value = args[index]
+            options["database"] = value
+        index += 1
+    return options if "quiet" in seen else None
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["sync"]:
+        sync_options = quiet_sync_options(args[1:])
+        if sync_options is not None:
+            from tokentrail.sync_walk import nothing_changed
+
+            if nothing_changed(sync_options["database"]):
+                return  # what a quiet sync that finds nothing new prints: nothing
     if args[:1] == ["statusline"]:
         options = statusline_options(args[1:])
         if options is not None:

@@ -421,4 +421,16 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0016_sync_walk",
+        # What the last full sync saw (tokentrail.sync_walk): one JSON record, read by the
+        # quick answer of `tokentrail sync --quiet` when nothing changed. (0015 is another
+        # change's: migrations run by name.)
+        """
+        CREATE TABLE sync_walk (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            record BLOB NOT NULL
+        );
+        """,
+    ),
 )
