@@ -271,35 +271,38 @@ def nothing_changed(database: str | None) -> bool:
 
 def _nothing_changed(database: str | None) -> bool:
     from tokentrail.config import load_config, resolve_database
-    from tokentrail.store.quick import NotQuick, QuickReader
+    from tokentrail.store.quick_sync import read_sync_walk
 
     config = load_config()
     location = resolve_database(database, config)
     if "://" in location:
-        return False  # a team ledger keeps no record (see tokentrail.store.sqlite)
-    try:
-        with QuickReader(location) as reader:
-            raw = reader.walk_record()
-            if raw is None:
-                return False
-            import json
-
-            record = json.loads(raw)
-            if not _inputs_unchanged(record, config.sources):
-                return False
-            cursors = reader.file_cursors()
-    except NotQuick:
+        return False  # a team ledger keeps no record (see tokentrail.store.postgres)
+    found = read_sync_walk(location)
+    if found is None:
         return False
-    return _files_unchanged(record, cursors)
+    import json
+
+    raw, cursors = found
+    record = json.loads(raw)
+    # the files first: a transcript grown by a turn is the usual change, and it shows there
+    return (
+        _settings_unchanged(record, config.sources)
+        and _files_unchanged(record, cursors)
+        and _paths_unchanged(record)
+    )
 
 
-def _inputs_unchanged(record: dict[str, Any], sources: Mapping[str, Any]) -> bool:
+def _settings_unchanged(record: dict[str, Any], sources: Mapping[str, Any]) -> bool:
+    """The same variables and source settings choose the same roots."""
     if record.get("format") != RECORD_FORMAT:
         return False
     if any(os.environ.get(key) != value for key, value in record["env"].items()):
         return False
-    if record["sources"] != source_settings_key(sources):
-        return False
+    return bool(record["sources"] == source_settings_key(sources))
+
+
+def _paths_unchanged(record: dict[str, Any]) -> bool:
+    """Every root, folder and module as discovery saw it: the same files are found."""
     for path, signature in record["paths"].items():
         if path_signature(path) != signature:
             return False

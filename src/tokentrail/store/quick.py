@@ -139,19 +139,6 @@ class QuickReader:
         sql = f"SELECT path, device, inode, size, mtime_ns FROM cursors WHERE path IN ({marks})"
         return {row[0]: tuple(row[1:]) for row in self._query(sql, list(paths))}
 
-    # -- what the quick answer of a sync reads (tokentrail.sync_walk) ------------------------
-
-    def walk_record(self) -> bytes | None:
-        """The record the last full sync kept, or None."""
-        rows = self._query("SELECT record FROM sync_walk WHERE id = 1", [])
-        return bytes(rows[0][0]) if rows else None
-
-    def file_cursors(self) -> dict[str, tuple[int, int, int, int, int]]:
-        """Every file's device, inode, size, modification time and parser version as it
-        was last read."""
-        sql = "SELECT path, device, inode, size, mtime_ns, parser_version FROM cursors"
-        return {row[0]: tuple(row[1:]) for row in self._query(sql, [])}
-
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()
