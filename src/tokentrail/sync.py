@@ -27,6 +27,7 @@ from typing import Any
 from tokentrail import sync_walk
 from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
+from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources.base import (
@@ -208,8 +209,11 @@ def _keep_walk(
             files=[(file.path, file.kind, source.name) for source, file in files],
             parsers={source.name: source.parser_version for source in sources},
         )
-    if ledger.store.walk_record() != record:
-        ledger.store.keep_walk_record(record)
+    try:
+        if ledger.store.walk_record() != record:
+            ledger.store.keep_walk_record(record)
+    except StoreError:
+        pass  # busy past its timeout, read-only, full: the next sync walks again
 
 
 def plan_tasks(
