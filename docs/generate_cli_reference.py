@@ -18,8 +18,9 @@ TARGET = Path(__file__).with_name("cli.md")
 
 def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
     found: list[list[str]] = []
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the commands are imported on first use
+        command = group.get_command(context, name)
         path = [*prefix, name]
         found.append(path)
         if isinstance(command, click.Group):

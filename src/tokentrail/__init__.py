@@ -10,7 +10,7 @@ recording into a tokentrail server over HTTP.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing's: `import tokentrail` stays as light as the status line needs
 
 __all__ = [
     "ConfigError",
@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from tokentrail.errors import ConfigError, InvalidUsage, LedgerBusy, StoreError, TokentrailError
     from tokentrail.ledger import Ledger
     from tokentrail.providers import anthropic_usage, gemini_usage, openai_usage

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 TABLE_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 """Variables that change how rich draws a table (or whether it thinks it draws on a
@@ -44,6 +48,10 @@ def local_zone_name() -> str | None:
     return None
 
 
+CODE_FOLDERS = ("store", "reports", "insights", "cli")
+"""The packages (besides the top one) whose code a report's printed answer depends on."""
+
+
 def output_format(as_json: bool, as_csv: bool, *, terminal: bool) -> str | None:
     """The format part of a key; None for a table drawn on a terminal (never kept: its width
     and colours are the terminal's)."""
@@ -61,7 +69,7 @@ def code_fingerprint() -> str:
     install): the size and modification time of each of its modules."""
     package = os.path.dirname(os.path.abspath(__file__))
     parts: list[str] = []
-    for folder in (package, os.path.join(package, "store")):
+    for folder in (package, *(os.path.join(package, name) for name in CODE_FOLDERS)):
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.endswith(".py"):
@@ -73,7 +81,7 @@ def code_fingerprint() -> str:
     return format(zlib.crc32("|".join(parts).encode()), "08x")
 
 
-def report_key(kind: str, options: dict[str, Any], zone_name: str, fmt: str) -> str:
+def report_key(kind: str, options: Mapping[str, Any], zone_name: str, fmt: str) -> str:
     """The key of a report's answer: ``options`` as the command line gave them (after click
     made each value canonical)."""
     fields = (
@@ -93,7 +101,7 @@ def report_key(kind: str, options: dict[str, Any], zone_name: str, fmt: str) -> 
     return "\x1f".join(fields)
 
 
-def key_for(kind: str, options: dict[str, Any], *, terminal: bool) -> str | None:
+def key_for(kind: str, options: Mapping[str, Any], *, terminal: bool) -> str | None:
     """The key of this report's answer, or None when it is not kept (a table on a terminal,
     a zone without an IANA name)."""
     as_json, as_csv = bool(options.get("as_json")), bool(options.get("as_csv"))
@@ -118,9 +126,32 @@ def ledger_file(database: str | None) -> str | None:
     return os.path.expanduser(candidate)
 
 
-def cached_answer(kind: str, options: dict[str, Any]) -> str | None:
+def cached_answer(kind: str, options: Mapping[str, Any]) -> str | None:
     """The kept answer of this report, if the ledger has one of its current generation; None
     when it has to be computed (never raises for that: the full path reports any problem)."""
+    found = _kept_location(kind, options)
+    if found is None:
+        return None
+    from tokentrail.store.report_cache import read_sqlite_file
+
+    return read_sqlite_file(*found)
+
+
+def cached_answer_utf8(kind: str, options: Mapping[str, Any]) -> bytes | None:
+    """:func:`cached_answer` as the UTF-8 bytes the ledger keeps, for printing them as they
+    are (a list of every session is megabytes: decoding and encoding it again costs more than
+    reading it)."""
+    found = _kept_location(kind, options)
+    if found is None:
+        return None
+    from tokentrail.store.report_cache import read_sqlite_file_utf8
+
+    return read_sqlite_file_utf8(*found)
+
+
+def _kept_location(kind: str, options: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The SQLite ledger's path and the key its answer would be kept under; None when such an
+    answer is never kept or cannot be looked up here."""
     if options.get("as_json") and options.get("as_csv"):
         return None
     try:
@@ -130,6 +161,4 @@ def cached_answer(kind: str, options: dict[str, Any]) -> str | None:
         return None
     if key is None or location is None:
         return None
-    from tokentrail.store.report_cache import read_sqlite_file
-
-    return read_sqlite_file(location, key)
+    return location, key

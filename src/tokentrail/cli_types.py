@@ -70,7 +70,7 @@ class SourceName(click.ParamType[str]):
     """A source: one of the agents whose logs tokentrail reads (from the sources registry),
     in any letter case, or with ``reported`` also the HTTP API's default ``sdk`` and any other
     name usage may have been reported under (an OpenTelemetry service name); such a name is
-    checked against the ledger once it is open (:func:`tokentrail.commands.check_sources`)."""
+    checked against the ledger once it is open (:func:`tokentrail.cli.common.check_sources`)."""
 
     name = "source"
 

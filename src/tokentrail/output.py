@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -10,6 +11,8 @@ from tokentrail import formatting
 from tokentrail.store.figures import NO_MODEL
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     # only types here: `tokentrail sync` prints through this module without the reports
     from tokentrail.figures import UsageFigures
     from tokentrail.reports.periods import Report
@@ -19,6 +22,17 @@ OutputFormat = Literal["table", "json", "csv"]
 PRICE_ADVICE = "Add a price under [[prices]] in the config file, then run 'tokentrail reprice'."
 """What to do about a model without a known price."""
 MISSING = "—"
+
+
+def new_console(stderr: bool = False) -> Console:
+    """rich's console for tables; piped or redirected, as wide as a table needs."""
+    from rich.console import Console
+
+    found = Console(stderr=stderr, highlight=False)
+    if not found.is_terminal and "COLUMNS" not in os.environ:
+        # piped or redirected: nothing to fit, so never squeeze columns into ellipses
+        found = Console(stderr=stderr, highlight=False, width=max(found.width, 160))
+    return found
 
 
 def render_json(data: Any) -> str:

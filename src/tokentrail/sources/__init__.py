@@ -1,7 +1,10 @@
-"""What every agent reader is made of: :mod:`tokentrail.sources.base` (the reader protocol,
-the shared line reader, :func:`~tokentrail.sources.base.open_regular`, count checks) and
-:mod:`tokentrail.sources.edits` (the edit-line rules). The readers themselves live in the
-agents' packages, listed by the registry :mod:`tokentrail.agents`.
+"""What every agent reader is made of: :mod:`tokentrail.sources.base` (the reader protocol),
+:mod:`~tokentrail.sources.files`, :mod:`~tokentrail.sources.discovery`,
+:mod:`~tokentrail.sources.lines`, :mod:`~tokentrail.sources.values`,
+:mod:`~tokentrail.sources.jsonl`, :mod:`~tokentrail.sources.sqlite`,
+:mod:`~tokentrail.sources.counts` and :mod:`tokentrail.sources.edits` (the edit-line rules).
+The readers themselves live in the agents' packages, listed by the registry
+:mod:`tokentrail.agents`.
 
 The three functions below are a compatibility facade over that registry, for code written
 before it; new code asks :mod:`tokentrail.agents`.

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tokentrail.sources.base import open_regular, reported_cost
+from tokentrail.sources.files import open_regular
+from tokentrail.sources.values import reported_cost
 
 MEM_GENERATION = "generation"
 MEM_TOTALS = "totals"
@@ -143,7 +144,7 @@ def growth(previous: Mapping[str, Totals], totals: Mapping[str, Totals]) -> Grow
 def read_document(path: str) -> tuple[bytes, datetime]:
     """A snapshot file's bytes and when they were written (the modification time of the
     bytes read, not of a file that replaced them since). Raises ``OSError``, and
-    :class:`~tokentrail.sources.base.NotRegularFile` for a FIFO, a device or a folder."""
+    :class:`~tokentrail.sources.files.NotRegularFile` for a FIFO, a device or a folder."""
     with open_regular(path) as handle:
         data = handle.read()
         mtime = os.fstat(handle.fileno()).st_mtime

@@ -19,11 +19,12 @@ answer up before the rest of tokentrail (the reports, the store, the pricing) is
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 MAX_BODY_CHARS = 64_000_000
 """Answers larger than this are not kept (a ledger is not a file store)."""
@@ -52,16 +53,33 @@ def sqlite_get(conn: sqlite3.Connection, key: str) -> str | None:
     """The answer kept under ``key`` if it is of the ledger as it is now. Marker and answer
     are read in one snapshot, so a write in between cannot pair an old answer with a new
     marker."""
+    body: str | None = _kept_body(conn, key, "body")
+    return body
+
+
+def sqlite_get_utf8(conn: sqlite3.Connection, key: str) -> bytes | None:
+    """:func:`sqlite_get`'s answer as the UTF-8 bytes the ledger holds, never decoded (a
+    session list can be megabytes, printed as they are); None also when the ledger's text is
+    not UTF-8."""
+    (encoding,) = conn.execute("PRAGMA encoding").fetchone()
+    if encoding != "UTF-8":
+        return None
+    body: bytes | None = _kept_body(conn, key, "CAST(body AS BLOB)")
+    return body
+
+
+def _kept_body(conn: sqlite3.Connection, key: str, body_sql: str) -> Any:
     conn.execute("BEGIN")
     try:
-        row = conn.execute("SELECT marker, body FROM report_cache WHERE key = ?", (key,)).fetchone()
+        row = conn.execute(
+            f"SELECT marker, {body_sql} FROM report_cache WHERE key = ?", (key,)
+        ).fetchone()
         current = sqlite_marker(conn) if row is not None else None
     finally:
         conn.execute("COMMIT")
     if row is None or row[0] != current:
         return None
-    body: str = row[1]
-    return body
+    return row[1]
 
 
 def sqlite_put(conn: sqlite3.Connection, key: str, marker: str, body: str) -> bool:
@@ -101,6 +119,17 @@ def read_sqlite_file(path: str, key: str) -> str | None:
     """The cached answer from the SQLite ledger at ``path``, without opening it as a store
     (no migrations, no pragmas: nothing is written). None when there is none, or when the
     file cannot answer this way (absent, not migrated yet, locked): the caller computes."""
+    body: str | None = _read_file(path, key, sqlite_get)
+    return body
+
+
+def read_sqlite_file_utf8(path: str, key: str) -> bytes | None:
+    """:func:`read_sqlite_file`'s answer as UTF-8 bytes (:func:`sqlite_get_utf8`)."""
+    body: bytes | None = _read_file(path, key, sqlite_get_utf8)
+    return body
+
+
+def _read_file(path: str, key: str, get: Callable[[sqlite3.Connection, str], Any]) -> Any:
     import sqlite3
 
     if not os.path.isfile(path):
@@ -111,7 +140,7 @@ def read_sqlite_file(path: str, key: str) -> str | None:
         return None
     try:
         conn.execute("PRAGMA busy_timeout = 50")
-        return sqlite_get(conn, key)
+        return get(conn, key)
     except sqlite3.Error:
         return None
     finally:

@@ -26,7 +26,6 @@ Facts this parser relies on (Aider-AI/aider ``aider/analytics.py``, ``aider/args
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,20 +35,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.aider import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    iter_complete_lines,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import digest, read_lines
+from tokentrail.sources.lines import Line, LinesEnd
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -92,12 +83,7 @@ class AiderSource:
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         parser = _LogParser(file.path, _Memory.load(state.memory))
-        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-            if isinstance(item, LinesEnd):
-                return parser.result(item)
-            parser.handle(item)
-        raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+        return read_lines(parser, file.path, state, PREFILTER)
 
 
 def _configured_log(path: Path) -> Path | None:
@@ -213,12 +199,12 @@ class _LogParser:
         if cost == 0 and tokens.total > 0:
             cost = None  # Aider writes 0 for a model it has no price for: unknown, not free
         model, provider = _model(properties.get("main_model"))
-        digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-        occurrence = self.memory.occurrence(digest, int(when))
+        line_hash = digest(record)
+        occurrence = self.memory.occurrence(line_hash, int(when))
         session = self.memory.session
         self.events.append(
             UsageEvent(
-                key=f"{SOURCE}:{digest}:{occurrence}",
+                key=f"{SOURCE}:{line_hash}:{occurrence}",
                 source=SOURCE,
                 timestamp=timestamp,
                 tokens=tokens,

@@ -27,7 +27,6 @@ whenever it changes; the keys make a re-read count nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,18 +38,11 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from tokentrail.agents.amp import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    read_regular,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
+from tokentrail.sources.jsonl import digest, malformed_or_object
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -84,14 +76,9 @@ class AmpSource:
         data = read_regular(file.path)
         kept = ParseState(len(data), 0, {})
         try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            return ParseResult(
-                skips=[Skip("malformed_json", file.path, None, str(exc))], state=kept
-            )
-        if not isinstance(document, dict):
-            detail = f"a JSON {type(document).__name__}, not an object"
-            return ParseResult(skips=[Skip("malformed_json", file.path, None, detail)], state=kept)
+            document = malformed_or_object(data)
+        except BadRecord as bad:
+            return ParseResult(skips=[Skip(bad.reason, file.path, None, bad.detail)], state=kept)
         reader = _ThreadReader(file.path, _Thread.of(file.path, document))
         reader.read(document)
         return reader.result(kept)
@@ -308,5 +295,4 @@ def _tokens(
 
 
 def _hash(value: object) -> str:
-    basis = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    return "h" + hashlib.sha256(basis).hexdigest()[:32]
+    return "h" + digest(value)

@@ -13,24 +13,24 @@ The format and the counting rules are in :mod:`tokentrail.agents.cline.tasks`; C
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
 from tokentrail.agents.cline import AGENT
-from tokentrail.agents.cline.tasks import Dialect, discover_tasks, parse_task, vscode_roots
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.agents.cline.tasks import Dialect, TaskFolderSource, vscode_roots
 
 SOURCE = AGENT.name
 DIALECT = Dialect(SOURCE, ("saoudrizwan.claude-dev",))
 
 
-class ClineSource:
+class ClineSource(TaskFolderSource):
     """Cline's task folders (VS Code hosts and the CLI data dir)."""
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
     env_var: ClassVar[str] = AGENT.override
+    dialect: ClassVar[Dialect] = DIALECT
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
         data_dir = env.get("CLINE_DATA_DIR", "").strip()
@@ -42,9 +42,3 @@ class ClineSource:
         else:
             cli = home / ".cline" / "data"
         return [cli, *vscode_roots(DIALECT, env, home)]
-
-    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        return discover_tasks(SOURCE, roots)
-
-    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        return parse_task(DIALECT, file, state)

@@ -45,24 +45,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from tokentrail.sources.base import (
-    BadRecord,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import (
     FileKind,
     ParseResult,
     ParseState,
     SourceFile,
-    count_or_none,
-    find_files,
     open_regular,
-    parse_timestamp,
     read_regular,
-    reported_cost,
-    text_or_none,
 )
+from tokentrail.sources.jsonl import json_object
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 UI_MESSAGES = "ui_messages.json"
@@ -143,6 +141,22 @@ def discover_tasks(source: str, roots: Sequence[Path]) -> Iterator[SourceFile]:
     listed and a special file named like a log are reported). A missing root is normal: the
     extension is not there."""
     return find_files(source, roots, TASK_FILES, root_files={UI_MESSAGES: "whole"})
+
+
+class TaskFolderSource:
+    """The reader of one agent of the family: its :class:`Dialect` says where its folders are
+    and how its input count reads (an agent with other roots says so in ``default_roots``)."""
+
+    dialect: ClassVar[Dialect]
+
+    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return vscode_roots(self.dialect, env, home)
+
+    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
+        return discover_tasks(self.dialect.source, roots)
+
+    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
+        return parse_task(self.dialect, file, state)
 
 
 def parse_task(dialect: Dialect, file: SourceFile, state: ParseState) -> ParseResult:
@@ -384,13 +398,7 @@ def _read_side(path: Path) -> bytes | None:
 
 def _load_side_object(path: Path) -> dict[str, Any] | None:
     data = _read_side(path)
-    if data is None:
-        return None
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    return json_object(data)[0] if data is not None else None
 
 
 ROO_TOTAL_INPUT_SINCE = datetime(2025, 10, 31, tzinfo=UTC)

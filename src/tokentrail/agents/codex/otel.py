@@ -26,20 +26,17 @@ from datetime import datetime
 
 import orjson
 
-from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.agents.otel import add_request
+from tokentrail.errors import BadRecord
 from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,
-    add_event,
     add_tool,
     count,
-    digest,
-    raw_usage,
     text,
 )
-from tokentrail.sources.base import BadRecord
-from tokentrail.usage import Tokens, UsageEvent
+from tokentrail.usage import Tokens
 
 _CODEX_USAGE_FIELDS = (
     "model",
@@ -70,25 +67,17 @@ def _codex_event(batch: OtlpBatch, context: OtlpContext, when: datetime, attrs: 
         output=output,
         reasoning=reasoning,
     )
-    session = text(attrs, "conversation.id")
-    key = fingerprint("codex", session, tokens) or (
-        f"codex:otlp:{digest(session, when.isoformat(), tokens.as_tuple())}"
-    )
-    add_event(
+    add_request(
         batch,
         context,
-        UsageEvent(
-            key=key,
-            source="codex",
-            timestamp=when,
-            tokens=tokens,
-            model=text(attrs, "model", "slug"),
-            provider="openai",
-            session_key=session,
-            raw_usage=raw_usage(attrs, _CODEX_USAGE_FIELDS),
-            rank=OTLP_RANK,
-            machine=context.machine,
-        ),
+        when,
+        attrs,
+        source="codex",
+        tokens=tokens,
+        session=text(attrs, "conversation.id"),
+        model=text(attrs, "model", "slug"),
+        provider="openai",
+        usage_fields=_CODEX_USAGE_FIELDS,
     )
 
 

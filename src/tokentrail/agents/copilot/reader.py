@@ -41,25 +41,23 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 
 from tokentrail.agents.copilot import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.counts import cache_inside_input
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import RememberedText, invalid_or_object
+from tokentrail.sources.lines import Line, iter_complete_lines
+from tokentrail.sources.sqlite import (
+    RowCursor,
     SchemaError,
-    SourceFile,
-    count_or_none,
-    database_failure,
-    find_files,
-    iter_complete_lines,
     open_sqlite_read_only,
-    parse_timestamp,
-    reported_cost,
+    optional_columns,
+    read_database,
+    rows_for_ids,
     table_columns,
-    text_or_none,
 )
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
+from tokentrail.usage import Session, Skip, UsageEvent
 
 SOURCE = AGENT.name
 STORE_NAME = "session-store.db"
@@ -69,7 +67,6 @@ NANO_AIU_PER_USD = 10**11
 BUSY_TIMEOUT_SECONDS = 2.0
 """How long to wait for Copilot holding its store before reporting it busy (and retrying
 at the next sync); a read-only reader never blocks Copilot's own writes in WAL mode."""
-IN_CLAUSE_BATCH = 500
 
 # Only these lines of an event log carry session facts or usage; the rest is conversation.
 EVENTS_PREFILTER: tuple[bytes, ...] = (
@@ -129,31 +126,7 @@ class CopilotSource:
         return _parse_events(file.path, state)
 
 
-# --- one rule for Copilot's counts ------------------------------------------------------------
-
-
-def _tokens(
-    prompt: object, output: object, cache_read: object, cache_write: object, reasoning: object
-) -> Tokens:
-    """Copilot's counts as the ledger's buckets: its input INCLUDES cache reads and writes, so
-    uncached input = input − cache read − cache write; reasoning is inside output."""
-    total_in = count_or_none(prompt, "input_tokens")
-    read = count_or_none(cache_read, "cache_read_tokens")
-    write = count_or_none(cache_write, "cache_write_tokens")
-    uncached = None
-    if total_in is not None:
-        uncached = total_in - (read or 0) - (write or 0)
-        if uncached < 0:
-            raise BadRecord(
-                "invalid_count", f"input={total_in} < cache read {read} + write {write}"
-            )
-    return Tokens(
-        input=uncached,
-        cache_read=read,
-        cache_write_5m=write,
-        output=count_or_none(output, "output_tokens"),
-        reasoning=count_or_none(reasoning, "reasoning_tokens"),
-    )
+# --- Copilot's charge and keys -----------------------------------------------------------------
 
 
 def _cost_usd(nano_aiu: object) -> float | None:
@@ -170,25 +143,12 @@ def _session_key(session_id: str, agent_id: str | None = None) -> str:
 
 
 def _parse_store(path: str, state: ParseState) -> ParseResult:
-    """Read the usage rows added since the last read (``id`` above the highest seen).
-
-    Row ids only grow while the store lives. A store rebuilt from scratch numbers its rows
-    from 1 again, which the row remembered as the last one read no longer being there (or
-    being another call) gives away: then all rows are read again (the ledger merges rows it
-    already has). On any failure the incoming state comes back unchanged, so the next sync
-    tries again.
-    """
-    try:
-        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
-        return database_failure(path, state, error)
-    try:
-        result = _read_store(connection, path, state)
-    except (SchemaError, sqlite3.Error) as error:
-        return database_failure(path, state, error)
-    finally:
-        connection.close()
-    return result
+    """Read the usage rows added since the last read (``id`` above the highest seen: a
+    :class:`RowCursor`). On any failure the incoming state comes back unchanged, so the next
+    sync tries again."""
+    return read_database(
+        path, state, BUSY_TIMEOUT_SECONDS, lambda connection: _read_store(connection, path, state)
+    )
 
 
 def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
@@ -196,17 +156,20 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
     usage_columns = columns.get("assistant_usage_events", set())
     if not usage_columns >= _USAGE_REQUIRED:
         raise SchemaError(f"no assistant_usage_events({', '.join(sorted(_USAGE_REQUIRED))})")
-    last_id = _last_row_still_there(connection, usage_columns, state.memory)
-    picked = ", ".join(name if name in usage_columns else "NULL" for name in _UsageRow._fields)
-    rows = connection.execute(
-        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (last_id,)
+    created = optional_columns(usage_columns, ("created_at",))
+    cursor = RowCursor.resume(
+        connection,
+        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?",
+        state.memory,
     )
-    last_row = state.memory.get("last_row") if last_id else None
+    picked = optional_columns(usage_columns, _UsageRow._fields)
+    rows = connection.execute(
+        f"SELECT {picked} FROM assistant_usage_events WHERE id > ? ORDER BY id", (cursor.last_id,)
+    )
     result = ParseResult()
     agents: dict[str, set[str]] = {}
     for row in map(_UsageRow._make, rows):
-        if isinstance(row.id, int) and row.id > last_id:
-            last_id, last_row = row.id, _row_identity(row.session_id, row.created_at)
+        cursor.advance(row.id, row.session_id, row.created_at)
         try:
             event = _row_event(row)
         except BadRecord as bad:
@@ -216,31 +179,11 @@ def _read_store(connection: sqlite3.Connection, path: str, state: ParseState) ->
         calls_of = agents.setdefault(str(row.session_id), set())
         if isinstance(row.agent_id, str) and row.agent_id:
             calls_of.add(row.agent_id)
-    result.state = ParseState(offset=0, memory={"last_id": last_id, "last_row": last_row})
+    result.state = ParseState(offset=0, memory=cursor.to_memory())
     if "sessions" in columns and agents:
         result.sessions.extend(_store_sessions(connection, columns["sessions"], list(agents)))
     result.sessions.extend(_subagent_sessions(agents))
     return result
-
-
-def _row_identity(session_id: object, created_at: object) -> str:
-    return f"{session_id}|{created_at}"
-
-
-def _last_row_still_there(
-    connection: sqlite3.Connection, columns: set[str], memory: Mapping[str, Any]
-) -> int:
-    """The id to read on from: the last one read, unless the store was rebuilt since."""
-    last_id = memory.get("last_id")
-    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
-        return 0
-    created = "created_at" if "created_at" in columns else "NULL"
-    row = connection.execute(
-        f"SELECT session_id, {created} FROM assistant_usage_events WHERE id = ?", (last_id,)
-    ).fetchone()
-    if row is None or _row_identity(*row) != memory.get("last_row"):
-        return 0  # another store now: its ids started again
-    return last_id
 
 
 def _row_event(row: _UsageRow) -> UsageEvent:
@@ -266,7 +209,7 @@ def _row_event(row: _UsageRow) -> UsageEvent:
         key=f"{SOURCE}:{session_id}:{row.id}",
         source=SOURCE,
         timestamp=timestamp,
-        tokens=_tokens(*counts),
+        tokens=cache_inside_input(*counts),
         # the model that ran is the one whose tokens these are; the billing model is a label
         model=text_or_none(row.model) or text_or_none(row.copilot_usage_model),
         session_key=_session_key(session_id, text_or_none(row.agent_id)),
@@ -282,25 +225,19 @@ def _store_sessions(
     """The sessions of the rows just read: folder, summary, branch and times."""
     if "id" not in columns:
         return
-    picked = ", ".join(
-        name if name in columns else "NULL"
-        for name in ("cwd", "summary", "branch", "created_at", "updated_at")
-    )
-    for start in range(0, len(ids), IN_CLAUSE_BATCH):
-        batch = ids[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = f"SELECT id, {picked} FROM sessions WHERE id IN ({marks})"
-        for session_id, cwd, summary, branch, created, updated in connection.execute(query, batch):
-            if isinstance(session_id, str):
-                yield Session(
-                    key=_session_key(session_id),
-                    source=SOURCE,
-                    project=text_or_none(cwd),
-                    title=text_or_none(summary),
-                    git_branch=text_or_none(branch),
-                    started_at=parse_timestamp(created),
-                    ended_at=parse_timestamp(updated),
-                )
+    picked = optional_columns(columns, ("cwd", "summary", "branch", "created_at", "updated_at"))
+    query = f"SELECT id, {picked} FROM sessions WHERE id IN ({{marks}})"
+    for session_id, cwd, summary, branch, created, updated in rows_for_ids(connection, query, ids):
+        if isinstance(session_id, str):
+            yield Session(
+                key=_session_key(session_id),
+                source=SOURCE,
+                project=text_or_none(cwd),
+                title=text_or_none(summary),
+                git_branch=text_or_none(branch),
+                started_at=parse_timestamp(created),
+                ended_at=parse_timestamp(updated),
+            )
 
 
 def _subagent_sessions(agents: Mapping[str, set[str]]) -> Iterator[Session]:
@@ -319,7 +256,7 @@ def _subagent_sessions(agents: Mapping[str, set[str]]) -> Iterator[Session]:
 
 
 @dataclass(slots=True)
-class _LogState:
+class _LogState(RememberedText):
     """What an event log's reader remembers between reads (kept in ``state.memory``)."""
 
     session_id: str | None = None
@@ -329,30 +266,27 @@ class _LogState:
     last_shutdown_at: str | None = None
     previous: dict[str, Any] = field(default_factory=dict)
     """The model metrics of the last shutdown, to take a cumulative one's difference."""
-    store_rows: list[str] | None = None
+    _store_rows: list[str] | None = None
     """When the store's rows of this session were made (read once per parse, not kept)."""
 
     @classmethod
-    def from_memory(cls, memory: Mapping[str, Any]) -> _LogState:
-        log = cls()
-        for name in ("session_id", "cwd", "branch", "started", "last_shutdown_at"):
-            value = memory.get(name)
-            if isinstance(value, str):
-                setattr(log, name, value)
+    def load(cls, memory: Mapping[str, Any]) -> _LogState:
+        log = cls.from_memory(memory)
         previous = memory.get("previous")
         if isinstance(previous, dict):
             log.previous = previous
         return log
 
-    def to_memory(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "cwd": self.cwd,
-            "branch": self.branch,
-            "started": self.started,
-            "last_shutdown_at": self.last_shutdown_at,
-            "previous": self.previous,
-        }
+    def store_covers(self, events_path: str, since: datetime | None, until: datetime) -> bool:
+        """Whether the session store next to this log holds calls of the session made between
+        the previous shutdown and this one (then they are counted from the store)."""
+        if self._store_rows is None:
+            self._store_rows = _store_row_times(events_path, self.session_id or "")
+        for text in self._store_rows:
+            made = parse_timestamp(text)
+            if made is not None and (since is None or made > since) and made <= until:
+                return True
+        return False
 
 
 class _StoreUnreadable(Exception):
@@ -361,7 +295,7 @@ class _StoreUnreadable(Exception):
 
 def _parse_events(path: str, state: ParseState) -> ParseResult:
     """``session-state/<id>/events.jsonl``, read from ``state.offset`` on."""
-    log = _LogState.from_memory(state.memory)
+    log = _LogState.load(state.memory)
     log.session_id = log.session_id or Path(path).parent.name
     result = ParseResult()
     # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
@@ -393,12 +327,9 @@ def _parse_events(path: str, state: ParseState) -> ParseResult:
 
 def _read_event(line: Line, path: str, log: _LogState, result: ParseResult) -> None:
     try:
-        record = orjson.loads(line.data)
-    except orjson.JSONDecodeError as error:
-        result.skips.append(Skip("invalid_json", path, line.number, str(error)))
-        return
-    if not isinstance(record, dict):
-        result.skips.append(Skip("not_an_object", path, line.number, type(record).__name__))
+        record = invalid_or_object(line.data)
+    except BadRecord as bad:
+        result.skips.append(Skip(bad.reason, path, line.number, bad.detail))
         return
     kind, data = record.get("type"), record.get("data")
     if not isinstance(data, dict):
@@ -434,7 +365,7 @@ def _read_shutdown(
     metrics = metrics if isinstance(metrics, dict) else {}
     cumulative = "eventsFileSizeBytes" in data and bool(log.previous)
     since = parse_timestamp(log.last_shutdown_at)
-    covered = _store_covers(path, log, since, when)
+    covered = log.store_covers(path, since, when)
     shutdown_id = text_or_none(record.get("id")) or f"line{line.number}"
     for model, figures in metrics.items():
         if not isinstance(figures, dict):
@@ -505,7 +436,7 @@ def _shutdown_event(
 ) -> UsageEvent | None:
     usage = figures.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    tokens = _tokens(
+    tokens = cache_inside_input(
         usage.get("inputTokens"),
         usage.get("outputTokens"),
         usage.get("cacheReadTokens"),
@@ -529,20 +460,6 @@ def _shutdown_event(
         raw_usage=orjson.dumps(dict(figures)),
         rank=f"0|{when.isoformat()}|",
     )
-
-
-def _store_covers(
-    events_path: str, log: _LogState, since: datetime | None, until: datetime
-) -> bool:
-    """Whether the session store next to this log holds calls of the session made between the
-    previous shutdown and this one (then they are counted from the store)."""
-    if log.store_rows is None:
-        log.store_rows = _store_row_times(events_path, log.session_id or "")
-    for text in log.store_rows:
-        made = parse_timestamp(text)
-        if made is not None and (since is None or made > since) and made <= until:
-            return True
-    return False
 
 
 def _store_row_times(events_path: str, session_id: str) -> list[str]:

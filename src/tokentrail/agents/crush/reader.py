@@ -41,20 +41,16 @@ import orjson
 
 from tokentrail import sync_walk
 from tokentrail.agents.crush import AGENT
-from tokentrail.sources.base import (
+from tokentrail.sources.files import (
     ParseResult,
     ParseState,
-    SchemaError,
     SourceFile,
-    database_failure,
     open_regular,
-    open_sqlite_read_only,
-    parse_timestamp,
-    read_regular,
-    reported_cost,
-    text_or_none,
     unlisted_folder,
 )
+from tokentrail.sources.jsonl import side_object
+from tokentrail.sources.sqlite import SchemaError, optional_columns, read_database, table_columns
+from tokentrail.sources.values import parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -102,18 +98,13 @@ class CrushSource:
         # sync reports either, before SQLite could block on it or call it corrupt
         with open_regular(file.path) as handle:
             size = os.fstat(handle.fileno()).st_size
-        try:
-            connection = open_sqlite_read_only(file.path, BUSY_TIMEOUT_SECONDS)
-        except (OSError, sqlite3.Error) as error:
-            return database_failure(file.path, state, error)
-        try:
+
+        def read(connection: sqlite3.Connection) -> ParseResult:
             result = _read(connection, file.path)
-        except (SchemaError, sqlite3.Error) as error:
-            return database_failure(file.path, state, error)
-        finally:
-            connection.close()
-        result.state = ParseState(offset=size)
-        return result
+            result.state = ParseState(offset=size)
+            return result
+
+        return read_database(file.path, state, BUSY_TIMEOUT_SECONDS, read)
 
 
 def _databases(root: Path) -> Iterator[str | OSError]:
@@ -149,10 +140,10 @@ def _project_data_dirs(path: Path) -> list[Path]:
     Crush not installed, or the file being rewritten; the next sync reads it again)."""
     try:
         sync_walk.look(str(path))  # before reading it: a rewrite after shows
-        document = orjson.loads(read_regular(str(path)))
-    except (OSError, orjson.JSONDecodeError):
+    except OSError:
         return []
-    projects = document.get("projects") if isinstance(document, dict) else None
+    document = side_object(str(path))
+    projects = document.get("projects") if document is not None else None
     dirs: list[Path] = []
     for project in projects if isinstance(projects, list) else ():
         if not isinstance(project, dict):
@@ -170,16 +161,17 @@ def _project_data_dirs(path: Path) -> list[Path]:
 
 
 def _read(connection: sqlite3.Connection, path: str) -> ParseResult:
-    columns = {row[1] for row in connection.execute('PRAGMA table_info("sessions")')}
+    columns = table_columns(connection, ("sessions",)).get("sessions", set())
     needed = {"id", "parent_session_id", "cost", "created_at"}
     if not needed <= columns:
         raise SchemaError(f"no sessions({', '.join(sorted(needed))}) table")
     models = _models(connection)
     project = _project_of(path)
     result = ParseResult()
-    title = "title" if "title" in columns else "NULL"
-    updated = "updated_at" if "updated_at" in columns else "NULL"
-    query = f"SELECT id, parent_session_id, {title}, cost, created_at, {updated} FROM sessions"
+    picked = optional_columns(
+        columns, ("id", "parent_session_id", "title", "cost", "created_at", "updated_at")
+    )
+    query = f"SELECT {picked} FROM sessions"
     for session_id, parent, name, cost, created, changed in connection.execute(query):
         if not isinstance(session_id, str) or not session_id:
             continue
@@ -258,10 +250,10 @@ def _raw_usage(cost: float, models: set[tuple[str, str | None]]) -> bytes:
 
 def _models(connection: sqlite3.Connection) -> dict[str, set[tuple[str, str | None]]]:
     """The models (and providers) that answered each session, from its messages' columns."""
-    columns = {row[1] for row in connection.execute('PRAGMA table_info("messages")')}
+    columns = table_columns(connection, ("messages",)).get("messages", set())
     if not {"session_id", "model"} <= columns:
         return {}
-    provider = "provider" if "provider" in columns else "NULL"
+    provider = optional_columns(columns, ("provider",))
     role = "role = 'assistant' AND " if "role" in columns else ""
     query = (
         f"SELECT DISTINCT session_id, model, {provider} FROM messages "

@@ -36,7 +36,6 @@ others read them; Cursor documents neither):
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -47,18 +46,11 @@ from typing import ClassVar
 import orjson
 
 from tokentrail.agents.cursor import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    parse_timestamp,
-    read_regular,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile, read_regular
+from tokentrail.sources.jsonl import digest
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -146,17 +138,8 @@ class _Row:
 
     def identity(self) -> str:
         t = self.tokens
-        basis = orjson.dumps(
-            [
-                int(self.timestamp.timestamp() * 1000),
-                self.model,
-                t.input,
-                t.cache_write_5m,
-                t.cache_read,
-                t.output,
-            ]
-        )
-        return hashlib.sha256(basis).hexdigest()[:32]
+        milliseconds = int(self.timestamp.timestamp() * 1000)
+        return digest([milliseconds, self.model, t.input, t.cache_write_5m, t.cache_read, t.output])
 
     def event(self, key: str) -> UsageEvent:
         return UsageEvent(

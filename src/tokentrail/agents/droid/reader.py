@@ -39,19 +39,12 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.droid import AGENT
+from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    open_regular,
-    parse_timestamp,
-    text_or_none,
-)
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
+from tokentrail.sources.jsonl import json_object, malformed_or_object
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -95,7 +88,7 @@ class DroidSource:
         data, seen_at = snapshots.read_document(file.path)
         kept = ParseState(len(data), 0, dict(state.memory))
         try:
-            settings = _settings(data)
+            settings = malformed_or_object(data)
             totals = _totals(settings)
         except BadRecord as bad:
             # nothing changes: the next good read counts from the last good totals
@@ -125,16 +118,6 @@ def _session_id(path: str) -> str:
 # --- one settings file ------------------------------------------------------------------------
 
 
-def _settings(data: bytes) -> dict[str, Any]:
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadRecord("malformed_json", str(exc)) from exc
-    if not isinstance(document, dict):
-        raise BadRecord("malformed_json", f"a JSON {type(document).__name__}, not an object")
-    return document
-
-
 def _totals(settings: Mapping[str, Any]) -> snapshots.Totals | None:
     """``tokenUsage`` as counts in :data:`BUCKETS` order; None before the first request."""
     usage = settings.get("tokenUsage")
@@ -155,7 +138,7 @@ def _first_baseline(path: str, session_id: str, totals: snapshots.Totals) -> dic
     best: snapshots.Totals | None = None
     for other in _copies(path, session_id):
         try:
-            theirs = _totals(_settings(_read_small(other)))
+            theirs = _totals(malformed_or_object(_read_small(other)))
         except (OSError, BadRecord):
             continue
         if theirs is None or any(t > o for t, o in zip(theirs.tokens, totals.tokens, strict=True)):
@@ -264,11 +247,5 @@ def _history_header(path: Path) -> dict[str, Any]:
             head = handle.read(HEADER_BYTES)
     except OSError:
         return {}
-    first = head.split(b"\n", 1)[0]
-    try:
-        record = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return {}
-    if isinstance(record, dict) and record.get("type") == "session_start":
-        return record
-    return {}
+    record, _ = json_object(head.split(b"\n", 1)[0])
+    return record if record is not None and record.get("type") == "session_start" else {}

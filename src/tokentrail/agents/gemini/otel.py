@@ -28,20 +28,16 @@ from datetime import datetime
 import orjson
 
 from tokentrail.agents.gemini.usage import OTLP_FIELDS, tokens_from
-from tokentrail.correlate import OTLP_RANK, fingerprint
+from tokentrail.agents.otel import add_request
+from tokentrail.errors import BadRecord
 from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
     OtlpContext,
-    add_event,
     add_tool,
     count,
-    digest,
-    raw_usage,
     text,
 )
-from tokentrail.sources.base import BadRecord
-from tokentrail.usage import UsageEvent
 
 _GEMINI_USAGE_FIELDS = (
     "model",
@@ -63,24 +59,17 @@ def _gemini_response(batch: OtlpBatch, context: OtlpContext, when: datetime, att
         raise BadRecord("empty_usage", "gemini_cli.api_response without token counts")
     session_id = text(attrs, "session.id") or text(context.resource, "session.id")
     session = f"gemini:{session_id}" if session_id else None
-    key = fingerprint("gemini", session, tokens) or (
-        f"gemini:otlp:{digest(session, when.isoformat(), tokens.as_tuple())}"
-    )
-    add_event(
+    add_request(
         batch,
         context,
-        UsageEvent(
-            key=key,
-            source="gemini",
-            timestamp=when,
-            tokens=tokens,
-            model=text(attrs, "model"),
-            provider="google",
-            session_key=session,
-            raw_usage=raw_usage(attrs, _GEMINI_USAGE_FIELDS),
-            rank=OTLP_RANK,
-            machine=context.machine,
-        ),
+        when,
+        attrs,
+        source="gemini",
+        tokens=tokens,
+        session=session,
+        model=text(attrs, "model"),
+        provider="google",
+        usage_fields=_GEMINI_USAGE_FIELDS,
     )
 
 

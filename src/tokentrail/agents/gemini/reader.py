@@ -32,7 +32,7 @@ and ``chatRecordingTypes.ts``):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,18 +41,12 @@ import orjson
 
 from tokentrail.agents.gemini import AGENT, edits
 from tokentrail.agents.gemini.usage import usage_tokens
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    find_files,
-    iter_complete_lines,
-    parse_timestamp,
-    read_regular,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, read_regular
+from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, invalid_or_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import parse_timestamp
 from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 
 SOURCE = AGENT.name
@@ -67,9 +61,19 @@ CHAT_FILES: dict[str, FileKind] = {
 # Only these lines can carry usage or session metadata; everything else is prompt text.
 JSONL_PREFILTER: tuple[bytes, ...] = (b'"tokens"', b'"sessionId"', b'"$set"', b'"toolCalls"')
 
+SESSION_FIELDS: dict[str, str] = {
+    "sessionId": "session_id",
+    "projectHash": "project_hash",
+    "startTime": "start",
+    "lastUpdated": "updated",
+    "summary": "summary",
+    "kind": "kind",
+}
+"""The session fields of a metadata record (or a ``$set`` update), by the name kept here."""
+
 
 @dataclass(slots=True)
-class _SessionMeta:
+class _SessionMeta(RememberedText):
     """What the parser knows about the session a file records (kept in ``state.memory``)."""
 
     session_id: str | None = None
@@ -82,31 +86,9 @@ class _SessionMeta:
     parent_id: str | None = None
     model: str | None = None
 
-    @classmethod
-    def from_memory(cls, memory: Mapping[str, Any]) -> _SessionMeta:
-        meta = cls()
-        for item in fields(cls):
-            value = memory.get(item.name)
-            if isinstance(value, str):
-                setattr(meta, item.name, value)
-        return meta
-
-    def to_memory(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
-
     def absorb(self, record: Mapping[str, Any]) -> None:
         """Take the session fields of a metadata record (or of a ``$set`` update)."""
-        for key, name in (
-            ("sessionId", "session_id"),
-            ("projectHash", "project_hash"),
-            ("startTime", "start"),
-            ("lastUpdated", "updated"),
-            ("summary", "summary"),
-            ("kind", "kind"),
-        ):
-            value = record.get(key)
-            if isinstance(value, str) and value:
-                setattr(self, name, value)
+        self.take(record, SESSION_FIELDS)
 
     @property
     def session_key(self) -> str | None:
@@ -140,29 +122,50 @@ class _SessionMeta:
 
 
 @dataclass(slots=True)
-class _Collector:
-    """Events of one parse, collapsed per key: the last record of a message wins."""
+class _Recording(JsonLinesParser):
+    """The events of one parse, collapsed per key: the last record of a message wins."""
 
-    path: str
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    tool_calls: list[ToolCall | ToolResult] = field(default_factory=list)
+    load = invalid_or_object
+    meta: _SessionMeta
 
-    def add_message(self, message: object, meta: _SessionMeta, line: int | None) -> None:
-        self.tool_calls.extend(_tool_calls(message, meta))
+    def add_message(self, message: object, line: int | None) -> None:
+        self.tool_calls.extend(_tool_calls(message, self.meta))
         try:
-            event = _reply_event(message, meta)
+            event = _reply_event(message, self.meta)
         except BadRecord as bad:
-            self.skips.append(Skip(bad.reason, self.path, line, bad.detail))
+            self.skip(bad.reason, line, bad.detail)
             return
         if event is None:
             return
-        if event.key in self.events:
-            self.duplicates += 1
-        self.events[event.key] = event
-        if meta.model is None:
-            meta.model = event.model
+        self.keep_last(event)
+        if self.meta.model is None:
+            self.meta.model = event.model
+
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
+        """One JSONL record: metadata, a ``$set`` update, a rewind marker or a message."""
+        if isinstance(record.get("$rewindTo"), str):
+            return  # rewound replies were billed all the same: keep them
+        if isinstance(record.get("id"), str):
+            self.add_message(record, line.number)
+            return
+        update = record.get("$set")
+        if isinstance(update, dict):
+            self.meta.absorb(update)
+            # gemini-cli may store the whole message list in a $set and then prefers it over
+            # the individual records; those are the same messages under the same keys.
+            messages = update.get("messages")
+            if isinstance(messages, list):
+                for message in messages:
+                    self.add_message(message, line.number)
+            return
+        self.meta.absorb(record)
+
+    def sessions(self) -> list[Session]:
+        session = self.meta.session()
+        return [session] if session is not None else []
+
+    def memory(self) -> dict[str, Any]:
+        return self.meta.to_memory()
 
 
 class GeminiSource:
@@ -203,73 +206,28 @@ def _unique(paths: Sequence[Path]) -> list[Path]:
 def _parse_whole_json(path: str) -> ParseResult:
     """A legacy ``session-*.json``: one document, re-read from the start whenever it changes."""
     data = read_regular(path)  # unreadable: OSError, reported by the sync, read next time
-    result = ParseResult(state=ParseState(offset=len(data)))
+    state = ParseState(offset=len(data))
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        result.skips.append(Skip("invalid_json", path, None, str(error)))
-        return result
-    if not isinstance(document, dict):
-        result.skips.append(Skip("not_an_object", path, None, type(document).__name__))
-        return result
+        document = invalid_or_object(data)
+    except BadRecord as bad:
+        return ParseResult(skips=[Skip(bad.reason, path, None, bad.detail)], state=state)
     meta = _SessionMeta()
     meta.absorb(document)
     _locate(meta, path)
     if meta.session_id is None:
-        result.skips.append(Skip("missing_session_id", path, None))
-        return result
+        return ParseResult(skips=[Skip("missing_session_id", path, None)], state=state)
+    recording = _Recording(path, meta)
     messages = document.get("messages")
-    collector = _Collector(path)
-    if isinstance(messages, list):
-        for message in messages:
-            collector.add_message(message, meta, None)
-    return _finish(result, collector, meta)
+    for message in messages if isinstance(messages, list) else ():
+        recording.add_message(message, None)
+    return recording.finish(state)
 
 
 def _parse_jsonl(path: str, state: ParseState) -> ParseResult:
     """A ``.jsonl`` recording, read from ``state.offset`` on."""
     meta = _SessionMeta.from_memory(state.memory)
     _locate(meta, path)
-    collector = _Collector(path)
-    result = ParseResult()
-    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-    for item in iter_complete_lines(path, state, prefilter=JSONL_PREFILTER):
-        if isinstance(item, Line):
-            _read_record(item, meta, collector)
-        else:
-            result.state = item.state
-            result.pending_partial_line = item.pending_partial_line
-    result.state.memory = meta.to_memory()
-    return _finish(result, collector, meta)
-
-
-def _read_record(line: Line, meta: _SessionMeta, collector: _Collector) -> None:
-    """One JSONL record: metadata, a ``$set`` update, a rewind marker or a message."""
-    try:
-        record = orjson.loads(line.data)
-    except orjson.JSONDecodeError as error:
-        collector.skips.append(Skip("invalid_json", collector.path, line.number, str(error)))
-        return
-    if not isinstance(record, dict):
-        detail = type(record).__name__
-        collector.skips.append(Skip("not_an_object", collector.path, line.number, detail))
-        return
-    if isinstance(record.get("$rewindTo"), str):
-        return  # rewound replies were billed all the same: keep them
-    if isinstance(record.get("id"), str):
-        collector.add_message(record, meta, line.number)
-        return
-    update = record.get("$set")
-    if isinstance(update, dict):
-        meta.absorb(update)
-        # gemini-cli may store the whole message list in a $set and then prefers it over
-        # the individual records; those are the same messages under the same keys.
-        messages = update.get("messages")
-        if isinstance(messages, list):
-            for message in messages:
-                collector.add_message(message, meta, line.number)
-        return
-    meta.absorb(record)
+    return _Recording(path, meta).read(state, JSONL_PREFILTER)
 
 
 def _locate(meta: _SessionMeta, path: str) -> None:
@@ -290,17 +248,6 @@ def _project_root(project_dir: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return text or None
-
-
-def _finish(result: ParseResult, collector: _Collector, meta: _SessionMeta) -> ParseResult:
-    result.events.extend(collector.events.values())
-    result.skips.extend(collector.skips)
-    result.duplicates += collector.duplicates
-    result.tool_calls.extend(collector.tool_calls)
-    session = meta.session()
-    if session is not None:
-        result.sessions.append(session)
-    return result
 
 
 def _reply_event(message: object, meta: _SessionMeta) -> UsageEvent | None:

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokentrail.sources.base import BadRecord, count_or_none
+from tokentrail.errors import BadRecord
+from tokentrail.sources.values import count_or_none
 from tokentrail.usage import Tokens
 
 Count = Callable[[str], int | None]
@@ -55,7 +56,7 @@ OTLP_FIELDS = UsageFields(
 
 def usage_tokens(raw: Mapping[str, Any], names: UsageFields = CLI_TOKENS) -> Tokens:
     """The tokens of a record's usage object, counts read with
-    :func:`~tokentrail.sources.base.count_or_none`."""
+    :func:`~tokentrail.sources.values.count_or_none`."""
     return tokens_from(lambda name: count_or_none(raw.get(name), name), names)
 
 

@@ -41,23 +41,20 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 
 from tokentrail.agents.goose import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    ParseResult,
-    ParseState,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.counts import cache_inside_input
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import json_object
+from tokentrail.sources.sqlite import (
+    RowCursor,
     SchemaError,
-    SourceFile,
-    count_or_none,
-    database_failure,
-    find_files,
-    open_regular,
-    open_sqlite_read_only,
-    parse_timestamp,
-    reported_cost,
+    optional_columns,
+    read_database,
+    rows_for_ids,
     table_columns,
-    text_or_none,
 )
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -66,7 +63,6 @@ ROOT_VARIABLE = "GOOSE_PATH_ROOT"
 BUSY_TIMEOUT_SECONDS = 2.0
 """How long to wait for goose holding its database before reporting it busy (and retrying at
 the next sync); a read-only reader never blocks goose's own writes in WAL mode."""
-IN_CLAUSE_BATCH = 500
 
 
 class _LedgerRow(NamedTuple):
@@ -133,19 +129,14 @@ class GooseSource:
         return find_files(SOURCE, roots, files, root_files={"*.db": "database"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        # SQLite would block on a FIFO put in the database's place: refuse anything irregular
-        # (raises NotRegularFile, which the sync reports)
-        open_regular(file.path).close()
-        try:
-            connection = open_sqlite_read_only(file.path, BUSY_TIMEOUT_SECONDS)
-        except sqlite3.Error as error:
-            return database_failure(file.path, state, error)
-        try:
-            return _read(connection, file.path, state)
-        except (SchemaError, sqlite3.Error) as error:
-            return database_failure(file.path, state, error)
-        finally:
-            connection.close()
+        # a FIFO put in the database's place raises NotRegularFile (which the sync reports)
+        # before SQLite could block on it
+        return read_database(
+            file.path,
+            state,
+            BUSY_TIMEOUT_SECONDS,
+            lambda connection: _read(connection, file.path, state),
+        )
 
 
 def _read(connection: sqlite3.Connection, path: str, state: ParseState) -> ParseResult:
@@ -159,10 +150,15 @@ def _read(connection: sqlite3.Connection, path: str, state: ParseState) -> Parse
     memory: dict[str, Any] = {}
     since = state.memory
     if has_ledger:
-        start = _last_row_still_there(connection, state.memory)
-        if start == 0 and state.memory.get("last_id"):
+        cursor = RowCursor.resume(
+            connection,
+            "SELECT session_id, created_timestamp FROM usage_ledger WHERE id = ?",
+            state.memory,
+        )
+        if cursor.last_id == 0 and state.memory.get("last_id"):
             since = {}  # another database now (rebuilt, replaced): its sessions are new too
-        memory.update(_read_ledger(connection, ledger_columns, path, start, state.memory, result))
+        _read_ledger(connection, ledger_columns, path, cursor, result)
+        memory.update(cursor.to_memory())
     memory["sessions_until"] = _read_totals(
         connection, session_columns, has_ledger, path, since, result
     )
@@ -197,43 +193,23 @@ def _read_ledger(
     connection: sqlite3.Connection,
     columns: set[str],
     path: str,
-    last_id: int,
-    memory: Mapping[str, Any],
+    cursor: RowCursor,
     result: ParseResult,
-) -> dict[str, Any]:
-    """The ledger rows after ``last_id`` (the highest read, or 0 for a ledger rebuilt from
-    scratch: then all of it again, and the ledger's merge keeps one of each row)."""
-    last_row = memory.get("last_row") if last_id else None
-    picked = ", ".join(name if name in columns else "NULL" for name in _LedgerRow._fields)
+) -> None:
+    """The ledger rows after the ``cursor`` (all of them for a ledger rebuilt from scratch:
+    the ledger's merge keeps one of each row)."""
+    picked = optional_columns(columns, _LedgerRow._fields)
     rows = connection.execute(
-        f"SELECT {picked} FROM usage_ledger WHERE id > ? ORDER BY id", (last_id,)
+        f"SELECT {picked} FROM usage_ledger WHERE id > ? ORDER BY id", (cursor.last_id,)
     )
     for row in map(_LedgerRow._make, rows):
-        if isinstance(row.id, int) and row.id > last_id:
-            last_id, last_row = row.id, _row_identity(row.session_id, row.created_timestamp)
+        cursor.advance(row.id, row.session_id, row.created_timestamp)
         try:
             result.events.append(_ledger_event(row))
         except BadRecord as bad:
             result.skips.append(
                 Skip(bad.reason, path, None, f"usage_ledger row {row.id}: {bad.detail}")
             )
-    return {"last_id": last_id, "last_row": last_row}
-
-
-def _row_identity(session_id: object, created: object) -> str:
-    return f"{session_id}|{created}"
-
-
-def _last_row_still_there(connection: sqlite3.Connection, memory: Mapping[str, Any]) -> int:
-    last_id = memory.get("last_id")
-    if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id <= 0:
-        return 0
-    row = connection.execute(
-        "SELECT session_id, created_timestamp FROM usage_ledger WHERE id = ?", (last_id,)
-    ).fetchone()
-    if row is None or _row_identity(*row) != memory.get("last_row"):
-        return 0  # another ledger now: its ids started again
-    return last_id
 
 
 def _ledger_event(row: _LedgerRow) -> UsageEvent:
@@ -243,7 +219,7 @@ def _ledger_event(row: _LedgerRow) -> UsageEvent:
     when = parse_timestamp(row.created_timestamp)
     if when is None:
         raise BadRecord("bad_timestamp", repr(row.created_timestamp)[:60])
-    tokens = _tokens(
+    tokens = cache_inside_input(
         row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens
     )
     if tokens.is_empty:
@@ -266,26 +242,6 @@ def _ledger_event(row: _LedgerRow) -> UsageEvent:
     )
 
 
-def _tokens(prompt: object, output: object, cache_read: object, cache_write: object) -> Tokens:
-    """goose's counts as the ledger's buckets: its input INCLUDES cache reads and writes."""
-    total_in = count_or_none(prompt, "input_tokens")
-    read = count_or_none(cache_read, "cache_read_tokens")
-    write = count_or_none(cache_write, "cache_write_tokens")
-    uncached = None
-    if total_in is not None:
-        uncached = total_in - (read or 0) - (write or 0)
-        if uncached < 0:
-            raise BadRecord(
-                "invalid_count", f"input={total_in} < cache read {read} + write {write}"
-            )
-    return Tokens(
-        input=uncached,
-        cache_read=read,
-        cache_write_5m=write,
-        output=count_or_none(output, "output_tokens"),
-    )
-
-
 # --- sessions without ledger rows: their running totals ----------------------------------------
 
 
@@ -302,7 +258,7 @@ def _read_totals(
     if "accumulated_input_tokens" not in columns:
         return None  # no running totals in this schema (the last request's counts are not)
     since = memory.get("sessions_until")
-    picked = ", ".join(f"s.{name}" if name in columns else "NULL" for name in _SESSION_COLUMNS)
+    picked = optional_columns(columns, _SESSION_COLUMNS, prefix="s.")
     where = []
     arguments: list[object] = []
     if has_ledger:
@@ -336,7 +292,7 @@ def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | Non
         raise BadRecord("missing_session_id", "a session without an id")
     split = "accumulated_cache_read_tokens" in columns
     if split:
-        tokens = _tokens(
+        tokens = cache_inside_input(
             row["accumulated_input_tokens"],
             row["accumulated_output_tokens"],
             row["accumulated_cache_read_tokens"],
@@ -381,13 +337,8 @@ def _totals_event(row: Mapping[str, Any], columns: set[str]) -> UsageEvent | Non
 
 def _model_name(config: object) -> str | None:
     text = text_or_none(config)
-    if text is None:
-        return None
-    try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return text_or_none(document.get("model_name")) if isinstance(document, dict) else None
+    document = json_object(text)[0] if text is not None else None
+    return text_or_none(document.get("model_name")) if document is not None else None
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -397,29 +348,26 @@ def _sessions(
     connection: sqlite3.Connection, columns: set[str], keys: Sequence[str]
 ) -> Iterator[tuple[Session, str | None]]:
     """The sessions the rows just read belong to: folder, name, times, parent, model."""
-    picked = ", ".join(name if name in columns else "NULL" for name in _SESSION_COLUMNS)
+    picked = optional_columns(columns, _SESSION_COLUMNS)
     ids = [key.removeprefix(f"{SOURCE}:") for key in keys]
-    for start in range(0, len(ids), IN_CLAUSE_BATCH):
-        batch = ids[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = f"SELECT {picked} FROM sessions WHERE id IN ({marks})"
-        for values in connection.execute(query, batch):
-            row = dict(zip(_SESSION_COLUMNS, values, strict=True))
-            session_id = text_or_none(row["id"])
-            if session_id is None:
-                continue
-            parent = text_or_none(row["parent_session_id"])
-            yield (
-                Session(
-                    key=f"{SOURCE}:{session_id}",
-                    source=SOURCE,
-                    parent_key=f"{SOURCE}:{parent}" if parent else None,
-                    relationship="subagent" if parent else None,
-                    project=text_or_none(row["working_dir"]),
-                    title=text_or_none(row["name"]) or text_or_none(row["description"]),
-                    started_at=parse_timestamp(row["created_at"]),
-                    ended_at=parse_timestamp(row["updated_at"]),
-                    model=_model_name(row["model_config_json"]),
-                ),
-                text_or_none(row["provider_name"]),
-            )
+    query = f"SELECT {picked} FROM sessions WHERE id IN ({{marks}})"
+    for values in rows_for_ids(connection, query, ids):
+        row = dict(zip(_SESSION_COLUMNS, values, strict=True))
+        session_id = text_or_none(row["id"])
+        if session_id is None:
+            continue
+        parent = text_or_none(row["parent_session_id"])
+        yield (
+            Session(
+                key=f"{SOURCE}:{session_id}",
+                source=SOURCE,
+                parent_key=f"{SOURCE}:{parent}" if parent else None,
+                relationship="subagent" if parent else None,
+                project=text_or_none(row["working_dir"]),
+                title=text_or_none(row["name"]) or text_or_none(row["description"]),
+                started_at=parse_timestamp(row["created_at"]),
+                ended_at=parse_timestamp(row["updated_at"]),
+                model=_model_name(row["model_config_json"]),
+            ),
+            text_or_none(row["provider_name"]),
+        )

@@ -27,8 +27,12 @@ from tokentrail.agents.cline.tasks import (
     vscode_roots,
 )
 from tokentrail.agents.kilo import AGENT
-from tokentrail.agents.opencode.reader import discover_opencode_shaped, parse_opencode_shaped
-from tokentrail.sources.base import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.agents.opencode.reader import (
+    discover_opencode_shaped,
+    parse_opencode_shaped,
+    xdg_data_home,
+)
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
 
 SOURCE = AGENT.name
 DIALECT = Dialect(SOURCE, ("kilocode.kilo-code",), ROO_TOTAL_INPUT_SINCE)
@@ -48,9 +52,7 @@ class KiloSource:
     env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        data_home = env.get("XDG_DATA_HOME")
-        base = Path(data_home).expanduser() if data_home else home / ".local" / "share"
-        return [base / "kilo", *vscode_roots(DIALECT, env, home)]
+        return [xdg_data_home(env, home) / "kilo", *vscode_roots(DIALECT, env, home)]
 
     def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
         seen: set[str] = set()

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,18 +47,12 @@ from typing import Any
 import orjson
 
 from tokentrail.agents.kimi import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    count_or_none,
-    json_object,
-    parse_timestamp,
-    read_regular,
-    text_or_none,
-)
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.errors import BadRecord
+from tokentrail.sources.files import read_regular
+from tokentrail.sources.jsonl import JsonLinesParser, json_object, side_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
+from tokentrail.usage import Session, Tokens, UsageEvent
 
 SOURCE = AGENT.name
 AGENTS_FOLDER = "agents"
@@ -76,8 +70,26 @@ MEM_MODEL = "request_model"
 MEM_ALIAS = "request_alias"
 """Parser memory: the last ``llm.request``'s model and alias, for a usage record read later."""
 
+CODE_BUCKETS = ("inputOther", "inputCacheRead", "inputCacheCreation", "output")
+"""Kimi Code's names of the four buckets :func:`usage_tokens` reads."""
+
 INDEX_LIMIT = 16 * 1024 * 1024
 """The most of ``workspaces.json`` or ``session_index.jsonl`` read for a project's folder."""
+
+
+def usage_tokens(usage: Mapping[str, Any], names: tuple[str, str, str, str]) -> Tokens:
+    """Kimi's four disjoint buckets, as both its CLIs write them (under ``names``: uncached
+    input, cache reads, cache writes, output); ``empty_usage`` when none is counted."""
+    uncached, read, write, output = names
+    tokens = Tokens(
+        input=count_or_none(usage.get(uncached), uncached),
+        cache_read=count_or_none(usage.get(read), read),
+        cache_write_5m=count_or_none(usage.get(write), write),
+        output=count_or_none(usage.get(output), output),
+    )
+    if tokens.is_empty:
+        raise BadRecord("empty_usage", "no token counts")
+    return tokens
 
 
 def is_code_log(path: str) -> bool:
@@ -127,11 +139,8 @@ class CodePlace:
 
 def _workspaces(home: Path) -> dict[str, str]:
     """``workspaces.json``: each workspace slug's folder."""
-    try:
-        document = orjson.loads(read_regular(str(home / WORKSPACES))[:INDEX_LIMIT])
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    entries = document.get("workspaces") if isinstance(document, dict) else None
+    document = side_object(str(home / WORKSPACES), limit=INDEX_LIMIT)
+    entries = document.get("workspaces") if document is not None else None
     folders: dict[str, str] = {}
     for slug, entry in entries.items() if isinstance(entries, dict) else ():
         root = text_or_none(entry.get("root")) if isinstance(entry, dict) else None
@@ -167,57 +176,30 @@ def _folder_name(value: object) -> str | None:
 
 
 @dataclass(slots=True)
-class CodeWireParser:
-    path: str
+class CodeWireParser(JsonLinesParser):
     place: CodePlace
-    memory: dict[str, Any]
+    last_request: dict[str, Any]
     """The last ``llm.request`` seen (see :data:`MEM_MODEL`), carried across reads."""
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
 
-    def handle(self, line: Line) -> None:
-        record, problem = json_object(line.data)
-        if record is None:
-            self.skips.append(Skip("malformed_json", self.path, line.number, problem))
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         kind = record.get("type")
         if kind == "llm.request":
-            self.memory = {
+            self.last_request = {
                 MEM_MODEL: text_or_none(record.get("model")),
                 MEM_ALIAS: text_or_none(record.get("modelAlias")),
             }
             return
         if kind != "usage.record":
             return
-        try:
-            event = self._event(record)
-        except BadRecord as bad:
-            self.skips.append(Skip(bad.reason, self.path, line.number, bad.detail))
-            return
-        if event is None:
-            return
-        self._see(event.timestamp)
-        earlier = self.events.get(event.key)
-        if earlier is not None:
-            self.duplicates += 1
-            event = merge_events(earlier, event)
-        self.events[event.key] = event
+        event = self._event(record)
+        if event is not None:
+            self.keep(event)
 
     def _event(self, record: Mapping[str, Any]) -> UsageEvent | None:
         usage = record.get("usage")
         if not isinstance(usage, dict):
             raise BadRecord("empty_usage", f"usage is a {type(usage).__name__}")
-        tokens = Tokens(
-            input=count_or_none(usage.get("inputOther"), "inputOther"),
-            cache_read=count_or_none(usage.get("inputCacheRead"), "inputCacheRead"),
-            cache_write_5m=count_or_none(usage.get("inputCacheCreation"), "inputCacheCreation"),
-            output=count_or_none(usage.get("output"), "output"),
-        )
-        if tokens.is_empty:
-            raise BadRecord("empty_usage", "no token counts")
+        tokens = usage_tokens(usage, CODE_BUCKETS)
         if tokens.total == 0:
             return None  # a call that billed nothing (cancelled before the provider answered)
         when = parse_timestamp(record.get("time"))
@@ -238,28 +220,17 @@ class CodeWireParser:
     def _model(self, named: str | None) -> str | None:
         """The model sent: the last request's when this record names its alias (or only a
         symbolic reference), else the record's own, else not recorded."""
-        sent, alias = self.memory.get(MEM_MODEL), self.memory.get(MEM_ALIAS)
+        sent, alias = self.last_request.get(MEM_MODEL), self.last_request.get(MEM_ALIAS)
         concrete = _concrete(named)
         if isinstance(sent, str) and _concrete(sent) and (concrete is None or named == alias):
             return _concrete(sent)
         return concrete
 
-    def _see(self, when: datetime) -> None:
-        if self.first is None or when < self.first:
-            self.first = when
-        if self.last is None or when > self.last:
-            self.last = when
+    def memory(self) -> dict[str, Any]:
+        return self.last_request
 
-    def result(self, end: LinesEnd) -> ParseResult:
-        end.state.memory = self.memory
-        return ParseResult(
-            events=list(self.events.values()),
-            sessions=[self.place.session(self.first, self.last)],
-            skips=self.skips,
-            state=end.state,
-            duplicates=self.duplicates,
-            pending_partial_line=end.pending_partial_line,
-        )
+    def sessions(self) -> list[Session]:
+        return [self.place.session(self.first_seen, self.last_seen)]
 
 
 def _concrete(model: str | None) -> str | None:

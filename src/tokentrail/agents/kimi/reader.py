@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,23 +41,13 @@ import orjson
 
 from tokentrail.agents.kimi import AGENT
 from tokentrail.agents.kimi import code as kimi_code
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    iter_complete_lines,
-    json_object,
-    open_regular,
-    parse_timestamp,
-    text_or_none,
-)
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, digest, side_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import parse_timestamp, text_or_none
+from tokentrail.usage import Session, UsageEvent
 
 SOURCE = AGENT.name
 SHARE_DIR_VARIABLE = "KIMI_SHARE_DIR"
@@ -70,6 +60,9 @@ METADATA = "kimi.json"
 STATE = "state.json"
 COPY_TITLES = ("Fork: ", "Undo: ")
 """The title prefixes Kimi gives a session it made by copying another's records."""
+
+BUCKETS = ("input_other", "input_cache_read", "input_cache_creation", "output")
+"""The Python CLI's names of the four buckets of ``token_usage``."""
 
 PREFILTER: tuple[bytes, ...] = (b'"token_usage"',)
 """Only a StatusUpdate with token usage is a billed request; the rest is conversation."""
@@ -106,24 +99,11 @@ class KimiSource:
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
         if kimi_code.is_code_log(file.path):
-            return _parse_code_log(file.path, state)
-        parser = _WireParser(file.path, _Place.of(file.path))
-        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-            if isinstance(item, LinesEnd):
-                return parser.result(item)
-            parser.handle(item)
-        raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
-
-
-def _parse_code_log(path: str, state: ParseState) -> ParseResult:
-    parser = kimi_code.CodeWireParser(path, kimi_code.CodePlace.of(path), dict(state.memory))
-    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-    for item in iter_complete_lines(path, state, prefilter=kimi_code.PREFILTER):
-        if isinstance(item, LinesEnd):
-            return parser.result(item)
-        parser.handle(item)
-    raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+            parser = kimi_code.CodeWireParser(
+                file.path, kimi_code.CodePlace.of(file.path), dict(state.memory)
+            )
+            return parser.read(state, kimi_code.PREFILTER)
+        return _WireParser(file.path, _Place.of(file.path)).read(state, PREFILTER)
 
 
 # --- where a log sits: its session, sub-agent and project ------------------------------------
@@ -190,29 +170,22 @@ class _Place:
 
 def _custom_title(folder: Path) -> str | None:
     """The session's title from its ``state.json`` (set by the user, or by a fork)."""
-    try:
-        with open_regular(str(folder / STATE)) as handle:
-            document = orjson.loads(handle.read(1024 * 1024))
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return text_or_none(document.get("custom_title")) if isinstance(document, dict) else None
+    document = side_object(str(folder / STATE), limit=1024 * 1024)
+    return text_or_none(document.get("custom_title")) if document is not None else None
 
 
 def _work_dirs(share_dir: str) -> dict[str, str]:
     """``kimi.json``'s work dirs by the folder name Kimi gives their sessions."""
-    try:
-        document = orjson.loads((Path(share_dir) / METADATA).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    entries = document.get("work_dirs") if isinstance(document, dict) else None
+    document = side_object(str(Path(share_dir) / METADATA))
+    entries = document.get("work_dirs") if document is not None else None
     folders: dict[str, str] = {}
     for entry in entries if isinstance(entries, list) else ():
         path = text_or_none(entry.get("path")) if isinstance(entry, dict) else None
         if path is None:
             continue
-        digest = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
+        md5 = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
         kaos = text_or_none(entry.get("kaos")) or "local"
-        folders[digest if kaos == "local" else f"{kaos}_{digest}"] = path
+        folders[md5 if kaos == "local" else f"{kaos}_{md5}"] = path
     return folders
 
 
@@ -220,37 +193,17 @@ def _work_dirs(share_dir: str) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class _WireParser:
-    path: str
+class _WireParser(JsonLinesParser):
     place: _Place
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
 
-    def handle(self, line: Line) -> None:
-        record, problem = json_object(line.data)
-        if record is None:
-            self._skip("malformed_json", line, problem)
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         message = record.get("message")
         if not isinstance(message, dict) or message.get("type") != "StatusUpdate":
             return  # SubagentEvent relays are counted from the sub-agent's own log
         payload = message.get("payload")
         if not isinstance(payload, dict) or payload.get("token_usage") is None:
             return
-        try:
-            event = self._event(record, payload)
-        except BadRecord as bad:
-            self._skip(bad.reason, line, bad.detail)
-            return
-        self._see(event.timestamp)
-        earlier = self.events.get(event.key)
-        if earlier is not None:
-            self.duplicates += 1
-            event = merge_events(earlier, event)
-        self.events[event.key] = event
+        self.keep(self._event(record, payload))
 
     def _event(self, record: Mapping[str, Any], payload: Mapping[str, Any]) -> UsageEvent:
         usage = payload.get("token_usage")
@@ -259,14 +212,7 @@ class _WireParser:
         when = parse_timestamp(record.get("timestamp"))
         if when is None:
             raise BadRecord("bad_timestamp", repr(record.get("timestamp"))[:60])
-        tokens = Tokens(
-            input=count_or_none(usage.get("input_other"), "input_other"),
-            cache_read=count_or_none(usage.get("input_cache_read"), "input_cache_read"),
-            cache_write_5m=count_or_none(usage.get("input_cache_creation"), "input_cache_creation"),
-            output=count_or_none(usage.get("output"), "output"),
-        )
-        if tokens.is_empty:
-            raise BadRecord("empty_usage", "no token counts")
+        tokens = kimi_code.usage_tokens(usage, BUCKETS)
         return UsageEvent(
             key=_event_key(record, payload, usage),
             source=SOURCE,
@@ -279,24 +225,8 @@ class _WireParser:
             rank=self.place.rank,
         )
 
-    def _see(self, when: datetime) -> None:
-        if self.first is None or when < self.first:
-            self.first = when
-        if self.last is None or when > self.last:
-            self.last = when
-
-    def _skip(self, reason: str, line: Line, detail: str) -> None:
-        self.skips.append(Skip(reason, self.path, line.number, detail))
-
-    def result(self, end: LinesEnd) -> ParseResult:
-        return ParseResult(
-            events=list(self.events.values()),
-            sessions=[self.place.session(self.first, self.last)],
-            skips=self.skips,
-            state=end.state,
-            duplicates=self.duplicates,
-            pending_partial_line=end.pending_partial_line,
-        )
+    def sessions(self) -> list[Session]:
+        return [self.place.session(self.first_seen, self.last_seen)]
 
 
 def _event_key(record: Mapping[str, Any], payload: Mapping[str, Any], usage: object) -> str:
@@ -304,5 +234,4 @@ def _event_key(record: Mapping[str, Any], payload: Mapping[str, Any], usage: obj
     message_id = text_or_none(payload.get("message_id"))
     if message_id is not None:
         return f"{SOURCE}:{message_id}"
-    basis = orjson.dumps([record.get("timestamp"), usage], option=orjson.OPT_SORT_KEYS)
-    return f"{SOURCE}:h:{hashlib.sha256(basis).hexdigest()[:32]}"
+    return f"{SOURCE}:h:{digest([record.get('timestamp'), usage])}"

@@ -34,9 +34,8 @@ between two reads (see :func:`_parse_snapshot`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,25 +43,14 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.mux import AGENT
+from tokentrail.errors import BadRecord
 from tokentrail.sources import snapshots
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    iter_complete_lines,
-    json_object,
-    parse_timestamp,
-    read_regular,
-    reported_cost,
-    text_or_none,
-)
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, digest, side_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
+from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
 HOME_VARIABLES = ("XUM_ROOT", "MUX_ROOT")
@@ -160,11 +148,8 @@ def _workspace_of(path: str) -> _Workspace:
     folder = Path(path).parent
     workspace_id = folder.name
     config = folder.parent.parent / CONFIG
-    try:
-        document = orjson.loads(read_regular(str(config)))
-    except (OSError, orjson.JSONDecodeError):
-        return _Workspace(workspace_id)
-    projects = document.get("projects") if isinstance(document, dict) else None
+    document = side_object(str(config))
+    projects = document.get("projects") if document is not None else None
     if not isinstance(projects, list):
         return _Workspace(workspace_id)
     for entry in projects:
@@ -199,28 +184,15 @@ def _split_model(value: object) -> tuple[str | None, str | None]:
 
 
 @dataclass(slots=True)
-class _HistoryParser:
-    path: str
+class _HistoryParser(JsonLinesParser):
     workspace: _Workspace
     headless: bool
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
 
-    def handle(self, line: Line) -> None:
-        record, problem = json_object(line.data)
-        if record is None:
-            self._skip("malformed_json", line, problem)
-            return
-        try:
-            if self.headless:
-                self._headless(record, line)
-            else:
-                self._message(record)
-        except BadRecord as bad:
-            self._skip(bad.reason, line, bad.detail)
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
+        if self.headless:
+            self._headless(record)
+        else:
+            self._message(record)
 
     def _message(self, record: dict[str, Any]) -> None:
         metadata = record.get("metadata")
@@ -251,21 +223,18 @@ class _HistoryParser:
             key = f"{SOURCE}:{message_id}:tool:{call}"
             self._add(key, at, item.get("model"), item.get("usage"), item.get("providerMetadata"))
 
-    def _headless(self, record: dict[str, Any], line: Line) -> None:
+    def _headless(self, record: dict[str, Any]) -> None:
         """One headless call; the line has no id, so its key hashes what it says."""
         when = parse_timestamp(record.get("timestamp"))
         if when is None:
             raise BadRecord("bad_timestamp", repr(record.get("timestamp"))[:60])
-        basis = orjson.dumps(
-            [
-                self.workspace.workspace_id,
-                record.get("timestamp"),
-                record.get("model"),
-                record.get("usage"),
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
-        key = f"{SOURCE}:headless:{hashlib.sha256(basis).hexdigest()[:32]}"
+        basis = [
+            self.workspace.workspace_id,
+            record.get("timestamp"),
+            record.get("model"),
+            record.get("usage"),
+        ]
+        key = f"{SOURCE}:headless:{digest(basis)}"
         self._add(
             key, when, record.get("model"), record.get("usage"), record.get("providerMetadata")
         )
@@ -279,50 +248,28 @@ class _HistoryParser:
         if tokens.is_empty:
             raise BadRecord("empty_usage", "no token counts")
         provider, name = _split_model(model)
-        event = UsageEvent(
-            key=key,
-            source=SOURCE,
-            timestamp=when,
-            tokens=tokens,
-            model=name,
-            provider=provider,
-            session_key=self.workspace.session_key,
-            project=self.workspace.project,
-            raw_usage=orjson.dumps(usage),
-            rank=self.workspace.rank,
+        self.keep(
+            UsageEvent(
+                key=key,
+                source=SOURCE,
+                timestamp=when,
+                tokens=tokens,
+                model=name,
+                provider=provider,
+                session_key=self.workspace.session_key,
+                project=self.workspace.project,
+                raw_usage=orjson.dumps(usage),
+                rank=self.workspace.rank,
+            )
         )
-        if self.first is None or when < self.first:
-            self.first = when
-        if self.last is None or when > self.last:
-            self.last = when
-        earlier = self.events.get(key)
-        if earlier is not None:
-            self.duplicates += 1
-            event = merge_events(earlier, event)
-        self.events[key] = event
 
-    def _skip(self, reason: str, line: Line, detail: str) -> None:
-        self.skips.append(Skip(reason, self.path, line.number, detail))
-
-    def result(self, end: LinesEnd) -> ParseResult:
-        return ParseResult(
-            events=list(self.events.values()),
-            sessions=[self.workspace.session(self.first, self.last)],
-            skips=self.skips,
-            state=end.state,
-            duplicates=self.duplicates,
-            pending_partial_line=end.pending_partial_line,
-        )
+    def sessions(self) -> list[Session]:
+        return [self.workspace.session(self.first_seen, self.last_seen)]
 
 
 def _parse_history(path: str, state: ParseState) -> ParseResult:
     parser = _HistoryParser(path, _workspace_of(path), headless=Path(path).name == HEADLESS)
-    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-    for item in iter_complete_lines(path, state, prefilter=PREFILTER):
-        if isinstance(item, LinesEnd):
-            return parser.result(item)
-        parser.handle(item)
-    raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+    return parser.read(state, PREFILTER)
 
 
 def _sdk_tokens(usage: Mapping[str, Any], provider_metadata: object) -> Tokens:

@@ -38,25 +38,26 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.opencode import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import (
     FileKind,
     NotRegularFile,
     ParseResult,
     ParseState,
-    SchemaError,
     SourceFile,
-    count_or_none,
-    database_failure,
-    find_files,
     open_regular,
-    open_sqlite_read_only,
-    parse_timestamp,
     read_regular,
-    reported_cost,
-    table_columns,
-    text_or_none,
 )
+from tokentrail.sources.jsonl import invalid_or_object
+from tokentrail.sources.sqlite import (
+    SchemaError,
+    optional_columns,
+    read_database,
+    rows_for_ids,
+    table_columns,
+)
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, Tokens, UsageEvent
 
 SOURCE = AGENT.name
@@ -72,7 +73,6 @@ LATE_COMMIT_MARGIN_MS = 10 * 60 * 1000
 """Rows are looked at again from this long before the newest ``time_updated`` seen: a
 transaction that stamped its rows earlier may commit after our read. The rows of that margin
 already read (their ids and ``time_updated``, kept in the cursor) are not read again."""
-IN_CLAUSE_BATCH = 500
 STEP_PART_MAX_BYTES = 64 * 1024
 """A step-finish part is a few hundred bytes; bigger part files are text or tool output."""
 GOOGLE_PROVIDERS: tuple[str, ...] = ("google", "google-vertex")
@@ -86,9 +86,7 @@ class OpenCodeSource:
     env_var: ClassVar[str] = AGENT.override
 
     def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        data_home = env.get("XDG_DATA_HOME")
-        base = Path(data_home).expanduser() if data_home else home / ".local" / "share"
-        data_dir = base / "opencode"
+        data_dir = xdg_data_home(env, home) / "opencode"
         roots = [data_dir]
         database = env.get("OPENCODE_DB")
         if database and database != ":memory:":
@@ -104,6 +102,12 @@ class OpenCodeSource:
 
 
 # --- shared with the agents built on OpenCode (Kilo Code's CLI: agents/kilo/reader.py) -----
+
+
+def xdg_data_home(env: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_DATA_HOME`` (``xdg-basedir``'s rule), else ``~/.local/share``."""
+    data_home = env.get("XDG_DATA_HOME")
+    return Path(data_home).expanduser() if data_home else home / ".local" / "share"
 
 
 def discover_opencode_shaped(
@@ -299,27 +303,25 @@ def _session(
     )
 
 
-def _load_object(data: bytes | str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise BadRecord("invalid_json", str(error)) from error
-    if not isinstance(value, dict):
-        raise BadRecord("not_an_object", type(value).__name__)
-    return value
-
-
 # --- the legacy JSON tree ------------------------------------------------------------------
+
+
+def _legacy_file(path: Path) -> tuple[ParseResult, dict[str, Any] | None]:
+    """A file of the legacy tree, read whole: the result to fill (its cursor at the file's
+    end) and the file's object, None once it is skipped as not one."""
+    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
+    result = ParseResult(state=ParseState(offset=len(data)))
+    try:
+        return result, invalid_or_object(data)
+    except BadRecord as bad:
+        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+        return result, None
 
 
 def _parse_message_file(path: Path, source: str) -> ParseResult:
     """``storage/message/<sessionID>/<msgID>.json`` plus its ``storage/part/<msgID>/`` steps."""
-    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
-    result = ParseResult(state=ParseState(offset=len(data)))
-    try:
-        info = _load_object(data)
-    except BadRecord as bad:
-        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+    result, info = _legacy_file(path)
+    if info is None:
         return result
     # like opencode's own migration, ids come from the file layout
     message_id, session_id = path.stem, path.parent.name
@@ -350,7 +352,7 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
         if b"step-finish" not in data:
             continue  # text, tool output, ...: not usage
         try:
-            part = _load_object(data)
+            part = invalid_or_object(data)
         except BadRecord as bad:
             skips.append(Skip(bad.reason, str(part_path), None, bad.detail))
             continue
@@ -361,12 +363,8 @@ def _legacy_steps(part_dir: Path, skips: list[Skip]) -> list[tuple[str, Mapping[
 
 def _parse_session_file(path: Path, source: str) -> ParseResult:
     """``storage/session/<projectID>/<sessionID>.json``: titles, directory and parent."""
-    data = read_regular(str(path))  # unreadable: OSError, reported by the sync, read next time
-    result = ParseResult(state=ParseState(offset=len(data)))
-    try:
-        info = _load_object(data)
-    except BadRecord as bad:
-        result.skips.append(Skip(bad.reason, str(path), None, bad.detail))
+    result, info = _legacy_file(path)
+    if info is None:
         return result
     result.sessions.append(
         _session(
@@ -393,18 +391,13 @@ def _parse_database(path: str, state: ParseState, source: str) -> ParseResult:
     # an unreadable or special file raises OSError: the sync reports it (or skips it with
     # its reason) and keeps no cursor for it
     size = Path(path).stat().st_size
-    try:
-        connection = open_sqlite_read_only(path, BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
-        return database_failure(path, state, error)
-    try:
+
+    def read(connection: sqlite3.Connection) -> ParseResult:
         result = _read_database(connection, path, state, source)
-    except (SchemaError, sqlite3.Error) as error:
-        return database_failure(path, state, error)
-    finally:
-        connection.close()
-    result.state.offset = size
-    return result
+        result.state.offset = size
+        return result
+
+    return read_database(path, state, BUSY_TIMEOUT_SECONDS, read)
 
 
 def _read_database(
@@ -484,10 +477,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _optional(columns: set[str], name: str) -> str:
-    return name if name in columns else "NULL"
-
-
 def _read_sessions(
     connection: sqlite3.Connection,
     columns: set[str],
@@ -495,9 +484,7 @@ def _read_sessions(
     result: ParseResult,
     source: str,
 ) -> None:
-    fields = (
-        f"{_optional(columns, 'parent_id')}, directory, title, {_optional(columns, 'time_created')}"
-    )
+    fields = optional_columns(columns, ("parent_id", "directory", "title", "time_created"))
     for session_id, updated, parent, directory, title, created in _changed_rows(
         connection, "session", fields, columns, memory, "sessions_updated"
     ):
@@ -530,7 +517,7 @@ def _read_messages(
         if not isinstance(message_id, str) or not isinstance(data, str | bytes):
             continue
         try:
-            info = _load_object(data)
+            info = invalid_or_object(data)
         except BadRecord as bad:
             result.skips.append(Skip(bad.reason, path, None, f"message {message_id}: {bad.detail}"))
             continue
@@ -572,14 +559,9 @@ def _messages_of_new_steps(
         "instr(data, 'step-finish') > 0",
     )
     late = sorted({row[2] for row in steps if isinstance(row[2], str)} - read)
-    rows: list[tuple[Any, ...]] = []
-    updated = _optional(message_columns, "time_updated")
-    for start in range(0, len(late), IN_CLAUSE_BATCH):
-        batch = late[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = f"SELECT id, {updated}, session_id, data FROM message WHERE id IN ({marks})"
-        rows += connection.execute(query, batch).fetchall()
-    return rows
+    updated = optional_columns(message_columns, ("time_updated",))
+    query = f"SELECT id, {updated}, session_id, data FROM message WHERE id IN ({{marks}})"
+    return list(rows_for_ids(connection, query, late))
 
 
 def _not_json(connection: sqlite3.Connection) -> str:
@@ -595,24 +577,21 @@ def _database_steps(
     connection: sqlite3.Connection, message_ids: list[str], path: str, result: ParseResult
 ) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
     steps: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-    for start in range(0, len(message_ids), IN_CLAUSE_BATCH):
-        batch = message_ids[start : start + IN_CLAUSE_BATCH]
-        marks = ", ".join("?" * len(batch))
-        query = (
-            f"SELECT id, message_id, data FROM part WHERE message_id IN ({marks}) "
-            "AND instr(data, 'step-finish') > 0 ORDER BY message_id, id"
-        )
-        for part_id, message_id, data in connection.execute(query, batch):
-            if not isinstance(part_id, str) or not isinstance(data, str | bytes):
-                continue
-            try:
-                part = _load_object(data)
-            except BadRecord as bad:
-                detail = f"part {part_id}: {bad.detail}"
-                result.skips.append(Skip(bad.reason, path, None, detail))
-                continue
-            if part.get("type") == "step-finish":
-                steps.setdefault(message_id, []).append((part_id, part))
+    query = (
+        "SELECT id, message_id, data FROM part WHERE message_id IN ({marks}) "
+        "AND instr(data, 'step-finish') > 0 ORDER BY message_id, id"
+    )
+    for part_id, message_id, data in rows_for_ids(connection, query, message_ids):
+        if not isinstance(part_id, str) or not isinstance(data, str | bytes):
+            continue
+        try:
+            part = invalid_or_object(data)
+        except BadRecord as bad:
+            detail = f"part {part_id}: {bad.detail}"
+            result.skips.append(Skip(bad.reason, path, None, detail))
+            continue
+        if part.get("type") == "step-finish":
+            steps.setdefault(message_id, []).append((part_id, part))
     return steps
 
 

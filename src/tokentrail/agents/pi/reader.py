@@ -27,9 +27,8 @@ Facts this parser relies on (badlogic/pi-mono, ``packages/coding-agent/src/confi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,22 +36,13 @@ from typing import Any, ClassVar
 import orjson
 
 from tokentrail.agents.pi import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    iter_complete_lines,
-    json_object,
-    parse_timestamp,
-    reported_cost,
-    text_or_none,
-)
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent, merge_events
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, digest
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
+from tokentrail.usage import Session, Tokens, UsageEvent
 
 SOURCE = AGENT.name
 AGENT_DIR_VARIABLE = "PI_CODING_AGENT_DIR"
@@ -84,13 +74,8 @@ class PiSource:
         return find_files(SOURCE, roots, {"**/*.jsonl": "append"}, root_files={"*.jsonl": "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        parser = _FileParser(file.path, _Header.from_memory(state.memory, file.path))
-        # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-        for item in iter_complete_lines(file.path, state, prefilter=PREFILTER):
-            if isinstance(item, LinesEnd):
-                return parser.result(item)
-            parser.handle(item)
-        raise AssertionError("iter_complete_lines always ends with LinesEnd")  # pragma: no cover
+        header = _Header.of(state.memory, file.path)
+        return _FileParser(file.path, header).read(state, PREFILTER)
 
 
 def _expand_home(text: str, home: Path) -> Path:
@@ -106,7 +91,7 @@ def _expand_home(text: str, home: Path) -> Path:
 
 
 @dataclass(slots=True)
-class _Header:
+class _Header(RememberedText):
     """The session a file records, from its header line and path (kept in ``state.memory``:
     later reads of the file only see new lines)."""
 
@@ -120,12 +105,9 @@ class _Header:
     """``"yes"`` when the file sits in a subagent folder (a string: memory holds strings)."""
 
     @classmethod
-    def from_memory(cls, memory: Mapping[str, Any], path: str) -> _Header:
-        header = cls()
-        for item in fields(cls):
-            value = memory.get(item.name)
-            if isinstance(value, str):
-                setattr(header, item.name, value)
+    def of(cls, memory: Mapping[str, Any], path: str) -> _Header:
+        """What earlier reads of the file at ``path`` learnt, and what its path says."""
+        header = cls.from_memory(memory)
         if header.session_id is None:
             header.session_id = _uuid_of(Path(path))
         folder = Path(path).parent.name
@@ -135,17 +117,12 @@ class _Header:
             header.subagent = "yes"
         return header
 
-    def to_memory(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
-
     def absorb(self, record: Mapping[str, Any]) -> None:
         """Take the fields of the ``session`` header line."""
-        self.session_id = text_or_none(record.get("id")) or self.session_id
-        self.cwd = text_or_none(record.get("cwd")) or self.cwd
+        self.take(record, {"id": "session_id", "cwd": "cwd", "parentSession": "parent_file"})
         started = parse_timestamp(record.get("timestamp"))
         if started is not None:
             self.started = started.isoformat(timespec="microseconds")
-        self.parent_file = text_or_none(record.get("parentSession")) or self.parent_file
 
     @property
     def session_key(self) -> str | None:
@@ -187,20 +164,10 @@ def _uuid_of(path: Path) -> str | None:
 
 
 @dataclass(slots=True)
-class _FileParser:
-    path: str
+class _FileParser(JsonLinesParser):
     header: _Header
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
 
-    def handle(self, line: Line) -> None:
-        record, problem = json_object(line.data)
-        if record is None:
-            self._skip("malformed_json", line, problem)
-            return
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
         kind = record.get("type")
         if kind == "session":
             self.header.absorb(record)
@@ -209,27 +176,18 @@ class _FileParser:
             if name is not None:
                 self.header.title = name
         elif kind == "message":
-            self._message(record, line)
+            self._message(record)
 
-    def _message(self, record: dict[str, Any], line: Line) -> None:
+    def _message(self, record: dict[str, Any]) -> None:
         message = record.get("message")
         if not isinstance(message, dict) or message.get("role") != "assistant":
             return
         if "usage" not in message:
             return
-        try:
-            event = self._event(record, message)
-        except BadRecord as bad:
-            self._skip(bad.reason, line, bad.detail)
-            return
+        event = self._event(record, message)
         if self.header.model is None:
             self.header.model = event.model
-        self._see(event.timestamp)
-        earlier = self.events.get(event.key)
-        if earlier is not None:
-            self.duplicates += 1
-            event = merge_events(earlier, event)
-        self.events[event.key] = event
+        self.keep(event)
 
     def _event(self, record: dict[str, Any], message: dict[str, Any]) -> UsageEvent:
         usage = message.get("usage")
@@ -260,30 +218,15 @@ class _FileParser:
             rank=self.header.rank,
         )
 
-    def _see(self, when: datetime) -> None:
-        if self.first_seen is None or when < self.first_seen:
-            self.first_seen = when
-        if self.last_seen is None or when > self.last_seen:
-            self.last_seen = when
+    def memory(self) -> dict[str, Any]:
+        return self.header.to_memory()
 
-    def _skip(self, reason: str, line: Line, detail: str) -> None:
-        self.skips.append(Skip(reason, self.path, line.number, detail))
-
-    def result(self, end: LinesEnd) -> ParseResult:
-        end.state.memory = self.header.to_memory()
-        sessions = []
+    def sessions(self) -> list[Session]:
         session = self.header.session()
-        if session is not None:
-            started = session.started_at or self.first_seen
-            sessions.append(replace(session, started_at=started, ended_at=self.last_seen))
-        return ParseResult(
-            events=list(self.events.values()),
-            sessions=sessions,
-            skips=self.skips,
-            state=end.state,
-            duplicates=self.duplicates,
-            pending_partial_line=end.pending_partial_line,
-        )
+        if session is None:
+            return []
+        started = session.started_at or self.first_seen
+        return [replace(session, started_at=started, ended_at=self.last_seen)]
 
 
 def _tokens(usage: Mapping[str, Any]) -> Tokens:
@@ -307,13 +250,10 @@ def _reported_cost(usage: Mapping[str, Any], tokens: Tokens) -> float | None:
 
 def _event_key(message: Mapping[str, Any], usage: Mapping[str, Any], when: datetime) -> str:
     """The same for every verbatim copy of a request (fork, branch, subagent, migration)."""
-    basis = orjson.dumps(
-        [
-            when.isoformat(timespec="microseconds"),
-            text_or_none(message.get("provider")),
-            text_or_none(message.get("model")),
-            usage,
-        ],
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return f"{SOURCE}:{hashlib.sha256(basis).hexdigest()[:32]}"
+    basis = [
+        when.isoformat(timespec="microseconds"),
+        text_or_none(message.get("provider")),
+        text_or_none(message.get("model")),
+        usage,
+    ]
+    return f"{SOURCE}:{digest(basis)}"

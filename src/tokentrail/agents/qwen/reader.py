@@ -30,7 +30,7 @@ Facts this parser relies on (qwen-code, ``packages/core/src/config/storage.ts`` 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,18 +38,13 @@ import orjson
 
 from tokentrail.agents.gemini.usage import USAGE_METADATA, usage_tokens
 from tokentrail.agents.qwen import AGENT
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    find_files,
-    iter_complete_lines,
-    parse_timestamp,
-    text_or_none,
-)
-from tokentrail.usage import Session, Skip, UsageEvent
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
+from tokentrail.sources.jsonl import JsonLinesParser, RememberedText, invalid_or_object
+from tokentrail.sources.lines import Line
+from tokentrail.sources.values import parse_timestamp, text_or_none
+from tokentrail.usage import Session, UsageEvent
 
 SOURCE = AGENT.name
 
@@ -78,11 +73,12 @@ class QwenSource:
         return find_files(self.name, roots, {"*/chats/**/*.jsonl": "append"})
 
     def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        return _parse(file.path, state)
+        recording = _Recording(file.path, _Meta.from_memory(state.memory))
+        return recording.read(state, PREFILTER)
 
 
 @dataclass(slots=True)
-class _Meta:
+class _Meta(RememberedText):
     """What the parser knows about the session a file records (kept in ``state.memory``)."""
 
     session_id: str | None = None
@@ -95,23 +91,10 @@ class _Meta:
     updated: str | None = None
     model: str | None = None
 
-    @classmethod
-    def from_memory(cls, memory: Mapping[str, Any]) -> _Meta:
-        meta = cls()
-        for item in fields(cls):
-            value = memory.get(item.name)
-            if isinstance(value, str):
-                setattr(meta, item.name, value)
-        return meta
-
-    def to_memory(self) -> dict[str, Any]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
-
     def absorb(self, record: Mapping[str, Any]) -> None:
         """The session facts every record repeats, and the ones only some records state."""
         self.session_id = self.session_id or text_or_none(record.get("sessionId"))
-        self.cwd = text_or_none(record.get("cwd")) or self.cwd
-        self.branch = text_or_none(record.get("gitBranch")) or self.branch
+        self.take(record, {"cwd": "cwd", "gitBranch": "branch"})
         stamp = text_or_none(record.get("timestamp"))
         if stamp is not None:
             self.started = self.started or stamp
@@ -163,60 +146,30 @@ class _Meta:
 
 
 @dataclass(slots=True)
-class _Collector:
-    path: str
-    events: dict[str, UsageEvent] = field(default_factory=dict)
-    skips: list[Skip] = field(default_factory=list)
-    duplicates: int = 0
+class _Recording(JsonLinesParser):
+    load = invalid_or_object
+    meta: _Meta
     agents: set[str] = field(default_factory=set)
+    """The background subagents whose requests were read (each a child session)."""
 
+    def read_record(self, record: dict[str, Any], line: Line) -> None:
+        self.meta.absorb(record)
+        if record.get("type") != "assistant":
+            return  # ui_telemetry and other system records repeat counts: not requests
+        event = _reply_event(record, self.meta)
+        if event is None:
+            return
+        self.keep_last(event)
+        agent_id = text_or_none(record.get("agentId"))
+        if agent_id is not None:
+            self.agents.add(agent_id)
+        self.meta.model = self.meta.model or event.model
 
-def _parse(path: str, state: ParseState) -> ParseResult:
-    meta = _Meta.from_memory(state.memory)
-    collector = _Collector(path)
-    result = ParseResult()
-    # an unreadable file raises OSError: the sync reports it and keeps no cursor for it
-    for item in iter_complete_lines(path, state, prefilter=PREFILTER):
-        if isinstance(item, Line):
-            _read_record(item, meta, collector)
-        else:
-            result.state = item.state
-            result.pending_partial_line = item.pending_partial_line
-    result.state.memory = meta.to_memory()
-    result.events.extend(collector.events.values())
-    result.skips.extend(collector.skips)
-    result.duplicates = collector.duplicates
-    result.sessions.extend(meta.sessions(collector.agents))
-    return result
+    def sessions(self) -> list[Session]:
+        return self.meta.sessions(self.agents)
 
-
-def _read_record(line: Line, meta: _Meta, collector: _Collector) -> None:
-    try:
-        record = orjson.loads(line.data)
-    except orjson.JSONDecodeError as error:
-        collector.skips.append(Skip("invalid_json", collector.path, line.number, str(error)))
-        return
-    if not isinstance(record, dict):
-        detail = type(record).__name__
-        collector.skips.append(Skip("not_an_object", collector.path, line.number, detail))
-        return
-    meta.absorb(record)
-    if record.get("type") != "assistant":
-        return  # ui_telemetry and other system records repeat counts: not requests
-    try:
-        event = _reply_event(record, meta)
-    except BadRecord as bad:
-        collector.skips.append(Skip(bad.reason, collector.path, line.number, bad.detail))
-        return
-    if event is None:
-        return
-    if event.key in collector.events:
-        collector.duplicates += 1
-    collector.events[event.key] = event
-    agent_id = text_or_none(record.get("agentId"))
-    if agent_id is not None:
-        collector.agents.add(agent_id)
-    meta.model = meta.model or event.model
+    def memory(self) -> dict[str, Any]:
+        return self.meta.to_memory()
 
 
 def _reply_event(record: Mapping[str, Any], meta: _Meta) -> UsageEvent | None:

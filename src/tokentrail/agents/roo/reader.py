@@ -8,36 +8,19 @@ and writes inside it) since 2025-10-31, and before that for OpenAI-style provide
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import ClassVar
 
-from tokentrail.agents.cline.tasks import (
-    ROO_TOTAL_INPUT_SINCE,
-    Dialect,
-    discover_tasks,
-    parse_task,
-    vscode_roots,
-)
+from tokentrail.agents.cline.tasks import ROO_TOTAL_INPUT_SINCE, Dialect, TaskFolderSource
 from tokentrail.agents.roo import AGENT
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
 
 SOURCE = AGENT.name
 DIALECT = Dialect(SOURCE, ("rooveterinaryinc.roo-cline",), ROO_TOTAL_INPUT_SINCE)
 
 
-class RooSource:
+class RooSource(TaskFolderSource):
     """Roo Code's task folders in VS Code, VS Code Insiders, Cursor, Windsurf and VSCodium."""
 
     name: ClassVar[str] = SOURCE
     parser_version: ClassVar[int] = 1
     env_var: ClassVar[str] = AGENT.override
-
-    def default_roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        return vscode_roots(DIALECT, env, home)
-
-    def discover(self, roots: Sequence[Path]) -> Iterator[SourceFile]:
-        return discover_tasks(SOURCE, roots)
-
-    def parse(self, file: SourceFile, state: ParseState) -> ParseResult:
-        return parse_task(DIALECT, file, state)
+    dialect: ClassVar[Dialect] = DIALECT

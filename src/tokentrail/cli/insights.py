@@ -1,32 +1,38 @@
-"""Bodies of ``tokentrail tools`` and ``tokentrail efficiency`` (options parsed in cli.py)."""
+"""``tools`` and ``efficiency``: what the tool calls and the changed lines cost
+(docs/insights.md)."""
 
 from __future__ import annotations
 
 import click
 
-from tokentrail.commands import _check_format, _console, build_query, open_ledger, sync_first
+from tokentrail.cli.group import TokentrailCommand
+from tokentrail.cli.options import insight_options
 from tokentrail.errors import OptionError
 
 
+@click.command(cls=TokentrailCommand)
+@insight_options
+@click.option("--session", "session_key", metavar="KEY", help="Only this session's calls.")
+@click.option("--by-session", is_flag=True, help="One row per session and tool.")
 def tools(
-    *,
     database: str | None,
-    session_key: str | None,
     since: str | None,
     until: str | None,
     tz: str | None,
     sources: tuple[str, ...],
     project: str | None,
-    by_session: bool,
     no_sync: bool,
     as_json: bool,
     as_csv: bool,
+    session_key: str | None,
+    by_session: bool,
 ) -> None:
-    """Tool calls per tool: calls, failures, average and p95 duration."""
+    """Tool calls per tool: calls, failures, average and p95 duration (docs/insights.md)."""
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights.tools import tool_usage
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
 
-    _check_format(as_json, as_csv)
+    check_format(as_json, as_csv)
     query = build_query(since, until, tz, sources, project, False)
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
@@ -59,16 +65,23 @@ def tools(
         title,
         rows,
         columns,
-        console=_console(),
+        console=new_console(),
         empty="No tool calls recorded for this selection (tool calls are read from Claude "
         "Code, Codex and Gemini CLI logs).",
     )
 
 
+@click.command(cls=TokentrailCommand)
+@insight_options
+@click.option(
+    "--by",
+    type=click.Choice(("session", "project", "model")),
+    default="session",
+    show_default=True,
+    help="One row per session, project or model.",
+)
 def efficiency(
-    *,
     database: str | None,
-    by: str,
     since: str | None,
     until: str | None,
     tz: str | None,
@@ -77,12 +90,14 @@ def efficiency(
     no_sync: bool,
     as_json: bool,
     as_csv: bool,
+    by: str,
 ) -> None:
-    """Lines changed, cost and tokens per changed line, cache efficiency."""
+    """Lines changed, cost and tokens per changed line, cache efficiency (docs/insights.md)."""
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights.efficiency import EFFICIENCY_BY, efficiency_report
-    from tokentrail.output import print_rows, render_csv, render_json
+    from tokentrail.output import new_console, print_rows, render_csv, render_json
 
-    _check_format(as_json, as_csv)
+    check_format(as_json, as_csv)
     chosen = next((b for b in EFFICIENCY_BY if b == by), None)
     if chosen is None:
         raise OptionError(f"--by {by!r}: use one of {', '.join(EFFICIENCY_BY)}")
@@ -114,6 +129,6 @@ def efficiency(
             ("Cache %", "cache_read_share"),
             ("Saved", "cache_savings_usd"),
         ],
-        console=_console(),
+        console=new_console(),
         empty="No usage recorded for this selection.",
     )
