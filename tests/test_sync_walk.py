@@ -213,3 +213,23 @@ def test_only_a_quiet_sync_is_answered_quickly(
     args: list[str], expected: dict[str, str | None] | None
 ) -> None:
     assert quiet_sync_options(args) == expected
+
+
+def test_crush_records_what_decides_its_files(tmp_path: Path) -> None:
+    """Crush finds its databases through its projects file, not the shared walk: the file
+    and each database path it looked for are recorded, so a project added shows."""
+    from tokentrail import sync_walk
+    from tokentrail.agents.crush.reader import CrushSource
+
+    root = tmp_path / "crush"
+    project = tmp_path / "work" / ".crush"
+    project.mkdir(parents=True)
+    root.mkdir()
+    (root / "projects.json").write_text(
+        f'{{"projects": [{{"path": "{tmp_path / "work"}", "data_dir": ".crush"}}]}}'
+    )
+    with sync_walk.watching() as log:
+        assert list(CrushSource().discover([root])) == []
+    assert log.paths[str(root / "projects.json")] is not None
+    assert log.paths[str(project / "crush.db")] is None
+    assert str(root) in log.paths and not log.doubtful
