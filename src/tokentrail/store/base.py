@@ -328,6 +328,11 @@ class Store(Protocol):
         ``family``: only these sessions and the sessions whose parent is one of them."""
         ...
 
+    def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
+        """The subagent sessions with usage of each of ``parent_keys`` (what the session
+        report rolls up on it)."""
+        ...
+
     def unpriced_models(self, filters: Filters) -> list[UnpricedModel]: ...
 
     def time_range(self, filters: Filters) -> tuple[int, int] | None:
