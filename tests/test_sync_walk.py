@@ -233,3 +233,18 @@ def test_crush_records_what_decides_its_files(tmp_path: Path) -> None:
     assert log.paths[str(root / "projects.json")] is not None
     assert log.paths[str(project / "crush.db")] is None
     assert str(root) in log.paths and not log.doubtful
+
+
+def test_a_record_of_another_install_is_not_trusted(isolated_home: Path, db_path: Path) -> None:
+    """Another tokentrail (another install, its parsers and schema) kept the record: the
+    sync runs in full, as this tokentrail would decide it."""
+    import json
+
+    _synced(isolated_home, db_path)
+    with sqlite3.connect(db_path) as conn:
+        (raw,) = conn.execute("SELECT record FROM sync_walk").fetchone()
+        record = json.loads(raw)
+        record["package"] = "/elsewhere/site-packages/tokentrail"
+        conn.execute("UPDATE sync_walk SET record = ?", (json.dumps(record).encode(),))
+    assert _sync(db_path) == Outcome(quick=False, requests=2)
+    assert _sync(db_path) == Outcome(quick=True, requests=2)

@@ -213,7 +213,7 @@ def source_settings_key(sources: Mapping[str, Any]) -> list[list[Any]]:
 def code_signatures() -> dict[str, Signature | None]:
     """tokentrail's own modules and folders: an upgrade or an edit (a parser version, a
     discovery pattern) changes one of them."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = _package()
     found: dict[str, Signature | None] = {}
     pending = [package]
     while pending:
@@ -226,6 +226,10 @@ def code_signatures() -> dict[str, Signature | None]:
                 elif entry.name.endswith(".py"):
                     found[entry.path] = signature_of(entry.stat())
     return found
+
+
+def _package() -> str:
+    return os.path.dirname(os.path.abspath(__file__))
 
 
 def make_record(
@@ -247,6 +251,7 @@ def make_record(
         "format": RECORD_FORMAT,
         "env": dict(sorted(env.read.items())),
         "sources": source_settings_key(sources),
+        "package": _package(),
         "paths": {**log.paths, **code_signatures()},
         "links": log.links,
         "searched": list(searched),
@@ -294,7 +299,9 @@ def _nothing_changed(database: str | None) -> bool:
 
 def _settings_unchanged(record: dict[str, Any], sources: Mapping[str, Any]) -> bool:
     """The same variables and source settings choose the same roots."""
-    if record.get("format") != RECORD_FORMAT:
+    if record.get("format") != RECORD_FORMAT or record.get("package") != _package():
+        # another tokentrail's record (another install): its parsers, its schema, its rules;
+        # this one's modules are in "paths", so an upgrade in place shows there
         return False
     if any(os.environ.get(key) != value for key, value in record["env"].items()):
         return False

@@ -4,8 +4,11 @@ keeps, and every file's cursor, from a SQLite ledger as it is.
 Beside :mod:`tokentrail.store.quick` (the status line's and the active block's reader) and
 opened the same way (never created, migrated or written; a lock waited for 50 ms at most),
 but with the standard library alone: the quick answer of ``tokentrail sync --quiet`` must not
-pay for the report queries' modules. Any ledger it cannot read this way (absent, not at this
-version's schema, locked, damaged) gives None: the full sync then opens, migrates or reports it.
+pay for the report queries' modules, nor for the migrations' (whose schema version
+:mod:`tokentrail.store.quick` checks). A ledger it cannot read this way (absent, without the
+record's table, locked, damaged) gives None: the full sync then opens, migrates or reports it.
+Which tokentrail wrote the record, and so the schema it left, the record itself says (its
+package folder and every module's stat: see :mod:`tokentrail.sync_walk`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,6 @@ def read_sync_walk(path: str) -> tuple[bytes, dict[str, FileCursor]] | None:
         return None
     try:
         conn.execute(f"PRAGMA busy_timeout = {READ_TIMEOUT_MS}")
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version != _schema_version():
-            return None  # the full sync migrates it
         conn.execute("BEGIN")  # the record and the cursors from one snapshot
         row = conn.execute("SELECT record FROM sync_walk WHERE id = 1").fetchone()
         if row is None:
@@ -52,9 +52,3 @@ def _uri(path: str) -> str:
     a meaning to are escaped."""
     escaped = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     return f"file:{escaped}?mode=rw"
-
-
-def _schema_version() -> int:
-    from tokentrail.store.migrations import SQLITE_MIGRATIONS
-
-    return len(SQLITE_MIGRATIONS)
