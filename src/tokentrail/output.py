@@ -492,7 +492,7 @@ def _print_unpriced(report: Report, console: Any) -> None:
     if not report.unpriced_models:
         return
     names = ", ".join(
-        f"{_escape(m.model)} ({m.requests:,} requests, "
+        f"{_escape(m.model)} ({formatting.counted(m.requests, 'request')}, "
         + (f"{m.tokens:,} tokens)" if m.tokens else "tokens not reported)")
         for m in report.unpriced_models
     )
