@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from tokentrail.figures import FiguresJson, UnpricedModelJson
+from tokentrail.insights.efficiency import EfficiencyJson
 from tokentrail.insights.sessions import SessionTimelineJson
 from tokentrail.insights.tools import ToolUsageJson
 from tokentrail.server.limits import API_PREFIX
@@ -241,35 +241,7 @@ def tools(
         ).as_dict()
 
 
-class EfficiencyRowOut(BaseModel):
-    session: str | None = Field(default=None, description="With by=session.")
-    title: str | None = Field(default=None, description="With by=session.")
-    project: str | None = Field(default=None, description="With by=project.")
-    model: str | None = Field(default=None, description="With by=model.")
-    requests: int
-    total_tokens: int | None
-    cost_usd: float | None
-    edit_calls: int
-    lines_added: int | None = Field(description="null: no edit data.")
-    lines_removed: int | None
-    lines_changed: int | None
-    cost_per_changed_line: float | None
-    tokens_per_changed_line: float | None
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    cache_read_share: float | None = Field(
-        description="cache_read / (input + cache_read + cache_write)."
-    )
-    cache_savings_usd: float | None = Field(
-        description="Cost of the cache reads at the input price, less their cost."
-    )
-
-
-class EfficiencyOut(BaseModel):
-    by: Literal["session", "project", "model"]
-    rows: list[EfficiencyRowOut]
-    totals: EfficiencyRowOut
+EfficiencyOut = response_model(EfficiencyJson)
 
 
 @router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
