@@ -25,11 +25,13 @@ per 1,000 searches, on top of the tokens). genai-prices has no per-search prices
 another provider are counted but not priced: the cost of their requests is a floor."""
 
 
-class FiguresJson(TypedDict):
-    """Usage of a group. null means not reported (or, for cost, that nothing could be
-    priced) — never a silent zero."""
-
+class _RequestsJson(TypedDict):
     requests: Annotated[int, Doc("Requests (usage events) counted.")]
+
+
+class TokensCostJson(TypedDict):
+    """The tokens and cost of a request or a group (null: not reported, or not priced)."""
+
     input_tokens: int | None
     cache_read_tokens: int | None
     cache_write_tokens: int | None
@@ -37,6 +39,12 @@ class FiguresJson(TypedDict):
     reasoning_tokens: int | None
     total_tokens: int | None
     cost_usd: float | None
+
+
+class FiguresJson(_RequestsJson, TokensCostJson):
+    """Usage of a group. null means not reported (or, for cost, that nothing could be
+    priced) — never a silent zero."""
+
     unpriced_requests: int
     reported_cost_usd: float | None
     web_searches: Annotated[int, Doc("Server-side web searches (billed per search)."), Default(0)]

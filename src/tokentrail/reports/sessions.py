@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from tokentrail.figures import FiguresJson, UsageFigures
+from tokentrail.figures import FiguresJson, TokensCostJson, UsageFigures
 from tokentrail.insights.tools import ToolUsageRowJson
 from tokentrail.reports.counting import (
     Runtime,
@@ -65,17 +65,13 @@ class SessionsJson(TypedDict):
     rows: list[SessionRowJson]
 
 
-class RequestJson(TypedDict):
+class _RequestWhenJson(TypedDict):
     timestamp: IsoTime
     model: str | None
     session_key: str | None
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
-    total_tokens: int | None
-    cost_usd: float | None
+
+
+class RequestJson(_RequestWhenJson, TokensCostJson):
     cost_status: str
     reported_cost_usd: float | None
     cumulative_tokens: NotRequired[
