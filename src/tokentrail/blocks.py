@@ -21,37 +21,46 @@ that anchors the block boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.figures import UsageFigures, unpriced_dicts
 from tokentrail.periods import DAY_MS, local_moment
-from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.figures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
 
+if TYPE_CHECKING:  # the protocols are for the type checker: creating them costs imports
+    from collections.abc import Sequence
+    from typing import Protocol
 
-class BlocksReader(Protocol):
-    """What the blocks read of a ledger: any store, or the fast reader of
-    :mod:`tokentrail.store.quick` (``blocks --active`` and the status line import no more)."""
+    from tokentrail.ratelimits import RateLimitSnapshot
 
-    def minute_totals(self, filters: Filters) -> list[MinuteRow]: ...
+    class BlocksReader(Protocol):
+        """What the blocks read of a ledger: any store, or the fast reader of
+        :mod:`tokentrail.store.quick` (``blocks --active`` and the status line import no
+        more)."""
 
-    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]: ...
+        def minute_totals(self, filters: Filters) -> list[MinuteRow]: ...
+
+        def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]: ...
+
+    class RollupReader(BlocksReader, Protocol):
+        """A reader that answers the active block from its hourly rollups (the quick reader
+        of :mod:`tokentrail.store.quick`): the hours holding usage, per-model sums over
+        whole hours and the first and last request of a range."""
+
+        def usage_hours(self, filters: Filters) -> list[int]: ...
+
+        def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]: ...
+
+        def request_span(self, filters: Filters) -> tuple[int, int] | None: ...
 
 
-@runtime_checkable
-class RollupReader(Protocol):
-    """A reader that answers the active block from its hourly rollups (the quick reader of
-    :mod:`tokentrail.store.quick`): the hours holding usage, per-model sums over whole hours
-    and the first and last request of a range."""
-
-    def usage_hours(self, filters: Filters) -> list[int]: ...
-
-    def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]: ...
-
-    def request_span(self, filters: Filters) -> tuple[int, int] | None: ...
+def rollup_reader(store: BlocksReader) -> RollupReader | None:
+    """``store`` when it reads the active block from hourly rollups (it has
+    ``usage_hours``), else None. A duck-typed check: a runtime-checkable protocol would make
+    every answer import :mod:`typing`'s protocol machinery."""
+    return store if hasattr(store, "usage_hours") else None  # type: ignore[return-value]
 
 
 HOUR_MS = 3_600_000
@@ -269,8 +278,9 @@ def blocks_report(
     # the live view and the dashboard ask for the active block every few seconds: a day of
     # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage)
     lookbacks = LOOKBACKS_MS[:1] if query.active_only else LOOKBACKS_MS
-    if query.active_only and not query.token_limit_max and isinstance(store, RollupReader):
-        blocks = _active_from_rollups(store, query.filters(), since_ms - lookbacks[0], now_ms)
+    rollups = rollup_reader(store)
+    if query.active_only and not query.token_limit_max and rollups is not None:
+        blocks = _active_from_rollups(rollups, query.filters(), since_ms - lookbacks[0], now_ms)
     else:
         minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
         blocks = build_blocks(minutes, now_ms)
