@@ -6,12 +6,13 @@ skipped without one; each gets a database of its own.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -34,6 +35,7 @@ from tokentrail.store.base import (
     PushWatermark,
     SessionPageQuery,
 )
+from tokentrail.store.sql_reads import SQLReads
 from tokentrail.usage import Cost, Session, Tokens, UsageEvent
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -137,6 +139,103 @@ def assert_totals_match_events(backend: Backend) -> None:
     )
     # a run whose every event moved away keeps a row of zeros, as on SQLite
     assert [r for r in per_run if r[1] != 0] == raw_runs
+    assert_days_match_events(backend)
+
+
+def assert_days_match_events(backend: Backend) -> None:
+    """The local days kept for each offset equal sums recomputed from the raw events."""
+    user = ", user_name" if backend.kind == "postgres" else ""
+    raw_user = ", COALESCE(user_name, '')" if user else ""
+    positions = "1, 2, 3, 4" + (", 5" if user else "")
+    for (offset,) in backend.rows("SELECT offset_ms FROM day_offsets"):
+        kept = backend.rows(
+            f"SELECT day, source, model, machine{user}, {_columns()} FROM rollups_daily "
+            f"WHERE offset_ms = {offset} ORDER BY {positions}"
+        )
+        raw = backend.rows(
+            f"SELECT (ts_ms + {offset}) / {DAY_MS}, source, COALESCE(model, ''), machine"
+            f"{raw_user}, {backend.measures()} FROM events GROUP BY {positions} "
+            f"ORDER BY {positions}"
+        )
+        assert kept == raw, offset
+
+
+ZONES = ("UTC", "Asia/Kolkata", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe")
+
+
+def test_kept_days_follow_every_write_and_answer_as_the_hourly_rollups(
+    backend: Backend, ledger: Ledger
+) -> None:
+    """Days kept for the zones reports asked for are kept by every later write (new,
+    grown, moved and retracted requests), and every day, week and month read from them equals
+    the same figures summed from the fine rollups alone."""
+    from tokentrail.store import day_reads
+
+    hours = [0, 5, 13, 19, 23, 29, 47, 24 * 20 + 3, 24 * 190 + 22]  # across DST changes
+    ledger.record_batch(
+        [ev(f"a{h}", at=T0 + timedelta(hours=h, minutes=10 * (h % 6))) for h in hours]
+        + [ev("c1", source="codex", model="gpt-5", session="c", at=T0 - timedelta(days=40))]
+    )
+    for tz in ZONES:  # each zone's offsets are kept from the first report in it
+        period_report(ledger.store, "daily", query(tz))
+    kept = {row[0] for row in backend.rows("SELECT offset_ms FROM day_offsets")}
+    assert {0, 19_800_000, -18_000_000, -14_400_000, 20_700_000, 37_800_000} <= kept
+    ledger.record_batch(
+        [
+            ev("a5", 500, at=T0 + timedelta(hours=5)),  # grown
+            ev("a13", session="moved", rank="0|", at=T0 + timedelta(hours=13)),
+            ev("late", at=T0 + timedelta(days=3, hours=23, minutes=50), model="claude-opus-4-1"),
+        ]
+    )
+    ledger.retract(["a19"], "test")
+    assert_days_match_events(backend)
+    store = cast(SQLReads, ledger.store)
+    for tz in ZONES:
+        zone, _ = resolve_timezone(tz)
+        segments = offset_segments(zone, int(T0.timestamp() * 1000) - 60 * DAY_MS, 1 << 42)
+        for filters in (
+            Filters(),
+            Filters(sources=("claude_code",)),
+            Filters(since_ms=int(T0.timestamp() * 1000) + 3_600_000),
+            Filters(until_ms=int(T0.timestamp() * 1000) + 20 * DAY_MS + 900_000),
+        ):
+            for group in (None, "model", "machine", "source"):
+                answers = []
+                for offsets in (frozenset(), frozenset(kept)):
+                    union, params = day_reads.day_union(
+                        store.dialect, filters, segments, offsets, group
+                    )
+                    sums = store.dialect.measure_sums()
+                    answers.append(
+                        store._rows(
+                            f"SELECT day, g, {sums} FROM ({union}) u GROUP BY 1, 2 ORDER BY 1, 2",
+                            params,
+                        )
+                    )
+                assert answers[0] == answers[1], (tz, filters, group)
+                assert answers[0], (tz, filters, group)
+
+
+def test_day_plan_covers_the_range_once() -> None:
+    """Kept days and fine ranges together cover the asked range exactly once."""
+    from tokentrail.store.day_reads import plan
+    from tokentrail.store.day_rollups import DAY_MS as DAY
+
+    hour = 3_600_000
+    segments = [
+        OffsetSegment(0, -5 * hour),
+        OffsetSegment(100 * DAY + 7 * hour, -4 * hour),
+        OffsetSegment(300 * DAY + 6 * hour, -5 * hour),
+    ]
+    for since, until in ((None, None), (50 * DAY + 5 * hour, 120 * DAY), (99 * DAY, 101 * DAY)):
+        found = plan(Filters(since_ms=since, until_ms=until), segments, frozenset({-5 * hour}))
+        pieces = [(f * DAY - o, None if e is None else e * DAY - o) for o, f, e in found.days]
+        pieces += list(found.fine)
+        low, high = -(1 << 50), 1 << 50
+        spans = sorted((low if a is None else a, high if b is None else b) for a, b in pieces)
+        assert spans[0][0] == (low if since is None else since)
+        assert spans[-1][1] == (high if until is None else until)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans)), spans
 
 
 def _columns() -> str:
@@ -1009,15 +1108,23 @@ SCHEMA_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
     # table: (columns only SQLite has, columns only PostgreSQL has)
     "events": (set(), {"user_name"}),
     "rollups": (set(), {"user_name"}),
+    "rollups_daily": (set(), {"user_name"}),
     "session_totals": (set(), {"machine", "user_name"}),
     "sessions": (set(), {"change_seq"}),  # SQLite keeps it in session_changes
     "runs": (set(), {"change_seq"}),  # SQLite keeps it in run_changes
     "cursors": ({"offset"}, {"machine", "byte_offset"}),  # OFFSET is reserved in PostgreSQL
 }
 """Where a team ledger's schema differs from a local one's on purpose (see dialect.py)."""
-SQLITE_ONLY_TABLES = {"rollups_hourly", "session_changes", "run_changes", "report_cache"}
+SQLITE_ONLY_TABLES = {
+    "rollups_hourly",
+    "session_changes",
+    "run_changes",
+    "report_cache",
+    "sync_walk",
+}
 """Tables a local ledger has alone: the hourly rollups, change sequences of their own, the
-reports kept per generation (see tokentrail.store.report_cache)."""
+reports kept per generation (see tokentrail.store.report_cache), what the last full sync saw
+(see tokentrail.sync_walk: the quick answer of a sync reads SQLite ledgers only)."""
 
 
 def test_both_engines_migrate_to_the_same_schema(tmp_path: Path) -> None:
@@ -1193,3 +1300,18 @@ def test_a_session_list_holds_the_sessions_of_the_one_count(ledger: Ledger) -> N
         SessionPageQuery(filters=Filters(since_ms=ms - DAY_MS, until_ms=ms + DAY_MS))
     )
     assert {r.session.key for r in ranged.rows} == {"quiet:agent-1", "quiet:agent-2"}
+
+
+def test_subagents_of_lists_the_subagents_with_usage_rolled_up_on_each(ledger: Ledger) -> None:
+    ledger.record_batch(
+        [ev("p", session="p"), ev("k1", session="p:k1"), ev("k2", session="p:k2")],
+        [
+            Session("p", "claude_code"),
+            Session("p:k1", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:k2", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:idle", "claude_code", parent_key="p", relationship="subagent"),
+            Session("p:fork", "claude_code", parent_key="p", relationship="fork"),
+        ],
+    )
+    assert ledger.store.subagents_of(["p", "other"]) == {"p": ["p:k1", "p:k2"]}
+    assert ledger.store.subagents_of([]) == {}

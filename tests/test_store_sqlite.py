@@ -338,3 +338,46 @@ def test_a_failed_read_is_a_store_error_not_a_sqlite_one(db_path: Path) -> None:
             store.run_totals("some-run")
     finally:
         store.close()
+
+
+def test_a_zone_is_kept_only_when_the_ledger_is_free_and_answers_the_same_either_way(
+    db_path: Path,
+) -> None:
+    """A report in a zone whose days are not kept yet never waits for a writer: while one
+    holds the ledger it sums the hourly rollups; the next report keeps the zone's days and
+    reads them, with the same figures."""
+    from tokentrail.periods import resolve_timezone
+    from tokentrail.reports.periods import period_report
+    from tokentrail.reports.query import ReportQuery
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    events = [
+        UsageEvent(
+            key=f"e{i}",
+            source="codex",
+            timestamp=start.replace(hour=i % 24, day=1 + i // 24),
+            model="gpt-5",
+            tokens=Tokens(input=100 + i, output=7),
+            session_key="s",
+        )
+        for i in range(24 * 20)
+    ]
+    zone, name = resolve_timezone("Asia/Kolkata")
+    query = ReportQuery(zone=zone, zone_name=name)
+    with Ledger(db_path) as ledger:
+        ledger.record_batch(events)
+        writer = sqlite3.connect(db_path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            held = period_report(ledger.store, "daily", query).as_dict()
+            offsets = {row[0] for row in writer.execute("SELECT offset_ms FROM day_offsets")}
+            assert offsets == {0}
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        free = period_report(ledger.store, "daily", query).as_dict()
+    conn = sqlite3.connect(db_path)
+    offsets = {row[0] for row in conn.execute("SELECT offset_ms FROM day_offsets")}
+    conn.close()
+    assert offsets == {0, 19_800_000}
+    assert held == free and len(held["rows"]) == 21  # 20 UTC days span 21 days in +05:30

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,36 +53,43 @@ class UsageFigures:
 
     @classmethod
     def from_totals(cls, t: Totals) -> UsageFigures:
-        def reported(value: int, count: int) -> int | None:
-            return value if count else None
-
-        any_tokens = t.n_input or t.n_cache_read or t.n_cache_write or t.n_output
-        priced = t.requests - t.unpriced_requests
+        # the measures in MEASURES' order, unpacked at once: reports make thousands of these
+        (
+            requests, input_, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+            n_input, n_cache_read, n_cache_write, n_output, n_reasoning, cost_micro,
+            unpriced_requests, _unpriced_tokens, reported_cost_micro, n_reported_cost,
+            _cache_saving_micro, _n_cache_saving, web_searches, unpriced_web_searches,
+        ) = t.values  # fmt: skip
+        any_tokens = n_input or n_cache_read or n_cache_write or n_output
+        total = input_ + cache_read + cache_write_5m + cache_write_1h + output
         return cls(
-            requests=t.requests,
-            input_tokens=reported(t.input, t.n_input),
-            cache_read_tokens=reported(t.cache_read, t.n_cache_read),
-            cache_write_tokens=reported(t.cache_write_5m + t.cache_write_1h, t.n_cache_write),
-            output_tokens=reported(t.output, t.n_output),
-            reasoning_tokens=reported(t.reasoning, t.n_reasoning),
-            total_tokens=(t.input + t.cache_read + t.cache_write_5m + t.cache_write_1h + t.output)
-            if any_tokens
+            requests=requests,
+            input_tokens=input_ if n_input else None,
+            cache_read_tokens=cache_read if n_cache_read else None,
+            cache_write_tokens=cache_write_5m + cache_write_1h if n_cache_write else None,
+            output_tokens=output if n_output else None,
+            reasoning_tokens=reasoning if n_reasoning else None,
+            total_tokens=total if any_tokens else None,
+            cost_usd=round(cost_micro / 1_000_000, 6) if requests > unpriced_requests else None,
+            unpriced_requests=unpriced_requests,
+            reported_cost_usd=round(reported_cost_micro / 1_000_000, 6)
+            if n_reported_cost
             else None,
-            cost_usd=round(t.cost_micro / 1_000_000, 6) if priced > 0 else None,
-            unpriced_requests=t.unpriced_requests,
-            reported_cost_usd=round(t.reported_cost_micro / 1_000_000, 6)
-            if t.n_reported_cost
-            else None,
-            web_searches=t.web_searches,
-            unpriced_web_searches=t.unpriced_web_searches,
+            web_searches=web_searches,
+            unpriced_web_searches=unpriced_web_searches,
             requests_without_tokens=max(
-                t.requests - max(t.n_input, t.n_cache_read, t.n_cache_write, t.n_output), 0
+                requests - max(n_input, n_cache_read, n_cache_write, n_output), 0
             ),
         )
 
     def as_dict(self) -> dict[str, Any]:
         """Every figure under its field's name (the API's ``Figures``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(zip(_FIELD_NAMES, _figures_of(self), strict=True))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(UsageFigures))
+_figures_of = attrgetter(*_FIELD_NAMES)
+"""A group's figures in field order (reports turn thousands of groups into JSON)."""
 
 
 def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:

@@ -255,13 +255,7 @@ def add_running_totals(timeline: list[dict[str, Any]]) -> None:
 
 def subagents_of(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
     """The subagent sessions rolled up on each of ``keys`` (the rule of the session report)."""
-    wanted = set(keys)
-    children: dict[str, list[str]] = {}
-    for r in store.session_totals(Filters(), by_model=False, family=keys):
-        parent = r.session.parent_key
-        if r.session.relationship == "subagent" and parent is not None and parent in wanted:
-            children.setdefault(parent, []).append(r.session.key)
-    return children
+    return store.subagents_of(keys)
 
 
 def list_summaries(store: Store, rows: Sequence[SessionListRow]) -> dict[str, str]:

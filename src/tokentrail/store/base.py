@@ -328,6 +328,11 @@ class Store(Protocol):
         ``family``: only these sessions and the sessions whose parent is one of them."""
         ...
 
+    def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
+        """The subagent sessions with usage of each of ``parent_keys`` (what the session
+        report rolls up on it)."""
+        ...
+
     def unpriced_models(self, filters: Filters) -> list[UnpricedModel]: ...
 
     def time_range(self, filters: Filters) -> tuple[int, int] | None:
@@ -544,6 +549,17 @@ class Store(Protocol):
     def keep_report(self, key: str, marker: str, body: str) -> bool:
         """Keep ``body`` under ``key`` if the ledger is still at ``marker``, without waiting
         for another writer; whether it was kept."""
+        ...
+
+    # -- what the last full sync saw (tokentrail.sync_walk) --------------------------------
+
+    def walk_record(self) -> bytes | None:
+        """The record the last full sync kept, or None (none kept, or a team ledger)."""
+        ...
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        """Keep ``record`` in place of the last one (None: forget it). A team ledger keeps
+        none: the quick answer of a sync reads SQLite ledgers only."""
         ...
 
 

@@ -3,6 +3,7 @@ with (:data:`MEASURES`, defined once in :data:`MEASURE_SQL`, held in :class:`Tot
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -112,6 +113,7 @@ class OffsetSegment(NamedTuple):
 
 
 _MEASURE_INDEX = {name: i for i, name in enumerate(MEASURES)}
+_ZEROS = (0,) * len(MEASURES)
 """Where each measure sits in :attr:`Totals.values` (a dict: reports read them by the million)."""
 
 
@@ -127,12 +129,16 @@ class Totals:
             raise AttributeError(name)
         return self.values[index]
 
+    @property
+    def requests(self) -> int:  # the measure read most, without __getattr__'s lookup
+        return self.values[0]
+
     @classmethod
     def zero(cls) -> Totals:
-        return cls((0,) * len(MEASURES))
+        return cls(_ZEROS)
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(tuple(a + b for a, b in zip(self.values, other.values, strict=True)))
+        return Totals(tuple(map(operator.add, self.values, other.values)))
 
 
 NO_MODEL = "(no model)"

@@ -6,6 +6,18 @@ in ``_migrations``. Never edit a migration that has shipped: add a new one.
 
 from __future__ import annotations
 
+from tokentrail.store import day_rollups
+
+DAY_ROLLUP_MEASURES = (
+    "requests", "input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
+    "reasoning", "n_input", "n_cache_read", "n_cache_write", "n_output", "n_reasoning",
+    "cost_micro", "unpriced_requests", "unpriced_tokens", "reported_cost_micro",
+    "n_reported_cost", "cache_saving_micro", "n_cache_saving", "web_searches",
+    "unpriced_web_searches",
+)  # fmt: skip
+"""The measures as 0015_day_rollups (and PostgreSQL's 0010_day_rollups) created them: a
+migration that has shipped never changes, so a later measure is added by a later migration."""
+
 _MEASURE_COLUMNS = """
     requests INTEGER NOT NULL DEFAULT 0,
     input INTEGER NOT NULL DEFAULT 0,
@@ -418,6 +430,26 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             key TEXT PRIMARY KEY,
             marker TEXT NOT NULL,
             body TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "0015_day_rollups",
+        # Sums per local day of a few UTC offsets (tokentrail.store.day_rollups): a year of
+        # daily figures reads a few thousand rows instead of every hour of the year. UTC is
+        # kept from the start, filled here from the 15-minute rollups.
+        day_rollups.table_sql(
+            "INTEGER", "TEXT", DAY_ROLLUP_MEASURES, user=False, options=" WITHOUT ROWID"
+        ),
+    ),
+    (
+        "0016_sync_walk",
+        # What the last full sync saw (tokentrail.sync_walk): one JSON record, read by the
+        # quick answer of `tokentrail sync --quiet` when nothing changed.
+        """
+        CREATE TABLE sync_walk (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            record BLOB NOT NULL
         );
         """,
     ),

@@ -32,7 +32,7 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tokentrail.errors import LedgerTooNew, StoreError
-from tokentrail.store import postgres_dashboard
+from tokentrail.store import day_rollups, postgres_dashboard
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURES,
@@ -299,6 +299,20 @@ class PostgresStore(SQLReads):
         """Sessions rolled up in SQL (see :mod:`tokentrail.store.postgres_dashboard`)."""
         return postgres_dashboard.ROLLED_UP
 
+    def _keep_offset(self, offset_ms: int) -> bool:
+        if self._too_new is not None:
+            return False
+        try:
+            with self._connection() as conn, conn.transaction():
+                # only if no writer holds the ledger: a report never queues behind a push
+                found = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                free = bool(found.fetchone()[0])  # type: ignore[index]
+                if free:
+                    day_rollups.keep_offset(conn.execute, offset_ms, user=True)
+                return free
+        except StoreError:
+            return False  # a reader role: the fine rollups answer
+
     def report_marker(self) -> str | None:
         return None  # see tokentrail.store.report_cache: computed each time
 
@@ -307,6 +321,12 @@ class PostgresStore(SQLReads):
 
     def keep_report(self, key: str, marker: str, body: str) -> bool:
         return False
+
+    def walk_record(self) -> bytes | None:
+        return None  # the quick answer of a sync reads SQLite ledgers only
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        return None
 
 
 class _PostgresWrite(SQLWrite):
@@ -382,6 +402,10 @@ class _PostgresWrite(SQLWrite):
             f"DO UPDATE SET {rollup_add}",
             params,
             prepare=False,
+        )
+        day_add = ", ".join(f"{m} = rollups_daily.{m} + excluded.{m}" for m in MEASURES)
+        self._conn.execute(  # per local day of each UTC offset kept (see store.day_rollups)
+            day_rollups.add_sql(table, where, sums, day_add, user=True), params, prepare=False
         )
         span = "MIN(ts_ms), MAX(ts_ms)" if sign > 0 else "NULL::BIGINT, NULL::BIGINT"
         session_add = ", ".join(f"{m} = session_totals.{m} + excluded.{m}" for m in MEASURES)

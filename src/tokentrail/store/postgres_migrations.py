@@ -15,8 +15,9 @@ totals tables are updated in place by every batch: they leave room on each page
 
 from __future__ import annotations
 
+from tokentrail.store import day_rollups
 from tokentrail.store.base import MEASURES
-from tokentrail.store.migrations import push_tracking_of_rate_limits
+from tokentrail.store.migrations import DAY_ROLLUP_MEASURES, push_tracking_of_rate_limits
 
 _FIRST_MEASURES = MEASURES[:17]
 """The measures as 0001_initial created them (measures are only ever appended). A migration that
@@ -322,5 +323,12 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         # As the SQLite store's 0013_claude_code_ranks_read_again.
         "UPDATE events SET rank = 'z' || rank "
         "WHERE source = 'claude_code' AND rank LIKE '%|' AND rank NOT LIKE 'z%';",
+    ),
+    (
+        "0010_day_rollups",
+        # As the SQLite store's 0015_day_rollups, per user too.
+        day_rollups.table_sql(
+            "BIGINT", _T, DAY_ROLLUP_MEASURES, user=True, options=" WITH (fillfactor = 70)"
+        ),
     ),
 )

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import blocks_sql, dashboard_sql, push_sql, tool_sql
+from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, push_sql, tool_sql
 from tokentrail.store.base import (
     ACTIVE_MS_SQL,
     MEASURES,
@@ -79,22 +79,55 @@ class SQLReads(OtlpReads):
     # -- totals ------------------------------------------------------------------------
 
     def _day_rows(
-        self, filters: Filters, segments: Sequence[OffsetSegment], group: str
+        self, filters: Filters, segments: Sequence[OffsetSegment], group: str | None
     ) -> list[tuple[Any, ...]]:
+        """Rows ``(day, group or '', <measures>)`` per local day of ``segments``' zone."""
+        if day_reads.fits(filters, group):
+            union, params = day_reads.day_union(
+                self.dialect, filters, segments, self._kept_offsets(segments), group
+            )
+            sql = (
+                f"SELECT day, g, {self.dialect.measure_sums()} FROM ({union}) u "
+                "GROUP BY day, g ORDER BY day, g"
+            )
+            return self._rows(sql, params)
         where, params = self.dialect.rollup_where(filters)
+        # a local ledger keeps no users: grouped by user, everything is one group
+        column = (self.dialect.user_column if group == "user" else group) or "''"
         sql = (
-            f"SELECT ({local_time_sql('bucket_ms', segments)}) / 86400000 AS day, {group} AS g, "
+            f"SELECT ({local_time_sql('bucket_ms', segments)}) / 86400000 AS day, {column} AS g, "
             f"{self.dialect.measure_sums()} FROM {self.dialect.rollup_table(filters, segments)} "
             f"{where} GROUP BY day, g ORDER BY day, g"
         )
         return self._rows(sql, params)
+
+    # -- the local days kept (see tokentrail.store.day_rollups) ---------------------------
+
+    def _kept_offsets(self, segments: Sequence[OffsetSegment]) -> frozenset[int]:
+        """The UTC offsets whose days are kept, after keeping those of ``segments`` too
+        where the ledger can take them now (see :meth:`_keep_offset`)."""
+        kept = frozenset(
+            int(row[0]) for row in self._rows(f"SELECT offset_ms FROM {day_rollups.OFFSETS}")
+        )
+        for offset in sorted({s.offset_ms for s in segments} - kept):
+            if len(kept) >= day_rollups.MAX_OFFSETS or not day_rollups.keepable(offset):
+                continue
+            if self._keep_offset(offset):
+                kept = kept | {offset}
+        return kept
+
+    def _keep_offset(self, offset_ms: int) -> bool:
+        """Start keeping the days of ``offset_ms`` (filled from the rollups in the writers'
+        transaction order), if the ledger can be written at once; False when it cannot (busy,
+        read-only): the days are then summed from the hourly rollups this time."""
+        raise NotImplementedError
 
     def day_totals(
         self, filters: Filters, segments: Sequence[OffsetSegment], by_model: bool
     ) -> list[DayRow]:
         if not segments:
             raise ValueError("day_totals needs at least one UTC offset segment")
-        rows = self._day_rows(filters, segments, "model" if by_model else "''")
+        rows = self._day_rows(filters, segments, "model" if by_model else None)
         return [
             DayRow(
                 day=row[0],
@@ -109,9 +142,6 @@ class SQLReads(OtlpReads):
     ) -> list[DayRow]:
         if not segments:
             raise ValueError("day_totals_by needs at least one UTC offset segment")
-        # a local ledger keeps no users: grouped by user, everything is one group (None)
-        user = self.dialect.user_column or "''"
-        group = {"model": "model", "machine": "machine", "user": user}[by]
         return [
             DayRow(
                 day=row[0],
@@ -119,7 +149,7 @@ class SQLReads(OtlpReads):
                 totals=Totals(tuple(row[2:])),
                 group=row[1] or None,
             )
-            for row in self._day_rows(filters, segments, group)
+            for row in self._day_rows(filters, segments, by)
         ]
 
     def _session_totals_from(self, filters: Filters) -> tuple[str, list[Any], list[str], list[Any]]:
@@ -157,24 +187,65 @@ class SQLReads(OtlpReads):
             f"JOIN sessions s ON s.session_key = t.session_key {where} GROUP BY {group}"
         )
         width = len(SESSION_COLUMN_LIST)
-        return [
-            SessionTotalsRow(
-                session=session_from_row(row[:width]),
-                model=(row[width] or None) if by_model else None,
-                totals=Totals(tuple(row[width + 3 :])),
-                first_ms=row[width + 1],
-                last_ms=row[width + 2],
+        sessions: dict[str, Session] = {}  # a session has a row per model: built once
+        found: list[SessionTotalsRow] = []
+        for row in self._rows(sql, [*params, *more]):
+            session = sessions.get(row[0])
+            if session is None:
+                session = sessions[row[0]] = session_from_row(row[:width])
+            found.append(
+                SessionTotalsRow(
+                    session=session,
+                    model=(row[width] or None) if by_model else None,
+                    totals=Totals(row[width + 3 :]),
+                    first_ms=row[width + 1],
+                    last_ms=row[width + 2],
+                )
             )
-            for row in self._rows(sql, [*params, *more])
-        ]
+        return found
+
+    def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
+        """The subagent sessions with usage whose parent is one of ``parent_keys`` (the
+        sessions the session report rolls up on each), by parent."""
+        d = self.dialect
+        children: dict[str, list[str]] = {}
+        for clause, params in d.key_lists("s.parent_key", parent_keys):
+            for key, parent in self._rows(
+                "SELECT s.session_key, s.parent_key FROM sessions s "
+                f"WHERE {clause} AND s.relationship = 'subagent' AND EXISTS "
+                "(SELECT 1 FROM session_totals t WHERE t.session_key = s.session_key) "
+                "ORDER BY s.session_key",
+                params,
+            ):
+                children.setdefault(parent, []).append(key)
+        return children
+
+    def _over_days(
+        self, filters: Filters, group: str | None, models: Sequence[str] = ()
+    ) -> tuple[str, list[Any]] | None:
+        """Rows ``(day, g, <measures>)`` of the filters' scope from the kept UTC days and the
+        fine rollups at the ends of the range; None when the days cannot answer (a project)."""
+        if not day_reads.fits(filters, group):
+            return None
+        return day_reads.day_union(
+            self.dialect, filters, day_reads.UTC, frozenset({0}), group, models
+        )
 
     def unpriced_models(self, filters: Filters) -> list[UnpricedModel]:
         d = self.dialect
-        where, params = d.rollup_where(filters, "unpriced_requests > 0")
-        sql = (
-            f"SELECT model, {d.sum('unpriced_requests')}, {d.sum('unpriced_tokens')} "
-            f"FROM {d.rollup_table(filters)} {where} GROUP BY model ORDER BY model"
-        )
+        union = self._over_days(filters, "model")
+        if union is not None:
+            sql = (
+                f"SELECT g, {d.sum('unpriced_requests')}, {d.sum('unpriced_tokens')} "
+                f"FROM ({union[0]}) u GROUP BY g HAVING SUM(unpriced_requests) > 0 ORDER BY g"
+            )
+            params = union[1]
+        else:
+            where, params = d.rollup_where(filters, "unpriced_requests > 0")
+            sql = (
+                f"SELECT model, {d.sum('unpriced_requests')}, {d.sum('unpriced_tokens')} "
+                f"FROM {d.rollup_table(filters)} {where} GROUP BY model ORDER BY model"
+            )
         return [
             UnpricedModel(model=row[0] or NO_MODEL, requests=row[1], tokens=row[2])
             for row in self._rows(sql, params)
@@ -182,17 +253,26 @@ class SQLReads(OtlpReads):
 
     def time_range(self, filters: Filters) -> tuple[int, int] | None:
         where, params = self.dialect.rollup_where(filters)
-        (row,) = self._rows(f"SELECT MIN(bucket_ms), MAX(bucket_ms) FROM rollups {where}", params)
+        # two lookups, not one scan: a MIN and a MAX in one SELECT read every row
+        (row,) = self._rows(
+            f"SELECT (SELECT MIN(bucket_ms) FROM rollups {where}), "
+            f"(SELECT MAX(bucket_ms) FROM rollups {where})",
+            [*params, *params],
+        )
         if row[0] is None:
             return None
         return int(row[0]), int(row[1])
 
     def totals(self, filters: Filters) -> Totals:
         d = self.dialect
-        where, params = d.rollup_where(filters)
-        (row,) = self._rows(
-            f"SELECT {d.measure_sums()} FROM {d.rollup_table(filters)} {where}", params
-        )
+        union = self._over_days(filters, None)
+        if union is not None:
+            (row,) = self._rows(f"SELECT {d.measure_sums()} FROM ({union[0]}) u", union[1])
+        else:
+            where, params = d.rollup_where(filters)
+            (row,) = self._rows(
+                f"SELECT {d.measure_sums()} FROM {d.rollup_table(filters)} {where}", params
+            )
         return Totals(tuple(v or 0 for v in row))
 
     def run_totals(self, run_id: str) -> Totals:
@@ -450,12 +530,34 @@ class SQLReads(OtlpReads):
     def group_totals(
         self, filters: Filters, by: GroupDimension, models: Sequence[str] = ()
     ) -> list[GroupTotalsRow]:
-        return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        by_days = self.group_totals_by_days(filters, (by,), models)
+        if by_days is None:
+            return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        return [GroupTotalsRow(group=row.groups[0], totals=row.totals) for row in by_days]
 
     def group_totals_by(
         self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str] = ()
     ) -> list[GroupsTotalsRow]:
+        by_days = self.group_totals_by_days(filters, by, models)
+        if by_days is not None:
+            return by_days
         return dashboard_sql.group_totals_by(self.dialect, self._rows, filters, by, models)
+
+    def group_totals_by_days(
+        self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str]
+    ) -> list[GroupsTotalsRow] | None:
+        """:meth:`group_totals_by` from the kept UTC days (and the fine rollups at the ends
+        of the range); None when they cannot answer (a project)."""
+        if len(by) != 1 or not day_reads.fits(filters, by[0]):
+            return None
+        union, params = day_reads.day_union(
+            self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models
+        )
+        sql = f"SELECT g, {self.dialect.measure_sums()} FROM ({union}) u GROUP BY g"
+        return [
+            GroupsTotalsRow(groups=(row[0] or None,), totals=Totals(tuple(row[1:])))
+            for row in self._rows(sql, params)
+        ]
 
     def interval_totals(
         self,
@@ -465,6 +567,20 @@ class SQLReads(OtlpReads):
         by_model: bool,
         models: Sequence[str] = (),
     ) -> list[IntervalRow]:
+        group = "model" if by_model else None
+        if interval_ms % day_reads.DAY_MS == 0 and day_reads.fits(filters, group) and segments:
+            # whole days: summed from the kept days of the zone's offsets
+            union, params = day_reads.day_union(
+                self.dialect, filters, segments, self._kept_offsets(segments), group, models
+            )
+            sql = (
+                f"SELECT (day * {day_reads.DAY_MS}) / {int(interval_ms)} AS idx, g, "
+                f"{self.dialect.measure_sums()} FROM ({union}) u GROUP BY idx, g ORDER BY idx, g"
+            )
+            return [
+                IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
+                for row in self._rows(sql, params)
+            ]
         return dashboard_sql.interval_totals(
             self.dialect, self._rows, filters, segments, interval_ms, by_model, models
         )

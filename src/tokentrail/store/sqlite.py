@@ -23,7 +23,7 @@ from tokentrail.errors import (
     LedgerTooNew,
     StoreError,
 )
-from tokentrail.store import report_cache
+from tokentrail.store import day_rollups, report_cache
 from tokentrail.store.base import (
     BUCKET_MS,
     DAMAGED_ADVICE,
@@ -252,6 +252,29 @@ class SQLiteStore(SQLReads):
         with self._errors():
             _backup(self._conn, destination)
 
+    def _keep_offset(self, offset_ms: int) -> bool:
+        conn = self._conn
+        if self._too_new is not None or conn.in_transaction:
+            return False  # a newer tokentrail's ledger is never written; nor mid-read
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout = 0")  # a report never queues behind a sync
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        try:
+            day_rollups.keep_offset(conn.execute, offset_ms, user=False)
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            _rollback(conn)  # read-only file, disk full: the hourly rollups answer
+            return False
+        except BaseException:
+            _rollback(conn)
+            raise
+        return True
+
     def report_marker(self) -> str | None:
         with self._errors():
             return report_cache.sqlite_marker(self._conn)
@@ -267,6 +290,22 @@ class SQLiteStore(SQLReads):
             return report_cache.sqlite_put(self._conn, key, marker, body)
         except sqlite3.DatabaseError:
             return False  # read-only file, disk full: the answer is printed all the same
+
+    def walk_record(self) -> bytes | None:
+        with self._errors():
+            row = self._conn.execute("SELECT record FROM sync_walk WHERE id = 1").fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        if self._too_new is not None:
+            return  # a newer tokentrail's ledger is read, never written
+        with self.write():
+            if record is None:
+                self._conn.execute("DELETE FROM sync_walk")
+            else:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO sync_walk (id, record) VALUES (1, ?)", (record,)
+                )
 
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
 
@@ -352,6 +391,10 @@ class _SQLiteWrite(SQLWrite):
             "ON CONFLICT (bucket_ms, source, model, project, machine) "
             f"DO UPDATE SET {_MEASURE_ADD}",
             params,
+        )
+        # the same sums per local day of each UTC offset kept (see store.day_rollups)
+        self._conn.execute(
+            day_rollups.add_sql(events, where, sums, _MEASURE_ADD, user=False), params
         )
         span = "MIN(ts_ms), MAX(ts_ms)" if sign > 0 else "NULL, NULL"
         self._conn.execute(
