@@ -116,7 +116,7 @@ def test_requests_without_a_model_are_not_told_to_add_a_price(
     result = invoke("daily", "-d", str(db_path))
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "(no model) (1 requests" in text
+    assert "(no model) (1 request," in text
     assert "did not say which model answered them" in text and "[[prices]]" not in text
 
 
@@ -260,7 +260,7 @@ def test_reprice_shows_then_applies_the_difference(
         '[[prices]]\nmodel = "my-private-model"\ninput = 1\noutput = 1000\n'
     )
     preview = invoke("reprice", "-d", str(db_path), "--dry-run")
-    assert "Would change 1 requests of my-private-model" in preview.output
+    assert "Would change 1 request of my-private-model" in preview.output
     assert "Nothing was written" in preview.output
     assert json_of("daily", "-d", str(db_path), "--no-sync")["unpriced_models"]
     applied = json_of("reprice", "-d", str(db_path))

@@ -61,3 +61,9 @@ def test_the_cli_and_the_dashboard_say_the_same() -> None:
     for count in (950, 1_390, 12_345, 1_200_000_000):
         assert format_tokens(count) == _ENV.filters["tokens"](count)
     assert format_usd(None) == "—" and _ENV.filters["usd"](None) == ""  # unknown, each its way
+
+
+def test_a_count_takes_its_noun_in_the_right_number() -> None:
+    assert formatting.counted(1, "request") == "1 request"
+    assert formatting.counted(0, "request") == "0 requests"
+    assert formatting.counted(2_100, "request") == "2,100 requests"

@@ -1115,9 +1115,16 @@ SCHEMA_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
     "cursors": ({"offset"}, {"machine", "byte_offset"}),  # OFFSET is reserved in PostgreSQL
 }
 """Where a team ledger's schema differs from a local one's on purpose (see dialect.py)."""
-SQLITE_ONLY_TABLES = {"rollups_hourly", "session_changes", "run_changes", "report_cache"}
+SQLITE_ONLY_TABLES = {
+    "rollups_hourly",
+    "session_changes",
+    "run_changes",
+    "report_cache",
+    "sync_walk",
+}
 """Tables a local ledger has alone: the hourly rollups, change sequences of their own, the
-reports kept per generation (see tokentrail.store.report_cache)."""
+reports kept per generation (see tokentrail.store.report_cache), what the last full sync saw
+(see tokentrail.sync_walk: the quick answer of a sync reads SQLite ledgers only)."""
 
 
 def test_both_engines_migrate_to_the_same_schema(tmp_path: Path) -> None:

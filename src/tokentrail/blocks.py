@@ -21,37 +21,46 @@ that anchors the block boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokentrail.figures import UsageFigures, unpriced_dicts
 from tokentrail.periods import DAY_MS, local_moment
-from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.figures import NO_MODEL, Filters, MinuteRow, Totals, UnpricedModel
 
+if TYPE_CHECKING:  # the protocols are for the type checker: creating them costs imports
+    from collections.abc import Sequence
+    from typing import Protocol
 
-class BlocksReader(Protocol):
-    """What the blocks read of a ledger: any store, or the fast reader of
-    :mod:`tokentrail.store.quick` (``blocks --active`` and the status line import no more)."""
+    from tokentrail.ratelimits import RateLimitSnapshot
 
-    def minute_totals(self, filters: Filters) -> list[MinuteRow]: ...
+    class BlocksReader(Protocol):
+        """What the blocks read of a ledger: any store, or the fast reader of
+        :mod:`tokentrail.store.quick` (``blocks --active`` and the status line import no
+        more)."""
 
-    def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]: ...
+        def minute_totals(self, filters: Filters) -> list[MinuteRow]: ...
+
+        def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]: ...
+
+    class RollupReader(BlocksReader, Protocol):
+        """A reader that answers the active block from its hourly rollups (the quick reader
+        of :mod:`tokentrail.store.quick`): the hours holding usage, per-model sums over
+        whole hours and the first and last request of a range."""
+
+        def usage_hours(self, filters: Filters) -> list[int]: ...
+
+        def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]: ...
+
+        def request_span(self, filters: Filters) -> tuple[int, int] | None: ...
 
 
-@runtime_checkable
-class RollupReader(Protocol):
-    """A reader that answers the active block from its hourly rollups (the quick reader of
-    :mod:`tokentrail.store.quick`): the hours holding usage, per-model sums over whole hours
-    and the first and last request of a range."""
-
-    def usage_hours(self, filters: Filters) -> list[int]: ...
-
-    def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]: ...
-
-    def request_span(self, filters: Filters) -> tuple[int, int] | None: ...
+def rollup_reader(store: BlocksReader) -> RollupReader | None:
+    """``store`` when it reads the active block from hourly rollups (it has
+    ``usage_hours``), else None. A duck-typed check: a runtime-checkable protocol would make
+    every answer import :mod:`typing`'s protocol machinery."""
+    return store if hasattr(store, "usage_hours") else None  # type: ignore[return-value]
 
 
 HOUR_MS = 3_600_000
@@ -66,8 +75,12 @@ RATE_LIMIT_LOOKBACK_MS = 8 * DAY_MS
 window is a week)."""
 
 
-@dataclass(frozen=True, slots=True)
-class BlocksQuery:
+# The query and the row types are NamedTuples, not frozen dataclasses: a dataclass costs about
+# a millisecond to create when the module is imported, a NamedTuple a tenth of that, and
+# `blocks --active` and the status line import this module on every call.
+
+
+class BlocksQuery(NamedTuple):
     zone: tzinfo
     zone_name: str
     since_ms: int | None = None
@@ -93,21 +106,18 @@ class BlocksQuery:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class BurnRate:
+class BurnRate(NamedTuple):
     tokens_per_minute: float
     cost_usd_per_hour: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Projection:
+class Projection(NamedTuple):
     remaining_minutes: float
     total_tokens: int
     cost_usd: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class LimitEstimate:
+class LimitEstimate(NamedTuple):
     """The share of a token limit a block used: an estimate from our own counts."""
 
     token_limit: int
@@ -115,8 +125,7 @@ class LimitEstimate:
     projected_percent: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class BlockRow:
+class BlockRow(NamedTuple):
     start_ms: int
     end_ms: int
     first_ms: int
@@ -269,8 +278,9 @@ def blocks_report(
     # the live view and the dashboard ask for the active block every few seconds: a day of
     # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage)
     lookbacks = LOOKBACKS_MS[:1] if query.active_only else LOOKBACKS_MS
-    if query.active_only and not query.token_limit_max and isinstance(store, RollupReader):
-        blocks = _active_from_rollups(store, query.filters(), since_ms - lookbacks[0], now_ms)
+    rollups = rollup_reader(store)
+    if query.active_only and not query.token_limit_max and rollups is not None:
+        blocks = _active_from_rollups(rollups, query.filters(), since_ms - lookbacks[0], now_ms)
     else:
         minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
         blocks = build_blocks(minutes, now_ms)
@@ -287,13 +297,13 @@ def blocks_report(
             users=(),
         )
     )
-    blocks = [replace(b, official=_official_in(b, snapshots)) for b in blocks]
+    blocks = [b._replace(official=_official_in(b, snapshots)) for b in blocks]
     limit = query.token_limit
     if query.token_limit_max:
         finished = [b.figures.total_tokens or 0 for b in blocks if not b.active]
         limit = max(finished, default=0) or None
     if limit:
-        blocks = [replace(b, estimate=_estimate(b, limit)) for b in blocks]
+        blocks = [b._replace(estimate=_estimate(b, limit)) for b in blocks]
     if query.active_only:
         blocks = [b for b in blocks if b.active]
     return BlocksReport(
@@ -501,4 +511,4 @@ def active_block(
     store: BlocksReader, query: BlocksQuery, *, now: datetime | None = None
 ) -> BlocksReport:
     """Only the block holding ``now`` (reads the last 6 hours, plus the anchoring lookback)."""
-    return blocks_report(store, replace(query, active_only=True), now=now)
+    return blocks_report(store, query._replace(active_only=True), now=now)

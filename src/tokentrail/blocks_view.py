@@ -11,6 +11,8 @@ from tokentrail.output import (
     format_duration,
     format_tokens,
     format_usd,
+    plain_line,
+    plain_table,
     print_fitted,
 )
 from tokentrail.periods import local_moment
@@ -182,15 +184,31 @@ def print_blocks(report: BlocksReport, *, console: Any) -> None:
     from rich.markup import escape
 
     if not report.rows:
-        console.print(
-            "No active block: no request in the last 5 hours."
-            if report.since_ms >= report.now_ms - 6 * 3_600_000
-            else "No usage recorded for this selection."
-        )
+        console.print(_no_rows(report))
     else:
         print_fitted(f"5-hour blocks ({report.timezone})", block_columns(report), console=console)
     for line in notes(report):
         console.print(escape(line), style="dim")
+
+
+def blocks_text(report: BlocksReport, width: int) -> str | None:
+    """What :func:`print_blocks` prints on a plain console ``width`` wide (a pipe or a file:
+    no colours), drawn without importing rich; None when only rich can draw it."""
+    if not report.rows:
+        parts = [plain_line(_no_rows(report), width)]
+    else:
+        title = f"5-hour blocks ({report.timezone})"
+        parts = [plain_table(title, block_columns(report), width)]
+    parts += [plain_line(line, width) for line in notes(report)]
+    return None if None in parts else "".join(p for p in parts if p is not None)
+
+
+def _no_rows(report: BlocksReport) -> str:
+    return (
+        "No active block: no request in the last 5 hours."
+        if report.since_ms >= report.now_ms - 6 * 3_600_000
+        else "No usage recorded for this selection."
+    )
 
 
 def live_screen(

@@ -51,6 +51,19 @@ def fingerprint_sources() -> frozenset[str]:
     return frozenset(agent.name for agent, telemetry in telemetry_agents() if telemetry.fingerprint)
 
 
+@cache
+def is_fingerprint_source(source: str) -> bool:
+    """``source`` is one of the :func:`fingerprint_sources`: asked of its own agent package,
+    so recording one agent's requests (a status line's) does not import every agent's."""
+    from tokentrail.agents import agent
+
+    try:
+        telemetry = agent(source).telemetry
+    except KeyError:  # not an agent (the SDK's, a custom ingest source): never fingerprinted
+        return False
+    return telemetry is not None and telemetry.fingerprint
+
+
 def is_otlp(event: UsageEvent) -> bool:
     """True for a copy received through OTLP that no log copy has been folded into yet."""
     return event.rank.startswith(OTLP_RANK)
@@ -63,7 +76,7 @@ def fingerprint(source: str, session_key: str | None, tokens: Tokens) -> str | N
     The prompt is every input-side token (uncached + cache read + cache write) and the output
     includes reasoning: the sums both channels agree on however an agent splits its buckets.
     """
-    if source not in fingerprint_sources() or not session_key or tokens.is_empty:
+    if not is_fingerprint_source(source) or not session_key or tokens.is_empty:
         return None
     return (
         f"{source}:fp:{session_key}:{tokens.prompt}:{tokens.cache_read or 0}:{tokens.output or 0}"
@@ -72,7 +85,7 @@ def fingerprint(source: str, session_key: str | None, tokens: Tokens) -> str | N
 
 def aliases_of(event: UsageEvent) -> tuple[str, ...]:
     """Every other key this (log) copy of a request may have been received under."""
-    if not event.aliases and event.source not in fingerprint_sources():
+    if not event.aliases and not is_fingerprint_source(event.source):
         return ()  # the usual case of most sources, answered before any string is built
     if is_otlp(event):
         return ()

@@ -9,7 +9,7 @@ requests neither holds the ledger nor the memory for long.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,7 +176,7 @@ def column_kind(name: str) -> Literal["int", "float", "time", "date", "text"]:
 class Table:
     name: str
     columns: tuple[str, ...]
-    batches: Iterator[list[dict[str, Any]]]
+    batches: Iterator[Sequence[Mapping[str, Any]]]
 
 
 def table(
@@ -203,7 +203,7 @@ def table(
             SESSION_COLUMNS,
             _session_batches(ledger, query, models, sort, descending, search, without_usage),
         )
-    rows: list[dict[str, Any]]
+    rows: Sequence[Mapping[str, Any]]
     with ledger.reading() as store:
         if what in ("daily", "weekly", "monthly"):
             kind: Period = what  # type: ignore[assignment]
@@ -404,7 +404,9 @@ class _Counted:
         self.rows = 0
         self.table = Table(exported.name, exported.columns, self._count(exported.batches))
 
-    def _count(self, batches: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    def _count(
+        self, batches: Iterator[Sequence[Mapping[str, Any]]]
+    ) -> Iterator[Sequence[Mapping[str, Any]]]:
         for rows in batches:
             self.rows += len(rows)
             yield rows

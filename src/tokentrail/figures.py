@@ -1,7 +1,9 @@
 """Figures shared by the store, the reports and the fast answers, importing nothing of
-tokentrail's: what a group of usage adds up to (:class:`UsageFigures`, from the store's
-:class:`~tokentrail.store.figures.Totals`), and the price of a web search (a rollup keeps
-searches of an unpriced provider apart). :mod:`tokentrail.pricing` re-exports these names.
+tokentrail's but the JSON shape's marks (:mod:`tokentrail.shape`, standard library):
+what a group of usage adds up to (:class:`UsageFigures`, from the store's
+:class:`~tokentrail.store.figures.Totals`; its JSON shape :class:`FiguresJson`), and the price
+of a web search (a rollup keeps searches of an unpriced provider apart).
+:mod:`tokentrail.pricing` re-exports these names.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
+
+from tokentrail.shape import Default, Doc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,6 +24,50 @@ WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
 """The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10
 per 1,000 searches, on top of the tokens). genai-prices has no per-search prices. Searches of
 another provider are counted but not priced: the cost of their requests is a floor."""
+
+
+class _RequestsJson(TypedDict):
+    requests: Annotated[int, Doc("Requests (usage events) counted.")]
+
+
+class TokensCostJson(TypedDict):
+    """The tokens and cost of a request or a group (null: not reported, or not priced)."""
+
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    total_tokens: int | None
+    cost_usd: float | None
+
+
+class FiguresJson(_RequestsJson, TokensCostJson):
+    """Usage of a group. null means not reported (or, for cost, that nothing could be
+    priced) — never a silent zero."""
+
+    unpriced_requests: int
+    reported_cost_usd: float | None
+    web_searches: Annotated[int, Doc("Server-side web searches (billed per search)."), Default(0)]
+    unpriced_web_searches: Annotated[
+        int,
+        Doc("Web searches with no known per-search price: cost_usd is a floor."),
+        Default(0),
+    ]
+    requests_without_tokens: Annotated[
+        int,
+        Doc(
+            "Requests whose agent reported a cost but no token counts (e.g. Crush "
+            "sessions): the token figures leave them out, so they are a floor."
+        ),
+        Default(0),
+    ]
+
+
+class UnpricedModelJson(TypedDict):
+    model: str
+    requests: int
+    tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +130,10 @@ class UsageFigures:
             ),
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        """Every figure under its field's name (the API's ``Figures``)."""
-        return dict(zip(_FIELD_NAMES, _figures_of(self), strict=True))
+    def as_dict(self) -> FiguresJson:
+        """Every figure under its field's name (its fields are FiguresJson's, in its order:
+        tests/test_shapes.py checks)."""
+        return cast("FiguresJson", dict(zip(_FIELD_NAMES, _figures_of(self), strict=True)))
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(UsageFigures))
@@ -92,6 +141,6 @@ _figures_of = attrgetter(*_FIELD_NAMES)
 """A group's figures in field order (reports turn thousands of groups into JSON)."""
 
 
-def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[dict[str, Any]]:
+def unpriced_dicts(models: Sequence[UnpricedModel]) -> list[UnpricedModelJson]:
     """Models without a price as every JSON face shows them."""
     return [{"model": m.model, "requests": m.requests, "tokens": m.tokens} for m in models]

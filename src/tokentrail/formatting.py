@@ -59,6 +59,12 @@ def integer(value: int | float | None) -> str:
     return "" if value is None else f"{int(value):,}"
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 request``, ``2,100 requests``: a count with its noun in the right number (nouns
+    that take a plain ``s``)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def number(value: float | None) -> str:
     """A measured quantity (not a count): 20,832.1 / 3.14 / 0.004."""
     if value is None:

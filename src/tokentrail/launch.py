@@ -14,6 +14,10 @@ the whole process, about half of which click and the command tree would take:
   options that need no checking (``--no-sync``, ``--json``, ``--csv``, ``--breakdown``,
   ``-d/--database``, ``--project``), the kept answer is looked up here
   (:func:`tokentrail.cached_reports.cached_answer_utf8`) and printed as click would print it.
+* ``tokentrail sync --quiet`` (with at most ``-d/--database``) is what scripts and hooks run
+  before they read the ledger (0.1 s). When nothing changed since the last full sync it
+  prints nothing and ends: :func:`tokentrail.sync_walk.nothing_changed` tells so from stats
+  and the ledger's record of that sync, without click, the readers or the write side.
 
 Anything else, a report without a kept answer, ``--help`` and any option click would refuse
 included, goes through click (:mod:`tokentrail.cli`), which parses and answers it as for every
@@ -114,8 +118,30 @@ def active_block_options(args: list[str]) -> dict[str, str | bool | None] | None
     return None if found["as_json"] and found["as_csv"] else found
 
 
+_SYNC_OPTIONS = {"-d": "database", "--database": "database"}
+_SYNC_FLAGS = {"-q": "quiet", "--quiet": "quiet"}
+
+
+def quiet_sync_options(args: list[str]) -> dict[str, str | None] | None:
+    """A sync's ``-d/--database`` from its arguments (after ``sync``) when they are
+    ``-q/--quiet`` once and at most ``-d/--database PATH``; None for anything else (click
+    then parses them)."""
+    found = parse_simple(args, _SYNC_OPTIONS, _SYNC_FLAGS)
+    if found is None or not found["quiet"]:
+        return None
+    database = found["database"]
+    return {"database": database if isinstance(database, str) else None}
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["sync"]:
+        sync_options = quiet_sync_options(args[1:])
+        if sync_options is not None:
+            from tokentrail.sync_walk import nothing_changed
+
+            if nothing_changed(sync_options["database"]):
+                return  # what a quiet sync that finds nothing new prints: nothing
     if args[:1] == ["statusline"]:
         options = statusline_options(args[1:])
         if options is not None:
@@ -178,6 +204,8 @@ def _print_active_block(options: dict[str, str | bool | None]) -> bool:
         from tokentrail.output import render_csv
 
         _print_text(render_csv(report.csv_rows(), blank=report.blank_csv_row()))
+    elif (text := _plain_blocks(report)) is not None:
+        _print_text(text)
     else:
         from tokentrail.blocks_view import print_blocks
         from tokentrail.output import new_console
@@ -187,6 +215,16 @@ def _print_active_block(options: dict[str, str | bool | None]) -> bool:
         except BrokenPipeError:
             _quiet_closed_stdout()
     return True
+
+
+def _plain_blocks(report: BlocksReport) -> str | None:
+    """The blocks table as rich would print it to a pipe or a file, drawn without importing
+    rich (a third of the answer's time); None on a terminal or when only rich can draw it."""
+    from tokentrail.blocks_view import blocks_text
+    from tokentrail.output import plain_width
+
+    width = plain_width()
+    return None if width is None else blocks_text(report, width)
 
 
 def quick_blocks(database: str | None, query: BlocksQuery) -> BlocksReport | None:

@@ -15,10 +15,9 @@ short one-line message with exit status 0, never a traceback.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokentrail.errors import ConfigError, TokentrailError
 
@@ -53,9 +52,9 @@ class StatusInputError(TokentrailError):
     """The JSON on standard input is not what an agent's status line sends."""
 
 
-@dataclass(frozen=True, slots=True)
-class StatusInput:
-    """What of the agent's status JSON the line uses."""
+class StatusInput(NamedTuple):
+    """What of the agent's status JSON the line uses. (NamedTuples here, not dataclasses: a
+    tenth of the cost to create, on every status update.)"""
 
     session_id: str | None
     transcript_path: str | None
@@ -63,8 +62,7 @@ class StatusInput:
     agent_cost_usd: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class StatusFigures:
+class StatusFigures(NamedTuple):
     """What the line shows, read from the ledger."""
 
     session: UsageFigures | None

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tokentrail import sync_walk
 from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
+from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources.base import (
@@ -160,13 +162,16 @@ def sync(
 ) -> SyncSummary:
     """Bring the ledger up to date with every enabled source's files."""
     started = time.perf_counter()
-    env = os.environ if env is None else env
-    home = Path(env.get("HOME") or Path.home())
+    seen_env = sync_walk.RecordingEnv(os.environ if env is None else env)
+    home = Path(seen_env.get("HOME") or Path.home())
     summary = SyncSummary()
     sources = enabled_sources(ledger.config, source_names)
-    roots = {source.name: source_roots(source, ledger.config, env, home) for source in sources}
+    roots = {source.name: source_roots(source, ledger.config, seen_env, home) for source in sources}
     summary.searched = [str(root) for paths in roots.values() for root in paths]
-    files = [(source, file) for source in sources for file in source.discover(roots[source.name])]
+    with sync_walk.watching() as walk:
+        files = [
+            (source, file) for source in sources for file in source.discover(roots[source.name])
+        ]
     summary.files_found = len(files)
     tasks = plan_tasks(files, ledger.store.cursors(), summary, machine=ledger.machine)
     total_bytes = sum(task.pending_bytes for task in tasks)
@@ -176,8 +181,39 @@ def sync(
         done_bytes += job_bytes
         if progress is not None:
             progress(done_bytes, total_bytes)
+    if not source_names:
+        _keep_walk(ledger, walk, seen_env, sources, files, summary)
     summary.elapsed_s = time.perf_counter() - started
     return summary
+
+
+def _keep_walk(
+    ledger: Ledger,
+    walk: sync_walk.WalkLog,
+    env: sync_walk.RecordingEnv,
+    sources: Sequence[Source],
+    files: Sequence[tuple[Source, SourceFile]],
+    summary: SyncSummary,
+) -> None:
+    """Keep what this sync saw, for the quick answer of the next one when nothing changed
+    (:mod:`tokentrail.sync_walk`); a sync that could not read everything keeps none, so the
+    next one looks again. Written after the last cursors: a sync killed before leaves the
+    previous record, which stays sound (the cursors are checked live)."""
+    record = None
+    if not summary.unreadable:
+        record = sync_walk.make_record(
+            log=walk,
+            env=env,
+            sources=ledger.config.sources,
+            searched=summary.searched,
+            files=[(file.path, file.kind, source.name) for source, file in files],
+            parsers={source.name: source.parser_version for source in sources},
+        )
+    try:
+        if ledger.store.walk_record() != record:
+            ledger.store.keep_walk_record(record)
+    except StoreError:
+        pass  # busy past its timeout, read-only, full: the next sync walks again
 
 
 def plan_tasks(
@@ -252,21 +288,8 @@ def _task_for(
 
 
 def stat_file(file: SourceFile) -> FileStat:
-    st = os.stat(file.path)
-    size, mtime = st.st_size, st.st_mtime_ns
-    if file.kind == "database":
-        # SQLite in WAL mode changes the -wal file first; count it as part of the database.
-        # An empty one holds nothing: a read-only reader (ours) creates it when the agent's
-        # last connection has deleted it, and that must not look like a change.
-        try:
-            wal = os.stat(f"{file.path}-wal")
-        except OSError:
-            pass
-        else:
-            if wal.st_size > 0:
-                size += wal.st_size
-                mtime = max(mtime, wal.st_mtime_ns)
-    return FileStat(st.st_dev, st.st_ino, size, mtime)
+    # SQLite in WAL mode changes the -wal file first: counted as part of the database
+    return FileStat(*sync_walk.file_stat(file.path, file.kind))
 
 
 def head_hash(path: str, length: int) -> str:

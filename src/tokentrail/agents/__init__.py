@@ -164,11 +164,37 @@ def agent_names() -> tuple[str, ...]:
 
 
 def agent(name: str) -> Agent:
-    """The agent called ``name``; KeyError naming the known ones otherwise."""
+    """The agent called ``name``; KeyError naming the known ones otherwise.
+
+    Its own package is imported first: one sync of one agent's file (the status line's) need
+    not import every other agent's package, as listing them all does."""
+    own = _own_package(name)
+    if own is not None:
+        return own
     for described in all_agents():
         if described.name == name:
             return described
     raise KeyError(f"unknown agent {name!r}; known agents: {', '.join(agent_names())}")
+
+
+def _own_package(name: str) -> Agent | None:
+    """``tokentrail.agents.<name>``'s ``AGENT`` when that package describes agent ``name``."""
+    if not _NAME.fullmatch(name):
+        return None
+    package = f"{__name__}.{name}"
+    try:
+        module = importlib.import_module(package)
+    except ModuleNotFoundError as exc:
+        if exc.name != package:
+            raise  # the package exists and is broken: say so, as listing them would
+        return None
+    described = getattr(module, "AGENT", None)
+    is_package = hasattr(module, "__path__")  # as all_agents() lists them: packages only
+    return (
+        described
+        if is_package and isinstance(described, Agent) and described.name == name
+        else None
+    )
 
 
 def telemetry_agents() -> tuple[tuple[Agent, Telemetry], ...]:

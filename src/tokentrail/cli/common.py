@@ -7,11 +7,9 @@ Imported from inside the commands' bodies, never at the top of a command module:
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -99,22 +97,9 @@ def run_sync(ledger: Ledger, sources: Sequence[str], *, show_progress: bool) -> 
         return do_sync(ledger, source_names=sources, progress=advance)
 
 
-def broken_links(searched: Sequence[str]) -> list[tuple[Path, str]]:
-    """Each symbolic link whose target does not exist on the way to a folder sync searched
-    (``~/.claude`` pointing at a moved or unmounted folder): the folder is not absent, it is
-    unreachable."""
-    found: dict[Path, str] = {}
-    for root in searched:
-        for path in (Path(root), *Path(root).parents):
-            if path not in found and path.is_symlink() and not path.exists():
-                try:
-                    found[path] = os.readlink(path)
-                except OSError:
-                    found[path] = "?"
-    return list(found.items())
-
-
 def warn_broken_links(searched: Sequence[str]) -> None:
+    from tokentrail.sync_walk import broken_links  # one rule with the quick answer of a sync
+
     for path, target in broken_links(searched):
         click.echo(
             f"{path} is a symbolic link to {target}, which does not exist: the agent logs "

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) -> None:
     """Recompute stored costs with current prices and overrides; show the difference."""
     from tokentrail.cli.common import check_format, open_ledger
+    from tokentrail.formatting import counted
     from tokentrail.output import format_usd, render_csv, render_json
 
     check_format(as_json, as_csv)
@@ -46,7 +47,7 @@ def reprice(database: str | None, dry_run: bool, as_json: bool, as_csv: bool) ->
     verb = "Would change" if dry_run else "Changed"
     for row in rows:
         click.echo(
-            f"{verb} {row['requests']:,} requests of {row['model']}: "
+            f"{verb} {counted(row['requests'], 'request')} of {row['model']}: "
             f"{format_usd(row['old_cost_usd'])} -> {format_usd(row['new_cost_usd'])} "
             f"(unpriced {row['unpriced_before']:,} -> {row['unpriced_after']:,})"
         )

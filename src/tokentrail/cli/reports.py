@@ -16,6 +16,8 @@ from tokentrail.cli.options import report_options
 from tokentrail.errors import OptionError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
 
     from tokentrail.ledger import Ledger
@@ -242,7 +244,7 @@ def print_any(
     return None
 
 
-def _blank_report_row(result: Report, group_by: str | None) -> dict[str, Any]:
+def _blank_report_row(result: Report, group_by: str | None) -> Mapping[str, Any]:
     """A row of the report's shape: the header of an empty CSV table."""
     from tokentrail.cli.common import zero_figures
     from tokentrail.reports.periods import PeriodRow, SessionRow

@@ -3,6 +3,7 @@ newest first."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -112,7 +113,7 @@ def sessions(
         )
 
 
-def _blank_run_row() -> dict[str, Any]:
+def _blank_run_row() -> Mapping[str, Any]:
     """A row of the runs' shape: the header of an empty CSV table."""
     from datetime import UTC, datetime
 

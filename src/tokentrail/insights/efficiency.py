@@ -6,14 +6,56 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 from tokentrail.figures import UsageFigures
 from tokentrail.reports.query import ReportQuery, in_range
+from tokentrail.shape import Default, Doc
 from tokentrail.store.base import SessionTotalsRow, Store, ToolCallRow, Totals
 
 EfficiencyBy = Literal["session", "project", "model"]
 EFFICIENCY_BY: tuple[EfficiencyBy, ...] = ("session", "project", "model")
+
+
+# the JSON shapes (tokentrail.shape): a row's group key is the one it is grouped by
+
+
+class _EfficiencyGroupJson(TypedDict, total=False):  # the keys of the row's group
+    session: str | None
+    title: str | None
+    project: str | None
+    model: str | None
+
+
+class EfficiencyRowJson(TypedDict):
+    session: NotRequired[Annotated[str | None, Doc("With by=session."), Default(None)]]
+    title: NotRequired[Annotated[str | None, Doc("With by=session."), Default(None)]]
+    project: NotRequired[Annotated[str | None, Doc("With by=project."), Default(None)]]
+    model: NotRequired[Annotated[str | None, Doc("With by=model."), Default(None)]]
+    requests: int
+    total_tokens: int | None
+    cost_usd: float | None
+    edit_calls: int
+    lines_added: Annotated[int | None, Doc("null: no edit data.")]
+    lines_removed: int | None
+    lines_changed: int | None
+    cost_per_changed_line: float | None
+    tokens_per_changed_line: float | None
+    input_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cache_read_share: Annotated[
+        float | None, Doc("cache_read / (input + cache_read + cache_write).")
+    ]
+    cache_savings_usd: Annotated[
+        float | None, Doc("Cost of the cache reads at the input price, less their cost.")
+    ]
+
+
+class EfficiencyJson(TypedDict):
+    by: EfficiencyBy
+    rows: list[EfficiencyRowJson]
+    totals: EfficiencyRowJson
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,30 +130,33 @@ class EfficiencyRow:
     def tokens_per_changed_line(self) -> float | None:
         return _per_line(self.figures.total_tokens, self.edits.lines_changed, 1)
 
-    def as_dict(self, by: str) -> dict[str, Any]:
+    def as_dict(self, by: EfficiencyBy) -> EfficiencyRowJson:
         f = self.figures
-        row: dict[str, Any] = {by: self.group}
+        return {
+            **self._group(by),
+            "requests": f.requests,
+            "total_tokens": f.total_tokens,
+            "cost_usd": f.cost_usd,
+            "edit_calls": self.edits.edit_calls,
+            "lines_added": self.edits.lines_added,
+            "lines_removed": self.edits.lines_removed,
+            "lines_changed": self.edits.lines_changed,
+            "cost_per_changed_line": self.cost_per_changed_line,
+            "tokens_per_changed_line": self.tokens_per_changed_line,
+            "input_tokens": f.input_tokens,
+            "cache_read_tokens": f.cache_read_tokens,
+            "cache_write_tokens": f.cache_write_tokens,
+            "cache_read_share": cache_read_share(f),
+            "cache_savings_usd": self.cache_savings_usd,
+        }
+
+    def _group(self, by: EfficiencyBy) -> _EfficiencyGroupJson:
+        """The row's group under the key it is grouped by (a session with its title)."""
         if by == "session":
-            row["title"] = self.title
-        row.update(
-            {
-                "requests": f.requests,
-                "total_tokens": f.total_tokens,
-                "cost_usd": f.cost_usd,
-                "edit_calls": self.edits.edit_calls,
-                "lines_added": self.edits.lines_added,
-                "lines_removed": self.edits.lines_removed,
-                "lines_changed": self.edits.lines_changed,
-                "cost_per_changed_line": self.cost_per_changed_line,
-                "tokens_per_changed_line": self.tokens_per_changed_line,
-                "input_tokens": f.input_tokens,
-                "cache_read_tokens": f.cache_read_tokens,
-                "cache_write_tokens": f.cache_write_tokens,
-                "cache_read_share": cache_read_share(f),
-                "cache_savings_usd": self.cache_savings_usd,
-            }
-        )
-        return row
+            return {"session": self.group, "title": self.title}
+        if by == "project":
+            return {"project": self.group}
+        return {"model": self.group}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +165,7 @@ class EfficiencyReport:
     rows: list[EfficiencyRow]
     totals: EfficiencyRow
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> EfficiencyJson:
         return {
             "by": self.by,
             "rows": [row.as_dict(self.by) for row in self.rows],

@@ -19,8 +19,13 @@ from tokentrail.insights.efficiency import (
 )
 from tokentrail.insights.tools import ToolUsageRow, tool_row, tool_rows
 from tokentrail.reports.periods import Report, SessionRow
-from tokentrail.reports.sessions import SessionDetail, SessionListRow
-from tokentrail.reports.shape import Doc
+from tokentrail.reports.sessions import (
+    RequestJson,
+    SessionDetail,
+    SessionDetailJson,
+    SessionListRow,
+)
+from tokentrail.shape import Doc
 from tokentrail.store.base import Filters, Store, ToolCallRow
 from tokentrail.usage import utc_from_ms
 
@@ -140,7 +145,7 @@ def auto_session_interval(span_ms: int) -> str:
     return "day"
 
 
-# a point of a session's timeline as the API gives it (tokentrail.reports.shape; no
+# a point of a session's timeline as the API gives it (tokentrail.shape; no
 # docstring: it would become the API model's description)
 class SessionTimelinePointJson(TypedDict):
     start: Annotated[str, Doc("The interval's first moment (UTC), ISO 8601.")]
@@ -240,15 +245,16 @@ def session_timeline(
     return SessionTimeline(key, chosen, points)
 
 
-def add_running_totals(timeline: list[dict[str, Any]]) -> None:
+def add_running_totals(timeline: list[RequestJson]) -> None:
     """Give each request of a session detail's ``timeline`` its running totals, in place."""
     tokens: int | None = None
     micro: int | None = None
     for row in timeline:
-        if row.get("total_tokens") is not None:
-            tokens = (tokens or 0) + row["total_tokens"]
-        if row.get("cost_usd") is not None:
-            micro = (micro or 0) + round(row["cost_usd"] * 1_000_000)
+        row_tokens, cost = row["total_tokens"], row["cost_usd"]
+        if row_tokens is not None:
+            tokens = (tokens or 0) + row_tokens
+        if cost is not None:
+            micro = (micro or 0) + round(cost * 1_000_000)
         row["cumulative_tokens"] = tokens
         row["cumulative_cost_usd"] = usd_of_micro(micro)
 
@@ -298,7 +304,7 @@ def session_tools(store: Store, detail: SessionDetail) -> SessionTools:
 
 def detail_dict(
     store: Store, detail: SessionDetail, tools: SessionTools | None = None
-) -> dict[str, Any]:
+) -> SessionDetailJson:
     """A session detail as the API and the session page show it: with its ``summary``, the
     requests' running totals, its tool usage and edits."""
     tools = tools if tools is not None else session_tools(store, detail)

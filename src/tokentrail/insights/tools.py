@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
-from tokentrail.reports.shape import Doc
+from tokentrail.shape import Doc
 from tokentrail.store.base import Filters, Store, ToolCallRow
 
 
-# a tool's row as the CLI's --json and the API give it (tokentrail.reports.shape; no
+# a tool's row as the CLI's --json and the API give it (tokentrail.shape; no
 # docstring: it would become the API model's description)
 class ToolUsageRowJson(TypedDict):
     tool_name: str

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Literal, TypedDict
 
-from tokentrail.figures import UsageFigures, unpriced_dicts
+from tokentrail.figures import FiguresJson, UnpricedModelJson, UsageFigures, unpriced_dicts
 from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
@@ -20,6 +20,7 @@ from tokentrail.periods import (
 )
 from tokentrail.reports.query import PERIOD_LABELS, ReportQuery
 from tokentrail.reports.spend import priced_cost, unpriced_models_of
+from tokentrail.shape import Default, Doc
 from tokentrail.store.base import BUCKET_MS, Store, Totals, UnpricedModel
 
 HeatmapMetric = Literal["cost", "tokens", "output_tokens", "sessions"]
@@ -31,6 +32,64 @@ MAX_TIMELINE_POINTS = 2_000
 """A timeline longer than this is refused: choose a coarser interval or a shorter range."""
 HEATMAP_DAYS = 365
 """Days a heatmap covers when the query has no ``since``: a year up to ``until`` (or today)."""
+
+
+# the JSON shapes (tokentrail.shape), their fields in the API's order; a shape
+# without a docstring has no description in the API
+
+
+class HeatmapDayJson(TypedDict):
+    date: str
+    value: Annotated[float | None, Doc("The chosen metric; null: not reported/priced.")]
+    requests: int
+    cost_usd: float | None
+    total_tokens: int | None
+    output_tokens: int | None
+    sessions: int
+    unpriced_requests: int
+
+
+class HeatmapJson(TypedDict):
+    metric: str
+    since: str
+    until: str
+    timezone: str
+    max: float | None
+    total: float | None
+    days: Annotated[list[HeatmapDayJson], Doc("Only days with usage or sessions.")]
+
+
+class TimelinePointJson(FiguresJson):
+    start: Annotated[str, Doc("The interval's first local moment, ISO 8601.")]
+    label: str
+    cumulative_tokens: int | None
+    cumulative_cost_usd: float | None
+
+
+class TimelineJson(TypedDict):
+    interval: str
+    timezone: str
+    totals: FiguresJson
+    points: list[TimelinePointJson]
+
+
+class ModelSeriesJson(TypedDict):
+    model: str | None
+    values: Annotated[list[float | None], Doc("Cost per day; null: usage without price.")]
+    unpriced_requests: list[int]
+    totals: FiguresJson
+
+
+class DailyByModelJson(TypedDict):
+    interval: Annotated[
+        Literal["day", "week", "month"],
+        Doc("What each of `days` starts: a day, an ISO week or a month"),
+        Default("day"),
+    ]
+    days: list[str]
+    series: list[ModelSeriesJson]
+    unpriced_models: list[UnpricedModelJson]
+    timezone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +111,7 @@ class HeatmapDay:
             return self.output_tokens
         return self.sessions
 
-    def as_dict(self, metric: HeatmapMetric) -> dict[str, Any]:
+    def as_dict(self, metric: HeatmapMetric) -> HeatmapDayJson:
         return {
             "date": self.day.isoformat(),
             "value": self.value(metric),
@@ -75,7 +134,7 @@ class Heatmap:
     days: list[HeatmapDay]
     timezone: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> HeatmapJson:
         values = [v for d in self.days if (v := d.value(self.metric)) is not None]
         return {
             "metric": self.metric,
@@ -140,7 +199,7 @@ class TimelinePoint:
     cumulative_tokens: int | None
     cumulative_cost_usd: float | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> TimelinePointJson:
         return {
             "start": self.start.isoformat(),
             "label": self.label,
@@ -159,7 +218,7 @@ class Timeline:
     totals: UsageFigures
     timezone: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> TimelineJson:
         return {
             "interval": self.interval,
             "timezone": self.timezone,
@@ -296,7 +355,7 @@ class ModelSeries:
     unpriced_requests: list[int]
     figures: UsageFigures
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ModelSeriesJson:
         return {
             "model": self.model,
             "values": list(self.values),
@@ -314,7 +373,7 @@ class DailyByModel:
     timezone: str
     interval: Literal["day", "week", "month"] = "day"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DailyByModelJson:
         return {
             "interval": self.interval,
             "days": [d.isoformat() for d in self.days],

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, TypedDict
 
 from tokentrail.reports.query import from_ms, in_range
+from tokentrail.shape import Default, Doc
 from tokentrail.store.base import Filters, SessionTotalsRow, Store
 from tokentrail.usage import Session
 
@@ -33,6 +34,81 @@ def session_families(
     return parents, children
 
 
+class SessionCountsJson(TypedDict):
+    """The one session count as every JSON face shows it (docs/counting.md)."""
+
+    sessions: Annotated[int, Doc("Top-level sessions with at least one request.")]
+    subagent_sessions: Annotated[
+        int, Doc("Subagent sessions with requests (rolled up on their parent)."), Default(0)
+    ]
+    sessions_without_usage: Annotated[int, Doc("Sessions that made no request."), Default(0)]
+
+
+class SessionWhoJson(TypedDict):
+    """Who a session is: the fields every session row starts with (in the API's order)."""
+
+    session_key: str
+    source: str
+    run_id: str | None
+    issue_id: str | None
+    identifier: str | None
+    title: str | None
+    project: str | None
+    model: str | None
+    state: str | None
+    turns: int | None
+    parent_key: str | None
+    relationship: str | None
+
+
+class SessionIdentityJson(SessionWhoJson):
+    """Who a session is with its readable name and served models (:func:`session_identity`)."""
+
+    name: str
+    models: list[str]
+
+
+class RuntimeJson(TypedDict):
+    """How long a session ran (:class:`Runtime`)."""
+
+    runtime_seconds: float | None
+    runtime_basis: str | None
+    active_seconds: float | None
+
+
+class SessionRuntimeJson(TypedDict):
+    """How long a session ran and what it is called: the fields after its times, in the
+    API's order (every session row has them)."""
+
+    runtime_seconds: Annotated[float | None, Doc("Wall span (see runtime_basis).")]
+    name: Annotated[
+        str | None,
+        Doc(
+            "A readable name: the agent's title, else project · start (UTC) · first "
+            "model; never prompt text."
+        ),
+        Default(None),
+    ]
+    models: Annotated[
+        list[str],
+        Doc("The models that served the session's requests, most-used first."),
+        Default(factory=list),
+    ]
+    runtime_basis: Annotated[
+        str | None,
+        Doc(
+            "What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
+            "recorded) or 'requests' (first to last own request)."
+        ),
+        Default(None),
+    ]
+    active_seconds: Annotated[
+        float | None,
+        Doc("Sum of the gaps between consecutive requests up to 15 minutes (idle gaps left out)."),
+        Default(None),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionCounts:
     """How many sessions, by the one definition every face uses (docs/counting.md):
@@ -45,7 +121,7 @@ class SessionCounts:
     runtime_seconds: float | None = None
     """The summed wall span of the counted sessions (see :func:`session_runtime`)."""
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> SessionCountsJson:
         return {
             "sessions": self.sessions,
             "subagent_sessions": self.subagent_sessions,
@@ -167,7 +243,7 @@ class Runtime:
     active_seconds: float | None
     """The sum of the gaps between its consecutive requests up to IDLE_GAP_SECONDS."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> RuntimeJson:
         return {
             "runtime_seconds": self.span_seconds,
             "runtime_basis": self.basis,
@@ -208,7 +284,7 @@ def session_name(session: Session, models: Sequence[str] = (), first_ms: int | N
     return " · ".join(parts) if parts else session.key
 
 
-def session_identity(session: Session, name: str, models: Sequence[str]) -> dict[str, Any]:
+def session_identity(session: Session, name: str, models: Sequence[str]) -> SessionIdentityJson:
     """What every session row of the JSON contract starts with: who the session is, in this
     order. The model column: the models that served the session, most-used first; the model
     it declared only when it made no request."""

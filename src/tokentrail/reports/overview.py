@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TypedDict
 
-from tokentrail.figures import UsageFigures, unpriced_dicts
+from tokentrail.figures import FiguresJson, UnpricedModelJson, UsageFigures, unpriced_dicts
 from tokentrail.reports.charts import (
     DailyByModel,
+    DailyByModelJson,
     Heatmap,
+    HeatmapJson,
     HeatmapMetric,
     Timeline,
+    TimelineJson,
     daily_cost_by_model,
     heatmap_report,
     token_timeline,
@@ -20,14 +23,54 @@ from tokentrail.reports.charts import (
 from tokentrail.reports.counting import SessionCounter
 from tokentrail.reports.query import ReportQuery
 from tokentrail.reports.runs import (
+    CurrentRunJson,
     RunRow,
     SummaryBlock,
     current_run_dict,
     current_run_with_block,
 )
-from tokentrail.reports.sessions import SessionPageReport, session_page_report, top_sessions
-from tokentrail.reports.spend import SpendReport, model_totals, spend_by, unpriced_models_of
+from tokentrail.reports.sessions import (
+    SessionPageJson,
+    SessionPageReport,
+    session_page_report,
+    top_sessions,
+)
+from tokentrail.reports.spend import (
+    SpendJson,
+    SpendReport,
+    model_totals,
+    spend_by,
+    unpriced_models_of,
+)
 from tokentrail.store.base import SessionPageQuery, Store, UnpricedModel
+
+# the JSON shapes (tokentrail.shape), their fields in the API's order
+
+
+class ScopeJson(FiguresJson):
+    label: str
+    since: str | None
+    until: str | None
+    sessions: int
+    runtime_seconds: float | None
+
+
+class OverviewJson(TypedDict):
+    lifetime: ScopeJson
+    selected: ScopeJson | None
+    month: ScopeJson
+    today: ScopeJson
+    current_run: CurrentRunJson | None
+    daily_cost_by_model: DailyByModelJson
+    timeline: TimelineJson
+    heatmap: HeatmapJson
+    top_sessions: SessionPageJson
+    recent_sessions: SessionPageJson
+    by_source: SpendJson
+    by_model: SpendJson
+    by_project: SpendJson
+    unpriced_models: list[UnpricedModelJson]
+    timezone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +85,7 @@ class ScopeBlock:
     sessions: int
     runtime_seconds: float | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ScopeJson:
         return {
             "label": self.label,
             "since": self.since.isoformat() if self.since else None,
@@ -101,7 +144,7 @@ class Overview:
     unpriced_models: list[UnpricedModel]
     timezone: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> OverviewJson:
         return {
             "lifetime": self.lifetime.as_dict(),
             "selected": self.selected.as_dict() if self.selected else None,

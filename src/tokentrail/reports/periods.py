@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Literal, NotRequired, TypedDict
 
-from tokentrail.figures import UsageFigures, unpriced_dicts
+from tokentrail.figures import FiguresJson, UnpricedModelJson, UsageFigures, unpriced_dicts
 from tokentrail.model_names import model_alias
 from tokentrail.periods import DAY_MS, day_to_date, offset_segments
 from tokentrail.reports.counting import (
@@ -17,9 +17,63 @@ from tokentrail.reports.counting import (
     session_name,
 )
 from tokentrail.reports.query import PERIOD_LABELS, ReportQuery, from_ms, in_range, iso_time
+from tokentrail.shape import Default, Doc, IsoTime
 from tokentrail.store.base import Filters, SessionTotalsRow, Store, Totals, UnpricedModel
 
 Period = Literal["daily", "weekly", "monthly"]
+
+
+# the JSON shapes (tokentrail.shape), their fields in the API's order
+
+
+class _PeriodJson(TypedDict):
+    period: Annotated[str, Doc("2026-05-04, 2026-W19 or 2026-05.")]
+    model: NotRequired[Annotated[str | None, Doc("Only with breakdown=true."), Default(None)]]
+
+
+class PeriodRowJson(_PeriodJson, FiguresJson):
+    """One period (and model, with breakdown=true)."""
+
+
+class _ModelJson(TypedDict, total=False):  # a row's model: with breakdown only
+    model: str | None
+
+
+class _GroupJson(_ModelJson, total=False):  # the keys of a row's breakdown
+    machine: str | None
+    user: str | None
+
+
+class TeamPeriodRowJson(PeriodRowJson, total=False):
+    """A period of a report broken down by machine or user (the CLI's; not in the API)."""
+
+    machine: str | None
+    user: str | None
+
+
+class SessionReportRowJson(PeriodRowJson):
+    """A session of the session report (the CLI's ``session --json``): its key is its
+    "period"."""
+
+    session_key: str
+    name: str | None
+    source: str
+    project: str | None
+    title: str | None
+    started_at: IsoTime | None
+    last_activity: IsoTime | None
+    models: list[str]
+    subagent_count: int
+    own: FiguresJson
+    subagents: FiguresJson | None
+    summary: str | None
+
+
+class PeriodReportJson(TypedDict):
+    rows: list[PeriodRowJson]
+    totals: FiguresJson
+    unpriced_models: list[UnpricedModelJson]
+    timezone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +85,15 @@ class PeriodRow:
     """``machine`` or ``user`` when the report is broken down by one (``group`` is its value)."""
     group: str | None = None
 
-    def as_dict(self, breakdown: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"period": self.period}
+    def as_dict(self, breakdown: bool) -> TeamPeriodRowJson:
+        group: _GroupJson = {}
         if breakdown:
-            row["model"] = self.model
-        if self.group_by is not None:
-            row[self.group_by] = self.group
-        row.update(self.figures.as_dict())
-        return row
+            group["model"] = self.model
+        if self.group_by == "machine":
+            group["machine"] = self.group
+        elif self.group_by == "user":
+            group["user"] = self.group
+        return {"period": self.period, **group, **self.figures.as_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,26 +123,25 @@ class SessionRow:
         """A session's "period" is its key, as in the JSON contract."""
         return self.key
 
-    def as_dict(self, breakdown: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {"period": self.key, "session_key": self.key, "name": self.name}
-        if breakdown:
-            row["model"] = self.model
-        row.update(self.figures.as_dict())
-        row.update(
-            {
-                "source": self.source,
-                "project": self.project,
-                "title": self.title,
-                "started_at": iso_time(self.started_at),
-                "last_activity": iso_time(self.last_activity),
-                "models": list(self.models),
-                "subagent_count": self.subagent_count,
-                "own": self.own.as_dict(),
-                "subagents": self.subagents.as_dict() if self.subagents else None,
-                "summary": self.summary,
-            }
-        )
-        return row
+    def as_dict(self, breakdown: bool) -> SessionReportRowJson:
+        group: _ModelJson = {"model": self.model} if breakdown else {}
+        return {
+            "period": self.key,
+            "session_key": self.key,
+            "name": self.name,
+            **group,
+            **self.figures.as_dict(),
+            "source": self.source,
+            "project": self.project,
+            "title": self.title,
+            "started_at": iso_time(self.started_at),
+            "last_activity": iso_time(self.last_activity),
+            "models": list(self.models),
+            "subagent_count": self.subagent_count,
+            "own": self.own.as_dict(),
+            "subagents": self.subagents.as_dict() if self.subagents else None,
+            "summary": self.summary,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +156,7 @@ class Report:
     breakdown: bool = False
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> PeriodReportJson:
         return {
             "rows": [row.as_dict(self.breakdown) for row in self.rows],
             "totals": self.totals.as_dict(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import overload
 
 from tokentrail.periods import day_label, local_midnight_ms, month_label, week_label
 from tokentrail.store.base import Filters, GroupBy
@@ -67,6 +68,10 @@ def from_ms(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms is not None else None
 
 
+@overload
+def iso_time(value: datetime) -> str: ...
+@overload
+def iso_time(value: datetime | None) -> str | None: ...
 def iso_time(value: datetime | None) -> str | None:
     """A moment as the JSON contract writes it: ISO 8601, UTC as ``Z``."""
     return value.isoformat().replace("+00:00", "Z") if value else None

@@ -9,14 +9,14 @@ from typing import Annotated, Any, TypedDict
 
 from tokentrail.periods import DAY_MS, day_label, day_to_date, offset_segments
 from tokentrail.reports.query import ReportQuery
-from tokentrail.reports.shape import Doc
+from tokentrail.shape import Doc
 from tokentrail.store.base import Store, Totals
 
 RECONCILE_DEFAULT_DAYS = 7
 """Days a reconciliation covers when no ``since`` is given (today and the 6 before)."""
 
 
-# -- the JSON shapes (tokentrail.reports.shape): the CLI's --json and the API's models -----------
+# -- the JSON shapes (tokentrail.shape): the CLI's --json and the API's models -----------
 
 
 class ChannelFiguresJson(TypedDict):

@@ -4,13 +4,74 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
-from tokentrail.figures import UsageFigures
+from tokentrail.figures import FiguresJson, UsageFigures
 from tokentrail.periods import local_midnight_ms
-from tokentrail.reports.counting import SessionCounter, SessionCounts
+from tokentrail.reports.counting import SessionCounter, SessionCounts, SessionCountsJson
 from tokentrail.reports.query import ReportQuery, from_ms, iso_time
+from tokentrail.shape import Default, Doc, IsoTime
 from tokentrail.store.base import Filters, Store, Totals
+
+# the JSON shapes (tokentrail.shape); a shape without a docstring has no description
+# in the API
+
+
+class _FiguresRuntimeJson(FiguresJson):
+    runtime_seconds: float | None
+
+
+class SummaryBlockJson(_FiguresRuntimeJson, SessionCountsJson):
+    runs: int
+
+
+class RunCoreJson(TypedDict):  # a run as recorded
+    run_id: str
+    app: str
+    started_at: IsoTime
+    stopped_at: IsoTime | None
+    state: str
+    reason: str | None
+    peak_concurrency: int
+    sessions_launched: int
+    runtime_seconds: float | None
+
+
+class RunJson(RunCoreJson):  # a run as the write API answers
+    machine: str | None
+
+
+class _RunSignsJson(RunCoreJson):
+    last_activity: Annotated[
+        IsoTime | None, Doc("Its last recorded request, else its start."), Default(None)
+    ]
+    no_heartbeat_since: Annotated[
+        IsoTime | None,
+        Doc(
+            "Set while the run is still marked running but has shown no sign of life "
+            "for over 15 minutes: when it was last heard from (its process may have died)."
+        ),
+        Default(None),
+    ]
+
+
+class RunRowJson(_RunSignsJson, FiguresJson):
+    """A run and the usage recorded under it."""
+
+
+class CurrentRunJson(RunRowJson, SessionCountsJson):
+    runs: int
+
+
+class SummaryJson(TypedDict):
+    lifetime: SummaryBlockJson
+    current_run: CurrentRunJson | None
+    today: SummaryBlockJson
+    timezone: str
+
+
+class RunsJson(TypedDict):
+    rows: list[RunRowJson]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +87,7 @@ class SummaryBlock:
     def sessions(self) -> int:
         return self.counts.sessions
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SummaryBlockJson:
         return {
             **self.figures.as_dict(),
             "runtime_seconds": self.runtime_seconds,
@@ -78,7 +139,7 @@ class RunRow:
         end = self.stopped_at or now or datetime.now(UTC)
         return max((end - self.started_at).total_seconds(), 0.0)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> RunRowJson:
         return {
             "run_id": self.run_id,
             "app": self.app,
@@ -105,7 +166,7 @@ class Summary:
     current_run_block: SummaryBlock | None
     timezone: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SummaryJson:
         return {
             "lifetime": self.lifetime.as_dict(),
             "current_run": current_run_dict(self.current_run, self.current_run_block),
@@ -114,7 +175,7 @@ class Summary:
         }
 
 
-def current_run_dict(run: RunRow | None, block: SummaryBlock | None) -> dict[str, Any] | None:
+def current_run_dict(run: RunRow | None, block: SummaryBlock | None) -> CurrentRunJson | None:
     """The current run as the summary and the overview show it: the run's row with its block
     (sessions, runtime), or None when no run is running."""
     if run is None or block is None:

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from tokentrail.figures import UsageFigures
+from tokentrail.figures import FiguresJson, TokensCostJson, UsageFigures
+from tokentrail.insights.tools import ToolUsageRowJson
 from tokentrail.reports.counting import (
     Runtime,
+    SessionRuntimeJson,
+    SessionWhoJson,
     session_activity,
     session_identity,
     session_name,
     session_runtime,
 )
 from tokentrail.reports.query import ReportQuery, from_ms, iso_time
+from tokentrail.shape import Default, Doc, IsoTime
 from tokentrail.store.base import (
     SESSION_SORTS,
     Filters,
@@ -25,6 +29,119 @@ from tokentrail.store.base import (
     Totals,
 )
 from tokentrail.usage import Session
+
+# the JSON shapes (tokentrail.shape), their fields in the API's order; a shape
+# without a docstring has no description in the API
+
+
+class SessionJson(SessionWhoJson):  # a session as the write API answers
+    started_at: IsoTime | None
+    completed_at: IsoTime | None
+    runtime_seconds: float | None
+
+
+class _SessionTimesJson(TypedDict):
+    started_at: IsoTime | None
+    completed_at: IsoTime | None
+    last_activity: IsoTime | None
+
+
+class SessionRowJson(SessionWhoJson, _SessionTimesJson, SessionRuntimeJson, FiguresJson):
+    """A session with its spend and its subagents' spend."""
+
+    summary: NotRequired[
+        Annotated[
+            str | None,
+            Doc(
+                "One generated sentence about the session; parts without data are left "
+                "out (docs/insights.md, Session summary)."
+            ),
+            Default(None),
+        ]
+    ]
+
+
+class SessionsJson(TypedDict):
+    rows: list[SessionRowJson]
+
+
+class _RequestWhenJson(TypedDict):
+    timestamp: IsoTime
+    model: str | None
+    session_key: str | None
+
+
+class RequestJson(_RequestWhenJson, TokensCostJson):
+    cost_status: str
+    reported_cost_usd: float | None
+    cumulative_tokens: NotRequired[
+        Annotated[
+            int | None,
+            Doc("Tokens of the session up to and including this request."),
+            Default(None),
+        ]
+    ]
+    cumulative_cost_usd: NotRequired[
+        Annotated[
+            float | None,
+            Doc("Cost of the session up to and including this request."),
+            Default(None),
+        ]
+    ]
+
+
+class SessionToolJson(ToolUsageRowJson):
+    pass  # a tool's row in a session's detail (its own name in the API)
+
+
+class SessionDetailJson(SessionRowJson):
+    """A session with its spend and its subagents' (the figures here), its own spend, its
+    subagents and every request."""
+
+    own: Annotated[FiguresJson, Doc("The session's own usage, without its subagents'.")]
+    subagents: list[SessionRowJson]
+    timeline: Annotated[list[RequestJson], Doc("Every request, oldest first.")]
+    lines_added: NotRequired[
+        Annotated[
+            int | None, Doc("Lines its edit tool calls added (null: no edit data)."), Default(None)
+        ]
+    ]
+    lines_removed: NotRequired[Annotated[int | None, Default(None)]]
+    cache_read_share: NotRequired[
+        Annotated[
+            float | None, Doc("cache_read / (input + cache_read + cache_write)."), Default(None)
+        ]
+    ]
+    tools: NotRequired[
+        Annotated[
+            list[SessionToolJson],
+            Doc("Tool calls per tool (its subagents' included)."),
+            Default(factory=list),
+        ]
+    ]
+
+
+class _PageTimesJson(TypedDict):
+    git_branch: str | None
+    started_at: IsoTime | None
+    completed_at: IsoTime | None
+    first_activity: IsoTime | None
+    last_activity: IsoTime | None
+
+
+class SessionEntryJson(FiguresJson, SessionWhoJson, _PageTimesJson, SessionRuntimeJson):
+    own: Annotated[FiguresJson, Doc("The session's own usage, without its subagents'.")]
+    subagent_count: int
+
+
+class SessionPageJson(TypedDict):
+    rows: list[SessionEntryJson]
+    total: Annotated[int, Doc("Sessions matching the filters, on all pages.")]
+    runtime_seconds: float | None
+    sort: str
+    order: Literal["asc", "desc"]
+    limit: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +161,17 @@ class SessionListRow:
     def name(self) -> str:
         return session_name(self.session, self.models, self.first_ms)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionRowJson:
         s = self.session
+        # summary is the API's to add (insights.sessions.list_summaries); mypy's strict check
+        # asks a literal built with ** to write every NotRequired key
         return {
             **session_identity(s, self.name, self.models),
             "started_at": iso_time(s.started_at),
             "completed_at": iso_time(s.ended_at),
             "last_activity": iso_time(self.last_activity),
             **(self.runtime or session_runtime(s, None, None, None)).as_dict(),
-            **self.figures.as_dict(),
+            **self.figures.as_dict(),  # type: ignore[typeddict-item]
         }
 
 
@@ -102,7 +221,7 @@ class RequestRow:
     cache_saving_micro: int | None = None
     """What its cache reads saved (see :attr:`tokentrail.usage.Cost.cache_saving_micro`)."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> RequestJson:
         t = self.tokens
         cache_write = t.cache_write
         return {
@@ -128,9 +247,10 @@ class SessionDetail:
     subagents: list[SessionListRow]
     requests: list[RequestRow]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionDetailJson:
+        # summary, lines and tools are the insights' to add (insights.sessions.detail_dict)
         return {
-            **self.session.as_dict(),
+            **self.session.as_dict(),  # type: ignore[typeddict-item]
             "own": self.own.as_dict(),
             "subagents": [s.as_dict() for s in self.subagents],
             "timeline": [r.as_dict() for r in self.requests],
@@ -208,7 +328,7 @@ class SessionPageEntry:
             self.session, self.models, int(first.timestamp() * 1000) if first else None
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionEntryJson:
         s = self.session
         return {
             **session_identity(s, self.name, self.models),
@@ -234,7 +354,7 @@ class SessionPageReport:
     limit: int
     offset: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SessionPageJson:
         return {
             "rows": [row.as_dict() for row in self.rows],
             "total": self.total,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Literal, TypedDict
 
-from tokentrail.figures import UsageFigures, unpriced_dicts
+from tokentrail.figures import FiguresJson, UnpricedModelJson, UsageFigures, unpriced_dicts
 from tokentrail.model_names import model_alias
 from tokentrail.reports.query import ReportQuery
+from tokentrail.shape import Doc
 from tokentrail.store.base import Filters, GroupDimension, Store, Totals, UnpricedModel
 
 
@@ -35,6 +36,23 @@ def unpriced_models_of(
     return [m for m in found if m.model in wanted]
 
 
+# the JSON shapes (tokentrail.shape), their fields in the API's order
+
+
+class SpendRowJson(FiguresJson):
+    group: Annotated[str | None, Doc("The source, model or project; null: not reported.")]
+    share: Annotated[float | None, Doc("Share of the priced cost (or of tokens).")]
+
+
+class SpendJson(TypedDict):
+    by: str
+    rows: list[SpendRowJson]
+    totals: FiguresJson
+    share_of: Literal["cost", "tokens"]
+    unpriced_models: list[UnpricedModelJson]
+    timezone: str
+
+
 @dataclass(frozen=True, slots=True)
 class SpendRow:
     """Usage of one source, model, project or machine, with its share of the whole."""
@@ -44,7 +62,7 @@ class SpendRow:
     share: float | None
     """Of the priced cost of all rows (of the tokens when nothing is priced); None if empty."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SpendRowJson:
         return {"group": self.group, **self.figures.as_dict(), "share": self.share}
 
 
@@ -57,7 +75,7 @@ class SpendReport:
     timezone: str
     share_of: Literal["cost", "tokens"]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SpendJson:
         return {
             "by": self.by,
             "rows": [row.as_dict() for row in self.rows],

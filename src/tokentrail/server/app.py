@@ -31,8 +31,9 @@ from tokentrail.ingest import MAX_ID_LENGTH
 from tokentrail.insights.sessions import detail_dict, list_summaries
 from tokentrail.ledger import Ledger
 from tokentrail.reports.periods import Period, period_report
-from tokentrail.reports.runs import runs_report, summary_report
-from tokentrail.reports.sessions import recent_sessions, session_detail
+from tokentrail.reports.query import iso_time
+from tokentrail.reports.runs import RunJson, runs_report, summary_report
+from tokentrail.reports.sessions import SessionJson, recent_sessions, session_detail
 from tokentrail.server import dashboard, insights_api, read_api
 from tokentrail.server.auth import BearerAuth, BrowserGuard
 from tokentrail.server.errors import ApiError, body_too_large, error_response, install_handlers
@@ -206,39 +207,39 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def _run_out(run: Run) -> RunOut:
-    return RunOut(
-        run_id=run.run_id,
-        app=run.app,
-        started_at=run.started_at.astimezone(UTC),
-        stopped_at=run.stopped_at.astimezone(UTC) if run.stopped_at else None,
-        state=run.state,
-        reason=run.reason,
-        peak_concurrency=run.peak_concurrency,
-        sessions_launched=run.sessions_launched,
-        runtime_seconds=run.runtime_seconds,
-        machine=run.machine,
-    )
+def _run_out(run: Run) -> RunJson:
+    return {
+        "run_id": run.run_id,
+        "app": run.app,
+        "started_at": iso_time(run.started_at.astimezone(UTC)),
+        "stopped_at": iso_time(run.stopped_at.astimezone(UTC) if run.stopped_at else None),
+        "state": run.state,
+        "reason": run.reason,
+        "peak_concurrency": run.peak_concurrency,
+        "sessions_launched": run.sessions_launched,
+        "runtime_seconds": run.runtime_seconds,
+        "machine": run.machine,
+    }
 
 
-def _session_out(s: Session) -> SessionOut:
-    return SessionOut(
-        session_key=s.key,
-        source=s.source,
-        run_id=s.run_id,
-        issue_id=s.issue_id,
-        identifier=s.identifier,
-        title=s.title,
-        project=s.project,
-        model=s.model,
-        state=s.state,
-        turns=s.turns,
-        parent_key=s.parent_key,
-        relationship=s.relationship,
-        started_at=s.started_at,
-        completed_at=s.ended_at,
-        runtime_seconds=s.runtime_seconds,
-    )
+def _session_out(s: Session) -> SessionJson:
+    return {
+        "session_key": s.key,
+        "source": s.source,
+        "run_id": s.run_id,
+        "issue_id": s.issue_id,
+        "identifier": s.identifier,
+        "title": s.title,
+        "project": s.project,
+        "model": s.model,
+        "state": s.state,
+        "turns": s.turns,
+        "parent_key": s.parent_key,
+        "relationship": s.relationship,
+        "started_at": iso_time(s.started_at),
+        "completed_at": iso_time(s.ended_at),
+        "runtime_seconds": s.runtime_seconds,
+    }
 
 
 def _add_routes(
@@ -258,7 +259,7 @@ def _add_routes(
             409: {"model": ErrorBody, "description": "run_id is taken by another app"},
         },
     )
-    def start_run(body: RunStart, response: Response) -> RunOut:
+    def start_run(body: RunStart, response: Response) -> RunJson:
         """Record the start of a run (one boot of an orchestrator). The app's runs still
         marked running are closed as ``crashed`` at their last event. Retrying with the same
         ``run_id`` and ``app`` returns the recorded run (200) instead of a new one (201)."""
@@ -290,7 +291,7 @@ def _add_routes(
     def update_run(
         run_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
         body: Annotated[RunUpdate, Body()],
-    ) -> RunOut:
+    ) -> RunJson:
         """Change what is known of a run: on shutdown send ``stopped_at`` and
         ``state: "stopped"``. Peak concurrency and sessions launched only ever grow."""
         run = ledger.update_run(
@@ -306,7 +307,7 @@ def _add_routes(
     def put_session(
         key: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
         body: Annotated[SessionPut, Body()],
-    ) -> SessionOut:
+    ) -> SessionJson:
         """Create or update an agent session. Call it when the session starts
         (``started_at``, ``state: "running"``) and when it ends (``completed_at``, ``state``,
         ``turns``). Omitted fields keep what was known."""

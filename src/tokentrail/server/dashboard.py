@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -368,7 +368,7 @@ def _models_by_alias(models: Iterable[str]) -> list[tuple[str, list[str]]]:
 
 
 def _cumulative_points(
-    requests: list[RequestRow], timeline: list[dict[str, Any]], zone: tzinfo
+    requests: list[RequestRow], timeline: Sequence[Mapping[str, Any]], zone: tzinfo
 ) -> list[dict[str, Any]]:
     """The running totals of a session's requests (all of them, subagents' included) for the
     cumulative chart: at most CHART_CUMULATIVE points, evenly picked, the last always kept.

@@ -8,18 +8,19 @@ Routes find the ledger at ``request.app.state.ledger`` and read through
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
-from tokentrail.insights.sessions import SessionTimelineJson, SessionTimelinePointJson
-from tokentrail.insights.tools import ToolUsageJson, ToolUsageRowJson
+from tokentrail.figures import FiguresJson, UnpricedModelJson
+from tokentrail.insights.efficiency import EfficiencyJson
+from tokentrail.insights.sessions import SessionTimelineJson
+from tokentrail.insights.tools import ToolUsageJson
 from tokentrail.server.limits import API_PREFIX
-from tokentrail.server.models import Figures, UnpricedModelOut
 from tokentrail.server.params import day_param, report_query, zone_param
 from tokentrail.server.shapes import response_model
 from tokentrail.server.view import LedgerDep
+from tokentrail.shape import Doc
 
 FEATURES = (
     "budget",
@@ -39,50 +40,57 @@ ZoneParam = Annotated[
 ]
 
 
+# The models are built from the JSON shapes (tokentrail.server.shapes). The budgets' and
+# blocks' shapes are declared here until tokentrail.budgets' and tokentrail.blocks' as_dict()
+# methods return them.
+
 # -- budgets ---------------------------------------------------------------------------------
 
 
-class BudgetOut(BaseModel):
+class BudgetJson(TypedDict):
     name: str
     period: Literal["day", "week", "month"]
-    label: str = Field(description="The current period: 2026-05-04, 2026-W19 or 2026-05.")
-    start: str = Field(description="The period's first local moment, ISO 8601.")
-    end: str = Field(description="The first local moment after the period, ISO 8601.")
+    label: Annotated[str, Doc("The current period: 2026-05-04, 2026-W19 or 2026-05.")]
+    start: Annotated[str, Doc("The period's first local moment, ISO 8601.")]
+    end: Annotated[str, Doc("The first local moment after the period, ISO 8601.")]
     source: str | None
-    project: str | None = Field(description="Text in the project path the budget covers.")
-    amount_usd: float = Field(description="The hard level.")
+    project: Annotated[str | None, Doc("Text in the project path the budget covers.")]
+    amount_usd: Annotated[float, Doc("The hard level.")]
     soft_usd: float
-    soft_level: float = Field(description="The soft level as a fraction of the amount.")
-    spent_usd: float = Field(description="Priced spend so far (a lower bound if not complete).")
+    soft_level: Annotated[float, Doc("The soft level as a fraction of the amount.")]
+    spent_usd: Annotated[float, Doc("Priced spend so far (a lower bound if not complete).")]
     spent_share: float
-    complete: bool = Field(description="False when some requests of the period have no price.")
+    complete: Annotated[bool, Doc("False when some requests of the period have no price.")]
     requests: int
     unpriced_requests: int
-    unpriced_models: list[UnpricedModelOut]
+    unpriced_models: list[UnpricedModelJson]
     elapsed_hours: float
     remaining_hours: float
-    burn_usd_per_hour: float = Field(description="Spend over the elapsed part (at least 1 h).")
+    burn_usd_per_hour: Annotated[float, Doc("Spend over the elapsed part (at least 1 h).")]
     burn_usd_per_day: float
-    projected_usd: float = Field(description="Spend at the end of the period at the burn rate.")
-    projected_low_usd: float | None = Field(description="null: under 2 days of history.")
+    projected_usd: Annotated[float, Doc("Spend at the end of the period at the burn rate.")]
+    projected_low_usd: Annotated[float | None, Doc("null: under 2 days of history.")]
     projected_high_usd: float | None
     projected_share: float
     history_days: int
     daily_spread_usd: float | None
-    runs_out_at: str | None = Field(description="When the amount is reached at the burn rate.")
-    reached_on: str | None = Field(
-        description="The local day spend reached the amount (YYYY-MM-DD); null while under it."
-    )
+    runs_out_at: Annotated[str | None, Doc("When the amount is reached at the burn rate.")]
+    reached_on: Annotated[
+        str | None, Doc("The local day spend reached the amount (YYYY-MM-DD); null while under it.")
+    ]
     status: Literal["ok", "soft", "hard"]
     projected_status: Literal["ok", "soft", "hard"]
 
 
-class BudgetReportOut(BaseModel):
-    rows: list[BudgetOut] = Field(description="One per [[budgets]] of the server's config file.")
-    status: Literal["ok", "soft", "hard"] = Field(description="The worst level of any budget.")
+class BudgetReportJson(TypedDict):
+    rows: Annotated[list[BudgetJson], Doc("One per [[budgets]] of the server's config file.")]
+    status: Annotated[Literal["ok", "soft", "hard"], Doc("The worst level of any budget.")]
     timezone: str
     at: str
-    history_days: int = Field(description="Days of daily spend the projection's range uses.")
+    history_days: Annotated[int, Doc("Days of daily spend the projection's range uses.")]
+
+
+BudgetReportOut = response_model(BudgetReportJson)
 
 
 @router.get("/budget", response_model=BudgetReportOut)
@@ -100,64 +108,68 @@ def budget(ledger: LedgerDep, tz: ZoneParam = None) -> Any:
 # -- 5-hour blocks ---------------------------------------------------------------------------
 
 
-class BurnRateOut(BaseModel):
-    tokens_per_minute: float = Field(
-        description="Total tokens over the minutes from the block's first to its last request."
-    )
+class BurnRateJson(TypedDict):
+    tokens_per_minute: Annotated[
+        float, Doc("Total tokens over the minutes from the block's first to its last request.")
+    ]
     cost_usd_per_hour: float | None
 
 
-class ProjectionOut(BaseModel):
+class ProjectionJson(TypedDict):
     remaining_minutes: float
-    total_tokens: int = Field(description="Tokens at the block's end if the burn rate holds.")
+    total_tokens: Annotated[int, Doc("Tokens at the block's end if the burn rate holds.")]
     cost_usd: float | None
     kind: Literal["estimate"]
 
 
-class RateLimitOut(BaseModel):
+class RateLimitJson(TypedDict):
     source: str
-    window: str = Field(description="primary (Codex: 5 hours) or secondary (weekly).")
+    window: Annotated[str, Doc("primary (Codex: 5 hours) or secondary (weekly).")]
     window_minutes: int | None
-    used_percent: float = Field(description="As the provider reported it, 0-100.")
+    used_percent: Annotated[float, Doc("As the provider reported it, 0-100.")]
     resets_at: str | None
     observed_at: str
-    current: bool = Field(description="False once the reported reset time has passed.")
+    current: Annotated[bool, Doc("False once the reported reset time has passed.")]
     kind: Literal["official"]
 
 
-class LimitEstimateOut(BaseModel):
+class LimitEstimateJson(TypedDict):
     token_limit: int
     used_percent: float
     projected_percent: float | None
     kind: Literal["estimate"]
 
 
-class BlockOut(Figures):
-    start: str = Field(description="The block's first moment (a whole UTC hour), ISO 8601.")
-    end: str = Field(description="start + 5 hours.")
+class BlockJson(FiguresJson):
+    start: Annotated[str, Doc("The block's first moment (a whole UTC hour), ISO 8601.")]
+    end: Annotated[str, Doc("start + 5 hours.")]
     first_activity: str
     last_activity: str
     active: bool
     models: list[str]
-    unpriced_models: list[UnpricedModelOut]
-    burn_rate: BurnRateOut | None = Field(description="null: under a minute of activity.")
-    projection: ProjectionOut | None = Field(description="Active block only.")
-    official_rate_limits: list[RateLimitOut] = Field(
-        description="The latest official figures of each window logged during the block."
-    )
-    limit_estimate: LimitEstimateOut | None
+    unpriced_models: list[UnpricedModelJson]
+    burn_rate: Annotated[BurnRateJson | None, Doc("null: under a minute of activity.")]
+    projection: Annotated[ProjectionJson | None, Doc("Active block only.")]
+    official_rate_limits: Annotated[
+        list[RateLimitJson],
+        Doc("The latest official figures of each window logged during the block."),
+    ]
+    limit_estimate: LimitEstimateJson | None
 
 
-class BlocksOut(BaseModel):
-    rows: list[BlockOut]
-    totals: Figures
-    unpriced_models: list[UnpricedModelOut]
-    rate_limits: list[RateLimitOut] = Field(
-        description="The latest official figures per source and window."
-    )
+class BlocksJson(TypedDict):
+    rows: list[BlockJson]
+    totals: FiguresJson
+    unpriced_models: list[UnpricedModelJson]
+    rate_limits: Annotated[
+        list[RateLimitJson], Doc("The latest official figures per source and window.")
+    ]
     timezone: str
     since: str | None
     generated_at: str | None
+
+
+BlocksOut = response_model(BlocksJson)
 
 
 @router.get("/blocks", response_model=BlocksOut)
@@ -196,9 +208,7 @@ def blocks(
 # -- tool usage, efficiency, session timeline -------------------------------------------------
 
 
-ToolUsageOut = response_model(
-    ToolUsageJson, {ToolUsageJson: "ToolUsageOut", ToolUsageRowJson: "ToolUsageRowOut"}
-)
+ToolUsageOut = response_model(ToolUsageJson)
 
 
 DayParam = Annotated[str | None, Query(max_length=20, description="YYYY-MM-DD")]
@@ -231,35 +241,7 @@ def tools(
         ).as_dict()
 
 
-class EfficiencyRowOut(BaseModel):
-    session: str | None = Field(default=None, description="With by=session.")
-    title: str | None = Field(default=None, description="With by=session.")
-    project: str | None = Field(default=None, description="With by=project.")
-    model: str | None = Field(default=None, description="With by=model.")
-    requests: int
-    total_tokens: int | None
-    cost_usd: float | None
-    edit_calls: int
-    lines_added: int | None = Field(description="null: no edit data.")
-    lines_removed: int | None
-    lines_changed: int | None
-    cost_per_changed_line: float | None
-    tokens_per_changed_line: float | None
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    cache_read_share: float | None = Field(
-        description="cache_read / (input + cache_read + cache_write)."
-    )
-    cache_savings_usd: float | None = Field(
-        description="Cost of the cache reads at the input price, less their cost."
-    )
-
-
-class EfficiencyOut(BaseModel):
-    by: Literal["session", "project", "model"]
-    rows: list[EfficiencyRowOut]
-    totals: EfficiencyRowOut
+EfficiencyOut = response_model(EfficiencyJson)
 
 
 @router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
@@ -281,13 +263,7 @@ def efficiency(
         return efficiency_report(store, query, by).as_dict()
 
 
-SessionTimelineOut = response_model(
-    SessionTimelineJson,
-    {
-        SessionTimelineJson: "SessionTimelineOut",
-        SessionTimelinePointJson: "SessionTimelinePointOut",
-    },
-)
+SessionTimelineOut = response_model(SessionTimelineJson)
 
 
 @router.get("/session-timeline", response_model=SessionTimelineOut)

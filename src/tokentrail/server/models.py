@@ -1,8 +1,9 @@
 """The API's request and response bodies, as pydantic models.
 
-They document the JSON contract in the OpenAPI schema (``/openapi.json``); the shapes of the
-read side are the reports' own ``as_dict()`` shapes (the CLI's ``--json``), so every face shows
-the same fields. The contract only grows: ``tests/test_openapi.py`` fails on any removed or
+They document the JSON contract in the OpenAPI schema (``/openapi.json``). The requests' models
+are written here; the responses' are built (:mod:`tokentrail.server.shapes`) from the JSON
+shapes the reports' ``as_dict()`` return (the CLI's ``--json``), so every face shows the same
+fields, declared once. The contract only grows: ``tests/test_openapi.py`` fails on any removed or
 changed field.
 
 The usage rules themselves (what a valid token count, cost or state is) live in
@@ -12,7 +13,7 @@ The usage rules themselves (what a valid token count, cost or state is) live in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -26,16 +27,23 @@ from pydantic import (
 )
 
 from tokentrail import ingest
+from tokentrail.figures import FiguresJson
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
-from tokentrail.reports.reconciliation import (
-    ChannelFiguresJson,
-    MetricFiguresJson,
-    ReconciliationJson,
-    ReconciliationRowJson,
-    ToolStatJson,
+from tokentrail.reports.charts import DailyByModelJson, HeatmapJson, TimelineJson
+from tokentrail.reports.overview import OverviewJson
+from tokentrail.reports.periods import PeriodReportJson
+from tokentrail.reports.reconciliation import ReconciliationJson
+from tokentrail.reports.runs import RunJson, RunsJson, SummaryJson
+from tokentrail.reports.sessions import (
+    SessionDetailJson,
+    SessionJson,
+    SessionPageJson,
+    SessionsJson,
 )
+from tokentrail.reports.spend import SpendJson
 from tokentrail.server.limits import MAX_NOTE_LENGTH
 from tokentrail.server.shapes import response_model
+from tokentrail.shape import Doc
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, RUN_STATES, SESSION_STATES
 
 
@@ -200,236 +208,6 @@ class EventResults(BaseModel):
     results: list[EventResult] = Field(description="One per item, in the order sent.")
 
 
-class _RunCore(BaseModel):
-    run_id: str
-    app: str
-    started_at: datetime
-    stopped_at: datetime | None
-    state: str
-    reason: str | None
-    peak_concurrency: int
-    sessions_launched: int
-    runtime_seconds: float | None
-
-
-class RunOut(_RunCore):
-    machine: str | None
-
-
-class SessionWho(BaseModel):
-    """Who a session is: the fields every session row starts with."""
-
-    session_key: str
-    source: str
-    run_id: str | None
-    issue_id: str | None
-    identifier: str | None
-    title: str | None
-    project: str | None
-    model: str | None
-    state: str | None
-    turns: int | None
-    parent_key: str | None
-    relationship: str | None
-
-
-class SessionOut(SessionWho):
-    started_at: datetime | None
-    completed_at: datetime | None
-    runtime_seconds: float | None
-
-
-class Figures(BaseModel):
-    """Usage of a group. null means not reported (or, for cost, that nothing could be
-    priced) — never a silent zero."""
-
-    requests: int = Field(description="Requests (usage events) counted.")
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
-    total_tokens: int | None
-    cost_usd: float | None
-    unpriced_requests: int
-    reported_cost_usd: float | None
-    web_searches: int = Field(0, description="Server-side web searches (billed per search).")
-    unpriced_web_searches: int = Field(
-        0, description="Web searches with no known per-search price: cost_usd is a floor."
-    )
-    requests_without_tokens: int = Field(
-        0,
-        description="Requests whose agent reported a cost but no token counts (e.g. Crush "
-        "sessions): the token figures leave them out, so they are a floor.",
-    )
-
-
-class SummaryBlockOut(Figures):
-    runtime_seconds: float | None
-    sessions: int = Field(description="Top-level sessions with at least one request.")
-    subagent_sessions: int = Field(
-        0, description="Subagent sessions with requests (rolled up on their parent)."
-    )
-    sessions_without_usage: int = Field(0, description="Sessions that made no request.")
-    runs: int
-
-
-class _RunFields(_RunCore):
-    last_activity: datetime | None = Field(
-        default=None, description="Its last recorded request, else its start."
-    )
-    no_heartbeat_since: datetime | None = Field(
-        default=None,
-        description="Set while the run is still marked running but has shown no sign of life "
-        "for over 15 minutes: when it was last heard from (its process may have died).",
-    )
-
-
-class RunRowOut(Figures, _RunFields):
-    """A run and the usage recorded under it."""
-
-
-class CurrentRunOut(RunRowOut):
-    sessions: int = Field(description="Top-level sessions with at least one request.")
-    subagent_sessions: int = 0
-    sessions_without_usage: int = 0
-    runs: int
-
-
-class SummaryOut(BaseModel):
-    lifetime: SummaryBlockOut
-    current_run: CurrentRunOut | None
-    today: SummaryBlockOut
-    timezone: str
-
-
-class RunsOut(BaseModel):
-    rows: list[RunRowOut]
-
-
-class _SessionTimes(BaseModel):
-    started_at: datetime | None
-    completed_at: datetime | None
-    last_activity: datetime | None
-
-
-class SessionRuntime(BaseModel):
-    """How long a session ran and what it is called: the fields after its times."""
-
-    runtime_seconds: float | None = Field(description="Wall span (see runtime_basis).")
-    name: str | None = Field(
-        default=None,
-        description="A readable name: the agent's title, else project · start (UTC) · first "
-        "model; never prompt text.",
-    )
-    models: list[str] = Field(
-        default_factory=list,
-        description="The models that served the session's requests, most-used first.",
-    )
-    runtime_basis: str | None = Field(
-        default=None,
-        description="What runtime_seconds spans: 'recorded' (the start and end an orchestrator "
-        "recorded) or 'requests' (first to last own request).",
-    )
-    active_seconds: float | None = Field(
-        default=None,
-        description="Sum of the gaps between consecutive requests up to 15 minutes (idle gaps "
-        "left out).",
-    )
-
-
-class _SessionFields(SessionRuntime, _SessionTimes, SessionWho):
-    """A session's fields. Pydantic puts the fields of the last base first and a class's own
-    last, so bases are listed in the reverse of the order their fields show in."""
-
-
-class SessionRowOut(Figures, _SessionFields):  # fields: the session's, then the figures
-    """A session with its spend and its subagents' spend."""
-
-    summary: str | None = Field(
-        default=None,
-        description="One generated sentence about the session; parts without data are left "
-        "out (docs/insights.md, Session summary).",
-    )
-
-
-class SessionsOut(BaseModel):
-    rows: list[SessionRowOut]
-
-
-class RequestOut(BaseModel):
-    timestamp: datetime
-    model: str | None
-    session_key: str | None
-    input_tokens: int | None
-    cache_read_tokens: int | None
-    cache_write_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
-    total_tokens: int | None
-    cost_usd: float | None
-    cost_status: str
-    reported_cost_usd: float | None
-    cumulative_tokens: int | None = Field(
-        default=None, description="Tokens of the session up to and including this request."
-    )
-    cumulative_cost_usd: float | None = Field(
-        default=None, description="Cost of the session up to and including this request."
-    )
-
-
-class SessionToolOut(BaseModel):
-    tool_name: str
-    session_key: str | None
-    calls: int
-    failures: int
-    with_outcome: int
-    timed_calls: int
-    avg_duration_seconds: float | None
-    p95_duration_seconds: float | None
-
-
-class SessionDetailOut(SessionRowOut):
-    """A session with its spend and its subagents' (the figures here), its own spend, its
-    subagents and every request."""
-
-    own: Figures = Field(description="The session's own usage, without its subagents'.")
-    subagents: list[SessionRowOut]
-    timeline: list[RequestOut] = Field(description="Every request, oldest first.")
-    lines_added: int | None = Field(
-        default=None, description="Lines its edit tool calls added (null: no edit data)."
-    )
-    lines_removed: int | None = None
-    cache_read_share: float | None = Field(
-        default=None, description="cache_read / (input + cache_read + cache_write)."
-    )
-    tools: list[SessionToolOut] = Field(
-        default_factory=list, description="Tool calls per tool (its subagents' included)."
-    )
-
-
-class _PeriodFields(BaseModel):
-    period: str = Field(description="2026-05-04, 2026-W19 or 2026-05.")
-    model: str | None = Field(default=None, description="Only with breakdown=true.")
-
-
-class PeriodRowOut(Figures, _PeriodFields):
-    """One period (and model, with breakdown=true)."""
-
-
-class UnpricedModelOut(BaseModel):
-    model: str
-    requests: int
-    tokens: int
-
-
-class PeriodReportOut(BaseModel):
-    rows: list[PeriodRowOut]
-    totals: Figures
-    unpriced_models: list[UnpricedModelOut]
-    timezone: str
-
-
 class Capabilities(BaseModel):
     api_version: int
     features: list[str]
@@ -438,12 +216,73 @@ class Capabilities(BaseModel):
     auth_required: bool
 
 
-# the reconciliation's models, from its rows' JSON shapes (declared once, in the report)
-_RECONCILIATION_NAMES: dict[type, str] = {
-    ChannelFiguresJson: "ChannelFiguresOut",
-    MetricFiguresJson: "MetricFiguresOut",
-    ReconciliationRowJson: "ReconciliationRowOut",
-    ToolStatJson: "ToolStatOut",
-    ReconciliationJson: "ReconciliationOut",
-}
-ReconciliationOut = response_model(ReconciliationJson, _RECONCILIATION_NAMES)
+# -- the models built from the reports' JSON shapes (declared once, beside their rows) ----
+
+# the trends' shapes are declared here until tokentrail.trends' as_dict() methods return them
+
+
+class ChangeJson(TypedDict):
+    previous: Annotated[FiguresJson, Doc("The period of the same length just before")]
+    previous_since: str
+    previous_until: str
+    cost_change: Annotated[
+        float | None,
+        Doc("Relative change of the priced cost (0.12 is +12%); null without a base"),
+    ]
+    tokens_change: float | None
+
+
+class RangeDaysJson(TypedDict):
+    days: int
+    active_days: int
+    average_cost_usd: Annotated[float | None, Doc("Priced cost per active day")]
+    peak_day: str | None
+    peak_cost_usd: float | None
+
+
+class MonthEndJson(TypedDict):
+    projected_usd: Annotated[float, Doc("An estimate: spend so far plus the burn rate")]
+    projected_low_usd: float | None
+    projected_high_usd: float | None
+
+
+class MonthJson(TypedDict):
+    month: str
+    requests: int
+    total_tokens: int | None
+    cost_usd: float | None
+    unpriced_requests: int
+    cost_change: Annotated[float | None, Doc("Against the month before; null if none")]
+
+
+class TrendsJson(TypedDict):
+    selected: Annotated[ChangeJson | None, Doc("null without a range start")]
+    month: ChangeJson
+    today: ChangeJson
+    days: RangeDaysJson | None
+    month_end_estimate: Annotated[
+        MonthEndJson | None,
+        Doc("null with a model filter or several agents (a projection cannot be scoped to them)"),
+    ]
+    months: Annotated[list[MonthJson], Doc("Months with usage in the year, newest first")]
+
+
+RunOut = response_model(RunJson)
+SessionOut = response_model(SessionJson)
+SummaryOut = response_model(SummaryJson)
+RunsOut = response_model(RunsJson)
+SessionsOut = response_model(SessionsJson)
+SessionDetailOut = response_model(SessionDetailJson)
+PeriodReportOut = response_model(PeriodReportJson)
+ReconciliationOut = response_model(ReconciliationJson)
+SpendOut = response_model(SpendJson)
+HeatmapOut = response_model(HeatmapJson)
+TimelineOut = response_model(TimelineJson)
+DailyByModelOut = response_model(DailyByModelJson)
+SessionPageOut = response_model(SessionPageJson)
+OverviewOut = response_model(OverviewJson)
+TrendsOut = response_model(TrendsJson)
+
+
+class VersionOut(BaseModel):  # built by its route
+    version: str = Field(description="Changes whenever the ledger changes; compare, don't parse.")

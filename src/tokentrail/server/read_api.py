@@ -28,7 +28,8 @@ from tokentrail.reports.overview import overview_report
 from tokentrail.reports.sessions import session_page_report
 from tokentrail.reports.sessions import top_sessions as top_sessions_report
 from tokentrail.reports.spend import spend_by
-from tokentrail.server.dashboard_models import (
+from tokentrail.server.limits import API_PREFIX, MAX_SESSIONS_LIMIT
+from tokentrail.server.models import (
     DailyByModelOut,
     HeatmapOut,
     OverviewOut,
@@ -38,7 +39,6 @@ from tokentrail.server.dashboard_models import (
     TrendsOut,
     VersionOut,
 )
-from tokentrail.server.limits import API_PREFIX, MAX_SESSIONS_LIMIT
 from tokentrail.server.params import WITHOUT_USAGE
 from tokentrail.server.view import LedgerDep, PageViewDep, ViewDep, model_ids
 from tokentrail.store.base import SESSION_SORTS, SessionSort

@@ -5,6 +5,7 @@ each error naming its parameter; and the ledger a route reads (``request.app.sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -130,54 +131,43 @@ RangeParam = Annotated[
 ]
 
 
-def view_filters(
-    since: Day = None,
-    until: Day = None,
-    range_: RangeParam = None,
-    tz: Text = None,
-    source: Annotated[
-        list[str] | None, Query(max_length=MAX_ID_LENGTH, description="Repeatable")
-    ] = None,
-    project: Annotated[
-        str | None, Query(max_length=MAX_NOTE_LENGTH, description="Text in the project path")
-    ] = None,
-    model: Annotated[
-        list[str] | None, Query(max_length=MAX_ID_LENGTH, description="Repeatable")
-    ] = None,
-) -> View:
-    """The shared filters of an API call (no range: all time)."""
-    return parse_view(
-        since=since,
-        until=until,
-        range_=range_,
-        tz=tz,
-        sources=source,
-        project=project,
-        models=model,
-    )
+def _filters(default_range: str | None) -> Callable[..., View]:
+    """The dependency that parses the shared filters of a request, ``default_range`` in
+    force when none is given."""
+
+    def filters(
+        since: Day = None,
+        until: Day = None,
+        range_: RangeParam = None,
+        tz: Text = None,
+        source: Annotated[
+            list[str] | None, Query(max_length=MAX_ID_LENGTH, description="Repeatable")
+        ] = None,
+        project: Annotated[
+            str | None, Query(max_length=MAX_NOTE_LENGTH, description="Text in the project path")
+        ] = None,
+        model: Annotated[
+            list[str] | None, Query(max_length=MAX_ID_LENGTH, description="Repeatable")
+        ] = None,
+    ) -> View:
+        return parse_view(
+            since=since,
+            until=until,
+            range_=range_,
+            tz=tz,
+            sources=source,
+            project=project,
+            models=model,
+            default_range=default_range,
+        )
+
+    return filters
 
 
-def page_filters(
-    since: Day = None,
-    until: Day = None,
-    range_: RangeParam = None,
-    tz: Text = None,
-    source: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
-    project: Annotated[str | None, Query(max_length=MAX_NOTE_LENGTH)] = None,
-    model: Annotated[list[str] | None, Query(max_length=MAX_ID_LENGTH)] = None,
-) -> View:
-    """The shared filters of a page view (no range: the last 30 days)."""
-    return parse_view(
-        since=since,
-        until=until,
-        range_=range_,
-        tz=tz,
-        sources=source,
-        project=project,
-        models=model,
-        default_range=PAGE_DEFAULT_RANGE,
-    )
-
+view_filters = _filters(None)
+"""The shared filters of an API call (no range: all time)."""
+page_filters = _filters(PAGE_DEFAULT_RANGE)
+"""The shared filters of a page view (no range: the last 30 days)."""
 
 ViewDep = Annotated[View, Depends(view_filters)]
 PageViewDep = Annotated[View, Depends(page_filters)]

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from tokentrail import sync_walk
 from tokentrail.sources.files import FileKind, SourceFile, unlisted_folder
 
 
@@ -78,11 +79,14 @@ class _Walk:
     def root(self, root: Path, root_files: Mapping[str, FileKind]) -> None:
         try:
             info = os.stat(root)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
+            sync_walk.saw(str(root), None)
             return  # not installed (or a link to nothing): normal
         except OSError as error:
+            sync_walk.doubt()
             self._hidden_root(root, error)
             return
+        sync_walk.saw(str(root), info)
         if stat.S_ISDIR(info.st_mode):
             start = self._advance({(index, 0) for index in range(len(self.patterns))})
             self._folder(str(root), start, (info.st_dev, info.st_ino), self._real(str(root)))
@@ -120,6 +124,7 @@ class _Walk:
             with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except FileNotFoundError:
+            sync_walk.doubt()
             return  # removed since it was found
         except OSError as error:
             self._problem(path, error)
@@ -141,7 +146,9 @@ class _Walk:
                 try:
                     info = os.stat(entry.path)
                 except OSError:
+                    sync_walk.doubt()
                     return  # removed since it was listed
+                sync_walk.saw(entry.path, info)
                 self._folder(entry.path, inside, (info.st_dev, info.st_ino), real)
             return
         pattern = self._pattern(positions, entry.name)
@@ -151,9 +158,12 @@ class _Walk:
             if not entry.is_file():
                 os.stat(entry.path)  # a FIFO or device is kept; a link to nothing is not
         except FileNotFoundError:
+            sync_walk.doubt()  # a link to nothing: it may come to point somewhere
             return
         except OSError:
             pass  # cannot tell: kept, and the sync reports why it cannot be read
+        if self.real_paths and entry.is_symlink():
+            sync_walk.linked(entry.path, real)
         self._add(real if self.real_paths else entry.path, pattern, self.patterns[pattern][1])
 
     def _step(self, positions: set[_Position], name: str) -> set[_Position]:

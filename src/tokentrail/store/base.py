@@ -556,6 +556,17 @@ class Store(Protocol):
         for another writer; whether it was kept."""
         ...
 
+    # -- what the last full sync saw (tokentrail.sync_walk) --------------------------------
+
+    def walk_record(self) -> bytes | None:
+        """The record the last full sync kept, or None (none kept, or a team ledger)."""
+        ...
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        """Keep ``record`` in place of the last one (None: forget it). A team ledger keeps
+        none: the quick answer of a sync reads SQLite ledgers only."""
+        ...
+
 
 def retraction_json(columns: Sequence[str], row: Sequence[Any]) -> str:
     """A retracted event's row as JSON, column by column, kept for review."""

@@ -442,4 +442,15 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             "INTEGER", "TEXT", DAY_ROLLUP_MEASURES, user=False, options=" WITHOUT ROWID"
         ),
     ),
+    (
+        "0016_sync_walk",
+        # What the last full sync saw (tokentrail.sync_walk): one JSON record, read by the
+        # quick answer of `tokentrail sync --quiet` when nothing changed.
+        """
+        CREATE TABLE sync_walk (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            record BLOB NOT NULL
+        );
+        """,
+    ),
 )

@@ -322,6 +322,12 @@ class PostgresStore(SQLReads):
     def keep_report(self, key: str, marker: str, body: str) -> bool:
         return False
 
+    def walk_record(self) -> bytes | None:
+        return None  # the quick answer of a sync reads SQLite ledgers only
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        return None
+
 
 class _PostgresWrite(SQLWrite):
     """The operations allowed inside one write transaction (the advisory lock is held)."""

@@ -291,6 +291,22 @@ class SQLiteStore(SQLReads):
         except sqlite3.DatabaseError:
             return False  # read-only file, disk full: the answer is printed all the same
 
+    def walk_record(self) -> bytes | None:
+        with self._errors():
+            row = self._conn.execute("SELECT record FROM sync_walk WHERE id = 1").fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def keep_walk_record(self, record: bytes | None) -> None:
+        if self._too_new is not None:
+            return  # a newer tokentrail's ledger is read, never written
+        with self.write():
+            if record is None:
+                self._conn.execute("DELETE FROM sync_walk")
+            else:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO sync_walk (id, record) VALUES (1, ?)", (record,)
+                )
+
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
 
     def _session_views(self) -> sqlite_dashboard.SessionIndex:

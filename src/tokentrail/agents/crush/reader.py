@@ -39,6 +39,7 @@ from typing import ClassVar
 
 import orjson
 
+from tokentrail import sync_walk
 from tokentrail.agents.crush import AGENT
 from tokentrail.sources.files import (
     ParseResult,
@@ -110,7 +111,11 @@ def _databases(root: Path) -> Iterator[str | OSError]:
     if root.name == DATABASE:
         yield from _database_at(root)
         return
-    if not root.is_dir():
+    try:
+        info = sync_walk.look(str(root))
+    except OSError:
+        return
+    if info is None or not stat.S_ISDIR(info.st_mode):
         return
     yield from _database_at(root / DATABASE)
     for data_dir in _project_data_dirs(root / PROJECTS):
@@ -121,20 +126,22 @@ def _database_at(path: Path) -> Iterator[str | OSError]:
     """The database if it is there (any file but a folder: a special file is refused with a
     reason when read); the folder's error when it cannot be searched."""
     try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
+        info = sync_walk.look(str(path))
     except OSError as error:
         error.filename = str(path.parent)
         yield error
         return
-    if not stat.S_ISDIR(mode):
+    if info is not None and not stat.S_ISDIR(info.st_mode):
         yield str(path)
 
 
 def _project_data_dirs(path: Path) -> list[Path]:
     """The ``data_dir`` of every project in Crush's projects file (none if it is unreadable:
     Crush not installed, or the file being rewritten; the next sync reads it again)."""
+    try:
+        sync_walk.look(str(path))  # before reading it: a rewrite after shows
+    except OSError:
+        return []
     document = side_object(str(path))
     projects = document.get("projects") if document is not None else None
     dirs: list[Path] = []
