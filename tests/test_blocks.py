@@ -510,3 +510,27 @@ def test_the_active_block_from_the_rollups_is_the_one_the_minutes_give(
                 checked += bool(full.rows)
             now += timedelta(minutes=rng.randint(7, 97))
     assert checked > 20
+
+
+def test_the_active_block_without_a_pause_for_days_is_the_one_the_listing_shows(
+    ledger: Ledger,
+) -> None:
+    """Usage every 40 minutes for three days leaves no 5-hour pause in the last day: the active
+    block must still be anchored where the full listing anchors it (it looks back further)."""
+    first = at("2026-05-04T00:10:00+00:00")
+    ledger.record_events(
+        [request(f"r{index}", first + timedelta(minutes=40 * index)) for index in range(108)]
+    )
+    readers: list[Any] = [ledger.store]
+    if "://" not in ledger.database:
+        from tokentrail.store.quick import QuickReader
+
+        readers.append(QuickReader(ledger.store.location))
+    for now in (at("2026-05-06T09:30:00+00:00"), at("2026-05-06T21:00:00+00:00")):
+        listing = blocks_report(ledger.store, UTC_QUERY, now=now)
+        (shown,) = [row for row in listing.rows if row.active]
+        for reader in readers:
+            (active,) = active_block(reader, BlocksQuery(zone=UTC, zone_name="UTC"), now=now).rows
+            assert (active.start_ms, active.figures) == (shown.start_ms, shown.figures), now
+    for reader in readers[1:]:
+        reader.close()

@@ -276,13 +276,13 @@ def blocks_report(
     else:
         since_ms = query.since_ms if query.since_ms is not None else now_ms - DEFAULT_LIST_MS
     # the live view and the dashboard ask for the active block every few seconds: a day of
-    # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage)
-    lookbacks = LOOKBACKS_MS[:1] if query.active_only else LOOKBACKS_MS
+    # lookback keeps that read small (15 ms on a 1M-request ledger of non-stop usage); a day
+    # without a 5-hour pause reads further back, as the full listing does, so both agree
     rollups = rollup_reader(store)
     if query.active_only and not query.token_limit_max and rollups is not None:
-        blocks = _active_from_rollups(rollups, query.filters(), since_ms - lookbacks[0], now_ms)
+        blocks = _active_from_rollups(rollups, query.filters(), since_ms, now_ms)
     else:
-        minutes = _read_minutes(store, query.filters(), since_ms, lookbacks)
+        minutes = _read_minutes(store, query.filters(), since_ms, LOOKBACKS_MS)
         blocks = build_blocks(minutes, now_ms)
     blocks = [
         b
@@ -333,8 +333,33 @@ def _hour(ms: int) -> int:
     return ms - ms % HOUR_MS
 
 
+def _usage_hours(reader: RollupReader, base: Filters, since_ms: int) -> list[int]:
+    """The hours with usage from far enough before ``since_ms`` that block boundaries are
+    anchored (the lookbacks of :func:`_read_minutes`, in whole hours)."""
+    hours: list[int] = []
+    for lookback in LOOKBACKS_MS:
+        start = _hour(since_ms - lookback)
+        hours = reader.usage_hours(replace(base, since_ms=start, until_ms=None))
+        if _hours_anchored(hours, start, since_ms):
+            break
+    return hours
+
+
+def _hours_anchored(hours: Sequence[int], start_ms: int, since_ms: int) -> bool:
+    """True when, before ``since_ms``, hours with usage leave 5 hours certainly empty (a
+    request may fall anywhere in its hour), as :func:`_anchored` asks of the minutes."""
+    previous_end = start_ms
+    for hour in hours:
+        if hour >= since_ms:
+            break
+        if hour - previous_end >= BLOCK_MS:
+            return True
+        previous_end = hour + HOUR_MS
+    return since_ms - previous_end >= BLOCK_MS
+
+
 def _active_from_rollups(
-    reader: RollupReader, base: Filters, lookback_ms: int, now_ms: int
+    reader: RollupReader, base: Filters, since_ms: int, now_ms: int
 ) -> list[BlockRow]:
     """The block holding ``now`` (or none), from the hourly rollups: the same blocks
     :func:`build_blocks` makes of the minutes from the same whole hour, reading the raw
@@ -345,7 +370,7 @@ def _active_from_rollups(
     is 5 hours or more past the block's start, or 5 hours or more after the last request
     before it. Between hours 6 or more apart that gap is certain, between hours 4 or fewer
     apart impossible; hours exactly 5 apart ask the requests (:func:`_gap_between`)."""
-    hours = reader.usage_hours(replace(base, since_ms=_hour(lookback_ms), until_ms=None))
+    hours = _usage_hours(reader, base, since_ms)
     if not hours:
         return []
     # the chain of block starts (with the last hour of usage before each), up to the first
