@@ -80,6 +80,36 @@ def test_rate_card_equals_genai_prices(
     assert cost.micro_usd == expected
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(MODELS),
+    tokens=st.builds(Tokens, token_counts, token_counts, token_counts, token_counts, token_counts),
+    day=st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 11, 1)),
+)
+def test_cache_saving_from_one_evaluation_equals_pricing_the_reads_as_input(
+    model: tuple[str, str], tokens: Tokens, day: date
+) -> None:
+    # the rule: the request priced with its cache reads as plain input, less its price
+    assume(not tokens.is_empty)
+    provider, model_id = model
+    when = datetime(day.year, day.month, day.day, 15, 30, tzinfo=UTC)
+    cost = Pricer().price(event(model_id, tokens, when, provider=provider))
+    if tokens.cache_read is None:
+        assert cost.cache_saving_micro is None
+        return
+    as_input = Tokens(
+        (tokens.input or 0) + tokens.cache_read,
+        0,
+        tokens.cache_write_5m,
+        tokens.cache_write_1h,
+        tokens.output,
+    )
+    expected = reference_micro(model_id, as_input, when, provider) - reference_micro(
+        model_id, tokens, when, provider
+    )
+    assert cost.cache_saving_micro == expected
+
+
 def test_long_context_switches_the_whole_request() -> None:
     # Sonnet 4.5 charges every bucket at the >200k rate once the whole prompt passes 200k,
     # even though no single bucket does.

@@ -451,6 +451,8 @@ def _drop_retracted(
 ) -> None:
     """Drop, as duplicates, the copies of retracted events: under their own key or, for a
     request read from a log file and received through OpenTelemetry too, under its alias."""
+    if not incoming or not tx.has_retractions():
+        return  # the usual case: no key or alias of the batch is looked at
     names = {key: [key, *correlate.aliases_of(event)] for key, event in incoming.items()}
     retracted = tx.retracted_keys([name for group in names.values() for name in group])
     if not retracted:

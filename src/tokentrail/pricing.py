@@ -153,15 +153,45 @@ class RateCard:
         per_request = self._per_request_scaled
         if level.scaled is None or per_request is None:
             return to_micro(self._usd(tokens, level.prices))
+        return _round_scaled(self._scaled_total(tokens, level.prices, level.scaled, per_request))
+
+    def micro_usd_and_saving(self, tokens: Tokens) -> tuple[int, int | None]:
+        """:meth:`micro_usd` and :func:`_cache_saving` of one request from one evaluation.
+
+        Pricing the cache reads as plain input keeps the prompt, so the tier, and every
+        bucket but two: the reads leave their own price for the input price. The saving is
+        that difference, added to the exact integer total before each side is rounded, which
+        is what pricing both versions of the request and subtracting gives."""
+        level = self._level_for(tokens.prompt)
+        per_request = self._per_request_scaled
+        scaled = level.scaled
+        if scaled is None or per_request is None:
+            micro = to_micro(self._usd(tokens, level.prices))
+            return micro, _cache_saving(self.micro_usd, tokens, micro)
+        total = self._scaled_total(tokens, level.prices, scaled, per_request)
+        micro = _round_scaled(total)
+        reads = tokens.cache_read
+        if not reads:
+            return micro, reads  # None: not reported; 0: nothing saved
+        read_price = scaled["cache_read"]
+        if read_price is None:  # reads are charged as input already
+            return micro, 0
+        input_price = scaled["input"] or 0
+        return micro, _round_scaled(total + reads * (input_price - read_price)) - micro
+
+    @staticmethod
+    def _scaled_total(
+        tokens: Tokens,
+        prices: Mapping[str, Decimal | None],
+        scaled: Mapping[str, int | None],
+        per_request: int,
+    ) -> int:
         total = per_request
-        for name, count in _leaves(tokens, level.prices).items():
-            price = level.scaled[name]
+        for name, count in _leaves(tokens, prices).items():
+            price = scaled[name]
             if price is not None and count:
                 total += price * count
-        whole, rest = divmod(total, _SCALE)
-        if rest * 2 > _SCALE or (rest * 2 == _SCALE and whole % 2):
-            whole += 1
-        return whole
+        return total
 
     def cost(self, tokens: Tokens) -> Decimal:
         """USD for one request; the tier is chosen by the whole prompt, never per bucket."""
@@ -181,6 +211,14 @@ class RateCard:
             if prompt > level.start:
                 chosen = level
         return chosen
+
+
+def _round_scaled(total: int) -> int:
+    """A total in :data:`_SCALE` units of micro-dollars as micro-dollars, half to even."""
+    whole, rest = divmod(total, _SCALE)
+    if rest * 2 > _SCALE or (rest * 2 == _SCALE and whole % 2):
+        whole += 1
+    return whole
 
 
 def _level(start: int, prices: dict[str, Decimal | None]) -> _Level:
@@ -286,8 +324,9 @@ def genai_usage(tokens: Tokens) -> Any:
     )
 
 
-_Pricer = Callable[[Tokens], int]
-"""A function from a request's tokens to its cost in integer micro-dollars."""
+_Pricer = Callable[[Tokens], tuple[int, int | None]]
+"""A function from a request's tokens to its cost in integer micro-dollars and what its cache
+reads saved (:func:`_cache_saving`)."""
 
 
 class Pricer:
@@ -315,12 +354,12 @@ class Pricer:
         if resolved is None:
             return Cost(status=UNPRICED)
         price_fn, version = resolved
-        micro = price_fn(event.tokens)
+        micro, saving = price_fn(event.tokens)
         return Cost(
             status=PRICED,
             micro_usd=micro + web_search_micro(event),
             version=version,
-            cache_saving_micro=_cache_saving(price_fn, event.tokens, micro),
+            cache_saving_micro=saving,
         )
 
     def _resolve(
@@ -333,11 +372,11 @@ class Pricer:
         """The price function for a request, and whether it holds for the whole UTC day."""
         override = self._override_for(model, when)
         if override is not None:
-            return (override.rate_card().micro_usd, override.label), True
+            return (override.rate_card().micro_usd_and_saving, override.label), True
         key = _card_key(model, provider, context, when)
         kept = _CARDS.get(key)
         if kept is not _NOT_KEPT:
-            return ((kept.micro_usd, kept.version) if kept is not None else None), True
+            return ((kept.micro_usd_and_saving, kept.version) if kept is not None else None), True
         found = _find_model(model, provider)
         if found is None:
             _CARDS.put(key, None)
@@ -402,7 +441,7 @@ def _resolve_genai(
     except UnsupportedPriceShape:
         pass
     else:
-        return (card.micro_usd, version), card
+        return (card.micro_usd_and_saving, version), card
 
     def slow(tokens: Tokens) -> int:
         result = model_info.calc_price(
@@ -410,10 +449,14 @@ def _resolve_genai(
         )
         return to_micro(Decimal(result.total_price))
 
-    return (slow, version), None
+    def slow_with_saving(tokens: Tokens) -> tuple[int, int | None]:
+        micro = slow(tokens)
+        return micro, _cache_saving(slow, tokens, micro)
+
+    return (slow_with_saving, version), None
 
 
-def _cache_saving(price_fn: _Pricer, tokens: Tokens, micro: int) -> int | None:
+def _cache_saving(price_fn: Callable[[Tokens], int], tokens: Tokens, micro: int) -> int | None:
     """The one rule for what cache reads saved: the request priced with its cache reads as
     plain input, less its price. None when it did not report cache reads."""
     if tokens.cache_read is None:

@@ -253,6 +253,11 @@ class WriteTransaction(Protocol):
 
     # -- retractions (tokentrail db retract) --------------------------------------------------
 
+    def has_retractions(self) -> bool:
+        """Whether any event was ever retracted (the usual answer, no, spares looking up every
+        key and alias of a batch)."""
+        ...
+
     def retracted_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` name a retracted event (never to be recorded again)."""
         ...

@@ -137,8 +137,11 @@ class SQLWrite(OtlpWrites):
         for table in self.dialect.totals_tables:
             self._execute(f"DELETE FROM {table} WHERE requests = 0")
 
+    def has_retractions(self) -> bool:
+        return bool(self._rows("SELECT 1 FROM retractions LIMIT 1"))
+
     def retracted_keys(self, keys: Sequence[str]) -> set[str]:
-        if not keys or not self._rows("SELECT 1 FROM retractions LIMIT 1"):
+        if not keys or not self.has_retractions():
             return set()  # the usual case, answered without looking up every key of a sync
         select = "SELECT event_key FROM retractions"
         return {row[0] for row in self.dialect.select_in(self._rows, select, "event_key", keys)}

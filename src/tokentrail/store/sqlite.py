@@ -367,58 +367,70 @@ class _SQLiteWrite(SQLWrite):
         self, where: str, params: Sequence[Any], sign: int, *, by_id: bool = False
     ) -> None:
         """Add (``sign=1``) or take away (``-1``) the events matching ``where`` from the
-        rollups and session totals. The database does the arithmetic in one pass.
+        rollups, session totals and run totals. The database does the arithmetic: the rows
+        are summed once, per quarter hour and every dimension a total is kept by, into
+        :data:`_BATCH_TOTALS` (a few rows per session and quarter hour), and each total is
+        summed from those, so the measures are computed over the events once, not once per
+        table.
 
         ``by_id``: ``where`` selects new rows by id. The planner would otherwise walk the
         session or run index over the whole ledger (their ``IS NOT NULL`` looks selective), so
         every write would cost more as the ledger grows; the rowid range is what is cheap."""
         sums = ", ".join(f"{sign} * {MEASURE_SQL[m]}" for m in MEASURES)
         events = "events NOT INDEXED" if by_id else "events"
-        self._conn.execute(
-            f"INSERT INTO rollups (bucket_ms, source, model, project, machine, {_MEASURE_LIST}) "
-            f"SELECT ts_ms - ts_ms % {BUCKET_MS}, source, COALESCE(model, ''), "
-            f"COALESCE(project, ''), machine, {sums} FROM {events} WHERE {where} "
-            "GROUP BY 1, 2, 3, 4, 5 "
-            "ON CONFLICT (bucket_ms, source, model, project, machine) "
-            f"DO UPDATE SET {_MEASURE_ADD}",
-            params,
-        )
-        self._conn.execute(  # the same sums per UTC hour (see migration 0006_hourly_rollups)
-            "INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine, "
-            f"{_MEASURE_LIST}) SELECT ts_ms - ts_ms % {HOUR_MS}, source, COALESCE(model, ''), "
-            f"COALESCE(project, ''), machine, {sums} FROM {events} WHERE {where} "
-            "GROUP BY 1, 2, 3, 4, 5 "
-            "ON CONFLICT (bucket_ms, source, model, project, machine) "
-            f"DO UPDATE SET {_MEASURE_ADD}",
-            params,
-        )
-        # the same sums per local day of each UTC offset kept (see store.day_rollups)
-        self._conn.execute(
-            day_rollups.add_sql(events, where, sums, _MEASURE_ADD, user=False), params
-        )
         span = "MIN(ts_ms), MAX(ts_ms)" if sign > 0 else "NULL, NULL"
-        self._conn.execute(
-            f"INSERT INTO session_totals (session_key, model, first_ms, last_ms, {_MEASURE_LIST}) "
-            f"SELECT session_key, COALESCE(model, ''), {span}, {sums} FROM {events} "
-            f"WHERE session_key IS NOT NULL AND ({where}) GROUP BY 1, 2 "
-            "ON CONFLICT (session_key, model) DO UPDATE SET "
-            "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), "
-            "COALESCE(excluded.first_ms, first_ms)), "
-            "last_ms = MAX(COALESCE(last_ms, excluded.last_ms), "
-            f"COALESCE(excluded.last_ms, last_ms)), {_MEASURE_ADD}",
+        conn = self._conn
+        conn.execute(_CREATE_BATCH_TOTALS)
+        conn.execute(f"DELETE FROM {_BATCH_TOTALS}")
+        conn.execute(
+            f"INSERT INTO {_BATCH_TOTALS} SELECT ts_ms - ts_ms % {BUCKET_MS}, source, "
+            "COALESCE(model, ''), COALESCE(project, ''), machine, session_key, run_id, "
+            f"{span}, {sums} FROM {events} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7",
             params,
         )
-        self._conn.execute(
-            f"INSERT INTO run_totals (run_id, first_ms, last_ms, {_MEASURE_LIST}) "
-            f"SELECT run_id, {span}, {sums} FROM {events} "
-            f"WHERE run_id IS NOT NULL AND ({where}) GROUP BY 1 "
-            "ON CONFLICT (run_id) DO UPDATE SET "
-            "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), "
-            "COALESCE(excluded.first_ms, first_ms)), "
-            "last_ms = MAX(COALESCE(last_ms, excluded.last_ms), "
-            f"COALESCE(excluded.last_ms, last_ms)), {_MEASURE_ADD}",
-            params,
+        for statement in _TOTALS_FROM_BATCH:
+            conn.execute(statement)
+        # the same sums per local day of each UTC offset kept (see store.day_rollups): the
+        # offsets kept are whole quarter hours, so each quarter hour lies in one local day
+        conn.execute(
+            day_rollups.add_sql(_BATCH_QUARTERS, "1 = 1", _BATCH_SUMS, _MEASURE_ADD, user=False)
         )
+
+
+_BATCH_TOTALS = "temp.batch_totals"
+"""The measures of the events a write adds or takes away, per quarter hour, source, model,
+project, machine, session and run: what every total of that write is summed from."""
+_CREATE_BATCH_TOTALS = (
+    f"CREATE TABLE IF NOT EXISTS {_BATCH_TOTALS} (bucket_ms, source, model, project, machine, "
+    f"session_key, run_id, first_ms, last_ms, {_MEASURE_LIST})"
+)
+_BATCH_SUMS = ", ".join(f"SUM({m})" for m in MEASURES)
+_BATCH_QUARTERS = f"(SELECT bucket_ms AS ts_ms, * FROM {_BATCH_TOTALS})"
+"""The batch's sums with each quarter hour's start as their time, for the day rollups."""
+_SPAN_UPDATE = (
+    "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), COALESCE(excluded.first_ms, first_ms)), "
+    "last_ms = MAX(COALESCE(last_ms, excluded.last_ms), COALESCE(excluded.last_ms, last_ms))"
+)
+_TOTALS_FROM_BATCH = (
+    f"INSERT INTO rollups (bucket_ms, source, model, project, machine, {_MEASURE_LIST}) "
+    f"SELECT bucket_ms, source, model, project, machine, {_BATCH_SUMS} FROM {_BATCH_TOTALS} "
+    "GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (bucket_ms, source, model, project, machine) "
+    f"DO UPDATE SET {_MEASURE_ADD}",
+    # the same sums per UTC hour (see migration 0006_hourly_rollups)
+    f"INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine, {_MEASURE_LIST}) "
+    f"SELECT bucket_ms - bucket_ms % {HOUR_MS}, source, model, project, machine, {_BATCH_SUMS} "
+    f"FROM {_BATCH_TOTALS} GROUP BY 1, 2, 3, 4, 5 "
+    "ON CONFLICT (bucket_ms, source, model, project, machine) "
+    f"DO UPDATE SET {_MEASURE_ADD}",
+    f"INSERT INTO session_totals (session_key, model, first_ms, last_ms, {_MEASURE_LIST}) "
+    f"SELECT session_key, model, MIN(first_ms), MAX(last_ms), {_BATCH_SUMS} "
+    f"FROM {_BATCH_TOTALS} WHERE session_key IS NOT NULL GROUP BY 1, 2 "
+    f"ON CONFLICT (session_key, model) DO UPDATE SET {_SPAN_UPDATE}, {_MEASURE_ADD}",
+    f"INSERT INTO run_totals (run_id, first_ms, last_ms, {_MEASURE_LIST}) "
+    f"SELECT run_id, MIN(first_ms), MAX(last_ms), {_BATCH_SUMS} FROM {_BATCH_TOTALS} "
+    "WHERE run_id IS NOT NULL GROUP BY 1 "
+    f"ON CONFLICT (run_id) DO UPDATE SET {_SPAN_UPDATE}, {_MEASURE_ADD}",
+)
 
 
 def check_file(path: Path) -> list[str]:
