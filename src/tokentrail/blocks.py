@@ -57,10 +57,11 @@ if TYPE_CHECKING:  # the protocols are for the type checker: creating them costs
 
 
 def rollup_reader(store: BlocksReader) -> RollupReader | None:
-    """``store`` when it reads the active block from hourly rollups (it has
-    ``usage_hours``), else None. A duck-typed check: a runtime-checkable protocol would make
-    every answer import :mod:`typing`'s protocol machinery."""
-    return store if hasattr(store, "usage_hours") else None  # type: ignore[return-value]
+    """``store`` when it reads the active block from hourly rollups (it says
+    ``reads_hourly_rollups``: the quick reader, a SQLite ledger), else None. A duck-typed
+    check: a runtime-checkable protocol would make every answer import :mod:`typing`'s
+    protocol machinery."""
+    return store if getattr(store, "reads_hourly_rollups", False) else None  # type: ignore[return-value]
 
 
 HOUR_MS = 3_600_000

@@ -95,3 +95,37 @@ def minute_row(row: Sequence[Any]) -> MinuteRow:
         last_ms=int(row[3]),
         totals=Totals(tuple(int(v or 0) for v in row[4:])),
     )
+
+
+# -- the active block from the hourly rollups (tokentrail.blocks.RollupReader) ---------------
+
+
+def usage_hours(rows: Rows, mark: Placeholder, filters: Filters) -> list[int]:
+    """The UTC hours (epoch ms) holding usage in ``filters``' range, oldest first: a few
+    hundred rows of the hourly rollups' key, where the raw requests are thousands."""
+    where, params = scope_where(filters, mark, ts="bucket_ms", project="project")
+    sql = f"SELECT DISTINCT bucket_ms FROM rollups_hourly {where} ORDER BY 1"
+    return [int(row[0]) for row in rows(sql, params)]
+
+
+def hour_model_totals(
+    rows: Rows, mark: Placeholder, filters: Filters, measure_sums: str
+) -> list[tuple[str | None, Totals]]:
+    """Usage per model in ``filters``' range of whole hours, from the hourly rollups;
+    ``measure_sums`` is the engine's spelling of the measures' sums."""
+    where, params = scope_where(filters, mark, ts="bucket_ms", project="project")
+    sql = f"SELECT model, {measure_sums} FROM rollups_hourly {where} GROUP BY 1 ORDER BY 1"
+    return [(row[0] or None, Totals(tuple(row[1:]))) for row in rows(sql, params)]
+
+
+def request_span(rows: Rows, mark: Placeholder, filters: Filters) -> tuple[int, int] | None:
+    """The first and last request time in ``filters``' range: two walks of the time index,
+    each stopping at its first match (one ``MIN(), MAX()`` reads the whole range)."""
+    where, params = scope_where(filters, mark, ts="ts_ms", project="project")
+    spans = [
+        rows(f"SELECT ts_ms FROM events {where} ORDER BY ts_ms {way} LIMIT 1", params)
+        for way in ("ASC", "DESC")
+    ]
+    if not spans[0] or not spans[1]:
+        return None
+    return int(spans[0][0][0]), int(spans[1][0][0])

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from tokentrail.store import blocks_sql
 from tokentrail.store.figures import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
-from tokentrail.store.scope_sql import scope_where
 
 if TYPE_CHECKING:
     from tokentrail.ratelimits import RateLimitSnapshot
@@ -84,30 +83,16 @@ class QuickReader:
 
     # -- the active block from the rollups (tokentrail.blocks.RollupReader) ------------------
 
+    reads_hourly_rollups = True
+
     def usage_hours(self, filters: Filters) -> list[int]:
-        """The UTC hours (epoch ms) holding usage in ``filters``' range, oldest first: a few
-        hundred rows of the hourly rollups' key, where the raw requests are thousands."""
-        where, params = scope_where(filters, "?", ts="bucket_ms", project="project")
-        sql = f"SELECT DISTINCT bucket_ms FROM rollups_hourly {where} ORDER BY 1"
-        return [int(row[0]) for row in self._query(sql, params)]
+        return blocks_sql.usage_hours(self._query, "?", filters)
 
     def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]:
-        """Usage per model in ``filters``' range of whole hours, from the hourly rollups."""
-        where, params = scope_where(filters, "?", ts="bucket_ms", project="project")
-        sql = f"SELECT model, {_MEASURE_SUMS} FROM rollups_hourly {where} GROUP BY 1 ORDER BY 1"
-        return [(row[0] or None, Totals(tuple(row[1:]))) for row in self._query(sql, params)]
+        return blocks_sql.hour_model_totals(self._query, "?", filters, _MEASURE_SUMS)
 
     def request_span(self, filters: Filters) -> tuple[int, int] | None:
-        """The first and last request time in ``filters``' range: two walks of the time
-        index, each stopping at its first match (one ``MIN(), MAX()`` reads the whole range)."""
-        where, params = scope_where(filters, "?", ts="ts_ms", project="project")
-        spans = [
-            self._query(f"SELECT ts_ms FROM events {where} ORDER BY ts_ms {way} LIMIT 1", params)
-            for way in ("ASC", "DESC")
-        ]
-        if not spans[0] or not spans[1]:
-            return None
-        return int(spans[0][0][0]), int(spans[1][0][0])
+        return blocks_sql.request_span(self._query, "?", filters)
 
     # -- what the status line reads --------------------------------------------------------
 

@@ -503,6 +503,23 @@ class SQLReads(OtlpReads):
     def rate_limits(self, filters: Filters) -> list[RateLimitSnapshot]:
         return blocks_sql.rate_limits(self._rows, self.dialect.mark, filters)
 
+    # the active block from the hourly rollups, where the engine keeps them
+    # (tokentrail.blocks.RollupReader): a few hundred hours instead of every minute
+
+    @property
+    def reads_hourly_rollups(self) -> bool:
+        return self.dialect.hourly_rollups
+
+    def usage_hours(self, filters: Filters) -> list[int]:
+        return blocks_sql.usage_hours(self._rows, self.dialect.mark, filters)
+
+    def model_totals(self, filters: Filters) -> list[tuple[str | None, Totals]]:
+        sums = self.dialect.measure_sums()
+        return blocks_sql.hour_model_totals(self._rows, self.dialect.mark, filters, sums)
+
+    def request_span(self, filters: Filters) -> tuple[int, int] | None:
+        return blocks_sql.request_span(self._rows, self.dialect.mark, filters)
+
     def tool_call_rows(
         self, filters: Filters, session_keys: Sequence[str] = ()
     ) -> list[ToolCallRow]:
