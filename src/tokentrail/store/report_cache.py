@@ -82,14 +82,11 @@ def _kept_body(conn: sqlite3.Connection, key: str, body_sql: str) -> Any:
     return row[1]
 
 
-def sqlite_put(conn: sqlite3.Connection, key: str, marker: str, body: str) -> bool:
-    """Keep ``body`` under ``key`` if the ledger is still at ``marker``; never waits for
-    another writer (a report must not queue behind a sync: it is simply not kept then).
-    Returns whether it was kept."""
+def begin_without_waiting(conn: sqlite3.Connection) -> bool:
+    """Begin a write transaction if no other writer holds the ledger, else return False at
+    once: an answer that also keeps something never queues behind a sync."""
     import sqlite3
 
-    if len(body) > MAX_BODY_CHARS:
-        return False
     (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute("PRAGMA busy_timeout = 0")
     try:
@@ -98,6 +95,18 @@ def sqlite_put(conn: sqlite3.Connection, key: str, marker: str, body: str) -> bo
         return False
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    return True
+
+
+def sqlite_put(conn: sqlite3.Connection, key: str, marker: str, body: str) -> bool:
+    """Keep ``body`` under ``key`` if the ledger is still at ``marker``; never waits for
+    another writer (a report must not queue behind a sync: it is simply not kept then).
+    Returns whether it was kept."""
+
+    if len(body) > MAX_BODY_CHARS:
+        return False
+    if not begin_without_waiting(conn):
+        return False
     try:
         if sqlite_marker(conn) != marker:
             conn.execute("ROLLBACK")

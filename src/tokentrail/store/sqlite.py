@@ -256,14 +256,8 @@ class SQLiteStore(SQLReads):
         conn = self._conn
         if self._too_new is not None or conn.in_transaction:
             return False  # a newer tokentrail's ledger is never written; nor mid-read
-        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
-        conn.execute("PRAGMA busy_timeout = 0")  # a report never queues behind a sync
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        if not report_cache.begin_without_waiting(conn):
+            return False  # a report never queues behind a sync
         try:
             day_rollups.keep_offset(conn.execute, offset_ms, user=False)
             conn.execute("COMMIT")
