@@ -15,7 +15,8 @@ from tokentrail.blocks import BlocksQuery, BlocksReport, blocks_report
 from tokentrail.blocks_view import blocks_text, print_blocks
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
-from tokentrail.output import PLAIN_WIDTH, Column, plain_table
+from tokentrail.output import Column
+from tokentrail.plain_output import PLAIN_WIDTH, plain_table
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.usage import Tokens, UsageEvent
 

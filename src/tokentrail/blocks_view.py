@@ -11,11 +11,10 @@ from tokentrail.output import (
     format_duration,
     format_tokens,
     format_usd,
-    plain_line,
-    plain_table,
     print_fitted,
 )
 from tokentrail.periods import local_moment
+from tokentrail.plain_output import plain_line, plain_table
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -221,7 +221,7 @@ def _plain_blocks(report: BlocksReport) -> str | None:
     """The blocks table as rich would print it to a pipe or a file, drawn without importing
     rich (a third of the answer's time); None on a terminal or when only rich can draw it."""
     from tokentrail.blocks_view import blocks_text
-    from tokentrail.output import plain_width
+    from tokentrail.plain_output import plain_width
 
     width = plain_width()
     return None if width is None else blocks_text(report, width)
