@@ -37,7 +37,7 @@ from tokentrail.agents.contract import (
 from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseState, SourceFile
+from tokentrail.sources.files import ParseState, SourceFile
 from tokentrail.sync import SyncSummary, sync
 from tokentrail.usage import UsageEvent
 

@@ -458,7 +458,7 @@ def test_claude_request_seen_in_log_and_otlp_is_counted_once(
 
 def test_claude_both_copies_in_one_batch_are_one_request(ledger: Ledger, tmp_path: Path) -> None:
     from tokentrail.agents.claude_code.reader import ClaudeCodeSource
-    from tokentrail.sources.base import ParseState, SourceFile
+    from tokentrail.sources.files import ParseState, SourceFile
 
     # a folder of the test's own: on PostgreSQL the ledger's location is a URL, not a path
     path = _claude_log(tmp_path / "h", output=480)

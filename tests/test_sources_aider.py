@@ -13,7 +13,7 @@ from tokentrail.agents.aider.reader import AiderSource
 from tokentrail.cli import cli
 from tokentrail.config import load_config
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.store.base import Filters
 from tokentrail.sync import source_roots, sync
 from tokentrail.usage import Tokens

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tokentrail.agents.amp.reader import AmpSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 
 DATA = Path(__file__).parent / "data" / "amp" / "threads"

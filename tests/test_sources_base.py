@@ -15,17 +15,11 @@ import pytest
 
 from test_sync import as_unprivileged, shared_dir  # noqa: F401  (a fixture)
 from tokentrail.agents import load
+from tokentrail.errors import BadRecord
 from tokentrail.ingest import MAX_COUNT
-from tokentrail.sources.base import (
-    BadRecord,
-    FileKind,
-    NotRegularFile,
-    ParseState,
-    SourceFile,
-    count_or_none,
-    find_files,
-    read_regular,
-)
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import FileKind, NotRegularFile, ParseState, SourceFile, read_regular
+from tokentrail.sources.values import count_or_none
 
 
 @contextmanager

@@ -16,7 +16,7 @@ import pytest
 
 from tokentrail.agents.claude_code.reader import ClaudeCodeSource
 from tokentrail.agents.claude_code.replies import Reply
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.usage import (
     Session,
     Tokens,

@@ -15,7 +15,7 @@ from tokentrail.agents.roo.reader import RooSource
 from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.store.base import Filters
 from tokentrail.sync import source_roots, sync
 from tokentrail.usage import Tokens

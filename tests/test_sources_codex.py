@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tokentrail.agents.codex.reader import CodexSource
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.usage import Session, Tokens, UsageEvent, merge_events, merge_sessions
 
 FIXTURES = Path("/work/shared/fixtures/codex")

@@ -19,7 +19,7 @@ from tokentrail.agents.copilot import reader as copilot
 from tokentrail.agents.copilot.reader import CopilotSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from tokentrail.agents.crush.reader import CrushSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens

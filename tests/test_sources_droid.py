@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from tokentrail.agents.droid.reader import DroidSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tokentrail.agents.gemini.reader import GeminiSource
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
 DATA = Path(__file__).parent / "data" / "gemini"

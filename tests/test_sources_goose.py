@@ -18,7 +18,7 @@ from tokentrail.agents.goose import reader as goose
 from tokentrail.agents.goose.reader import GooseSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens
 

@@ -14,7 +14,7 @@ from test_sources_opencode import SESSION, OpenCodeDb, assistant, tokens
 from tokentrail.agents.kilo.reader import KiloSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseState, SourceFile
+from tokentrail.sources.files import ParseState, SourceFile
 from tokentrail.store.base import Filters
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens

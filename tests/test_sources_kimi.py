@@ -15,7 +15,7 @@ from tokentrail.agents.contract import dumps
 from tokentrail.agents.kimi.reader import KimiSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 from tokentrail.usage import UsageEvent, merge_events
 

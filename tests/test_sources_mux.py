@@ -18,7 +18,7 @@ from tokentrail.agents.mux.reader import MuxSource
 from tokentrail.cli import cli
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import source_roots, sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 

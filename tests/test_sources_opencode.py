@@ -16,7 +16,7 @@ import pytest
 
 from tokentrail.agents.opencode import reader as opencode
 from tokentrail.agents.opencode.reader import OpenCodeSource
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 
 DATA = Path(__file__).parent / "data" / "opencode"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tokentrail.agents.qwen.reader import QwenSource
 from tokentrail.cli import cli
 from tokentrail.ledger import Ledger
-from tokentrail.sources.base import ParseResult, ParseState, SourceFile
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 from tokentrail.sync import sync
 from tokentrail.usage import Tokens, UsageEvent, merge_events
 

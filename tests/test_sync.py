@@ -483,7 +483,7 @@ def test_a_ledger_recorded_before_the_rule_gives_the_copies_back_once_upgraded(
     isolated_home: Path, db_path: Path
 ) -> None:
     from tokentrail.agents.claude_code.reader import ClaudeCodeSource
-    from tokentrail.sources.base import ParseState, SourceFile
+    from tokentrail.sources.files import ParseState, SourceFile
 
     original_lines = claude_lines(ORIGINAL, 5)
     original = write_jsonl(claude_session_file(isolated_home, ORIGINAL), original_lines)

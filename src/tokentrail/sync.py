@@ -30,13 +30,13 @@ from tokentrail.config import Config
 from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.sources.base import (
+from tokentrail.sources.base import Source
+from tokentrail.sources.discovery import env_paths
+from tokentrail.sources.files import (
     NotRegularFile,
     ParseResult,
     ParseState,
-    Source,
     SourceFile,
-    env_paths,
     open_regular,
 )
 from tokentrail.store.base import Cursor

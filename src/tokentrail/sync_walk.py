@@ -145,7 +145,7 @@ def saw(path: str, info: os.stat_result | None) -> None:
 
 def look(path: str) -> os.stat_result | None:
     """``os.stat(path)`` for a reader that discovers its files its own way (not through
-    :func:`~tokentrail.sources.base.find_files`), recorded as :func:`saw` records it; None when
+    :func:`~tokentrail.sources.discovery.find_files`), recorded as :func:`saw` records it; None when
     the path does not exist. Stat before reading what decides the files found (a folder, a
     projects file), so a change after shows."""
     try:

@@ -1,5 +1,5 @@
 """What an export request maps to (:class:`OtlpBatch`) and the kit the mappings are made of:
-reading attributes (a malformed count is a :class:`~tokentrail.sources.base.BadRecord`, never
+reading attributes (a malformed count is a :class:`~tokentrail.errors.BadRecord`, never
 a silent zero), and adding a usage event or a tool call to a batch. Each agent's
 ``tokentrail.agents.<name>.otel`` maps its events with these."""
 
@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tokentrail.errors import BadRecord
 from tokentrail.ingest import MAX_COUNT, MAX_ID_LENGTH
-from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample, OtlpReceipt
 from tokentrail.usage import Session, ToolCall, UsageEvent
 

@@ -41,6 +41,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE
 
 from tokentrail.correlate import OTLP_RANK
+from tokentrail.errors import BadRecord
 from tokentrail.ingest import MAX_COST_USD, MAX_COUNT, MAX_ID_LENGTH
 from tokentrail.otlp.batch import (
     Attrs,
@@ -54,7 +55,6 @@ from tokentrail.otlp.batch import (
     text,
 )
 from tokentrail.otlp.wire import Signal
-from tokentrail.sources.base import BadRecord
 from tokentrail.store.base import MetricSample
 from tokentrail.usage import Tokens, UsageEvent
 
@@ -89,7 +89,7 @@ _FUTURE_SLACK = timedelta(days=1)
 def _timestamp(nanos: int, attrs: Mapping[str, Any], observed: int, now: datetime) -> datetime:
     """When the record happened: its time, else ``event.timestamp``, else when it was
     observed, else now. Before 2000 or more than a day ahead is a reject."""
-    from tokentrail.sources.base import parse_timestamp
+    from tokentrail.sources.values import parse_timestamp
 
     when: datetime | None = None
     if nanos > 0:

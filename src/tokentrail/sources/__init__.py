@@ -12,7 +12,8 @@ before it; new code asks :mod:`tokentrail.agents`.
 
 from __future__ import annotations
 
-from tokentrail.sources.base import ParseResult, ParseState, Source, SourceFile
+from tokentrail.sources.base import Source
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 
 __all__ = [
     "ParseResult",

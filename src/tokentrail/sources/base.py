@@ -8,8 +8,7 @@ What a reader is made of lives beside this module: :mod:`~tokentrail.sources.dis
 the cursor and the result of a read), :mod:`~tokentrail.sources.lines` (the chunked line
 reader with its byte pre-filter), :mod:`~tokentrail.sources.values` (times, counts, costs),
 :mod:`~tokentrail.sources.jsonl` (JSON records and the JSON-lines parser) and
-:mod:`~tokentrail.sources.sqlite` (agents' own databases). Their names are importable from
-here too, as they were before they moved.
+:mod:`~tokentrail.sources.sqlite` (agents' own databases).
 """
 
 from __future__ import annotations
@@ -19,42 +18,10 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from tokentrail.errors import BadRecord
-from tokentrail.sources.discovery import env_paths, find_files
-from tokentrail.sources.files import (
-    FileKind,
-    NotRegularFile,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    open_regular,
-    read_regular,
-    unlisted_folder,
-)
-from tokentrail.sources.lines import CHUNK_BYTES, Line, LinesEnd, iter_complete_lines
-from tokentrail.sources.values import count_or_none, parse_timestamp, reported_cost, text_or_none
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
 
-__all__ = [
-    "CHUNK_BYTES",
-    "BadRecord",
-    "FileKind",
-    "Line",
-    "LinesEnd",
-    "NotRegularFile",
-    "ParseResult",
-    "ParseState",
-    "Source",
-    "SourceFile",
-    "count_or_none",
-    "env_paths",
-    "find_files",
-    "iter_complete_lines",
-    "open_regular",
-    "parse_timestamp",
-    "read_regular",
-    "reported_cost",
-    "text_or_none",
-    "unlisted_folder",
-]
+__all__ = ["BadRecord", "Source"]
+"""``BadRecord`` is importable from here, where readers raise it (docs/architecture.md)."""
 
 
 class Source(Protocol):

@@ -31,6 +31,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tokentrail.correlate import OTLP_RANK
+from tokentrail.errors import BadRecord
 from tokentrail.otlp.batch import (
     Attrs,
     OtlpBatch,
@@ -43,7 +44,6 @@ from tokentrail.otlp.batch import (
     raw_usage,
     text,
 )
-from tokentrail.sources.base import BadRecord
 from tokentrail.usage import Tokens, UsageEvent
 
 _CLAUDE_USAGE_FIELDS = (

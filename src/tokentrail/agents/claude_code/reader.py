@@ -56,18 +56,11 @@ from tokentrail.agents.claude_code.replies import (
     tokens_of,
     web_searches,
 )
-from tokentrail.sources.base import (
-    BadRecord,
-    Line,
-    LinesEnd,
-    ParseResult,
-    ParseState,
-    SourceFile,
-    find_files,
-    iter_complete_lines,
-    reported_cost,
-    text_or_none,
-)
+from tokentrail.errors import BadRecord
+from tokentrail.sources.discovery import find_files
+from tokentrail.sources.files import ParseResult, ParseState, SourceFile
+from tokentrail.sources.lines import Line, LinesEnd, iter_complete_lines
+from tokentrail.sources.values import reported_cost, text_or_none
 from tokentrail.usage import Session, Skip, ToolCall, ToolResult, UsageEvent
 
 SYNTHETIC_MODEL = "<synthetic>"

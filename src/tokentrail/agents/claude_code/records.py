@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from tokentrail.sources.base import parse_timestamp
+from tokentrail.sources.values import parse_timestamp
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR
 
 

@@ -13,7 +13,8 @@ import orjson
 
 from tokentrail.agents.claude_code import AGENT
 from tokentrail.agents.claude_code.records import Message, Record
-from tokentrail.sources.base import BadRecord, count_or_none, text_or_none
+from tokentrail.errors import BadRecord
+from tokentrail.sources.values import count_or_none, text_or_none
 from tokentrail.usage import Tokens, UsageEvent
 
 SOURCE_NAME = AGENT.name
