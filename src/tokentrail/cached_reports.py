@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+from tokentrail.code_stamp import module_signatures, package_folder
+
 TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -66,19 +68,13 @@ def output_format(as_json: bool, as_csv: bool, *, terminal: bool) -> str | None:
 
 def code_fingerprint() -> str:
     """What changes when tokentrail's code does (an upgrade, an edit of an editable
-    install): the size and modification time of each of its modules."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    parts: list[str] = []
-    for folder in (package, *(os.path.join(package, name) for name in CODE_FOLDERS)):
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.endswith(".py"):
-                    info = entry.stat()
-                    parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}")
-    parts.sort()
+    install): the signatures of the modules a report's answer depends on."""
+    package = package_folder()
+    folders = (package, *(os.path.join(package, name) for name in CODE_FOLDERS))
+    signatures = sorted(module_signatures(folders).items())
     import zlib
 
-    return format(zlib.crc32("|".join(parts).encode()), "08x")
+    return format(zlib.crc32(repr(signatures).encode()), "08x")
 
 
 def report_key(kind: str, options: Mapping[str, Any], zone_name: str, fmt: str) -> str:

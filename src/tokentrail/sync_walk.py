@@ -30,26 +30,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tokentrail.code_stamp import (
+    Signature,
+    module_signatures,
+    package_folder,
+    package_folders,
+    signature_of,
+)
+
 RECORD_FORMAT = 1
 
 RACY_NS = 1_000_000_000
 """A folder modified this close before the walk started may change again within the same
 clock tick of its file system after it was listed, leaving the same modification time: its
 signature is kept as one that never matches, so the next sync walks it again."""
-
-Signature = list[int]
-"""A path's file type, device, inode, size, modification and change times (ns)."""
-
-
-def signature_of(info: os.stat_result) -> Signature:
-    return [
-        stat.S_IFMT(info.st_mode),
-        info.st_dev,
-        info.st_ino,
-        info.st_size,
-        info.st_mtime_ns,
-        info.st_ctime_ns,
-    ]
 
 
 def path_signature(path: str) -> Signature | None:
@@ -213,23 +207,10 @@ def source_settings_key(sources: Mapping[str, Any]) -> list[list[Any]]:
 def code_signatures() -> dict[str, Signature | None]:
     """tokentrail's own modules and folders: an upgrade or an edit (a parser version, a
     discovery pattern) changes one of them."""
-    package = _package()
-    found: dict[str, Signature | None] = {}
-    pending = [package]
-    while pending:
-        folder = pending.pop()
-        found[folder] = signature_of(os.stat(folder))
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
-                    pending.append(entry.path)
-                elif entry.name.endswith(".py"):
-                    found[entry.path] = signature_of(entry.stat())
+    folders = package_folders()
+    found: dict[str, Signature | None] = {f: signature_of(os.stat(f)) for f in folders}
+    found.update(module_signatures(folders))
     return found
-
-
-def _package() -> str:
-    return os.path.dirname(os.path.abspath(__file__))
 
 
 def make_record(
@@ -251,7 +232,7 @@ def make_record(
         "format": RECORD_FORMAT,
         "env": dict(sorted(env.read.items())),
         "sources": source_settings_key(sources),
-        "package": _package(),
+        "package": package_folder(),
         "paths": {**log.paths, **code_signatures()},
         "links": log.links,
         "searched": list(searched),
@@ -299,7 +280,7 @@ def _nothing_changed(database: str | None) -> bool:
 
 def _settings_unchanged(record: dict[str, Any], sources: Mapping[str, Any]) -> bool:
     """The same variables and source settings choose the same roots."""
-    if record.get("format") != RECORD_FORMAT or record.get("package") != _package():
+    if record.get("format") != RECORD_FORMAT or record.get("package") != package_folder():
         # another tokentrail's record (another install): its parsers, its schema, its rules;
         # this one's modules are in "paths", so an upgrade in place shows there
         return False
