@@ -32,6 +32,7 @@ from tokentrail.store.base import (
     Cursor,
     Entry,
     Filters,
+    SessionTotalsRow,
     newer_schema_error,
 )
 from tokentrail.store.dialect import HOUR_MS, SQLITE
@@ -302,6 +303,19 @@ class SQLiteStore(SQLReads):
                 )
 
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
+
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
+        if family is not None:
+            return super().session_totals(filters, by_model, family)
+        # every session of the scope: kept in memory until the ledger changes
+        return self._session_views().session_totals(
+            self._rows,
+            filters,
+            by_model,
+            lambda: super(SQLiteStore, self).session_totals(filters, by_model),
+        )
 
     def _session_views(self) -> sqlite_dashboard.SessionIndex:
         """Sessions listed from memory (see :mod:`tokentrail.store.sqlite_dashboard`)."""

@@ -8,7 +8,7 @@ pages of sessions (the shared views are in :mod:`tokentrail.store.dashboard_sql`
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from tokentrail.store.base import (
     SessionPageQuery,
     SessionPageRow,
     SessionSort,
+    SessionTotalsRow,
     Totals,
 )
 from tokentrail.store.dashboard_sql import GROUP_COLUMN, Days, Models, Segments, change_marker
@@ -80,13 +81,34 @@ class SessionIndex:
         self._marker: str | None = None
         self._by_models: dict[tuple[str, ...], _Index] = {}
         self._names: dict[str, list[str]] = {}
+        self._totals: dict[tuple[Filters, bool], list[SessionTotalsRow]] = {}
 
     def _check(self, rows: Rows) -> None:
         marker = change_marker(SQLITE, rows)
         if marker != self._marker:
             self._by_models.clear()
             self._names.clear()
+            self._totals.clear()
             self._marker = marker
+
+    def session_totals(
+        self,
+        rows: Rows,
+        filters: Filters,
+        by_model: bool,
+        read: Callable[[], list[SessionTotalsRow]],
+    ) -> list[SessionTotalsRow]:
+        """``read()``: the per-session totals of every session of a scope (the overview's
+        session counts, every period report's), kept like the index: building a row per
+        session is most of a page's time on a ledger of thousands of sessions."""
+        self._check(rows)
+        key = (filters, by_model)
+        found = self._totals.get(key)
+        if found is None:
+            if len(self._totals) >= 8:
+                self._totals.pop(next(iter(self._totals)))
+            found = self._totals[key] = read()
+        return list(found)
 
     def names(self, rows: Rows, by: GroupDimension) -> list[str]:
         """The distinct values of a rollup dimension (cached like the index)."""
