@@ -109,7 +109,8 @@ def ev(
 
 
 def assert_totals_match_events(backend: Backend) -> None:
-    """Rollups, session totals and run totals equal sums recomputed from the raw events."""
+    """Rollups (of quarter hours, local days and all time), session totals and run totals
+    equal sums recomputed from the raw events."""
     keys = "bucket_ms, source, model, project, machine"
     raw_keys = "ts_ms - ts_ms % 900000, source, COALESCE(model, ''), COALESCE(project, ''), machine"
     if backend.kind == "postgres":
@@ -140,6 +141,17 @@ def assert_totals_match_events(backend: Backend) -> None:
     # a run whose every event moved away keeps a row of zeros, as on SQLite
     assert [r for r in per_run if r[1] != 0] == raw_runs
     assert_days_match_events(backend)
+    # all time per source, model, project, machine (and user): the rollups without a time
+    lifetime_keys = ", ".join(k.strip() for k in keys.split(",")[1:])
+    lifetime_raw = ", ".join(k.strip() for k in raw_keys.split(",")[1:])
+    at = ", ".join(str(i) for i in range(1, n))
+    lifetime = backend.rows(
+        f"SELECT {lifetime_keys}, {_columns()} FROM lifetime_rollups ORDER BY {at}"
+    )
+    raw_lifetime = backend.rows(
+        f"SELECT {lifetime_raw}, {backend.measures()} FROM events GROUP BY {at} ORDER BY {at}"
+    )
+    assert lifetime == raw_lifetime
 
 
 def assert_days_match_events(backend: Backend) -> None:
@@ -1109,6 +1121,7 @@ SCHEMA_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
     "events": (set(), {"user_name"}),
     "rollups": (set(), {"user_name"}),
     "rollups_daily": (set(), {"user_name"}),
+    "lifetime_rollups": (set(), {"user_name"}),
     "session_totals": (set(), {"machine", "user_name"}),
     "sessions": (set(), {"change_seq"}),  # SQLite keeps it in session_changes
     "runs": (set(), {"change_seq"}),  # SQLite keeps it in run_changes

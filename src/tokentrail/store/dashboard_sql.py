@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from tokentrail.store import lifetime_rollups
 from tokentrail.store.base import (
     MEASURES,
     Filters,
@@ -79,10 +80,8 @@ def group_totals(
 ) -> list[GroupTotalsRow]:
     column = GROUP_COLUMN[by]
     where, params = _rollups_where(d, filters, models)
-    sql = (
-        f"SELECT {column}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
-        f"GROUP BY {column}"
-    )
+    table = lifetime_rollups.table_for(filters, d.rollup_table(filters))
+    sql = f"SELECT {column}, {d.measure_sums()} FROM {table} {where} GROUP BY {column}"
     return [
         GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
         for row in rows(sql, params)
@@ -94,10 +93,8 @@ def group_totals_by(
 ) -> list[GroupsTotalsRow]:
     columns = ", ".join(GROUP_COLUMN[b] for b in by)
     where, params = _rollups_where(d, filters, models)
-    sql = (
-        f"SELECT {columns}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
-        f"GROUP BY {columns}"
-    )
+    table = lifetime_rollups.table_for(filters, d.rollup_table(filters))
+    sql = f"SELECT {columns}, {d.measure_sums()} FROM {table} {where} GROUP BY {columns}"
     width = len(by)
     return [
         GroupsTotalsRow(

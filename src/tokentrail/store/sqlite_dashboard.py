@@ -7,6 +7,7 @@ pages of sessions (the shared views are in :mod:`tokentrail.store.dashboard_sql`
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -287,16 +288,21 @@ def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> Se
     if query.limit <= 0 or query.offset >= len(chosen):
         return page
     valued = [(_sort_value(e, query.sort), e) for e in chosen]
-    known = sorted(
+    end = query.offset + query.limit
+    # the first rows of the order only (a page of thousands of sessions): the same rows as
+    # sorting them all, which heapq.nsmallest and nlargest are defined to give
+    first = heapq.nlargest if query.descending else heapq.nsmallest
+    known = first(
+        end,
         ((v, e) for v, e in valued if v is not None),
         key=lambda pair: (pair[0], pair[1].key),
-        reverse=query.descending,
     )
-    unknown = sorted(
-        (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
-    )
-    ordered = [e for _, e in known] + unknown
-    shown = ordered[query.offset : query.offset + query.limit]
+    ordered = [e for _, e in known]
+    if len(ordered) < end:  # sessions with no value for the sort come last
+        ordered += sorted(
+            (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
+        )
+    shown = ordered[query.offset : end]
     wanted = [key for e in shown for key in (e.key, *e.kids)]
     where = f" AND model IN ({', '.join('?' * len(query.models))})" if query.models else ""
     sums: dict[str, Totals] = {}
