@@ -496,8 +496,8 @@ def test_postgres_dashboard_queries_agree_with_sqlite(tmp_path: Path) -> None:
 
 def test_read_once_answers_as_the_store(tmp_path: Path) -> None:
     """A page's store reads each answer once: the spend per source, model and project summed
-    from one combined read (with a project filter), and the days without models from the per-model days, are the
-    store's own answers, and the overview built on it is the same."""
+    from one combined read (with a project filter), and the days without models from the
+    per-model days, are the store's own answers, and the overview built on it is the same."""
     from tokentrail.read_once import read_once
 
     t = datetime(2026, 3, 28, 22, tzinfo=UTC)

@@ -208,10 +208,11 @@ def family_last_ms(
     row: SessionTotalsRow, children: Mapping[tuple[str, str | None], Sequence[SessionTotalsRow]]
 ) -> int | None:
     """The last request of a session and of the subagents rolled up on it."""
-    kids = children.get((row.session.key, row.model), ())
-    return max(
-        [x for x in [row.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
-    )
+    last = row.last_ms
+    for kid in children.get((row.session.key, row.model), ()):
+        if kid.last_ms is not None and (last is None or kid.last_ms > last):
+            last = kid.last_ms
+    return last
 
 
 def models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:

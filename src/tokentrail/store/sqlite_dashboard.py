@@ -68,6 +68,8 @@ class _Listed:
     """Some request reported a token count (a Crush session reports its cost alone)."""
     has_usage: bool = False
     kids: list[str] = field(default_factory=list)
+    runtime_ms: int | None = None
+    """Its wall span (:func:`_runtime`), worked out once its figures are whole."""
 
 
 @dataclass(slots=True)
@@ -188,6 +190,7 @@ def _build_index(rows: Rows, models: tuple[str, ...]) -> _Index:
                 _absorb(entry, usage.get(key))
             pending = [kid for key in pending for kid in children.get(key, ())]
             depth += 1
+        entry.runtime_ms = _runtime(entry)
     return _Index(list(listed.values()))
 
 
@@ -271,7 +274,7 @@ def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
     if sort == "requests":
         return entry.requests if entry.has_usage else None
     if sort == "runtime":
-        return _runtime(entry)
+        return entry.runtime_ms
     if sort == "title":
         return (entry.title if entry.title is not None else entry.key).translate(_ASCII_LOWER)
     if sort == "source":
@@ -283,7 +286,7 @@ def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> Se
     if query.sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {query.sort!r}")
     chosen = [e for e in index.get(rows, query.models).sessions if _matches(e, query)]
-    runtimes = [r for e in chosen if (r := _runtime(e)) is not None]
+    runtimes = [e.runtime_ms for e in chosen if e.runtime_ms is not None]
     page = SessionPage(rows=[], total=len(chosen), runtime_ms=sum(runtimes) if runtimes else None)
     if query.limit <= 0 or query.offset >= len(chosen):
         return page
