@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tokentrail.store.base import Filters
+from tokentrail.store.figures import Filters
 
 TABLE = "lifetime_rollups"
 
