@@ -44,6 +44,8 @@ def rollup_table(filters: Filters, segments: Segments = (), interval_ms: int = H
 # full pass over the per-session totals with a join SQLite cannot index; instead the store
 # keeps them in memory, read in two ordered passes, until the ledger's change marker moves.
 # A page then filters and sorts those in Python and reads full sums only for its own rows.
+# The per-session totals of every session of a scope (what the session counts are worked out
+# from, a row built per session) are kept the same way.
 
 
 @dataclass(slots=True)
