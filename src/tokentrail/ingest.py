@@ -7,7 +7,6 @@ the same field names and the same rules, so a request means the same whichever w
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -83,6 +82,8 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
         )
     timestamp = _check_timestamp(report.timestamp, now)
     cost = _check_cost(report.cost_usd)
+    import uuid  # which imports platform: not for a sync, which imports this module
+
     event_id = report.event_id or uuid.uuid4().hex
     return UsageEvent(
         key=f"{report.source}:{event_id}",
