@@ -12,12 +12,10 @@ from datetime import UTC, datetime
 
 from tokentrail.errors import InvalidUsage as InvalidUsage  # its home before errors.py
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Tokens, UsageEvent
+from tokentrail.usage import MAX_COUNT as MAX_COUNT  # the bound every way in checks
 
 DEFAULT_SOURCE = "sdk"
 MAX_ID_LENGTH = 200
-MAX_COUNT = 10**9
-"""Largest token count of one bucket of one request: a thousand times any model's context;
-more is a typo, and would overflow the ledger's integer sums of micro-dollars."""
 MAX_PROJECT_LENGTH = 2000
 """Longest project (a path, usually)."""
 MAX_COST_USD = 1_000_000

@@ -609,9 +609,9 @@ class RateCardCache:
 
     def _file(self) -> Path:
         if self._path is None:
-            from platformdirs import user_cache_dir
+            from tokentrail.config import app_folder
 
-            self._path = Path(user_cache_dir("tokentrail")) / CARD_CACHE_FILE
+            self._path = app_folder("cache") / CARD_CACHE_FILE
         return self._path
 
 
