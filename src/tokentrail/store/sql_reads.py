@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import (
@@ -31,19 +31,12 @@ from tokentrail.store.base import (
     Entry,
     Filters,
     GroupBy,
-    GroupDimension,
-    GroupsTotalsRow,
-    GroupTotalsRow,
-    IntervalRow,
     MinuteRow,
     OffsetSegment,
     PushWatermark,
     RunTotalsRow,
-    SessionPage,
-    SessionPageQuery,
     SessionTotalsRow,
     StoreStatus,
-    ToolCallRow,
     Totals,
     UnpricedModel,
 )
@@ -61,6 +54,17 @@ from tokentrail.store.rows import (
 )
 from tokentrail.store.sql_write import SQLWrite, get_watermark, runs_by_key, sessions_by_key
 from tokentrail.usage import Run, Session, ToolCall, ToolResult, utc_from_ms
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import (
+        GroupDimension,
+        GroupsTotalsRow,
+        GroupTotalsRow,
+        IntervalRow,
+        SessionPage,
+        SessionPageQuery,
+        ToolCallRow,
+    )
 
 
 class SQLReads(OtlpReads):
@@ -576,6 +580,8 @@ class SQLReads(OtlpReads):
         by_days = self.group_totals_by_days(filters, (by,), models)
         if by_days is None:
             return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        from tokentrail.store.records import GroupTotalsRow
+
         return [GroupTotalsRow(group=row.groups[0], totals=row.totals) for row in by_days]
 
     def group_totals_by(
@@ -600,6 +606,8 @@ class SQLReads(OtlpReads):
             self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models
         )
         sql = f"SELECT g, {self.dialect.measure_sums()} FROM ({union}) u GROUP BY g"
+        from tokentrail.store.records import GroupsTotalsRow
+
         return [
             GroupsTotalsRow(groups=(row[0] or None,), totals=Totals(tuple(row[1:])))
             for row in self._rows(sql, params)
@@ -623,6 +631,8 @@ class SQLReads(OtlpReads):
                 f"SELECT (day * {day_reads.DAY_MS}) / {int(interval_ms)} AS idx, g, "
                 f"{self.dialect.measure_sums()} FROM ({union}) u GROUP BY idx, g ORDER BY idx, g"
             )
+            from tokentrail.store.records import IntervalRow
+
             return [
                 IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
                 for row in self._rows(sql, params)
