@@ -107,19 +107,18 @@ class DatabaseKit:
     reread: Reread = "added"
     file_name: str
     schema: str
+    opening: Sequence[Statement] = ()
+    """What a new log starts with (idempotent: run again with every batch of requests)."""
 
     def log_path(self, root: Path) -> Path:
         return root / self.file_name
-
-    def opening(self) -> Sequence[Statement]:
-        return ()
 
     def request(self, index: int, input: Count) -> Statement:
         raise NotImplementedError
 
     def add(self, path: Path, first: int, count: int, *, input: Count = INPUT) -> None:
         requests = [self.request(i, input) for i in range(first, first + count)]
-        execute(path, self.schema, [*self.opening(), *requests])
+        execute(path, self.schema, [*self.opening, *requests])
 
 
 def sqlite_count(value: Count) -> Count:

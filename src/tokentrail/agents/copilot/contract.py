@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from tokentrail.agents.contract import (
@@ -40,9 +39,7 @@ _SESSION = "INSERT OR IGNORE INTO sessions VALUES (?, '/src/webapp', ?, ?)"
 class CopilotKit(DatabaseKit):
     file_name = "session-store.db"
     schema = SCHEMA
-
-    def opening(self) -> Sequence[Statement]:
-        return [(_SESSION, (SESSION, iso(0), iso(0)))]
+    opening = ((_SESSION, (SESSION, iso(0), iso(0))),)
 
     def request(self, index: int, input: Count) -> Statement:
         return (_INSERT, (index + 1, SESSION, sqlite_count(input), OUTPUT, iso(index)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from tokentrail.agents.contract import (
@@ -46,9 +45,7 @@ _INSERT = (
 class GooseKit(DatabaseKit):
     file_name = "sessions.db"
     schema = SCHEMA
-
-    def opening(self) -> Sequence[Statement]:
-        return [(_SESSION, ())]
+    opening = ((_SESSION, ()),)
 
     def request(self, index: int, input: Count) -> Statement:
         return (_INSERT, (int(when(index).timestamp()), sqlite_count(input), OUTPUT))

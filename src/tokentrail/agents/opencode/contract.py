@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -66,9 +65,7 @@ def _data(index: int, input: Count) -> str:
 class OpenCodeKit(DatabaseKit):
     file_name = "opencode.db"
     schema = SCHEMA
-
-    def opening(self) -> Sequence[Statement]:
-        return [(_SESSION, (SESSION, millis(0), millis(0)))]
+    opening = ((_SESSION, (SESSION, millis(0), millis(0))),)
 
     def request(self, index: int, input: Count) -> Statement:
         return (
