@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import click
 
 from tokentrail.cli.group import TokentrailCommand
-from tokentrail.cli.options import report_options
+from tokentrail.cli.options import Scope, report_options
 from tokentrail.errors import OptionError
 
 if TYPE_CHECKING:
@@ -50,12 +50,7 @@ def report_command(kind: str, help_text: str) -> click.Command:
     @click.command(kind, cls=TokentrailCommand, help=help_text)
     @report_options
     def command(
-        database: str | None,
-        since: str | None,
-        until: str | None,
-        tz: str | None,
-        sources: tuple[str, ...],
-        project: str | None,
+        scope: Scope,
         breakdown: bool,
         machines: tuple[str, ...],
         users: tuple[str, ...],
@@ -65,9 +60,9 @@ def report_command(kind: str, help_text: str) -> click.Command:
         as_csv: bool,
     ) -> None:
         options = ReportOptions(
-            database=database, since=since, until=until, tz=tz, sources=sources,
-            project=project, breakdown=breakdown, by=by, machines=machines, users=users,
-            as_json=as_json, as_csv=as_csv,
+            database=scope.database, since=scope.since, until=scope.until, tz=scope.tz,
+            sources=scope.sources, project=scope.project, breakdown=breakdown, by=by,
+            machines=machines, users=users, as_json=as_json, as_csv=as_csv,
         )  # fmt: skip
         if no_sync:
             # the answer the ledger keeps, if nothing changed since: without importing the rest
