@@ -19,6 +19,7 @@ from tokentrail.errors import OptionError
 if TYPE_CHECKING:
     from datetime import date
 
+    from tokentrail.cli.options import Scope
     from tokentrail.figures import UsageFigures
     from tokentrail.ledger import Ledger
     from tokentrail.reports.query import ReportQuery
@@ -136,12 +137,8 @@ def day_range(since: str | None, until: str | None) -> tuple[date | None, date |
 
 
 def build_query(
-    since: str | None,
-    until: str | None,
-    tz: str | None,
-    sources: tuple[str, ...],
-    project: str | None,
-    breakdown: bool,
+    scope: Scope,
+    breakdown: bool = False,
     *,
     machines: tuple[str, ...] = (),
     users: tuple[str, ...] = (),
@@ -155,15 +152,15 @@ def build_query(
         raise OptionError(f"--breakdown is --by model; it cannot be combined with --by {by}")
     group = next((g for g in GROUP_BY if g == by), None)
 
-    zone, zone_name = resolve_timezone(tz)
-    since_day, until_day = day_range(since, until)
+    zone, zone_name = resolve_timezone(scope["tz"])
+    since_day, until_day = day_range(scope["since"], scope["until"])
     return ReportQuery(
         zone=zone,
         zone_name=zone_name,
         since=since_day,
         until=until_day,
-        sources=sources,
-        project=project,
+        sources=scope["sources"],
+        project=scope["project"],
         breakdown=breakdown or group == "model",
         machines=tuple(machines),
         users=tuple(users),

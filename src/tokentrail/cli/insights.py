@@ -23,13 +23,13 @@ def tools(
     by_session: bool,
 ) -> None:
     """Tool calls per tool: calls, failures, average and p95 duration (docs/insights.md)."""
-    from tokentrail.cli.common import check_format, open_ledger, sync_first
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights.tools import tool_usage
     from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)
-    query = scope.query()
-    with open_ledger(scope.database, sources=query.sources) as ledger:
+    query = build_query(scope)
+    with open_ledger(scope["database"], sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
@@ -83,7 +83,7 @@ def efficiency(
     by: str,
 ) -> None:
     """Lines changed, cost and tokens per changed line, cache efficiency (docs/insights.md)."""
-    from tokentrail.cli.common import check_format, open_ledger, sync_first
+    from tokentrail.cli.common import build_query, check_format, open_ledger, sync_first
     from tokentrail.insights.efficiency import EFFICIENCY_BY, efficiency_report
     from tokentrail.output import new_console, print_rows, render_csv, render_json
 
@@ -91,8 +91,8 @@ def efficiency(
     chosen = next((b for b in EFFICIENCY_BY if b == by), None)
     if chosen is None:
         raise OptionError(f"--by {by!r}: use one of {', '.join(EFFICIENCY_BY)}")
-    query = scope.query()
-    with open_ledger(scope.database, sources=query.sources) as ledger:
+    query = build_query(scope)
+    with open_ledger(scope["database"], sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 import click
 
 from tokentrail.cli_types import DAY, TIME_ZONE, SourceName
-
-if TYPE_CHECKING:
-    from tokentrail.reports.query import ReportQuery
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Any], Any]
@@ -67,7 +64,7 @@ def apply(func: F, options: Sequence[Decorator]) -> F:
     return func
 
 
-class Scope(NamedTuple):
+class Scope(TypedDict):
     """Where a report reads from and what it covers, as the scope options gave them."""
 
     database: str | None
@@ -77,12 +74,6 @@ class Scope(NamedTuple):
     sources: tuple[str, ...]
     project: str | None
 
-    def query(self) -> ReportQuery:
-        """The report's query of this scope (its days checked, its zone resolved)."""
-        from tokentrail.cli.common import build_query
-
-        return build_query(self.since, self.until, self.tz, self.sources, self.project, False)
-
 
 def scoped(func: Callable[..., None], options: Sequence[Decorator]) -> Callable[..., None]:
     """``func`` below the scope options and then ``options``, given the scope as its first
@@ -90,7 +81,7 @@ def scoped(func: Callable[..., None], options: Sequence[Decorator]) -> Callable[
 
     @functools.wraps(func)
     def command(**given: Any) -> None:
-        func(Scope(*(given.pop(name) for name in Scope._fields)), **given)
+        func(cast(Scope, {name: given.pop(name) for name in Scope.__annotations__}), **given)
 
     return apply(command, [database_option, SINCE, UNTIL, TZ, SOURCE, PROJECT, *options])
 

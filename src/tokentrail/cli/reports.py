@@ -7,7 +7,7 @@ ledger keeps for it (:mod:`tokentrail.cached_reports`) before anything else is i
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,16 +26,10 @@ if TYPE_CHECKING:
     from tokentrail.sync import SyncSummary
 
 
-class ReportOptions(TypedDict):
+class ReportOptions(Scope):
     """A report's options as the command line gave them (after click made each value
     canonical): what the answer, and the key it is kept under, depend on."""
 
-    database: str | None
-    since: str | None
-    until: str | None
-    tz: str | None
-    sources: tuple[str, ...]
-    project: str | None
     breakdown: bool
     by: str | None
     machines: tuple[str, ...]
@@ -60,9 +54,8 @@ def report_command(kind: str, help_text: str) -> click.Command:
         as_csv: bool,
     ) -> None:
         options = ReportOptions(
-            database=scope.database, since=scope.since, until=scope.until, tz=scope.tz,
-            sources=scope.sources, project=scope.project, breakdown=breakdown, by=by,
-            machines=machines, users=users, as_json=as_json, as_csv=as_csv,
+            **scope, breakdown=breakdown, by=by, machines=machines, users=users,
+            as_json=as_json, as_csv=as_csv,
         )  # fmt: skip
         if no_sync:
             # the answer the ledger keeps, if nothing changed since: without importing the rest
@@ -125,11 +118,7 @@ def report_query(kind: str, options: ReportOptions) -> ReportQuery:
 
     by = options["by"]
     query = build_query(
-        options["since"],
-        options["until"],
-        options["tz"],
-        options["sources"],
-        options["project"],
+        options,
         options["breakdown"],
         machines=options["machines"],
         users=options["users"],
