@@ -8,9 +8,9 @@ Routes find the ledger at ``request.app.state.ledger`` and read through
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from tokentrail.figures import FiguresJson, UnpricedModelJson
 from tokentrail.insights.efficiency import EfficiencyJson
@@ -21,6 +21,9 @@ from tokentrail.server.params import day_param, report_query, zone_param
 from tokentrail.server.shapes import response_model
 from tokentrail.server.view import LedgerDep
 from tokentrail.shape import Doc
+
+if TYPE_CHECKING:
+    from tokentrail.reports.query import ReportQuery
 
 FEATURES = (
     "budget",
@@ -216,22 +219,49 @@ SourceParam = Annotated[list[str] | None, Query(max_length=64)]
 ProjectParam = Annotated[str | None, Query(max_length=1000)]
 
 
+class ScopeParams:
+    """The query parameters that scope an insight (local days, zone, sources, project), for
+    its route to turn into a report query once its own parameters are read."""
+
+    def __init__(
+        self,
+        since: DayParam = None,
+        until: DayParam = None,
+        tz: ZoneParam = None,
+        source: SourceParam = None,
+        project: ProjectParam = None,
+    ) -> None:
+        self.since = since
+        self.until = until
+        self.tz = tz
+        self.source = source
+        self.project = project
+
+    def query(self) -> ReportQuery:
+        return report_query(
+            tz=self.tz,
+            since=self.since,
+            until=self.until,
+            sources=self.source,
+            project=self.project,
+        )
+
+
+ScopeDep = Annotated[ScopeParams, Depends()]
+
+
 @router.get("/tools", response_model=ToolUsageOut)
 def tools(
     ledger: LedgerDep,
+    scope: ScopeDep,
     session: Annotated[str | None, Query(max_length=1000, description="Only this session.")] = None,
     by_session: bool = False,
-    since: DayParam = None,
-    until: DayParam = None,
-    tz: ZoneParam = None,
-    source: SourceParam = None,
-    project: ProjectParam = None,
 ) -> Any:
     """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
     from tokentrail.insights.tools import tool_usage
 
-    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
+    query = scope.query()
     with ledger.reading() as store:
         return tool_usage(
             store,
@@ -247,18 +277,14 @@ EfficiencyOut = response_model(EfficiencyJson)
 @router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
 def efficiency(
     ledger: LedgerDep,
+    scope: ScopeDep,
     by: Literal["session", "project", "model"] = "session",
-    since: DayParam = None,
-    until: DayParam = None,
-    tz: ZoneParam = None,
-    source: SourceParam = None,
-    project: ProjectParam = None,
 ) -> Any:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
     from tokentrail.insights.efficiency import efficiency_report
 
-    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
+    query = scope.query()
     with ledger.reading() as store:
         return efficiency_report(store, query, by).as_dict()
 
