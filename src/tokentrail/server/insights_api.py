@@ -8,7 +8,7 @@ Routes find the ledger at ``request.app.state.ledger`` and read through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Depends, Query
 
@@ -16,14 +16,12 @@ from tokentrail.figures import FiguresJson, UnpricedModelJson
 from tokentrail.insights.efficiency import EfficiencyJson
 from tokentrail.insights.sessions import SessionTimelineJson
 from tokentrail.insights.tools import ToolUsageJson
+from tokentrail.reports.query import ReportQuery
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.params import day_param, report_query, zone_param
 from tokentrail.server.shapes import response_model
 from tokentrail.server.view import LedgerDep
 from tokentrail.shape import Doc
-
-if TYPE_CHECKING:
-    from tokentrail.reports.query import ReportQuery
 
 FEATURES = (
     "budget",
@@ -219,41 +217,25 @@ SourceParam = Annotated[list[str] | None, Query(max_length=64)]
 ProjectParam = Annotated[str | None, Query(max_length=1000)]
 
 
-class ScopeParams:
-    """The query parameters that scope an insight (local days, zone, sources, project), for
-    its route to turn into a report query once its own parameters are read."""
-
-    def __init__(
-        self,
-        since: DayParam = None,
-        until: DayParam = None,
-        tz: ZoneParam = None,
-        source: SourceParam = None,
-        project: ProjectParam = None,
-    ) -> None:
-        self.since = since
-        self.until = until
-        self.tz = tz
-        self.source = source
-        self.project = project
-
-    def query(self) -> ReportQuery:
-        return report_query(
-            tz=self.tz,
-            since=self.since,
-            until=self.until,
-            sources=self.source,
-            project=self.project,
-        )
+def scope_query(
+    since: DayParam = None,
+    until: DayParam = None,
+    tz: ZoneParam = None,
+    source: SourceParam = None,
+    project: ProjectParam = None,
+) -> ReportQuery:
+    """The report query of the parameters that scope an insight (local days, zone, sources,
+    project)."""
+    return report_query(tz=tz, since=since, until=until, sources=source, project=project)
 
 
-ScopeDep = Annotated[ScopeParams, Depends()]
+ScopeQuery = Annotated[ReportQuery, Depends(scope_query)]
 
 
 @router.get("/tools", response_model=ToolUsageOut)
 def tools(
     ledger: LedgerDep,
-    scope: ScopeDep,
+    query: ScopeQuery,
     session: Annotated[str | None, Query(max_length=1000, description="Only this session.")] = None,
     by_session: bool = False,
 ) -> Any:
@@ -261,7 +243,6 @@ def tools(
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
     from tokentrail.insights.tools import tool_usage
 
-    query = scope.query()
     with ledger.reading() as store:
         return tool_usage(
             store,
@@ -277,14 +258,13 @@ EfficiencyOut = response_model(EfficiencyJson)
 @router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
 def efficiency(
     ledger: LedgerDep,
-    scope: ScopeDep,
+    query: ScopeQuery,
     by: Literal["session", "project", "model"] = "session",
 ) -> Any:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
     from tokentrail.insights.efficiency import efficiency_report
 
-    query = scope.query()
     with ledger.reading() as store:
         return efficiency_report(store, query, by).as_dict()
 
