@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.figures import WEB_SEARCH_MICRO_USD as WEB_SEARCH_MICRO_USD
-from tokentrail.rate_card_cache import NOT_KEPT, RateCardCache, card_key
 from tokentrail.usage import Cost, Tokens, UsageEvent
 
 if TYPE_CHECKING:
@@ -212,43 +212,6 @@ class RateCard:
                 chosen = level
         return chosen
 
-    def to_json(self) -> dict[str, Any]:
-        """The card as JSON values (decimals as text, so none loses a digit)."""
-
-        def text(value: Decimal | None) -> str | None:
-            return None if value is None else str(value)
-
-        return {
-            **{name: text(getattr(self, name)) for name in _BUCKETS},
-            "tiers": [
-                {"start": t.start, "prices": {k: str(v) for k, v in t.prices.items()}}
-                for t in self.tiers
-            ],
-            "version": self.version,
-            "per_request": str(self.per_request),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RateCard:
-        """The card :meth:`to_json` gave."""
-
-        def number(value: str | None) -> Decimal | None:
-            return None if value is None else Decimal(value)
-
-        return cls(
-            input=Decimal(data["input"]),
-            output=number(data["output"]),
-            cache_read=number(data["cache_read"]),
-            cache_write=number(data["cache_write"]),
-            cache_write_1h=number(data["cache_write_1h"]),
-            tiers=tuple(
-                Tier(int(t["start"]), {k: Decimal(v) for k, v in t["prices"].items()})
-                for t in data["tiers"]
-            ),
-            version=str(data["version"]),
-            per_request=Decimal(data["per_request"]),
-        )
-
 
 def _round_scaled(total: int) -> int:
     """A total in :data:`_SCALE` units of micro-dollars as micro-dollars, half to even."""
@@ -410,9 +373,9 @@ class Pricer:
         override = self._override_for(model, when)
         if override is not None:
             return (override.rate_card().micro_usd_and_saving, override.label), True
-        key = card_key(model, provider, context, when)
+        key = _card_key(model, provider, context, when)
         kept = _CARDS.get(key)
-        if kept is not NOT_KEPT:
+        if kept is not _NOT_KEPT:
             return ((kept.micro_usd_and_saving, kept.version) if kept is not None else None), True
         found = _find_model(model, provider)
         if found is None:
@@ -511,4 +474,156 @@ def _cache_saving(price_fn: Callable[[Tokens], int], tokens: Tokens, micro: int)
     return price_fn(uncached) - micro
 
 
-_CARDS = RateCardCache(RateCard.to_json, RateCard.from_json)
+# -- rate cards kept between processes ------------------------------------------------------
+
+_NOT_KEPT: Any = object()
+CARD_CACHE_FILE = "rate-cards.json"
+
+
+def _card_key(
+    model: str, provider: str | None, context: tuple[tuple[str, str], ...], when: datetime
+) -> str:
+    day = when.astimezone(UTC).date().isoformat()
+    return "\x1f".join([model, provider or "", repr(context), day])
+
+
+class RateCardCache:
+    """Rate cards resolved from genai-prices, kept in a file between processes.
+
+    Loading genai-prices' data costs about 0.15 s of CPU, more than a status line update or a
+    small sync takes in all; a card (or "no price known") for a model, provider, context and
+    UTC day is the same every time while the installed genai-prices is the same. The file
+    is tied to that installation by the size and modification time of its data files, and
+    written once, when the process ends. Only cards that hold for a whole day are kept.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._cards: dict[str, RateCard | None] | None = None
+        self._stamp = ""
+        self._dirty = False
+
+    def get(self, key: str) -> RateCard | None:
+        return self._load().get(key, _NOT_KEPT)
+
+    def put(self, key: str, card: RateCard | None) -> None:
+        cards = self._load()
+        if not self._stamp or cards.get(key, _NOT_KEPT) == card:
+            return
+        cards[key] = card
+        if not self._dirty:
+            import atexit
+
+            atexit.register(self.save)
+            self._dirty = True
+
+    def _load(self) -> dict[str, RateCard | None]:
+        if self._cards is not None:
+            return self._cards
+        self._cards = {}
+        self._stamp = _genai_prices_stamp()
+        try:
+            data = _orjson().loads(self._file().read_bytes())
+        except (OSError, ValueError):
+            return self._cards
+        if isinstance(data, dict) and data.get("stamp") == self._stamp and self._stamp:
+            try:
+                self._cards = {key: _card_from_json(value) for key, value in data["cards"].items()}
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                self._cards = {}  # a file of another shape: start again
+        return self._cards
+
+    def save(self) -> None:
+        """Write the file (atomically: two processes ending at once leave one whole file)."""
+        import os
+
+        if self._cards is None or not self._dirty:
+            return
+        path = self._file()
+        payload = {
+            "stamp": self._stamp,
+            "cards": {key: _card_to_json(card) for key, card in self._cards.items()},
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}")
+            temporary.write_bytes(_orjson().dumps(payload))
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache: the next process resolves the prices again
+        self._dirty = False
+
+    def _file(self) -> Path:
+        if self._path is None:
+            from platformdirs import user_cache_dir
+
+            self._path = Path(user_cache_dir("tokentrail")) / CARD_CACHE_FILE
+        return self._path
+
+
+_CARDS = RateCardCache()
+
+
+def _orjson() -> Any:
+    import orjson
+
+    return orjson
+
+
+def _genai_prices_stamp() -> str:
+    """Which genai-prices data is installed, without importing it: "" when unknown."""
+    import os
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("genai_prices")
+        if spec is None or spec.origin is None:
+            return ""
+        folder = os.path.dirname(spec.origin)
+        parts = [folder]
+        for name in ("data.py", "data_snapshot.py", "types.py"):
+            info = os.stat(os.path.join(folder, name))
+            parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+    except (OSError, ImportError, ValueError):
+        return ""
+    return "|".join(parts)
+
+
+def _card_to_json(card: RateCard | None) -> dict[str, Any] | None:
+    if card is None:
+        return None
+
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        **{name: text(getattr(card, name)) for name in _BUCKETS},
+        "tiers": [
+            {"start": t.start, "prices": {k: str(v) for k, v in t.prices.items()}}
+            for t in card.tiers
+        ],
+        "version": card.version,
+        "per_request": str(card.per_request),
+    }
+
+
+def _card_from_json(data: dict[str, Any] | None) -> RateCard | None:
+    if data is None:
+        return None
+
+    def number(value: str | None) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+    return RateCard(
+        input=Decimal(data["input"]),
+        output=number(data["output"]),
+        cache_read=number(data["cache_read"]),
+        cache_write=number(data["cache_write"]),
+        cache_write_1h=number(data["cache_write_1h"]),
+        tiers=tuple(
+            Tier(int(t["start"]), {k: Decimal(v) for k, v in t["prices"].items()})
+            for t in data["tiers"]
+        ),
+        version=str(data["version"]),
+        per_request=Decimal(data["per_request"]),
+    )
