@@ -5,7 +5,7 @@ substring test differ."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from tokentrail.store.figures import Filters
 
@@ -23,20 +23,20 @@ def contains(mark: Placeholder, column: str) -> str:
     return f"{function}(COALESCE({column}, ''), {mark}) > 0"
 
 
+class ScopeColumns(TypedDict, total=False):
+    """The columns a scope tests besides the time (defaults: :func:`scope_clauses`')."""
+
+    source: str
+    machine: str
+    project: str | None
+    user: str | None
+
+
 def scope_where(
-    filters: Filters,
-    mark: Placeholder,
-    *,
-    ts: str,
-    source: str = "source",
-    machine: str = "machine",
-    project: str | None = None,
-    user: str | None = None,
+    filters: Filters, mark: Placeholder, *, ts: str, **columns: Unpack[ScopeColumns]
 ) -> tuple[str, list[Any]]:
     """``WHERE ...`` (or ``""``) and its parameters (see :func:`scope_clauses`)."""
-    clauses, params = scope_clauses(
-        filters, mark, ts=ts, source=source, machine=machine, project=project, user=user
-    )
+    clauses, params = scope_clauses(filters, mark, ts=ts, **columns)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
