@@ -333,6 +333,12 @@ class Store(Protocol):
         ``family``: only these sessions and the sessions whose parent is one of them."""
         ...
 
+    def session_model_requests(self, filters: Filters) -> list[tuple[str, str, int]]:
+        """``(session key, model, requests)`` of each model that served a session's requests
+        (scoped as :meth:`session_totals`): what the session report's model column shows, read
+        without every per-model sum."""
+        ...
+
     def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
         """The subagent sessions with usage of each of ``parent_keys`` (what the session
         report rolls up on it)."""

@@ -202,6 +202,16 @@ class SQLReads(OtlpReads, PushReads):
             )
         return found
 
+    def session_model_requests(self, filters: Filters) -> list[tuple[str, str, int]]:
+        table, params, clauses, clause_params = self._session_totals_from(filters)
+        where, more = self.dialect.session_where(filters, *clauses, "t.model <> ''")
+        return self._rows(
+            f"SELECT t.session_key, t.model, {self.dialect.sum('t.requests')} FROM {table} t "
+            f"JOIN sessions s ON s.session_key = t.session_key {where} "
+            "GROUP BY t.session_key, t.model HAVING SUM(t.requests) > 0",
+            [*params, *clause_params, *more],
+        )
+
     def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
         """The subagent sessions with usage whose parent is one of ``parent_keys`` (the
         sessions the session report rolls up on each), by parent."""
