@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from tokentrail.store.base import Filters, ToolCallRow
 from tokentrail.store.dialect import Executemany, Rows
@@ -28,7 +27,7 @@ def next_change(table: str) -> str:
 _OTLP_COLUMNS = ("source", "session_key", "tool_name", "ts_ms", "duration_ms", "success", "machine")
 
 
-def _call_values(c: ToolCall) -> tuple[Any, ...]:
+def _call_values(c: ToolCall) -> tuple[object, ...]:
     """What every writer stores of a call: its key, then :data:`_OTLP_COLUMNS`."""
     success = None if c.success is None else int(c.success)
     return (
