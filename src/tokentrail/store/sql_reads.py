@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, tool_sql
+from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, push_sql, tool_sql
 from tokentrail.store.base import (
     ACTIVE_MS_SQL,
     MEASURES,
@@ -40,7 +40,6 @@ from tokentrail.store.base import (
 )
 from tokentrail.store.dialect import Dialect, local_time_sql
 from tokentrail.store.otlp_sql import OtlpReads
-from tokentrail.store.push_sql import PushReads
 from tokentrail.store.rows import (
     RUN_COLUMN_LIST,
     SESSION_COLUMN_LIST,
@@ -53,7 +52,7 @@ from tokentrail.store.sql_write import SQLWrite, runs_by_key, sessions_by_key
 from tokentrail.usage import Run, Session, utc_from_ms
 
 
-class SQLReads(OtlpReads, PushReads):
+class SQLReads(OtlpReads, push_sql.PushReads):
     """What a store reads, in SQL both engines run."""
 
     dialect: Dialect
