@@ -200,6 +200,56 @@ def test_agent_model_names_resolve(model: str, provider: str) -> None:
     assert cost.status == PRICED and cost.micro_usd and cost.micro_usd > 0
 
 
+def test_a_kept_rate_card_serves_every_day_until_the_models_next_price_change(
+    tmp_path: Path,
+) -> None:
+    """A card resolved for one day prices a request of another day between the same two
+    price changes without loading genai-prices' data (a small sync meets new days all the
+    time); a request past the change resolves its own card. Every cost is genai-prices'."""
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from genai_prices import data_snapshot
+    from genai_prices.types import StartDateConstraint
+
+    model = "claude-sonnet-4-6"  # its price changes once (genai-prices' data)
+    _, info = data_snapshot.get_snapshot().find_provider_model(model, None, "anthropic", None)
+    assert isinstance(info.prices, list)
+    (change,) = (
+        c.constraint.start_date
+        for c in info.prices
+        if isinstance(c.constraint, StartDateConstraint)
+    )
+    noon = datetime(change.year, change.month, change.day, 12, tzinfo=UTC)
+    days = [noon - timedelta(days=90), noon - timedelta(days=1), noon, noon + timedelta(days=30)]
+    tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, output=700)
+    script = """
+import sys, orjson
+from datetime import datetime
+from tokentrail.pricing import Pricer
+from tokentrail.usage import Tokens, UsageEvent
+when = datetime.fromisoformat(sys.argv[1])
+tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, output=700)
+usage = UsageEvent(key="k", source="t", timestamp=when, tokens=tokens, model=sys.argv[2])
+micro = Pricer().price(usage).micro_usd
+print(orjson.dumps({"micro": micro, "loaded": "genai_prices.data" in sys.modules}).decode())
+"""
+
+    def run(when: datetime) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, when.isoformat(), model],
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+            capture_output=True,
+            check=True,
+        )
+        return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+    runs = [run(when) for when in days]
+    assert [r["loaded"] for r in runs] == [True, False, True, False]
+    assert [r["micro"] for r in runs] == [reference_micro(model, tokens, when) for when in days]
+
+
 def test_rate_cards_kept_between_processes_price_exactly_as_genai_prices(
     tmp_path: Path,
 ) -> None:

@@ -155,19 +155,20 @@ class Pricer:
         override = self._override_for(model, when)
         if override is not None:
             return (override.rate_card().micro_usd_and_saving, override.label), True
-        key = _card_key(model, provider, context, when)
-        kept = _CARDS.get(key)
+        key = _card_key(model, provider, context)
+        day = when.astimezone(UTC).date().isoformat()
+        kept = _CARDS.get(key, day)
         if kept is not _NOT_KEPT:
             return ((kept.micro_usd_and_saving, kept.version) if kept is not None else None), True
         found = _find_model(model, provider)
         if found is None:
-            _CARDS.put(key, None)
+            _CARDS.put(key, ("", ""), None)  # no price known: on any day
             return None, True
         provider_obj, model_info = found
         resolved, card = _resolve_genai(provider_obj, model_info, context, when)
         daily = not _has_time_of_day(model_info)
         if daily and card is not None:
-            _CARDS.put(key, card)
+            _CARDS.put(key, _price_days(model_info, context, when), card)
         return resolved, daily
 
     def _override_for(self, model: str, when: datetime) -> PriceOverride | None:
@@ -208,6 +209,35 @@ def _has_time_of_day(model_info: ModelInfo) -> bool:
     return any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditions)
 
 
+def _price_days(
+    model_info: ModelInfo, context: tuple[tuple[str, str], ...], when: datetime
+) -> tuple[str, str]:
+    """The UTC days ``[first, end)`` (ISO dates, "" for no bound) around ``when``'s over which
+    the model's price is the one of ``when``: genai-prices chooses a price, and the variants
+    that apply (given a context), by start dates alone (``StartDateConstraint``), so the choice
+    holds from the last start on or before that day to the next one after it. Any other kind
+    of condition holds it for that day only."""
+    from genai_prices.types import StartDateConstraint
+
+    day = when.astimezone(UTC).date()
+    conditions = model_info.prices if isinstance(model_info.prices, list) else []
+    constraints = [c.constraint for c in conditions]
+    if context:
+        constraints += [v.constraint for v in model_info.price_variants or ()]
+    first, end = "", ""
+    for constraint in constraints:
+        if constraint is None:
+            continue
+        if not isinstance(constraint, StartDateConstraint):
+            return day.isoformat(), date.fromordinal(day.toordinal() + 1).isoformat()
+        start = constraint.start_date.isoformat()
+        if constraint.start_date <= day:
+            first = max(first, start)
+        elif not end or start < end:
+            end = start
+    return first, end
+
+
 def _resolve_genai(
     provider: Provider,
     model_info: ModelInfo,
@@ -244,58 +274,76 @@ _NOT_KEPT: Any = object()
 CARD_CACHE_FILE = "rate-cards.json"
 
 
-def _card_key(
-    model: str, provider: str | None, context: tuple[tuple[str, str], ...], when: datetime
-) -> str:
-    day = when.astimezone(UTC).date().isoformat()
-    return "\x1f".join([model, provider or "", repr(context), day])
+def _card_key(model: str, provider: str | None, context: tuple[tuple[str, str], ...]) -> str:
+    return "\x1f".join([model, provider or "", repr(context)])
+
+
+_CARD_FORMAT = "days/1|"
+"""Begins the stamp of the file's present shape (cards kept over spans of days): a file of
+another shape is started again."""
+
+_KeptCard = tuple[str, str, RateCard | None]
+"""A card with the UTC days ``[first, end)`` it holds for (ISO dates, "" for no bound)."""
 
 
 class RateCardCache:
     """Rate cards resolved from genai-prices, kept in a file between processes.
 
     Loading genai-prices' data costs about 0.15 s of CPU, more than a status line update or a
-    small sync takes in all; a card (or "no price known") for a model, provider, context and
-    UTC day is the same every time while the installed genai-prices is the same. The file
-    is tied to that installation by the size and modification time of its data files, and
-    written once, when the process ends. Only cards that hold for a whole day are kept.
+    small sync takes in all; a card (or "no price known") for a model, provider and context is
+    the same every time while the installed genai-prices is the same, over the days between
+    two of the model's price changes (:func:`_price_days`): one card serves a request of any
+    of them, so a sync of requests on days not met before still finds it. The file is tied
+    to that installation by the size and modification time of its data files, and written
+    once, when the process ends. Only cards that hold for whole days are kept.
     """
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
-        self._cards: dict[str, RateCard | None] | None = None
+        self._cards: dict[str, list[_KeptCard]] | None = None
         self._stamp = ""
         self._dirty = False
 
-    def get(self, key: str) -> RateCard | None:
-        return self._load().get(key, _NOT_KEPT)
+    def get(self, key: str, day: str) -> RateCard | None:
+        """The card of ``key`` on ``day`` (an ISO date), or ``_NOT_KEPT``."""
+        for first, end, card in self._load().get(key, ()):
+            if first <= day and (not end or day < end):
+                return card
+        unknown: RateCard | None = _NOT_KEPT
+        return unknown
 
-    def put(self, key: str, card: RateCard | None) -> None:
+    def put(self, key: str, days: tuple[str, str], card: RateCard | None) -> None:
         cards = self._load()
-        if not self._stamp or cards.get(key, _NOT_KEPT) == card:
+        if not self._stamp or (*days, card) in cards.get(key, ()):
             return
-        cards[key] = card
+        cards.setdefault(key, []).append((*days, card))
         if not self._dirty:
             import atexit
 
             atexit.register(self.save)
             self._dirty = True
 
-    def _load(self) -> dict[str, RateCard | None]:
-        if self._cards is not None:
-            return self._cards
-        self._cards = {}
-        self._stamp = _genai_prices_stamp()
+    def _load(self) -> dict[str, list[_KeptCard]]:
+        if self._cards is None:
+            self._stamp = _genai_prices_stamp()
+            self._cards = self._read()
+        return self._cards
+
+    def _read(self) -> dict[str, list[_KeptCard]]:
+        """The file's cards, if it is of this installation and shape; else none."""
         try:
             data = _orjson().loads(self._file().read_bytes())
         except (OSError, ValueError):
-            return self._cards
-        if isinstance(data, dict) and data.get("stamp") == self._stamp and self._stamp:
-            try:
-                self._cards = {key: _card_from_json(value) for key, value in data["cards"].items()}
-            except (KeyError, TypeError, ValueError, ArithmeticError):
-                self._cards = {}  # a file of another shape: start again
-        return self._cards
+            return {}
+        if not (isinstance(data, dict) and data.get("stamp") == self._stamp and self._stamp):
+            return {}
+        try:
+            return {
+                key: [(str(f), str(e), _card_from_json(c)) for f, e, c in kept]
+                for key, kept in data["cards"].items()
+            }
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return {}  # a file of another shape: start again
 
     def save(self) -> None:
         """Write the file (atomically: two processes ending at once leave one whole file)."""
@@ -303,10 +351,16 @@ class RateCardCache:
 
         if self._cards is None or not self._dirty:
             return
+        for key, kept in self._read().items():  # what other processes kept since it was read
+            mine = self._cards.setdefault(key, [])
+            mine.extend(card for card in kept if card not in mine)
         path = self._file()
         payload = {
             "stamp": self._stamp,
-            "cards": {key: _card_to_json(card) for key, card in self._cards.items()},
+            "cards": {
+                key: [(first, end, _card_to_json(card)) for first, end, card in kept]
+                for key, kept in self._cards.items()
+            },
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,13 +373,19 @@ class RateCardCache:
 
     def _file(self) -> Path:
         if self._path is None:
-            from platformdirs import user_cache_dir
+            from tokentrail.config import app_folder
 
-            self._path = Path(user_cache_dir("tokentrail")) / CARD_CACHE_FILE
+            self._path = app_folder("cache") / CARD_CACHE_FILE
         return self._path
 
 
 _CARDS = RateCardCache()
+
+
+def keep_rate_cards() -> None:
+    """Write the rate cards this process resolved now: a sync's worker process ends without
+    running ``atexit`` handlers, where the file is otherwise written."""
+    _CARDS.save()
 
 
 def _orjson() -> Any:
@@ -350,7 +410,7 @@ def _genai_prices_stamp() -> str:
             parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
     except (OSError, ImportError, ValueError):
         return ""
-    return "|".join(parts)
+    return _CARD_FORMAT + "|".join(parts)
 
 
 def _card_to_json(card: RateCard | None) -> dict[str, Any] | None:

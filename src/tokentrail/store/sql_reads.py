@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, push_sql, tool_sql
@@ -23,18 +23,11 @@ from tokentrail.store.base import (
     Entry,
     Filters,
     GroupBy,
-    GroupDimension,
-    GroupsTotalsRow,
-    GroupTotalsRow,
-    IntervalRow,
     MinuteRow,
     OffsetSegment,
     RunTotalsRow,
-    SessionPage,
-    SessionPageQuery,
     SessionTotalsRow,
     StoreStatus,
-    ToolCallRow,
     Totals,
     UnpricedModel,
 )
@@ -50,6 +43,17 @@ from tokentrail.store.rows import (
 )
 from tokentrail.store.sql_write import SQLWrite, runs_by_key, sessions_by_key
 from tokentrail.usage import Run, Session, utc_from_ms
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import (
+        GroupDimension,
+        GroupsTotalsRow,
+        GroupTotalsRow,
+        IntervalRow,
+        SessionPage,
+        SessionPageQuery,
+        ToolCallRow,
+    )
 
 
 class SQLReads(OtlpReads, push_sql.PushReads):
@@ -492,6 +496,8 @@ class SQLReads(OtlpReads, push_sql.PushReads):
         by_days = self.group_totals_by_days(filters, (by,), models)
         if by_days is None:
             return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        from tokentrail.store.records import GroupTotalsRow
+
         return [GroupTotalsRow(group=row.groups[0], totals=row.totals) for row in by_days]
 
     def group_totals_by(
@@ -513,6 +519,8 @@ class SQLReads(OtlpReads, push_sql.PushReads):
             self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models
         )
         sql = f"SELECT g, {self.dialect.measure_sums()} FROM ({union}) u GROUP BY g"
+        from tokentrail.store.records import GroupsTotalsRow
+
         return [
             GroupsTotalsRow(groups=(row[0] or None,), totals=Totals(tuple(row[1:])))
             for row in self._rows(sql, params)
@@ -536,6 +544,8 @@ class SQLReads(OtlpReads, push_sql.PushReads):
                 f"SELECT (day * {day_reads.DAY_MS}) / {int(interval_ms)} AS idx, g, "
                 f"{self.dialect.measure_sums()} FROM ({union}) u GROUP BY idx, g ORDER BY idx, g"
             )
+            from tokentrail.store.records import IntervalRow
+
             return [
                 IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
                 for row in self._rows(sql, params)
