@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tokentrail.pricing import PRICED, UNPRICED, PriceOverride, Pricer, genai_usage, to_micro
+from tokentrail.pricing import PRICED, UNPRICED, PriceOverride, Pricer, genai_usage
+from tokentrail.rate_card import to_micro
 from tokentrail.usage import Tokens, UsageEvent
 
 WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)

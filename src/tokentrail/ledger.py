@@ -28,8 +28,8 @@ from tokentrail.store.base import (
     Cursor,
     Entry,
     Store,
-    WriteTransaction,
 )
+from tokentrail.store.transaction import WriteTransaction
 from tokentrail.usage import (
     RUN_STATES,
     SESSION_STATES,

@@ -43,8 +43,8 @@ from tokentrail.store.base import (
     Entry,
     PushWatermark,
     Store,
-    WriteTransaction,
 )
+from tokentrail.store.transaction import WriteTransaction
 from tokentrail.usage import Run, Session, ToolCall, ToolResult, merge_events, merge_sessions
 
 BATCH = 10_000

@@ -95,6 +95,37 @@ class LinesKit:
         append_lines(path, [_dumps(self.request(99, INPUT))[:-1] + b",}"])
 
 
+Statement = tuple[str, Sequence[object]]
+
+
+class DatabaseKit:
+    """A kit for an agent's SQLite database, read past a cursor of the rows read: a subclass
+    names the file and its schema, the statements that open the session, and one request's
+    row."""
+
+    storage: Storage = "database"
+    reread: Reread = "added"
+    file_name: str
+    schema: str
+    opening: Sequence[Statement] = ()
+    """What a new log starts with (idempotent: run again with every batch of requests)."""
+
+    def log_path(self, root: Path) -> Path:
+        return root / self.file_name
+
+    def request(self, index: int, input: Count) -> Statement:
+        raise NotImplementedError
+
+    def add(self, path: Path, first: int, count: int, *, input: Count = INPUT) -> None:
+        requests = [self.request(i, input) for i in range(first, first + count)]
+        execute(path, self.schema, [*self.opening, *requests])
+
+
+def sqlite_count(value: Count) -> Count:
+    """A count as SQLite can hold it: past its 64-bit integers, a REAL."""
+    return float(value) if value >= 2**63 else value
+
+
 class CostOnly:
     """Marks the kit of an agent that reports a cost and no token counts (Crush): request
     ``i`` costs ``input`` micro-dollars, its token buckets are not reported (NULL), and a
@@ -149,7 +180,7 @@ def _dumps(value: object) -> bytes:
         return json.dumps(value).encode()
 
 
-def execute(path: Path, script: str, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+def execute(path: Path, script: str, statements: Sequence[Statement]) -> None:
     """Run ``script`` once (when the database is new), then ``statements``, and commit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()

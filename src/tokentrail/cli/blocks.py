@@ -112,13 +112,11 @@ def blocks_query(
     from datetime import timedelta
 
     from tokentrail.blocks import BlocksQuery
-    from tokentrail.periods import local_midnight_ms, parse_day, resolve_timezone
+    from tokentrail.cli.common import day_range
+    from tokentrail.periods import local_midnight_ms, resolve_timezone
 
     zone, zone_name = resolve_timezone(tz)
-    since_day = parse_day(since, "--since") if since else None
-    until_day = parse_day(until, "--until") if until else None
-    if since_day and until_day and since_day > until_day:
-        raise OptionError(f"--since {since_day} is after --until {until_day}; swap them")
+    since_day, until_day = day_range(since, until)
     return BlocksQuery(
         zone=zone,
         zone_name=zone_name,

@@ -17,6 +17,9 @@ import click
 from tokentrail.errors import OptionError
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from tokentrail.cli.options import Scope
     from tokentrail.figures import UsageFigures
     from tokentrail.ledger import Ledger
     from tokentrail.reports.query import ReportQuery
@@ -122,19 +125,26 @@ def hint_nothing_found(searched: Sequence[str]) -> None:
     )
 
 
+def day_range(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    """``--since`` and ``--until`` as days, in order."""
+    from tokentrail.periods import parse_day
+
+    since_day = parse_day(since, "--since") if since else None
+    until_day = parse_day(until, "--until") if until else None
+    if since_day and until_day and since_day > until_day:
+        raise OptionError(f"--since {since_day} is after --until {until_day}; swap them")
+    return since_day, until_day
+
+
 def build_query(
-    since: str | None,
-    until: str | None,
-    tz: str | None,
-    sources: tuple[str, ...],
-    project: str | None,
-    breakdown: bool,
+    scope: Scope,
+    breakdown: bool = False,
     *,
     machines: tuple[str, ...] = (),
     users: tuple[str, ...] = (),
     by: str | None = None,
 ) -> ReportQuery:
-    from tokentrail.periods import parse_day, resolve_timezone
+    from tokentrail.periods import resolve_timezone
     from tokentrail.reports.query import ReportQuery
     from tokentrail.store.base import GROUP_BY
 
@@ -142,18 +152,15 @@ def build_query(
         raise OptionError(f"--breakdown is --by model; it cannot be combined with --by {by}")
     group = next((g for g in GROUP_BY if g == by), None)
 
-    zone, zone_name = resolve_timezone(tz)
-    since_day = parse_day(since, "--since") if since else None
-    until_day = parse_day(until, "--until") if until else None
-    if since_day and until_day and since_day > until_day:
-        raise OptionError(f"--since {since_day} is after --until {until_day}; swap them")
+    zone, zone_name = resolve_timezone(scope["tz"])
+    since_day, until_day = day_range(scope["since"], scope["until"])
     return ReportQuery(
         zone=zone,
         zone_name=zone_name,
         since=since_day,
         until=until_day,
-        sources=sources,
-        project=project,
+        sources=scope["sources"],
+        project=scope["project"],
         breakdown=breakdown or group == "model",
         machines=tuple(machines),
         users=tuple(users),

@@ -14,6 +14,7 @@ from tokentrail.cli.options import (
     SOURCE,
     TZ,
     UNTIL,
+    Scope,
     database_option,
     no_sync_option,
 )
@@ -78,7 +79,10 @@ def export(
 
     if fmt == "parquet" and output is None:
         raise OptionError("--format parquet writes a binary file: give one with -o/--output")
-    query = build_query(since, until, tz, sources, project, False)
+    scope = Scope(
+        database=database, since=since, until=until, tz=tz, sources=sources, project=project
+    )
+    query = build_query(scope)
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             run_sync(ledger, (), show_progress=sys.stderr.isatty() and output is not None)

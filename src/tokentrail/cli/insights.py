@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from tokentrail.cli.group import TokentrailCommand
-from tokentrail.cli.options import insight_options
+from tokentrail.cli.options import Scope, insight_options
 from tokentrail.errors import OptionError
 
 
@@ -15,12 +15,7 @@ from tokentrail.errors import OptionError
 @click.option("--session", "session_key", metavar="KEY", help="Only this session's calls.")
 @click.option("--by-session", is_flag=True, help="One row per session and tool.")
 def tools(
-    database: str | None,
-    since: str | None,
-    until: str | None,
-    tz: str | None,
-    sources: tuple[str, ...],
-    project: str | None,
+    scope: Scope,
     no_sync: bool,
     as_json: bool,
     as_csv: bool,
@@ -33,8 +28,8 @@ def tools(
     from tokentrail.output import new_console, print_rows, render_csv, render_json
 
     check_format(as_json, as_csv)
-    query = build_query(since, until, tz, sources, project, False)
-    with open_ledger(database, sources=query.sources) as ledger:
+    query = build_query(scope)
+    with open_ledger(scope["database"], sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:
@@ -81,12 +76,7 @@ def tools(
     help="One row per session, project or model.",
 )
 def efficiency(
-    database: str | None,
-    since: str | None,
-    until: str | None,
-    tz: str | None,
-    sources: tuple[str, ...],
-    project: str | None,
+    scope: Scope,
     no_sync: bool,
     as_json: bool,
     as_csv: bool,
@@ -101,8 +91,8 @@ def efficiency(
     chosen = next((b for b in EFFICIENCY_BY if b == by), None)
     if chosen is None:
         raise OptionError(f"--by {by!r}: use one of {', '.join(EFFICIENCY_BY)}")
-    query = build_query(since, until, tz, sources, project, False)
-    with open_ledger(database, sources=query.sources) as ledger:
+    query = build_query(scope)
+    with open_ledger(scope["database"], sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)
         with ledger.reading() as store:

@@ -3,8 +3,9 @@ and the scope of a report (days, zone, sources, project)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 import click
 
@@ -63,15 +64,32 @@ def apply(func: F, options: Sequence[Decorator]) -> F:
     return func
 
 
-def scope_options() -> list[Decorator]:
-    """Where a report reads from and what it covers, shared by reports and insights."""
-    return [database_option, SINCE, UNTIL, TZ, SOURCE, PROJECT]
+class Scope(TypedDict):
+    """Where a report reads from and what it covers, as the scope options gave them."""
+
+    database: str | None
+    since: str | None
+    until: str | None
+    tz: str | None
+    sources: tuple[str, ...]
+    project: str | None
 
 
-def report_options(func: F) -> F:
-    """The options of ``daily``, ``weekly``, ``monthly`` and ``session``."""
+def scoped(func: Callable[..., None], options: Sequence[Decorator]) -> Callable[..., None]:
+    """``func`` below the scope options and then ``options``, given the scope as its first
+    argument, a :class:`Scope`, rather than one argument per option."""
+
+    @functools.wraps(func)
+    def command(**given: Any) -> None:
+        func(cast(Scope, {name: given.pop(name) for name in Scope.__annotations__}), **given)
+
+    return apply(command, [database_option, SINCE, UNTIL, TZ, SOURCE, PROJECT, *options])
+
+
+def report_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options of ``daily``, ``weekly``, ``monthly`` and ``session``, the scope as one
+    :class:`Scope`."""
     options: list[Decorator] = [
-        *scope_options(),
         click.option("--breakdown", is_flag=True, help="One row per model within each period."),
         click.option(
             "--machine",
@@ -96,12 +114,12 @@ def report_options(func: F) -> F:
         NO_SYNC,
         output_options,
     ]
-    return apply(func, options)
+    return scoped(func, options)
 
 
-def insight_options(func: F) -> F:
-    """The options of ``tools`` and ``efficiency``."""
-    return apply(func, [*scope_options(), NO_SYNC, output_options])
+def insight_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options of ``tools`` and ``efficiency``, the scope as one :class:`Scope`."""
+    return scoped(func, [NO_SYNC, output_options])
 
 
 def blocks_options(func: F) -> F:

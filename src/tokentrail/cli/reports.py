@@ -7,12 +7,12 @@ ledger keeps for it (:mod:`tokentrail.cached_reports`) before anything else is i
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tokentrail.cli.group import TokentrailCommand
-from tokentrail.cli.options import report_options
+from tokentrail.cli.options import Scope, report_options
 from tokentrail.errors import OptionError
 
 if TYPE_CHECKING:
@@ -26,16 +26,10 @@ if TYPE_CHECKING:
     from tokentrail.sync import SyncSummary
 
 
-class ReportOptions(TypedDict):
+class ReportOptions(Scope):
     """A report's options as the command line gave them (after click made each value
     canonical): what the answer, and the key it is kept under, depend on."""
 
-    database: str | None
-    since: str | None
-    until: str | None
-    tz: str | None
-    sources: tuple[str, ...]
-    project: str | None
     breakdown: bool
     by: str | None
     machines: tuple[str, ...]
@@ -50,12 +44,7 @@ def report_command(kind: str, help_text: str) -> click.Command:
     @click.command(kind, cls=TokentrailCommand, help=help_text)
     @report_options
     def command(
-        database: str | None,
-        since: str | None,
-        until: str | None,
-        tz: str | None,
-        sources: tuple[str, ...],
-        project: str | None,
+        scope: Scope,
         breakdown: bool,
         machines: tuple[str, ...],
         users: tuple[str, ...],
@@ -65,8 +54,7 @@ def report_command(kind: str, help_text: str) -> click.Command:
         as_csv: bool,
     ) -> None:
         options = ReportOptions(
-            database=database, since=since, until=until, tz=tz, sources=sources,
-            project=project, breakdown=breakdown, by=by, machines=machines, users=users,
+            **scope, breakdown=breakdown, by=by, machines=machines, users=users,
             as_json=as_json, as_csv=as_csv,
         )  # fmt: skip
         if no_sync:
@@ -130,11 +118,7 @@ def report_query(kind: str, options: ReportOptions) -> ReportQuery:
 
     by = options["by"]
     query = build_query(
-        options["since"],
-        options["until"],
-        options["tz"],
-        options["sources"],
-        options["project"],
+        options,
         options["breakdown"],
         machines=options["machines"],
         users=options["users"],

@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from tokentrail.cli.group import TokentrailCommand
-from tokentrail.cli.options import PROJECT, SOURCE, database_option, no_sync_option, output_options
+from tokentrail.cli.options import (
+    PROJECT,
+    SOURCE,
+    Scope,
+    database_option,
+    no_sync_option,
+    output_options,
+)
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Run", "run_id"),
@@ -91,7 +98,10 @@ def sessions(
     from tokentrail.reports.sessions import recent_sessions
 
     check_format(as_json, as_csv)
-    query = build_query(None, None, None, sources, project, False)
+    scope = Scope(
+        database=database, since=None, until=None, tz=None, sources=sources, project=project
+    )
+    query = build_query(scope)
     with open_ledger(database, sources=query.sources) as ledger:
         if not no_sync:
             sync_first(ledger, machine_readable=as_json or as_csv)

@@ -60,7 +60,7 @@ from tokentrail.usage import Tokens, UsageEvent
 
 if TYPE_CHECKING:
     from tokentrail.ledger import Ledger
-    from tokentrail.store.base import WriteTransaction
+    from tokentrail.store.transaction import WriteTransaction
 
 
 GENAI_USAGE_METRIC = "gen_ai.client.token.usage"

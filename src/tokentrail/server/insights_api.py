@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from tokentrail.figures import FiguresJson, UnpricedModelJson
 from tokentrail.insights.efficiency import EfficiencyJson
 from tokentrail.insights.sessions import SessionTimelineJson
 from tokentrail.insights.tools import ToolUsageJson
+from tokentrail.reports.query import ReportQuery
 from tokentrail.server.limits import API_PREFIX
 from tokentrail.server.params import day_param, report_query, zone_param
 from tokentrail.server.shapes import response_model
@@ -216,22 +217,32 @@ SourceParam = Annotated[list[str] | None, Query(max_length=64)]
 ProjectParam = Annotated[str | None, Query(max_length=1000)]
 
 
-@router.get("/tools", response_model=ToolUsageOut)
-def tools(
-    ledger: LedgerDep,
-    session: Annotated[str | None, Query(max_length=1000, description="Only this session.")] = None,
-    by_session: bool = False,
+def scope_query(
     since: DayParam = None,
     until: DayParam = None,
     tz: ZoneParam = None,
     source: SourceParam = None,
     project: ProjectParam = None,
+) -> ReportQuery:
+    """The report query of the parameters that scope an insight (local days, zone, sources,
+    project)."""
+    return report_query(tz=tz, since=since, until=until, sources=source, project=project)
+
+
+ScopeQuery = Annotated[ReportQuery, Depends(scope_query)]
+
+
+@router.get("/tools", response_model=ToolUsageOut)
+def tools(
+    ledger: LedgerDep,
+    query: ScopeQuery,
+    session: Annotated[str | None, Query(max_length=1000, description="Only this session.")] = None,
+    by_session: bool = False,
 ) -> Any:
     """Tool calls per tool name: calls, failures, average and p95 duration, overall or per
     session (the CLI's `tokentrail tools --json`; definitions: docs/insights.md)."""
     from tokentrail.insights.tools import tool_usage
 
-    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
         return tool_usage(
             store,
@@ -247,18 +258,13 @@ EfficiencyOut = response_model(EfficiencyJson)
 @router.get("/efficiency", response_model=EfficiencyOut, response_model_exclude_unset=True)
 def efficiency(
     ledger: LedgerDep,
+    query: ScopeQuery,
     by: Literal["session", "project", "model"] = "session",
-    since: DayParam = None,
-    until: DayParam = None,
-    tz: ZoneParam = None,
-    source: SourceParam = None,
-    project: ProjectParam = None,
 ) -> Any:
     """Lines changed, cost and tokens per changed line, and cache efficiency per session,
     project or model (the CLI's `tokentrail efficiency --json`; docs/insights.md)."""
     from tokentrail.insights.efficiency import efficiency_report
 
-    query = report_query(tz=tz, since=since, until=until, sources=source, project=project)
     with ledger.reading() as store:
         return efficiency_report(store, query, by).as_dict()
 

@@ -25,6 +25,7 @@ from tokentrail.store.records import (
     SessionSort,
 )
 from tokentrail.store.rows import SESSION_COLUMN_LIST, session_from_row
+from tokentrail.store.scope_sql import time_clauses
 
 # the shared views in this dialect, by the names the tests compare with SQLite's
 change_marker = partial(dashboard_sql.change_marker, POSTGRES)
@@ -68,19 +69,13 @@ def _rolled_up(models: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def _page_where(query: SessionPageQuery) -> tuple[str, list[Any]]:
-    clauses = [_TOP_LEVEL]
-    params: list[Any] = []
     f = query.filters
-    if query.models or not query.without_usage:
-        clauses.append("COALESCE(a.requests, 0) > 0")
     # as the one session count: by its last request, or a session without usage by its start
     when = "(CASE WHEN COALESCE(a.requests, 0) > 0 THEN a.last_ms ELSE s.started_ms END)"
-    if f.until_ms is not None:
-        clauses.append(f"{when} < %s")
-        params.append(f.until_ms)
-    if f.since_ms is not None:
-        clauses.append(f"{when} >= %s")
-        params.append(f.since_ms)
+    in_range, params = time_clauses(f, POSTGRES.mark, when)
+    clauses = [_TOP_LEVEL, *in_range]
+    if query.models or not query.without_usage:
+        clauses.append("COALESCE(a.requests, 0) > 0")
     if query.search:
         clauses.append(
             "(strpos(lower(COALESCE(s.title, '')), %s) > 0 "

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from tokentrail.store.base import Cursor, Entry, PushWatermark
 from tokentrail.usage import Cost, Run, Session, Tokens, UsageEvent, utc_from_ms
+
+if TYPE_CHECKING:
+    from tokentrail.store.dialect import Dialect, Rows
 
 T = TypeVar("T")
 
@@ -59,6 +62,21 @@ def by_asked_key(
         if hit is not None:
             out[key] = hit if no_nul(key) == key else rekey(hit, key)
     return out
+
+
+def select_by_key(
+    d: Dialect,
+    rows: Rows,
+    select: str,
+    column: str,
+    keys: Sequence[str],
+    from_row: Callable[[tuple[Any, ...]], T],
+    rekey: Callable[[T, str], T],
+) -> dict[str, T]:
+    """What ``select`` finds whose ``column`` (its first) is one of ``keys``, each under the key
+    asked for (:func:`by_asked_key`)."""
+    found = {row[0]: from_row(row) for row in d.select_in(rows, select, column, keys)}
+    return found if d.text_keeps_nul else by_asked_key(keys, found, rekey)
 
 
 def entry_to_row(entry: Entry) -> tuple[Any, ...]:

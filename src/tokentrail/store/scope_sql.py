@@ -5,7 +5,7 @@ substring test differ."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from tokentrail.store.figures import Filters
 
@@ -23,20 +23,34 @@ def contains(mark: Placeholder, column: str) -> str:
     return f"{function}(COALESCE({column}, ''), {mark}) > 0"
 
 
+def time_clauses(filters: Filters, mark: Placeholder, ts: str) -> tuple[list[str], list[Any]]:
+    """The clauses (to AND) that hold ``ts`` (a column or an expression) in the filters' time
+    range, and their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.since_ms is not None:
+        clauses.append(f"{ts} >= {mark}")
+        params.append(filters.since_ms)
+    if filters.until_ms is not None:
+        clauses.append(f"{ts} < {mark}")
+        params.append(filters.until_ms)
+    return clauses, params
+
+
+class ScopeColumns(TypedDict, total=False):
+    """The columns a scope tests besides the time (defaults: :func:`scope_clauses`')."""
+
+    source: str
+    machine: str
+    project: str | None
+    user: str | None
+
+
 def scope_where(
-    filters: Filters,
-    mark: Placeholder,
-    *,
-    ts: str,
-    source: str = "source",
-    machine: str = "machine",
-    project: str | None = None,
-    user: str | None = None,
+    filters: Filters, mark: Placeholder, *, ts: str, **columns: Unpack[ScopeColumns]
 ) -> tuple[str, list[Any]]:
     """``WHERE ...`` (or ``""``) and its parameters (see :func:`scope_clauses`)."""
-    clauses, params = scope_clauses(
-        filters, mark, ts=ts, source=source, machine=machine, project=project, user=user
-    )
+    clauses, params = scope_clauses(filters, mark, ts=ts, **columns)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
@@ -54,14 +68,7 @@ def scope_clauses(
     ``machine`` among the filters'; ``project`` (a column, where the rows have one) contains the
     filter's text; ``user`` is the column naming who the row belongs to, None where rows have no
     user (then a user filter matches nothing)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if filters.since_ms is not None:
-        clauses.append(f"{ts} >= {mark}")
-        params.append(filters.since_ms)
-    if filters.until_ms is not None:
-        clauses.append(f"{ts} < {mark}")
-        params.append(filters.until_ms)
+    clauses, params = time_clauses(filters, mark, ts)
     for column, values in ((source, filters.sources), (machine, filters.machines)):
         if values:
             clauses.append(f"{column} IN ({marks(mark, len(values))})")

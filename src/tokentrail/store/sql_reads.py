@@ -9,7 +9,7 @@ dashboard's session listing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,6 @@ from tokentrail.store.base import (
     GroupBy,
     MinuteRow,
     OffsetSegment,
-    PushWatermark,
     RunTotalsRow,
     SessionTotalsRow,
     StoreStatus,
@@ -45,15 +44,13 @@ from tokentrail.store.otlp_sql import OtlpReads
 from tokentrail.store.rows import (
     RUN_COLUMN_LIST,
     SESSION_COLUMN_LIST,
-    WATERMARK_COLUMNS,
     entry_from_row,
     prefixed,
     run_from_row,
     session_from_row,
-    watermark_from_row,
 )
-from tokentrail.store.sql_write import SQLWrite, get_watermark, runs_by_key, sessions_by_key
-from tokentrail.usage import Run, Session, ToolCall, ToolResult, utc_from_ms
+from tokentrail.store.sql_write import SQLWrite, runs_by_key, sessions_by_key
+from tokentrail.usage import Run, Session, utc_from_ms
 
 if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
     from tokentrail.store.records import (
@@ -67,7 +64,7 @@ if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.bas
     )
 
 
-class SQLReads(OtlpReads):
+class SQLReads(OtlpReads, push_sql.PushReads):
     """What a store reads, in SQL both engines run."""
 
     dialect: Dialect
@@ -433,30 +430,6 @@ class SQLReads(OtlpReads):
         entries.sort(key=lambda e: (e.event.timestamp_ms, e.event.key))
         return entries
 
-    def iter_entries(self, batch_size: int = 5000) -> Iterator[list[Entry]]:
-        last_id = 0
-        while True:
-            batch = self.entries_after(last_id, batch_size)
-            if not batch:
-                return
-            last_id = batch[-1][0]
-            yield [entry for _, entry in batch]
-
-    def _entries_by(self, seq: str, after: int, limit: int) -> list[tuple[int, Entry]]:
-        d = self.dialect
-        rows = self._rows(
-            f"SELECT {seq}, {d.event_columns} FROM events WHERE {seq} > {d.mark} "
-            f"ORDER BY {seq} LIMIT {d.mark}",
-            (after, limit),
-        )
-        return [(row[0], entry_from_row(row[1:])) for row in rows]
-
-    def entries_after(self, after_id: int, limit: int) -> list[tuple[int, Entry]]:
-        return self._entries_by("id", after_id, limit)
-
-    def entries_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Entry]]:
-        return self._entries_by("changed_seq", after_seq, limit)
-
     def status(self) -> StoreStatus:
         ((events, first, last),) = self._rows("SELECT COUNT(*), MIN(ts_ms), MAX(ts_ms) FROM events")
         counts = [
@@ -486,47 +459,6 @@ class SQLReads(OtlpReads):
             return str(found[0][0])
         with self.write() as tx:  # a ledger a newer tokentrail wrote raises: read-only
             return tx.ledger_id()
-
-    def _changed(
-        self, table: str, alias: str, key: str, columns: Sequence[str], after: int, limit: int
-    ) -> list[tuple[Any, ...]]:
-        mark = self.dialect.mark
-        source, seq = self.dialect.changes(table, alias, key)
-        return self._rows(
-            f"SELECT {seq}, {prefixed(columns, alias)} FROM {source} WHERE {seq} > {mark} "
-            f"ORDER BY {seq} LIMIT {mark}",
-            (after, limit),
-        )
-
-    def sessions_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Session]]:
-        rows = self._changed("sessions", "s", "session_key", SESSION_COLUMN_LIST, after_seq, limit)
-        return [(row[0], session_from_row(row[1:])) for row in rows]
-
-    def runs_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, Run]]:
-        rows = self._changed("runs", "r", "run_id", RUN_COLUMN_LIST, after_seq, limit)
-        return [(row[0], run_from_row(row[1:])) for row in rows]
-
-    def tool_calls_changed_after(self, after_seq: int, limit: int) -> list[tuple[int, ToolCall]]:
-        return push_sql.tool_calls_changed_after(self._rows, self.dialect.mark, after_seq, limit)
-
-    def tool_results_changed_after(
-        self, after_seq: int, limit: int
-    ) -> list[tuple[int, ToolResult]]:
-        return push_sql.tool_results_changed_after(self._rows, self.dialect.mark, after_seq, limit)
-
-    def rate_limits_changed_after(
-        self, after_seq: int, limit: int
-    ) -> list[tuple[int, RateLimitSnapshot]]:
-        return push_sql.rate_limits_changed_after(self._rows, self.dialect.mark, after_seq, limit)
-
-    def push_watermark(self, machine: str, ledger_id: str) -> PushWatermark:
-        return get_watermark(self.dialect, self._rows, machine, ledger_id)
-
-    def push_watermarks(self) -> list[PushWatermark]:
-        rows = self._rows(
-            f"SELECT {WATERMARK_COLUMNS} FROM push_watermarks ORDER BY machine, ledger_id"
-        )
-        return [watermark_from_row(row) for row in rows]
 
     # -- blocks and tools ----------------------------------------------------------------
 

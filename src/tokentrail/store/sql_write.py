@@ -28,6 +28,7 @@ from tokentrail.store.rows import (
     entry_from_row,
     run_from_row,
     run_to_row,
+    select_by_key,
     session_from_row,
     session_to_row,
     watermark_from_row,
@@ -276,19 +277,21 @@ class SQLWrite(OtlpWrites):
 
 
 def sessions_by_key(d: Dialect, rows: Rows, keys: Sequence[str]) -> dict[str, Session]:
-    found_rows = d.select_in(rows, f"SELECT {SESSION_COLUMNS} FROM sessions", "session_key", keys)
-    found = {row[0]: session_from_row(row) for row in found_rows}
-    if d.text_keeps_nul:
-        return found
-    return by_asked_key(keys, found, lambda s, key: replace(s, key=key))
+    select = f"SELECT {SESSION_COLUMNS} FROM sessions"
+    return select_by_key(d, rows, select, "session_key", keys, session_from_row, _rekey_session)
 
 
 def runs_by_key(d: Dialect, rows: Rows, run_ids: Sequence[str]) -> dict[str, Run]:
-    found_rows = d.select_in(rows, f"SELECT {RUN_COLUMNS} FROM runs", "run_id", run_ids)
-    found = {row[0]: run_from_row(row) for row in found_rows}
-    if d.text_keeps_nul:
-        return found
-    return by_asked_key(run_ids, found, lambda r, key: replace(r, run_id=key))
+    select = f"SELECT {RUN_COLUMNS} FROM runs"
+    return select_by_key(d, rows, select, "run_id", run_ids, run_from_row, _rekey_run)
+
+
+def _rekey_session(session: Session, key: str) -> Session:
+    return replace(session, key=key)
+
+
+def _rekey_run(run: Run, run_id: str) -> Run:
+    return replace(run, run_id=run_id)
 
 
 def get_watermark(d: Dialect, rows: Rows, machine: str, ledger_id: str) -> PushWatermark:

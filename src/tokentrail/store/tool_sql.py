@@ -31,6 +31,21 @@ def next_change(table: str) -> str:
 _OTLP_COLUMNS = ("source", "session_key", "tool_name", "ts_ms", "duration_ms", "success", "machine")
 
 
+def _call_values(c: ToolCall) -> tuple[object, ...]:
+    """What every writer stores of a call: its key, then :data:`_OTLP_COLUMNS`."""
+    success = None if c.success is None else int(c.success)
+    return (
+        c.key,
+        c.source,
+        c.session_key,
+        c.tool_name,
+        c.timestamp_ms,
+        c.duration_ms,
+        success,
+        c.machine or "",
+    )
+
+
 def put_otlp_tool_calls(
     executemany: Executemany, mark: Placeholder, calls: Sequence[ToolCall]
 ) -> None:
@@ -43,19 +58,7 @@ def put_otlp_tool_calls(
         f"INSERT INTO tool_calls (call_key, {', '.join(_OTLP_COLUMNS)}, change_seq) "
         f"VALUES ({marks(mark, 8)}, {next_change('tool_calls')}) "
         f"ON CONFLICT (call_key) DO UPDATE SET {updates}, change_seq = excluded.change_seq",
-        [
-            (
-                c.key,
-                c.source,
-                c.session_key,
-                c.tool_name,
-                c.timestamp_ms,
-                c.duration_ms,
-                None if c.success is None else int(c.success),
-                c.machine or "",
-            )
-            for c in calls
-        ],
+        [_call_values(c) for c in calls],
     )
 
 
@@ -87,14 +90,7 @@ def put_log_tool_calls(
             "OR (tool_calls.success IS NULL AND excluded.success IS NOT NULL)",
             sorted(  # in key order, for the key index (see SQLiteStore.insert_entries)
                 (
-                    c.key,
-                    c.source,
-                    c.session_key,
-                    c.tool_name,
-                    c.timestamp_ms,
-                    c.duration_ms,
-                    None if c.success is None else int(c.success),
-                    c.machine or "",
+                    *_call_values(c),
                     "log" if c.from_log else "otlp",
                     c.model,
                     c.lines_added,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import OUTPUT, SESSION, Count, Reread, Storage, execute, iso
+from tokentrail.agents.contract import (
+    OUTPUT,
+    SESSION,
+    Count,
+    DatabaseKit,
+    Statement,
+    execute,
+    iso,
+    sqlite_count,
+)
 
 SCHEMA = """
 CREATE TABLE sessions (id TEXT PRIMARY KEY, cwd TEXT, created_at TEXT, updated_at TEXT);
@@ -27,29 +36,13 @@ requests of one session (the contract's two roots) do not look like one store tw
 _SESSION = "INSERT OR IGNORE INTO sessions VALUES (?, '/src/webapp', ?, ?)"
 
 
-class CopilotKit:
-    storage: Storage = "database"
-    reread: Reread = "added"  # past a cursor of the rows read
+class CopilotKit(DatabaseKit):
+    file_name = "session-store.db"
+    schema = SCHEMA
+    opening = ((_SESSION, (SESSION, iso(0), iso(0))),)
 
-    def log_path(self, root: Path) -> Path:
-        return root / "session-store.db"
-
-    def add(self, path: Path, first: int, count: int, *, input: Count = 100) -> None:
-        value = float(input) if input >= 2**63 else input  # past SQLite's integers: a REAL
-        execute(
-            path,
-            SCHEMA,
-            [
-                (
-                    "INSERT OR IGNORE INTO sessions VALUES (?, '/src/webapp', ?, ?)",
-                    (SESSION, iso(0), iso(0)),
-                )
-            ]
-            + [
-                (_INSERT, (i + 1, SESSION, value, OUTPUT, iso(i)))
-                for i in range(first, first + count)
-            ],
-        )
+    def request(self, index: int, input: Count) -> Statement:
+        return (_INSERT, (index + 1, SESSION, sqlite_count(input), OUTPUT, iso(index)))
 
     def add_malformed(self, path: Path) -> None:
         execute(path, SCHEMA, [(_INSERT, (None, SESSION, "many", OUTPUT, "not a time"))])

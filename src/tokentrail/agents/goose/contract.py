@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokentrail.agents.contract import OUTPUT, Count, Reread, Storage, execute, when
+from tokentrail.agents.contract import (
+    OUTPUT,
+    Count,
+    DatabaseKit,
+    Statement,
+    execute,
+    sqlite_count,
+    when,
+)
 
 SCHEMA = """
 CREATE TABLE sessions (
@@ -34,20 +42,13 @@ _INSERT = (
 )
 
 
-class GooseKit:
-    storage: Storage = "database"
-    reread: Reread = "added"  # past a cursor of the rows read
+class GooseKit(DatabaseKit):
+    file_name = "sessions.db"
+    schema = SCHEMA
+    opening = ((_SESSION, ()),)
 
-    def log_path(self, root: Path) -> Path:
-        return root / "sessions.db"
-
-    def add(self, path: Path, first: int, count: int, *, input: Count = 100) -> None:
-        value = float(input) if input >= 2**63 else input  # past SQLite's integers: a REAL
-        rows = [
-            (_INSERT, (int(when(i).timestamp()), value, OUTPUT))
-            for i in range(first, first + count)
-        ]
-        execute(path, SCHEMA, [(_SESSION, ()), *rows])
+    def request(self, index: int, input: Count) -> Statement:
+        return (_INSERT, (int(when(index).timestamp()), sqlite_count(input), OUTPUT))
 
     def add_malformed(self, path: Path) -> None:
         execute(path, SCHEMA, [(_SESSION, ()), (_INSERT, ("not a time", "many", OUTPUT))])

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tokentrail.agents.opencode.contract import OpenCodeKit
 
 
 class KiloKit(OpenCodeKit):
-    def log_path(self, root: Path) -> Path:
-        return root / "kilo.db"
+    file_name = "kilo.db"
 
 
 KIT = KiloKit()

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import orjson
 
-from tokentrail.agents.contract import OUTPUT, SESSION, Count, Reread, Storage, execute, millis
+from tokentrail.agents.contract import (
+    OUTPUT,
+    SESSION,
+    Count,
+    DatabaseKit,
+    Statement,
+    execute,
+    millis,
+)
 
 SCHEMA = """
 CREATE TABLE project (
@@ -29,6 +37,10 @@ CREATE TABLE part (
 INSERT INTO project VALUES ('prj_1', '/src/webapp', 1, 1);
 """
 
+_SESSION = (
+    "INSERT OR IGNORE INTO session VALUES (?, 'prj_1', NULL, 'otter', '/src/webapp', "
+    "'Contract', '1.1.20', ?, ?)"
+)
 _MESSAGE = "INSERT INTO message VALUES (?, ?, ?, ?, ?)"
 
 
@@ -50,27 +62,15 @@ def _data(index: int, input: Count) -> str:
         return json.dumps(data)
 
 
-class OpenCodeKit:
-    storage: Storage = "database"
-    reread: Reread = "added"  # past a cursor of the rows read
+class OpenCodeKit(DatabaseKit):
+    file_name = "opencode.db"
+    schema = SCHEMA
+    opening = ((_SESSION, (SESSION, millis(0), millis(0))),)
 
-    def log_path(self, root: Path) -> Path:
-        return root / "opencode.db"
-
-    def add(self, path: Path, first: int, count: int, *, input: Count = 100) -> None:
-        session = (
-            "INSERT OR IGNORE INTO session VALUES (?, 'prj_1', NULL, 'otter', '/src/webapp', "
-            "'Contract', '1.1.20', ?, ?)",
-            (SESSION, millis(0), millis(0)),
-        )
-        execute(
-            path,
-            SCHEMA,
-            [session]
-            + [
-                (_MESSAGE, (f"msg_{i:06d}", SESSION, millis(i), millis(i), _data(i, input)))
-                for i in range(first, first + count)
-            ],
+    def request(self, index: int, input: Count) -> Statement:
+        return (
+            _MESSAGE,
+            (f"msg_{index:06d}", SESSION, millis(index), millis(index), _data(index, input)),
         )
 
     def add_malformed(self, path: Path) -> None:
