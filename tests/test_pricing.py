@@ -241,3 +241,57 @@ print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules
         input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700
     )
     assert second["costs"][0][1] == reference_micro("claude-sonnet-4-5-20250929", tokens, WHEN)
+
+
+def test_a_kept_rate_card_serves_every_day_until_the_price_changes(tmp_path: Path) -> None:
+    """A card is kept with the days its price holds: a later process prices other days of
+    the same span without loading genai-prices, exactly as genai-prices would, and a day
+    past the model's next price change (claude-opus-4-6: new prices from 2026-03-13, a
+    variant from 2026-10-14) is resolved again, at its own price."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    script = """
+import sys, orjson
+from datetime import datetime
+from tokentrail.pricing import Pricer
+from tokentrail.usage import Tokens, UsageEvent
+tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700)
+costs = []
+for day in sys.argv[1:]:
+    when = datetime.fromisoformat(day + "T12:00:00+00:00")
+    usage = UsageEvent(key="k", source="t", timestamp=when, tokens=tokens, model="claude-opus-4-6")
+    costs.append(Pricer().price(usage).micro_usd)
+print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules}).decode())
+"""
+
+    def run(*days: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *days],
+            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+            capture_output=True,
+            check=True,
+        )
+        return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+    tokens = Tokens(
+        input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700
+    )
+
+    def reference(*days: str) -> list[int]:
+        return [
+            reference_micro(
+                "claude-opus-4-6", tokens, datetime.fromisoformat(f"{day}T12:00:00+00:00")
+            )
+            for day in days
+        ]
+
+    first = run("2026-02-01", "2026-04-01")
+    assert first["loaded"] and first["costs"] == reference("2026-02-01", "2026-04-01")
+    assert first["costs"][0] != first["costs"][1]  # the price did change between them
+    kept = run("2026-01-05", "2026-03-12", "2026-03-13", "2026-10-13")
+    assert not kept["loaded"]
+    assert kept["costs"] == reference("2026-01-05", "2026-03-12", "2026-03-13", "2026-10-13")
+    past = run("2026-10-14")
+    assert past["loaded"] and past["costs"] == reference("2026-10-14")

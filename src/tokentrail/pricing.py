@@ -373,19 +373,20 @@ class Pricer:
         override = self._override_for(model, when)
         if override is not None:
             return (override.rate_card().micro_usd_and_saving, override.label), True
-        key = _card_key(model, provider, context, when)
-        kept = _CARDS.get(key)
+        key = _card_key(model, provider, context)
+        day = when.astimezone(UTC).date()
+        kept = _CARDS.get(key, day.isoformat())
         if kept is not _NOT_KEPT:
             return ((kept.micro_usd_and_saving, kept.version) if kept is not None else None), True
         found = _find_model(model, provider)
         if found is None:
-            _CARDS.put(key, None)
+            _CARDS.put(key, ("", ""), None)
             return None, True
         provider_obj, model_info = found
         resolved, card = _resolve_genai(provider_obj, model_info, context, when)
         daily = not _has_time_of_day(model_info)
         if daily and card is not None:
-            _CARDS.put(key, card)
+            _CARDS.put(key, _price_span(model_info, day), card)
         return resolved, daily
 
     def _override_for(self, model: str, when: datetime) -> PriceOverride | None:
@@ -415,6 +416,21 @@ def _find_model(model: str, provider: str | None) -> tuple[Provider, ModelInfo] 
             continue
         return found
     return None
+
+
+def _price_span(model_info: ModelInfo, day: date) -> tuple[str, str]:
+    """The UTC days around ``day`` (ISO dates, the first included, the last excluded, "" where
+    open) over which genai-prices gives the model the price it gives on ``day``: a price, and
+    a variant's, changes only at a start date (``StartDateConstraint.active`` compares the
+    request's UTC date with it), so the same prices are chosen between two of them."""
+    prices = model_info.prices if isinstance(model_info.prices, list) else []
+    constraints = [c.constraint for c in prices]
+    constraints.extend(v.constraint for v in model_info.price_variants or ())
+    starts = [getattr(c, "start_date", None) for c in constraints]
+    dates = [start for start in starts if isinstance(start, date)]
+    first = max((start for start in dates if start <= day), default=None)
+    end = min((start for start in dates if start > day), default=None)
+    return (first.isoformat() if first else "", end.isoformat() if end else "")
 
 
 def _has_time_of_day(model_info: ModelInfo) -> bool:
@@ -478,71 +494,104 @@ def _cache_saving(price_fn: Callable[[Tokens], int], tokens: Tokens, micro: int)
 
 _NOT_KEPT: Any = object()
 CARD_CACHE_FILE = "rate-cards.json"
+CARD_CACHE_FORMAT = 2
+"""2: each card with the span of days it holds for (1: one card per UTC day, so every new
+day loaded genai-prices again, in the first sync of each day)."""
+
+_Span = tuple[str, str]
+_KeptCard = tuple[str, str, RateCard | None]
 
 
-def _card_key(
-    model: str, provider: str | None, context: tuple[tuple[str, str], ...], when: datetime
-) -> str:
-    day = when.astimezone(UTC).date().isoformat()
-    return "\x1f".join([model, provider or "", repr(context), day])
+def _card_key(model: str, provider: str | None, context: tuple[tuple[str, str], ...]) -> str:
+    return "\x1f".join([model, provider or "", repr(context)])
 
 
 class RateCardCache:
     """Rate cards resolved from genai-prices, kept in a file between processes.
 
     Loading genai-prices' data costs about 0.15 s of CPU, more than a status line update or a
-    small sync takes in all; a card (or "no price known") for a model, provider, context and
-    UTC day is the same every time while the installed genai-prices is the same. The file
-    is tied to that installation by the size and modification time of its data files, and
-    written once, when the process ends. Only cards that hold for a whole day are kept.
+    small sync takes in all; a card (or "no price known") for a model, provider and context
+    is the same every day between two of the model's price changes while the installed
+    genai-prices is the same, so it is kept with that span of UTC days (a model nobody
+    prices, for every day). The file is tied to that installation by the size and
+    modification time of its data files, and written when the process ends (a sync's worker
+    process, which ends without that, writes it after each of its jobs: :func:`keep_rate_cards`).
+    Only cards that hold for whole days are kept.
     """
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
-        self._cards: dict[str, RateCard | None] | None = None
+        self._cards: dict[str, list[_KeptCard]] | None = None
         self._stamp = ""
         self._dirty = False
+        self._registered = False
 
-    def get(self, key: str) -> RateCard | None:
-        return self._load().get(key, _NOT_KEPT)
+    def get(self, key: str, day: str) -> RateCard | None:
+        """The card kept for ``key`` on ``day`` (an ISO date), else ``_NOT_KEPT``."""
+        found: RateCard | None = _NOT_KEPT
+        for first, end, card in self._load().get(key, ()):
+            if first <= day and (not end or day < end):
+                found = card
+                break
+        return found
 
-    def put(self, key: str, card: RateCard | None) -> None:
+    def put(self, key: str, span: _Span, card: RateCard | None) -> None:
         cards = self._load()
-        if not self._stamp or cards.get(key, _NOT_KEPT) == card:
+        kept = cards.setdefault(key, [])
+        if not self._stamp or (*span, card) in kept:
             return
-        cards[key] = card
-        if not self._dirty:
+        kept.append((*span, card))
+        if not self._registered:
             import atexit
 
             atexit.register(self.save)
-            self._dirty = True
+            self._registered = True
+        self._dirty = True
 
-    def _load(self) -> dict[str, RateCard | None]:
-        if self._cards is not None:
-            return self._cards
-        self._cards = {}
-        self._stamp = _genai_prices_stamp()
+    def _load(self) -> dict[str, list[_KeptCard]]:
+        if self._cards is None:
+            self._stamp = _genai_prices_stamp()
+            self._cards = self._read()
+        return self._cards
+
+    def _read(self) -> dict[str, list[_KeptCard]]:
         try:
             data = _orjson().loads(self._file().read_bytes())
         except (OSError, ValueError):
-            return self._cards
-        if isinstance(data, dict) and data.get("stamp") == self._stamp and self._stamp:
-            try:
-                self._cards = {key: _card_from_json(value) for key, value in data["cards"].items()}
-            except (KeyError, TypeError, ValueError, ArithmeticError):
-                self._cards = {}  # a file of another shape: start again
-        return self._cards
+            return {}
+        if not (
+            isinstance(data, dict)
+            and data.get("format") == CARD_CACHE_FORMAT
+            and data.get("stamp") == self._stamp
+            and self._stamp
+        ):
+            return {}
+        try:
+            return {
+                key: [(str(first), str(end), _card_from_json(card)) for first, end, card in kept]
+                for key, kept in data["cards"].items()
+            }
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return {}  # a file of another shape: start again
 
     def save(self) -> None:
-        """Write the file (atomically: two processes ending at once leave one whole file)."""
+        """Write the file with what another process wrote since this one read it (atomically:
+        two processes ending at once leave one whole file, the last one's)."""
         import os
 
         if self._cards is None or not self._dirty:
             return
+        for key, theirs in self._read().items():
+            kept = self._cards.setdefault(key, [])
+            kept.extend(item for item in theirs if item not in kept)
         path = self._file()
         payload = {
+            "format": CARD_CACHE_FORMAT,
             "stamp": self._stamp,
-            "cards": {key: _card_to_json(card) for key, card in self._cards.items()},
+            "cards": {
+                key: [(first, end, _card_to_json(card)) for first, end, card in kept]
+                for key, kept in self._cards.items()
+            },
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -562,6 +611,12 @@ class RateCardCache:
 
 
 _CARDS = RateCardCache()
+
+
+def keep_rate_cards() -> None:
+    """Write the rate cards this process resolved, now: a worker process of the sync ends
+    without running exit handlers."""
+    _CARDS.save()
 
 
 def _orjson() -> Any:

@@ -29,6 +29,7 @@ from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
 from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
+from tokentrail.pricing import keep_rate_cards
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources.base import Source
 from tokentrail.sources.discovery import env_paths
@@ -484,7 +485,9 @@ def _exit_when_orphaned(parent: int) -> None:
 
 def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:
     worker = _WORKER[0]
-    return run_job(worker.ledger, tasks, worker.write_turn)
+    summary = run_job(worker.ledger, tasks, worker.write_turn)
+    keep_rate_cards()  # a pool's worker ends without running exit handlers
+    return summary
 
 
 def _job_bytes(job: Sequence[FileTask]) -> int:
