@@ -535,6 +535,9 @@ class RateCardCache:
                 break
         return found
 
+    def any_kept(self) -> bool:
+        return bool(self._load())
+
     def put(self, key: str, span: _Span, card: RateCard | None) -> None:
         cards = self._load()
         kept = cards.setdefault(key, [])
@@ -611,6 +614,16 @@ class RateCardCache:
 
 
 _CARDS = RateCardCache()
+
+
+def load_rate_cards() -> None:
+    """Read the kept rate cards now, and genai-prices' data too when none are kept (a first
+    sync): a sync calls it before it starts its worker processes, which then share what was
+    read instead of each reading it again."""
+    if not _CARDS.any_kept():
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
 
 
 def keep_rate_cards() -> None:

@@ -29,7 +29,7 @@ from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
 from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
-from tokentrail.pricing import keep_rate_cards
+from tokentrail.pricing import keep_rate_cards, load_rate_cards
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources.base import Source
 from tokentrail.sources.discovery import env_paths
@@ -395,6 +395,8 @@ def _run_jobs(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    if context.get_start_method() == "fork":
+        load_rate_cards()  # once here, not once per worker
     # Workers take turns on this lock before writing: it wakes the next writer at once,
     # where SQLite's own busy handler would poll with sleeps of up to 100 ms.
     write_turn = context.Lock()
