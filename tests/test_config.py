@@ -121,3 +121,31 @@ def test_a_checked_file_is_kept_and_read_back_the_same(tmp_path: Path) -> None:
     path.write_text(FULL.replace("amount = 200", "amount = 0"))  # changed: checked again
     with pytest.raises(ConfigError, match="'amount' must be more than 0 USD"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"XDG_CONFIG_HOME": "/x/config", "XDG_DATA_HOME": "/x/data", "XDG_CACHE_HOME": "/x/cache"},
+        {"XDG_CONFIG_HOME": "", "XDG_DATA_HOME": "", "XDG_CACHE_HOME": ""},
+        {"XDG_CACHE_HOME": "relative/cache", "XDG_DATA_HOME": "  "},
+        {"HOME": "relative-home"},
+    ],
+)
+def test_the_folders_are_platformdirs_own(
+    variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the ledger, the configuration and the caches live is platformdirs' answer, also
+    where it is not asked (its import costs a status line a tenth of its time)."""
+    import platformdirs
+
+    from tokentrail.config import app_folder
+
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert app_folder("cache") == Path(platformdirs.user_cache_dir("tokentrail"))
+    assert app_folder("config") == Path(platformdirs.user_config_dir("tokentrail", appauthor=False))
+    assert app_folder("data") == Path(platformdirs.user_data_dir("tokentrail", appauthor=False))

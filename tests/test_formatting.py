@@ -53,6 +53,30 @@ def test_durations_read_at_a_glance_from_seconds_to_months() -> None:
     ]
 
 
+def test_a_status_bar_reads_compact_forms() -> None:
+    """The status line's narrow forms (tokentrail.statusline shows them)."""
+    assert [formatting.usd_compact(v) for v in (0, 0.012, 0.5, 0.996, 1234.5)] == [
+        "$0.00",
+        "$0.012",
+        "$0.5",
+        "$1.00",
+        "$1,234.50",
+    ]
+    assert [formatting.tokens_compact(v) for v in (950, 1_390, 64_500, 347_000_000, 2 * 10**9)] == [
+        "950",
+        "1.4k",
+        "64.5k",
+        "347.0M",
+        "2.0B",
+    ]
+    assert [formatting.duration_compact(s) for s in (-5, 59.9, 45 * 60, 3 * 3600 + 305)] == [
+        "0m",
+        "0m",
+        "45m",
+        "3h05m",
+    ]
+
+
 def test_the_cli_and_the_dashboard_say_the_same() -> None:
     for seconds in (12, 4320, 2373 * 3600):
         assert format_duration(seconds) == _ENV.filters["duration"](seconds)

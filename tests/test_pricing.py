@@ -199,6 +199,56 @@ def test_agent_model_names_resolve(model: str, provider: str) -> None:
     assert cost.status == PRICED and cost.micro_usd and cost.micro_usd > 0
 
 
+def test_a_kept_rate_card_serves_every_day_until_the_models_next_price_change(
+    tmp_path: Path,
+) -> None:
+    """A card resolved for one day prices a request of another day between the same two
+    price changes without loading genai-prices' data (a small sync meets new days all the
+    time); a request past the change resolves its own card. Every cost is genai-prices'."""
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from genai_prices import data_snapshot
+    from genai_prices.types import StartDateConstraint
+
+    model = "claude-sonnet-4-6"  # its price changes once (genai-prices' data)
+    _, info = data_snapshot.get_snapshot().find_provider_model(model, None, "anthropic", None)
+    assert isinstance(info.prices, list)
+    (change,) = (
+        c.constraint.start_date
+        for c in info.prices
+        if isinstance(c.constraint, StartDateConstraint)
+    )
+    noon = datetime(change.year, change.month, change.day, 12, tzinfo=UTC)
+    days = [noon - timedelta(days=90), noon - timedelta(days=1), noon, noon + timedelta(days=30)]
+    tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, output=700)
+    script = """
+import sys, orjson
+from datetime import datetime
+from tokentrail.pricing import Pricer
+from tokentrail.usage import Tokens, UsageEvent
+when = datetime.fromisoformat(sys.argv[1])
+tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, output=700)
+usage = UsageEvent(key="k", source="t", timestamp=when, tokens=tokens, model=sys.argv[2])
+micro = Pricer().price(usage).micro_usd
+print(orjson.dumps({"micro": micro, "loaded": "genai_prices.data" in sys.modules}).decode())
+"""
+
+    def run(when: datetime) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, when.isoformat(), model],
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+            capture_output=True,
+            check=True,
+        )
+        return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+
+    runs = [run(when) for when in days]
+    assert [r["loaded"] for r in runs] == [True, False, True, False]
+    assert [r["micro"] for r in runs] == [reference_micro(model, tokens, when) for when in days]
+
+
 def test_rate_cards_kept_between_processes_price_exactly_as_genai_prices(
     tmp_path: Path,
 ) -> None:
@@ -243,55 +293,37 @@ print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules
     assert second["costs"][0][1] == reference_micro("claude-sonnet-4-5-20250929", tokens, WHEN)
 
 
-def test_a_kept_rate_card_serves_every_day_until_the_price_changes(tmp_path: Path) -> None:
-    """A card is kept with the days its price holds: a later process prices other days of
-    the same span without loading genai-prices, exactly as genai-prices would, and a day
-    past the model's next price change (claude-opus-4-6: new prices from 2026-03-13, a
-    variant from 2026-10-14) is resolved again, at its own price."""
+def test_a_sync_loads_genai_prices_before_its_workers_only_when_no_card_is_kept(
+    tmp_path: Path,
+) -> None:
+    """``load_rate_cards`` (called by a parallel sync before its workers start) loads
+    genai-prices' data when the cache holds no card, and leaves it unloaded once one is kept."""
     import subprocess
     import sys
 
     cache = tmp_path / "cache"
     script = """
-import sys, orjson
+import sys
 from datetime import datetime
-from tokentrail.pricing import Pricer
+from tokentrail.pricing import Pricer, load_rate_cards
 from tokentrail.usage import Tokens, UsageEvent
-tokens = Tokens(input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700)
-costs = []
-for day in sys.argv[1:]:
-    when = datetime.fromisoformat(day + "T12:00:00+00:00")
-    usage = UsageEvent(key="k", source="t", timestamp=when, tokens=tokens, model="claude-opus-4-6")
-    costs.append(Pricer().price(usage).micro_usd)
-print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules}).decode())
+load_rate_cards()
+print("genai_prices.data" in sys.modules)
+when = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
+usage = UsageEvent(key="k", source="t", timestamp=when, tokens=Tokens(input=1), model="gpt-5")
+Pricer().price(usage)
 """
 
-    def run(*days: str) -> dict[str, Any]:
+    def loaded() -> bool:
         done = subprocess.run(
-            [sys.executable, "-c", script, *days],
+            [sys.executable, "-c", script],
             env={**os.environ, "XDG_CACHE_HOME": str(cache)},
             capture_output=True,
             check=True,
+            text=True,
         )
-        return orjson.loads(done.stdout)  # type: ignore[no-any-return]
+        return done.stdout.strip() == "True"
 
-    tokens = Tokens(
-        input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700
-    )
-
-    def reference(*days: str) -> list[int]:
-        return [
-            reference_micro(
-                "claude-opus-4-6", tokens, datetime.fromisoformat(f"{day}T12:00:00+00:00")
-            )
-            for day in days
-        ]
-
-    first = run("2026-02-01", "2026-04-01")
-    assert first["loaded"] and first["costs"] == reference("2026-02-01", "2026-04-01")
-    assert first["costs"][0] != first["costs"][1]  # the price did change between them
-    kept = run("2026-01-05", "2026-03-12", "2026-03-13", "2026-10-13")
-    assert not kept["loaded"]
-    assert kept["costs"] == reference("2026-01-05", "2026-03-12", "2026-03-13", "2026-10-13")
-    past = run("2026-10-14")
-    assert past["loaded"] and past["costs"] == reference("2026-10-14")
+    assert loaded()
+    assert (cache / "tokentrail" / "rate-cards.json").exists()
+    assert not loaded()

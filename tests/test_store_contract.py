@@ -586,6 +586,15 @@ def test_session_totals_and_the_session_report(backend: Backend, ledger: Ledger)
     assert whole["main"].last_ms == int((T0 + timedelta(minutes=1)).timestamp() * 1000)
     only_codex = ledger.store.session_totals(Filters(sources=("codex",)), by_model=False)
     assert [r.session.key for r in only_codex] == ["c1"]
+    # the model column's pairs: a request's model once per session, with its request count
+    assert sorted(ledger.store.session_model_requests(Filters())) == [
+        ("c1", SONNET, 1),
+        ("main", "claude-opus-4-5", 1),
+        ("main", SONNET, 1),
+        ("main:agent-a", SONNET, 1),
+        ("main:agent-b", SONNET, 1),
+    ]
+    assert ledger.store.session_model_requests(Filters(sources=("codex",))) == [("c1", SONNET, 1)]
     report = session_report(ledger.store, query())
     rows = {row.key: row for row in report.rows}
     assert set(rows) == {"main", "c1"}
@@ -613,6 +622,11 @@ def test_session_totals_by_machine(ledger: Ledger) -> None:
     both = ledger.store.session_totals(Filters(machines=("laptop", "buildbox")), by_model=True)
     assert [(r.session.key, r.totals.output) for r in both] == [("s1", 12)]
     assert ledger.store.session_totals(Filters(users=("alice",)), by_model=False) == []
+    laptop = ledger.store.session_model_requests(Filters(machines=("laptop",)))
+    assert laptop == [("s1", SONNET, 1)]
+    ledger.record_batch([ev("d", 3, machine="laptop", model=None), ev("e", 2, machine="laptop")])
+    # a request with no model names none; the machine's two Sonnet requests are counted
+    assert ledger.store.session_model_requests(Filters(machines=("laptop",))) == [("s1", SONNET, 2)]
 
 
 # -- team-mode additions --------------------------------------------------------------------

@@ -105,6 +105,32 @@ def test_a_file_appended_to_is_read(isolated_home: Path, db_path: Path) -> None:
     assert _sync(db_path) == Outcome(quick=True, requests=3)
 
 
+def test_only_the_files_appended_to_are_read_without_the_walk(
+    isolated_home: Path, db_path: Path, tmp_path: Path
+) -> None:
+    """Files appended to, with every other input as the last full sync recorded: only they
+    are read, with neither click nor another agent's reader imported, and the ledger ends as
+    a full sync of the same files leaves it; its record still answers the next sync."""
+    transcript = _synced(isolated_home, db_path)
+    write_jsonl(transcript, _turn("s1", 3), append=True)
+    assert _sync(db_path) == Outcome(quick=False, requests=3)
+    imported = set(db_path.with_name("modules.txt").read_text().splitlines())
+    assert "tokentrail.agents.claude_code.reader" in imported  # it did read the file
+    assert not {"click", "tokentrail.cli", "tokentrail.agents.codex.reader"} & imported
+    assert _sync(db_path) == Outcome(quick=True, requests=3)
+    full = tmp_path / "full.db"
+    assert _sync(full, "--quiet", "-d", str(full)) == Outcome(quick=False, requests=3)
+    assert "click" in set(full.with_name("modules.txt").read_text().splitlines())
+    query = {
+        "events": "SELECT event_key, ts_ms, input, output, cost_micro FROM events",
+        "cursors": "SELECT path, size, mtime_ns, offset, line_no, head_hash FROM cursors",
+        "rollups": "SELECT * FROM rollups",
+    }
+    for table, sql in query.items():
+        with sqlite3.connect(db_path) as quick, sqlite3.connect(full) as walked:
+            assert sorted(quick.execute(sql)) == sorted(walked.execute(sql)), table
+
+
 def test_a_file_added_beside_the_others_is_read(isolated_home: Path, db_path: Path) -> None:
     _synced(isolated_home, db_path)
     write_jsonl(claude_session_file(isolated_home, "s2"), _turn("s2", 1))

@@ -8,10 +8,11 @@ platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tokentrail.errors import ConfigError
 
@@ -79,19 +80,44 @@ class Config:
         return self.sources.get(name, SourceSettings())
 
 
+_XDG_FOLDERS = {
+    "config": ("XDG_CONFIG_HOME", ".config"),
+    "data": ("XDG_DATA_HOME", ".local/share"),
+    "cache": ("XDG_CACHE_HOME", ".cache"),
+}
+
+
+def app_folder(kind: Literal["config", "data", "cache"]) -> Path:
+    """tokentrail's folder of this kind for this user, as platformdirs names it. On Linux
+    with an absolute XDG variable, or none and an absolute ``HOME``, the rule is plain
+    (``$XDG_CACHE_HOME/tokentrail``, ``~/.cache/tokentrail``) and platformdirs, whose import
+    costs a status line a tenth of its time, is not asked; anything else is its to answer."""
+    if sys.platform == "linux":
+        variable, under_home = _XDG_FOLDERS[kind]
+        value = os.environ.get(variable)
+        if value and os.path.isabs(value):
+            return Path(value) / "tokentrail"
+        home = os.environ.get("HOME", "")
+        if not value and os.path.isabs(home):
+            return Path(home) / under_home / "tokentrail"
+    import platformdirs
+
+    if kind == "cache":
+        return Path(platformdirs.user_cache_dir("tokentrail"))
+    if kind == "config":
+        return Path(platformdirs.user_config_dir("tokentrail", appauthor=False))
+    return Path(platformdirs.user_data_dir("tokentrail", appauthor=False))
+
+
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get(CONFIG_ENV):
         return Path(env[CONFIG_ENV]).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("tokentrail", appauthor=False)) / "config.toml"
+    return app_folder("config") / "config.toml"
 
 
 def default_database_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("tokentrail", appauthor=False)) / "ledger.db"
+    return app_folder("data") / "ledger.db"
 
 
 def resolve_database(
@@ -339,9 +365,7 @@ def _kept_key(raw: bytes, path: Path) -> str:
 
 
 def _cache_file() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("tokentrail")) / CONFIG_CACHE_FILE
+    return app_folder("cache") / CONFIG_CACHE_FILE
 
 
 def _kept_config(key: str) -> Config | None:

@@ -1,6 +1,7 @@
 """How numbers, money, shares and durations read, on every face: the CLI's tables and messages
 (:mod:`tokentrail.output`), the dashboard's pages (Jinja filters in
-:mod:`tokentrail.server.rendering`) and the session summaries both show. One rule each.
+:mod:`tokentrail.server.rendering`), the session summaries both show, and the status line
+(:mod:`tokentrail.statusline`, whose ``*_compact`` forms fit a status bar). One rule each.
 
 Each function takes None (unknown) and answers ``""``; a face that shows unknown otherwise
 (the CLI's tables write ``—``) says so itself. Pure standard library, cheap to import.
@@ -139,3 +140,26 @@ def day(value: date | None) -> str:
         return ""
     this_year = datetime.now(UTC).year
     return f"{value:%b} {value.day}" + (f" {value.year}" if value.year != this_year else "")
+
+
+# -- a status bar: one narrow line, read at a glance -----------------------------------------
+
+
+def usd_compact(value: float) -> str:
+    """Dollars in a status bar: cents from a dollar on ($12.34), three decimals at most below
+    it ($0.012, $0.5)."""
+    return f"${value:,.2f}" if value >= 0.995 or value == 0 else f"${value:.3f}".rstrip("0")
+
+
+def tokens_compact(value: int) -> str:
+    """A token count in a status bar: one decimal from a thousand on (950 / 1.4k / 347.0M)."""
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if value >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value}"
+
+
+def duration_compact(seconds: float) -> str:
+    """Time left in a status bar, to the minute: 45m / 3h05m."""
+    minutes = int(max(seconds, 0) // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

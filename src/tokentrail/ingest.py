@@ -7,18 +7,15 @@ the same field names and the same rules, so a request means the same whichever w
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tokentrail.errors import InvalidUsage as InvalidUsage  # its home before errors.py
 from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, Tokens, UsageEvent
+from tokentrail.usage import MAX_COUNT as MAX_COUNT  # the bound every way in checks
 
 DEFAULT_SOURCE = "sdk"
 MAX_ID_LENGTH = 200
-MAX_COUNT = 10**9
-"""Largest token count of one bucket of one request: a thousand times any model's context;
-more is a typo, and would overflow the ledger's integer sums of micro-dollars."""
 MAX_PROJECT_LENGTH = 2000
 """Longest project (a path, usually)."""
 MAX_COST_USD = 1_000_000
@@ -83,6 +80,8 @@ def event_from_report(report: UsageReport, *, now: datetime | None = None) -> Us
         )
     timestamp = _check_timestamp(report.timestamp, now)
     cost = _check_cost(report.cost_usd)
+    import uuid  # which imports platform: not for a sync, which imports this module
+
     event_id = report.event_id or uuid.uuid4().hex
     return UsageEvent(
         key=f"{report.source}:{event_id}",

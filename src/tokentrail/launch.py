@@ -16,8 +16,10 @@ the whole process, about half of which click and the command tree would take:
   (:func:`tokentrail.cached_reports.cached_answer_utf8`) and printed as click would print it.
 * ``tokentrail sync --quiet`` (with at most ``-d/--database``) is what scripts and hooks run
   before they read the ledger (0.1 s). When nothing changed since the last full sync it
-  prints nothing and ends: :func:`tokentrail.sync_walk.nothing_changed` tells so from stats
-  and the ledger's record of that sync, without click, the readers or the write side.
+  prints nothing and ends: :func:`tokentrail.sync_walk.changed_files` tells so from stats
+  and the ledger's record of that sync, without click, the readers or the write side. When
+  only files that sync found changed, those are read (:func:`tokentrail.sync.sync_changed`),
+  without click, the discovery walk or the other agents' readers.
 
 Anything else, a report without a kept answer, ``--help`` and any option click would refuse
 included, goes through click (:mod:`tokentrail.cli`), which parses and answers it as for every
@@ -137,11 +139,8 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["sync"]:
         sync_options = quiet_sync_options(args[1:])
-        if sync_options is not None:
-            from tokentrail.sync_walk import nothing_changed
-
-            if nothing_changed(sync_options["database"]):
-                return  # what a quiet sync that finds nothing new prints: nothing
+        if sync_options is not None and _quiet_sync(sync_options["database"]):
+            return  # what a quiet sync prints: nothing
     if args[:1] == ["statusline"]:
         options = statusline_options(args[1:])
         if options is not None:
@@ -169,6 +168,26 @@ def main() -> None:
     from tokentrail.cli import main as cli_main
 
     cli_main()
+
+
+def _quiet_sync(database: str | None) -> bool:
+    """Do what ``tokentrail sync --quiet`` does when the last full sync's record says which
+    files it would read (none, or only some it found); False when the full sync must run (it
+    then reports any problem, and reads nothing committed here twice)."""
+    from tokentrail.sync_walk import changed_files
+
+    changed = changed_files(database)
+    if not changed:
+        return changed is not None
+    from tokentrail.ledger import Ledger
+    from tokentrail.sync import sync_changed
+
+    try:
+        with Ledger(database) as ledger:
+            summary = sync_changed(ledger, changed)
+    except Exception:  # the full sync meets it again, and says what it is
+        return False
+    return not summary.unreadable  # the full sync reports them, and keeps no record
 
 
 def _print_active_block(options: dict[str, str | bool | None]) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -20,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tokentrail import correlate
 from tokentrail.config import Config, load_config, machine_name, resolve_database
-from tokentrail.errors import StoreError
+from tokentrail.errors import InvalidUsage, StoreError
 from tokentrail.errors import UnknownRun as UnknownRun  # its home before errors.py
-from tokentrail.ingest import DEFAULT_SOURCE, InvalidUsage
 from tokentrail.pricing import Pricer
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.base import (
@@ -191,7 +189,7 @@ class Ledger:
         if not app:
             raise InvalidUsage("app", "must not be empty")
         run = Run(
-            run_id=run_id or uuid.uuid4().hex,
+            run_id=run_id or _new_run_id(),
             app=app,
             started_at=started_at or datetime.now(UTC),
             reason=reason,
@@ -255,6 +253,8 @@ class Ledger:
             )
         with self._lock, self.store.write() as tx:
             found = tx.get_sessions([key]).get(key)
+            from tokentrail.ingest import DEFAULT_SOURCE
+
             base = found or Session(key=key, source=changes.get("source") or DEFAULT_SOURCE)
             given = {name: value for name, value in changes.items() if value is not None}
             if isinstance(given.get("title"), str) and len(given["title"]) > TITLE_MAX:
@@ -590,3 +590,9 @@ def _collapse_sessions(sessions: Iterable[Session]) -> dict[str, Session]:
         previous = collapsed.get(session.key)
         collapsed[session.key] = newer_session(previous, session) if previous else session
     return collapsed
+
+
+def _new_run_id() -> str:
+    import uuid  # which imports platform: only a run started without an id pays for it
+
+    return uuid.uuid4().hex

@@ -374,19 +374,19 @@ class Pricer:
         if override is not None:
             return (override.rate_card().micro_usd_and_saving, override.label), True
         key = _card_key(model, provider, context)
-        day = when.astimezone(UTC).date()
-        kept = _CARDS.get(key, day.isoformat())
+        day = when.astimezone(UTC).date().isoformat()
+        kept = _CARDS.get(key, day)
         if kept is not _NOT_KEPT:
             return ((kept.micro_usd_and_saving, kept.version) if kept is not None else None), True
         found = _find_model(model, provider)
         if found is None:
-            _CARDS.put(key, ("", ""), None)
+            _CARDS.put(key, ("", ""), None)  # no price known: on any day
             return None, True
         provider_obj, model_info = found
         resolved, card = _resolve_genai(provider_obj, model_info, context, when)
         daily = not _has_time_of_day(model_info)
         if daily and card is not None:
-            _CARDS.put(key, _price_span(model_info, day), card)
+            _CARDS.put(key, _price_days(model_info, context, when), card)
         return resolved, daily
 
     def _override_for(self, model: str, when: datetime) -> PriceOverride | None:
@@ -418,21 +418,6 @@ def _find_model(model: str, provider: str | None) -> tuple[Provider, ModelInfo] 
     return None
 
 
-def _price_span(model_info: ModelInfo, day: date) -> tuple[str, str]:
-    """The UTC days around ``day`` (ISO dates, the first included, the last excluded, "" where
-    open) over which genai-prices gives the model the price it gives on ``day``: a price, and
-    a variant's, changes only at a start date (``StartDateConstraint.active`` compares the
-    request's UTC date with it), so the same prices are chosen between two of them."""
-    prices = model_info.prices if isinstance(model_info.prices, list) else []
-    constraints = [c.constraint for c in prices]
-    constraints.extend(v.constraint for v in model_info.price_variants or ())
-    starts = [getattr(c, "start_date", None) for c in constraints]
-    dates = [start for start in starts if isinstance(start, date)]
-    first = max((start for start in dates if start <= day), default=None)
-    end = min((start for start in dates if start > day), default=None)
-    return (first.isoformat() if first else "", end.isoformat() if end else "")
-
-
 def _has_time_of_day(model_info: ModelInfo) -> bool:
     """True when the model has off-peak (time-of-day) prices; start-date changes happen at UTC
     midnight, so every other price holds for a whole UTC day."""
@@ -440,6 +425,35 @@ def _has_time_of_day(model_info: ModelInfo) -> bool:
 
     conditions = model_info.prices if isinstance(model_info.prices, list) else []
     return any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditions)
+
+
+def _price_days(
+    model_info: ModelInfo, context: tuple[tuple[str, str], ...], when: datetime
+) -> tuple[str, str]:
+    """The UTC days ``[first, end)`` (ISO dates, "" for no bound) around ``when``'s over which
+    the model's price is the one of ``when``: genai-prices chooses a price, and the variants
+    that apply (given a context), by start dates alone (``StartDateConstraint``), so the choice
+    holds from the last start on or before that day to the next one after it. Any other kind
+    of condition holds it for that day only."""
+    from genai_prices.types import StartDateConstraint
+
+    day = when.astimezone(UTC).date()
+    conditions = model_info.prices if isinstance(model_info.prices, list) else []
+    constraints = [c.constraint for c in conditions]
+    if context:
+        constraints += [v.constraint for v in model_info.price_variants or ()]
+    first, end = "", ""
+    for constraint in constraints:
+        if constraint is None:
+            continue
+        if not isinstance(constraint, StartDateConstraint):
+            return day.isoformat(), date.fromordinal(day.toordinal() + 1).isoformat()
+        start = constraint.start_date.isoformat()
+        if constraint.start_date <= day:
+            first = max(first, start)
+        elif not end or start < end:
+            end = start
+    return first, end
 
 
 def _resolve_genai(
@@ -494,29 +508,30 @@ def _cache_saving(price_fn: Callable[[Tokens], int], tokens: Tokens, micro: int)
 
 _NOT_KEPT: Any = object()
 CARD_CACHE_FILE = "rate-cards.json"
-CARD_CACHE_FORMAT = 2
-"""2: each card with the span of days it holds for (1: one card per UTC day, so every new
-day loaded genai-prices again, in the first sync of each day)."""
-
-_Span = tuple[str, str]
-_KeptCard = tuple[str, str, RateCard | None]
 
 
 def _card_key(model: str, provider: str | None, context: tuple[tuple[str, str], ...]) -> str:
     return "\x1f".join([model, provider or "", repr(context)])
 
 
+_CARD_FORMAT = "days/1|"
+"""Begins the stamp of the file's present shape (cards kept over spans of days): a file of
+another shape is started again."""
+
+_KeptCard = tuple[str, str, RateCard | None]
+"""A card with the UTC days ``[first, end)`` it holds for (ISO dates, "" for no bound)."""
+
+
 class RateCardCache:
     """Rate cards resolved from genai-prices, kept in a file between processes.
 
     Loading genai-prices' data costs about 0.15 s of CPU, more than a status line update or a
-    small sync takes in all; a card (or "no price known") for a model, provider and context
-    is the same every day between two of the model's price changes while the installed
-    genai-prices is the same, so it is kept with that span of UTC days (a model nobody
-    prices, for every day). The file is tied to that installation by the size and
-    modification time of its data files, and written when the process ends (a sync's worker
-    process, which ends without that, writes it after each of its jobs: :func:`keep_rate_cards`).
-    Only cards that hold for whole days are kept.
+    small sync takes in all; a card (or "no price known") for a model, provider and context is
+    the same every time while the installed genai-prices is the same, over the days between
+    two of the model's price changes (:func:`_price_days`): one card serves a request of any
+    of them, so a sync of requests on days not met before still finds it. The file is tied
+    to that installation by the size and modification time of its data files, and written
+    once, when the process ends. Only cards that hold for whole days are kept.
     """
 
     def __init__(self, path: Path | None = None) -> None:
@@ -524,32 +539,28 @@ class RateCardCache:
         self._cards: dict[str, list[_KeptCard]] | None = None
         self._stamp = ""
         self._dirty = False
-        self._registered = False
 
     def get(self, key: str, day: str) -> RateCard | None:
-        """The card kept for ``key`` on ``day`` (an ISO date), else ``_NOT_KEPT``."""
-        found: RateCard | None = _NOT_KEPT
+        """The card of ``key`` on ``day`` (an ISO date), or ``_NOT_KEPT``."""
         for first, end, card in self._load().get(key, ()):
             if first <= day and (not end or day < end):
-                found = card
-                break
-        return found
+                return card
+        unknown: RateCard | None = _NOT_KEPT
+        return unknown
 
     def any_kept(self) -> bool:
         return bool(self._load())
 
-    def put(self, key: str, span: _Span, card: RateCard | None) -> None:
+    def put(self, key: str, days: tuple[str, str], card: RateCard | None) -> None:
         cards = self._load()
-        kept = cards.setdefault(key, [])
-        if not self._stamp or (*span, card) in kept:
+        if not self._stamp or (*days, card) in cards.get(key, ()):
             return
-        kept.append((*span, card))
-        if not self._registered:
+        cards.setdefault(key, []).append((*days, card))
+        if not self._dirty:
             import atexit
 
             atexit.register(self.save)
-            self._registered = True
-        self._dirty = True
+            self._dirty = True
 
     def _load(self) -> dict[str, list[_KeptCard]]:
         if self._cards is None:
@@ -558,38 +569,32 @@ class RateCardCache:
         return self._cards
 
     def _read(self) -> dict[str, list[_KeptCard]]:
+        """The file's cards, if it is of this installation and shape; else none."""
         try:
             data = _orjson().loads(self._file().read_bytes())
         except (OSError, ValueError):
             return {}
-        if not (
-            isinstance(data, dict)
-            and data.get("format") == CARD_CACHE_FORMAT
-            and data.get("stamp") == self._stamp
-            and self._stamp
-        ):
+        if not (isinstance(data, dict) and data.get("stamp") == self._stamp and self._stamp):
             return {}
         try:
             return {
-                key: [(str(first), str(end), _card_from_json(card)) for first, end, card in kept]
+                key: [(str(f), str(e), _card_from_json(c)) for f, e, c in kept]
                 for key, kept in data["cards"].items()
             }
         except (KeyError, TypeError, ValueError, ArithmeticError):
             return {}  # a file of another shape: start again
 
     def save(self) -> None:
-        """Write the file with what another process wrote since this one read it (atomically:
-        two processes ending at once leave one whole file, the last one's)."""
+        """Write the file (atomically: two processes ending at once leave one whole file)."""
         import os
 
         if self._cards is None or not self._dirty:
             return
-        for key, theirs in self._read().items():
-            kept = self._cards.setdefault(key, [])
-            kept.extend(item for item in theirs if item not in kept)
+        for key, kept in self._read().items():  # what other processes kept since it was read
+            mine = self._cards.setdefault(key, [])
+            mine.extend(card for card in kept if card not in mine)
         path = self._file()
         payload = {
-            "format": CARD_CACHE_FORMAT,
             "stamp": self._stamp,
             "cards": {
                 key: [(first, end, _card_to_json(card)) for first, end, card in kept]
@@ -607,9 +612,9 @@ class RateCardCache:
 
     def _file(self) -> Path:
         if self._path is None:
-            from platformdirs import user_cache_dir
+            from tokentrail.config import app_folder
 
-            self._path = Path(user_cache_dir("tokentrail")) / CARD_CACHE_FILE
+            self._path = app_folder("cache") / CARD_CACHE_FILE
         return self._path
 
 
@@ -627,8 +632,8 @@ def load_rate_cards() -> None:
 
 
 def keep_rate_cards() -> None:
-    """Write the rate cards this process resolved, now: a worker process of the sync ends
-    without running exit handlers."""
+    """Write the rate cards this process resolved now: a sync's worker process ends without
+    running ``atexit`` handlers, where the file is otherwise written."""
     _CARDS.save()
 
 
@@ -654,7 +659,7 @@ def _genai_prices_stamp() -> str:
             parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
     except (OSError, ImportError, ValueError):
         return ""
-    return "|".join(parts)
+    return _CARD_FORMAT + "|".join(parts)
 
 
 def _card_to_json(card: RateCard | None) -> dict[str, Any] | None:

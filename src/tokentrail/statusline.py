@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tokentrail.errors import ConfigError, TokentrailError
+from tokentrail.formatting import duration_compact, tokens_compact, usd_compact
 
 if TYPE_CHECKING:
     from tokentrail.blocks import BlockRow
@@ -265,24 +266,12 @@ def read_figures(
 
 
 def usd(value: float | None) -> str:
-    """Dollars for a narrow bar: cents, or "unpriced" when nothing could be priced."""
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if value >= 0.995 or value == 0 else f"${value:.3f}".rstrip("0")
+    """Dollars for a narrow bar, or "unpriced" when nothing could be priced."""
+    return "unpriced" if value is None else usd_compact(value)
 
 
 def tokens(value: int | None) -> str:
-    if value is None:
-        return "tokens not reported"
-    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if value >= size:
-            return f"{value / size:.1f}{suffix} tok"
-    return f"{value} tok"
-
-
-def duration(ms: int) -> str:
-    minutes = max(ms, 0) // 60_000
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return "tokens not reported" if value is None else f"{tokens_compact(value)} tok"
 
 
 def render(fields: Sequence[str], info: StatusInput, figures: StatusFigures, *, busy: bool) -> str:
@@ -308,7 +297,7 @@ def _field(name: str, info: StatusInput, figures: StatusFigures) -> str:
         block = figures.block
         if block is None:
             return "no active block"
-        left = duration(block.end_ms - figures.now_ms)
+        left = duration_compact((block.end_ms - figures.now_ms) / 1000)
         rate = block.burn_rate
         if rate is None or rate.cost_usd_per_hour is None:
             return f"block {left} left"

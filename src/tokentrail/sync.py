@@ -22,18 +22,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tokentrail import sync_walk
 from tokentrail.agents import agent, all_agents
 from tokentrail.config import Config
 from tokentrail.errors import StoreError
 from tokentrail.ledger import BatchOutcome, Ledger
-from tokentrail.pricing import keep_rate_cards, load_rate_cards
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.sources.base import Source
 from tokentrail.sources.discovery import env_paths
 from tokentrail.sources.files import (
+    FileKind,
     NotRegularFile,
     ParseResult,
     ParseState,
@@ -184,6 +184,27 @@ def sync(
             progress(done_bytes, total_bytes)
     if not source_names:
         _keep_walk(ledger, walk, seen_env, sources, files, summary)
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def sync_changed(ledger: Ledger, changed: Sequence[tuple[str, str, str]]) -> SyncSummary:
+    """Read the files ``changed`` names (path, kind, source): what :func:`sync` reads when
+    :func:`tokentrail.sync_walk.changed_files` finds that only they changed since the last
+    full sync, with the same cursors, tasks and writes, but neither the discovery walk nor
+    the other agents' readers. The last full sync's record stays true (the same files are
+    found); ``summary.unreadable`` lists any file that could not be read."""
+    started = time.perf_counter()
+    summary = SyncSummary()
+    files = [
+        (_source_named(source), SourceFile(source, path, cast("FileKind", kind)))
+        for path, kind, source in changed
+    ]
+    cursors = ledger.store.cursors([file.path for _, file in files])
+    tasks = plan_tasks(files, cursors, summary, machine=ledger.machine)
+    total_bytes = sum(task.pending_bytes for task in tasks)
+    for _, outcome in _run_jobs(ledger, tasks, None, total_bytes):
+        summary.absorb(outcome)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
@@ -396,7 +417,9 @@ def _run_jobs(
 
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     if context.get_start_method() == "fork":
-        load_rate_cards()  # once here, not once per worker
+        from tokentrail.pricing import load_rate_cards
+
+        load_rate_cards()  # once here, not once in each worker
     # Workers take turns on this lock before writing: it wakes the next writer at once,
     # where SQLite's own busy handler would poll with sleeps of up to 100 ms.
     write_turn = context.Lock()
@@ -486,10 +509,13 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:
+    from tokentrail.pricing import keep_rate_cards
+
     worker = _WORKER[0]
-    summary = run_job(worker.ledger, tasks, worker.write_turn)
-    keep_rate_cards()  # a pool's worker ends without running exit handlers
-    return summary
+    try:
+        return run_job(worker.ledger, tasks, worker.write_turn)
+    finally:
+        keep_rate_cards()
 
 
 def _job_bytes(job: Sequence[FileTask]) -> int:

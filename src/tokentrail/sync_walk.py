@@ -7,11 +7,14 @@ time moves when an entry is added, removed or renamed in it), the files it found
 kind, each reader's parser version, and tokentrail's own modules. Each file's size and
 modification time are already in its cursor.
 
-``tokentrail sync --quiet`` asks :func:`nothing_changed` first: it reads the record and the
+``tokentrail sync --quiet`` asks :func:`changed_files` first: it reads the record and the
 cursors through the quick reader, stats every recorded path and file, and when everything is
 exactly as recorded the sync would read nothing, so it has nothing to print either. It imports
-neither click, nor the readers, nor the ledger's write side. Anything different, missing or
-unreadable, or any doubt, means no: the full sync runs and keeps a new record.
+neither click, nor the readers, nor the ledger's write side. When only some of the recorded
+files changed (a transcript grown by a few turns: the usual case), discovery would find the
+same files, so those alone are read (:func:`tokentrail.sync.sync_changed`), without the walk
+or the other agents' readers, and the record stays true. Anything else different, missing or
+unreadable, or any doubt, means the full sync runs and keeps a new record.
 
 The record stays sound however old it is (a sync killed before writing it leaves the one
 before): it says what discovery finds while its paths are unchanged, and the cursors, checked
@@ -249,33 +252,38 @@ def nothing_changed(database: str | None) -> bool:
     """True when a sync of the ledger ``database`` names (as ``-d/--database`` does) would
     read nothing and print nothing: every input it decides its work from is as the last
     full sync recorded. False at any doubt."""
+    return changed_files(database) == []
+
+
+def changed_files(database: str | None) -> list[tuple[str, str, str]] | None:
+    """The files (path, kind, source) of the last full sync's record that a sync of the
+    ledger ``database`` names would read, when every other input it decides its work from is
+    as recorded (so its discovery would find the same files); ``[]`` when nothing changed.
+    None at any doubt: the full sync decides."""
     try:
-        return _nothing_changed(database)
+        return _changed_files(database)
     except Exception:  # any failure here is the full sync's to find and report
-        return False
+        return None
 
 
-def _nothing_changed(database: str | None) -> bool:
+def _changed_files(database: str | None) -> list[tuple[str, str, str]] | None:
     from tokentrail.config import load_config, resolve_database
     from tokentrail.store.quick_sync import read_sync_walk
 
     config = load_config()
     location = resolve_database(database, config)
     if "://" in location:
-        return False  # a team ledger keeps no record (see tokentrail.store.postgres)
+        return None  # a team ledger keeps no record (see tokentrail.store.postgres)
     found = read_sync_walk(location)
     if found is None:
-        return False
+        return None
     import json
 
     raw, cursors = found
     record = json.loads(raw)
-    # the files first: a transcript grown by a turn is the usual change, and it shows there
-    return (
-        _settings_unchanged(record, config.sources)
-        and _files_unchanged(record, cursors)
-        and _paths_unchanged(record)
-    )
+    if not _settings_unchanged(record, config.sources) or not _paths_unchanged(record):
+        return None
+    return _files_changed(record, cursors)
 
 
 def _settings_unchanged(record: dict[str, Any], sources: Mapping[str, Any]) -> bool:
@@ -315,14 +323,18 @@ def _broken_link_above(root: str) -> bool:
     return False
 
 
-def _files_unchanged(
+def _files_changed(
     record: dict[str, Any], cursors: Mapping[str, tuple[int, int, int, int, int]]
-) -> bool:
+) -> list[tuple[str, str, str]]:
+    """The recorded files not as their cursors left them (raises for a file gone)."""
     parsers: dict[str, int] = record["parsers"]
+    changed: list[tuple[str, str, str]] = []
     for path, kind, source in record["files"]:
         cursor = cursors.get(path)
-        if cursor is None or cursor[4] != parsers.get(source):
-            return False
-        if file_stat(path, kind) != cursor[:4]:
-            return False
-    return True
+        if (
+            cursor is None
+            or cursor[4] != parsers.get(source)
+            or file_stat(path, kind) != cursor[:4]
+        ):
+            changed.append((path, kind, source))
+    return changed

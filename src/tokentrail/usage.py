@@ -31,6 +31,9 @@ EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100
 """The years a request may be dated in (UTC): anything else is a clock or unit mistake
 (seconds read as milliseconds) and would stretch every report over centuries."""
+MAX_COUNT = 10**9
+"""Largest token count of one bucket of one request: a thousand times any model's context;
+more is a typo, and would overflow the ledger's integer sums of micro-dollars."""
 
 
 @dataclass(frozen=True, slots=True)

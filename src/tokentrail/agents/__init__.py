@@ -22,7 +22,6 @@ agent touches nothing outside its own package, its fixtures and its docs section
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -145,6 +144,8 @@ class Agent:
 @cache
 def all_agents() -> tuple[Agent, ...]:
     """Every agent package's ``AGENT``, in listing order (``order``, then name)."""
+    import pkgutil  # here: one sync of one agent's file (the status line's) lists none
+
     found: list[Agent] = []
     for info in pkgutil.iter_modules(__path__):
         if not info.ispkg:

@@ -4,7 +4,7 @@ each ran, its readable name and the models that served it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, TypedDict
@@ -215,11 +215,19 @@ def models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str,
     """The models that actually served each session's requests, most-used first (by
     requests, then name): what a session's model column shows, rather than the model it
     declared."""
+    return rank_models((r.session.key, r.model, r.totals.requests) for r in per_model)
+
+
+def rank_models(
+    model_requests: Iterable[tuple[str, str | None, int]],
+) -> dict[str, tuple[str, ...]]:
+    """Each session's models, most-used first (by requests, then name), from ``(session key,
+    model, requests)``; a request without a model names none."""
     requests: dict[str, dict[str, int]] = {}
-    for r in per_model:
-        if r.model and r.totals.requests:
-            served = requests.setdefault(r.session.key, {})
-            served[r.model] = served.get(r.model, 0) + r.totals.requests
+    for key, model, count in model_requests:
+        if model and count:
+            served = requests.setdefault(key, {})
+            served[model] = served.get(model, 0) + count
     return {
         key: tuple(sorted(served, key=lambda m: (-served[m], m)))
         for key, served in requests.items()

@@ -13,12 +13,13 @@ from tokentrail.periods import DAY_MS, day_to_date, offset_segments
 from tokentrail.reports.counting import (
     family_last_ms,
     models_served,
+    rank_models,
     session_families,
     session_name,
 )
 from tokentrail.reports.query import PERIOD_LABELS, ReportQuery, from_ms, in_range, iso_time
 from tokentrail.shape import Default, Doc, IsoTime
-from tokentrail.store.base import Filters, SessionTotalsRow, Store, Totals, UnpricedModel
+from tokentrail.store.base import Filters, Store, Totals, UnpricedModel
 
 Period = Literal["daily", "weekly", "monthly"]
 
@@ -224,19 +225,32 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         machines=filters.machines,
         users=filters.users,
     )
-    per_model = store.session_totals(unfiltered, by_model=True)
-    models_by_session = models_served(per_model)
-    rows = per_model if query.group_by == "model" else _merge_models(per_model)
+    if query.group_by == "model":
+        rows = store.session_totals(unfiltered, by_model=True)
+        models_by_session = models_served(rows)
+    else:
+        # one row per session summed by the store, and only the (session, model) pairs the
+        # model column needs: far fewer Python objects than every per-model sum
+        rows = store.session_totals(unfiltered, by_model=False)
+        models_by_session = rank_models(store.session_model_requests(unfiltered))
     parents, children = session_families(rows)
     out: list[SessionRow] = []
     grand = Totals.zero()
     for r in parents:
         kids = children.get((r.session.key, r.model), [])
-        kid_totals = sum((k.totals for k in kids), Totals.zero())
         last_ms = family_last_ms(r, children)
         if not in_range(last_ms, filters):
             continue
-        combined = r.totals + kid_totals
+        own = UsageFigures.from_totals(r.totals)
+        if kids:
+            kid_totals = sum((k.totals for k in kids), Totals.zero())
+            combined = r.totals + kid_totals
+            figures, subagents = (
+                UsageFigures.from_totals(combined),
+                UsageFigures.from_totals(kid_totals),
+            )
+        else:  # most sessions: their own figures are the whole row's
+            combined, figures, subagents = r.totals, own, None
         grand = grand + combined
         out.append(
             SessionRow(
@@ -247,9 +261,9 @@ def session_report(store: Store, query: ReportQuery) -> Report:
                 title=r.session.title,
                 started_at=r.session.started_at or from_ms(r.first_ms),
                 last_activity=from_ms(last_ms),
-                figures=UsageFigures.from_totals(combined),
-                own=UsageFigures.from_totals(r.totals),
-                subagents=UsageFigures.from_totals(kid_totals) if kids else None,
+                figures=figures,
+                own=own,
+                subagents=subagents,
                 subagent_count=len({k.session.key for k in kids}),
                 models=models_by_session.get(r.session.key, ()),
                 name=session_name(r.session, models_by_session.get(r.session.key, ()), r.first_ms),
@@ -264,23 +278,3 @@ def session_report(store: Store, query: ReportQuery) -> Report:
         timezone=query.zone_name,
         breakdown=query.group_by == "model",
     )
-
-
-def _merge_models(rows: Sequence[SessionTotalsRow]) -> list[SessionTotalsRow]:
-    """Per-session rows from per-(session, model) rows."""
-    merged: dict[str, SessionTotalsRow] = {}
-    for r in rows:
-        seen = merged.get(r.session.key)
-        if seen is None:
-            merged[r.session.key] = SessionTotalsRow(
-                r.session, None, r.totals, r.first_ms, r.last_ms
-            )
-            continue
-        merged[r.session.key] = SessionTotalsRow(
-            r.session,
-            None,
-            seen.totals + r.totals,
-            min((x for x in (seen.first_ms, r.first_ms) if x is not None), default=None),
-            max((x for x in (seen.last_ms, r.last_ms) if x is not None), default=None),
-        )
-    return list(merged.values())

@@ -17,7 +17,6 @@ kind of edit (docs/insights.md, "Efficiency"):
 from __future__ import annotations
 
 from collections import Counter
-from difflib import SequenceMatcher
 
 LineCounts = tuple[int | None, int | None]
 """(added, removed); None = not known."""
@@ -44,6 +43,8 @@ def replacement(old: object, new: object) -> LineCounts:
     if len(before) * len(after) > MAX_DIFF_CELLS:
         old_lines, new_lines = Counter(before), Counter(after)
         return (new_lines - old_lines).total(), (old_lines - new_lines).total()
+    from difflib import SequenceMatcher  # only a sync that meets an edit pays for its import
+
     added = removed = 0
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
         if tag in ("replace", "delete"):

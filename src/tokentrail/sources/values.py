@@ -7,8 +7,7 @@ import math
 from datetime import UTC, datetime
 
 from tokentrail.errors import BadRecord
-from tokentrail.ingest import MAX_COUNT
-from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR
+from tokentrail.usage import EARLIEST_YEAR, LATEST_YEAR, MAX_COUNT
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -48,7 +47,7 @@ def count_or_none(value: object, name: str) -> int | None:
     """A token count as an int, ``None`` when absent.
 
     Raises :class:`BadRecord` (reason ``invalid_count``) for negative, fractional or
-    non-numeric values, and for counts above :data:`tokentrail.ingest.MAX_COUNT` (the bound
+    non-numeric values, and for counts above :data:`tokentrail.usage.MAX_COUNT` (the bound
     HTTP and OTLP input have too: ``1e+20`` is a corrupt line, and would overflow the
     ledger's integers): a bad count is reported, never silently read as zero.
     """

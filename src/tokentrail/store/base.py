@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
@@ -38,6 +38,9 @@ from tokentrail.store.figures import (
     Filters as Filters,
 )
 from tokentrail.store.figures import (
+    MinuteRow as MinuteRow,
+)
+from tokentrail.store.figures import (
     OffsetSegment as OffsetSegment,
 )
 from tokentrail.store.figures import (
@@ -45,60 +48,6 @@ from tokentrail.store.figures import (
 )
 from tokentrail.store.figures import (
     UnpricedModel as UnpricedModel,
-)
-from tokentrail.store.records import (
-    GROUP_DIMENSIONS as GROUP_DIMENSIONS,
-)
-from tokentrail.store.records import (
-    SESSION_SORTS as SESSION_SORTS,
-)
-from tokentrail.store.records import (
-    GroupDimension as GroupDimension,
-)
-from tokentrail.store.records import (
-    GroupsTotalsRow as GroupsTotalsRow,
-)
-from tokentrail.store.records import (
-    GroupTotalsRow as GroupTotalsRow,
-)
-from tokentrail.store.records import (
-    IntervalRow as IntervalRow,
-)
-from tokentrail.store.records import (
-    MetricDayRow as MetricDayRow,
-)
-from tokentrail.store.records import (
-    MetricSample as MetricSample,
-)
-from tokentrail.store.records import (
-    MinuteRow as MinuteRow,
-)
-from tokentrail.store.records import (
-    OtlpDayRow as OtlpDayRow,
-)
-from tokentrail.store.records import (  # re-exported
-    OtlpReceipt as OtlpReceipt,
-)
-from tokentrail.store.records import (
-    SessionPage as SessionPage,
-)
-from tokentrail.store.records import (
-    SessionPageQuery as SessionPageQuery,
-)
-from tokentrail.store.records import (
-    SessionPageRow as SessionPageRow,
-)
-from tokentrail.store.records import (
-    SessionSort as SessionSort,
-)
-from tokentrail.store.records import (
-    SourceDayRow as SourceDayRow,
-)
-from tokentrail.store.records import (
-    ToolCallRow as ToolCallRow,
-)
-from tokentrail.store.records import (
-    ToolStatRow as ToolStatRow,
 )
 from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the stores
     Cost,
@@ -108,6 +57,92 @@ from tokentrail.usage import (  # ToolCall and ToolResult: re-exported for the s
     ToolResult,
     UsageEvent,
 )
+
+if TYPE_CHECKING:  # the query rows (:func:`__getattr__`)
+    from tokentrail.store.records import (
+        GROUP_DIMENSIONS as GROUP_DIMENSIONS,
+    )
+    from tokentrail.store.records import (
+        SESSION_SORTS as SESSION_SORTS,
+    )
+    from tokentrail.store.records import (
+        GroupDimension as GroupDimension,
+    )
+    from tokentrail.store.records import (
+        GroupsTotalsRow as GroupsTotalsRow,
+    )
+    from tokentrail.store.records import (
+        GroupTotalsRow as GroupTotalsRow,
+    )
+    from tokentrail.store.records import (
+        IntervalRow as IntervalRow,
+    )
+    from tokentrail.store.records import (
+        MetricDayRow as MetricDayRow,
+    )
+    from tokentrail.store.records import (
+        MetricSample as MetricSample,
+    )
+    from tokentrail.store.records import (
+        OtlpDayRow as OtlpDayRow,
+    )
+    from tokentrail.store.records import (
+        OtlpReceipt as OtlpReceipt,
+    )
+    from tokentrail.store.records import (
+        SessionPage as SessionPage,
+    )
+    from tokentrail.store.records import (
+        SessionPageQuery as SessionPageQuery,
+    )
+    from tokentrail.store.records import (
+        SessionPageRow as SessionPageRow,
+    )
+    from tokentrail.store.records import (
+        SessionSort as SessionSort,
+    )
+    from tokentrail.store.records import (
+        SourceDayRow as SourceDayRow,
+    )
+    from tokentrail.store.records import (
+        ToolCallRow as ToolCallRow,
+    )
+    from tokentrail.store.records import (
+        ToolStatRow as ToolStatRow,
+    )
+
+_RECORDS = frozenset(
+    {
+        "GROUP_DIMENSIONS",
+        "SESSION_SORTS",
+        "GroupDimension",
+        "GroupsTotalsRow",
+        "GroupTotalsRow",
+        "IntervalRow",
+        "MetricDayRow",
+        "MetricSample",
+        "OtlpDayRow",
+        "OtlpReceipt",
+        "SessionPage",
+        "SessionPageQuery",
+        "SessionPageRow",
+        "SessionSort",
+        "SourceDayRow",
+        "ToolCallRow",
+        "ToolStatRow",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # The rows of the report, dashboard, OTLP and tool queries are named here for the stores
+    # and the reports, but created on first use: a sync or a status line needs none of them,
+    # and a dozen dataclasses cost a status line a tenth of its time.
+    if name in _RECORDS:
+        from tokentrail.store import records
+
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +366,12 @@ class Store(Protocol):
         """Per-session sums; ``sources``, ``project``, ``machines`` and ``users`` of ``filters``
         apply (the last two to the usage summed: a session's requests of those machines).
         ``family``: only these sessions and the sessions whose parent is one of them."""
+        ...
+
+    def session_model_requests(self, filters: Filters) -> list[tuple[str, str, int]]:
+        """``(session key, model, requests)`` of each model that served a session's requests
+        (scoped as :meth:`session_totals`): what the session report's model column shows, read
+        without every per-model sum."""
         ...
 
     def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:

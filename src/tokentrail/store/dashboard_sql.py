@@ -9,21 +9,20 @@ memory (:mod:`tokentrail.store.sqlite_dashboard`), PostgreSQL rolls them up in o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tokentrail.store.base import (
-    MEASURES,
-    Filters,
-    GroupDimension,
-    GroupsTotalsRow,
-    GroupTotalsRow,
-    IntervalRow,
-    OffsetSegment,
-    SessionPage,
-    SessionPageQuery,
-    Totals,
-)
+from tokentrail.store.base import MEASURES, Filters, OffsetSegment, Totals
 from tokentrail.store.dialect import Dialect, Rows, local_time_sql
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import (
+        GroupDimension,
+        GroupsTotalsRow,
+        GroupTotalsRow,
+        IntervalRow,
+        SessionPage,
+        SessionPageQuery,
+    )
 
 GROUP_COLUMN: dict[str, str] = {
     "source": "source",
@@ -83,6 +82,8 @@ def group_totals(
         f"SELECT {column}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
         f"GROUP BY {column}"
     )
+    from tokentrail.store.records import GroupTotalsRow
+
     return [
         GroupTotalsRow(group=row[0] or None, totals=Totals(tuple(row[1:])))
         for row in rows(sql, params)
@@ -99,6 +100,8 @@ def group_totals_by(
         f"GROUP BY {columns}"
     )
     width = len(by)
+    from tokentrail.store.records import GroupsTotalsRow
+
     return [
         GroupsTotalsRow(
             groups=tuple(value or None for value in row[:width]), totals=Totals(tuple(row[width:]))
@@ -138,6 +141,8 @@ def interval_totals(
             f"(SELECT bucket_ms, {per_bucket} FROM {table} {where} GROUP BY bucket_ms) b "
             "GROUP BY idx ORDER BY idx"
         )
+    from tokentrail.store.records import IntervalRow
+
     return [
         IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
         for row in rows(sql, params)

@@ -7,22 +7,22 @@ a ``users`` filter matches none of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.correlate import OTLP_RANK
-from tokentrail.store.base import (
-    Filters,
-    MetricDayRow,
-    MetricSample,
-    OffsetSegment,
-    OtlpDayRow,
-    OtlpReceipt,
-    SourceDayRow,
-    ToolStatRow,
-    Totals,
-)
+from tokentrail.store.base import Filters, OffsetSegment, Totals
 from tokentrail.store.dialect import Dialect, local_time_sql
 from tokentrail.store.scope_sql import marks, scope_where
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import (
+        MetricDayRow,
+        MetricSample,
+        OtlpDayRow,
+        OtlpReceipt,
+        SourceDayRow,
+        ToolStatRow,
+    )
 
 _RECEIPT_COLUMNS = (
     "receipt_key",
@@ -165,6 +165,8 @@ class OtlpReads:
             f"SELECT ({local_time_sql('bucket_ms', segments)}) / 86400000 AS day, source, "
             f"{d.measure_sums()} FROM rollups {where} GROUP BY day, source ORDER BY day, source"
         )
+        from tokentrail.store.records import SourceDayRow
+
         return [
             SourceDayRow(day=row[0], source=row[1], totals=Totals(tuple(row[2:])))
             for row in self._rows(sql, params)
@@ -196,6 +198,8 @@ class OtlpReads:
             "LEFT JOIN events e ON e.event_key = COALESCE(a.event_key, r.receipt_key) "
             f"{where} GROUP BY day, r.source ORDER BY day, r.source"
         )
+        from tokentrail.store.records import OtlpDayRow
+
         return [
             OtlpDayRow(
                 day=row[0],
@@ -223,6 +227,8 @@ class OtlpReads:
             f"kind, SUM(delta), COUNT(*) FROM metric_samples {where} "
             "GROUP BY day, source, name, kind ORDER BY day, source, name, kind"
         )
+        from tokentrail.store.records import MetricDayRow
+
         return [
             MetricDayRow(
                 day=row[0], source=row[1], name=row[2], kind=row[3], value=row[4], samples=row[5]
@@ -240,6 +246,8 @@ class OtlpReads:
             f"{d.as_int('COALESCE(SUM(duration_ms), 0)')} FROM tool_calls {where} "
             "GROUP BY source, tool_name ORDER BY source, COUNT(*) DESC, tool_name"
         )
+        from tokentrail.store.records import ToolStatRow
+
         return [
             ToolStatRow(
                 source=row[0],

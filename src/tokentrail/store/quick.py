@@ -17,10 +17,10 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from tokentrail.store import blocks_sql
 from tokentrail.store.figures import MEASURE_SQL, MEASURES, Filters, MinuteRow, Totals
+from tokentrail.store.quick_sync import ledger_uri
 
 if TYPE_CHECKING:
     from tokentrail.ratelimits import RateLimitSnapshot
@@ -45,9 +45,7 @@ class QuickReader:
         if not os.path.isfile(path):
             raise NotQuick(f"{path} does not exist")
         try:
-            self._conn = sqlite3.connect(
-                f"file:{quote(os.path.abspath(path))}?mode=rw", uri=True, isolation_level=None
-            )
+            self._conn = sqlite3.connect(ledger_uri(path), uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise NotQuick(str(exc)) from None
         try:

@@ -28,7 +28,7 @@ def read_sync_walk(path: str) -> tuple[bytes, dict[str, FileCursor]] | None:
     if not os.path.isfile(path):
         return None
     try:
-        conn = sqlite3.connect(_uri(path), uri=True, isolation_level=None)
+        conn = sqlite3.connect(ledger_uri(path), uri=True, isolation_level=None)
     except sqlite3.Error:
         return None
     try:
@@ -46,9 +46,9 @@ def read_sync_walk(path: str) -> tuple[bytes, dict[str, FileCursor]] | None:
         conn.close()
 
 
-def _uri(path: str) -> str:
-    """A URI opening the existing file read-write (as :mod:`tokentrail.store.quick` does, so
-    a WAL ledger is read without the write side's help); the characters a SQLite URI gives
-    a meaning to are escaped."""
+def ledger_uri(path: str) -> str:
+    """A URI opening the existing file read-write (here and in :mod:`tokentrail.store.quick`,
+    so a WAL ledger is read without the write side's help); the characters a SQLite URI
+    gives a meaning to are escaped (without urllib, whose import a status line would pay)."""
     escaped = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     return f"file:{escaped}?mode=rw"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, push_sql, tool_sql
@@ -23,19 +23,12 @@ from tokentrail.store.base import (
     Entry,
     Filters,
     GroupBy,
-    GroupDimension,
-    GroupsTotalsRow,
-    GroupTotalsRow,
-    IntervalRow,
     MinuteRow,
     OffsetSegment,
     PushWatermark,
     RunTotalsRow,
-    SessionPage,
-    SessionPageQuery,
     SessionTotalsRow,
     StoreStatus,
-    ToolCallRow,
     Totals,
     UnpricedModel,
 )
@@ -53,6 +46,17 @@ from tokentrail.store.rows import (
 )
 from tokentrail.store.sql_write import SQLWrite, get_watermark, runs_by_key, sessions_by_key
 from tokentrail.usage import Run, Session, ToolCall, ToolResult, utc_from_ms
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import (
+        GroupDimension,
+        GroupsTotalsRow,
+        GroupTotalsRow,
+        IntervalRow,
+        SessionPage,
+        SessionPageQuery,
+        ToolCallRow,
+    )
 
 
 class SQLReads(OtlpReads):
@@ -203,6 +207,16 @@ class SQLReads(OtlpReads):
                 )
             )
         return found
+
+    def session_model_requests(self, filters: Filters) -> list[tuple[str, str, int]]:
+        table, params, clauses, clause_params = self._session_totals_from(filters)
+        where, more = self.dialect.session_where(filters, *clauses, "t.model <> ''")
+        return self._rows(
+            f"SELECT t.session_key, t.model, {self.dialect.sum('t.requests')} FROM {table} t "
+            f"JOIN sessions s ON s.session_key = t.session_key {where} "
+            "GROUP BY t.session_key, t.model HAVING SUM(t.requests) > 0",
+            [*params, *clause_params, *more],
+        )
 
     def subagents_of(self, parent_keys: Sequence[str]) -> dict[str, list[str]]:
         """The subagent sessions with usage whose parent is one of ``parent_keys`` (the
@@ -550,6 +564,8 @@ class SQLReads(OtlpReads):
         by_days = self.group_totals_by_days(filters, (by,), models)
         if by_days is None:
             return dashboard_sql.group_totals(self.dialect, self._rows, filters, by, models)
+        from tokentrail.store.records import GroupTotalsRow
+
         return [GroupTotalsRow(group=row.groups[0], totals=row.totals) for row in by_days]
 
     def group_totals_by(
@@ -571,6 +587,8 @@ class SQLReads(OtlpReads):
             self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models
         )
         sql = f"SELECT g, {self.dialect.measure_sums()} FROM ({union}) u GROUP BY g"
+        from tokentrail.store.records import GroupsTotalsRow
+
         return [
             GroupsTotalsRow(groups=(row[0] or None,), totals=Totals(tuple(row[1:])))
             for row in self._rows(sql, params)
@@ -594,6 +612,8 @@ class SQLReads(OtlpReads):
                 f"SELECT (day * {day_reads.DAY_MS}) / {int(interval_ms)} AS idx, g, "
                 f"{self.dialect.measure_sums()} FROM ({union}) u GROUP BY idx, g ORDER BY idx, g"
             )
+            from tokentrail.store.records import IntervalRow
+
             return [
                 IntervalRow(index=int(row[0]), model=row[1] or None, totals=Totals(tuple(row[2:])))
                 for row in self._rows(sql, params)

@@ -8,7 +8,6 @@ cursors.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -234,6 +233,8 @@ class SQLWrite(OtlpWrites):
 
     def ledger_id(self) -> str:
         """The ledger's id, made on first use."""
+        import uuid  # which imports platform: only a push pays for it
+
         self._execute(
             f"INSERT INTO meta (key, value) VALUES ('ledger_id', {self.dialect.mark}) "
             "ON CONFLICT (key) DO NOTHING",

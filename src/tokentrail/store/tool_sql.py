@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from tokentrail.store.base import Filters, ToolCallRow
+from tokentrail.store.base import Filters
 from tokentrail.store.dialect import Executemany, Rows
 from tokentrail.store.scope_sql import Placeholder, contains, marks, scope_clauses
 from tokentrail.usage import ToolCall, ToolResult
+
+if TYPE_CHECKING:  # the rows are created on first use (see tokentrail.store.base)
+    from tokentrail.store.records import ToolCallRow
 
 
 def next_change(table: str) -> str:
@@ -147,6 +151,8 @@ def tool_call_rows(
         "FROM tool_calls c LEFT JOIN tool_results r ON r.call_key = c.call_key "
         f"WHERE {' AND '.join(clauses)} ORDER BY c.ts_ms, c.call_key"
     )
+    from tokentrail.store.records import ToolCallRow
+
     return [
         ToolCallRow(
             source=row[0],
