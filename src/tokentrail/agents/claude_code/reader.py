@@ -271,13 +271,18 @@ class _FileParser:
     ) -> None:
         """``tool_use`` blocks of an assistant line (name, id, lines an edit changes) and
         ``tool_result`` blocks of a user line (``is_error``); never their text."""
-        at_ms = int(timestamp.timestamp() * 1000)
+        at_ms: int | None = None  # worked out at the first tool block: most lines hold none
         session = identity.session_key
-        model = text_or_none(message.model)
-        if model == SYNTHETIC_MODEL:
-            model = None
+        model: str | None = None
         for block in content:
             kind = block.type
+            if kind != "tool_use" and kind != "tool_result":
+                continue
+            if at_ms is None:
+                at_ms = int(timestamp.timestamp() * 1000)
+                model = text_or_none(message.model)
+                if model == SYNTHETIC_MODEL:
+                    model = None
             if kind == "tool_use":
                 call_id, name = text_or_none(block.id), text_or_none(block.name)
                 if call_id is None or name is None:
@@ -298,7 +303,7 @@ class _FileParser:
                         from_log=True,
                     )
                 )
-            elif kind == "tool_result":
+            else:
                 call_id = text_or_none(block.tool_use_id)
                 if call_id is None:
                     continue
