@@ -143,7 +143,14 @@ def test_reprice_fills_in_cache_savings_of_requests_priced_before_they_were_kept
     conn = sqlite3.connect(db_path)
     with conn:  # a request recorded by a tokentrail that did not keep savings yet
         conn.execute("UPDATE events SET cache_saving_micro = NULL")
-        for table in ("rollups", "rollups_hourly", "rollups_daily", "session_totals", "run_totals"):
+        for table in (
+            "rollups",
+            "rollups_hourly",
+            "rollups_daily",
+            "lifetime_rollups",
+            "session_totals",
+            "run_totals",
+        ):
             conn.execute(f"UPDATE {table} SET cache_saving_micro = 0, n_cache_saving = 0")
     conn.close()
     with Ledger(db_path) as ledger:

@@ -496,8 +496,8 @@ def test_postgres_dashboard_queries_agree_with_sqlite(tmp_path: Path) -> None:
 
 def test_read_once_answers_as_the_store(tmp_path: Path) -> None:
     """A page's store reads each answer once: the spend per source, model and project summed
-    from one combined read, and the days without models from the per-model days, are the
-    store's own answers, and the overview built on it is the same."""
+    from one combined read (with a project filter), and the days without models from the
+    per-model days, are the store's own answers, and the overview built on it is the same."""
     from tokentrail.read_once import read_once
 
     t = datetime(2026, 3, 28, 22, tzinfo=UTC)
@@ -520,7 +520,11 @@ def test_read_once_answers_as_the_store(tmp_path: Path) -> None:
             span = store.time_range(Filters())
             assert span is not None and once.time_range(Filters()) == span
             segments = offset_segments(zone, span[0] - DAY_MS, span[1] + DAY_MS)
-            for filters in (Filters(), Filters(since_ms=span[0] + DAY_MS, sources=("codex",))):
+            for filters in (
+                Filters(),
+                Filters(since_ms=span[0] + DAY_MS, sources=("codex",)),
+                Filters(project="/p/1"),
+            ):
                 for models in ((), (OPUS, SONNET)):
                     for by in ("source", "model", "project", "machine"):
                         key = lambda r: r.group or ""  # noqa: E731

@@ -34,6 +34,7 @@ from tokentrail.store.base import (
     OffsetSegment,
     PushWatermark,
     SessionPageQuery,
+    Totals,
 )
 from tokentrail.store.sql_reads import SQLReads
 from tokentrail.usage import Cost, Session, Tokens, UsageEvent
@@ -109,7 +110,8 @@ def ev(
 
 
 def assert_totals_match_events(backend: Backend) -> None:
-    """Rollups, session totals and run totals equal sums recomputed from the raw events."""
+    """Rollups (of quarter hours, local days and all time), session totals and run totals
+    equal sums recomputed from the raw events."""
     keys = "bucket_ms, source, model, project, machine"
     raw_keys = "ts_ms - ts_ms % 900000, source, COALESCE(model, ''), COALESCE(project, ''), machine"
     if backend.kind == "postgres":
@@ -140,6 +142,17 @@ def assert_totals_match_events(backend: Backend) -> None:
     # a run whose every event moved away keeps a row of zeros, as on SQLite
     assert [r for r in per_run if r[1] != 0] == raw_runs
     assert_days_match_events(backend)
+    # all time per source, model, project, machine (and user): the rollups without a time
+    lifetime_keys = ", ".join(k.strip() for k in keys.split(",")[1:])
+    lifetime_raw = ", ".join(k.strip() for k in raw_keys.split(",")[1:])
+    at = ", ".join(str(i) for i in range(1, n))
+    lifetime = backend.rows(
+        f"SELECT {lifetime_keys}, {_columns()} FROM lifetime_rollups ORDER BY {at}"
+    )
+    raw_lifetime = backend.rows(
+        f"SELECT {lifetime_raw}, {backend.measures()} FROM events GROUP BY {at} ORDER BY {at}"
+    )
+    assert lifetime == raw_lifetime
 
 
 def assert_days_match_events(backend: Backend) -> None:
@@ -214,6 +227,45 @@ def test_kept_days_follow_every_write_and_answer_as_the_hourly_rollups(
                     )
                 assert answers[0] == answers[1], (tz, filters, group)
                 assert answers[0], (tz, filters, group)
+
+
+def test_figures_over_all_time_answer_as_the_quarter_hour_rollups(
+    backend: Backend, ledger: Ledger
+) -> None:
+    """Totals, spend per group and unpriced models over all time (the lifetime rollups) equal
+    the same figures summed from the 15-minute rollups, after new, grown, moved and retracted
+    requests, in every scope a dashboard can choose."""
+    ledger.record_batch(
+        [ev(f"a{h}", at=T0 + timedelta(hours=h), project=f"/p/{h % 3}") for h in range(9)]
+        + [ev("c1", source="codex", model="gpt-5", session="c", at=T0 - timedelta(days=400))]
+        + [ev("u1", model="no-such-model", session="u", project="/p/1")]
+    )
+    ledger.record_batch(
+        [
+            ev("a5", 500, at=T0 + timedelta(hours=5), project="/p/2"),  # grown
+            ev("a7", session="moved", rank="0|", at=T0 + timedelta(hours=7), project="/q"),
+        ]
+    )
+    ledger.retract(["a3"], "test")
+    store = cast(SQLReads, ledger.store)
+    d = store.dialect
+    for filters in (
+        Filters(),
+        Filters(sources=("claude_code",)),
+        Filters(project="/p/1"),
+        Filters(machines=("nowhere",)),
+    ):
+        where, params = d.rollup_where(filters)
+        (row,) = store._rows(f"SELECT {d.measure_sums()} FROM rollups {where}", params)
+        assert store.totals(filters) == Totals(tuple(v or 0 for v in row)), filters
+        for by in ("source", "model", "project", "machine"):
+            fine = store._rows(
+                f"SELECT {by}, {d.measure_sums()} FROM rollups {where} GROUP BY 1", params
+            )
+            found = {(r.group or ""): r.totals for r in store.group_totals(filters, by)}
+            assert found == {r[0]: Totals(tuple(r[1:])) for r in fine}, (filters, by)
+        unpriced = [(m.model, m.requests) for m in store.unpriced_models(filters)]
+        assert unpriced == ([("no-such-model", 1)] if filters.machines == () else []), filters
 
 
 def test_day_plan_covers_the_range_once() -> None:
@@ -1123,6 +1175,7 @@ SCHEMA_DIFFERENCES: dict[str, tuple[set[str], set[str]]] = {
     "events": (set(), {"user_name"}),
     "rollups": (set(), {"user_name"}),
     "rollups_daily": (set(), {"user_name"}),
+    "lifetime_rollups": (set(), {"user_name"}),
     "session_totals": (set(), {"machine", "user_name"}),
     "sessions": (set(), {"change_seq"}),  # SQLite keeps it in session_changes
     "runs": (set(), {"change_seq"}),  # SQLite keeps it in run_changes

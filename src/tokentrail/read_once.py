@@ -7,9 +7,9 @@ silence). Inside one read transaction the answers cannot change, so :func:`read_
 them for the page; nothing outlives it.
 
 Two reads are answered from a wider one, with the same sums: usage per local day without
-models from the per-model days when the page has read those, and usage per source, model or
-project (the overview's three spend tables, each otherwise a pass over the rollups) from
-one read per combination of the three.
+models from the per-model days when the page has read those, and, with a project filter,
+usage per source, model or project (the overview's three spend tables, each then a pass over
+the same rollups) from one read per combination of the three.
 """
 
 from __future__ import annotations
@@ -91,7 +91,10 @@ class _ReadOnce:
     def _group_totals(
         self, filters: Any, by: GroupDimension, models: Any = ()
     ) -> list[GroupTotalsRow]:
-        if by not in _COMBINED:
+        if by not in _COMBINED or not filters.project:
+            # without a project filter, sources and models are summed from the kept days (or
+            # the lifetime rollups) and only projects from rollups that keep them: cheaper
+            # than one read of all three
             found: list[GroupTotalsRow] = self._kept("group_totals", self._store.group_totals)(
                 filters, by, models
             )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, TypedDict
 
 from tokentrail.reports.query import from_ms, in_range
@@ -136,13 +135,16 @@ def session_counts(store: Store, filters: Filters, run_id: str | None = None) ->
     return SessionCounter(store).counts(filters, run_id)
 
 
-_Family = tuple[
-    list[SessionTotalsRow],
-    list[tuple[SessionTotalsRow, int | None]],
-    dict[tuple[str, str | None], list[SessionTotalsRow]],
-]
-"""A scope's sessions with usage, its top-level ones with the last request of each (its
-subagents' included), and the subagents rolled up on each."""
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """A scope's sessions with usage as the counts need them, worked out once for every time
+    range asked of it: its top-level sessions as (last request of the session and of its
+    subagents, wall span), the last request of each subagent rolled up on one, and the start
+    of each session (epoch ms)."""
+
+    parents: list[tuple[int | None, float | None]]
+    kid_lasts: list[int | None]
+    starts: list[int | None]
 
 
 class SessionCounter:
@@ -156,22 +158,18 @@ class SessionCounter:
         self._families: dict[tuple[Filters, str | None], _Family] = {}
 
     def counts(self, filters: Filters, run_id: str | None = None) -> SessionCounts:
-        rows, parents, children = self._family(filters, run_id)
-        counted = [r for r, last in parents if in_range(last, filters)]
-        spans = [
-            span
-            for r in counted
-            if (span := session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds)
-            is not None
-        ]
-        kids = sum(1 for group in children.values() for k in group if in_range(k.last_ms, filters))
+        family = self._family(filters, run_id)
+        spans = [span for last, span in family.parents if in_range(last, filters)]
+        runtimes = [span for span in spans if span is not None]
+        kids = sum(1 for last in family.kid_lasts if in_range(last, filters))
         started, _ = self._store.session_stats(filters, run_id=run_id)
-        with_usage_started = sum(1 for r in rows if _started_in(r.session.started_at, filters))
+        # session_stats counts a session by its start; one with no start only in all time
+        with_usage_started = sum(1 for ms in family.starts if in_range(ms, filters))
         return SessionCounts(
-            len(counted),
+            len(spans),
             kids,
             max(started - with_usage_started, 0),
-            sum(spans) if spans else None,
+            sum(runtimes) if runtimes else None,
         )
 
     def _family(self, filters: Filters, run_id: str | None) -> _Family:
@@ -189,8 +187,20 @@ class SessionCounter:
                 every = self._rows[whole] = [r for r in read if r.totals.requests]
             rows = [r for r in every if run_id is None or r.session.run_id == run_id]
             parents, children = session_families(rows)
-            lasts = [(r, family_last_ms(r, children)) for r in parents]
-            found = self._families[(whole, run_id)] = (rows, lasts, children)
+            found = self._families[(whole, run_id)] = _Family(
+                parents=[
+                    (
+                        family_last_ms(r, children),
+                        session_runtime(r.session, r.first_ms, r.last_ms, None).span_seconds,
+                    )
+                    for r in parents
+                ],
+                kid_lasts=[k.last_ms for group in children.values() for k in group],
+                starts=[
+                    int(r.session.started_at.timestamp() * 1000) if r.session.started_at else None
+                    for r in rows
+                ],
+            )
         return found
 
 
@@ -198,17 +208,11 @@ def family_last_ms(
     row: SessionTotalsRow, children: Mapping[tuple[str, str | None], Sequence[SessionTotalsRow]]
 ) -> int | None:
     """The last request of a session and of the subagents rolled up on it."""
-    kids = children.get((row.session.key, row.model), ())
-    return max(
-        [x for x in [row.last_ms, *(k.last_ms for k in kids)] if x is not None], default=None
-    )
-
-
-def _started_in(started: datetime | None, filters: Filters) -> bool:
-    # session_stats counts a session by its start time; a session with no start is not in it
-    if started is None:
-        return filters.since_ms is None and filters.until_ms is None
-    return in_range(int(started.timestamp() * 1000), filters)
+    last = row.last_ms
+    for kid in children.get((row.session.key, row.model), ()):
+        if kid.last_ms is not None and (last is None or kid.last_ms > last):
+            last = kid.last_ms
+    return last
 
 
 def models_served(per_model: Sequence[SessionTotalsRow]) -> dict[str, tuple[str, ...]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tokentrail.store import lifetime_rollups
 from tokentrail.store.base import MEASURES, Filters, OffsetSegment, Totals
 from tokentrail.store.dialect import Dialect, Rows, local_time_sql
 
@@ -78,10 +79,8 @@ def group_totals(
 ) -> list[GroupTotalsRow]:
     column = GROUP_COLUMN[by]
     where, params = _rollups_where(d, filters, models)
-    sql = (
-        f"SELECT {column}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
-        f"GROUP BY {column}"
-    )
+    table = lifetime_rollups.table_for(filters, d.rollup_table(filters))
+    sql = f"SELECT {column}, {d.measure_sums()} FROM {table} {where} GROUP BY {column}"
     from tokentrail.store.records import GroupTotalsRow
 
     return [
@@ -95,10 +94,8 @@ def group_totals_by(
 ) -> list[GroupsTotalsRow]:
     columns = ", ".join(GROUP_COLUMN[b] for b in by)
     where, params = _rollups_where(d, filters, models)
-    sql = (
-        f"SELECT {columns}, {d.measure_sums()} FROM {d.rollup_table(filters)} {where} "
-        f"GROUP BY {columns}"
-    )
+    table = lifetime_rollups.table_for(filters, d.rollup_table(filters))
+    sql = f"SELECT {columns}, {d.measure_sums()} FROM {table} {where} GROUP BY {columns}"
     width = len(by)
     from tokentrail.store.records import GroupsTotalsRow
 

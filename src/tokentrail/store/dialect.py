@@ -69,7 +69,7 @@ class Dialect:
     def totals_tables(self) -> tuple[str, ...]:
         """The tables of sums whose rows go once they are empty (a run's totals stay)."""
         hourly = ("rollups_hourly",) if self.hourly_rollups else ()
-        return ("rollups", *hourly, "rollups_daily", "session_totals")
+        return ("rollups", *hourly, "rollups_daily", "lifetime_rollups", "session_totals")
 
     @property
     def event_columns(self) -> str:

@@ -6,7 +6,7 @@ in ``_migrations``. Never edit a migration that has shipped: add a new one.
 
 from __future__ import annotations
 
-from tokentrail.store import day_rollups
+from tokentrail.store import day_rollups, lifetime_rollups
 
 DAY_ROLLUP_MEASURES = (
     "requests", "input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
@@ -452,5 +452,14 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             record BLOB NOT NULL
         );
         """,
+    ),
+    (
+        "0017_lifetime_rollups",
+        # Sums over all time per source, model, project and machine (tokentrail.store.
+        # lifetime_rollups): spend by project over all time reads a few hundred rows instead
+        # of every hour of the ledger. Filled here from the 15-minute rollups.
+        lifetime_rollups.table_sql(
+            "INTEGER", "TEXT", DAY_ROLLUP_MEASURES, user=False, options=" WITHOUT ROWID"
+        ),
     ),
 )

@@ -32,7 +32,7 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tokentrail.errors import LedgerTooNew, StoreError
-from tokentrail.store import day_rollups, postgres_dashboard
+from tokentrail.store import day_rollups, lifetime_rollups, postgres_dashboard
 from tokentrail.store.base import (
     BUCKET_MS,
     MEASURES,
@@ -406,6 +406,17 @@ class _PostgresWrite(SQLWrite):
         day_add = ", ".join(f"{m} = rollups_daily.{m} + excluded.{m}" for m in MEASURES)
         self._conn.execute(  # per local day of each UTC offset kept (see store.day_rollups)
             day_rollups.add_sql(table, where, sums, day_add, user=True), params, prepare=False
+        )
+        lifetime = lifetime_rollups.TABLE
+        lifetime_keys = lifetime_rollups.keys(user=True)
+        lifetime_add = ", ".join(f"{m} = {lifetime}.{m} + excluded.{m}" for m in MEASURES)
+        self._conn.execute(  # the same sums over all time (see store.lifetime_rollups)
+            f"INSERT INTO {lifetime} ({lifetime_keys}, {_MEASURE_LIST}) "
+            f"SELECT source, COALESCE(model, ''), COALESCE(project, ''), machine, "
+            f"COALESCE(user_name, ''), {sums} FROM {table} WHERE {where} GROUP BY 1, 2, 3, 4, 5 "
+            f"ON CONFLICT ({lifetime_keys}) DO UPDATE SET {lifetime_add}",
+            params,
+            prepare=False,
         )
         span = "MIN(ts_ms), MAX(ts_ms)" if sign > 0 else "NULL::BIGINT, NULL::BIGINT"
         session_add = ", ".join(f"{m} = session_totals.{m} + excluded.{m}" for m in MEASURES)

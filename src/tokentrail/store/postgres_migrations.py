@@ -15,7 +15,7 @@ totals tables are updated in place by every batch: they leave room on each page
 
 from __future__ import annotations
 
-from tokentrail.store import day_rollups
+from tokentrail.store import day_rollups, lifetime_rollups
 from tokentrail.store.base import MEASURES
 from tokentrail.store.migrations import DAY_ROLLUP_MEASURES, push_tracking_of_rate_limits
 
@@ -328,6 +328,13 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         "0010_day_rollups",
         # As the SQLite store's 0015_day_rollups, per user too.
         day_rollups.table_sql(
+            "BIGINT", _T, DAY_ROLLUP_MEASURES, user=True, options=" WITH (fillfactor = 70)"
+        ),
+    ),
+    (
+        "0011_lifetime_rollups",
+        # As the SQLite store's 0017_lifetime_rollups, per user too.
+        lifetime_rollups.table_sql(
             "BIGINT", _T, DAY_ROLLUP_MEASURES, user=True, options=" WITH (fillfactor = 70)"
         ),
     ),

@@ -14,7 +14,15 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from tokentrail.ratelimits import RateLimitSnapshot
-from tokentrail.store import blocks_sql, dashboard_sql, day_reads, day_rollups, push_sql, tool_sql
+from tokentrail.store import (
+    blocks_sql,
+    dashboard_sql,
+    day_reads,
+    day_rollups,
+    lifetime_rollups,
+    push_sql,
+    tool_sql,
+)
 from tokentrail.store.base import (
     ACTIVE_MS_SQL,
     MEASURES,
@@ -235,12 +243,20 @@ class SQLReads(OtlpReads, push_sql.PushReads):
         self, filters: Filters, group: str | None, models: Sequence[str] = ()
     ) -> tuple[str, list[Any]] | None:
         """Rows ``(day, g, <measures>)`` of the filters' scope from the kept UTC days and the
-        fine rollups at the ends of the range; None when the days cannot answer (a project)."""
+        fine rollups at the ends of the range; None when the days cannot answer (a project)
+        or the lifetime rollups answer (no time range)."""
         if not day_reads.fits(filters, group):
+            return None
+        if filters.since_ms is None and filters.until_ms is None:
             return None
         return day_reads.day_union(
             self.dialect, filters, day_reads.UTC, frozenset({0}), group, models
         )
+
+    def _rollups_of(self, filters: Filters) -> str:
+        """The lifetime rollups for a scope without a time range, else the hourly or 15-minute
+        ones its bounds fit."""
+        return lifetime_rollups.table_for(filters, self.dialect.rollup_table(filters))
 
     def unpriced_models(self, filters: Filters) -> list[UnpricedModel]:
         d = self.dialect
@@ -255,7 +271,7 @@ class SQLReads(OtlpReads, push_sql.PushReads):
             where, params = d.rollup_where(filters, "unpriced_requests > 0")
             sql = (
                 f"SELECT model, {d.sum('unpriced_requests')}, {d.sum('unpriced_tokens')} "
-                f"FROM {d.rollup_table(filters)} {where} GROUP BY model ORDER BY model"
+                f"FROM {self._rollups_of(filters)} {where} GROUP BY model ORDER BY model"
             )
         return [
             UnpricedModel(model=row[0] or NO_MODEL, requests=row[1], tokens=row[2])
@@ -282,7 +298,7 @@ class SQLReads(OtlpReads, push_sql.PushReads):
         else:
             where, params = d.rollup_where(filters)
             (row,) = self._rows(
-                f"SELECT {d.measure_sums()} FROM {d.rollup_table(filters)} {where}", params
+                f"SELECT {d.measure_sums()} FROM {self._rollups_of(filters)} {where}", params
             )
         return Totals(tuple(v or 0 for v in row))
 
@@ -512,8 +528,11 @@ class SQLReads(OtlpReads, push_sql.PushReads):
         self, filters: Filters, by: Sequence[GroupDimension], models: Sequence[str]
     ) -> list[GroupsTotalsRow] | None:
         """:meth:`group_totals_by` from the kept UTC days (and the fine rollups at the ends
-        of the range); None when they cannot answer (a project)."""
+        of the range); None when they cannot answer (a project) or the lifetime rollups can
+        (no time range: see :mod:`tokentrail.store.lifetime_rollups`)."""
         if len(by) != 1 or not day_reads.fits(filters, by[0]):
+            return None
+        if filters.since_ms is None and filters.until_ms is None:
             return None
         union, params = day_reads.day_union(
             self.dialect, filters, day_reads.UTC, frozenset({0}), by[0], models

@@ -23,7 +23,7 @@ from tokentrail.errors import (
     LedgerTooNew,
     StoreError,
 )
-from tokentrail.store import day_rollups, report_cache
+from tokentrail.store import day_rollups, lifetime_rollups, report_cache
 from tokentrail.store.base import (
     BUCKET_MS,
     DAMAGED_ADVICE,
@@ -32,6 +32,7 @@ from tokentrail.store.base import (
     Cursor,
     Entry,
     Filters,
+    SessionTotalsRow,
     newer_schema_error,
 )
 from tokentrail.store.dialect import HOUR_MS, SQLITE
@@ -303,6 +304,19 @@ class SQLiteStore(SQLReads):
 
     _dashboard_index: sqlite_dashboard.SessionIndex | None = None
 
+    def session_totals(
+        self, filters: Filters, by_model: bool, family: Sequence[str] | None = None
+    ) -> list[SessionTotalsRow]:
+        if family is not None:
+            return super().session_totals(filters, by_model, family)
+        # every session of the scope: kept in memory until the ledger changes
+        return self._session_views().session_totals(
+            self._rows,
+            filters,
+            by_model,
+            lambda: super(SQLiteStore, self).session_totals(filters, by_model),
+        )
+
     def _session_views(self) -> sqlite_dashboard.SessionIndex:
         """Sessions listed from memory (see :mod:`tokentrail.store.sqlite_dashboard`)."""
         if self._dashboard_index is None:
@@ -405,6 +419,7 @@ _SPAN_UPDATE = (
     "first_ms = MIN(COALESCE(first_ms, excluded.first_ms), COALESCE(excluded.first_ms, first_ms)), "
     "last_ms = MAX(COALESCE(last_ms, excluded.last_ms), COALESCE(excluded.last_ms, last_ms))"
 )
+_LIFETIME_KEYS = lifetime_rollups.keys(user=False)
 _TOTALS_FROM_BATCH = (
     f"INSERT INTO rollups (bucket_ms, source, model, project, machine, {_MEASURE_LIST}) "
     f"SELECT bucket_ms, source, model, project, machine, {_BATCH_SUMS} FROM {_BATCH_TOTALS} "
@@ -416,6 +431,10 @@ _TOTALS_FROM_BATCH = (
     f"FROM {_BATCH_TOTALS} GROUP BY 1, 2, 3, 4, 5 "
     "ON CONFLICT (bucket_ms, source, model, project, machine) "
     f"DO UPDATE SET {_MEASURE_ADD}",
+    # the same sums over all time (see store.lifetime_rollups)
+    f"INSERT INTO {lifetime_rollups.TABLE} ({_LIFETIME_KEYS}, {_MEASURE_LIST}) "
+    f"SELECT {_LIFETIME_KEYS}, {_BATCH_SUMS} FROM {_BATCH_TOTALS} GROUP BY 1, 2, 3, 4 "
+    f"ON CONFLICT ({_LIFETIME_KEYS}) DO UPDATE SET {_MEASURE_ADD}",
     f"INSERT INTO session_totals (session_key, model, first_ms, last_ms, {_MEASURE_LIST}) "
     f"SELECT session_key, model, MIN(first_ms), MAX(last_ms), {_BATCH_SUMS} "
     f"FROM {_BATCH_TOTALS} WHERE session_key IS NOT NULL GROUP BY 1, 2 "

@@ -7,8 +7,9 @@ pages of sessions (the shared views are in :mod:`tokentrail.store.dashboard_sql`
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from tokentrail.store.base import (
     SessionPageQuery,
     SessionPageRow,
     SessionSort,
+    SessionTotalsRow,
     Totals,
 )
 from tokentrail.store.dashboard_sql import GROUP_COLUMN, Days, Models, Segments, change_marker
@@ -42,6 +44,8 @@ def rollup_table(filters: Filters, segments: Segments = (), interval_ms: int = H
 # full pass over the per-session totals with a join SQLite cannot index; instead the store
 # keeps them in memory, read in two ordered passes, until the ledger's change marker moves.
 # A page then filters and sorts those in Python and reads full sums only for its own rows.
+# The per-session totals of every session of a scope (what the session counts are worked out
+# from, a row built per session) are kept the same way.
 
 
 @dataclass(slots=True)
@@ -66,6 +70,8 @@ class _Listed:
     """Some request reported a token count (a Crush session reports its cost alone)."""
     has_usage: bool = False
     kids: list[str] = field(default_factory=list)
+    runtime_ms: int | None = None
+    """Its wall span (:func:`_runtime`), worked out once its figures are whole."""
 
 
 @dataclass(slots=True)
@@ -80,13 +86,34 @@ class SessionIndex:
         self._marker: str | None = None
         self._by_models: dict[tuple[str, ...], _Index] = {}
         self._names: dict[str, list[str]] = {}
+        self._totals: dict[tuple[Filters, bool], list[SessionTotalsRow]] = {}
 
     def _check(self, rows: Rows) -> None:
         marker = change_marker(SQLITE, rows)
         if marker != self._marker:
             self._by_models.clear()
             self._names.clear()
+            self._totals.clear()
             self._marker = marker
+
+    def session_totals(
+        self,
+        rows: Rows,
+        filters: Filters,
+        by_model: bool,
+        read: Callable[[], list[SessionTotalsRow]],
+    ) -> list[SessionTotalsRow]:
+        """``read()``: the per-session totals of every session of a scope (the overview's
+        session counts, every period report's), kept like the index: building a row per
+        session is most of a page's time on a ledger of thousands of sessions."""
+        self._check(rows)
+        key = (filters, by_model)
+        found = self._totals.get(key)
+        if found is None:
+            if len(self._totals) >= 8:
+                self._totals.pop(next(iter(self._totals)))
+            found = self._totals[key] = read()
+        return list(found)
 
     def names(self, rows: Rows, by: GroupDimension) -> list[str]:
         """The distinct values of a rollup dimension (cached like the index)."""
@@ -165,6 +192,7 @@ def _build_index(rows: Rows, models: tuple[str, ...]) -> _Index:
                 _absorb(entry, usage.get(key))
             pending = [kid for key in pending for kid in children.get(key, ())]
             depth += 1
+        entry.runtime_ms = _runtime(entry)
     return _Index(list(listed.values()))
 
 
@@ -248,7 +276,7 @@ def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
     if sort == "requests":
         return entry.requests if entry.has_usage else None
     if sort == "runtime":
-        return _runtime(entry)
+        return entry.runtime_ms
     if sort == "title":
         return (entry.title if entry.title is not None else entry.key).translate(_ASCII_LOWER)
     if sort == "source":
@@ -260,21 +288,26 @@ def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> Se
     if query.sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {query.sort!r}")
     chosen = [e for e in index.get(rows, query.models).sessions if _matches(e, query)]
-    runtimes = [r for e in chosen if (r := _runtime(e)) is not None]
+    runtimes = [e.runtime_ms for e in chosen if e.runtime_ms is not None]
     page = SessionPage(rows=[], total=len(chosen), runtime_ms=sum(runtimes) if runtimes else None)
     if query.limit <= 0 or query.offset >= len(chosen):
         return page
     valued = [(_sort_value(e, query.sort), e) for e in chosen]
-    known = sorted(
+    end = query.offset + query.limit
+    # the first rows of the order only (a page of thousands of sessions): the same rows as
+    # sorting them all, which heapq.nsmallest and nlargest are defined to give
+    first = heapq.nlargest if query.descending else heapq.nsmallest
+    known = first(
+        end,
         ((v, e) for v, e in valued if v is not None),
         key=lambda pair: (pair[0], pair[1].key),
-        reverse=query.descending,
     )
-    unknown = sorted(
-        (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
-    )
-    ordered = [e for _, e in known] + unknown
-    shown = ordered[query.offset : query.offset + query.limit]
+    ordered = [e for _, e in known]
+    if len(ordered) < end:  # sessions with no value for the sort come last
+        ordered += sorted(
+            (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
+        )
+    shown = ordered[query.offset : end]
     wanted = [key for e in shown for key in (e.key, *e.kids)]
     where = f" AND model IN ({', '.join('?' * len(query.models))})" if query.models else ""
     sums: dict[str, Totals] = {}
