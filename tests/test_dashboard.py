@@ -3,6 +3,7 @@ kept in the URL, placeholders for missing data, escaping of user content, assets
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from html import unescape
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import tokentrail.server
 from dashboard_data import (
     SONNET,
     TOOL_SESSION,
@@ -96,6 +98,16 @@ def test_pages_send_security_headers_and_own_assets_only(client: TestClient) -> 
         assert client.get(unescape(asset)).status_code == 200, asset
     for path in ("vendor/echarts/LICENSE", "vendor/echarts/NOTICE", "vendor/README.md"):
         assert client.get(f"/static/{path}").status_code == 200
+
+
+def test_the_vendored_chart_library_is_the_build_its_readme_names() -> None:
+    # the build is reproducible (tools/echarts/build.sh): a file changed by hand, or rebuilt
+    # without updating the table, is caught here
+    vendor = Path(tokentrail.server.__file__).parent / "static" / "vendor"
+    stated = re.search(r"sha256 `([0-9a-f]{64})`", (vendor / "README.md").read_text())
+    assert stated is not None
+    built = hashlib.sha256((vendor / "echarts" / "echarts.min.js").read_bytes()).hexdigest()
+    assert built == stated.group(1)
 
 
 def test_user_content_is_escaped(client: TestClient, realistic: Any) -> None:
