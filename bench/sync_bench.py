@@ -400,6 +400,8 @@ def bench_tokentrail(
     for _ in range(max(1, cold_runs)):
         for stale in workdir.glob("ledger.db*"):
             stale.unlink()  # every cold sync starts from an empty ledger
+        # and, as a new user's first sync, with no rate card kept from an earlier run
+        shutil.rmtree(home / ".cache" / "tokentrail", ignore_errors=True)
         colds.append(run_command([exe, "sync", "--quiet"], env, sample_memory=True))
         if not colds[-1].ok:
             report.problems.append("cold sync failed: " + colds[-1].failure())

@@ -292,39 +292,3 @@ print(orjson.dumps({"costs": costs, "loaded": "genai_prices.data" in sys.modules
         input=1200, cache_read=250_000, cache_write_5m=900, cache_write_1h=100, output=700
     )
     assert second["costs"][0][1] == reference_micro("claude-sonnet-4-5-20250929", tokens, WHEN)
-
-
-def test_a_sync_loads_genai_prices_before_its_workers_only_when_no_card_is_kept(
-    tmp_path: Path,
-) -> None:
-    """``load_rate_cards`` (called by a parallel sync before its workers start) loads
-    genai-prices' data when the cache holds no card, and leaves it unloaded once one is kept."""
-    import subprocess
-    import sys
-
-    cache = tmp_path / "cache"
-    script = """
-import sys
-from datetime import datetime
-from tokentrail.pricing import Pricer, load_rate_cards
-from tokentrail.usage import Tokens, UsageEvent
-load_rate_cards()
-print("genai_prices.data" in sys.modules)
-when = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
-usage = UsageEvent(key="k", source="t", timestamp=when, tokens=Tokens(input=1), model="gpt-5")
-Pricer().price(usage)
-"""
-
-    def loaded() -> bool:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
-            capture_output=True,
-            check=True,
-            text=True,
-        )
-        return done.stdout.strip() == "True"
-
-    assert loaded()
-    assert (cache / "tokentrail" / "rate-cards.json").exists()
-    assert not loaded()

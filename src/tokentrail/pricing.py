@@ -312,9 +312,6 @@ class RateCardCache:
         unknown: RateCard | None = _NOT_KEPT
         return unknown
 
-    def any_kept(self) -> bool:
-        return bool(self._load())
-
     def put(self, key: str, days: tuple[str, str], card: RateCard | None) -> None:
         cards = self._load()
         if not self._stamp or (*days, card) in cards.get(key, ()):
@@ -383,16 +380,6 @@ class RateCardCache:
 
 
 _CARDS = RateCardCache()
-
-
-def load_rate_cards() -> None:
-    """Read the kept rate cards now, and genai-prices' data too when none are kept (a first
-    sync): a sync calls it before it starts its worker processes, which then share what was
-    read instead of each reading it again."""
-    if not _CARDS.any_kept():
-        from genai_prices import data_snapshot
-
-        data_snapshot.get_snapshot()
 
 
 def keep_rate_cards() -> None:

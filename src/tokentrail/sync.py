@@ -416,10 +416,6 @@ def _run_jobs(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    if context.get_start_method() == "fork":
-        from tokentrail.pricing import load_rate_cards
-
-        load_rate_cards()  # once here, not once in each worker
     # Workers take turns on this lock before writing: it wakes the next writer at once,
     # where SQLite's own busy handler would poll with sleeps of up to 100 ms.
     write_turn = context.Lock()
