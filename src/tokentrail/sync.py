@@ -174,14 +174,7 @@ def sync(
             (source, file) for source in sources for file in source.discover(roots[source.name])
         ]
     summary.files_found = len(files)
-    tasks = plan_tasks(files, ledger.store.cursors(), summary, machine=ledger.machine)
-    total_bytes = sum(task.pending_bytes for task in tasks)
-    done_bytes = 0
-    for job_bytes, outcome in _run_jobs(ledger, tasks, workers, total_bytes):
-        summary.absorb(outcome)
-        done_bytes += job_bytes
-        if progress is not None:
-            progress(done_bytes, total_bytes)
+    _record(ledger, files, ledger.store.cursors(), summary, workers, progress)
     if not source_names:
         _keep_walk(ledger, walk, seen_env, sources, files, summary)
     summary.elapsed_s = time.perf_counter() - started
@@ -200,13 +193,28 @@ def sync_changed(ledger: Ledger, changed: Sequence[tuple[str, str, str]]) -> Syn
         (_source_named(source), SourceFile(source, path, cast("FileKind", kind)))
         for path, kind, source in changed
     ]
-    cursors = ledger.store.cursors([file.path for _, file in files])
-    tasks = plan_tasks(files, cursors, summary, machine=ledger.machine)
-    total_bytes = sum(task.pending_bytes for task in tasks)
-    for _, outcome in _run_jobs(ledger, tasks, None, total_bytes):
-        summary.absorb(outcome)
+    _record(ledger, files, ledger.store.cursors([file.path for _, file in files]), summary)
     summary.elapsed_s = time.perf_counter() - started
     return summary
+
+
+def _record(
+    ledger: Ledger,
+    files: Sequence[tuple[Source, SourceFile]],
+    cursors: Mapping[str, Cursor],
+    summary: SyncSummary,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Read what is new in ``files`` past their ``cursors`` and record it, into ``summary``."""
+    tasks = plan_tasks(files, cursors, summary, machine=ledger.machine)
+    total_bytes = sum(task.pending_bytes for task in tasks)
+    done_bytes = 0
+    for job_bytes, outcome in _run_jobs(ledger, tasks, workers, total_bytes):
+        summary.absorb(outcome)
+        done_bytes += job_bytes
+        if progress is not None:
+            progress(done_bytes, total_bytes)
 
 
 def _keep_walk(

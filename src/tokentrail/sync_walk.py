@@ -248,13 +248,6 @@ def make_record(
 # -- the quick answer ----------------------------------------------------------------------
 
 
-def nothing_changed(database: str | None) -> bool:
-    """True when a sync of the ledger ``database`` names (as ``-d/--database`` does) would
-    read nothing and print nothing: every input it decides its work from is as the last
-    full sync recorded. False at any doubt."""
-    return changed_files(database) == []
-
-
 def changed_files(database: str | None) -> list[tuple[str, str, str]] | None:
     """The files (path, kind, source) of the last full sync's record that a sync of the
     ledger ``database`` names would read, when every other input it decides its work from is

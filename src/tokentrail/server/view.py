@@ -18,7 +18,7 @@ from tokentrail.ledger import Ledger
 from tokentrail.model_names import model_ids_of
 from tokentrail.reports.query import ReportQuery
 from tokentrail.server.limits import MAX_NOTE_LENGTH
-from tokentrail.server.params import day_param, zone_param
+from tokentrail.server.params import day_range, zone_param
 from tokentrail.store.base import Store
 
 RANGES: dict[str, int | None] = {"7d": 7, "30d": 30, "90d": 90, "1y": 365, "all": None}
@@ -81,8 +81,7 @@ def parse_view(
 ) -> View:
     """Check the filters (errors name the parameter) and build the report query."""
     zone, zone_name = zone_param(tz)
-    since_day = day_param(since, "since")
-    until_day = day_param(until, "until")
+    since_day, until_day = day_range(since, until)
     chosen = range_ or None
     if chosen is not None and chosen not in RANGES:
         raise InvalidUsage("range", f"{chosen!r} is not a range; use one of {', '.join(RANGES)}")
@@ -94,8 +93,6 @@ def parse_view(
         if days is not None:
             today = (now or datetime.now(UTC)).astimezone(zone).date()
             since_day = today - timedelta(days=days - 1)
-    if since_day and until_day and since_day > until_day:
-        raise InvalidUsage("since", f"{since_day} is after until {until_day}; swap them")
     clean_sources = tuple(s for s in (sources or ()) if s)
     clean_models = tuple(dict.fromkeys(m for m in (models or ()) if m))
     given: list[tuple[str, str]] = []
