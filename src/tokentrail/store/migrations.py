@@ -18,25 +18,26 @@ DAY_ROLLUP_MEASURES = (
 """The measures as 0015_day_rollups (and PostgreSQL's 0010_day_rollups) created them: a
 migration that has shipped never changes, so a later measure is added by a later migration."""
 
-_MEASURE_COLUMNS = """
-    requests INTEGER NOT NULL DEFAULT 0,
-    input INTEGER NOT NULL DEFAULT 0,
-    cache_read INTEGER NOT NULL DEFAULT 0,
-    cache_write_5m INTEGER NOT NULL DEFAULT 0,
-    cache_write_1h INTEGER NOT NULL DEFAULT 0,
-    output INTEGER NOT NULL DEFAULT 0,
-    reasoning INTEGER NOT NULL DEFAULT 0,
-    n_input INTEGER NOT NULL DEFAULT 0,
-    n_cache_read INTEGER NOT NULL DEFAULT 0,
-    n_cache_write INTEGER NOT NULL DEFAULT 0,
-    n_output INTEGER NOT NULL DEFAULT 0,
-    n_reasoning INTEGER NOT NULL DEFAULT 0,
-    cost_micro INTEGER NOT NULL DEFAULT 0,
-    unpriced_requests INTEGER NOT NULL DEFAULT 0,
-    unpriced_tokens INTEGER NOT NULL DEFAULT 0,
-    reported_cost_micro INTEGER NOT NULL DEFAULT 0,
-    n_reported_cost INTEGER NOT NULL DEFAULT 0
-"""
+FIRST_MEASURES = DAY_ROLLUP_MEASURES[:17]
+"""The measures as 0001_initial created them (measures are only ever appended; later ones are
+added by later migrations)."""
+_MEASURE_COLUMNS = ",\n    ".join(f"{m} INTEGER NOT NULL DEFAULT 0" for m in FIRST_MEASURES)
+
+
+def _rollup_table(name: str) -> str:
+    """A table of rollups (0001's per 15 minutes, 0006's per hour): the first measures
+    summed per UTC bucket, source, model, project and machine."""
+    return f"""
+        CREATE TABLE {name} (
+            bucket_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            project TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine)
+        ) WITHOUT ROWID;
+    """
 
 
 def push_tracking_of_rate_limits(integer: str) -> str:
@@ -121,15 +122,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             memory BLOB
         );
 
-        CREATE TABLE rollups (
-            bucket_ms INTEGER NOT NULL,
-            source TEXT NOT NULL,
-            model TEXT NOT NULL,
-            project TEXT NOT NULL,
-            machine TEXT NOT NULL,
-            {_MEASURE_COLUMNS},
-            PRIMARY KEY (bucket_ms, source, model, project, machine)
-        ) WITHOUT ROWID;
+        {_rollup_table("rollups")}
 
         CREATE TABLE session_totals (
             session_key TEXT NOT NULL,
@@ -194,21 +187,18 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         """
         ALTER TABLE events ADD COLUMN changed_seq INTEGER;
         CREATE INDEX events_changed ON events(changed_seq) WHERE changed_seq IS NOT NULL;
-
-        CREATE TABLE session_changes (
-            session_key TEXT PRIMARY KEY,
-            change_seq INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        INSERT INTO session_changes SELECT session_key, rowid FROM sessions;
-        CREATE INDEX session_changes_seq ON session_changes(change_seq);
-
-        CREATE TABLE run_changes (
-            run_id TEXT PRIMARY KEY,
-            change_seq INTEGER NOT NULL
-        ) WITHOUT ROWID;
-        INSERT INTO run_changes SELECT run_id, rowid FROM runs;
-        CREATE INDEX run_changes_seq ON run_changes(change_seq);
-
+        """
+        + "".join(
+            f"CREATE TABLE {changes} ({key} TEXT PRIMARY KEY, change_seq INTEGER NOT NULL)"
+            " WITHOUT ROWID;\n"
+            f"INSERT INTO {changes} SELECT {key}, rowid FROM {table};\n"
+            f"CREATE INDEX {changes}_seq ON {changes}(change_seq);\n"
+            for changes, key, table in (
+                ("session_changes", "session_key", "sessions"),
+                ("run_changes", "run_id", "runs"),
+            )
+        )
+        + """
         CREATE TABLE push_watermarks (
             machine TEXT NOT NULL,
             ledger_id TEXT NOT NULL,
@@ -287,15 +277,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         # days, hours and their bounds are then whole UTC hours). Kept with the 15-minute
         # rollups in the same transaction; filled here from them.
         f"""
-        CREATE TABLE rollups_hourly (
-            bucket_ms INTEGER NOT NULL,
-            source TEXT NOT NULL,
-            model TEXT NOT NULL,
-            project TEXT NOT NULL,
-            machine TEXT NOT NULL,
-            {_MEASURE_COLUMNS},
-            PRIMARY KEY (bucket_ms, source, model, project, machine)
-        ) WITHOUT ROWID;
+        {_rollup_table("rollups_hourly")}
         INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine,
             requests, input, cache_read, cache_write_5m, cache_write_1h, output,
             reasoning, n_input, n_cache_read, n_cache_write, n_output, n_reasoning,

@@ -16,13 +16,13 @@ totals tables are updated in place by every batch: they leave room on each page
 from __future__ import annotations
 
 from tokentrail.store import day_rollups, lifetime_rollups
-from tokentrail.store.base import MEASURES
-from tokentrail.store.migrations import DAY_ROLLUP_MEASURES, push_tracking_of_rate_limits
+from tokentrail.store.migrations import (
+    DAY_ROLLUP_MEASURES,
+    FIRST_MEASURES,
+    push_tracking_of_rate_limits,
+)
 
-_FIRST_MEASURES = MEASURES[:17]
-"""The measures as 0001_initial created them (measures are only ever appended). A migration that
-has shipped must never change, so later measures are added by later migrations."""
-_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in _FIRST_MEASURES)
+_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in FIRST_MEASURES)
 _TOTALS_TABLES = ("rollups", "session_totals", "run_totals")
 _T = 'TEXT COLLATE "C"'
 
@@ -267,22 +267,15 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         # As the SQLite store's 0009_push_tool_rows: a change sequence per tool call, tool
         # result and rate-limit snapshot (rows already there numbered in time order), and how
         # far each was pushed in the push watermark.
-        """
-        ALTER TABLE tool_calls ADD COLUMN change_seq BIGINT;
-        UPDATE tool_calls SET change_seq = numbered.seq FROM (
-            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
-            FROM tool_calls) AS numbered
-        WHERE numbered.call_key = tool_calls.call_key;
-        CREATE INDEX tool_calls_change ON tool_calls(change_seq);
-
-        ALTER TABLE tool_results ADD COLUMN change_seq BIGINT;
-        UPDATE tool_results SET change_seq = numbered.seq FROM (
-            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
-            FROM tool_results) AS numbered
-        WHERE numbered.call_key = tool_results.call_key;
-        CREATE INDEX tool_results_change ON tool_results(change_seq);
-
-        """
+        "".join(
+            f"ALTER TABLE {table} ADD COLUMN change_seq BIGINT;\n"
+            f"UPDATE {table} SET change_seq = numbered.seq FROM (\n"
+            "    SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq\n"
+            f"    FROM {table}) AS numbered\n"
+            f"WHERE numbered.call_key = {table}.call_key;\n"
+            f"CREATE INDEX {table}_change ON {table}(change_seq);\n"
+            for table in ("tool_calls", "tool_results")
+        )
         + push_tracking_of_rate_limits("BIGINT"),
     ),
     (
