@@ -18,26 +18,25 @@ DAY_ROLLUP_MEASURES = (
 """The measures as 0015_day_rollups (and PostgreSQL's 0010_day_rollups) created them: a
 migration that has shipped never changes, so a later measure is added by a later migration."""
 
-FIRST_MEASURES = DAY_ROLLUP_MEASURES[:17]
-"""The measures as 0001_initial created them (measures are only ever appended; later ones are
-added by later migrations)."""
-_MEASURE_COLUMNS = ",\n    ".join(f"{m} INTEGER NOT NULL DEFAULT 0" for m in FIRST_MEASURES)
-
-
-def _rollup_table(name: str) -> str:
-    """A table of rollups (0001's per 15 minutes, 0006's per hour): the first measures
-    summed per UTC bucket, source, model, project and machine."""
-    return f"""
-        CREATE TABLE {name} (
-            bucket_ms INTEGER NOT NULL,
-            source TEXT NOT NULL,
-            model TEXT NOT NULL,
-            project TEXT NOT NULL,
-            machine TEXT NOT NULL,
-            {_MEASURE_COLUMNS},
-            PRIMARY KEY (bucket_ms, source, model, project, machine)
-        ) WITHOUT ROWID;
-    """
+_MEASURE_COLUMNS = """
+    requests INTEGER NOT NULL DEFAULT 0,
+    input INTEGER NOT NULL DEFAULT 0,
+    cache_read INTEGER NOT NULL DEFAULT 0,
+    cache_write_5m INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h INTEGER NOT NULL DEFAULT 0,
+    output INTEGER NOT NULL DEFAULT 0,
+    reasoning INTEGER NOT NULL DEFAULT 0,
+    n_input INTEGER NOT NULL DEFAULT 0,
+    n_cache_read INTEGER NOT NULL DEFAULT 0,
+    n_cache_write INTEGER NOT NULL DEFAULT 0,
+    n_output INTEGER NOT NULL DEFAULT 0,
+    n_reasoning INTEGER NOT NULL DEFAULT 0,
+    cost_micro INTEGER NOT NULL DEFAULT 0,
+    unpriced_requests INTEGER NOT NULL DEFAULT 0,
+    unpriced_tokens INTEGER NOT NULL DEFAULT 0,
+    reported_cost_micro INTEGER NOT NULL DEFAULT 0,
+    n_reported_cost INTEGER NOT NULL DEFAULT 0
+"""
 
 
 def push_tracking_of_rate_limits(integer: str) -> str:
@@ -122,7 +121,15 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
             memory BLOB
         );
 
-        {_rollup_table("rollups")}
+        CREATE TABLE rollups (
+            bucket_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            project TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine)
+        ) WITHOUT ROWID;
 
         CREATE TABLE session_totals (
             session_key TEXT NOT NULL,
@@ -277,7 +284,15 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         # days, hours and their bounds are then whole UTC hours). Kept with the 15-minute
         # rollups in the same transaction; filled here from them.
         f"""
-        {_rollup_table("rollups_hourly")}
+        CREATE TABLE rollups_hourly (
+            bucket_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            model TEXT NOT NULL,
+            project TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            {_MEASURE_COLUMNS},
+            PRIMARY KEY (bucket_ms, source, model, project, machine)
+        ) WITHOUT ROWID;
         INSERT INTO rollups_hourly (bucket_ms, source, model, project, machine,
             requests, input, cache_read, cache_write_5m, cache_write_1h, output,
             reasoning, n_input, n_cache_read, n_cache_write, n_output, n_reasoning,

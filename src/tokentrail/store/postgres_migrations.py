@@ -16,13 +16,13 @@ totals tables are updated in place by every batch: they leave room on each page
 from __future__ import annotations
 
 from tokentrail.store import day_rollups, lifetime_rollups
-from tokentrail.store.migrations import (
-    DAY_ROLLUP_MEASURES,
-    FIRST_MEASURES,
-    push_tracking_of_rate_limits,
-)
+from tokentrail.store.base import MEASURES
+from tokentrail.store.migrations import DAY_ROLLUP_MEASURES, push_tracking_of_rate_limits
 
-_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in FIRST_MEASURES)
+_FIRST_MEASURES = MEASURES[:17]
+"""The measures as 0001_initial created them (measures are only ever appended). A migration that
+has shipped must never change, so later measures are added by later migrations."""
+_MEASURE_COLUMNS = ",\n    ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in _FIRST_MEASURES)
 _TOTALS_TABLES = ("rollups", "session_totals", "run_totals")
 _T = 'TEXT COLLATE "C"'
 
