@@ -194,18 +194,21 @@ SQLITE_MIGRATIONS: tuple[tuple[str, str], ...] = (
         """
         ALTER TABLE events ADD COLUMN changed_seq INTEGER;
         CREATE INDEX events_changed ON events(changed_seq) WHERE changed_seq IS NOT NULL;
-        """
-        + "".join(
-            f"CREATE TABLE {changes} ({key} TEXT PRIMARY KEY, change_seq INTEGER NOT NULL)"
-            " WITHOUT ROWID;\n"
-            f"INSERT INTO {changes} SELECT {key}, rowid FROM {table};\n"
-            f"CREATE INDEX {changes}_seq ON {changes}(change_seq);\n"
-            for changes, key, table in (
-                ("session_changes", "session_key", "sessions"),
-                ("run_changes", "run_id", "runs"),
-            )
-        )
-        + """
+
+        CREATE TABLE session_changes (
+            session_key TEXT PRIMARY KEY,
+            change_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO session_changes SELECT session_key, rowid FROM sessions;
+        CREATE INDEX session_changes_seq ON session_changes(change_seq);
+
+        CREATE TABLE run_changes (
+            run_id TEXT PRIMARY KEY,
+            change_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO run_changes SELECT run_id, rowid FROM runs;
+        CREATE INDEX run_changes_seq ON run_changes(change_seq);
+
         CREATE TABLE push_watermarks (
             machine TEXT NOT NULL,
             ledger_id TEXT NOT NULL,

@@ -267,15 +267,22 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
         # As the SQLite store's 0009_push_tool_rows: a change sequence per tool call, tool
         # result and rate-limit snapshot (rows already there numbered in time order), and how
         # far each was pushed in the push watermark.
-        "".join(
-            f"ALTER TABLE {table} ADD COLUMN change_seq BIGINT;\n"
-            f"UPDATE {table} SET change_seq = numbered.seq FROM (\n"
-            "    SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq\n"
-            f"    FROM {table}) AS numbered\n"
-            f"WHERE numbered.call_key = {table}.call_key;\n"
-            f"CREATE INDEX {table}_change ON {table}(change_seq);\n"
-            for table in ("tool_calls", "tool_results")
-        )
+        """
+        ALTER TABLE tool_calls ADD COLUMN change_seq BIGINT;
+        UPDATE tool_calls SET change_seq = numbered.seq FROM (
+            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
+            FROM tool_calls) AS numbered
+        WHERE numbered.call_key = tool_calls.call_key;
+        CREATE INDEX tool_calls_change ON tool_calls(change_seq);
+
+        ALTER TABLE tool_results ADD COLUMN change_seq BIGINT;
+        UPDATE tool_results SET change_seq = numbered.seq FROM (
+            SELECT call_key, ROW_NUMBER() OVER (ORDER BY ts_ms, call_key) AS seq
+            FROM tool_results) AS numbered
+        WHERE numbered.call_key = tool_results.call_key;
+        CREATE INDEX tool_results_change ON tool_results(change_seq);
+
+        """
         + push_tracking_of_rate_limits("BIGINT"),
     ),
     (
