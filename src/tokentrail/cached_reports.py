@@ -110,9 +110,14 @@ def key_for(kind: str, options: Mapping[str, Any], *, terminal: bool) -> str | N
 
 def ledger_file(database: str | None) -> str | None:
     """The SQLite ledger's path as :func:`tokentrail.config.resolve_database` decides it,
-    reading the configuration file only when neither the option nor the variable names it;
-    None for a team ledger (a URL)."""
+    reading the configuration file only when there is one and neither the option nor the
+    variable names the ledger; None for a team ledger (a URL)."""
     candidate = database or os.environ.get("TOKENTRAIL_DB")
+    if not candidate:
+        from tokentrail.app_dirs import no_config_file, plain_database_file
+
+        if no_config_file():  # the default ledger, found without importing the config's module
+            candidate = plain_database_file()
     if not candidate:
         from tokentrail.config import load_config, resolve_database
 
