@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 MAX_BODY_CHARS = 64_000_000
 """Answers larger than this are not kept (a ledger is not a file store)."""
 
+READ_MMAP_BYTES = 1 << 30
+"""How much of the ledger file the lookup of a kept answer may read through a memory map."""
+
 SQLITE_MARKER = (
     "SELECT (SELECT MAX(id) FROM events), "
     "(SELECT MAX(changed_seq) FROM events WHERE changed_seq IS NOT NULL), "
@@ -149,6 +152,10 @@ def _read_file(path: str, key: str, get: Callable[[sqlite3.Connection, str], Any
         return None
     try:
         conn.execute("PRAGMA busy_timeout = 50")
+        # a list of every session is megabytes in a chain of overflow pages: read through a
+        # memory map, not one read() per page (a third less time for 11 MB); this connection
+        # only reads, and lives for one answer
+        conn.execute(f"PRAGMA mmap_size = {READ_MMAP_BYTES}")
         return get(conn, key)
     except sqlite3.Error:
         return None
