@@ -211,7 +211,8 @@ def transcript_paths(transcript: str) -> tuple[str, str]:
     """The session's transcript and the folder of its subagents' transcripts
     (``<sessionId>.jsonl`` and ``<sessionId>/subagents/``, as Claude Code lays them out)."""
     path = os.path.expanduser(transcript)
-    path = ("/" if path.startswith("/") else "") + "/".join(_name_parts(path))
+    root = "/" * (2 if path[:2] == "//" and path[2:3] != "/" else 1) if path[:1] == "/" else ""
+    path = root + "/".join(_name_parts(path))  # as pathlib spells it: a "//" root is kept
     name = path.rsplit("/", 1)[-1]
     dot = name.rfind(".")
     stem = path[: len(path) - len(name) + dot] if 0 < dot < len(name) - 1 else path
