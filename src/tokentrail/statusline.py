@@ -122,6 +122,7 @@ class LineFigures:
         session = None if self.session is None else list(self.session)
         return json.dumps(
             [
+                self.now_ms,
                 session,
                 self.today_cost_usd,
                 self.today_requests,
@@ -133,12 +134,13 @@ class LineFigures:
     @classmethod
     def from_kept(cls, text: str, now_ms: int) -> LineFigures | None:
         """The figures kept by :meth:`kept_text`, at ``now_ms``; None once their block has
-        ended (the same ledger then has no active block, or a later one: computed again).
-        Until then the block holding now is the same one: another can start only at its end."""
+        ended (the same ledger then has no active block, or a later one: computed again), or
+        before they were computed. In between, the block holding now is the same one: another
+        can start only at its end."""
         import json
 
-        session, today_cost, today_requests, block_end_ms, per_hour = json.loads(text)
-        if now_ms >= block_end_ms:
+        kept_at, session, today_cost, today_requests, block_end_ms, per_hour = json.loads(text)
+        if not kept_at <= now_ms < block_end_ms:  # a clock set back: computed again too
             return None
         return cls(
             None if session is None else (session[0], session[1]),
