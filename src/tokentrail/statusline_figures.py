@@ -173,8 +173,10 @@ def full_way(
         if reader is None:  # a team ledger
             zone, zone_name = resolve_timezone(None)
             return read_figures(ledger.store, session_id, zone, zone_name, now).line(), written
-    with reader:  # what was just written, read as the quick way reads it
-        return read_and_keep(reader, session_id, key, now), written
+        # what was just written, read as the quick way reads it; while the ledger is still
+        # open, so that only its closing checkpoints the file (once, not after each)
+        with reader:
+            return read_and_keep(reader, session_id, key, now), written
 
 
 def _quick_reader(location: str) -> QuickReader | None:
