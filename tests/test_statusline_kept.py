@@ -156,6 +156,7 @@ def test_kept_figures_last_until_their_block_ends() -> None:
     assert LineFigures.from_kept(kept, 10_000_000) is None  # the block has ended: computed again
     assert LineFigures.from_kept(kept, 8_999_999) is None  # before they were computed
     assert LineFigures(None, None, 0, None, None, 0).kept_text() is None  # no block: not kept
+    assert LineFigures.from_kept("[1, 2, 3]", 9_500_000) is None  # not this code's: computed
 
 
 @pytest.mark.parametrize(

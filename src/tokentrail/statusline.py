@@ -139,17 +139,20 @@ class LineFigures:
         can start only at its end."""
         import json
 
-        kept_at, session, today_cost, today_requests, block_end_ms, per_hour = json.loads(text)
-        if not kept_at <= now_ms < block_end_ms:  # a clock set back: computed again too
+        try:
+            kept_at, session, today_cost, today_requests, block_end_ms, per_hour = json.loads(text)
+            if not kept_at <= now_ms < block_end_ms:  # a clock set back: computed again too
+                return None
+            return cls(
+                None if session is None else (session[0], session[1]),
+                today_cost,
+                today_requests,
+                block_end_ms,
+                per_hour,
+                now_ms,
+            )
+        except (ValueError, TypeError, IndexError):  # not what this code keeps: computed
             return None
-        return cls(
-            None if session is None else (session[0], session[1]),
-            today_cost,
-            today_requests,
-            block_end_ms,
-            per_hour,
-            now_ms,
-        )
 
 
 def parse_fields(text: str | Sequence[str]) -> tuple[str, ...]:
