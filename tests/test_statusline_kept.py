@@ -20,6 +20,9 @@ from tokentrail.statusline import LineFigures, is_claude_transcript, transcript_
 
 SESSION = "3c2b1a09-1111-4222-8333-944445555666"
 
+# turns written minutes ago are read back as today's: see conftest.midday_zone
+pytestmark = pytest.mark.usefixtures("midday_zone")
+
 _MODULES_SCRIPT = (
     "import sys\n"
     "from tokentrail.launch import main\n"
