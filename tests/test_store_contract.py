@@ -330,6 +330,13 @@ def test_recording_twice_changes_nothing(backend: Backend, ledger: Ledger) -> No
     assert_totals_match_events(backend)
 
 
+def test_bulk_writes_record_as_any_write(backend: Backend, ledger: Ledger) -> None:
+    ledger.store.expect_bulk_writes()
+    outcome = ledger.record_batch([ev(str(i), 10 + i) for i in range(50)])
+    assert outcome.created == 50 and ledger.store.status().events == 50
+    assert_totals_match_events(backend)
+
+
 def test_a_growing_snapshot_replaces_the_smaller_one(backend: Backend, ledger: Ledger) -> None:
     ledger.record_batch([ev("a", 1, at=T0)])
     outcome = ledger.record_batch([ev("a", 400, at=T0 + timedelta(seconds=9))])

@@ -35,6 +35,19 @@ def test_a_new_ledger_gets_every_migration_and_wal(db_path: Path) -> None:
     conn.close()
 
 
+def test_bulk_writes_checkpoint_the_log_in_larger_steps_on_that_connection_only(
+    db_path: Path,
+) -> None:
+    bulk, other = SQLiteStore(db_path), SQLiteStore(db_path)
+    try:
+        bulk.expect_bulk_writes()
+        assert bulk._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (10_000,)
+        assert other._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1_000,)
+    finally:
+        bulk.close()
+        other.close()
+
+
 def test_an_old_ledger_is_upgraded_on_open_and_keeps_its_history(db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
     conn.executescript((DATA / "ledger_schema1.sql").read_text())

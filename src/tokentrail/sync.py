@@ -476,7 +476,9 @@ def _open_worker_ledger(
     # parsing makes hundreds of thousands of short-lived, acyclic objects: collecting the
     # young generation every 700 allocations only costs time
     gc.set_threshold(50_000, 20, 20)
-    _WORKER.append(_Worker(Ledger(location, config=config, machine=machine), write_turn))
+    ledger = Ledger(location, config=config, machine=machine)
+    ledger.store.expect_bulk_writes()  # a worker is started only for a large sync
+    _WORKER.append(_Worker(ledger, write_turn))
 
 
 PARENT_CHECK_S = 1.0

@@ -264,6 +264,11 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[WriteTransaction]: ...
 
+    def expect_bulk_writes(self) -> None:
+        """This connection is about to write a great deal in a row (a first sync's worker):
+        let it write in larger steps, where the engine has such a setting."""
+        ...
+
     def cursors(self, paths: Sequence[str] | None = None) -> dict[str, Cursor]:
         """Every file cursor, or only those of ``paths`` (a statusline reads one session's)."""
         ...

@@ -181,6 +181,9 @@ class PostgresStore(SQLReads):
     def close(self) -> None:
         self._pool.close()
 
+    def expect_bulk_writes(self) -> None:
+        """Nothing to set: the server's checkpoints are its own."""
+
     def _clean(self, exc: BaseException) -> str:
         """An error message with no password in it."""
         text = str(exc).strip().replace("\n", " ").replace(self.url, self.location)
