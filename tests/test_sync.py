@@ -36,7 +36,7 @@ from builders import (
 )
 from tokentrail.config import Config
 from tokentrail.ledger import Ledger
-from tokentrail.sync import SyncSummary, sync
+from tokentrail.sync import JOB_BYTES, JOB_BYTES_MAX, SyncSummary, job_bytes, sync
 
 
 def run(db: Path, **kw: Any) -> SyncSummary:
@@ -843,3 +843,13 @@ def test_a_later_rename_replaces_the_stored_title(isolated_home: Path, db_path: 
     fresh = db_path.with_name("fresh.db")
     run(fresh)
     assert _titles(fresh) == {"s-a": "renamed", "c-1": "billing fix"}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 8])
+def test_a_larger_sync_groups_more_while_every_worker_keeps_eight_jobs(workers: int) -> None:
+    mib = 1 << 20
+    sizes = [job_bytes(total, workers) for total in (0, 100 * mib, 1 << 30, 1 << 31, 1 << 40)]
+    assert sizes == sorted(sizes) and sizes[0] == JOB_BYTES and sizes[-1] == JOB_BYTES_MAX
+    for total in (100 * mib, 1 << 30, 1 << 31):
+        size = job_bytes(total, workers)
+        assert size == JOB_BYTES or total // size >= 8 * workers

@@ -53,7 +53,9 @@ JOB_BYTES = 16 * 1024 * 1024
 """Small files are parsed in groups of about this many bytes, to keep process overhead low;
 each group is recorded in one transaction (or more, past :data:`BATCH_EVENTS`), so larger
 groups mean fewer commits, each writing the index pages it touched again (4 MiB groups made
-52 commits of a 0.25 GiB corpus, 16 MiB ones about 20)."""
+52 commits of a 0.25 GiB corpus, 16 MiB ones about 20). A large sync groups more (see
+:func:`job_bytes`)."""
+JOB_BYTES_MAX = 4 * JOB_BYTES
 INLINE_BYTES = 2 * 1024 * 1024
 """Below this much new data, parsing in the main process beats starting workers."""
 
@@ -413,7 +415,7 @@ def _run_jobs(
     workers recording the same request (a resumed session's copy) merge like two syncs do.
     """
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    jobs = _jobs_by_size(tasks)
+    jobs = _jobs_by_size(tasks, job_bytes(total_bytes, workers))
     in_memory = ledger.database == ":memory:"
     if workers <= 1 or len(jobs) <= 1 or total_bytes < INLINE_BYTES or in_memory:
         for job in jobs:
@@ -542,19 +544,28 @@ def _job_bytes(job: Sequence[FileTask]) -> int:
     return sum(task.pending_bytes for task in job)
 
 
-def _jobs_by_size(tasks: Sequence[FileTask]) -> list[list[FileTask]]:
+def job_bytes(total_bytes: int, workers: int) -> int:
+    """How many bytes of small files one job groups: :data:`JOB_BYTES`, and more for a large
+    sync, up to :data:`JOB_BYTES_MAX`, while each worker still has eight jobs or more (the
+    last job decides when the sync ends). Each job commits at least once, and each commit
+    rewrites every index page it touches: the more rows a ledger holds, the more pages a
+    commit of the same size touches."""
+    return max(JOB_BYTES, min(JOB_BYTES_MAX, total_bytes // (max(workers, 1) * 8)))
+
+
+def _jobs_by_size(tasks: Sequence[FileTask], group_bytes: int) -> list[list[FileTask]]:
     """Big files alone, small ones grouped; biggest first so no worker is left with a giant."""
     ordered = sorted(tasks, key=lambda t: t.pending_bytes, reverse=True)
     jobs: list[list[FileTask]] = []
     current: list[FileTask] = []
     current_bytes = 0
     for task in ordered:
-        if task.pending_bytes >= JOB_BYTES:
+        if task.pending_bytes >= group_bytes:
             jobs.append([task])
             continue
         current.append(task)
         current_bytes += task.pending_bytes
-        if current_bytes >= JOB_BYTES:
+        if current_bytes >= group_bytes:
             jobs.append(current)
             current, current_bytes = [], 0
     if current:
