@@ -4,7 +4,11 @@ thinking text that makes up most of a real log's bytes."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,39 @@ import orjson
 _counter = itertools.count(1)
 
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20
+
+_MODULES_SCRIPT = (
+    "import sys\n"
+    "from tokentrail.launch import main\n"
+    "out = sys.argv[1]\n"
+    "sys.argv = ['tokentrail', *sys.argv[2:]]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "open(out, 'w').write('\\n'.join(sys.modules))\n"
+)
+
+
+def iso_minutes_ago(minutes: float) -> str:
+    """A transcript's timestamp ``minutes`` before now (UTC, to the millisecond, ``Z``)."""
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_recording_modules(
+    args: Sequence[str], out: Path, stdin: bytes = b""
+) -> tuple[str, set[str]]:
+    """``tokentrail ARGS`` as the installed command runs it, in a new interpreter (no
+    terminal width or colour from the test's environment): what it printed and every module
+    it imported, which ``out`` is written with."""
+    plain = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_SCRIPT, str(out), *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        env={**plain, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode(), set(out.read_text().splitlines())
 
 
 def claude_user(

@@ -5,8 +5,6 @@ and only while the ledger is as it was then and the active block has not ended."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -14,7 +12,14 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
+from builders import (
+    claude_assistant,
+    claude_session_file,
+    claude_user,
+    iso_minutes_ago,
+    run_recording_modules,
+    write_jsonl,
+)
 from tokentrail.cli import cli
 from tokentrail.statusline import LineFigures, is_claude_transcript, transcript_paths
 
@@ -23,26 +28,15 @@ SESSION = "3c2b1a09-1111-4222-8333-944445555666"
 # turns written minutes ago are read back as today's: see conftest.midday_zone
 pytestmark = pytest.mark.usefixtures("midday_zone")
 
-_MODULES_SCRIPT = (
-    "import sys\n"
-    "from tokentrail.launch import main\n"
-    "out = sys.argv[1]\n"
-    "sys.argv = ['tokentrail', *sys.argv[2:]]\n"
-    "try:\n    main()\nexcept SystemExit:\n    pass\n"
-    "open(out, 'w').write('\\n'.join(sys.modules))\n"
-)
-
-
-def _iso(minutes_ago: float) -> str:
-    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def _turn(index: int, minutes_ago: float) -> list[dict[str, object]]:
     return [
-        claude_user(SESSION, _iso(minutes_ago)),
+        claude_user(SESSION, iso_minutes_ago(minutes_ago)),
         claude_assistant(
-            SESSION, _iso(minutes_ago - 0.5), f"msg_kept_{index}", output_tokens=400 + index
+            SESSION,
+            iso_minutes_ago(minutes_ago - 0.5),
+            f"msg_kept_{index}",
+            output_tokens=400 + index,
         ),
     ]
 
@@ -59,16 +53,10 @@ def _status_json(transcript: Path) -> bytes:
 
 def _call(db: Path, stdin: bytes) -> tuple[str, set[str]]:
     """One status line as the installed command runs it; its line and the modules it imported."""
-    out = db.with_name("modules.txt")
-    done = subprocess.run(
-        [sys.executable, "-c", _MODULES_SCRIPT, str(out), "statusline", "-d", str(db)],
-        input=stdin,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    line, modules = run_recording_modules(
+        ["statusline", "-d", str(db)], db.with_name("modules.txt"), stdin
     )
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode().strip(), set(out.read_text().splitlines())
+    return line.strip(), modules
 
 
 def _kept_rows(db: Path) -> int:

@@ -4,38 +4,27 @@ end) and, for a status line that records new turns, that the ledger ends up exac
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from click.testing import CliRunner
 
-from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
+from builders import (
+    claude_assistant,
+    claude_session_file,
+    claude_user,
+    iso_minutes_ago,
+    run_recording_modules,
+    write_jsonl,
+)
 from tokentrail.cli import cli
 
 SESSION = "7a1d2c3b-2222-4333-8444-a55556666777"
 
-_MODULES_SCRIPT = (
-    "import sys\n"
-    "from tokentrail.launch import main\n"
-    "out = sys.argv[1]\n"
-    "sys.argv = ['tokentrail', *sys.argv[2:]]\n"
-    "try:\n    main()\nexcept SystemExit:\n    pass\n"
-    "open(out, 'w').write('\\n'.join(sys.modules))\n"
-)
-
 OTHER_AGENTS = ("codex", "gemini", "cursor", "opencode", "aider", "amp", "qwen", "copilot")
 """Packages of agents other than Claude Code: a status line reads only Claude Code's files."""
-
-
-def _iso(minutes_ago: float) -> str:
-    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _status_json(transcript: Path) -> bytes:
@@ -54,33 +43,27 @@ def _tool_turn(index: int, minutes_ago: float) -> list[dict[str, Any]]:
     output count) that runs a tool, and the tool's result."""
     call = f"toolu_{index:04d}"
     reply = f"msg_lean_{index}"
-    first = claude_assistant(SESSION, _iso(minutes_ago - 0.2), reply, output_tokens=10)
+    first = claude_assistant(SESSION, iso_minutes_ago(minutes_ago - 0.2), reply, output_tokens=10)
     final = claude_assistant(
-        SESSION, _iso(minutes_ago - 0.3), reply, output_tokens=300 + index, cache_read=9_000
+        SESSION,
+        iso_minutes_ago(minutes_ago - 0.3),
+        reply,
+        output_tokens=300 + index,
+        cache_read=9_000,
     )
     final["message"]["content"] = [
         {"type": "tool_use", "id": call, "name": "Bash", "input": {"command": "ls"}}
     ]
-    result = claude_user(SESSION, _iso(minutes_ago - 0.4))
+    result = claude_user(SESSION, iso_minutes_ago(minutes_ago - 0.4))
     result["message"] = {
         "role": "user",
         "content": [{"tool_use_id": call, "type": "tool_result", "content": "a.txt"}],
     }
-    return [claude_user(SESSION, _iso(minutes_ago)), first, final, result]
+    return [claude_user(SESSION, iso_minutes_ago(minutes_ago)), first, final, result]
 
 
 def _modules(db: Path, args: list[str], stdin: bytes = b"") -> tuple[str, set[str]]:
-    out = db.with_name("modules.txt")
-    plain = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
-    done = subprocess.run(
-        [sys.executable, "-c", _MODULES_SCRIPT, str(out), *args],
-        input=stdin,
-        capture_output=True,
-        check=False,
-        env={**plain, "PYTHONIOENCODING": "utf-8"},
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode(), set(out.read_text().splitlines())
+    return run_recording_modules(args, db.with_name("modules.txt"), stdin)
 
 
 def test_recording_a_new_turn_imports_only_claude_codes_reader(
@@ -195,7 +178,12 @@ def test_recording_turn_by_turn_writes_what_a_sync_writes(
     with open(transcript, "ab") as handle:
         handle.write(later[cut:])
     agent_line = claude_assistant(
-        SESSION, _iso(33), "msg_lean_agent", sidechain=True, agent_id="b1c2d3", cache_read=5_000
+        SESSION,
+        iso_minutes_ago(33),
+        "msg_lean_agent",
+        sidechain=True,
+        agent_id="b1c2d3",
+        cache_read=5_000,
     )
     write_jsonl(transcript.with_suffix("") / "subagents" / "agent-b1c2d3.jsonl", [agent_line])
     update()
