@@ -26,6 +26,7 @@ PAGES = {
     "overview": ("/", ""),
     "all": ("/", "range=all"),
     "session": ("/sessions/{key}", ""),
+    "sessions": ("/sessions", ""),
 }
 
 
@@ -76,6 +77,8 @@ def main() -> int:
         if page == "session":
             request = _request(app, path.format(key=quote(key, safe="")), query)
             return len(dashboard.session_page(request, key).body)
+        if page == "sessions":
+            return len(dashboard.sessions_page(_request(app, path, query)).body)
         return len(dashboard.overview_page(_request(app, path, query)).body)
 
     if args.profile:

@@ -35,7 +35,7 @@ from tokentrail.insights.tools import tool_usage
 from tokentrail.model_names import model_alias
 from tokentrail.read_once import read_once
 from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
-from tokentrail.reports.counting import SessionCounter, SessionFamilies, session_counts
+from tokentrail.reports.counting import SessionCounter, SessionFamilies
 from tokentrail.reports.overview import Overview, overview_report
 from tokentrail.reports.sessions import RequestRow, session_detail, session_page_report
 from tokentrail.reports.spend import unpriced_models_of
@@ -248,6 +248,7 @@ def sessions_page(
     descending = order != "asc"
     per = per if per in PER_PAGE_CHOICES else 50
     with ledger.reading() as store:
+        marker = store.change_marker()
         result = session_page_report(
             store,
             view.query,
@@ -260,10 +261,10 @@ def sessions_page(
             without_usage=idle,
         )
         choices = filter_choices(store)
-        marker = store.change_marker()
         unpriced = unpriced_models_of(store, view.query.filters(), model_ids(store, view))
         # the one session count (docs/counting.md), when the list is not narrowed further
-        counts = None if q or view.models else session_counts(store, view.query.filters())
+        counter = SessionCounter(store, _kept_families(request, marker))
+        counts = None if q or view.models else counter.counts(view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,
