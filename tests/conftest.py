@@ -44,3 +44,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+def midday_zone(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A local zone (``TZ``) in which it is about noon now, for a test that writes usage some
+    minutes or hours ago and reads it back as today's: in UTC, a run in the first hour after
+    midnight would find it yesterday's. Etc/GMT-N is N hours *ahead* of UTC."""
+    from datetime import UTC, datetime
+
+    ahead = 12 - datetime.now(UTC).hour  # -11 to 12: every one is a zone
+    name = "Etc/GMT" + (f"-{ahead}" if ahead > 0 else f"+{-ahead}" if ahead < 0 else "")
+    monkeypatch.setenv("TZ", name)
+    return name

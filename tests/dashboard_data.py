@@ -61,7 +61,9 @@ def build_ledger(home: Path, database: Path, *, now: datetime | None = None) -> 
 
     def at(days_ago: int, hour: int, minute: int = 0) -> datetime:
         moment = today - timedelta(days=days_ago) + timedelta(hours=hour, minutes=minute)
-        return min(moment, now - timedelta(minutes=5))
+        # in the past, but never before the day it is meant for (just after midnight, five
+        # minutes ago is yesterday)
+        return min(moment, max(now - timedelta(minutes=5), today))
 
     # Claude Code: a Sonnet session over two days, with a summary line as its title
     s = built.webapp_session

@@ -16,9 +16,14 @@ from click.testing import CliRunner
 
 from builders import claude_assistant, claude_session_file, claude_user, write_jsonl
 from tokentrail.cli import cli
+from tokentrail.formatting import usd_compact
 from tokentrail.statusline import BUSY_MARKER
 
 SESSION = "5f0c6f4e-1111-4222-8333-944445555666"
+
+# every test writes turns minutes ago and reads them back as today's: in a zone where it is
+# about noon now, a run just after midnight reads them as it does at any other hour
+pytestmark = pytest.mark.usefixtures("midday_zone")
 
 
 def _now_iso(minutes_ago: float) -> str:
@@ -321,7 +326,7 @@ def test_the_line_shows_what_the_full_reports_show(isolated_home: Path, db_path:
     assert day["cost_usd"] == quick.today.cost_usd and day["requests"] == quick.today.requests
     line = _run(db_path, _status_json(transcript))  # the quick way: nothing new
     assert line.split(" | ")[0] == full_line.split(" | ")[0]
-    assert f"today ${quick.today.cost_usd:,.2f}" in line
+    assert f" | today {usd_compact(quick.today.cost_usd)} | " in line
 
 
 def test_an_unchanged_transcript_imports_no_reader_and_no_write_side(

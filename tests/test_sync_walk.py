@@ -60,8 +60,20 @@ def _sync(db: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:
 
 def _age(folder: Path) -> None:
     """Move every folder's modification time a minute back, as for logs written earlier."""
+    _shift_folders(folder, -AGED_NS)
+
+
+def _freshen(folder: Path) -> None:
+    """Date every folder half a minute ahead: whenever the next walks start, they see a folder
+    changed within RACY_NS of them, as a folder changed just before a walk is. (Leaving the
+    times as written depends on each sync starting within RACY_NS of the write, which a loaded
+    machine does not promise: these syncs are whole processes.)"""
+    _shift_folders(folder, AGED_NS // 2)
+
+
+def _shift_folders(folder: Path, by_ns: int) -> None:
     for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
-        when = path.stat().st_mtime_ns - AGED_NS
+        when = path.stat().st_mtime_ns + by_ns
         os.utime(path, ns=(when, when))
 
 
@@ -212,6 +224,7 @@ def test_a_folder_changed_just_before_the_walk_is_walked_again(
     isolated_home: Path, db_path: Path
 ) -> None:
     write_jsonl(claude_session_file(isolated_home, "s1"), _turn("s1", 1))
+    _freshen(isolated_home)
     assert _sync(db_path).quick is False
     assert _sync(db_path).quick is False  # still too recent to trust its modification time
     _age(isolated_home)

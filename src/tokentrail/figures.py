@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
     from tokentrail.store.figures import Totals, UnpricedModel
 
+TOKEN_BUCKETS: tuple[str, ...] = (
+    "input",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+)
+"""The names of the token buckets, in the order they are stored (the store's columns and
+measures, :class:`tokentrail.usage.Tokens`' fields)."""
+
 WEB_SEARCH_MICRO_USD: Mapping[str, int] = {"anthropic": 10_000}
 """The price of one server-side web search, in micro-dollars, by provider (Anthropic: $10
 per 1,000 searches, on top of the tokens). genai-prices has no per-search prices. Searches of

@@ -30,7 +30,7 @@ TOKEN_FIELDS: tuple[str, ...] = (
     "output_tokens",
     "reasoning_tokens",
 )
-"""The token fields a client may send, in :data:`~tokentrail.usage.TOKEN_BUCKETS` order:
+"""The token fields a client may send, in :data:`~tokentrail.figures.TOKEN_BUCKETS` order:
 ``input_tokens`` is uncached input, the cache fields are the cached parts of the prompt
 (``cache_write_tokens`` the 5-minute writes), and ``reasoning_tokens`` is the part of
 ``output_tokens`` spent reasoning."""

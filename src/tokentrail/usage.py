@@ -17,15 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-TOKEN_BUCKETS: tuple[str, ...] = (
-    "input",
-    "cache_read",
-    "cache_write_5m",
-    "cache_write_1h",
-    "output",
-    "reasoning",
-)
-"""The names of the token buckets, in the order they are stored."""
+from tokentrail.figures import TOKEN_BUCKETS
 
 EARLIEST_YEAR = 2000
 LATEST_YEAR = 2100

@@ -109,6 +109,8 @@ class DatabaseKit:
     schema: str
     opening: Sequence[Statement] = ()
     """What a new log starts with (idempotent: run again with every batch of requests)."""
+    malformed: Sequence[Statement]
+    """What :meth:`add_malformed` writes: one request the reader must skip."""
 
     def log_path(self, root: Path) -> Path:
         return root / self.file_name
@@ -119,6 +121,9 @@ class DatabaseKit:
     def add(self, path: Path, first: int, count: int, *, input: Count = INPUT) -> None:
         requests = [self.request(i, input) for i in range(first, first + count)]
         execute(path, self.schema, [*self.opening, *requests])
+
+    def add_malformed(self, path: Path) -> None:
+        execute(path, self.schema, self.malformed)
 
 
 def sqlite_count(value: Count) -> Count:

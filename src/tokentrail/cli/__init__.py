@@ -68,9 +68,10 @@ COMMANDS = {
 def cli(ctx: click.Context) -> None:
     """A persistent, truthful ledger of what AI coding agents spend.
 
-    Reads the logs of Claude Code, Codex CLI, Gemini CLI and OpenCode into a local SQLite
-    ledger that keeps every request for good. With no command, syncs and shows the daily
-    report.
+    Reads the logs coding agents already write (Claude Code, Codex CLI, Gemini CLI,
+    OpenCode, Copilot CLI, Cursor and more: `sync --help` lists them) into a local
+    SQLite ledger that keeps every request for good. With no command, syncs and shows the
+    daily report.
     """
     if ctx.invoked_subcommand is None:
         daily = cli.get_command(ctx, "daily")

@@ -64,16 +64,15 @@ class OtlpBatch:
 Attrs = dict[str, Any]
 
 
+_SCALAR_KINDS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+"""The fields of an ``AnyValue`` that hold a scalar (the oneof's other members are arrays,
+maps and bytes)."""
+
+
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
+    if kind in _SCALAR_KINDS:
+        return getattr(value, kind)
     return _NOT_SCALAR if kind is not None else None
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from tokentrail.sources.files import open_regular
 from tokentrail.sources.values import reported_cost
+from tokentrail.usage import Tokens
 
 MEM_GENERATION = "generation"
 MEM_TOTALS = "totals"
@@ -139,6 +140,20 @@ def growth(previous: Mapping[str, Totals], totals: Mapping[str, Totals]) -> Grow
                 cost = max(round(now.cost - before.cost, 9), 0.0)
         grown[entry] = (delta, cost)
     return grown
+
+
+def growth_tokens(delta: Sequence[int]) -> Tokens:
+    """A growth in the buckets both agents keep (uncached input, cache read, cache write,
+    output, reasoning: Droid's thinking and mux's reasoning are beside output, not inside it),
+    as the ledger's buckets: reasoning is billed as output, on top of it."""
+    uncached, read, write, output, reasoning = delta
+    return Tokens(
+        input=uncached,
+        cache_read=read,
+        cache_write_5m=write,
+        output=output + reasoning,
+        reasoning=reasoning,
+    )
 
 
 def read_document(path: str) -> tuple[bytes, datetime]:

@@ -7,7 +7,8 @@ import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from tokentrail.figures import WEB_SEARCH_MICRO_USD  # not tokentrail.pricing: this stays light
+# not tokentrail.pricing nor tokentrail.usage: this stays light
+from tokentrail.figures import TOKEN_BUCKETS, WEB_SEARCH_MICRO_USD
 
 BUCKET_MS = 15 * 60 * 1000
 """Rollups are kept per 15-minute UTC bucket: every time zone in use is a whole number of
@@ -16,12 +17,7 @@ buckets, and DST transitions fall on bucket boundaries."""
 
 MEASURES: tuple[str, ...] = (
     "requests",
-    "input",
-    "cache_read",
-    "cache_write_5m",
-    "cache_write_1h",
-    "output",
-    "reasoning",
+    *TOKEN_BUCKETS,
     "n_input",
     "n_cache_read",
     "n_cache_write",

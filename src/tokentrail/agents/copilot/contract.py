@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tokentrail.agents.contract import (
     OUTPUT,
     SESSION,
     Count,
     DatabaseKit,
     Statement,
-    execute,
     iso,
     sqlite_count,
 )
@@ -40,12 +37,10 @@ class CopilotKit(DatabaseKit):
     file_name = "session-store.db"
     schema = SCHEMA
     opening = ((_SESSION, (SESSION, iso(0), iso(0))),)
+    malformed = ((_INSERT, (None, SESSION, "many", OUTPUT, "not a time")),)
 
     def request(self, index: int, input: Count) -> Statement:
         return (_INSERT, (index + 1, SESSION, sqlite_count(input), OUTPUT, iso(index)))
-
-    def add_malformed(self, path: Path) -> None:
-        execute(path, SCHEMA, [(_INSERT, (None, SESSION, "many", OUTPUT, "not a time"))])
 
 
 KIT = CopilotKit()

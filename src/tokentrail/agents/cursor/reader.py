@@ -39,6 +39,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
@@ -115,26 +116,16 @@ def parse_export(data: bytes, where: str) -> ParseResult:
     return result
 
 
+@dataclass(frozen=True, slots=True)
 class _Row:
     """One request of an export, whatever its format."""
 
-    __slots__ = ("cost", "kind", "max_mode", "model", "timestamp", "tokens")
-
-    def __init__(
-        self,
-        timestamp: datetime,
-        model: str | None,
-        tokens: Tokens,
-        cost: float | None,
-        kind: str | None,
-        max_mode: str | None,
-    ) -> None:
-        self.timestamp = timestamp
-        self.model = model
-        self.tokens = tokens
-        self.cost = cost
-        self.kind = kind
-        self.max_mode = max_mode
+    timestamp: datetime
+    model: str | None
+    tokens: Tokens
+    cost: float | None
+    kind: str | None
+    max_mode: str | None
 
     def identity(self) -> str:
         t = self.tokens

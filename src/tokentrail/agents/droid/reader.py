@@ -45,7 +45,7 @@ from tokentrail.sources.discovery import find_files
 from tokentrail.sources.files import FileKind, ParseResult, ParseState, SourceFile, open_regular
 from tokentrail.sources.jsonl import json_object, malformed_or_object
 from tokentrail.sources.values import count_or_none, parse_timestamp, text_or_none
-from tokentrail.usage import Session, Skip, Tokens, UsageEvent
+from tokentrail.usage import Session, Skip, UsageEvent
 
 SOURCE = AGENT.name
 SETTINGS_SUFFIX = ".settings.json"
@@ -212,18 +212,11 @@ class _SessionFacts:
     def event(
         self, generation: int, start: int, delta: Sequence[int], seen_at: datetime
     ) -> UsageEvent:
-        uncached, read, write, output, thinking = delta
         return UsageEvent(
             key=f"{SOURCE}:{self.session_id}:{generation}:{start}",
             source=SOURCE,
             timestamp=seen_at,
-            tokens=Tokens(
-                input=uncached,
-                cache_read=read,
-                cache_write_5m=write,
-                output=output + thinking,  # thinking is billed as output, on top of it
-                reasoning=thinking,
-            ),
+            tokens=snapshots.growth_tokens(delta),
             model=self.model,
             provider=self.provider,
             session_key=self.key,

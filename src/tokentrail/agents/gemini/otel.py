@@ -52,13 +52,17 @@ _GEMINI_USAGE_FIELDS = (
 )
 
 
+def _session(context: OtlpContext, attrs: Attrs) -> str | None:
+    """The session a record belongs to: its own ``session.id``, else its resource's."""
+    session_id = text(attrs, "session.id") or text(context.resource, "session.id")
+    return f"gemini:{session_id}" if session_id else None
+
+
 def _gemini_response(batch: OtlpBatch, context: OtlpContext, when: datetime, attrs: Attrs) -> None:
     # the same rule as the chat recordings; the event's total is not consulted
     tokens = tokens_from(lambda name: count(attrs, name), OTLP_FIELDS, use_total=False)
     if tokens.is_empty:
         raise BadRecord("empty_usage", "gemini_cli.api_response without token counts")
-    session_id = text(attrs, "session.id") or text(context.resource, "session.id")
-    session = f"gemini:{session_id}" if session_id else None
     add_request(
         batch,
         context,
@@ -66,7 +70,7 @@ def _gemini_response(batch: OtlpBatch, context: OtlpContext, when: datetime, att
         attrs,
         source="gemini",
         tokens=tokens,
-        session=session,
+        session=_session(context, attrs),
         model=text(attrs, "model"),
         provider="google",
         usage_fields=_GEMINI_USAGE_FIELDS,
@@ -74,8 +78,7 @@ def _gemini_response(batch: OtlpBatch, context: OtlpContext, when: datetime, att
 
 
 def _gemini_tool(batch: OtlpBatch, context: OtlpContext, when: datetime, attrs: Attrs) -> None:
-    session_id = text(attrs, "session.id") or text(context.resource, "session.id")
-    session = f"gemini:{session_id}" if session_id else None
+    session = _session(context, attrs)
     name = text(attrs, "function_name")
     identity = (text(attrs, "prompt_id"), name, when.isoformat())
     add_tool(batch, context, "gemini", session, name, identity, when, attrs, "success")

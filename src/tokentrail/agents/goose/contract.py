@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tokentrail.agents.contract import (
     OUTPUT,
     Count,
     DatabaseKit,
     Statement,
-    execute,
     sqlite_count,
     when,
 )
@@ -46,12 +43,10 @@ class GooseKit(DatabaseKit):
     file_name = "sessions.db"
     schema = SCHEMA
     opening = ((_SESSION, ()),)
+    malformed = ((_SESSION, ()), (_INSERT, ("not a time", "many", OUTPUT)))
 
     def request(self, index: int, input: Count) -> Statement:
         return (_INSERT, (int(when(index).timestamp()), sqlite_count(input), OUTPUT))
-
-    def add_malformed(self, path: Path) -> None:
-        execute(path, SCHEMA, [(_SESSION, ()), (_INSERT, ("not a time", "many", OUTPUT))])
 
 
 KIT = GooseKit()

@@ -485,19 +485,12 @@ def _snapshot_event(
     seen_at: datetime,
     path: str,
 ) -> UsageEvent:
-    uncached, cached, writes, output, reasoning = delta
     provider, name = _split_model(model)
     return UsageEvent(
         key=f"{SOURCE}:snapshot:{workspace.workspace_id}:{generation}:{model}:{start}",
         source=SOURCE,
         timestamp=seen_at,
-        tokens=Tokens(
-            input=uncached,
-            cache_read=cached,
-            cache_write_5m=writes,
-            output=output + reasoning,
-            reasoning=reasoning,
-        ),
+        tokens=snapshots.growth_tokens(delta),
         model=name if model != "historical" else None,
         provider=provider,
         session_key=workspace.session_key,

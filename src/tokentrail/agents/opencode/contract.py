@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 
 from tokentrail.agents.contract import (
@@ -12,7 +10,6 @@ from tokentrail.agents.contract import (
     Count,
     DatabaseKit,
     Statement,
-    execute,
     millis,
 )
 
@@ -66,16 +63,13 @@ class OpenCodeKit(DatabaseKit):
     file_name = "opencode.db"
     schema = SCHEMA
     opening = ((_SESSION, (SESSION, millis(0), millis(0))),)
+    malformed = ((_MESSAGE, ("msg_malformed", SESSION, millis(0), millis(0), "{not json")),)
 
     def request(self, index: int, input: Count) -> Statement:
         return (
             _MESSAGE,
             (f"msg_{index:06d}", SESSION, millis(index), millis(index), _data(index, input)),
         )
-
-    def add_malformed(self, path: Path) -> None:
-        row = ("msg_malformed", SESSION, millis(0), millis(0), "{not json")
-        execute(path, SCHEMA, [(_MESSAGE, row)])
 
 
 KIT = OpenCodeKit()
