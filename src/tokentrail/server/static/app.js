@@ -96,14 +96,14 @@
     return Object.assign({}, b.grid, { top: 14 + 20 * rows });
   }
 
+  var animate = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
   function make(el) {
     var chart = window.echarts.init(el, null, { renderer: "canvas" });
     var setOption = chart.setOption.bind(chart);
-    // drawn whole at once, without an entry animation: a chart is complete when the page
-    // marks its charts drawn (charts-drawn), and the animation's set-up was a fifth of the
-    // overview's drawing time
+    // short animations on the first draw; none when the page refreshes itself
     chart.setOption = function (option) {
-      return setOption(Object.assign({ animation: false }, option));
+      return setOption(Object.assign({ animation: animate, animationDuration: 300 }, option));
     };
     charts.push(chart);
     return chart;
@@ -285,11 +285,11 @@
     });
     // t is the wall-clock time in the page's zone (as in the table): drawn as it is
     var labels = s.requests.map(function (r) { return shortDay(r.t.slice(0, 10)) + " " + r.t.slice(11, 16); });
-    // many bars: ECharts' large mode draws them as one path
+    // many bars: ECharts' large mode draws them as one path, and no entry animation
     var many = s.requests.length > 300;
     var series = KINDS.map(function (k) {
       return { name: k[1], type: "bar", stack: "tokens", barMaxWidth: 18, itemStyle: { color: k[2] },
-        large: many,
+        large: many, animation: !many,
         data: s.requests.map(function (r) { return r[k[0]]; }) };
     });
     series.push({ name: "Cumulative cost", type: "line", yAxisIndex: 1, showSymbol: s.requests.length < 60, symbolSize: 4,
@@ -442,6 +442,7 @@
         if (!fresh || !main) return;
         var nodes = Array.prototype.map.call(fresh.childNodes, function (n) { return document.importNode(n, true); });
         main.replaceChildren.apply(main, nodes);
+        animate = false;
         initCharts();
         setLive(true, "Updated " + clock(new Date()));
         live.classList.remove("updated");
