@@ -113,6 +113,38 @@ def test_the_kept_answer_as_bytes_is_the_kept_text_in_utf8(
     assert cached_answer_utf8("session", options) == kept.encode("utf-8") == printed.stdout
 
 
+def test_a_kept_answer_streamed_in_chunks_is_the_kept_bytes(
+    ledger_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokentrail.cached_reports import write_cached_answer
+    from tokentrail.store import report_cache
+
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setattr(report_cache, "CHUNK_BYTES", 7)
+    options = {"database": str(ledger_db), "as_json": True, "project": "caf"}
+    chunks: list[bytes] = []
+    assert not write_cached_answer("session", options, chunks.append) and not chunks
+    _run(_BY_CLICK, ["session", "--no-sync", "--json", "--project", "caf", "-d", str(ledger_db)])
+    assert write_cached_answer("session", options, chunks.append)
+    assert len(chunks) > 1 and all(len(chunk) <= 7 for chunk in chunks)
+    assert b"".join(chunks) == cached_answer_utf8("session", options)
+    with Ledger(ledger_db, config=Config()) as ledger:  # any write: the answer is not current
+        ledger.record_events(
+            [
+                UsageEvent(
+                    key="stream:1",
+                    source="claude_code",
+                    timestamp=datetime.now(UTC),
+                    model="claude-sonnet-4-5",
+                    tokens=Tokens(input=1, output=1),
+                    session_key="café-2",
+                )
+            ]
+        )
+    more: list[bytes] = []
+    assert not write_cached_answer("session", options, more.append) and not more
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -156,3 +156,24 @@ def test_a_report_asked_again_imports_neither_the_reports_nor_the_store(ledger_d
     heavy = {"tokentrail.reports", "tokentrail.store.base", "tokentrail.ledger", "rich"}
     assert modules & heavy == set()
     assert "tokentrail.reports" in set(orjson.loads(first.stderr))
+
+
+def test_dropping_older_answers_leaves_the_connections_secure_delete_as_it_was(
+    ledger_db: Path,
+) -> None:
+    """Kept answers of an older generation are dropped without zeroing their pages (SQLite
+    built with SECURE_DELETE wrote megabytes of zeros for an old list of every session), and
+    the connection's own setting is left as it was for every other delete."""
+    from tokentrail.store.report_cache import sqlite_marker, sqlite_put
+
+    conn = sqlite3.connect(ledger_db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete = 1")
+        marker = sqlite_marker(conn)
+        assert sqlite_put(conn, "old", "an older generation", "x" * 100_000) is False
+        conn.execute("INSERT INTO report_cache (key, marker, body) VALUES ('old', 'gone', 'x')")
+        assert sqlite_put(conn, "new", marker, "y" * 100_000)
+        assert conn.execute("SELECT key FROM report_cache").fetchall() == [("new",)]
+        assert conn.execute("PRAGMA secure_delete").fetchone() == (1,)
+    finally:
+        conn.close()

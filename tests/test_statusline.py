@@ -264,7 +264,7 @@ def test_the_line_shows_what_the_full_reports_show(isolated_home: Path, db_path:
     from tokentrail.config import Config
     from tokentrail.ledger import Ledger
     from tokentrail.periods import resolve_timezone
-    from tokentrail.statusline import quick_figures, read_figures
+    from tokentrail.statusline_figures import quick_figures, read_figures
     from tokentrail.store.quick import QuickReader
     from tokentrail.usage import Tokens, UsageEvent
 

@@ -21,7 +21,6 @@ that anchors the block boundaries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -148,14 +147,13 @@ class BlockRow(NamedTuple):
         return UsageFigures.from_totals(self.totals)
 
 
-@dataclass(slots=True)
-class BlocksReport:
+class BlocksReport(NamedTuple):
     rows: list[BlockRow]
     zone: tzinfo
     timezone: str
     now_ms: int
     since_ms: int
-    rate_limits: list[RateLimitSnapshot] = field(default_factory=list)
+    rate_limits: Sequence[RateLimitSnapshot] = ()
     """The latest official figures per source and window."""
 
     def as_dict(self) -> dict[str, Any]:
@@ -291,8 +289,7 @@ def blocks_report(
         if b.end_ms > since_ms and (query.until_ms is None or b.start_ms < query.until_ms)
     ]
     snapshots = store.rate_limits(
-        replace(
-            query.filters(),
+        query.filters()._replace(
             since_ms=min(since_ms, now_ms - RATE_LIMIT_LOOKBACK_MS),
             project=None,
             users=(),
@@ -324,7 +321,7 @@ def _read_minutes(
     rows: list[MinuteRow] = []
     for lookback in lookbacks:
         start = _hour(since_ms - lookback)  # whole hours: the rollups' chain starts there too
-        rows = store.minute_totals(replace(base, since_ms=start, until_ms=None))
+        rows = store.minute_totals(base._replace(since_ms=start, until_ms=None))
         if _anchored(rows, start, since_ms):
             break
     return rows
@@ -340,7 +337,7 @@ def _usage_hours(reader: RollupReader, base: Filters, since_ms: int) -> list[int
     hours: list[int] = []
     for lookback in LOOKBACKS_MS:
         start = _hour(since_ms - lookback)
-        hours = reader.usage_hours(replace(base, since_ms=start, until_ms=None))
+        hours = reader.usage_hours(base._replace(since_ms=start, until_ms=None))
         if _hours_anchored(hours, start, since_ms):
             break
     return hours
@@ -393,7 +390,7 @@ def _active_from_rollups(
         return []  # no usage yet, or the last block has ended: nothing is active
     start, before_start = starts[current[-1]]
     following = starts[current[-1] + 1][0] if current[-1] + 1 < len(starts) else None
-    scope = replace(base, since_ms=start, until_ms=following)
+    scope = base._replace(since_ms=start, until_ms=following)
     span = reader.request_span(scope)
     if span is None:  # pragma: no cover - the hour holds usage
         return []
@@ -411,8 +408,8 @@ def _active_from_rollups(
 
 def _gap_ms(reader: RollupReader, base: Filters, earlier: int, later: int) -> int | None:
     """The time from the last request of hour ``earlier`` to the first of hour ``later``."""
-    before = reader.request_span(replace(base, since_ms=earlier, until_ms=earlier + HOUR_MS))
-    after = reader.request_span(replace(base, since_ms=later, until_ms=later + HOUR_MS))
+    before = reader.request_span(base._replace(since_ms=earlier, until_ms=earlier + HOUR_MS))
+    after = reader.request_span(base._replace(since_ms=later, until_ms=later + HOUR_MS))
     return None if before is None or after is None else after[0] - before[1]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -206,7 +206,7 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
     query_from = min(start_ms, local_midnight_ms(history_from, zone))
     # the bucket holding "now" is summed whole: what is in the ledger is what was spent
     until_ms = min(end_ms, now_ms - now_ms % BUCKET_MS + BUCKET_MS)
-    filters = replace(scope, since_ms=query_from, until_ms=until_ms)
+    filters = scope._replace(since_ms=query_from, until_ms=until_ms)
     segments = offset_segments(zone, query_from - DAY_MS, until_ms + DAY_MS)
     by_day = {row.day: row.totals for row in store.day_totals(filters, segments, by_model=False)}
 
@@ -215,7 +215,7 @@ def budget_row(store: Store, budget: Budget, zone: tzinfo, now_ms: int) -> Budge
     spent_usd = spent.cost_micro / 1_000_000
     unpriced: tuple[UnpricedModel, ...] = ()
     if spent.unpriced_requests:
-        period = replace(scope, since_ms=start_ms, until_ms=until_ms)
+        period = scope._replace(since_ms=start_ms, until_ms=until_ms)
         unpriced = tuple(store.unpriced_models(period))
 
     history = _history(by_day, history_from, today)

@@ -18,7 +18,7 @@ from tokentrail.code_stamp import module_signatures, package_folder
 
 TYPE_CHECKING = False  # typing is not imported: a kept answer is printed before it would be
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
 TABLE_ENV = ("COLUMNS", "LINES", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
@@ -110,9 +110,14 @@ def key_for(kind: str, options: Mapping[str, Any], *, terminal: bool) -> str | N
 
 def ledger_file(database: str | None) -> str | None:
     """The SQLite ledger's path as :func:`tokentrail.config.resolve_database` decides it,
-    reading the configuration file only when neither the option nor the variable names it;
-    None for a team ledger (a URL)."""
+    reading the configuration file only when there is one and neither the option nor the
+    variable names the ledger; None for a team ledger (a URL)."""
     candidate = database or os.environ.get("TOKENTRAIL_DB")
+    if not candidate:
+        from tokentrail.app_dirs import no_config_file, plain_database_file
+
+        if no_config_file():  # the default ledger, found without importing the config's module
+            candidate = plain_database_file()
     if not candidate:
         from tokentrail.config import load_config, resolve_database
 
@@ -143,6 +148,20 @@ def cached_answer_utf8(kind: str, options: Mapping[str, Any]) -> bytes | None:
     from tokentrail.store.report_cache import read_sqlite_file_utf8
 
     return read_sqlite_file_utf8(*found)
+
+
+def write_cached_answer(
+    kind: str, options: Mapping[str, Any], write: Callable[[bytes], object]
+) -> bool:
+    """Write the kept answer of this report through ``write`` as the UTF-8 bytes the ledger
+    keeps, a chunk at a time (a list of every session is megabytes); False, nothing written,
+    when it has to be computed."""
+    found = _kept_location(kind, options)
+    if found is None:
+        return False
+    from tokentrail.store.report_cache import write_sqlite_file_utf8
+
+    return write_sqlite_file_utf8(*found, write)
 
 
 def _kept_location(kind: str, options: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -8,12 +8,12 @@ platform's user config dir), or the file named by ``TOKENTRAIL_CONFIG``.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tokentrail.app_dirs import CONFIG_ENV, plain_app_folder
 from tokentrail.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tokentrail.pricing import PriceOverride
 
 DB_ENV = "TOKENTRAIL_DB"
-CONFIG_ENV = "TOKENTRAIL_CONFIG"
 MACHINE_ENV = "TOKENTRAIL_MACHINE"
 USER_ENV = "TOKENTRAIL_USER"
 
@@ -80,26 +79,15 @@ class Config:
         return self.sources.get(name, SourceSettings())
 
 
-_XDG_FOLDERS = {
-    "config": ("XDG_CONFIG_HOME", ".config"),
-    "data": ("XDG_DATA_HOME", ".local/share"),
-    "cache": ("XDG_CACHE_HOME", ".cache"),
-}
-
-
 def app_folder(kind: Literal["config", "data", "cache"]) -> Path:
     """tokentrail's folder of this kind for this user, as platformdirs names it. On Linux
     with an absolute XDG variable, or none and an absolute ``HOME``, the rule is plain
-    (``$XDG_CACHE_HOME/tokentrail``, ``~/.cache/tokentrail``) and platformdirs, whose import
-    costs a status line a tenth of its time, is not asked; anything else is its to answer."""
-    if sys.platform == "linux":
-        variable, under_home = _XDG_FOLDERS[kind]
-        value = os.environ.get(variable)
-        if value and os.path.isabs(value):
-            return Path(value) / "tokentrail"
-        home = os.environ.get("HOME", "")
-        if not value and os.path.isabs(home):
-            return Path(home) / under_home / "tokentrail"
+    (``$XDG_CACHE_HOME/tokentrail``, ``~/.cache/tokentrail``: :mod:`tokentrail.app_dirs`) and
+    platformdirs, whose import costs a status line a tenth of its time, is not asked; anything
+    else is its to answer."""
+    plain = plain_app_folder(kind)
+    if plain is not None:
+        return Path(plain)
     import platformdirs
 
     if kind == "cache":

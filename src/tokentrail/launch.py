@@ -153,13 +153,7 @@ def main() -> None:
             return
     if args[:1] and args[0] in _REPORTS:
         report = kept_report_options(args[1:])
-        answer = None
-        if report is not None:
-            from tokentrail.cached_reports import cached_answer_utf8
-
-            answer = cached_answer_utf8(args[0], report)
-        if answer is not None:
-            _print_utf8(answer)
+        if report is not None and _print_kept(args[0], report):
             return
     if args[:1] == ["blocks"]:
         blocks = active_block_options(args[1:])
@@ -168,6 +162,30 @@ def main() -> None:
     from tokentrail.cli import main as cli_main
 
     cli_main()
+
+
+def _print_kept(kind: str, report: dict[str, object]) -> bool:
+    """Print the report's kept answer as click would; False (nothing printed) when it has
+    none. JSON to a UTF-8 stdout is streamed from the ledger as it is kept (JSON holds no
+    colour codes: orjson writes an escape character as ``\\u001b``)."""
+    if report["as_json"] and _utf8_stdout():
+        from tokentrail.cached_reports import write_cached_answer
+
+        try:
+            sys.stdout.flush()
+            if not write_cached_answer(kind, report, sys.stdout.buffer.write):
+                return False
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+        return True
+    from tokentrail.cached_reports import cached_answer_utf8
+
+    answer = cached_answer_utf8(kind, report)
+    if answer is None:
+        return False
+    _print_utf8(answer)
+    return True
 
 
 def _quiet_sync(database: str | None) -> bool:
@@ -278,9 +296,8 @@ def _print_utf8(text: bytes) -> None:
     is, unless it holds a colour code (click strips them from what does not go to a terminal)
     or stdout is not UTF-8 (click writes through its own wrapper then), when click prints it.
     A closed pipe ends quietly, as click's commands do."""
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
     try:
-        if b"\x1b" in text or encoding not in ("utf-8", "utf8"):
+        if b"\x1b" in text or not _utf8_stdout():
             import click
 
             click.echo(text.decode("utf-8"), nl=False)
@@ -290,6 +307,11 @@ def _print_utf8(text: bytes) -> None:
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         _quiet_closed_stdout()
+
+
+def _utf8_stdout() -> bool:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
+    return encoding in ("utf-8", "utf8")
 
 
 def _print_line(line: str) -> None:

@@ -9,7 +9,6 @@ from the logs. Ctrl-C stops both and leaves the terminal clean.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ def screen(ledger: Ledger, query: BlocksQuery, *, status: str) -> RenderableType
         report = active_block(store, query, now=now)
         now_ms = int(now.timestamp() * 1000)
         since_ms, until_ms = period_bounds_ms(now_ms, query.zone, "day")
-        today = replace(query.filters(), since_ms=since_ms, until_ms=until_ms)
+        today = query.filters()._replace(since_ms=since_ms, until_ms=until_ms)
         figures = UsageFigures.from_totals(store.totals(today))
     return live_screen(report, figures, updated_ms=now_ms, status=status)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from tokentrail import formatting
 from tokentrail.store.figures import NO_MODEL
@@ -163,8 +162,7 @@ def _cost_cell(figures: UsageFigures) -> str:
     return cost + "+?" if figures.cost_is_floor and figures.cost_usd is not None else cost
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):  # not a frozen dataclass: a fifth of the cost to create, per answer
     header: str
     cells: list[str]
     footer: str = ""

@@ -10,24 +10,30 @@ It runs every few seconds inside someone else's screen, so it must never get in 
 ledger's write lock is waited for only :data:`BUSY_TIMEOUT_S` (when another process holds it,
 the line is answered from what the ledger already has and says so), and any error becomes a
 short one-line message with exit status 0, never a traceback.
+
+Most calls find nothing new in the session's files. Such a call is answered here, importing
+little beyond the standard library's ``json``, ``sqlite3`` and ``zoneinfo`` (no dataclasses, no
+typing, no pathlib: together two thirds of the time of a call that imported them): the files'
+stats against the ledger's cursors, then the figures the last call kept for this session, zone
+and local day at the ledger's current generation (:mod:`tokentrail.store.report_cache`: any
+write makes them not found), while the active block they name has not ended. Anything else is
+computed (:mod:`tokentrail.statusline_figures`), and kept for the next call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+import os
+from datetime import UTC, datetime
 
 from tokentrail.errors import ConfigError, TokentrailError
 from tokentrail.formatting import duration_compact, tokens_compact, usd_compact
 
+TYPE_CHECKING = False  # typing is not imported: a status line with nothing new answers before
 if TYPE_CHECKING:
-    from tokentrail.blocks import BlockRow
+    from collections.abc import Sequence
+    from typing import Any
+
     from tokentrail.config import Config
-    from tokentrail.figures import UsageFigures
-    from tokentrail.ledger import Ledger
-    from tokentrail.store.base import Store
     from tokentrail.store.quick import QuickReader
 
 FIELDS: dict[str, str] = {
@@ -47,29 +53,106 @@ BUSY_TIMEOUT_S = 0.05
 SEPARATOR = " | "
 BUSY_MARKER = "(ledger busy: not updated)"
 SOURCE = "claude_code"
+KEPT_KIND = "statusline"
+"""The first part of the key the figures of a session are kept under in ``report_cache``."""
 
 
 class StatusInputError(TokentrailError):
     """The JSON on standard input is not what an agent's status line sends."""
 
 
-class StatusInput(NamedTuple):
-    """What of the agent's status JSON the line uses. (NamedTuples here, not dataclasses: a
-    tenth of the cost to create, on every status update.)"""
+class StatusInput:
+    """What of the agent's status JSON the line uses. (A plain class: a NamedTuple would
+    import typing, a dataclass dataclasses, on every status update.)"""
 
-    session_id: str | None
-    transcript_path: str | None
-    model: str | None
-    agent_cost_usd: float | None
+    __slots__ = ("agent_cost_usd", "model", "session_id", "transcript_path")
+
+    def __init__(
+        self,
+        session_id: str | None,
+        transcript_path: str | None,
+        model: str | None,
+        agent_cost_usd: float | None,
+    ) -> None:
+        self.session_id = session_id
+        self.transcript_path = transcript_path
+        self.model = model
+        self.agent_cost_usd = agent_cost_usd
 
 
-class StatusFigures(NamedTuple):
-    """What the line shows, read from the ledger."""
+class LineFigures:
+    """The numbers the line shows: this session's cost and tokens (None: nothing recorded),
+    today's cost and requests, the active block's end and cost per hour (``block_end_ms``
+    None: no active block), at ``now_ms``. What is kept for the next call is all of it but
+    ``now_ms`` (:meth:`kept_text`)."""
 
-    session: UsageFigures | None
-    today: UsageFigures
-    block: BlockRow | None
-    now_ms: int
+    __slots__ = (
+        "block_cost_usd_per_hour",
+        "block_end_ms",
+        "now_ms",
+        "session",
+        "today_cost_usd",
+        "today_requests",
+    )
+
+    def __init__(
+        self,
+        session: tuple[float | None, int | None] | None,
+        today_cost_usd: float | None,
+        today_requests: int,
+        block_end_ms: int | None,
+        block_cost_usd_per_hour: float | None,
+        now_ms: int,
+    ) -> None:
+        self.session = session
+        self.today_cost_usd = today_cost_usd
+        self.today_requests = today_requests
+        self.block_end_ms = block_end_ms
+        self.block_cost_usd_per_hour = block_cost_usd_per_hour
+        self.now_ms = now_ms
+
+    def kept_text(self) -> str | None:
+        """The figures as kept for a later call, or None when they must not be: without an
+        active block (a request dated ahead of the clock could start one with nothing
+        written)."""
+        if self.block_end_ms is None:
+            return None
+        import json
+
+        session = None if self.session is None else list(self.session)
+        return json.dumps(
+            [
+                self.now_ms,
+                session,
+                self.today_cost_usd,
+                self.today_requests,
+                self.block_end_ms,
+                self.block_cost_usd_per_hour,
+            ]
+        )
+
+    @classmethod
+    def from_kept(cls, text: str, now_ms: int) -> LineFigures | None:
+        """The figures kept by :meth:`kept_text`, at ``now_ms``; None once their block has
+        ended (the same ledger then has no active block, or a later one: computed again), or
+        before they were computed. In between, the block holding now is the same one: another
+        can start only at its end."""
+        import json
+
+        try:
+            kept_at, session, today_cost, today_requests, block_end_ms, per_hour = json.loads(text)
+            if not kept_at <= now_ms < block_end_ms:  # a clock set back: computed again too
+                return None
+            return cls(
+                None if session is None else (session[0], session[1]),
+                today_cost,
+                today_requests,
+                block_end_ms,
+                per_hour,
+                now_ms,
+            )
+        except (ValueError, TypeError, IndexError):  # not what this code keeps: computed
+            return None
 
 
 def parse_fields(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -120,33 +203,47 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-# -- catching up --------------------------------------------------------------------------
+# -- the session's files ------------------------------------------------------------------
 
 
-def transcript_roots(transcript: str) -> list[Path]:
+def _name_parts(path: str) -> list[str]:
+    """The names in ``path`` as :class:`pathlib.PurePosixPath` reads them (empty names and
+    ``.`` dropped), without importing pathlib."""
+    return [name for name in path.split("/") if name and name != "."]
+
+
+def transcript_paths(transcript: str) -> tuple[str, str]:
     """The session's transcript and the folder of its subagents' transcripts
     (``<sessionId>.jsonl`` and ``<sessionId>/subagents/``, as Claude Code lays them out)."""
-    path = Path(transcript).expanduser()
-    return [path, path.with_suffix("") / "subagents"]
+    path = os.path.expanduser(transcript)
+    root = "/" * (2 if path[:2] == "//" and path[2:3] != "/" else 1) if path[:1] == "/" else ""
+    path = root + "/".join(_name_parts(path))  # as pathlib spells it: a "//" root is kept
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    stem = path[: len(path) - len(name) + dot] if 0 < dot < len(name) - 1 else path
+    return path, f"{stem}/subagents"
 
 
 def is_claude_transcript(transcript: str) -> bool:
     """A Claude Code session file (``…/projects/<dir>/<sessionId>.jsonl``): another agent's
     status JSON may name its own log, which Claude Code's reader must not be given."""
-    path = Path(transcript)
-    return path.suffix == ".jsonl" and path.parent.parent.name == "projects"
+    parts = _name_parts(transcript)
+    return (
+        bool(parts)
+        and parts[-1].endswith(".jsonl")
+        and parts[-1] != ".jsonl"
+        and (len(parts) >= 3 and parts[-3] == "projects")
+    )
 
 
 def session_files(transcript: str) -> dict[str, tuple[int, int, int, int]]:
     """The session's files as a sync finds them (real paths), each with its device, inode,
     size and modification time: what a cursor keeps to tell that a file has not changed."""
-    import os
-
     found: dict[str, tuple[int, int, int, int]] = {}
     visited: set[tuple[int, int]] = set()
-    main, subagents = transcript_roots(transcript)
-    pending = [str(subagents)]
-    candidates = [str(main)]
+    main, subagents = transcript_paths(transcript)
+    pending = [subagents]
+    candidates = [main]
     while pending:  # subagents' files, in subfolders too (a folder entered once: no loops)
         folder = pending.pop()
         try:
@@ -181,87 +278,6 @@ def up_to_date(reader: QuickReader, transcript: str) -> bool:
     return reader.cursor_stats(list(files)) == files
 
 
-def catch_up(ledger: Ledger, transcript: str) -> bool:
-    """Read what is new in one session's files into the ledger, with the cursors and writes a
-    full sync uses (so a later ``tokentrail sync`` goes on from here and counts nothing twice).
-    Returns False when another process held the ledger's write lock: nothing was written."""
-    from tokentrail.agents.claude_code.reader import ClaudeCodeSource
-    from tokentrail.errors import LedgerBusy
-    from tokentrail.sync import SyncSummary, plan_tasks, run_job
-
-    source = ClaudeCodeSource()
-    files = [(source, file) for file in source.discover(transcript_roots(transcript))]
-    if not files:
-        return True
-    cursors = ledger.store.cursors([file.path for _, file in files])
-    tasks = plan_tasks(files, cursors, SyncSummary(), machine=ledger.machine)
-    if not tasks:
-        return True
-    try:
-        run_job(ledger, tasks)
-    except LedgerBusy:
-        return False
-    return True
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-def quick_figures(
-    reader: QuickReader, session_id: str | None, zone: tzinfo, zone_name: str, now: datetime
-) -> StatusFigures:
-    """The figures from the quick reader: the same rollups, session totals and block rules
-    as :func:`read_figures` on a store, with a fraction of the imports."""
-    from tokentrail.blocks import BlocksQuery, active_block
-    from tokentrail.figures import UsageFigures
-    from tokentrail.periods import local_midnight_ms
-
-    session_totals = reader.session_totals(session_id) if session_id is not None else None
-    day = now.astimezone(zone).date()
-    today = reader.totals(
-        local_midnight_ms(day, zone), local_midnight_ms(day + timedelta(days=1), zone)
-    )
-    blocks = active_block(
-        reader, BlocksQuery(zone=zone, zone_name=zone_name, sources=(SOURCE,)), now=now
-    )
-    return StatusFigures(
-        session=None if session_totals is None else UsageFigures.from_totals(session_totals),
-        today=UsageFigures.from_totals(today),
-        block=next((row for row in blocks.rows if row.active), None),
-        now_ms=int(now.timestamp() * 1000),
-    )
-
-
-def read_figures(
-    store: Store, session_id: str | None, zone: tzinfo, zone_name: str, now: datetime
-) -> StatusFigures:
-    from tokentrail.blocks import BlocksQuery, active_block
-    from tokentrail.figures import UsageFigures
-    from tokentrail.periods import local_midnight_ms
-    from tokentrail.store.base import Filters, Totals
-
-    session = None
-    if session_id is not None:
-        rows = store.session_totals(Filters(), by_model=False, family=[session_id])
-        if rows:
-            session = UsageFigures.from_totals(sum((r.totals for r in rows), Totals.zero()))
-    day = now.astimezone(zone).date()
-    today = Filters(
-        since_ms=local_midnight_ms(day, zone),
-        until_ms=local_midnight_ms(day + timedelta(days=1), zone),
-    )
-    blocks = active_block(
-        store, BlocksQuery(zone=zone, zone_name=zone_name, sources=(SOURCE,)), now=now
-    )
-    active = next((row for row in blocks.rows if row.active), None)
-    return StatusFigures(
-        session=session,
-        today=UsageFigures.from_totals(store.totals(today)),
-        block=active,
-        now_ms=int(now.timestamp() * 1000),
-    )
-
-
 # -- the line -----------------------------------------------------------------------------
 
 
@@ -274,34 +290,33 @@ def tokens(value: int | None) -> str:
     return "tokens not reported" if value is None else f"{tokens_compact(value)} tok"
 
 
-def render(fields: Sequence[str], info: StatusInput, figures: StatusFigures, *, busy: bool) -> str:
+def render(fields: Sequence[str], info: StatusInput, figures: LineFigures, *, busy: bool) -> str:
     parts = [_field(name, info, figures) for name in fields]
     line = SEPARATOR.join(p for p in parts if p)
     return f"{line} {BUSY_MARKER}" if busy else line
 
 
-def _field(name: str, info: StatusInput, figures: StatusFigures) -> str:
+def _field(name: str, info: StatusInput, figures: LineFigures) -> str:
     if name == "model":
         return info.model or ""
     if name == "agent_cost":
         return f"CC {usd(info.agent_cost_usd)}" if info.agent_cost_usd is not None else ""
     if name == "session":
-        s = figures.session
-        if s is None:
+        if figures.session is None:
             return "session: nothing recorded yet"
-        return f"session {usd(s.cost_usd)} · {tokens(s.total_tokens)}"
+        cost, total_tokens = figures.session
+        return f"session {usd(cost)} · {tokens(total_tokens)}"
     if name == "today":
-        today = figures.today
-        return f"today {usd(today.cost_usd) if today.requests else usd(0.0)}"
+        today = usd(figures.today_cost_usd) if figures.today_requests else usd(0.0)
+        return f"today {today}"
     if name == "block":
-        block = figures.block
-        if block is None:
+        if figures.block_end_ms is None:
             return "no active block"
-        left = duration_compact((block.end_ms - figures.now_ms) / 1000)
-        rate = block.burn_rate
-        if rate is None or rate.cost_usd_per_hour is None:
+        left = duration_compact((figures.block_end_ms - figures.now_ms) / 1000)
+        per_hour = figures.block_cost_usd_per_hour
+        if per_hour is None:
             return f"block {left} left"
-        return f"block {left} left · {usd(rate.cost_usd_per_hour)}/h"
+        return f"block {left} left · {usd(per_hour)}/h"
     raise ValueError(f"unknown statusline field {name!r}")  # parse_fields checked the names
 
 
@@ -319,66 +334,91 @@ def status_line(
     :func:`main` turns that into a one-line message.
 
     The quick way first: when the session's files are as the ledger last read them, the
-    figures come from the quick reader (:mod:`tokentrail.store.quick`) and neither the
-    transcript reader nor the ledger's write side is imported. Otherwise the new lines are
-    read and recorded as a sync records them, then the figures are read."""
-    from tokentrail.config import load_config, resolve_database
-    from tokentrail.periods import resolve_timezone
+    figures kept at the ledger's generation, else the quick reader's
+    (:mod:`tokentrail.store.quick`), and neither the transcript reader nor the ledger's write
+    side is imported. Otherwise the new lines are read and recorded as a sync records them,
+    then the figures are read."""
+    from tokentrail.cached_reports import local_zone_name
 
     info = parse_input(raw)
-    config = load_config()
-    chosen = tuple(fields) if fields else config.statusline_fields or DEFAULT_FIELDS
-    location = resolve_database(database, config)
+    chosen, location, config = _settings(database, fields)
     transcript = info.transcript_path
     if transcript is not None and not is_claude_transcript(transcript):
         transcript = None
-    zone, zone_name = resolve_timezone(None)
+    zone_name = local_zone_name()  # None: no IANA name (tzlocal's zone), nothing kept
     moment = now or datetime.now(UTC)
-    reader = _quick_reader(location)
-    try:
-        if reader is not None and (transcript is None or up_to_date(reader, transcript)):
-            figures = quick_figures(reader, info.session_id, zone, zone_name, moment)
+    key = kept_key(info.session_id, zone_name, moment) if zone_name is not None else None
+    if location is not None:
+        figures = _quick_way(location, info.session_id, transcript, key, moment)
+        if figures is not None:
             return render(chosen, info, figures, busy=False)
-    finally:
-        if reader is not None:
-            reader.close()
-    return _full_way(info, chosen, database, config, transcript, zone, zone_name, moment)
+    from tokentrail.statusline_figures import full_way
+
+    figures, written = full_way(info.session_id, database, config, transcript, key, moment)
+    return render(chosen, info, figures, busy=not written)
 
 
-def _quick_reader(location: str) -> QuickReader | None:
-    if "://" in location:
-        return None  # a team ledger: the full way
+def _settings(
+    database: str | None, fields: Sequence[str] | None
+) -> tuple[tuple[str, ...], str | None, Config | None]:
+    """The fields to show, the SQLite ledger's path (None: a team ledger) and the
+    configuration: None when there is no configuration file, found without importing
+    :mod:`tokentrail.config`."""
+    from tokentrail.app_dirs import no_config_file, plain_database_file
+
+    location = database or os.environ.get("TOKENTRAIL_DB")
+    if no_config_file():
+        location = location or plain_database_file()
+        if location:
+            return tuple(fields) if fields else DEFAULT_FIELDS, _sqlite_file(location), None
+    from tokentrail.config import load_config, resolve_database
+
+    config = load_config()
+    chosen = tuple(fields) if fields else config.statusline_fields or DEFAULT_FIELDS
+    return chosen, _sqlite_file(resolve_database(database, config)), config
+
+
+def _sqlite_file(location: str) -> str | None:
+    return None if "://" in location else os.path.expanduser(location)
+
+
+def kept_key(session_id: str | None, zone_name: str, now: datetime) -> str:
+    """The key of a session's figures: they hold today's spend (the local day of ``now`` in
+    the zone) and are computed by this version's code."""
+    from zoneinfo import ZoneInfo
+
+    from tokentrail.cached_reports import code_fingerprint
+
+    day = now.astimezone(ZoneInfo(zone_name)).date().isoformat()
+    fields = (KEPT_KIND, session_id or "", zone_name, day, code_fingerprint())
+    return "\x1f".join(fields)
+
+
+def _quick_way(
+    location: str, session_id: str | None, transcript: str | None, key: str | None, now: datetime
+) -> LineFigures | None:
+    """The figures when the session's files are as the cursors last saw them: kept, or from
+    the quick reader (and kept then); None when the full way has to answer."""
     from tokentrail.store.quick import NotQuick, QuickReader
 
     try:
-        return QuickReader(location)
+        reader = QuickReader(location, check_schema=False)
     except NotQuick:
         return None
-
-
-def _full_way(
-    info: StatusInput,
-    chosen: Sequence[str],
-    database: str | None,
-    config: Config,
-    transcript: str | None,
-    zone: tzinfo,
-    zone_name: str,
-    now: datetime,
-) -> str:
-    """Catch up with the ledger's write side (creating or migrating the ledger if need be),
-    then answer."""
-    from tokentrail.ledger import Ledger
-
-    with Ledger(database, config=config, busy_timeout_s=BUSY_TIMEOUT_S) as ledger:
-        written = catch_up(ledger, transcript) if transcript is not None else True
-        reader = _quick_reader(ledger.database)
-        if reader is None:  # a team ledger
-            figures = read_figures(ledger.store, info.session_id, zone, zone_name, now)
-    if reader is not None:  # what was just written, read as the quick way reads it
+    try:
         with reader:
-            figures = quick_figures(reader, info.session_id, zone, zone_name, now)
-    return render(chosen, info, figures, busy=not written)
+            if transcript is not None and not up_to_date(reader, transcript):
+                return None
+            now_ms = int(now.timestamp() * 1000)
+            kept = reader.kept(key) if key is not None else None
+            figures = LineFigures.from_kept(kept, now_ms) if kept is not None else None
+            if figures is None:
+                from tokentrail.statusline_figures import read_and_keep
+
+                figures = read_and_keep(reader, session_id, key, now)
+            return figures
+    except NotQuick:
+        return None
 
 
 def main(raw: bytes, *, database: str | None, fields: str | None) -> str:

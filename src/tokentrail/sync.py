@@ -520,6 +520,20 @@ def _run_job_in_worker(tasks: Sequence[FileTask]) -> SyncSummary:
         return run_job(worker.ledger, tasks, worker.write_turn)
     finally:
         keep_rate_cards()
+        _give_back_memory()
+
+
+def _give_back_memory() -> None:
+    """Return the heap a finished job freed to the operating system. Python frees a big
+    file's objects to the C allocator, which keeps the pages: without this each worker stays
+    at the size of the largest job it has run, and the next job grows from there."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes  # here: only a worker process needs it
+
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: the memory is reused, not returned
+            pass
 
 
 def _job_bytes(job: Sequence[FileTask]) -> int:

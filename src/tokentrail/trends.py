@@ -197,8 +197,8 @@ def _change(
         end_ms = min(end_ms, local_midnight_ms(query.until + timedelta(days=1), query.zone))
     length = max(end_ms - start_ms, 0)
     base = query.filters()
-    current = replace(base, since_ms=start_ms, until_ms=end_ms)
-    previous = replace(base, since_ms=start_ms - length, until_ms=start_ms)
+    current = base._replace(since_ms=start_ms, until_ms=end_ms)
+    previous = base._replace(since_ms=start_ms - length, until_ms=start_ms)
     return Change(
         current=UsageFigures.from_totals(model_totals(store, current, models)),
         previous=UsageFigures.from_totals(model_totals(store, previous, models)),

@@ -5,7 +5,7 @@ session, project or model (docs/insights.md). A score whose inputs are missing i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired, TypedDict
 
 from tokentrail.figures import UsageFigures
@@ -194,7 +194,7 @@ def efficiency_report(
     if by not in EFFICIENCY_BY:
         raise ValueError(f"efficiency is reported by {', '.join(EFFICIENCY_BY)}, not {by!r}")
     filters = query.filters()
-    whole_time = replace(filters, since_ms=None, until_ms=None)
+    whole_time = filters._replace(since_ms=None, until_ms=None)
     per_model = store.session_totals(whole_time, by_model=True)
     top = _top_keys(per_model)
     last_of: dict[str, int] = {}

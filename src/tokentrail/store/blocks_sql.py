@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tokentrail.ratelimits import RateLimitSnapshot
 from tokentrail.store.figures import Filters, MinuteRow, Totals
 from tokentrail.store.scope_sql import Placeholder, marks, scope_where
 
 if TYPE_CHECKING:  # the quick reader imports this module: only the light part at run time
+    from tokentrail.ratelimits import RateLimitSnapshot
     from tokentrail.store.dialect import Executemany, Rows
 
 SNAPSHOT_COLUMNS = (
@@ -61,6 +61,8 @@ def rate_limits(rows: Rows, mark: Placeholder, filters: Filters) -> list[RateLim
 
 def snapshot_from_row(row: Sequence[Any]) -> RateLimitSnapshot:
     """A snapshot from the columns of :data:`SNAPSHOT_COLUMNS`, in their order."""
+    from tokentrail.ratelimits import RateLimitSnapshot  # only when there are any
+
     return RateLimitSnapshot(
         source=row[0],
         window=row[1],

@@ -4,7 +4,7 @@ answer, and from the hourly or 15-minute rollups where they cannot: the same sum
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from tokentrail.store.base import Filters, OffsetSegment
@@ -132,7 +132,7 @@ def _group_sql(d: Dialect, group: str | None) -> str:
 def _scope(d: Dialect, filters: Filters, models: Sequence[str]) -> tuple[list[str], list[Any]]:
     """Clauses on sources, machines, users (and ``models``) that both kinds of rows take."""
     clauses, params = scope_clauses(
-        replace(filters, since_ms=None, until_ms=None), d.mark, ts="", user=d.user_column
+        filters._replace(since_ms=None, until_ms=None), d.mark, ts="", user=d.user_column
     )
     if models:
         clause, more = d.in_list("model", models)

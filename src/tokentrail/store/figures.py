@@ -4,7 +4,6 @@ with (:data:`MEASURES`, defined once in :data:`MEASURE_SQL`, held in :class:`Tot
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 # not tokentrail.pricing nor tokentrail.usage: this stays light
@@ -81,9 +80,14 @@ ACTIVE_MS_SQL = (
 placeholder, ``{keys}`` its test of ``session_key`` against a list of keys."""
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Which usage a query covers. Times are UTC epoch milliseconds, ``until`` exclusive."""
+# The query and the row types are NamedTuples, Totals a plain class: a frozen dataclass costs
+# about a millisecond to create at import, a NamedTuple a fifth of it, and the status line and
+# `blocks --active` import this module on every call.
+
+
+class Filters(NamedTuple):
+    """Which usage a query covers. Times are UTC epoch milliseconds, ``until`` exclusive.
+    (A copy with some fields changed: ``filters._replace(since_ms=…)``.)"""
 
     since_ms: int | None = None
     until_ms: int | None = None
@@ -94,11 +98,6 @@ class Filters:
     """Only usage recorded on these machines (exact names)."""
     users: tuple[str, ...] = ()
     """Only usage attributed to these users (team ledgers; a local ledger has no users)."""
-
-
-# The small row types are NamedTuples: a frozen dataclass costs about a millisecond to create
-# at import, a NamedTuple a tenth of it, and the status line imports this module on every call.
-# Filters and Totals stay dataclasses (copied with dataclasses.replace; Totals' __getattr__).
 
 
 class OffsetSegment(NamedTuple):
@@ -113,11 +112,13 @@ _ZEROS = (0,) * len(MEASURES)
 """Where each measure sits in :attr:`Totals.values` (a dict: reports read them by the million)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Totals:
-    """Sums of :data:`MEASURES` for one group of usage."""
+    """Sums of :data:`MEASURES` for one group of usage (a value: never changed once made)."""
 
-    values: tuple[int, ...]
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[int, ...]) -> None:
+        self.values = values
 
     def __getattr__(self, name: str) -> int:
         index = _MEASURE_INDEX.get(name)
@@ -135,6 +136,17 @@ class Totals:
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(tuple(map(operator.add, self.values, other.values)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Totals):
+            return NotImplemented
+        return self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+    def __repr__(self) -> str:
+        return f"Totals(values={self.values!r})"
 
 
 NO_MODEL = "(no model)"

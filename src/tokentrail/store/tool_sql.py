@@ -8,7 +8,6 @@ SQL; only the placeholder differs (``?`` for SQLite, ``%s`` for psycopg).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tokentrail.store.base import Filters
@@ -124,7 +123,7 @@ def tool_call_rows(
     """Calls with their results joined (see :meth:`tokentrail.store.base.Store.tool_call_rows`)."""
     # tool calls are never attributed to a user; their project is their session's
     clauses, params = scope_clauses(
-        replace(filters, project=None), mark, ts="c.ts_ms", source="c.source", machine="c.machine"
+        filters._replace(project=None), mark, ts="c.ts_ms", source="c.source", machine="c.machine"
     )
     # OTLP copies only for sessions whose log file shows no calls: one call, counted once
     clauses.append(
