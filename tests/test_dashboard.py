@@ -558,3 +558,94 @@ def test_a_silent_run_is_not_shown_as_alive(tmp_path: Path) -> None:
         ledger.start_run("planner", run_id="run-fresh", started_at=now)
         assert "no heartbeat" not in text_of(client.get("/").text)  # the newest run: alive
         assert "state-running" in client.get("/runs").text
+
+
+def test_the_overview_counts_the_sessions_of_the_ledger_as_it_is_now(tmp_path: Path) -> None:
+    # the session counts' families are kept between pages: never past a change of the ledger
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.usage import Tokens, UsageEvent
+
+    now = datetime.now(UTC)
+
+    def record(key: str) -> None:
+        usage = UsageEvent(
+            key=f"sdk:{key}",
+            source="sdk",
+            timestamp=now - timedelta(minutes=5),
+            tokens=Tokens(input=10, output=5),
+            model=SONNET,
+            provider="anthropic",
+            session_key=key,
+        )
+        ledger.record_batch([usage])
+
+    def lifetime_sessions(client: TestClient) -> str:
+        html = client.get("/?range=all").text
+        [life] = re.findall(r"<dt>Sessions</dt><dd>([^<]*)</dd>", html)[:1]
+        return life
+
+    with Ledger(tmp_path / "counts.db") as ledger:
+        client = TestClient(dashboard_app(ledger))
+        record("s1")
+        assert lifetime_sessions(client) == "1"
+        assert lifetime_sessions(client) == "1"  # the kept families, same ledger
+        record("s2")
+        assert lifetime_sessions(client) == "2"
+
+
+def test_a_page_of_sessions_is_the_one_of_filtering_and_sorting_every_session(
+    realistic: Any,
+) -> None:
+    # a page is counted from the sessions' sorted moments and taken from an order kept per
+    # sort: the same page as filtering, valuing and sorting every session (as it was done)
+    import heapq
+    from itertools import product
+
+    from tokentrail.store import sqlite_dashboard as views
+    from tokentrail.store.base import SESSION_SORTS, Filters, SessionPageQuery
+
+    def expected(store: Any, query: SessionPageQuery) -> tuple[int, int | None, list[str]]:
+        index = store._session_views().get(store._rows, query.models)
+        chosen = [e for e in index.sessions if views._matches(e, query)]
+        runtimes = [e.runtime_ms for e in chosen if e.runtime_ms is not None]
+        valued = [(views._sort_value(e, query.sort), e) for e in chosen]
+        end = query.offset + query.limit
+        first = heapq.nlargest if query.descending else heapq.nsmallest
+        known = first(
+            end, ((v, e) for v, e in valued if v is not None), key=lambda p: (p[0], p[1].key)
+        )
+        ordered = [e for _, e in known] + sorted(
+            (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
+        )
+        keys = [e.key for e in ordered[query.offset : end]]
+        return len(chosen), sum(runtimes) if runtimes else None, keys
+
+    ledger: Ledger = realistic[1]
+    with ledger.reading() as store:
+        moments = sorted(
+            e.last_ms for e in store._session_views().get(store._rows, ()).sessions if e.last_ms
+        )
+        middle = moments[len(moments) // 2]  # a session's own moment: the bounds' edges
+        bounds = [(None, None), (middle, None), (None, middle), (moments[0], moments[-1] + 1)]
+        for (since, until), sort, descending, idle, models, offset, sources in product(
+            bounds,
+            SESSION_SORTS,
+            (True, False),
+            (False, True),
+            ((), (SONNET,)),
+            (0, 2),
+            ((), ("claude_code",)),
+        ):
+            query = SessionPageQuery(
+                filters=Filters(since_ms=since, until_ms=until, sources=sources),
+                models=models,
+                sort=sort,
+                descending=descending,
+                limit=3,
+                offset=offset,
+                without_usage=idle,
+            )
+            page = store.session_page(query)
+            got = (page.total, page.runtime_ms, [r.session.key for r in page.rows])
+            assert got == expected(store, query), query

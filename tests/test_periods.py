@@ -68,3 +68,31 @@ def test_the_local_zone_when_the_quick_ways_do_not_say(monkeypatch: pytest.Monke
     assert _tzlocal_zone() == (ZoneInfo("Asia/Kolkata"), "Asia/Kolkata")
     monkeypatch.setenv("TZ", "UTC")
     assert _tzlocal_zone() == (ZoneInfo("UTC"), "UTC")
+
+
+def test_segments_are_the_changes_a_walk_in_six_hour_steps_finds() -> None:
+    # the changes are probed (and kept) 30 days at a time: the same segments as a walk from
+    # the range's start, across spans' edges and in zones with changes and without
+    from tokentrail.periods import _PROBE_MS, _find_change, offset_ms
+    from tokentrail.store.figures import BUCKET_MS, OffsetSegment
+
+    def walked(zone: ZoneInfo, start_ms: int, end_ms: int) -> list[OffsetSegment]:
+        start = start_ms - start_ms % BUCKET_MS
+        segments = [OffsetSegment(start, offset_ms(zone, start))]
+        probe = start
+        while probe < end_ms:
+            nxt = min(probe + _PROBE_MS, end_ms + BUCKET_MS)
+            if offset_ms(zone, nxt) != segments[-1].offset_ms:
+                change = _find_change(zone, probe, nxt)
+                segments.append(OffsetSegment(change, offset_ms(zone, change)))
+            probe = nxt
+        return segments
+
+    day = 86_400_000
+    zones = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC")
+    for name in zones:
+        zone = ZoneInfo(name)
+        for start in (ms(2025, 3, 30, 0, 59), ms(2026, 1, 1), ms(2026, 10, 25, 1) - 1):
+            for length in (0, 1, 3_600_000, day, 31 * day, 400 * day, 1234 * day + 7):
+                end = start + length
+                assert offset_segments(zone, start, end) == walked(zone, start, end), (name, start)

@@ -101,14 +101,36 @@ def offset_segments(zone: tzinfo, start_ms: int, end_ms: int) -> list[OffsetSegm
     """The zone's UTC offsets over ``[start_ms, end_ms]``, as bucket-aligned segments."""
     start = start_ms - start_ms % BUCKET_MS
     segments = [OffsetSegment(start_ms=start, offset_ms=offset_ms(zone, start))]
-    probe = start
-    while probe < end_ms:
-        nxt = min(probe + _PROBE_MS, end_ms + BUCKET_MS)
-        if offset_ms(zone, nxt) != segments[-1].offset_ms:
-            change = _find_change(zone, probe, nxt)
-            segments.append(OffsetSegment(start_ms=change, offset_ms=offset_ms(zone, change)))
-        probe = nxt
+    if end_ms <= start:
+        return segments
+    # the changes up to the last probe a walk from ``start`` in _PROBE_MS steps would make
+    steps = -(-(end_ms - start) // _PROBE_MS)
+    last = min(start + steps * _PROBE_MS, end_ms + BUCKET_MS)
+    for chunk in range(start // _CHUNK_MS, (last - 1) // _CHUNK_MS + 1):
+        for change in _changes(zone, chunk):
+            if start < change <= last and offset_ms(zone, change) != segments[-1].offset_ms:
+                segments.append(OffsetSegment(start_ms=change, offset_ms=offset_ms(zone, change)))
     return segments
+
+
+_CHUNK_MS = 120 * _PROBE_MS
+"""The changes of a zone's offset are found (and kept) 30 days at a time."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _changes(zone: tzinfo, chunk: int) -> tuple[int, ...]:
+    """The bucket boundaries in the ``chunk``-th span of _CHUNK_MS (from the epoch) where the
+    zone's offset changes. A zone's rules are fixed for the process, so each span is probed
+    once (a dashboard page asks for a year of them three times: 4,000 probes)."""
+    low = chunk * _CHUNK_MS
+    changes: list[int] = []
+    before = offset_ms(zone, low)
+    for probe in range(low, low + _CHUNK_MS, _PROBE_MS):
+        after = offset_ms(zone, probe + _PROBE_MS)
+        if after != before:
+            changes.append(_find_change(zone, probe, probe + _PROBE_MS))
+            before = after
+    return tuple(changes)
 
 
 def _find_change(zone: tzinfo, low: int, high: int) -> int:

@@ -12,6 +12,7 @@ from tokentrail.figures import FiguresJson, UnpricedModelJson, UsageFigures, unp
 from tokentrail.model_names import model_alias
 from tokentrail.periods import (
     DAY_MS,
+    date_to_day,
     day_to_date,
     next_period_start,
     offset_ms,
@@ -419,12 +420,21 @@ def daily_cost_by_model(
         days = starts
     else:
         position = {d: i for i, d in enumerate(days)}
-    per_model: dict[str | None, dict[int, Totals]] = {}
+    # a year of days by model is thousands of rows: each bar's rows gathered, then summed once
+    # (integers: the same sums in any order), each model's alias looked up once
+    bar_of = {date_to_day(d): at for d, at in position.items()}
+    aliases: dict[str | None, str | None] = {}
+    gathered: dict[tuple[str | None, int], list[tuple[int, ...]]] = {}
     for r in store.interval_totals(filters, segments, DAY_MS, by_model=True, models=models):
-        at = position.get(day_to_date(r.index))
+        at = bar_of.get(r.index)
         if at is not None:
-            cells = per_model.setdefault(None if r.model is None else model_alias(r.model), {})
-            cells[at] = cells.get(at, Totals.zero()) + r.totals
+            if r.model not in aliases:
+                aliases[r.model] = model_alias(r.model) if r.model is not None else None
+            gathered.setdefault((aliases[r.model], at), []).append(r.totals.values)
+    per_model: dict[str | None, dict[int, Totals]] = {}
+    for (alias, at), rows in gathered.items():
+        summed = rows[0] if len(rows) == 1 else tuple(map(sum, zip(*rows, strict=True)))
+        per_model.setdefault(alias, {})[at] = Totals(summed)
     whole = {m: sum(cells.values(), Totals.zero()) for m, cells in per_model.items()}
     ranked = sorted(
         per_model,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
-from tokentrail.reports.query import from_ms, in_range
+from tokentrail.reports.query import from_ms
 from tokentrail.shape import Default, Doc
 from tokentrail.store.base import Filters, SessionTotalsRow, Store
 from tokentrail.usage import Session
@@ -147,24 +147,44 @@ class _Family:
     starts: list[int | None]
 
 
+SessionFamilies = dict[tuple[Filters, str | None], _Family]
+"""The families a :class:`SessionCounter` works out, by scope; valid for one ledger state."""
+
+
 class SessionCounter:
     """:func:`session_counts` of several scopes (a page's blocks: all time, the range, this
     month, today, the current run) from one read of the per-session totals per scope of
-    sources and project: each read is a pass over every session of the ledger."""
+    sources and project: each read is a pass over every session of the ledger.
 
-    def __init__(self, store: Store) -> None:
+    ``kept``: the families worked out for the same ledger state before (the dashboard keeps
+    them until its change marker moves, as the store keeps its session index), filled in."""
+
+    def __init__(self, store: Store, kept: SessionFamilies | None = None) -> None:
         self._store = store
         self._rows: dict[Filters, list[SessionTotalsRow]] = {}
-        self._families: dict[tuple[Filters, str | None], _Family] = {}
+        self._families: SessionFamilies = {} if kept is None else kept
 
     def counts(self, filters: Filters, run_id: str | None = None) -> SessionCounts:
         family = self._family(filters, run_id)
-        spans = [span for last, span in family.parents if in_range(last, filters)]
+        since, until = filters.since_ms, filters.until_ms
+        if since is None and until is None:  # in_range: everything, an unknown moment too
+            spans = [span for _, span in family.parents]
+            kids = len(family.kid_lasts)
+            with_usage_started = len(family.starts)
+        else:
+            # in_range spelled out: a pass over every session per scope, without a call each
+            low = since if since is not None else -_FAR
+            high = until if until is not None else _FAR
+            spans = [
+                span for last, span in family.parents if last is not None and low <= last < high
+            ]
+            kids = sum(1 for last in family.kid_lasts if last is not None and low <= last < high)
+            with_usage_started = sum(
+                1 for ms in family.starts if ms is not None and low <= ms < high
+            )
         runtimes = [span for span in spans if span is not None]
-        kids = sum(1 for last in family.kid_lasts if in_range(last, filters))
         started, _ = self._store.session_stats(filters, run_id=run_id)
         # session_stats counts a session by its start; one with no start only in all time
-        with_usage_started = sum(1 for ms in family.starts if in_range(ms, filters))
         return SessionCounts(
             len(spans),
             kids,
@@ -202,6 +222,10 @@ class SessionCounter:
                 ],
             )
         return found
+
+
+_FAR = 1 << 62
+"""Beyond any epoch millisecond: an open end of a range."""
 
 
 def family_last_ms(

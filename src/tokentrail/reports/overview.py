@@ -171,14 +171,16 @@ def overview_report(
     models: Sequence[str] = (),
     heatmap_metric: HeatmapMetric = "cost",
     now: datetime | None = None,
+    counter: SessionCounter | None = None,
 ) -> Overview:
     """The overview: lifetime, selected range, this month and today; the current run; daily
     cost by model, the token timeline and the heatmap; top and recent sessions; spend by
-    source, model and project. Everything but the lifetime block covers the query's range."""
+    source, model and project. Everything but the lifetime block covers the query's range.
+    ``counter``: the session counter to use (one that keeps what it works out across pages)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(query.zone).date()
     everything = replace(query, since=None, until=None)
-    counter = SessionCounter(store)  # each block's session count from one read
+    counter = counter or SessionCounter(store)  # each block's session count from one read
     lifetime = scope_block(store, everything, "All time", models=models, counter=counter)
     selected = (
         scope_block(store, query, "Selected range", models=models, counter=counter)

@@ -132,7 +132,9 @@ def create_app(
     app.include_router(dashboard.router)  # pages and their static files
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(GZipMiddleware, minimum_size=1_000)  # pages, JSON, the chart library
+    # pages, JSON, the chart library; level 6 (zlib's default), not Starlette's 9: a third of
+    # the CPU (9 vs 26 ms for a 560 KB session page) for 4 % more bytes
+    app.add_middleware(GZipMiddleware, minimum_size=1_000, compresslevel=6)
     if token:
         app.add_middleware(BearerAuth, token=token)
     app.add_middleware(BrowserGuard, hosts=hosts)

@@ -35,7 +35,7 @@ from tokentrail.insights.tools import tool_usage
 from tokentrail.model_names import model_alias
 from tokentrail.read_once import read_once
 from tokentrail.reports.charts import HEATMAP_METRICS, HeatmapMetric
-from tokentrail.reports.counting import session_counts
+from tokentrail.reports.counting import SessionCounter, SessionFamilies
 from tokentrail.reports.overview import Overview, overview_report
 from tokentrail.reports.sessions import RequestRow, session_detail, session_page_report
 from tokentrail.reports.spend import unpriced_models_of
@@ -142,8 +142,14 @@ def overview_page(
     chosen_metric: HeatmapMetric = metric if metric in HEATMAP_METRICS else "cost"
     with ledger.reading() as read:
         store = read_once(read)  # the page's reports ask some of the same questions
+        marker = store.change_marker()
+        counter = SessionCounter(store, _kept_families(request, marker))
         data = overview_report(
-            store, view.query, models=model_ids(store, view), heatmap_metric=chosen_metric
+            store,
+            view.query,
+            models=model_ids(store, view),
+            heatmap_metric=chosen_metric,
+            counter=counter,
         )
         budgets = _budgets(store, ledger, view)
         block = _active_block(store, view)
@@ -151,7 +157,6 @@ def overview_page(
         data_span = _data_span(store, view) if _empty_range(data) else None
         run_silent = _silent_since(store, data.current_run.run_id) if data.current_run else None
         choices = filter_choices(store)
-        marker = store.change_marker()
     charts = {
         "daily": data.daily.as_dict(),
         "timeline": data.timeline.as_dict(),
@@ -177,6 +182,22 @@ def overview_page(
         metrics=HEATMAP_METRICS,
         page_params={"metric": chosen_metric if chosen_metric != "cost" else ""},
     )
+
+
+def _kept_families(request: Request, marker: str) -> SessionFamilies:
+    """What the session counts work out from every session of the ledger (a pass over
+    thousands, the most of an overview's time), kept for the next pages until the ledger's
+    change marker moves, as the store keeps its session index: never a count of an older
+    ledger."""
+    kept: tuple[str, SessionFamilies] | None = getattr(request.app.state, "session_families", None)
+    if kept is None or kept[0] != marker or len(kept[1]) > _KEPT_FAMILIES:
+        kept = (marker, {})
+        request.app.state.session_families = kept
+    return kept[1]
+
+
+_KEPT_FAMILIES = 8
+"""Scopes (agents and project chosen, a run) whose families are kept at most."""
 
 
 def _silent_since(store: Any, run_id: str) -> datetime | None:
@@ -227,6 +248,7 @@ def sessions_page(
     descending = order != "asc"
     per = per if per in PER_PAGE_CHOICES else 50
     with ledger.reading() as store:
+        marker = store.change_marker()
         result = session_page_report(
             store,
             view.query,
@@ -239,10 +261,10 @@ def sessions_page(
             without_usage=idle,
         )
         choices = filter_choices(store)
-        marker = store.change_marker()
         unpriced = unpriced_models_of(store, view.query.filters(), model_ids(store, view))
         # the one session count (docs/counting.md), when the list is not narrowed further
-        counts = None if q or view.models else session_counts(store, view.query.filters())
+        counter = SessionCounter(store, _kept_families(request, marker))
+        counts = None if q or view.models else counter.counts(view.query.filters())
     pages = max(1, math.ceil(result.total / per))
     return render(
         request,

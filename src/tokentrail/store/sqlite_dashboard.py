@@ -7,10 +7,10 @@ pages of sessions (the shared views are in :mod:`tokentrail.store.dashboard_sql`
 
 from __future__ import annotations
 
-import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from tokentrail.store.base import (
@@ -75,8 +75,71 @@ class _Listed:
 
 
 @dataclass(slots=True)
+class _Spans:
+    """When each listed session counts (:func:`_matches`' moment), sorted, with the running
+    count and sum of the known runtimes: a page's total and runtime over a time range by two
+    bisections instead of a pass over every session."""
+
+    whens: list[int]
+    known: list[int]
+    """Sessions with a known runtime among the first i of ``whens`` (i = 0 … len)."""
+    runtime: list[int]
+    """Their summed runtime (ms)."""
+    unknown_when: tuple[int, int, int]
+    """Sessions without a moment (counted only without a time range): count, known runtimes,
+    their sum."""
+
+
+@dataclass(slots=True)
 class _Index:
     sessions: list[_Listed]
+    spans: dict[bool, _Spans] = field(default_factory=dict)
+    """By whether sessions without usage are listed too; built on first use."""
+    orders: dict[tuple[SessionSort, bool], list[_Listed]] = field(default_factory=dict)
+    """Every session in a sort's order (sort, descending); built on first use."""
+
+    def spans_of(self, idle: bool) -> _Spans:
+        found = self.spans.get(idle)
+        if found is None:
+            pairs: list[tuple[int, int | None]] = []
+            unknown = [0, 0, 0]
+            for e in self.sessions:
+                if not e.requests and not idle:
+                    continue
+                when = e.last_ms if e.requests else e.started_ms
+                if when is None:
+                    unknown[0] += 1
+                    if e.runtime_ms is not None:
+                        unknown[1] += 1
+                        unknown[2] += e.runtime_ms
+                else:
+                    pairs.append((when, e.runtime_ms))
+            pairs.sort(key=lambda pair: pair[0])
+            known, runtime = [0], [0]
+            for _, ms in pairs:
+                known.append(known[-1] + (ms is not None))
+                runtime.append(runtime[-1] + (ms or 0))
+            found = self.spans[idle] = _Spans(
+                [when for when, _ in pairs], known, runtime, (unknown[0], unknown[1], unknown[2])
+            )
+        return found
+
+    def ordered(self, sort: SessionSort, descending: bool) -> list[_Listed]:
+        """Every session in the order of a page (what heapq.nlargest / nsmallest of the
+        sessions with a value, then the others by key, give), sorted once."""
+        key = (sort, descending)
+        found = self.orders.get(key)
+        if found is None:
+            valued = [(_sort_value(e, sort), e) for e in self.sessions]
+            known = sorted(
+                ((v, e) for v, e in valued if v is not None),
+                key=lambda pair: (pair[0], pair[1].key),
+                reverse=descending,
+            )
+            found = self.orders[key] = [e for _, e in known] + sorted(
+                (e for v, e in valued if v is None), key=lambda e: e.key, reverse=descending
+            )
+        return found
 
 
 class SessionIndex:
@@ -287,27 +350,21 @@ def _sort_value(entry: _Listed, sort: SessionSort) -> Any:
 def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> SessionPage:
     if query.sort not in SESSION_SORTS:
         raise ValueError(f"cannot sort sessions by {query.sort!r}")
-    chosen = [e for e in index.get(rows, query.models).sessions if _matches(e, query)]
-    runtimes = [e.runtime_ms for e in chosen if e.runtime_ms is not None]
-    page = SessionPage(rows=[], total=len(chosen), runtime_ms=sum(runtimes) if runtimes else None)
-    if query.limit <= 0 or query.offset >= len(chosen):
+    listed = index.get(rows, query.models)
+    f = query.filters
+    if f.sources or f.project or query.search:
+        chosen = [e for e in listed.sessions if _matches(e, query)]
+        runtimes = [e.runtime_ms for e in chosen if e.runtime_ms is not None]
+        total, runtime_ms = len(chosen), sum(runtimes) if runtimes else None
+    else:  # a time range at most: counted from the sorted moments
+        total, runtime_ms = _in_range(listed.spans_of(query.without_usage and not query.models), f)
+    page = SessionPage(rows=[], total=total, runtime_ms=runtime_ms)
+    if query.limit <= 0 or query.offset >= total:
         return page
-    valued = [(_sort_value(e, query.sort), e) for e in chosen]
     end = query.offset + query.limit
-    # the first rows of the order only (a page of thousands of sessions): the same rows as
-    # sorting them all, which heapq.nsmallest and nlargest are defined to give
-    first = heapq.nlargest if query.descending else heapq.nsmallest
-    known = first(
-        end,
-        ((v, e) for v, e in valued if v is not None),
-        key=lambda pair: (pair[0], pair[1].key),
-    )
-    ordered = [e for _, e in known]
-    if len(ordered) < end:  # sessions with no value for the sort come last
-        ordered += sorted(
-            (e for v, e in valued if v is None), key=lambda e: e.key, reverse=query.descending
-        )
-    shown = ordered[query.offset : end]
+    # the page's rows: the first of the sessions in the sort's order that the filters keep
+    matching = (e for e in listed.ordered(query.sort, query.descending) if _matches(e, query))
+    shown = list(islice(matching, query.offset, end))
     wanted = [key for e in shown for key in (e.key, *e.kids)]
     where = f" AND model IN ({', '.join('?' * len(query.models))})" if query.models else ""
     sums: dict[str, Totals] = {}
@@ -339,6 +396,23 @@ def session_page(rows: Rows, query: SessionPageQuery, index: SessionIndex) -> Se
             )
         )
     return page
+
+
+def _in_range(spans: _Spans, f: Filters) -> tuple[int, int | None]:
+    """How many sessions :func:`_matches` keeps in the filters' time range, and their summed
+    runtime (None: none known)."""
+    if f.since_ms is None and f.until_ms is None:
+        count, known, runtime = spans.unknown_when
+        low, high = 0, len(spans.whens)
+    else:
+        count = known = runtime = 0
+        low = 0 if f.since_ms is None else bisect_left(spans.whens, f.since_ms)
+        high = len(spans.whens) if f.until_ms is None else bisect_left(spans.whens, f.until_ms)
+        high = max(high, low)
+    count += high - low
+    known += spans.known[high] - spans.known[low]
+    runtime += spans.runtime[high] - spans.runtime[low]
+    return count, runtime if known else None
 
 
 def session_day_counts(
