@@ -754,7 +754,7 @@ def test_a_cursor_from_before_the_tail_hash_resumes_without_reading_again(
 
 def test_a_worker_without_the_kernels_help_still_ends_with_its_parent() -> None:
     # where PR_SET_PDEATHSIG is not available, each worker watches its parent's pid itself
-    from tokentrail.sync import _exit_when_orphaned
+    from tokentrail.sync_workers import exit_when_orphaned
 
     read_end, write_end = os.pipe()
     parent = os.fork()
@@ -763,7 +763,7 @@ def test_a_worker_without_the_kernels_help_still_ends_with_its_parent() -> None:
         worker = os.fork()
         if worker == 0:
             os.close(read_end)
-            _exit_when_orphaned(sync_pid)  # returns only by exiting the process
+            exit_when_orphaned(sync_pid)  # returns only by exiting the process
             os._exit(0)  # pragma: no cover
         os.write(write_end, f"{worker}\n".encode())
         os._exit(0)
