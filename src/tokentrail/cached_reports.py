@@ -122,9 +122,12 @@ def ledger_file(database: str | None) -> str | None:
         from tokentrail.config import load_config, resolve_database
 
         candidate = resolve_database(None, load_config())
-    if "://" in candidate:
-        return None
-    return os.path.expanduser(candidate)
+    return sqlite_path(candidate)
+
+
+def sqlite_path(location: str) -> str | None:
+    """The file of a ledger ``location``; None for a team ledger (a URL)."""
+    return None if "://" in location else os.path.expanduser(location)
 
 
 def cached_answer(kind: str, options: Mapping[str, Any]) -> str | None:

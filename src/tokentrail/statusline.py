@@ -364,22 +364,16 @@ def _settings(
     """The fields to show, the SQLite ledger's path (None: a team ledger) and the
     configuration: None when there is no configuration file, found without importing
     :mod:`tokentrail.config`."""
-    from tokentrail.app_dirs import no_config_file, plain_database_file
+    from tokentrail.app_dirs import no_config_file
+    from tokentrail.cached_reports import ledger_file, sqlite_path
 
-    location = database or os.environ.get("TOKENTRAIL_DB")
     if no_config_file():
-        location = location or plain_database_file()
-        if location:
-            return tuple(fields) if fields else DEFAULT_FIELDS, _sqlite_file(location), None
+        return tuple(fields) if fields else DEFAULT_FIELDS, ledger_file(database), None
     from tokentrail.config import load_config, resolve_database
 
     config = load_config()
     chosen = tuple(fields) if fields else config.statusline_fields or DEFAULT_FIELDS
-    return chosen, _sqlite_file(resolve_database(database, config)), config
-
-
-def _sqlite_file(location: str) -> str | None:
-    return None if "://" in location else os.path.expanduser(location)
+    return chosen, sqlite_path(resolve_database(database, config)), config
 
 
 def kept_key(session_id: str | None, zone_name: str, now: datetime) -> str:
